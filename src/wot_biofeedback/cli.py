@@ -1,0 +1,289 @@
+"""The ``wot`` command line: demo, run, simulate, streams, analyze."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import InputError, WotError
+
+
+def _baseline(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        a, b = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError(f"--baseline {text!r} must be START:END in seconds, e.g. 60:360") from None
+    if not 0 <= a < b:
+        raise InputError(f"--baseline {text!r}: need 0 <= START < END")
+    return a, b
+
+
+def has_display() -> bool:
+    """True when a Qt window can be shown on a screen."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+# commands ------------------------------------------------------------------------------------
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .offline import analyze
+    from .sources.files import read_recording
+
+    import warnings
+
+    from .errors import SignalQualityWarning
+
+    cfg = load_config(args.config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SignalQualityWarning)
+        rec = read_recording(
+            args.input, {"ecg": args.ecg, "eda": args.eda, "resp": args.resp}, args.fs, args.eda_unit
+        )
+    for w in caught:
+        print(f"wot: warning: {w.message}", file=sys.stderr)
+    t = time.perf_counter()
+    res = analyze(rec, args.out, cfg, _baseline(args.baseline))
+    dt = time.perf_counter() - t
+    fz = res.summary["fraction_in_zone"]
+    sigs = ", ".join(f"{m}={s.name}@{s.fs:g}Hz" for m, s in rec.signals.items())
+    print(
+        f"analysed {rec.duration_s:.0f} s ({sigs}) in {dt:.2f} s -> {args.out}\n"
+        f"  zones: hyper {fz['hyper']:.0%}, within {fz['within']:.0%}, hypo {fz['hypo']:.0%}, "
+        f"unknown {fz['unknown']:.0%}; {res.summary['calibration_message']}"
+    )
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from wot_simulators import SimConfig, load_scenario, publish, simulate_session, simulate_to_csv
+
+    try:
+        scen = load_scenario(args.scenario)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if args.out:
+        sess = simulate_to_csv(
+            scen, args.seed, args.out, fs=args.fs, duration_s=args.duration,
+            noise=args.noise, artifacts=args.artifacts,
+        )  # fmt: skip
+        print(f"wrote {args.out}: {sess.duration_s:.0f} s of {scen.name} (seed {args.seed}) at {args.fs:g} Hz")
+        return 0
+    cfg = SimConfig(args.ecg_fs, args.eda_fs, args.resp_fs, args.seed, args.noise, args.artifacts)
+    sess = simulate_session(scen, cfg, args.duration)
+    print(
+        f"publishing {scen.name} (seed {args.seed}, {sess.duration_s:.0f} s, speed {args.speed:g}x) "
+        f"as LSL streams {args.name}-ECG/EDA/RESP/truth, source_id {args.source_id}; Ctrl-C stops"
+    )
+    publish(sess, source_id=args.source_id, name_prefix=args.name, speed=args.speed, loop=args.loop)
+    return 0
+
+
+def cmd_streams(args: argparse.Namespace) -> int:
+    from .sources.lsl import describe, list_streams
+
+    found = list_streams(args.timeout)
+    if not found:
+        print(f"no LSL streams visible (waited {args.timeout:g} s)")
+        return 0
+    for info in sorted(found, key=lambda s: (s.type(), s.name())):
+        print(describe(info))
+    return 0
+
+
+def _open_sources(types: dict[str, str], source_id: str | None, timeout: float, names: dict[str, str | None]):  # type: ignore[no-untyped-def]
+    from .errors import StreamNotFoundError
+    from .sources.lsl import LslSource, resolve
+
+    sources = {}
+    missing = []
+    for m, stype in types.items():
+        sid = f"{source_id}-{m}" if source_id else None
+        try:
+            info = resolve(stype, names.get(m), sid, timeout)
+        except StreamNotFoundError as exc:
+            missing.append(str(exc))
+            continue
+        sources[m] = LslSource(m, info)
+    if not sources:
+        raise StreamNotFoundError("; ".join(missing))
+    for msg in missing:
+        print(f"wot: warning: {msg} (continuing without it)", file=sys.stderr)
+    return sources
+
+
+def _run_engine(engine, args, truth=None, title="", finished=None) -> int:  # type: ignore[no-untyped-def]
+    """Show the engine in a window or in the terminal until duration/finish/Ctrl-C."""
+    from .terminal import TerminalView, run_terminal
+
+    start = time.monotonic()
+
+    def done() -> bool:
+        if args.duration is not None and time.monotonic() - start >= args.duration:
+            return True
+        return bool(finished is not None and finished())
+
+    engine.start()
+    try:
+        if not args.headless and has_display():
+            from .ui import run_window
+
+            return int(run_window(engine, truth=truth, duration_s=args.duration))
+        run_terminal(engine.snapshot, done, TerminalView(title=title), truth)
+    except KeyboardInterrupt:
+        print("\nstopped (Ctrl-C)")
+    finally:
+        engine.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import numpy as np
+    from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+
+    from .config import load_config
+    from .engine import Engine
+
+    try:
+        scen = load_scenario(args.scenario)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    cfg = load_config(args.config)
+    if args.calibration is not None:
+        cfg.calibration.duration_s = args.calibration
+    sess = simulate_session(scen, SimConfig(seed=args.seed))
+    sid = f"wot-demo-{uuid.uuid4().hex[:8]}"
+    pub = SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=args.speed)
+    pub.start()
+    try:
+        sources = _open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0, {})
+        engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine")
+
+        def truth(t: float) -> str:
+            return str(sess.zone_at(np.array([t]))[0])
+
+        title = f"wot demo | scenario {scen.name} (seed {args.seed}) at {args.speed:g}x"
+        drained = {"t": math.nan}
+
+        def finished() -> bool:
+            # stop a few seconds after the simulator has played everything
+            if pub.finished and math.isnan(drained["t"]):
+                drained["t"] = time.monotonic()
+            return pub.finished and time.monotonic() - drained["t"] > 2.0
+
+        return _run_engine(engine, args, truth, title, finished)
+    finally:
+        pub.stop()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .engine import Engine
+
+    cfg = load_config(args.config)
+    types = {m: t for m, t in (("ecg", args.ecg_type), ("eda", args.eda_type), ("resp", args.resp_type)) if t}
+    sources = _open_sources(types, args.source_id, args.timeout, {})
+    for m, s in sources.items():
+        print(f"{m}: {s.name} at {s.fs:g} Hz ({s.unit or 'unit not stated'})")
+    engine = Engine(sources, cfg, _baseline(args.baseline), outlets_source_id=args.outlet_id)
+    return _run_engine(engine, args, title="wot run")
+
+
+# parser --------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wot",
+        description="Window-of-tolerance biofeedback: fused ECG/HRV, skin conductance and respiration.",
+    )
+    p.add_argument("--version", action="version", version=f"wot-biofeedback {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="simulated client + engine, in a window or the terminal")
+    d.add_argument("--scenario", default="full-session", help="shipped scenario name or a .toml path")
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--duration", type=float, default=None, help="stop after S wall-clock seconds")
+    d.add_argument("--speed", type=float, default=10.0,
+                   help="playback speed; 10 compresses the 15-min full session into 90 s; 1 = real time")  # fmt: skip
+    d.add_argument("--calibration", type=float, default=None, help="baseline length, session s")
+    d.add_argument("--headless", action="store_true", help="terminal view even when a display exists")
+    d.add_argument("--config", default=None)
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="the engine on live LSL streams")
+    r.add_argument("--ecg-type", default="ECG", help="LSL type of the ECG stream ('' to skip)")
+    r.add_argument("--eda-type", default="EDA")
+    r.add_argument("--resp-type", default="RESP")
+    r.add_argument("--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp")
+    r.add_argument("--timeout", type=float, default=5.0, help="seconds to look for each stream")
+    r.add_argument("--baseline", default=None, help="START:END session seconds (default: first 120 s)")
+    r.add_argument("--duration", type=float, default=None)
+    r.add_argument("--headless", action="store_true")
+    r.add_argument("--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets")
+    r.add_argument("--config", default=None)
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("simulate", help="publish a simulated session as LSL streams, or write a CSV")
+    s.add_argument("--scenario", default="full-session")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--duration", type=float, default=None, help="session seconds (default: scenario)")
+    s.add_argument("--speed", type=float, default=1.0)
+    s.add_argument("--loop", action="store_true")
+    s.add_argument("--ecg-fs", type=float, default=250.0)
+    s.add_argument("--eda-fs", type=float, default=32.0)
+    s.add_argument("--resp-fs", type=float, default=50.0)
+    s.add_argument("--noise", type=float, default=1.0)
+    s.add_argument("--artifacts", type=float, default=0.0, help="fraction of time with artifacts")
+    s.add_argument("--name", default="wot-sim", help="stream name prefix")
+    s.add_argument("--source-id", default="wot-sim")
+    s.add_argument("--out", default=None, help="write FILE.csv (time_s,ecg,eda,resp,zone) instead")
+    s.add_argument("--fs", type=float, default=250.0, help="common rate of the CSV, Hz")
+    s.set_defaults(func=cmd_simulate)
+
+    ls = sub.add_parser("streams", help="list visible LSL streams")
+    ls.add_argument("--timeout", type=float, default=2.0)
+    ls.set_defaults(func=cmd_streams)
+
+    a = sub.add_parser("analyze", help="offline analysis of a recording (CSV, WFDB)")
+    a.add_argument("input")
+    a.add_argument("--out", required=True)
+    a.add_argument("--ecg", default=None, help="ECG signal name or 0-based index")
+    a.add_argument("--ppg", default=None, help=argparse.SUPPRESS)
+    a.add_argument("--eda", default=None)
+    a.add_argument("--resp", default=None)
+    a.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
+    a.add_argument("--eda-unit", default=None, help="uS (default), nS, mS, S or raw:SCALE")
+    a.add_argument("--baseline", default=None, help="START:END seconds (default: first 120 s)")
+    a.add_argument("--config", default=None)
+    a.set_defaults(func=cmd_analyze)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "ppg", None):
+        print("wot: error: PPG input is not supported yet", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except (WotError, ValueError, OSError) as exc:
+        print(f"wot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopped (Ctrl-C)")
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Engine configuration: one dataclass tree, loadable from a TOML file (``--config FILE``).
+
+Every section and key is optional in the file; missing keys keep their defaults. Unknown keys are
+an error naming the key, so a typo never silently falls back to a default.
+
+Example::
+
+    [calibration]
+    start_s = 0
+    duration_s = 120
+
+    [zones]
+    upper = 1.0
+    lower = -1.0
+
+    [features.hr_bpm]
+    weight = 1.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass
+class FeatureSpec:
+    """How one feature enters the arousal index.
+
+    ``z = sign * (transform(value) - median) / max(1.4826 * MAD, floor)`` against the baseline,
+    clipped to ±``clip``; ``transform`` is ``linear`` or ``log`` (for ratio-scaled features such as
+    RMSSD and SCL, where the floor is then a fractional change).
+    """
+
+    sign: float = 1.0
+    transform: str = "linear"
+    floor: float = 1.0
+    weight: float = 1.0
+    quality: str = ""
+    label: str = ""
+    unit: str = ""
+
+
+def _default_features() -> dict[str, FeatureSpec]:
+    # Weights and directions: sympathetic activation raises HR, SCL and SCR rate and speeds
+    # breathing; vagal withdrawal lowers RMSSD (Task Force 1996; Boucsein 2012; Kreibig 2010,
+    # a review of autonomic responses in emotion). SCL gets half weight because tonic level
+    # drifts with electrode drying and habituation over long sessions. Floors are the smallest
+    # change we treat as meaningful: 3 bpm, 15 % RMSSD, 5 % SCL, 1.5 SCR/min, 1.5 breaths/min.
+    return {
+        "hr_bpm": FeatureSpec(1.0, "linear", 3.0, 1.0, "quality_ecg", "HR", "bpm"),
+        "rmssd_ms": FeatureSpec(-1.0, "log", 0.15, 1.0, "quality_ecg", "RMSSD", "ms"),
+        "scl_us": FeatureSpec(1.0, "log", 0.05, 0.5, "quality_eda", "SCL", "µS"),
+        "scr_per_min": FeatureSpec(1.0, "linear", 1.5, 1.0, "quality_eda", "SCR rate", "/min"),
+        "resp_rate_bpm": FeatureSpec(1.0, "linear", 1.5, 1.0, "quality_resp", "breathing", "/min"),
+    }
+
+
+@dataclass
+class CalibrationConfig:
+    start_s: float = 0.0
+    duration_s: float = 120.0
+    min_coverage: float = 0.25  # share of calibration frames a feature needs to be calibrated
+
+
+@dataclass
+class ZoneConfig:
+    upper: float = 1.0
+    lower: float = -1.0
+    hysteresis: float = 0.3
+    confirm_s: float = 3.0
+    min_dwell_s: float = 10.0
+    min_usable: float = 0.5  # share of calibrated evidence at good quality needed for a zone
+    smoothing_s: float = 4.0
+    clip: float = 4.0
+    hypo_signature_z: float = -0.5
+
+
+@dataclass
+class CueConfig:
+    min_interval_s: float = 30.0
+    repeat_s: float = 90.0
+    pacer_rate_bpm: float = 6.0
+    pacer_inhale_ratio: float = 0.4
+
+
+@dataclass
+class EngineConfig:
+    frame_rate_hz: float = 4.0
+    eda_min_amplitude_us: float = 0.02
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    zones: ZoneConfig = field(default_factory=ZoneConfig)
+    cues: CueConfig = field(default_factory=CueConfig)
+    features: dict[str, FeatureSpec] = field(default_factory=_default_features)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _update_dataclass(obj: Any, values: dict[str, Any], where: str) -> None:
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    for key, val in values.items():
+        if key not in names:
+            raise InputError(f"unknown config key {where}{key!r}; known: {', '.join(names)}")
+        cur = getattr(obj, key)
+        if dataclasses.is_dataclass(cur):
+            if not isinstance(val, dict):
+                raise InputError(f"config {where}{key} must be a table")
+            _update_dataclass(cur, val, f"{where}{key}.")
+        elif isinstance(cur, float | int) and not isinstance(cur, bool):
+            if not isinstance(val, int | float) or isinstance(val, bool):
+                raise InputError(f"config {where}{key} must be a number, got {val!r}")
+            setattr(obj, key, float(val))
+        else:
+            setattr(obj, key, val)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
+    """Load an :class:`EngineConfig` from TOML (defaults when ``path`` is None)."""
+    cfg = EngineConfig()
+    if path is None:
+        return cfg
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    feats = data.pop("features", {})
+    _update_dataclass(cfg, data, "")
+    for name, spec in feats.items():
+        if name not in cfg.features:
+            raise InputError(f"unknown feature {name!r} in config; known: {', '.join(cfg.features)}")
+        _update_dataclass(cfg.features[name], spec, f"features.{name}.")
+    return cfg

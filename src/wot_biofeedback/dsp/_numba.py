@@ -1,0 +1,26 @@
+"""The one place where numba options live.
+
+Kernels are compiled with on-disk caching so that a second start of the engine does not pay the
+compilation cost. ``fastmath`` leaves out ``nnan``/``ninf`` (NaNs mark gaps and must survive) and
+``reassoc`` (re-association would make results depend on how a signal was chunked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numba
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+NUMBA_OPTIONS: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": {"nsz", "arcp", "contract", "afn"},
+}
+
+
+def njit(fn: F) -> F:
+    """Compile ``fn`` with the project's numba options."""
+    return numba.njit(**NUMBA_OPTIONS)(fn)  # type: ignore[no-any-return]

@@ -1,0 +1,331 @@
+"""The live engine: LSL sources → pipeline → outlets, in a worker thread, with snapshots.
+
+The acquisition loop pulls every source without blocking, feeds the pipeline, publishes frames,
+sleeps to the next deadline and counts overruns. The GUI and terminal views never touch the
+pipeline: they call :meth:`Engine.snapshot`, which copies the latest state under a short lock.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pylsl
+
+from .config import EngineConfig
+from .cues import Cue
+from .dsp.ringbuffer import RingBuffer
+from .outlets import EngineOutlets
+from .pipeline import Frame, Pipeline
+from .sources.lsl import LslSource
+from .state import ZONE_CODE
+
+HISTORY_SERIES = ("time_s", "arousal", "zone_code", "confidence", "hr_bpm", "rmssd_ms", "scl_us",
+                  "scr_per_min", "resp_rate_bpm")  # fmt: skip
+RAW_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """Status of one input stream as seen by the engine."""
+
+    modality: str
+    name: str
+    fs: float
+    unit: str
+    state: str  # "waiting", "ok", "lagging", "lost"
+    since_last_s: float
+    n_samples: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent copy of what the engine knows now; safe to read from any thread."""
+
+    session_s: float
+    zone: str
+    arousal: float
+    confidence: float
+    explanation: str
+    drivers: list[tuple[str, float, str]]
+    features: dict[str, float]
+    calibrating: bool
+    message: str
+    window: tuple[float, float]
+    cue: Cue | None
+    history: dict[str, np.ndarray]
+    raw: dict[str, tuple[np.ndarray, np.ndarray]]
+    marks: dict[str, np.ndarray]
+    streams: dict[str, StreamStatus]
+    n_frames: int
+    overruns: int
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Run the pipeline on live LSL sources in a background thread.
+
+    Parameters
+    ----------
+    sources : dict
+        ``{modality: LslSource}``.
+    config : EngineConfig
+    baseline_window : (start_s, end_s), optional
+    outlets_source_id : str or None
+        Publish ``wot-*`` outlets with this source_id prefix; None disables them.
+    period_s : float
+        Loop period, s.
+    stall_s : float
+        A source silent this long (wall clock) is *lagging*; after 3× it is *lost*, and fusion
+        stops waiting for it.
+    """
+
+    def __init__(
+        self,
+        sources: dict[str, LslSource],
+        config: EngineConfig | None = None,
+        baseline_window: tuple[float, float] | None = None,
+        outlets_source_id: str | None = "wot-engine",
+        period_s: float = 0.02,
+        stall_s: float = 1.0,
+        history_s: float = 4 * 3600.0,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.sources = sources
+        self.pipeline = Pipeline({m: s.fs for m, s in sources.items()}, self.config, baseline_window)
+        self.outlets = (
+            EngineOutlets(outlets_source_id, self.config.frame_rate_hz) if outlets_source_id else None
+        )
+        self.period_s = period_s
+        self.stall_s = stall_s
+        self.origin = math.nan
+        self._t0: dict[str, float] = {}
+        self._drop: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.overruns = 0
+        self.frames_total = 0
+        cap = int(history_s * self.config.frame_rate_hz)
+        self._hist = {k: RingBuffer(cap) for k in HISTORY_SERIES}
+        self._raw = {m: RingBuffer(int(RAW_SECONDS * s.fs)) for m, s in sources.items()}
+        self._raw_t0: dict[str, float] = {}
+        self._marks: dict[str, list[float]] = {"rpeak": [], "scr": [], "breath": []}
+        self._last: Frame | None = None
+        self._last_cue: Cue | None = None
+        self._frame_log: list[Frame] = []
+        self._commands: list[tuple[str, Any]] = []
+
+    # lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("engine already started")
+        self._thread = threading.Thread(target=self._run, name="wot-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for s in self.sources.values():
+            s.close()
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # commands (thread-safe; applied by the worker) -----------------------------------------
+    def calibrate_now(self, duration_s: float = 60.0) -> None:
+        """Start a new baseline from the current session time."""
+        with self._lock:
+            self._commands.append(("calibrate", float(duration_s)))
+
+    def mute_cues(self, muted: bool) -> None:
+        with self._lock:
+            self._commands.append(("mute", bool(muted)))
+
+    def send_cue(self, text: str | None = None) -> None:
+        with self._lock:
+            self._commands.append(("cue", text))
+
+    def add_marker(self, text: str) -> None:
+        """Therapist annotation, published on ``wot-markers`` with the current LSL time."""
+        if self.outlets is not None:
+            self.outlets.push_marker(text, pylsl.local_clock())
+
+    # worker ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        next_t = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                self._step()
+                next_t += self.period_s
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    self.overruns += 1
+                    next_t = time.monotonic()
+        except BaseException as exc:  # never die silently: the snapshot reports it
+            self.error = exc
+            raise
+
+    def _session_time(self, modality: str, ts: np.ndarray) -> float:
+        if math.isnan(self.origin):
+            self.origin = float(ts[0])
+        if modality not in self._t0:
+            t0 = float(ts[0]) - self.origin
+            fs = self.sources[modality].fs
+            drop = max(0, math.ceil(-t0 * fs - 1e-9))
+            self._drop[modality] = drop
+            self._t0[modality] = t0 + drop / fs
+        return self._t0[modality]
+
+    def _step(self) -> None:
+        self._apply_commands()
+        frames: list[Frame] = []
+        for m, src in self.sources.items():
+            got = src.pull()
+            if got.data.size == 0:
+                continue
+            t0 = self._session_time(m, got.timestamps)
+            data = got.data
+            if self._drop.get(m, 0):
+                k = min(self._drop[m], data.size)
+                data = data[k:]
+                self._drop[m] -= k
+                if data.size == 0:
+                    continue
+            out = self.pipeline.push(m, data, t0)
+            frames.extend(out.frames)
+            with self._lock:
+                self._raw[m].write(data)
+                self._raw_t0[m] = t0
+                ev = out.events.get(m, {})
+                for key, name in (("rpeak_time", "rpeak"), ("scr_peak_time", "scr"), ("breath_onset_time", "breath")):
+                    if key in ev and len(ev[key]):
+                        self._marks[name].extend(ev[key].tolist())
+        # a lost source must not freeze the others: fuse past it
+        lost = [m for m in self.sources if self._status(m).state == "lost"]
+        if lost and len(lost) < len(self.sources):
+            for m in lost:
+                self.pipeline.end(m)
+        for m in self.sources:
+            if m in self.pipeline.ended and self._status(m).state == "ok":
+                self.pipeline.resume(m)
+        frames.extend(self.pipeline.fuse_ready())
+        if frames:
+            self._publish(frames)
+
+    def _apply_commands(self) -> None:
+        with self._lock:
+            cmds, self._commands = self._commands, []
+        now = self._last.time_s if self._last else 0.0
+        for cmd, arg in cmds:
+            if cmd == "calibrate":
+                self.pipeline.state.recalibrate(now, now + arg)
+            elif cmd == "mute":
+                self.pipeline.cues.muted = arg
+            elif cmd == "cue":
+                zone = self._last.state.zone if self._last else "within"
+                cue = self.pipeline.cues.send_now(now, zone, arg)
+                self._last_cue = cue
+                if self.outlets is not None and not math.isnan(self.origin):
+                    self.outlets.push_cue(cue, self.origin)
+
+    def _publish(self, frames: list[Frame]) -> None:
+        if self.outlets is not None:
+            self.outlets.push_frames(frames, self.origin)
+        cols = {k: np.empty(len(frames)) for k in HISTORY_SERIES}
+        for i, f in enumerate(frames):
+            cols["time_s"][i] = f.time_s
+            cols["arousal"][i] = f.state.arousal
+            cols["zone_code"][i] = ZONE_CODE[f.state.zone]
+            cols["confidence"][i] = f.state.confidence
+            for k in ("hr_bpm", "rmssd_ms", "scl_us", "scr_per_min", "resp_rate_bpm"):
+                cols[k][i] = f.features.get(k, np.nan)
+        with self._lock:
+            for k, v in cols.items():
+                self._hist[k].write(v)
+            self._last = frames[-1]
+            for f in frames:
+                if f.cue is not None:
+                    self._last_cue = f.cue
+            self.frames_total += len(frames)
+            self._frame_log.extend(frames)
+            horizon = frames[-1].time_s - RAW_SECONDS
+            for name, lst in self._marks.items():
+                if lst and lst[0] < horizon:
+                    self._marks[name] = [t for t in lst if t >= horizon]
+
+    def _status(self, m: str) -> StreamStatus:
+        src = self.sources[m]
+        if src.n_samples == 0:
+            state, since = "waiting", math.inf
+        else:
+            since = time.monotonic() - src.last_wall
+            state = "ok" if since < self.stall_s else ("lagging" if since < 3 * self.stall_s else "lost")
+        return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples)
+
+    def drain_frames(self) -> list[Frame]:
+        """Frames produced since the last call (for recorders and tests)."""
+        with self._lock:
+            out, self._frame_log = self._frame_log, []
+        return out
+
+    def snapshot(self, history_s: float = 600.0) -> Snapshot:
+        """Copy the current state for a view."""
+        n_hist = int(history_s * self.config.frame_rate_hz)
+        with self._lock:
+            hist = {k: rb.peek(n_hist)[0] for k, rb in self._hist.items()}
+            raw = {}
+            for m, rb in self._raw.items():
+                x, start = rb.peek(rb.capacity)
+                fs = self.sources[m].fs
+                t = self._raw_t0.get(m, 0.0) + (start + np.arange(x.size)) / fs
+                raw[m] = (t, x)
+            marks = {k: np.asarray(v) for k, v in self._marks.items()}
+            last = self._last
+            cue = self._last_cue
+        zc = self.config.zones
+        st = self.pipeline.state
+        if last is None:
+            waiting = [m for m in self.sources if self.sources[m].n_samples == 0]
+            msg = "waiting for " + ", ".join(waiting) if waiting else "starting"
+            return Snapshot(0.0, "unknown", math.nan, 0.0, f"unknown: {msg}", [], {}, True, msg,
+                            (zc.lower, zc.upper), None, hist, raw, marks,
+                            {m: self._status(m) for m in self.sources}, 0, self.overruns,
+                            None if self.error is None else repr(self.error))  # fmt: skip
+        return Snapshot(
+            session_s=last.time_s,
+            zone=last.state.zone,
+            arousal=last.state.arousal,
+            confidence=last.state.confidence,
+            explanation=last.state.explanation,
+            drivers=list(last.state.drivers),
+            features=dict(last.features),
+            calibrating=st.calibrator is not None,
+            message=st.message,
+            window=(zc.lower, zc.upper),
+            cue=cue,
+            history=hist,
+            raw=raw,
+            marks=marks,
+            streams={m: self._status(m) for m in self.sources},
+            n_frames=self.frames_total,
+            overruns=self.overruns,
+            error=None if self.error is None else repr(self.error),
+        )

@@ -1,0 +1,92 @@
+"""LSL outlets of the engine: ``wot-features``, ``wot-state``, ``wot-cues``, ``wot-markers``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pylsl
+
+from . import __version__
+from .cues import Cue
+from .pipeline import FEATURE_COLUMNS, Frame
+from .state import ZONE_CODE
+
+FEATURE_UNITS = {
+    "hr_bpm": "bpm",
+    "rmssd_ms": "ms",
+    "sdnn_ms": "ms",
+    "pnn50": "%",
+    "scl_us": "uS",
+    "scr_per_min": "1/min",
+    "scr_amp_us": "uS",
+    "resp_rate_bpm": "1/min",
+    "resp_depth": "a.u.",
+    "resp_cv": "1",
+    "quality_ecg": "1",
+    "quality_eda": "1",
+    "quality_resp": "1",
+    "arousal": "z",
+    "confidence": "1",
+    "zone_code": "hypo=-1,within=0,hyper=1,unknown=2",
+}
+OUTLET_CHANNELS = (*FEATURE_COLUMNS, "arousal", "confidence", "zone_code")
+
+
+def _marker_info(name: str, source_id: str) -> pylsl.StreamInfo:
+    info = pylsl.StreamInfo(name, "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, source_id)
+    info.desc().append_child_value("software", f"wot-biofeedback {__version__}")
+    return info
+
+
+class EngineOutlets:
+    """Publishes fused frames, zone changes, cues and therapist markers.
+
+    Timestamps are the LSL clock of each frame's session time (``origin + time_s``).
+    """
+
+    def __init__(self, source_id: str, frame_rate: float) -> None:
+        info = pylsl.StreamInfo(
+            "wot-features", "Features", len(OUTLET_CHANNELS), frame_rate, pylsl.cf_float32,
+            f"{source_id}-features",
+        )  # fmt: skip
+        chans = info.desc().append_child("channels")
+        for name in OUTLET_CHANNELS:
+            c = chans.append_child("channel")
+            c.append_child_value("label", name)
+            c.append_child_value("unit", FEATURE_UNITS[name])
+        info.desc().append_child_value("software", f"wot-biofeedback {__version__}")
+        self.features = pylsl.StreamOutlet(info)
+        self.state = pylsl.StreamOutlet(_marker_info("wot-state", f"{source_id}-state"))
+        self.cues = pylsl.StreamOutlet(_marker_info("wot-cues", f"{source_id}-cues"))
+        self.markers = pylsl.StreamOutlet(_marker_info("wot-markers", f"{source_id}-markers"))
+        self._last_zone = ""
+
+    def push_frames(self, frames: list[Frame], origin: float) -> None:
+        if not frames:
+            return
+        block = np.empty((len(frames), len(OUTLET_CHANNELS)), dtype=np.float32)
+        for i, f in enumerate(frames):
+            vals = [f.features.get(k, np.nan) for k in FEATURE_COLUMNS]
+            vals += [f.state.arousal, f.state.confidence, ZONE_CODE[f.state.zone]]
+            block[i] = vals
+            if f.state.zone != self._last_zone:
+                self._last_zone = f.state.zone
+                msg = {
+                    "time_s": f.time_s,
+                    "zone": f.state.zone,
+                    "arousal": None if not np.isfinite(f.state.arousal) else round(f.state.arousal, 3),
+                    "confidence": round(f.state.confidence, 3),
+                    "drivers": [d[2] for d in f.state.drivers],
+                    "explanation": f.state.explanation,
+                }
+                self.state.push_sample([json.dumps(msg)], origin + f.time_s)
+            if f.cue is not None:
+                self.push_cue(f.cue, origin)
+        self.features.push_chunk(block, origin + frames[-1].time_s)
+
+    def push_cue(self, cue: Cue, origin: float) -> None:
+        self.cues.push_sample([json.dumps(cue.to_dict())], origin + cue.time_s)
+
+    def push_marker(self, text: str, timestamp: float) -> None:
+        self.markers.push_sample([text], timestamp)

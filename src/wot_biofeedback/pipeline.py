@@ -1,0 +1,199 @@
+"""One pipeline for live streams, file replay and offline analysis.
+
+Chunks of each modality go into that modality's :class:`~wot_biofeedback.dsp.channels.Channel`.
+Frames are fused in order once every active modality has delivered them, then pass through the
+:class:`~wot_biofeedback.state.StateEngine` and the :class:`~wot_biofeedback.cues.CuePolicy`.
+Because channels emit frames from data time alone, the fused frames do not depend on how the
+input was chunked or how fast it arrived. The only live-only step is :meth:`Pipeline.fuse_until`,
+which lets a stalled modality's frames go out empty (quality 0) rather than freezing the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import EngineConfig
+from .cues import Cue, CuePolicy
+from .dsp.channels import CHANNEL_TYPES, Channel, EdaChannel
+from .state import StateEngine, StateResult
+
+MODALITIES = ("ecg", "eda", "resp")
+FEATURE_COLUMNS = (
+    "hr_bpm",
+    "rmssd_ms",
+    "sdnn_ms",
+    "pnn50",
+    "scl_us",
+    "scr_per_min",
+    "scr_amp_us",
+    "resp_rate_bpm",
+    "resp_depth",
+    "resp_cv",
+    "quality_ecg",
+    "quality_eda",
+    "quality_resp",
+)
+
+
+@dataclass
+class Frame:
+    """One fused feature frame with the engine's decision."""
+
+    index: int
+    time_s: float
+    features: dict[str, float]
+    state: StateResult
+    cue: Cue | None = None
+
+
+@dataclass
+class PipelineOutput:
+    frames: list[Frame] = field(default_factory=list)
+    events: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Streaming engine core.
+
+    Parameters
+    ----------
+    rates : dict
+        Sampling rate per modality (``ecg``, ``eda``, ``resp``), Hz. Only the modalities named
+        are expected; any subset works.
+    config : EngineConfig
+    baseline_window : (start_s, end_s), optional
+        Calibration window, session seconds.
+    """
+
+    def __init__(
+        self,
+        rates: dict[str, float],
+        config: EngineConfig | None = None,
+        baseline_window: tuple[float, float] | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        unknown = set(rates) - set(MODALITIES)
+        if unknown:
+            raise ValueError(f"unknown modality {sorted(unknown)}; expected {MODALITIES}")
+        if not rates:
+            raise ValueError("at least one modality is needed")
+        self.rates = dict(rates)
+        self.channels: dict[str, Channel] = {}
+        self._pending: dict[str, dict[str, np.ndarray]] = {}
+        self._pending_first: dict[str, int] = {}
+        self.ended: set[str] = set()
+        self.next_frame = 0
+        self.state = StateEngine(self.config, baseline_window, tuple(self.rates))
+        self.cues = CuePolicy(self.config.cues)
+        self.frame_rate = self.config.frame_rate_hz
+
+    # input ------------------------------------------------------------------------------
+    def _channel(self, modality: str, t0: float) -> Channel:
+        ch = self.channels.get(modality)
+        if ch is None:
+            cls = CHANNEL_TYPES[modality]
+            if cls is EdaChannel:
+                ch = EdaChannel(self.rates[modality], t0, self.frame_rate, self.config.eda_min_amplitude_us)
+            else:
+                ch = cls(self.rates[modality], t0, self.frame_rate)
+            # frames already fused without this modality are skipped
+            ch.next_frame = max(ch.next_frame, self.next_frame)
+            self.channels[modality] = ch
+            self._pending[modality] = {}
+            self._pending_first[modality] = ch.next_frame
+        return ch
+
+    def push(self, modality: str, samples: np.ndarray, t0: float = 0.0) -> PipelineOutput:
+        """Feed one chunk of ``modality``; ``t0`` (session s of its first sample) is used once.
+
+        Returns the frames that became complete and the events detected in the chunk.
+        """
+        if modality not in self.rates:
+            raise ValueError(f"modality {modality!r} was not configured (have {sorted(self.rates)})")
+        ch = self._channel(modality, t0)
+        out = ch.update(samples)
+        if out.n_frames:
+            pend = self._pending[modality]
+            if not pend:
+                self._pending_first[modality] = out.first_frame
+            for k, v in out.features.items():
+                pend[k] = np.concatenate((pend[k], v)) if k in pend else v
+        res = PipelineOutput(events={modality: out.events})
+        res.frames = self._fuse(self._ready_until())
+        return res
+
+    def end(self, modality: str) -> None:
+        """Mark a modality finished (its file ended): fusion no longer waits for it."""
+        self.ended.add(modality)
+
+    def flush(self) -> list[Frame]:
+        """End of input: fuse every frame some modality has delivered."""
+        self.ended.update(self.rates)
+        last = max((ch.next_frame for ch in self.channels.values()), default=0)
+        return self._fuse(last)
+
+    def fuse_ready(self) -> list[Frame]:
+        """Fuse every frame the waited-for modalities have all delivered."""
+        return self._fuse(self._ready_until())
+
+    def resume(self, modality: str) -> None:
+        """A modality that was given up on (:meth:`end`) delivers again: wait for it again."""
+        self.ended.discard(modality)
+
+    def fuse_until(self, time_s: float) -> list[Frame]:
+        """Live only: fuse frames up to ``time_s`` even if a stalled modality has not delivered."""
+        return self._fuse(max(self._ready_until(), math.floor(time_s * self.frame_rate) + 1))
+
+    # fusion -----------------------------------------------------------------------------
+    def _ready_until(self) -> int:
+        """One past the last frame every waited-for modality has delivered."""
+        waits = [m for m in self.rates if m not in self.ended]
+        if not waits:
+            return max((ch.next_frame for ch in self.channels.values()), default=0)
+        ready = []
+        for m in waits:
+            ch = self.channels.get(m)
+            if ch is None:
+                return self.next_frame
+            ready.append(ch.next_frame)
+        return min(ready)
+
+    def _fuse(self, stop: int) -> list[Frame]:
+        start = self.next_frame
+        if stop <= start:
+            return []
+        n = stop - start
+        feats: dict[str, np.ndarray] = {}
+        for m, pend in self._pending.items():
+            first = self._pending_first[m]
+            avail = first + (len(next(iter(pend.values()))) if pend else 0)
+            for k in CHANNEL_TYPES[m].feature_names:
+                col = np.full(n, np.nan)
+                if pend:
+                    a, b = max(start, first), min(stop, avail)
+                    if b > a:
+                        col[a - start : b - start] = pend[k][a - first : b - first]
+                feats[k] = col
+            if pend:
+                drop = max(0, min(stop, avail) - first)
+                for k in list(pend):
+                    pend[k] = pend[k][drop:]
+                self._pending_first[m] = first + drop if drop else max(first, stop)
+        for k in FEATURE_COLUMNS:
+            if k not in feats:
+                feats[k] = np.full(n, np.nan if not k.startswith("quality") else 0.0)
+            elif k.startswith("quality"):
+                feats[k] = np.nan_to_num(feats[k], nan=0.0)
+        frames = []
+        for i in range(n):
+            k = start + i
+            t = k / self.frame_rate
+            row = {name: float(col[i]) for name, col in feats.items()}
+            st = self.state.update(t, row)
+            cue = self.cues.update(t, st.zone)
+            frames.append(Frame(k, t, row, st, cue))
+        self.next_frame = stop
+        return frames

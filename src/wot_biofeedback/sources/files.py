@@ -1,0 +1,216 @@
+"""Recorded files → per-modality signals for the same pipeline that runs live.
+
+Supported now: CSV with a header (a ``time_s`` column, or ``--fs``) and WFDB records (PhysioNet;
+multi-rate records such as drivedb are read with ``smooth_frames=False`` so each signal keeps its
+own rate). XDF and EDF arrive with the recording work; asking for them gives a clear error.
+
+Channel selection: each modality can be named (CSV column, WFDB signal name, case-insensitive)
+or given as a 0-based index. Without a choice, names are matched against common spellings
+(``ECG``/lead names, ``EDA``/``GSR``, ``RESP``/``RSP``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import check_rate
+from ..errors import InputError, SignalQualityWarning
+
+MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
+    "ecg": (r"^ecg", r"ecg", r"^(mlii|ml2|ii|i|iii|v[1-6]|avr|avl|avf|lead.*)$"),
+    "eda": (r"^eda", r"gsr", r"eda", r"^sc[lr]?$", r"skin.?cond"),
+    "resp": (r"^resp", r"^rsp", r"resp", r"breath"),
+}
+
+EDA_UNITS = {"us": 1.0, "µs": 1.0, "microsiemens": 1.0, "ns": 1e-3, "ms": 1e3, "s": 1e6}
+
+
+@dataclass
+class Signal:
+    """One signal of a recording."""
+
+    data: np.ndarray
+    fs: float
+    name: str
+    unit: str = ""
+    t0: float = 0.0  # session seconds of the first sample
+
+    @property
+    def duration_s(self) -> float:
+        return self.data.size / self.fs
+
+
+@dataclass
+class Recording:
+    """Signals chosen per modality from one file."""
+
+    path: str
+    signals: dict[str, Signal] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return max((s.t0 + s.duration_s for s in self.signals.values()), default=0.0)
+
+
+def _pick(names: list[str], modality: str, choice: str | None, where: str) -> int | None:
+    lower = [n.strip().lower() for n in names]
+    if choice is not None:
+        if re.fullmatch(r"\d+", choice.strip()):
+            idx = int(choice)
+            if idx >= len(names):
+                raise InputError(
+                    f"{modality} channel index {idx} is out of range; {where} has {len(names)} "
+                    f"channels: {', '.join(names)}"
+                )
+            return idx
+        c = choice.strip().lower()
+        if c in lower:
+            return lower.index(c)
+        raise InputError(
+            f"{modality} channel {choice!r} not found in {where}; available: {', '.join(names)}"
+        )
+    for pat in MODALITY_PATTERNS[modality]:
+        for i, n in enumerate(lower):
+            if re.search(pat, n):
+                return i
+    return None
+
+
+def parse_eda_unit(unit: str) -> float:
+    """Factor that converts ``unit`` to µS (``uS``, ``nS``, ``mS``, ``S`` or ``raw:SCALE``)."""
+    u = unit.strip()
+    if u.lower().startswith("raw:"):
+        try:
+            return float(u.split(":", 1)[1])
+        except ValueError:
+            raise InputError(f"bad EDA unit {unit!r}; use raw:SCALE with a number") from None
+    f = EDA_UNITS.get(u.lower())
+    if f is None:
+        raise InputError(f"unknown EDA unit {unit!r}; use uS, nS, mS, S or raw:SCALE")
+    return f
+
+
+def read_recording(
+    path: str | os.PathLike[str],
+    channels: dict[str, str | None] | None = None,
+    fs: float | None = None,
+    eda_unit: str | None = None,
+) -> Recording:
+    """Read a recording and choose one signal per modality.
+
+    Parameters
+    ----------
+    path : path
+        CSV file, or WFDB record (with or without ``.hea``).
+    channels : dict
+        Optional ``{"ecg": name_or_index, "eda": ..., "resp": ...}``.
+    fs : float, optional
+        Sampling rate for CSV files without a ``time_s`` column, Hz.
+    eda_unit : str, optional
+        Unit of the EDA signal (default µS).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, unknown channel, no usable signal.
+    """
+    channels = dict(channels or {})
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".xdf", ".xdfz", ".edf", ".bdf"):
+        raise InputError(f"{p.name}: {suffix} files are not supported yet (use CSV or WFDB)")
+    if suffix in (".csv", ".txt", ".tsv"):
+        rec = _read_csv(p, channels, fs)
+    elif suffix in (".hea", ".dat", "") or p.with_suffix(".hea").exists():
+        rec = _read_wfdb(p.with_suffix("") if suffix in (".hea", ".dat") else p, channels)
+    else:
+        raise InputError(f"{p.name}: unknown file type {suffix!r} (expected .csv or a WFDB record)")
+    if "eda" in rec.signals:
+        sig = rec.signals["eda"]
+        factor = parse_eda_unit(eda_unit) if eda_unit else 1.0
+        sig.data = sig.data * factor
+        sig.unit = "uS"
+        med = float(np.nanmedian(sig.data)) if np.isfinite(sig.data).any() else float("nan")
+        if np.isfinite(med) and not 0.05 <= med <= 100.0:
+            msg = (
+                f"EDA median {med:.4g} is outside the plausible 0.05-100 µS; "
+                "check --eda-unit (quality will be flagged)"
+            )
+            rec.notes.append(msg)
+            warnings.warn(msg, SignalQualityWarning, stacklevel=2)
+    if not rec.signals:
+        raise InputError(
+            f"{p.name}: no ECG, EDA or RESP signal found; name them with --ecg/--eda/--resp"
+        )
+    return rec
+
+
+def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Recording:
+    if not p.exists():
+        raise InputError(f"file not found: {p}")
+    try:
+        with open(p, newline="") as fh:
+            header = next(csv.reader(fh))
+    except (OSError, StopIteration, UnicodeDecodeError) as exc:
+        raise InputError(f"{p.name}: cannot read a CSV header ({exc})") from None
+    names = [h.strip() for h in header]
+    try:
+        data = np.genfromtxt(p, delimiter=",", skip_header=1, dtype=np.float64, invalid_raise=False)
+    except ValueError as exc:
+        raise InputError(f"{p.name}: unreadable CSV data ({exc})") from None
+    if data.ndim == 1:
+        data = data.reshape(-1, len(names)) if data.size % max(len(names), 1) == 0 else data[:, None]
+    if data.size == 0 or data.shape[1] != len(names):
+        raise InputError(f"{p.name}: no numeric rows matching the {len(names)}-column header")
+    lower = [n.lower() for n in names]
+    if "time_s" in lower:
+        t = data[:, lower.index("time_s")]
+        dt = np.diff(t[np.isfinite(t)])
+        if dt.size == 0 or np.median(dt) <= 0:
+            raise InputError(f"{p.name}: time_s must increase")
+        rate = 1.0 / float(np.median(dt))
+        if fs is not None and abs(fs - rate) > 0.01 * rate:
+            raise InputError(f"{p.name}: --fs {fs:g} Hz disagrees with time_s ({rate:.6g} Hz)")
+    elif fs is not None:
+        rate = fs
+    else:
+        raise InputError(f"{p.name}: no time_s column; give the sampling rate with --fs")
+    rate = check_rate(rate, "CSV sampling rate")
+    rec = Recording(str(p))
+    for m in ("ecg", "eda", "resp"):
+        idx = _pick(names, m, channels.get(m), p.name)
+        if idx is not None:
+            rec.signals[m] = Signal(np.ascontiguousarray(data[:, idx]), rate, names[idx])
+    return rec
+
+
+def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
+    import wfdb
+
+    if not base.with_suffix(".hea").exists():
+        raise InputError(f"WFDB header not found: {base.with_suffix('.hea')}")
+    try:
+        r = wfdb.rdrecord(str(base), smooth_frames=False)
+    except Exception as exc:  # wfdb raises many types for corrupt records
+        raise InputError(f"{base.name}: unreadable WFDB record ({type(exc).__name__}: {exc})") from None
+    names = list(r.sig_name)
+    rec = Recording(str(base))
+    sigs = r.e_p_signal
+    spf = r.samps_per_frame
+    for m in ("ecg", "eda", "resp"):
+        idx = _pick(names, m, channels.get(m), base.name)
+        if idx is None:
+            continue
+        data = np.ascontiguousarray(sigs[idx], dtype=np.float64)
+        rate = float(r.fs) * spf[idx]
+        unit = r.units[idx] if r.units else ""
+        rec.signals[m] = Signal(data, check_rate(rate, f"{names[idx]} sampling rate"), names[idx], unit)
+    return rec

@@ -1,0 +1,301 @@
+"""Window-of-tolerance state: baseline calibration, fused arousal index, zones.
+
+1. **Calibration.** Frames inside the calibration window (default: the first 120 s) give a robust
+   baseline per feature: the median and MAD of its (possibly log-) transformed value over frames
+   of adequate quality. The scale is ``max(1.4826 MAD, floor)`` so that a very steady baseline
+   does not turn tiny changes into alarms.
+2. **Arousal index.** Each feature's robust z-score, signed so that positive means more aroused
+   and clipped to ±4, is averaged with weight × signal quality. ``confidence`` is the share of
+   the configured weight that was available at good quality, so losing a modality lowers it.
+3. **Zones.** The index is smoothed (exponential, 4 s) and compared with the client's window
+   bounds (``upper``/``lower``, in baseline-z units) with hysteresis. A new zone must persist
+   ``confirm_s`` and the old one must have lasted ``min_dwell_s``. ``unknown`` is entered as soon
+   as the usable share of the calibrated evidence (weight x quality) falls below ``min_usable``,
+   so a detached sensor never raises a false alarm.
+4. **Hypoarousal signature.** A low index alone is not hypoarousal (it can be one quiet signal).
+   ``hypo`` also needs at least two of: HR below baseline, SCR activity below baseline, breathing
+   slower than baseline (each at z <= -0.5), or all of them when fewer are measured. This follows
+   the dorsal-vagal shutdown picture (bradycardia, flattened electrodermal reactivity, slowed
+   shallow breathing; Porges 2011; Schauer & Elbert 2010, "Dissociation following traumatic
+   stress").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import EngineConfig, FeatureSpec
+
+ZONES = ("hyper", "within", "hypo", "unknown")
+ZONE_CODE = {"hypo": -1, "within": 0, "hyper": 1, "unknown": 2}
+HYPO_SIGNATURE = ("hr_bpm", "scr_per_min", "resp_rate_bpm")
+
+
+@dataclass
+class Baseline:
+    """Per-feature robust statistics of the calibration period (transformed units)."""
+
+    median: dict[str, float] = field(default_factory=dict)
+    scale: dict[str, float] = field(default_factory=dict)
+    raw_median: dict[str, float] = field(default_factory=dict)
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.median)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "median": self.raw_median,
+            "z_median": self.median,
+            "z_scale": self.scale,
+        }
+
+
+def _transform(spec: FeatureSpec, v: np.ndarray) -> np.ndarray:
+    if spec.transform == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(np.where(v > 0, v, np.nan))
+    return np.asarray(v, dtype=np.float64)
+
+
+class Calibrator:
+    """Collects frames of the calibration window and computes a :class:`Baseline`."""
+
+    def __init__(self, config: EngineConfig, start_s: float, end_s: float) -> None:
+        self.cfg = config
+        self.start_s, self.end_s = float(start_s), float(end_s)
+        self._vals: dict[str, list[float]] = {k: [] for k in config.features}
+        self._n_frames = 0
+
+    def add(self, t: float, feats: dict[str, float]) -> None:
+        if not self.start_s <= t < self.end_s:
+            return
+        self._n_frames += 1
+        for name, spec in self.cfg.features.items():
+            v = feats.get(name, math.nan)
+            q = feats.get(spec.quality, 1.0) if spec.quality else 1.0
+            if math.isfinite(v) and q >= 0.5:
+                self._vals[name].append(v)
+
+    def done(self, t: float) -> bool:
+        return t >= self.end_s
+
+    def result(self) -> tuple[Baseline, list[str]]:
+        """Return the baseline and the names of features that could not be calibrated."""
+        base = Baseline(start_s=self.start_s, end_s=self.end_s)
+        missing = []
+        need = max(1, int(self.cfg.calibration.min_coverage * max(self._n_frames, 1)))
+        for name, spec in self.cfg.features.items():
+            vals = np.asarray(self._vals[name])
+            tv = _transform(spec, vals)
+            tv = tv[np.isfinite(tv)]
+            if tv.size < need:
+                missing.append(name)
+                continue
+            med = float(np.median(tv))
+            mad = float(np.median(np.abs(tv - med)))
+            base.median[name] = med
+            base.scale[name] = max(1.4826 * mad, spec.floor)
+            base.raw_median[name] = float(np.median(vals))
+        return base, missing
+
+
+@dataclass
+class StateResult:
+    """The engine's decision for one frame."""
+
+    time_s: float
+    zone: str
+    arousal: float
+    confidence: float
+    drivers: list[tuple[str, float, str]]  # (feature, contribution, human text)
+    explanation: str
+    z: dict[str, float]
+
+
+def _driver_text(name: str, spec: FeatureSpec, value: float, base: Baseline) -> str:
+    ref = base.raw_median.get(name, math.nan)
+    if name == "scr_per_min":
+        if ref > 0.2:
+            return f"SCR rate ×{value / ref:.1f}"
+        return f"SCR rate {value:.1f}/min"
+    if name == "resp_rate_bpm":
+        return f"breathing {value:.0f}/min"
+    if spec.transform == "log" and ref > 0:
+        return f"{spec.label} {100.0 * (value / ref - 1.0):+.0f}%"
+    return f"{spec.label} {value - ref:+.0f} {spec.unit}".rstrip()
+
+
+class StateEngine:
+    """Streaming frames → baseline → arousal → zone.
+
+    Parameters
+    ----------
+    config : EngineConfig
+    baseline_window : (start_s, end_s), optional
+        Calibration window in session seconds; defaults to the configured one.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        baseline_window: tuple[float, float] | None = None,
+        modalities: tuple[str, ...] | None = None,
+    ) -> None:
+        self.cfg = config
+        # features of modalities that are not connected at all are "not measured", not missing
+        self.measured = [
+            name
+            for name, spec in config.features.items()
+            if modalities is None or not spec.quality or spec.quality.removeprefix("quality_") in modalities
+        ]
+        if baseline_window is None:
+            c = config.calibration
+            baseline_window = (c.start_s, c.start_s + c.duration_s)
+        self.calibrator: Calibrator | None = Calibrator(config, *baseline_window)
+        self.baseline: Baseline | None = None
+        self.uncalibrated: list[str] = []
+        self.message = f"calibrating baseline ({baseline_window[0]:g}-{baseline_window[1]:g} s)"
+        self._smooth = math.nan
+        self._last_t = math.nan
+        self.zone = "unknown"
+        self._zone_since = -math.inf
+        self._cand = "unknown"
+        self._cand_since = -math.inf
+
+    def recalibrate(self, start_s: float, end_s: float) -> None:
+        """Start a new calibration over ``[start_s, end_s)`` (the live "calibrate now")."""
+        self.calibrator = Calibrator(self.cfg, start_s, end_s)
+        self.message = f"calibrating baseline ({start_s:g}-{end_s:g} s)"
+
+    def set_baseline(self, baseline: Baseline) -> None:
+        """Use a baseline computed elsewhere (e.g. a saved client profile)."""
+        self.baseline = baseline
+        self.calibrator = None
+        self.uncalibrated = [f for f in self.cfg.features if f not in baseline.median]
+
+    def update(self, t: float, feats: dict[str, float]) -> StateResult:
+        """Process one fused frame at session time ``t``."""
+        if self.calibrator is not None:
+            self.calibrator.add(t, feats)
+            if self.calibrator.done(t):
+                base, missing = self.calibrator.result()
+                missing = [m for m in missing if m in self.measured]
+                self.calibrator = None
+                if base.median:
+                    self.baseline = base
+                    self.uncalibrated = missing
+                    self.message = "calibrated" + (
+                        f"; not enough good signal for {', '.join(missing)}" if missing else ""
+                    )
+                else:
+                    self.message = (
+                        "calibration failed: no feature had enough good signal; "
+                        "check the sensors and calibrate again"
+                    )
+        if self.baseline is None:
+            return StateResult(t, "unknown", math.nan, 0.0, [], self.message, {})
+        return self._classify(t, feats, self.baseline)
+
+    def _classify(self, t: float, feats: dict[str, float], base: Baseline) -> StateResult:
+        zc = self.cfg.zones
+        z: dict[str, float] = {}
+        contrib: list[tuple[str, float, str]] = []
+        wsum = 0.0  # all configured evidence: confidence falls when a modality is absent
+        w_avail = 0.0  # calibrated evidence: the quality gate, so a detached sensor gives unknown
+        wq_sum = 0.0
+        acc = 0.0
+        for name, spec in self.cfg.features.items():
+            wsum += spec.weight
+            if name not in base.median:
+                continue
+            w_avail += spec.weight
+            v = feats.get(name, math.nan)
+            q = feats.get(spec.quality, 1.0) if spec.quality else 1.0
+            if not math.isfinite(q):
+                q = 0.0
+            tv = float(_transform(spec, np.array([v]))[0])
+            if not math.isfinite(tv) or q <= 0.0:
+                continue
+            zi = spec.sign * (tv - base.median[name]) / base.scale[name]
+            zi = max(-zc.clip, min(zc.clip, zi))
+            z[name] = zi
+            w = spec.weight * q
+            wq_sum += w
+            acc += w * zi
+            contrib.append((name, w * zi, _driver_text(name, spec, v, base)))
+        confidence = wq_sum / wsum if wsum > 0 else 0.0
+        usable = wq_sum / w_avail if w_avail > 0 else 0.0
+        arousal = acc / wq_sum if wq_sum > 0 else math.nan
+        # exponential smoothing on the time axis (frames may be irregular after gaps)
+        if math.isfinite(arousal):
+            if not math.isfinite(self._smooth):
+                self._smooth = arousal
+            else:
+                dt = max(0.0, t - self._last_t)
+                a = 1.0 - math.exp(-dt / zc.smoothing_s) if zc.smoothing_s > 0 else 1.0
+                self._smooth += a * (arousal - self._smooth)
+            self._last_t = t
+        s = self._smooth if math.isfinite(arousal) else math.nan
+
+        if usable < zc.min_usable or not math.isfinite(s):
+            cand = "unknown"
+        else:
+            cand = self._candidate(s, z)
+        self._advance(t, cand)
+        zone = self.zone
+        if zone == "hyper":
+            drivers = sorted((c for c in contrib if c[1] > 0), key=lambda c: -c[1])[:3]
+        elif zone == "hypo":
+            drivers = sorted((c for c in contrib if c[1] < 0), key=lambda c: c[1])[:3]
+        else:
+            drivers = sorted(contrib, key=lambda c: -abs(c[1]))[:3]
+        if zone == "unknown":
+            why = "signal quality too low" if self.baseline is not None else self.message
+            lost = [m for m, q in (("ECG", "quality_ecg"), ("EDA", "quality_eda"), ("RESP", "quality_resp"))
+                    if feats.get(q, 0.0) < 0.5]  # fmt: skip
+            explanation = f"unknown: {why}" + (f" ({', '.join(lost)})" if lost else "")
+        else:
+            explanation = f"{zone}: " + ", ".join(d[2] for d in drivers)
+        return StateResult(t, zone, s, confidence, drivers, explanation, z)
+
+    def _candidate(self, s: float, z: dict[str, float]) -> str:
+        zc = self.cfg.zones
+        cur = self.zone
+        hi = zc.upper - (zc.hysteresis if cur == "hyper" else 0.0)
+        lo = zc.lower + (zc.hysteresis if cur == "hypo" else 0.0)
+        if s >= hi:
+            return "hyper"
+        if s <= lo and self._hypo_signature(z):
+            return "hypo"
+        return "within"
+
+    def _hypo_signature(self, z: dict[str, float]) -> bool:
+        have = [f for f in HYPO_SIGNATURE if f in z]
+        if not have:
+            return False
+        low = sum(1 for f in have if z[f] <= self.cfg.zones.hypo_signature_z)
+        return low >= min(2, len(have))
+
+    def _advance(self, t: float, cand: str) -> None:
+        zc = self.cfg.zones
+        if cand != self._cand:
+            self._cand = cand
+            self._cand_since = t
+        if cand == self.zone:
+            return
+        if cand == "unknown":
+            # losing trust is immediate (short confirm only), never held by the dwell time
+            if t - self._cand_since >= min(1.0, zc.confirm_s):
+                self.zone, self._zone_since = cand, t
+            return
+        dwell_ok = self.zone == "unknown" or t - self._zone_since >= zc.min_dwell_s
+        if dwell_ok and t - self._cand_since >= zc.confirm_s:
+            self.zone, self._zone_since = cand, t

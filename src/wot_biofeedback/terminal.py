@@ -1,0 +1,136 @@
+"""Terminal view: a block redrawn every second (or one line per second when not a TTY)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from .engine import Snapshot
+
+ZONE_WORDS = {
+    "hyper": "HYPERAROUSED (above the window)",
+    "within": "IN THE WINDOW",
+    "hypo": "HYPOAROUSED (below the window)",
+    "unknown": "UNKNOWN",
+}
+
+
+def _num(v: float, fmt: str, unit: str = "") -> str:
+    return "  --" if v is None or not math.isfinite(v) else f"{v:{fmt}}{unit}"
+
+
+def _bar(arousal: float, lo: float, hi: float, width: int = 31) -> str:
+    """A horizontal gauge from -3 to +3 with the window marked by brackets."""
+    span = 3.0
+    cells = ["·"] * width
+
+    def pos(v: float) -> int:
+        return max(0, min(width - 1, round((v + span) / (2 * span) * (width - 1))))
+
+    for i in range(pos(lo), pos(hi) + 1):
+        cells[i] = "─"
+    cells[pos(lo)] = "["
+    cells[pos(hi)] = "]"
+    if math.isfinite(arousal):
+        cells[pos(arousal)] = "●"
+    return "hypo " + "".join(cells) + " hyper"
+
+
+def _clock(s: float) -> str:
+    s = max(0.0, s)
+    return f"{int(s // 60):02d}:{int(s % 60):02d}"
+
+
+def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[str]:
+    """The lines of the terminal view for one snapshot."""
+    f = snap.features
+    lines = [f"{title}  session {_clock(snap.session_s)}".strip()]
+    if snap.calibrating:
+        lines.append(f"Zone     CALIBRATING BASELINE, please sit quietly ({snap.message})")
+    else:
+        lines.append(f"Zone     {ZONE_WORDS.get(snap.zone, snap.zone.upper())}")
+    lo, hi = snap.window
+    lines.append(
+        f"Arousal  {_bar(snap.arousal, lo, hi)}  {_num(snap.arousal, '+.2f')} "
+        f"(window {lo:+.1f}..{hi:+.1f})  confidence {snap.confidence:.0%}"
+    )
+    why = snap.explanation.split(":", 1)[1].strip() if ":" in snap.explanation else snap.explanation
+    lines.append(f"Why      {why or '--'}")
+    lines.append(
+        f"Heart    HR {_num(f.get('hr_bpm', math.nan), '.0f', ' bpm')}   "
+        f"RMSSD {_num(f.get('rmssd_ms', math.nan), '.0f', ' ms')}"
+    )
+    lines.append(
+        f"Skin     SCL {_num(f.get('scl_us', math.nan), '.2f', ' µS')}   "
+        f"SCRs {_num(f.get('scr_per_min', math.nan), '.1f', '/min')}"
+    )
+    lines.append(f"Breath   {_num(f.get('resp_rate_bpm', math.nan), '.1f', ' breaths/min')}")
+    cue = snap.cue.text if snap.cue is not None else "--"
+    lines.append(f"Cue      {cue}")
+    st = "  ".join(
+        f"{m.upper()} {s.state}" + (f" ({s.since_last_s:.0f}s)" if s.state in ("lagging", "lost") else "")
+        for m, s in snap.streams.items()
+    )
+    lines.append(f"Signals  {st}" + (f"   | simulator truth: {truth}" if truth else ""))
+    if snap.error:
+        lines.append(f"ERROR    {snap.error}")
+    return lines
+
+
+class TerminalView:
+    """Prints :func:`render` output; redraws in place on a TTY."""
+
+    def __init__(self, stream: TextIO | None = None, title: str = "") -> None:
+        self.stream = stream or sys.stdout
+        self.title = title
+        self._tty = self.stream.isatty()
+        self._drawn = 0
+
+    def show(self, snap: Snapshot, truth: str | None = None) -> None:
+        lines = render(snap, self.title, truth)
+        if self._tty:
+            if self._drawn:
+                self.stream.write(f"\x1b[{self._drawn}F")
+            for ln in lines:
+                self.stream.write("\x1b[2K" + ln + "\n")
+            self._drawn = len(lines)
+        else:
+            z = "calibrating" if snap.calibrating else snap.zone
+            f = snap.features
+            why = snap.explanation.split(":", 1)[1].strip() if ":" in snap.explanation else ""
+            cue = snap.cue.text if snap.cue is not None else ""
+            self.stream.write(
+                f"[{_clock(snap.session_s)}] zone={z:<11s} arousal={_num(snap.arousal, '+.2f').strip()} "
+                f"conf={snap.confidence:.2f} HR={_num(f.get('hr_bpm', math.nan), '.0f').strip()} "
+                f"RMSSD={_num(f.get('rmssd_ms', math.nan), '.0f').strip()} "
+                f"SCL={_num(f.get('scl_us', math.nan), '.2f').strip()} "
+                f"SCR/min={_num(f.get('scr_per_min', math.nan), '.1f').strip()} "
+                f"breaths/min={_num(f.get('resp_rate_bpm', math.nan), '.1f').strip()}"
+                + (f" | why: {why}" if why else "")
+                + (f" | cue: {cue}" if cue else "")
+                + (f" | truth: {truth}" if truth else "")
+                + "\n"
+            )
+        self.stream.flush()
+
+
+def run_terminal(
+    snapshot: Callable[[], Snapshot],
+    stop_when: Callable[[], bool],
+    view: TerminalView,
+    truth: Callable[[float], str] | None = None,
+    period_s: float = 1.0,
+) -> None:
+    """Show a snapshot every ``period_s`` until ``stop_when()`` is true (Ctrl-C propagates)."""
+    import time
+
+    next_t = time.monotonic()
+    while True:
+        snap = snapshot()
+        view.show(snap, truth(snap.session_s) if truth else None)
+        if stop_when():
+            break
+        next_t += period_s
+        time.sleep(max(0.0, next_t - time.monotonic()))
