@@ -14,11 +14,15 @@ def check_value(value: Any, allowed: Iterable[Any], name: str) -> Any:
     """Return ``value`` if it is one of ``allowed``, else raise naming the bad value."""
     allowed = tuple(allowed)
     if value not in allowed:
-        raise InputError(f"invalid {name} {value!r}; expected one of {', '.join(map(repr, allowed))}")
+        raise InputError(
+            f"invalid {name} {value!r}; expected one of {', '.join(map(repr, allowed))}"
+        )
     return value
 
 
-def check_rate(fs: Any, name: str = "sampling rate", lo: float = 1.0, hi: float = 10_000.0) -> float:
+def check_rate(
+    fs: Any, name: str = "sampling rate", lo: float = 1.0, hi: float = 10_000.0
+) -> float:
     """Return ``fs`` as a float in ``[lo, hi]`` Hz, else raise naming the bad value."""
     try:
         f = float(fs)

@@ -8,7 +8,8 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import InputError, WotError
@@ -37,19 +38,21 @@ def has_display() -> bool:
 
 # commands ------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .offline import analyze
-    from .sources.files import read_recording
-
     import warnings
 
+    from .config import load_config
     from .errors import SignalQualityWarning
+    from .offline import analyze
+    from .sources.files import read_recording
 
     cfg = load_config(args.config)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SignalQualityWarning)
         rec = read_recording(
-            args.input, {"ecg": args.ecg, "eda": args.eda, "resp": args.resp}, args.fs, args.eda_unit
+            args.input,
+            {"ecg": args.ecg, "eda": args.eda, "resp": args.resp},
+            args.fs,
+            args.eda_unit,
         )
     for w in caught:
         print(f"wot: warning: {w.message}", file=sys.stderr)
@@ -78,12 +81,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             scen, args.seed, args.out, fs=args.fs, duration_s=args.duration,
             noise=args.noise, artifacts=args.artifacts,
         )  # fmt: skip
-        print(f"wrote {args.out}: {sess.duration_s:.0f} s of {scen.name} (seed {args.seed}) at {args.fs:g} Hz")
+        print(
+            f"wrote {args.out}: {sess.duration_s:.0f} s of {scen.name} "
+            f"(seed {args.seed}) at {args.fs:g} Hz"
+        )
         return 0
     cfg = SimConfig(args.ecg_fs, args.eda_fs, args.resp_fs, args.seed, args.noise, args.artifacts)
     sess = simulate_session(scen, cfg, args.duration)
     print(
-        f"publishing {scen.name} (seed {args.seed}, {sess.duration_s:.0f} s, speed {args.speed:g}x) "
+        f"publishing {scen.name} (seed {args.seed}, {sess.duration_s:.0f} s, "
+        f"speed {args.speed:g}x) "
         f"as LSL streams {args.name}-ECG/EDA/RESP/truth, source_id {args.source_id}; Ctrl-C stops"
     )
     publish(sess, source_id=args.source_id, name_prefix=args.name, speed=args.speed, loop=args.loop)
@@ -102,7 +109,9 @@ def cmd_streams(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_sources(types: dict[str, str], source_id: str | None, timeout: float, names: dict[str, str | None]):  # type: ignore[no-untyped-def]
+def _open_sources(
+    types: dict[str, str], source_id: str | None, timeout: float, names: dict[str, str | None]
+) -> dict[str, Any]:
     from .errors import StreamNotFoundError
     from .sources.lsl import LslSource, resolve
 
@@ -123,7 +132,13 @@ def _open_sources(types: dict[str, str], source_id: str | None, timeout: float, 
     return sources
 
 
-def _run_engine(engine, args, truth=None, title="", finished=None) -> int:  # type: ignore[no-untyped-def]
+def _run_engine(
+    engine: Any,
+    args: argparse.Namespace,
+    truth: Callable[[float], str] | None = None,
+    title: str = "",
+    finished: Callable[[], bool] | None = None,
+) -> int:
     """Show the engine in a window or in the terminal until duration/finish/Ctrl-C."""
     from .terminal import TerminalView, run_terminal
 
@@ -192,7 +207,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .engine import Engine
 
     cfg = load_config(args.config)
-    types = {m: t for m, t in (("ecg", args.ecg_type), ("eda", args.eda_type), ("resp", args.resp_type)) if t}
+    types = {
+        m: t
+        for m, t in (("ecg", args.ecg_type), ("eda", args.eda_type), ("resp", args.resp_type))
+        if t
+    }
     sources = _open_sources(types, args.source_id, args.timeout, {})
     for m, s in sources.items():
         print(f"{m}: {s.name} at {s.fs:g} Hz ({s.unit or 'unit not stated'})")
@@ -204,19 +223,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wot",
-        description="Window-of-tolerance biofeedback: fused ECG/HRV, skin conductance and respiration.",
+        description=(
+            "Window-of-tolerance biofeedback: fused ECG/HRV, skin conductance and respiration."
+        ),
     )
     p.add_argument("--version", action="version", version=f"wot-biofeedback {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="simulated client + engine, in a window or the terminal")
-    d.add_argument("--scenario", default="full-session", help="shipped scenario name or a .toml path")
+    d.add_argument(
+        "--scenario", default="full-session", help="shipped scenario name or a .toml path"
+    )
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--duration", type=float, default=None, help="stop after S wall-clock seconds")
-    d.add_argument("--speed", type=float, default=10.0,
-                   help="playback speed; 10 compresses the 15-min full session into 90 s; 1 = real time")  # fmt: skip
+    d.add_argument(
+        "--speed",
+        type=float,
+        default=10.0,
+        help="playback speed; 10 compresses the 15-min full session into 90 s; 1 = real time",
+    )
     d.add_argument("--calibration", type=float, default=None, help="baseline length, session s")
-    d.add_argument("--headless", action="store_true", help="terminal view even when a display exists")
+    d.add_argument(
+        "--headless", action="store_true", help="terminal view even when a display exists"
+    )
     d.add_argument("--config", default=None)
     d.set_defaults(func=cmd_demo)
 
@@ -224,19 +253,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ecg-type", default="ECG", help="LSL type of the ECG stream ('' to skip)")
     r.add_argument("--eda-type", default="EDA")
     r.add_argument("--resp-type", default="RESP")
-    r.add_argument("--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp")
+    r.add_argument(
+        "--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp"
+    )
     r.add_argument("--timeout", type=float, default=5.0, help="seconds to look for each stream")
-    r.add_argument("--baseline", default=None, help="START:END session seconds (default: first 120 s)")
+    r.add_argument(
+        "--baseline", default=None, help="START:END session seconds (default: first 120 s)"
+    )
     r.add_argument("--duration", type=float, default=None)
     r.add_argument("--headless", action="store_true")
-    r.add_argument("--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets")
+    r.add_argument(
+        "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"
+    )
     r.add_argument("--config", default=None)
     r.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("simulate", help="publish a simulated session as LSL streams, or write a CSV")
+    s = sub.add_parser(
+        "simulate", help="publish a simulated session as LSL streams, or write a CSV"
+    )
     s.add_argument("--scenario", default="full-session")
     s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--duration", type=float, default=None, help="session seconds (default: scenario)")
+    s.add_argument(
+        "--duration", type=float, default=None, help="session seconds (default: scenario)"
+    )
     s.add_argument("--speed", type=float, default=1.0)
     s.add_argument("--loop", action="store_true")
     s.add_argument("--ecg-fs", type=float, default=250.0)

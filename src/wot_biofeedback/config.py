@@ -136,6 +136,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
     _update_dataclass(cfg, data, "")
     for name, spec in feats.items():
         if name not in cfg.features:
-            raise InputError(f"unknown feature {name!r} in config; known: {', '.join(cfg.features)}")
+            raise InputError(
+                f"unknown feature {name!r} in config; known: {', '.join(cfg.features)}"
+            )
         _update_dataclass(cfg.features[name], spec, f"features.{name}.")
     return cfg

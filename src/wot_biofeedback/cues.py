@@ -76,7 +76,9 @@ class CuePolicy:
             }
         elif zone == "hypo":
             pacer = {"rate_bpm": 15.0, "inhale_ratio": 0.5}
-        cue = Cue(t, zone, KINDS.get(zone, "note"), text or prompts[k % len(prompts)], pacer, source)
+        cue = Cue(
+            t, zone, KINDS.get(zone, "note"), text or prompts[k % len(prompts)], pacer, source
+        )
         self.log.append(cue)
         self._last_t = t
         return cue

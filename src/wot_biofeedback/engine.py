@@ -97,9 +97,13 @@ class Engine:
     ) -> None:
         self.config = config or EngineConfig()
         self.sources = sources
-        self.pipeline = Pipeline({m: s.fs for m, s in sources.items()}, self.config, baseline_window)
+        self.pipeline = Pipeline(
+            {m: s.fs for m, s in sources.items()}, self.config, baseline_window
+        )
         self.outlets = (
-            EngineOutlets(outlets_source_id, self.config.frame_rate_hz) if outlets_source_id else None
+            EngineOutlets(outlets_source_id, self.config.frame_rate_hz)
+            if outlets_source_id
+            else None
         )
         self.period_s = period_s
         self.stall_s = stall_s
@@ -187,7 +191,8 @@ class Engine:
         if math.isnan(self.origin):
             self.origin = float(ts[0])
         if modality not in self._t0:
-            t0 = float(ts[0]) - self.origin
+            # clock-correction jitter (µs) must not move frames by a sample: keep ms resolution
+            t0 = round((float(ts[0]) - self.origin) * 1000.0) / 1000.0
             fs = self.sources[modality].fs
             drop = max(0, math.ceil(-t0 * fs - 1e-9))
             self._drop[modality] = drop
@@ -215,7 +220,11 @@ class Engine:
                 self._raw[m].write(data)
                 self._raw_t0[m] = t0
                 ev = out.events.get(m, {})
-                for key, name in (("rpeak_time", "rpeak"), ("scr_peak_time", "scr"), ("breath_onset_time", "breath")):
+                for key, name in (
+                    ("rpeak_time", "rpeak"),
+                    ("scr_peak_time", "scr"),
+                    ("breath_onset_time", "breath"),
+                ):
                     if key in ev and len(ev[key]):
                         self._marks[name].extend(ev[key].tolist())
         # a lost source must not freeze the others: fuse past it
@@ -277,7 +286,11 @@ class Engine:
             state, since = "waiting", math.inf
         else:
             since = time.monotonic() - src.last_wall
-            state = "ok" if since < self.stall_s else ("lagging" if since < 3 * self.stall_s else "lost")
+            state = (
+                "ok"
+                if since < self.stall_s
+                else ("lagging" if since < 3 * self.stall_s else "lost")
+            )
         return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples)
 
     def drain_frames(self) -> list[Frame]:

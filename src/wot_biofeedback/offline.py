@@ -51,7 +51,7 @@ def run_recording(
     while any(pos[m] < s.data.size for m, s in rec.signals.items()):
         t += chunk_s
         for m, sig in rec.signals.items():
-            stop = min(sig.data.size, int(round((t - sig.t0) * sig.fs)))
+            stop = min(sig.data.size, round((t - sig.t0) * sig.fs))
             if stop <= pos[m]:
                 continue
             out = pipe.push(m, sig.data[pos[m] : stop], sig.t0)
@@ -103,7 +103,11 @@ def analyze(
     _write_csv(
         out / "scr.csv",
         "onset_s,peak_s,amplitude_us",
-        [res.event("eda", "scr_onset_time"), res.event("eda", "scr_peak_time"), res.event("eda", "scr_amp_us")],
+        [
+            res.event("eda", "scr_onset_time"),
+            res.event("eda", "scr_peak_time"),
+            res.event("eda", "scr_amp_us"),
+        ],
         ["%.3f", "%.3f", "%.4f"],
     )
     _write_csv(out / "breaths.csv", "time_s", [res.event("resp", "breath_onset_time")], ["%.3f"])

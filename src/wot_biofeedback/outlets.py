@@ -75,7 +75,9 @@ class EngineOutlets:
                 msg = {
                     "time_s": f.time_s,
                     "zone": f.state.zone,
-                    "arousal": None if not np.isfinite(f.state.arousal) else round(f.state.arousal, 3),
+                    "arousal": None
+                    if not np.isfinite(f.state.arousal)
+                    else round(f.state.arousal, 3),
                     "confidence": round(f.state.confidence, 3),
                     "drivers": [d[2] for d in f.state.drivers],
                     "explanation": f.state.explanation,

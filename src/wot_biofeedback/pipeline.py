@@ -96,7 +96,9 @@ class Pipeline:
         if ch is None:
             cls = CHANNEL_TYPES[modality]
             if cls is EdaChannel:
-                ch = EdaChannel(self.rates[modality], t0, self.frame_rate, self.config.eda_min_amplitude_us)
+                ch = EdaChannel(
+                    self.rates[modality], t0, self.frame_rate, self.config.eda_min_amplitude_us
+                )
             else:
                 ch = cls(self.rates[modality], t0, self.frame_rate)
             # frames already fused without this modality are skipped
@@ -112,12 +114,16 @@ class Pipeline:
         Returns the frames that became complete and the events detected in the chunk.
         """
         if modality not in self.rates:
-            raise ValueError(f"modality {modality!r} was not configured (have {sorted(self.rates)})")
+            raise ValueError(
+                f"modality {modality!r} was not configured (have {sorted(self.rates)})"
+            )
         ch = self._channel(modality, t0)
         out = ch.update(samples)
         if out.n_frames:
             pend = self._pending[modality]
-            if not pend:
+            if not pend or len(next(iter(pend.values()))) == 0:
+                # nothing pending: the new block defines where the pending rows start
+                self._pending[modality] = pend = {}
                 self._pending_first[modality] = out.first_frame
             for k, v in out.features.items():
                 pend[k] = np.concatenate((pend[k], v)) if k in pend else v
@@ -181,7 +187,7 @@ class Pipeline:
                 drop = max(0, min(stop, avail) - first)
                 for k in list(pend):
                     pend[k] = pend[k][drop:]
-                self._pending_first[m] = first + drop if drop else max(first, stop)
+                self._pending_first[m] = first + drop
         for k in FEATURE_COLUMNS:
             if k not in feats:
                 feats[k] = np.full(n, np.nan if not k.startswith("quality") else 0.0)
@@ -189,11 +195,11 @@ class Pipeline:
                 feats[k] = np.nan_to_num(feats[k], nan=0.0)
         frames = []
         for i in range(n):
-            k = start + i
-            t = k / self.frame_rate
+            idx = start + i
+            t = idx / self.frame_rate
             row = {name: float(col[i]) for name, col in feats.items()}
             st = self.state.update(t, row)
             cue = self.cues.update(t, st.zone)
-            frames.append(Frame(k, t, row, st, cue))
+            frames.append(Frame(idx, t, row, st, cue))
         self.next_frame = stop
         return frames

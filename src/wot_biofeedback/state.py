@@ -154,7 +154,9 @@ class StateEngine:
         self.measured = [
             name
             for name, spec in config.features.items()
-            if modalities is None or not spec.quality or spec.quality.removeprefix("quality_") in modalities
+            if modalities is None
+            or not spec.quality
+            or spec.quality.removeprefix("quality_") in modalities
         ]
         if baseline_window is None:
             c = config.calibration
@@ -259,8 +261,12 @@ class StateEngine:
             drivers = sorted(contrib, key=lambda c: -abs(c[1]))[:3]
         if zone == "unknown":
             why = "signal quality too low" if self.baseline is not None else self.message
-            lost = [m for m, q in (("ECG", "quality_ecg"), ("EDA", "quality_eda"), ("RESP", "quality_resp"))
-                    if feats.get(q, 0.0) < 0.5]  # fmt: skip
+            lost = [
+                spec.quality.removeprefix("quality_").upper()
+                for spec in self.cfg.features.values()
+                if spec.quality and feats.get(spec.quality, 0.0) < 0.5
+            ]
+            lost = sorted(set(lost))
             explanation = f"unknown: {why}" + (f" ({', '.join(lost)})" if lost else "")
         else:
             explanation = f"{zone}: " + ", ".join(d[2] for d in drivers)

@@ -32,16 +32,17 @@ def excursions(times: np.ndarray, zones: list[str], arousal: np.ndarray) -> list
         while j + 1 < n and zones[j + 1] == z:
             j += 1
         seg = arousal[i : j + 1]
-        peak = (np.nanmax(seg) if z == "hyper" else np.nanmin(seg)) if np.isfinite(seg).any() else math.nan
+        peak = (
+            (np.nanmax(seg) if z == "hyper" else np.nanmin(seg))
+            if np.isfinite(seg).any()
+            else math.nan
+        )
         k = j + 1
         while k < n and zones[k] not in ("within", "hyper", "hypo"):
             k += 1
         end_t = float(times[j]) + dt
         recovery: float | None
-        if k < n and zones[k] == "within":
-            recovery = float(times[k]) - end_t
-        else:
-            recovery = None
+        recovery = float(times[k]) - end_t if k < n and zones[k] == "within" else None
         out.append(
             {
                 "zone": z,
@@ -51,7 +52,9 @@ def excursions(times: np.ndarray, zones: list[str], arousal: np.ndarray) -> list
                 "peak_arousal": float(peak),
                 "returned_to_window": recovery is not None,
                 "recovery_s": recovery if recovery is None else max(0.0, recovery),
-                "time_to_window_s": (float(times[k]) - float(times[i])) if recovery is not None else None,
+                "time_to_window_s": (float(times[k]) - float(times[i]))
+                if recovery is not None
+                else None,
             }
         )
         i = j + 1

@@ -70,7 +70,8 @@ def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[st
     cue = snap.cue.text if snap.cue is not None else "--"
     lines.append(f"Cue      {cue}")
     st = "  ".join(
-        f"{m.upper()} {s.state}" + (f" ({s.since_last_s:.0f}s)" if s.state in ("lagging", "lost") else "")
+        f"{m.upper()} {s.state}"
+        + (f" ({s.since_last_s:.0f}s)" if s.state in ("lagging", "lost") else "")
         for m, s in snap.streams.items()
     )
     lines.append(f"Signals  {st}" + (f"   | simulator truth: {truth}" if truth else ""))
@@ -102,7 +103,8 @@ class TerminalView:
             why = snap.explanation.split(":", 1)[1].strip() if ":" in snap.explanation else ""
             cue = snap.cue.text if snap.cue is not None else ""
             self.stream.write(
-                f"[{_clock(snap.session_s)}] zone={z:<11s} arousal={_num(snap.arousal, '+.2f').strip()} "
+                f"[{_clock(snap.session_s)}] zone={z:<11s} "
+                f"arousal={_num(snap.arousal, '+.2f').strip()} "
                 f"conf={snap.confidence:.2f} HR={_num(f.get('hr_bpm', math.nan), '.0f').strip()} "
                 f"RMSSD={_num(f.get('rmssd_ms', math.nan), '.0f').strip()} "
                 f"SCL={_num(f.get('scl_us', math.nan), '.2f').strip()} "

@@ -23,4 +23,4 @@ NUMBA_OPTIONS: dict[str, Any] = {
 
 def njit(fn: F) -> F:
     """Compile ``fn`` with the project's numba options."""
-    return numba.njit(**NUMBA_OPTIONS)(fn)  # type: ignore[no-any-return]
+    return numba.njit(**NUMBA_OPTIONS)(fn)

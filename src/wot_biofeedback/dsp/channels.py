@@ -87,6 +87,10 @@ class Channel:
         """Session time of the last processed sample, s."""
         return self.t0 + (self._n - 1) / self.fs
 
+    def frame_sample(self, t: np.ndarray) -> np.ndarray:
+        """Index of the last sample at or before session time ``t``."""
+        return np.floor((t - self.t0) * self.fs + 1e-9).astype(np.int64)
+
     def sample_time(self, idx: np.ndarray) -> np.ndarray:
         return self.t0 + np.asarray(idx, dtype=np.float64) / self.fs
 
@@ -96,13 +100,15 @@ class Channel:
         n_before = self._n
         events = self._process(x, n_before)
         self._n += x.size
-        # frames whose sample has now been processed
-        k_last = math.floor((self.t0 + (self._n - 1) / self.fs) * self.frame_rate + 1e-9)
-        k = np.arange(self.next_frame, max(self.next_frame, k_last + 1))
+        # frames whose own sample (the last one at or before the frame time) is now processed
+        k_hi = math.floor((self.t0 + self._n / self.fs) * self.frame_rate) + 1
+        k = np.arange(self.next_frame, max(self.next_frame, k_hi + 1))
+        t = k / self.frame_rate
+        n_k = self.frame_sample(t)
+        keep = n_k <= self._n - 1
+        k, t, n_k = k[keep], t[keep], n_k[keep]
         if k.size == 0:
             return ChannelOutput(self.next_frame, {}, events)
-        t = k / self.frame_rate
-        n_k = np.floor((t - self.t0) * self.fs + 1e-9).astype(np.int64)
         feats = self._features(t, n_k, n_before)
         first = self.next_frame
         self.next_frame = int(k[-1]) + 1
@@ -185,7 +191,9 @@ class CardiacChannel(Channel):
         sq = log.col("sq")
         lo30d = np.minimum(lo30 + 1, hi30)
         n_d = window_sum(dok, lo30d, hi30)
-        rmssd = np.where(n_d >= 5, np.sqrt(_safe_div(window_sum(sq * dok, lo30d, hi30), n_d)), np.nan)
+        rmssd = np.where(
+            n_d >= 5, np.sqrt(_safe_div(window_sum(sq * dok, lo30d, hi30), n_d)), np.nan
+        )
         big = dok * (sq > 2500.0)
         pnn50 = np.where(n_d >= 5, 100.0 * _safe_div(window_sum(big, lo30d, hi30), n_d), np.nan)
         lo60, hi60 = window_bounds(log, t, n_k, self.SDNN_WIN_S)
@@ -199,13 +207,23 @@ class CardiacChannel(Channel):
         n_all = (hi30 - lo30).astype(np.float64)
         acc = np.where(n_all > 0, _safe_div(window_sum(ok, lo30, hi30), n_all), 0.0)
         conf_t = log.col("time")
-        last_known = np.where(hi > 0, conf_t[np.maximum(hi - 1, 0)], -np.inf) if len(log) else np.full(t.shape, -np.inf)
+        last_known = (
+            np.where(hi > 0, conf_t[np.maximum(hi - 1, 0)], -np.inf)
+            if len(log)
+            else np.full(t.shape, -np.inf)
+        )
         gap_limit = np.maximum(2.5, 2.5 * np.nan_to_num(mean_rr, nan=1000.0) / 1000.0)
         rhythm = (t - last_known) <= gap_limit + self.delay_s
         quality = np.clip(np.nan_to_num(valid) * rhythm * acc, 0.0, 1.0)
         if len(log) > 256:
             log.trim_before(float(t[-1]) - self.KEEP_S)
-        return {"hr_bpm": hr, "rmssd_ms": rmssd, "sdnn_ms": sdnn, "pnn50": pnn50, "quality_ecg": quality}
+        return {
+            "hr_bpm": hr,
+            "rmssd_ms": rmssd,
+            "sdnn_ms": sdnn,
+            "pnn50": pnn50,
+            "quality_ecg": quality,
+        }
 
 
 class EdaChannel(Channel):
@@ -286,7 +304,9 @@ class RespChannel(Channel):
         if ot.size:
             self._last_onset_t = float(ot[-1])
         ibi_ok = np.isfinite(ibi) & (ibi <= 20.0)
-        self._onsets.append(time=ot, confirm=conf[is_on], ibi=np.where(ibi_ok, ibi, 0.0), ibi_ok=ibi_ok)
+        self._onsets.append(
+            time=ot, confirm=conf[is_on], ibi=np.where(ibi_ok, ibi, 0.0), ibi_ok=ibi_ok
+        )
         pt = self.sample_time(peak[~is_on])
         self._peaks.append(time=pt, confirm=conf[~is_on], depth=depth[~is_on])
         return {"breath_onset_time": ot, "breath_peak_time": pt, "breath_depth": depth[~is_on]}
@@ -313,7 +333,11 @@ class RespChannel(Channel):
         depth = _safe_div(window_sum(np.nan_to_num(self._peaks.col("depth")), plo, phi), n_p)
         valid = np.nan_to_num(self._at(self._valid, n_k, n_before))
         ot = on.col("time")
-        last_on = np.where(hi > 0, ot[np.maximum(hi - 1, 0)], -np.inf) if len(on) else np.full(t.shape, -np.inf)
+        last_on = (
+            np.where(hi > 0, ot[np.maximum(hi - 1, 0)], -np.inf)
+            if len(on)
+            else np.full(t.shape, -np.inf)
+        )
         present = (t - last_on) <= np.maximum(15.0, 2.5 * np.nan_to_num(mean_ibi, nan=6.0))
         quality = np.clip(valid * present, 0.0, 1.0)
         if len(on) > 256:

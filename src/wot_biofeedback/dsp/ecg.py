@@ -35,7 +35,9 @@ ECG_DELAY_S = 0.3
 """Upper bound of the time between an R-peak and its report, s."""
 
 # float state slots
-_SPK, _NPK, _LAST_VALID, _CAND_MAX, _LAST_BEAT_E, _LEARN_MAX, _MA_SUM, _POLARITY, _VALID_EMA = range(9)
+_SPK, _NPK, _LAST_VALID, _CAND_MAX, _LAST_BEAT_E, _LEARN_MAX, _MA_SUM, _POLARITY, _VALID_EMA = (
+    range(9)
+)
 # int state slots
 _N, _STARTED, _STATE, _CAND_IDX, _LAST_BEAT, _BAD_UNTIL, _CAND_START, _START_N = range(8)
 # parameter slots
@@ -167,7 +169,9 @@ def _ecg_detect(
                 peak = pos_i if use_pos else neg_i
                 fst[_POLARITY] += 0.2 * ((1.0 if use_pos else -1.0) - pol)
                 since = peak - ist[_LAST_BEAT]
-                is_t_wave = since < int(prm[_P_TWAVE_N]) and fst[_CAND_MAX] < 0.5 * fst[_LAST_BEAT_E]
+                is_t_wave = (
+                    since < int(prm[_P_TWAVE_N]) and fst[_CAND_MAX] < 0.5 * fst[_LAST_BEAT_E]
+                )
                 if since > int(prm[_P_REFRACT_N]) and not is_t_wave:
                     out_peak[n_out] = peak
                     out_conf[n_out] = n
@@ -223,7 +227,7 @@ class EcgPeakDetector:
                 1.0 - math.exp(-1.0 / (2.0 * fs_)),  # valid-fraction EMA (tau 2 s)
             ]
         )
-        ring = 1 << int(math.ceil(math.log2(max(16, 1.0 * fs_))))
+        ring = 1 << math.ceil(math.log2(max(16, 1.0 * fs_)))
         self._raw_ring = np.zeros(ring)
         self._abs_ring = np.zeros(ring)
         self.confirm_index = np.empty(0, dtype=np.int64)

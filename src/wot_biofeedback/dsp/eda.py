@@ -184,7 +184,7 @@ class EdaScrDetector:
                 1.0 - math.exp(-1.0 / (2.0 * self.fs)),
             ]
         )
-        ring = 1 << int(math.ceil(math.log2(max(16, 8.0 * self.fs))))
+        ring = 1 << math.ceil(math.log2(max(16, 8.0 * self.fs)))
         self._ring = np.zeros(ring)
         self.delay_s = 0.25 + 1.0 / (2 * math.pi * min(1.0, 0.45 * self.fs))
         self.lowpass = np.empty(0)
@@ -215,9 +215,7 @@ class EdaScrDetector:
         return onset[:k], peak[:k], amp[:k]
 
 
-def eda_scr(
-    signal: np.ndarray, fs: float, min_amplitude_us: float = 0.02
-) -> dict[str, np.ndarray]:
+def eda_scr(signal: np.ndarray, fs: float, min_amplitude_us: float = 0.02) -> dict[str, np.ndarray]:
     """Detect SCRs in a whole skin-conductance record (identical to the streaming detector).
 
     Parameters

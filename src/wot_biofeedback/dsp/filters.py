@@ -60,7 +60,9 @@ def butter_sos(
         lo, hi = cutoff
         hi = min(hi, nyq_cap)
         if lo >= hi:
-            raise ValueError(f"band {cutoff} Hz does not fit under the Nyquist rate of fs={fs:g} Hz")
+            raise ValueError(
+                f"band {cutoff} Hz does not fit under the Nyquist rate of fs={fs:g} Hz"
+            )
         wn: float | tuple[float, float] = (lo, hi)
     else:
         wn = min(float(cutoff), nyq_cap)

@@ -167,7 +167,9 @@ def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Rec
     except ValueError as exc:
         raise InputError(f"{p.name}: unreadable CSV data ({exc})") from None
     if data.ndim == 1:
-        data = data.reshape(-1, len(names)) if data.size % max(len(names), 1) == 0 else data[:, None]
+        data = (
+            data.reshape(-1, len(names)) if data.size % max(len(names), 1) == 0 else data[:, None]
+        )
     if data.size == 0 or data.shape[1] != len(names):
         raise InputError(f"{p.name}: no numeric rows matching the {len(names)}-column header")
     lower = [n.lower() for n in names]
@@ -200,7 +202,9 @@ def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
     try:
         r = wfdb.rdrecord(str(base), smooth_frames=False)
     except Exception as exc:  # wfdb raises many types for corrupt records
-        raise InputError(f"{base.name}: unreadable WFDB record ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{base.name}: unreadable WFDB record ({type(exc).__name__}: {exc})"
+        ) from None
     names = list(r.sig_name)
     rec = Recording(str(base))
     sigs = r.e_p_signal
@@ -212,5 +216,7 @@ def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
         data = np.ascontiguousarray(sigs[idx], dtype=np.float64)
         rate = float(r.fs) * spf[idx]
         unit = r.units[idx] if r.units else ""
-        rec.signals[m] = Signal(data, check_rate(rate, f"{names[idx]} sampling rate"), names[idx], unit)
+        rec.signals[m] = Signal(
+            data, check_rate(rate, f"{names[idx]} sampling rate"), names[idx], unit
+        )
     return rec

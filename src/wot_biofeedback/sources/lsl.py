@@ -51,10 +51,14 @@ def resolve(
         return found[0]
     visible = list_streams(0.5)
     seen = "; ".join(f"{s.name()} ({s.type()})" for s in visible) or "none"
-    what = f"type {stype!r}" + (f", name {name!r}" if name else "") + (
-        f", source_id {source_id!r}" if source_id else ""
+    what = (
+        f"type {stype!r}"
+        + (f", name {name!r}" if name else "")
+        + (f", source_id {source_id!r}" if source_id else "")
     )
-    raise StreamNotFoundError(f"no LSL stream with {what} found within {timeout:g} s; visible: {seen}")
+    raise StreamNotFoundError(
+        f"no LSL stream with {what} found within {timeout:g} s; visible: {seen}"
+    )
 
 
 def channel_units(info: pylsl.StreamInfo) -> list[str]:
@@ -92,10 +96,13 @@ class LslSource:
             info, max_buflen=360, max_chunklen=0, processing_flags=pylsl.proc_clocksync
         )
         self.info = self.inlet.info(timeout=5.0)
+        # connect now, so that nothing pushed after this point is missed
+        self.inlet.open_stream(timeout=5.0)
         self.fs = float(self.info.nominal_srate())
         if self.fs <= 0:
             raise StreamNotFoundError(
-                f"stream {self.info.name()!r} has an irregular rate; {modality} needs a sampled signal"
+                f"stream {self.info.name()!r} has an irregular rate; "
+                f"{modality} needs a sampled signal"
             )
         if not 0 <= channel < self.info.channel_count():
             raise StreamNotFoundError(
@@ -108,7 +115,9 @@ class LslSource:
         self.n_samples = 0
         self.last_wall = float("nan")  # time.monotonic() of the last sample received
         self.first_timestamp = float("nan")
-        self._buf = np.empty((max(1024, int(self.fs * 4)), self.info.channel_count()), dtype=np.float32)
+        self._buf = np.empty(
+            (max(1024, int(self.fs * 4)), self.info.channel_count()), dtype=np.float32
+        )
         self._ts = np.empty(self._buf.shape[0])
 
     def pull(self) -> PullResult:

@@ -1,0 +1,139 @@
+"""`wot analyze`: the offline contract on real recordings, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wot_biofeedback.cli import main
+
+CONTRACT = {
+    "rpeaks.csv": ["time_s"],
+    "rr.csv": ["time_s", "rr_ms", "corrected"],
+    "scr.csv": ["onset_s", "peak_s", "amplitude_us"],
+    "breaths.csv": ["time_s"],
+    "states.csv": ["time_s", "state", "arousal", "confidence"],
+}
+FEATURE_COLS = ["time_s", "hr_bpm", "rmssd_ms", "sdnn_ms", "scl_us", "scr_per_min",
+                "resp_rate_bpm", "resp_depth", "quality_ecg", "quality_eda", "quality_resp",
+                "arousal", "state"]  # fmt: skip
+
+
+def _header(p: Path) -> list[str]:
+    with open(p, newline="") as fh:
+        return next(csv.reader(fh))
+
+
+def check_contract(out: Path) -> dict:
+    for name, cols in CONTRACT.items():
+        assert _header(out / name) == cols, name
+    fcols = _header(out / "features.csv")
+    assert all(c in fcols for c in FEATURE_COLS)
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("time_in_zone_s", "excursions", "signal_quality", "software", "parameters"):
+        assert key in summary
+    states = np.genfromtxt(out / "states.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    assert set(np.unique(states["state"])) <= {"hyper", "within", "hypo", "unknown"}
+    assert np.all(np.diff(states["time_s"]) > 0)
+    return summary
+
+
+@pytest.mark.realdata
+def test_analyze_mitdb_100(wot_data, tmp_path):
+    out = tmp_path / "o"
+    assert main(["analyze", str(wot_data / "mitdb" / "100"), "--out", str(out)]) == 0
+    s = check_contract(out)
+    r = np.loadtxt(out / "rpeaks.csv", skiprows=1)
+    # every reference beat (2273) found within 150 ms, except the learning period
+    import wfdb
+
+    ann = wfdb.rdann(str(wot_data / "mitdb" / "100"), "atr")
+    keep = np.isin(ann.symbol, list("NLRBAaJSVrFejnE/fQ?"))
+    ref = ann.sample[keep] / 360.0
+    d = np.abs(ref[:, None] - r[None, :]).min(axis=1)
+    assert np.mean(d <= 0.15) >= 0.998
+    assert len(r) <= len(ref) + 2
+    assert s["counts"]["rpeaks"] == len(r)
+    assert s["input"]["signals"]["ecg"]["fs"] == 360.0
+
+
+@pytest.mark.realdata
+def test_analyze_neurokit_resting_csv(wot_data, tmp_path):
+    out = tmp_path / "o"
+    rc = main(["analyze", str(wot_data / "neurokit" / "bio_resting_8min_100hz.csv"),
+               "--out", str(out), "--fs", "100"])  # fmt: skip
+    assert rc == 0
+    s = check_contract(out)
+    assert set(s["input"]["signals"]) == {"ecg", "eda", "resp"}
+    breaths = np.loadtxt(out / "breaths.csv", skiprows=1)
+    rate = 60.0 / np.median(np.diff(breaths))
+    assert 8 < rate < 25  # a resting adult
+    hr = np.genfromtxt(out / "features.csv", delimiter=",", names=True, dtype=None, encoding=None)[
+        "hr_bpm"
+    ]
+    assert 45 < np.nanmedian(hr) < 100
+    # a resting recording: mostly within once calibrated
+    assert s["fraction_in_zone"]["hyper"] < 0.1
+
+
+def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path):
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", "wot_biofeedback.cli", *args],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        return r.returncode, r.stderr.strip()
+
+    rc, err = run("analyze", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o"))
+    assert rc != 0 and err.count("\n") == 0 and "not found" in err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time_s,ecg\n0,abc\n")
+    rc, err = run("analyze", str(bad), "--out", str(tmp_path / "o"))
+    assert rc != 0 and err.count("\n") == 0 and "bad.csv" in err
+    good = tmp_path / "ok.csv"
+    t = np.arange(0, 30, 0.01)
+    np.savetxt(
+        good, np.column_stack([t, np.sin(t)]), delimiter=",", header="time_s,ecg", comments=""
+    )
+    rc, err = run("analyze", str(good), "--out", str(tmp_path / "o"), "--eda", "skin")
+    assert rc != 0 and "'skin' not found" in err and "ecg" in err
+    rc, err = run("analyze", str(good), "--out", str(tmp_path / "o"), "--ecg", "5")
+    assert rc != 0 and "index 5 is out of range" in err
+    rc, err = run("analyze", str(good), "--out", str(tmp_path / "o"), "--baseline", "30:10")
+    assert rc != 0 and "--baseline" in err
+    nohdr = tmp_path / "x.xdf"
+    nohdr.write_bytes(b"XDF:")
+    rc, err = run("analyze", str(nohdr), "--out", str(tmp_path / "o"))
+    assert rc != 0 and "not supported yet" in err
+
+
+def test_analyze_csv_without_time_needs_fs(tmp_path):
+    p = tmp_path / "n.csv"
+    np.savetxt(
+        p, np.random.default_rng(0).normal(size=(500, 1)), delimiter=",", header="ECG", comments=""
+    )
+    assert main(["analyze", str(p), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_analyze_eda_in_nanosiemens_is_flagged_and_convertible(tmp_path, capsys):
+    fs = 32.0
+    t = np.arange(0, 200, 1 / fs)
+    eda_ns = 5000.0 + 300.0 * np.exp(-((t - 100) % 20) / 3.0)
+    p = tmp_path / "e.csv"
+    np.savetxt(p, np.column_stack([t, eda_ns]), delimiter=",", header="time_s,EDA", comments="")
+    assert main(["analyze", str(p), "--out", str(tmp_path / "a")]) == 0
+    assert "check --eda-unit" in capsys.readouterr().err
+    f = np.genfromtxt(
+        tmp_path / "a" / "features.csv", delimiter=",", names=True, dtype=None, encoding=None
+    )
+    assert np.nanmax(f["quality_eda"]) == 0.0  # 5000 "µS" is implausible: quality flags it
+    assert main(["analyze", str(p), "--out", str(tmp_path / "b"), "--eda-unit", "nS"]) == 0
+    f = np.genfromtxt(
+        tmp_path / "b" / "features.csv", delimiter=",", names=True, dtype=None, encoding=None
+    )
+    assert np.nanmedian(f["scl_us"]) == pytest.approx(5.0, rel=0.1)
+    assert np.nanmedian(f["quality_eda"][f["time_s"] > 10]) == 1.0

@@ -1,0 +1,161 @@
+"""State engine: calibration, fused arousal, zones with hysteresis/dwell, unknown, cues."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from wot_biofeedback.config import EngineConfig, load_config
+from wot_biofeedback.cues import CuePolicy
+from wot_biofeedback.errors import InputError
+from wot_biofeedback.state import StateEngine
+
+BASE = {"hr_bpm": 70.0, "rmssd_ms": 40.0, "scl_us": 5.0, "scr_per_min": 2.0, "resp_rate_bpm": 12.0}
+GOOD_Q = {"quality_ecg": 1.0, "quality_eda": 1.0, "quality_resp": 1.0}
+
+
+def frame(rng, **over):
+    f = {k: v * (1 + rng.normal(0, 0.02)) for k, v in BASE.items()}
+    f.update(GOOD_Q)
+    f.update(over)
+    return f
+
+
+def run(engine, rng, t0, t1, **over):
+    out = []
+    for t in np.arange(t0, t1, 0.25):
+        out.append(engine.update(float(t), frame(rng, **over)))
+    return out
+
+
+@pytest.fixture
+def engine():
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    return StateEngine(cfg)
+
+
+def test_calibration_then_within(engine, rng):
+    res = run(engine, rng, 0, 60)
+    assert all(r.zone == "unknown" for r in res)
+    assert "calibrating" in res[0].explanation
+    res = run(engine, rng, 60, 120)
+    assert engine.baseline is not None
+    assert engine.baseline.raw_median["hr_bpm"] == pytest.approx(70, abs=1)
+    assert all(r.zone == "within" for r in res[20:])
+    assert abs(np.nanmean([r.arousal for r in res])) < 0.3
+
+
+def test_hyper_with_drivers_and_hysteresis(engine, rng):
+    run(engine, rng, 0, 90)
+    res = run(engine, rng, 90, 150, hr_bpm=92.0, scr_per_min=8.0, resp_rate_bpm=20.0, rmssd_ms=18.0)
+    zones = [r.zone for r in res]
+    first = zones.index("hyper")
+    assert first * 0.25 <= 12.0  # smoothing + confirm, not a minute
+    assert all(z == "hyper" for z in zones[first:])
+    last = res[-1]
+    assert last.explanation.startswith("hyper: ")
+    texts = " ".join(d[2] for d in last.drivers)
+    assert "HR +22 bpm" in texts or "SCR rate ×4.0" in texts or "breathing 20/min" in texts
+    assert last.confidence > 0.9
+    # slightly below the upper bound but inside the hysteresis: stays hyper
+    res = run(engine, rng, 150, 170, hr_bpm=75.0, scr_per_min=2.6, resp_rate_bpm=14.5)  # ~0.83
+    assert res[-1].zone == "hyper"
+    res = run(engine, rng, 170, 220)
+    assert res[-1].zone == "within"
+
+
+def test_hypo_needs_signature(engine, rng):
+    run(engine, rng, 0, 90)
+    # HR, SCR and breathing all down: hypo
+    res = run(engine, rng, 90, 150, hr_bpm=58.0, scr_per_min=0.2, resp_rate_bpm=8.0)
+    assert res[-1].zone == "hypo"
+    assert "hypo: " in res[-1].explanation
+    eng2 = StateEngine(engine.cfg)
+    run(eng2, rng, 0, 90)
+    # a strongly low index from one feature (RMSSD up) with nothing else: not hypo
+    res = run(eng2, rng, 90, 150, rmssd_ms=200.0, scl_us=3.0)
+    assert all(r.zone != "hypo" for r in res)
+
+
+def test_detached_sensor_gives_unknown_not_alarm(engine, rng):
+    run(engine, rng, 0, 90)
+    # EDA and RESP lost (quality 0) while their values go wild
+    res = run(engine, rng, 90, 120, scl_us=0.01, scr_per_min=30.0, resp_rate_bpm=40.0,
+              quality_eda=0.0, quality_resp=0.0, quality_ecg=0.0)  # fmt: skip
+    assert all(r.zone in ("within", "unknown") for r in res)
+    assert res[-1].zone == "unknown"
+    assert "ECG" in res[-1].explanation
+    # only EDA lost: the engine keeps classifying from ECG+RESP and ignores the bad EDA values
+    res = run(engine, rng, 120, 160, scr_per_min=30.0, quality_eda=0.0)
+    assert res[-1].zone == "within"
+    assert res[-1].confidence < 0.75
+
+
+def test_min_dwell_prevents_flicker(engine, rng):
+    run(engine, rng, 0, 90)
+    zones = []
+    for k in range(16):  # alternate 4 s hyper bursts and 4 s calm
+        over = {"hr_bpm": 95.0, "scr_per_min": 9.0, "resp_rate_bpm": 22.0} if k % 2 == 0 else {}
+        zones += [r.zone for r in run(engine, rng, 90 + 4 * k, 94 + 4 * k, **over)]
+    changes = sum(1 for a, b in itertools.pairwise(zones) if a != b)
+    assert changes <= 64 / engine.cfg.zones.min_dwell_s + 1
+
+
+def test_ecg_only_session_works_with_lower_confidence(rng):
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    eng = StateEngine(cfg, modalities=("ecg",))
+    only = {"quality_ecg": 1.0}
+
+    for t in np.arange(0, 90, 0.25):
+        r = eng.update(t, {"hr_bpm": 70 + rng.normal(0, 1), "rmssd_ms": 40.0, **only})
+    assert r.zone == "within"
+    assert "not enough" not in eng.message  # absent modalities are not "missing"
+    for t in np.arange(90, 130, 0.25):
+        r = eng.update(t, {"hr_bpm": 95.0, "rmssd_ms": 15.0, **only})
+    assert r.zone == "hyper"
+    assert 0.3 < r.confidence < 0.5
+
+
+def test_failed_calibration_says_so(rng):
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 30.0
+    eng = StateEngine(cfg)
+    for t in np.arange(0, 40, 0.25):
+        r = eng.update(t, {"hr_bpm": math.nan, "quality_ecg": 0.0})
+    assert r.zone == "unknown"
+    assert "calibration failed" in r.explanation
+
+
+def test_cue_policy_rate_limits_and_logs():
+    pol = CuePolicy()
+    assert pol.update(0.0, "unknown") is None
+    c = pol.update(1.0, "hyper")
+    assert c is not None and c.kind == "down-regulate" and c.pacer["rate_bpm"] == 6.0
+    assert c.pacer["inhale_ratio"] < 0.5  # exhale longer than inhale
+    assert pol.update(2.0, "within") is None  # too soon after the last cue
+    assert pol.update(50.0, "hypo").kind == "up-regulate"
+    assert pol.update(60.0, "hypo") is None
+    assert pol.update(141.0, "hypo") is not None  # repeated while still out of the window
+    pol.muted = True
+    assert pol.update(300.0, "hyper") is None
+    manual = pol.send_now(301.0, "hyper", "Let's pause here.")
+    assert manual.source == "therapist" and manual.text == "Let's pause here."
+    assert [c.zone for c in pol.log] == ["hyper", "hypo", "hypo", "hyper"]
+
+
+def test_config_file_overrides_and_rejects_typos(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[zones]\nupper = 1.5\n[features.hr_bpm]\nweight = 2\n")
+    cfg = load_config(p)
+    assert cfg.zones.upper == 1.5 and cfg.features["hr_bpm"].weight == 2.0
+    p.write_text("[zones]\nuper = 1.5\n")
+    with pytest.raises(InputError, match="uper"):
+        load_config(p)
+    p.write_text("[zones\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_config(p)
