@@ -62,7 +62,7 @@ def test_hyper_with_drivers_and_hysteresis(engine, rng):
     assert "HR +22 bpm" in texts or "SCR rate ×4.0" in texts or "breathing 20/min" in texts
     assert last.confidence > 0.9
     # slightly below the upper bound but inside the hysteresis: stays hyper
-    res = run(engine, rng, 150, 170, hr_bpm=75.0, scr_per_min=2.6, resp_rate_bpm=14.5)  # ~0.83
+    res = run(engine, rng, 150, 170, hr_bpm=78.0, scr_per_min=6.0, resp_rate_bpm=16.0)  # ~1.33
     assert res[-1].zone == "hyper"
     res = run(engine, rng, 170, 220)
     assert res[-1].zone == "within"

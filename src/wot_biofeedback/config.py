@@ -51,13 +51,14 @@ def _default_features() -> dict[str, FeatureSpec]:
     # breathing; vagal withdrawal lowers RMSSD (Task Force 1996; Boucsein 2012; Kreibig 2010,
     # a review of autonomic responses in emotion). SCL gets half weight because tonic level
     # drifts with electrode drying and habituation over long sessions. Floors are the smallest
-    # change we treat as meaningful: 3 bpm, 15 % RMSSD, 5 % SCL, 1.5 SCR/min, 1.5 breaths/min.
+    # change we treat as meaningful, about the spread of a calm person's own minute-to-minute
+    # variation: 4 bpm, 20 % RMSSD, 8 % SCL, 2 SCR/min, 2 breaths/min.
     return {
-        "hr_bpm": FeatureSpec(1.0, "linear", 3.0, 1.0, "quality_ecg", "HR", "bpm"),
-        "rmssd_ms": FeatureSpec(-1.0, "log", 0.15, 1.0, "quality_ecg", "RMSSD", "ms"),
-        "scl_us": FeatureSpec(1.0, "log", 0.05, 0.5, "quality_eda", "SCL", "µS"),
-        "scr_per_min": FeatureSpec(1.0, "linear", 1.5, 1.0, "quality_eda", "SCR rate", "/min"),
-        "resp_rate_bpm": FeatureSpec(1.0, "linear", 1.5, 1.0, "quality_resp", "breathing", "/min"),
+        "hr_bpm": FeatureSpec(1.0, "linear", 4.0, 1.0, "quality_ecg", "HR", "bpm"),
+        "rmssd_ms": FeatureSpec(-1.0, "log", 0.2, 1.0, "quality_ecg", "RMSSD", "ms"),
+        "scl_us": FeatureSpec(1.0, "log", 0.08, 0.5, "quality_eda", "SCL", "µS"),
+        "scr_per_min": FeatureSpec(1.0, "linear", 2.0, 1.0, "quality_eda", "SCR rate", "/min"),
+        "resp_rate_bpm": FeatureSpec(1.0, "linear", 2.0, 1.0, "quality_resp", "breathing", "/min"),
     }
 
 
@@ -70,7 +71,9 @@ class CalibrationConfig:
 
 @dataclass
 class ZoneConfig:
-    upper: float = 1.0
+    # The window is asymmetric: shutdown moves fewer signals, and less far (HR falls less than
+    # it rises, SCR rate cannot fall below zero), so the lower bound sits closer to baseline.
+    upper: float = 1.5
     lower: float = -1.0
     hysteresis: float = 0.3
     confirm_s: float = 3.0

@@ -14,7 +14,9 @@
    so a detached sensor never raises a false alarm.
 4. **Hypoarousal signature.** A low index alone is not hypoarousal (it can be one quiet signal).
    ``hypo`` also needs at least two of: HR below baseline, SCR activity below baseline, breathing
-   slower than baseline (each at z <= -0.5), or all of them when fewer are measured. This follows
+   slower than baseline (each at z <= -0.5), or all of them when fewer are measured. While the
+   signature holds, the index below baseline is the mean z of the signature features when that
+   is lower than the fused mean, so RMSSD (which may rise or fall in shutdown) cannot mask it. This follows
    the dorsal-vagal shutdown picture (bradycardia, flattened electrodermal reactivity, slowed
    shallow breathing; Porges 2011; Schauer & Elbert 2010, "Dissociation following traumatic
    stress").
@@ -236,6 +238,12 @@ class StateEngine:
         confidence = wq_sum / wsum if wsum > 0 else 0.0
         usable = wq_sum / w_avail if w_avail > 0 else 0.0
         arousal = acc / wq_sum if wq_sum > 0 else math.nan
+        # Below baseline the index follows the shutdown signature: a vagal feature (RMSSD) or
+        # a drifting tonic level must not mask a client whose heart, skin and breath all slowed.
+        shutdown = self._hypo_signature(z)
+        if shutdown and math.isfinite(arousal):
+            sig = [z[f] for f in HYPO_SIGNATURE if f in z]
+            arousal = min(arousal, sum(sig) / len(sig))
         # exponential smoothing on the time axis (frames may be irregular after gaps)
         if math.isfinite(arousal):
             if not math.isfinite(self._smooth):

@@ -162,16 +162,7 @@ def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Rec
     except (OSError, StopIteration, UnicodeDecodeError) as exc:
         raise InputError(f"{p.name}: cannot read a CSV header ({exc})") from None
     names = [h.strip() for h in header]
-    try:
-        data = np.genfromtxt(p, delimiter=",", skip_header=1, dtype=np.float64, invalid_raise=False)
-    except ValueError as exc:
-        raise InputError(f"{p.name}: unreadable CSV data ({exc})") from None
-    if data.ndim == 1:
-        data = (
-            data.reshape(-1, len(names)) if data.size % max(len(names), 1) == 0 else data[:, None]
-        )
-    if data.size == 0 or data.shape[1] != len(names):
-        raise InputError(f"{p.name}: no numeric rows matching the {len(names)}-column header")
+    data = _csv_numeric(p, names)
     lower = [n.lower() for n in names]
     if "time_s" in lower:
         t = data[:, lower.index("time_s")]
@@ -192,6 +183,41 @@ def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Rec
         if idx is not None:
             rec.signals[m] = Signal(np.ascontiguousarray(data[:, idx]), rate, names[idx])
     return rec
+
+
+def _csv_numeric(p: Path, names: list[str]) -> np.ndarray:
+    """Numeric columns as floats (text columns such as a zone label become NaN)."""
+    with open(p, newline="") as fh:
+        fh.readline()
+        first = fh.readline().strip().split(",")
+    if len(first) != len(names):
+        raise InputError(f"{p.name}: no data rows matching the {len(names)}-column header")
+
+    def numeric(v: str) -> bool:
+        try:
+            float(v)
+            return True
+        except ValueError:
+            return v.strip() == ""
+
+    cols = [i for i, v in enumerate(first) if numeric(v)]
+    if not cols:
+        raise InputError(f"{p.name}: no numeric columns")
+    try:
+        # the fast C reader handles the common, clean case
+        part = np.loadtxt(p, delimiter=",", skiprows=1, usecols=cols, ndmin=2, dtype=np.float64)
+    except ValueError:
+        try:
+            part = np.genfromtxt(
+                p, delimiter=",", skip_header=1, usecols=cols, dtype=np.float64, invalid_raise=False
+            ).reshape(-1, len(cols))
+        except ValueError as exc:
+            raise InputError(f"{p.name}: unreadable CSV data ({exc})") from None
+    if part.size == 0 or not np.isfinite(part).any():
+        raise InputError(f"{p.name}: no numeric data rows")
+    out = np.full((part.shape[0], len(names)), np.nan)
+    out[:, cols] = part
+    return out
 
 
 def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
