@@ -16,8 +16,8 @@
    ``hypo`` also needs at least two of: HR below baseline, SCR activity below baseline, breathing
    slower than baseline (each at z <= -0.5), or all of them when fewer are measured. While the
    signature holds, the index below baseline is the mean z of the signature features when that
-   is lower than the fused mean, so RMSSD (which may rise or fall in shutdown) cannot mask it. This follows
-   the dorsal-vagal shutdown picture (bradycardia, flattened electrodermal reactivity, slowed
+   is lower than the fused mean, so RMSSD (which may rise or fall in shutdown) cannot mask it.
+   This follows the dorsal-vagal shutdown picture (bradycardia, flattened electrodermal reactivity, slowed
    shallow breathing; Porges 2011; Schauer & Elbert 2010, "Dissociation following traumatic
    stress").
 """

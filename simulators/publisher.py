@@ -1,0 +1,355 @@
+"""Publish a simulated session as real Lab Streaming Layer (LSL) streams.
+
+Four outlets are opened, named ``{name_prefix}-ECG``, ``-EDA``, ``-RESP`` (float32, one channel,
+nominal rate = the session's rate; units mV, uS and a.u. in the channel metadata) and
+``{name_prefix}-truth`` (irregular-rate string markers). Their source ids are
+``{source_id}-ecg``, ``-eda``, ``-resp`` and ``-truth``.
+
+Timing
+------
+A background thread wakes every ``chunk_s`` wall-clock seconds, on deadlines computed from the
+start time (so sleeping never accumulates drift), and pushes every sample whose data time
+``n / fs`` is at most ``(now - start) * speed``.
+
+The LSL timestamp of sample ``n`` is exactly ``t0 + n / fs``, where ``t0`` is
+``pylsl.local_clock()`` at :meth:`SimulatorPublisher.start`: timestamps follow the *data* clock.
+At ``speed != 1`` they therefore run faster (or slower) than the wall clock, but all streams stay
+exactly aligned with each other and with the truth markers, which is what accelerated tests
+need. With ``loop=True`` the session restarts from the beginning and timestamps continue
+(loop ``k`` is offset by ``k * duration_s``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from types import TracebackType
+
+import numpy as np
+import pylsl
+
+from .physiology import MODALITIES, SimulatedSession
+
+_STREAM = {
+    # modality: (name suffix, LSL type, channel label, unit)
+    "ecg": ("ECG", "ECG", "ECG", "mV"),
+    "eda": ("EDA", "EDA", "EDA", "uS"),
+    "resp": ("RESP", "RESP", "RESP", "a.u."),
+}
+
+
+def _describe(info: pylsl.StreamInfo, session: SimulatedSession) -> None:
+    desc = info.desc()
+    acq = desc.append_child("acquisition")
+    acq.append_child_value("manufacturer", "wot-biofeedback")
+    acq.append_child_value("model", "simulator")
+    scen = desc.append_child("scenario")
+    scen.append_child_value("name", session.scenario.name)
+    scen.append_child_value("seed", str(session.config.seed))
+    scen.append_child_value("duration_s", f"{session.duration_s:g}")
+
+
+def _stream_info(
+    session: SimulatedSession, modality: str, name_prefix: str, source_id: str
+) -> pylsl.StreamInfo:
+    suffix, stype, label, unit = _STREAM[modality]
+    info = pylsl.StreamInfo(
+        f"{name_prefix}-{suffix}",
+        stype,
+        1,
+        session.config.fs(modality),
+        pylsl.cf_float32,
+        f"{source_id}-{modality}",
+    )
+    ch = info.desc().append_child("channels").append_child("channel")
+    ch.append_child_value("label", label)
+    ch.append_child_value("unit", unit)
+    ch.append_child_value("type", stype)
+    _describe(info, session)
+    return info
+
+
+def _truth_info(session: SimulatedSession, name_prefix: str, source_id: str) -> pylsl.StreamInfo:
+    info = pylsl.StreamInfo(
+        f"{name_prefix}-truth",
+        "Markers",
+        1,
+        pylsl.IRREGULAR_RATE,
+        pylsl.cf_string,
+        f"{source_id}-truth",
+    )
+    ch = info.desc().append_child("channels").append_child("channel")
+    ch.append_child_value("label", "truth")
+    ch.append_child_value("type", "Markers")
+    _describe(info, session)
+    return info
+
+
+class SimulatorPublisher:
+    """Publish a SimulatedSession as LSL streams in a background thread.
+
+    Parameters
+    ----------
+    session : SimulatedSession
+        What to play.
+    source_id : str
+        Prefix of the outlets' source ids (``{source_id}-ecg``, ``-eda``, ``-resp``, ``-truth``).
+        Use a unique one in tests so parallel runs never see each other's streams.
+    name_prefix : str
+        Prefix of the stream names (``{name_prefix}-ECG`` ...).
+    chunk_s : float
+        Wall-clock period between pushes, s.
+    speed : float
+        Playback speed: data seconds per wall-clock second (> 0).
+    loop : bool
+        Restart from the beginning when the session ends (timestamps keep increasing).
+    wait_for_consumers : float
+        If > 0, hold data time 0 until every outlet (including the truth markers) has a
+        consumer, or this many seconds have passed. LSL only delivers samples pushed after an
+        inlet connected, so this is how a consumer gets the very first samples and the first
+        truth marker. ``t0_lsl`` is then taken when playback begins.
+
+    Notes
+    -----
+    The outlets are created in :meth:`start`, so streams can be resolved as soon as it returns,
+    and stay open after the end of the session until :meth:`stop`, so consumers can drain
+    them. Timestamps follow the data clock; see the module docstring. If the thread fails, the
+    exception is kept in :attr:`error`, :attr:`finished` becomes True and :meth:`stop`
+    re-raises it.
+    """
+
+    def __init__(
+        self,
+        session: SimulatedSession,
+        *,
+        source_id: str = "wot-sim",
+        name_prefix: str = "wot-sim",
+        chunk_s: float = 0.04,
+        speed: float = 1.0,
+        loop: bool = False,
+        wait_for_consumers: float = 0.0,
+    ) -> None:
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed {speed!r} must be > 0")
+        if not (math.isfinite(chunk_s) and chunk_s > 0):
+            raise ValueError(f"chunk_s {chunk_s!r} must be > 0 s")
+        self.session = session
+        self.source_id = source_id
+        self.name_prefix = name_prefix
+        self.chunk_s = float(chunk_s)
+        self.speed = float(speed)
+        self.loop = loop
+        self.wait_for_consumers = float(wait_for_consumers)
+        self.error: BaseException | None = None
+        self.t0_lsl = math.nan  # pylsl.local_clock() at start: the LSL time of data time 0
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._outlets: dict[str, pylsl.StreamOutlet] = {}
+        self._position = 0.0
+        self._reraised = False
+        # float32 copies once, so pushes are plain slices
+        self._data = {m: session.signal(m).astype(np.float32)[:, None] for m in MODALITIES}
+        self._fs = {m: session.fs(m) for m in MODALITIES}
+        bounds = session.scenario.segment_bounds()
+        self._markers = [
+            (
+                start,
+                json.dumps({"zone": seg.zone, "segment": seg.name, "level": seg.level}),
+            )
+            for start, _, seg in bounds
+        ]
+
+    # lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the outlets and start publishing in a daemon thread."""
+        if self._thread is not None:
+            raise RuntimeError("SimulatorPublisher.start() may only be called once")
+        for m in MODALITIES:
+            info = _stream_info(self.session, m, self.name_prefix, self.source_id)
+            self._outlets[m] = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
+        self._outlets["truth"] = pylsl.StreamOutlet(
+            _truth_info(self.session, self.name_prefix, self.source_id)
+        )
+        if self.wait_for_consumers <= 0:
+            self.t0_lsl = pylsl.local_clock()
+        self._thread = threading.Thread(
+            target=self._run, name=f"SimulatorPublisher[{self.source_id}]", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (join up to ``timeout`` s), close the outlets, re-raise a thread error.
+
+        Raises
+        ------
+        BaseException
+            Whatever made the publishing thread fail (raised once).
+        RuntimeError
+            When the thread did not end within ``timeout``.
+        """
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise RuntimeError(f"simulator publisher thread did not stop within {timeout:g} s")
+        self._outlets.clear()  # dropping the last reference destroys the outlets
+        if self.error is not None and not self._reraised:
+            self._reraised = True
+            raise self.error
+
+    def __enter__(self) -> SimulatorPublisher:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # state ----------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """True once everything was published (``loop=False``) or the thread failed."""
+        return self._finished.is_set()
+
+    @property
+    def position_s(self) -> float:
+        """Data time published so far, s (keeps growing across loops)."""
+        return self._position
+
+    @property
+    def running(self) -> bool:
+        """True while the publishing thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Block until finished (or ``timeout`` s); True when finished."""
+        return self._finished.wait(timeout)
+
+    # thread ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._publish()
+        except BaseException as exc:  # the thread must never die silently
+            self.error = exc
+        finally:
+            self._finished.set()
+
+    def _publish(self) -> None:
+        if self.wait_for_consumers > 0:
+            give_up = pylsl.local_clock() + self.wait_for_consumers
+            while not all(o.have_consumers() for o in self._outlets.values()):
+                if pylsl.local_clock() >= give_up or self._stop.wait(0.005):
+                    break
+            self.t0_lsl = pylsl.local_clock()
+        dur = self.session.duration_s
+        sent = dict.fromkeys(MODALITIES, 0)  # samples pushed, over all loops
+        n_per_loop = {m: self._data[m].shape[0] for m in MODALITIES}
+        markers_sent = 0  # over all loops
+        start = self.t0_lsl
+        tick = 0
+        while not self._stop.is_set():
+            now = pylsl.local_clock()
+            t_data = (now - start) * self.speed
+            if not self.loop:
+                t_data = min(t_data, dur)
+            done = self._push_due(t_data, dur, sent, n_per_loop)
+            markers_sent = self._push_markers(t_data, dur, markers_sent)
+            self._position = t_data
+            if done and not self.loop:
+                self._finished.set()
+                break
+            # sleep to the next deadline on the start-anchored grid (skip missed ones)
+            tick = max(tick + 1, int((pylsl.local_clock() - start) / self.chunk_s) + 1)
+            self._stop.wait(max(0.0, start + tick * self.chunk_s - pylsl.local_clock()))
+
+    def _push_due(
+        self, t_data: float, dur: float, sent: dict[str, int], n_per_loop: dict[str, int]
+    ) -> bool:
+        """Push every sample with data time <= t_data; True when all of a single pass is out."""
+        all_done = True
+        for m in MODALITIES:
+            fs, n_loop, x = self._fs[m], n_per_loop[m], self._data[m]
+            while self.loop or sent[m] < n_loop:
+                lap, n = divmod(sent[m], n_loop)
+                # sample n of lap k has data time k * dur + n / fs
+                n_due = min(n_loop, math.floor((t_data - lap * dur) * fs + 1e-9) + 1)
+                if n_due <= n:
+                    break
+                stamps = self.t0_lsl + lap * dur + np.arange(n, n_due) / fs
+                self._outlets[m].push_chunk(x[n:n_due], stamps.tolist())
+                sent[m] += n_due - n
+                if n_due < n_loop or not self.loop:
+                    break
+            all_done = all_done and sent[m] >= n_loop
+        return all_done
+
+    def _push_markers(self, t_data: float, dur: float, sent: int) -> int:
+        k = len(self._markers)
+        while True:
+            lap, i = divmod(sent, k)
+            if lap > 0 and not self.loop:
+                return sent
+            t_mark, text = self._markers[i]
+            if lap * dur + t_mark > t_data:
+                return sent
+            self._outlets["truth"].push_sample([text], self.t0_lsl + lap * dur + t_mark)
+            sent += 1
+
+
+def publish(
+    session: SimulatedSession,
+    *,
+    source_id: str = "wot-sim",
+    name_prefix: str = "wot-sim",
+    chunk_s: float = 0.04,
+    speed: float = 1.0,
+    loop: bool = False,
+    wait_for_consumers: float = 0.0,
+    duration: float | None = None,
+    linger_s: float = 2.0,
+) -> None:
+    """Publish ``session`` as LSL streams and block until it has played out.
+
+    Parameters
+    ----------
+    session : SimulatedSession
+        What to play.
+    source_id, name_prefix, chunk_s, speed, loop, wait_for_consumers
+        As in :class:`SimulatorPublisher`.
+    duration : float, optional
+        Stop after this many wall-clock seconds even if not finished (required to end a
+        ``loop=True`` run other than by Ctrl-C).
+    linger_s : float
+        Wall-clock seconds to keep the outlets open after the end, so consumers can drain them.
+
+    Notes
+    -----
+    A KeyboardInterrupt (Ctrl-C) closes the streams and propagates to the caller.
+    """
+    pub = SimulatorPublisher(
+        session,
+        source_id=source_id,
+        name_prefix=name_prefix,
+        chunk_s=chunk_s,
+        speed=speed,
+        loop=loop,
+        wait_for_consumers=wait_for_consumers,
+    )
+    deadline = math.inf if duration is None else time.monotonic() + duration
+    pub.start()
+    try:
+        while time.monotonic() < deadline:
+            if pub.wait_finished(min(0.2, max(deadline - time.monotonic(), 0.0))):
+                if pub.error is None:
+                    time.sleep(max(0.0, min(linger_s, deadline - time.monotonic())))
+                break
+    finally:
+        pub.stop()
