@@ -12,11 +12,11 @@ import time
 
 import numpy as np
 import pytest
+from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
 
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
 from wot_biofeedback.sources.lsl import LslSource, resolve
-from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
 
 GUARD_S = 30.0
 
@@ -40,13 +40,21 @@ def test_simulate_csv_then_analyze_recovers_full_session(tmp_path):
     csv_path = tmp_path / "full.csv"
     out = tmp_path / "out"
     wot = [sys.executable, "-m", "wot_biofeedback.cli"]
-    r = subprocess.run([*wot, "simulate", "--scenario", "full-session", "--seed", "3",
-                        "--out", str(csv_path)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    r = subprocess.run(
+        [*wot, "simulate", "--scenario", "full-session", "--seed", "3", "--out", str(csv_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     header = csv_path.read_text().split("\n", 1)[0]
     assert header == "time_s,ecg,eda,resp,zone"
-    r = subprocess.run([*wot, "analyze", str(csv_path), "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    r = subprocess.run(
+        [*wot, "analyze", str(csv_path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     st = np.genfromtxt(out / "states.csv", delimiter=",", names=True, dtype=None, encoding=None)
     agree = zone_agreement(st["time_s"], st["state"], load_scenario("full-session"), 120.0)
@@ -54,7 +62,9 @@ def test_simulate_csv_then_analyze_recovers_full_session(tmp_path):
     assert set(agree) == {"hyper", "within", "hypo"}
     assert all(v >= 0.90 for v in agree.values()), agree
     # the explanation of every non-within state names its drivers
-    feats = np.genfromtxt(out / "features.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    feats = np.genfromtxt(
+        out / "features.csv", delimiter=",", names=True, dtype=None, encoding=None
+    )
     out_of_window = np.isin(feats["state"], ["hyper", "hypo"])
     assert np.all(np.char.str_len(feats["drivers"][out_of_window].astype(str)) > 3)
 
@@ -79,8 +89,9 @@ def test_live_lsl_engine_recovers_full_session(source_id):
             snap = engine.snapshot()
             assert snap.error is None, snap.error
         frames = engine.drain_frames()
-    agree = zone_agreement([f.time_s for f in frames], [f.state.zone for f in frames], scen,
-                           cfg.calibration.duration_s)  # fmt: skip
+    agree = zone_agreement(
+        [f.time_s for f in frames], [f.state.zone for f in frames], scen, cfg.calibration.duration_s
+    )
     print("live LSL agreement:", agree, "overruns:", snap.overruns)
     assert set(agree) == {"hyper", "within", "hypo"}
     assert all(v >= 0.90 for v in agree.values()), agree

@@ -20,9 +20,21 @@ CONTRACT = {
     "breaths.csv": ["time_s"],
     "states.csv": ["time_s", "state", "arousal", "confidence"],
 }
-FEATURE_COLS = ["time_s", "hr_bpm", "rmssd_ms", "sdnn_ms", "scl_us", "scr_per_min",
-                "resp_rate_bpm", "resp_depth", "quality_ecg", "quality_eda", "quality_resp",
-                "arousal", "state"]  # fmt: skip
+FEATURE_COLS = [
+    "time_s",
+    "hr_bpm",
+    "rmssd_ms",
+    "sdnn_ms",
+    "scl_us",
+    "scr_per_min",
+    "resp_rate_bpm",
+    "resp_depth",
+    "quality_ecg",
+    "quality_eda",
+    "quality_resp",
+    "arousal",
+    "state",
+]
 
 
 def _header(p: Path) -> list[str]:
@@ -66,8 +78,16 @@ def test_analyze_mitdb_100(wot_data, tmp_path):
 @pytest.mark.realdata
 def test_analyze_neurokit_resting_csv(wot_data, tmp_path):
     out = tmp_path / "o"
-    rc = main(["analyze", str(wot_data / "neurokit" / "bio_resting_8min_100hz.csv"),
-               "--out", str(out), "--fs", "100"])  # fmt: skip
+    rc = main(
+        [
+            "analyze",
+            str(wot_data / "neurokit" / "bio_resting_8min_100hz.csv"),
+            "--out",
+            str(out),
+            "--fs",
+            "100",
+        ]
+    )
     assert rc == 0
     s = check_contract(out)
     assert set(s["input"]["signals"]) == {"ecg", "eda", "resp"}
@@ -84,8 +104,12 @@ def test_analyze_neurokit_resting_csv(wot_data, tmp_path):
 
 def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path):
     def run(*args):
-        r = subprocess.run([sys.executable, "-m", "wot_biofeedback.cli", *args],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-m", "wot_biofeedback.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return r.returncode, r.stderr.strip()
 
     rc, err = run("analyze", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o"))

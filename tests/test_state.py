@@ -84,8 +84,18 @@ def test_hypo_needs_signature(engine, rng):
 def test_detached_sensor_gives_unknown_not_alarm(engine, rng):
     run(engine, rng, 0, 90)
     # EDA and RESP lost (quality 0) while their values go wild
-    res = run(engine, rng, 90, 120, scl_us=0.01, scr_per_min=30.0, resp_rate_bpm=40.0,
-              quality_eda=0.0, quality_resp=0.0, quality_ecg=0.0)  # fmt: skip
+    res = run(
+        engine,
+        rng,
+        90,
+        120,
+        scl_us=0.01,
+        scr_per_min=30.0,
+        resp_rate_bpm=40.0,
+        quality_eda=0.0,
+        quality_resp=0.0,
+        quality_ecg=0.0,
+    )
     assert all(r.zone in ("within", "unknown") for r in res)
     assert res[-1].zone == "unknown"
     assert "ECG" in res[-1].explanation

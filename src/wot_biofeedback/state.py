@@ -17,9 +17,9 @@
    slower than baseline (each at z <= -0.5), or all of them when fewer are measured. While the
    signature holds, the index below baseline is the mean z of the signature features when that
    is lower than the fused mean, so RMSSD (which may rise or fall in shutdown) cannot mask it.
-   This follows the dorsal-vagal shutdown picture (bradycardia, flattened electrodermal reactivity, slowed
-   shallow breathing; Porges 2011; Schauer & Elbert 2010, "Dissociation following traumatic
-   stress").
+   This follows the dorsal-vagal shutdown picture (bradycardia, flattened electrodermal
+   reactivity, slowed shallow breathing; Porges 2011; Schauer & Elbert 2010, "Dissociation
+   following traumatic stress").
 """
 
 from __future__ import annotations
