@@ -1,0 +1,141 @@
+"""The `wot` commands as a user runs them (subprocesses, real LSL on loopback)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pylsl
+import pytest
+
+WOT = [sys.executable, "-m", "wot_biofeedback.cli"]
+ENV = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+
+pytestmark = pytest.mark.lsl
+
+
+def test_streams_lists_a_visible_stream(source_id):
+    info = pylsl.StreamInfo(f"{source_id}-x", "EDA", 1, 32.0, pylsl.cf_float32, source_id)
+    outlet = pylsl.StreamOutlet(info)
+    try:
+        r = subprocess.run(
+            [*WOT, "streams", "--timeout", "2"], capture_output=True, text=True, timeout=60, env=ENV
+        )
+        assert r.returncode == 0
+        line = next(ln for ln in r.stdout.splitlines() if source_id in ln)
+        assert "type=EDA" in line and "32 Hz" in line
+    finally:
+        del outlet
+
+
+def test_run_without_streams_says_what_is_missing(source_id):
+    r = subprocess.run(
+        [*WOT, "run", "--source-id", source_id, "--timeout", "0.5", "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+    assert r.returncode == 2
+    assert "no LSL stream with type 'ECG'" in r.stderr and f"{source_id}-ecg" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.timeout(120)
+def test_demo_headless_shows_zone_why_and_cue():
+    r = subprocess.run(
+        [*WOT, "demo", "--headless", "--duration", "20", "--speed", "20"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        env=ENV,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
+    assert len(lines) >= 15  # one status line a second
+    assert "zone=calibrating" in lines[0]
+    text = "\n".join(lines)
+    # 20 s at 20x covers calibration, the calm baseline and the start of the stressor
+    assert "zone=within" in text and "zone=hyper" in text
+    hyper = [ln for ln in lines if "zone=hyper" in ln and "truth: hyper" in ln]
+    assert hyper, text
+    assert all("why: " in ln and "cue: " in ln for ln in hyper)
+    assert any("HR +" in ln.split("why: ")[1] for ln in hyper)
+
+
+@pytest.mark.timeout(60)
+def test_demo_stops_cleanly_on_ctrl_c():
+    p = subprocess.Popen(
+        [*WOT, "demo", "--headless"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        t0 = time.monotonic()
+        first = p.stdout.readline()
+        assert first.startswith("[")
+        while time.monotonic() - t0 < 3:
+            p.stdout.readline()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert "stopped" in out
+    assert "Traceback" not in err
+
+
+@pytest.mark.timeout(60)
+def test_simulate_publishes_streams_that_resolve(source_id):
+    p = subprocess.Popen(
+        [
+            *WOT,
+            "simulate",
+            "--scenario",
+            "calm",
+            "--duration",
+            "30",
+            "--source-id",
+            source_id,
+            "--name",
+            source_id,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        found = pylsl.resolve_bypred(f"source_id='{source_id}-ecg'", 1, 10.0)
+        assert found and found[0].type() == "ECG" and found[0].nominal_srate() == 250.0
+        inlet = pylsl.StreamInlet(found[0])
+        full = inlet.info(timeout=5.0)
+        assert full.desc().child("channels").child("channel").child_value("unit") == "mV"
+        data, ts = inlet.pull_chunk(timeout=3.0, max_samples=2000)
+        deadline = time.monotonic() + 5
+        while len(ts) < 200 and time.monotonic() < deadline:
+            d2, t2 = inlet.pull_chunk(timeout=1.0, max_samples=2000)
+            ts += t2
+        assert len(ts) >= 200
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=20)
+    assert p.returncode == 0
+
+
+def test_unknown_scenario_is_a_clear_error():
+    r = subprocess.run(
+        [*WOT, "simulate", "--scenario", "nope", "--out", "x.csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+    assert r.returncode == 2
+    assert "nope" in r.stderr and "full-session" in r.stderr
