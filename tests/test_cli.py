@@ -117,10 +117,10 @@ def test_simulate_publishes_streams_that_resolve(source_id):
         inlet = pylsl.StreamInlet(found[0])
         full = inlet.info(timeout=5.0)
         assert full.desc().child("channels").child("channel").child_value("unit") == "mV"
-        data, ts = inlet.pull_chunk(timeout=3.0, max_samples=2000)
+        _data, ts = inlet.pull_chunk(timeout=3.0, max_samples=2000)
         deadline = time.monotonic() + 5
         while len(ts) < 200 and time.monotonic() < deadline:
-            d2, t2 = inlet.pull_chunk(timeout=1.0, max_samples=2000)
+            _d2, t2 = inlet.pull_chunk(timeout=1.0, max_samples=2000)
             ts += t2
         assert len(ts) >= 200
     finally:
