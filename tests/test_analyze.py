@@ -161,3 +161,23 @@ def test_analyze_eda_in_nanosiemens_is_flagged_and_convertible(tmp_path, capsys)
     )
     assert np.nanmedian(f["scl_us"]) == pytest.approx(5.0, rel=0.1)
     assert np.nanmedian(f["quality_eda"][f["time_s"] > 10]) == 1.0
+
+
+def test_recording_shorter_than_calibration_says_so(tmp_path):
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).parent))
+    from _synth import ecg_like
+
+    x, _ = ecg_like(250.0, 60.0)
+    p = tmp_path / "short.csv"
+    t = np.arange(x.size) / 250.0
+    np.savetxt(p, np.column_stack([t, x]), delimiter=",", header="time_s,ECG", comments="")
+    assert main(["analyze", str(p), "--out", str(tmp_path / "o")]) == 0
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert "ended before the calibration window" in s["calibration_message"]
+    assert s["fraction_in_zone"]["unknown"] == 1.0
+    # with a baseline that fits, the same recording is classified
+    assert main(["analyze", str(p), "--out", str(tmp_path / "b"), "--baseline", "5:35"]) == 0
+    s = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert s["fraction_in_zone"]["within"] > 0.3

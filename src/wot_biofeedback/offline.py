@@ -156,7 +156,13 @@ def analyze(
                 "breaths": int(res.event("resp", "breath_onset_time").size),
             },
             "baseline": pipe.state.baseline.to_dict() if pipe.state.baseline else None,
-            "calibration_message": pipe.state.message,
+            "calibration_message": (
+                pipe.state.message
+                if pipe.state.calibrator is None
+                else f"the recording ended before the calibration window "
+                f"({pipe.state.calibrator.start_s:g}-{pipe.state.calibrator.end_s:g} s) was "
+                "complete, so no zones could be given; use a longer recording or --baseline"
+            ),
             "software": {
                 "name": "wot-biofeedback",
                 "version": __version__,
