@@ -205,7 +205,10 @@ class StateEngine:
                         "check the sensors and calibrate again"
                     )
         if self.baseline is None:
-            return StateResult(t, "unknown", math.nan, 0.0, [], self.message, {})
+            why = self.message
+            if self.calibrator is not None and t >= self.calibrator.start_s:
+                why += f", {max(0.0, self.calibrator.end_s - t):.0f} s left"
+            return StateResult(t, "unknown", math.nan, 0.0, [], f"unknown: {why}", {})
         return self._classify(t, feats, self.baseline)
 
     def _classify(self, t: float, feats: dict[str, float], base: Baseline) -> StateResult:

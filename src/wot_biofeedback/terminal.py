@@ -48,7 +48,8 @@ def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[st
     f = snap.features
     lines = [f"{title}  session {_clock(snap.session_s)}".strip()]
     if snap.calibrating:
-        lines.append(f"Zone     CALIBRATING BASELINE, please sit quietly ({snap.message})")
+        left = snap.explanation.rsplit(",", 1)[-1].strip() if "left" in snap.explanation else ""
+        lines.append(f"Zone     CALIBRATING BASELINE, please sit quietly ({left or snap.message})")
     else:
         lines.append(f"Zone     {ZONE_WORDS.get(snap.zone, snap.zone.upper())}")
     lo, hi = snap.window
