@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from .._checks import as_1d_float, check_rate
+from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
 
@@ -35,11 +36,10 @@ ECG_DELAY_S = 0.3
 """Upper bound of the time between an R-peak and its report, s."""
 
 # float state slots
-_SPK, _NPK, _LAST_VALID, _CAND_MAX, _LAST_BEAT_E, _LEARN_MAX, _MA_SUM, _POLARITY, _VALID_EMA = (
-    range(9)
-)
+_SPK, _NPK, _CAND_MAX, _LAST_BEAT_E, _LEARN_MAX, _MA_SUM, _POLARITY = range(2, 9)
 # int state slots
-_N, _STARTED, _STATE, _CAND_IDX, _LAST_BEAT, _BAD_UNTIL, _CAND_START, _START_N = range(8)
+_STATE, _CAND_IDX, _LAST_BEAT, _CAND_START = range(4, 8)
+_N, _STARTED, _BAD_UNTIL, _START_N, _VALID_EMA = I_N, I_STARTED, I_BAD_UNTIL, I_START_N, S_VALID_EMA
 # parameter slots
 (
     _P_MA_N,
@@ -78,26 +78,15 @@ def _ecg_detect(
     n_out = 0
     for i in range(x.shape[0]):
         n = ist[_N]
-        v = x[i]
-        valid = not math.isnan(v)
-        fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * ((1.0 if valid else 0.0) - fst[_VALID_EMA])
+        v, valid = ingest(x[i], fst, ist, prm[_P_VALID_ALPHA], int(prm[_P_SETTLE_N]))
         out_valid[i] = fst[_VALID_EMA]
-        if valid:
-            fst[_LAST_VALID] = v
-        else:
-            ist[_BAD_UNTIL] = n + int(prm[_P_SETTLE_N])
-            v = fst[_LAST_VALID]
         if ist[_STARTED] == 0:
             if not valid:
                 raw_ring[n % ring_n] = 0.0
                 abs_ring[n % ring_n] = 0.0
                 ist[_N] = n + 1
                 continue
-            for s in range(zi.shape[0]):
-                zi[s, 0] = zi_unit[s, 0] * v
-                zi[s, 1] = zi_unit[s, 1] * v
-            ist[_STARTED] = 1
-            ist[_START_N] = n
+            start_filter(v, zi, zi_unit, ist)
         bp = _sos_step(sos, zi, v)
         a = abs(bp)
         old = abs_ring[(n - ma_n) % ring_n] if n - ma_n >= ist[_START_N] else 0.0

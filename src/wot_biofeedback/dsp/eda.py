@@ -26,13 +26,15 @@ import math
 import numpy as np
 
 from .._checks import as_1d_float, check_rate
+from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
 
 # float state
-_LAST_VALID, _TROUGH_V, _PEAK_V, _MAX_SLOPE, _VALID_EMA = range(5)
+_TROUGH_V, _PEAK_V, _MAX_SLOPE = range(2, 5)
 # int state
-_N, _STARTED, _STATE, _TROUGH_I, _PEAK_I, _BAD_UNTIL, _START_N = range(7)
+_STATE, _TROUGH_I, _PEAK_I = range(4, 7)
+_N, _STARTED, _BAD_UNTIL, _START_N, _VALID_EMA = I_N, I_STARTED, I_BAD_UNTIL, I_START_N, S_VALID_EMA
 # params
 _P_MIN_AMP, _P_MIN_SLOPE, _P_DROP, _P_MAX_RISE_N, _P_SLOPE_N, _P_SETTLE_N, _P_VALID_ALPHA = range(7)
 
@@ -59,26 +61,15 @@ def _eda_scr(
     n_out = 0
     for i in range(x.shape[0]):
         n = ist[_N]
-        v = x[i]
-        valid = not math.isnan(v)
-        fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * ((1.0 if valid else 0.0) - fst[_VALID_EMA])
+        v, valid = ingest(x[i], fst, ist, prm[_P_VALID_ALPHA], int(prm[_P_SETTLE_N]))
         out_valid[i] = fst[_VALID_EMA]
-        if valid:
-            fst[_LAST_VALID] = v
-        else:
-            ist[_BAD_UNTIL] = n + int(prm[_P_SETTLE_N])
-            v = fst[_LAST_VALID]
         if ist[_STARTED] == 0:
             if not valid:
                 out_lp[i] = math.nan
                 ring[n % ring_n] = math.nan
                 ist[_N] = n + 1
                 continue
-            for s in range(zi.shape[0]):
-                zi[s, 0] = zi_unit[s, 0] * v
-                zi[s, 1] = zi_unit[s, 1] * v
-            ist[_STARTED] = 1
-            ist[_START_N] = n
+            start_filter(v, zi, zi_unit, ist)
             fst[_TROUGH_V] = v
             ist[_TROUGH_I] = n
         y = _sos_step(sos, zi, v)

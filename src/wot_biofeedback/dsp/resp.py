@@ -22,11 +22,13 @@ import math
 import numpy as np
 
 from .._checks import as_1d_float, check_rate
+from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
 
-_LAST_VALID, _EXT_V, _AMP, _TROUGH_V, _VALID_EMA = range(5)
-_N, _STARTED, _STATE, _EXT_I, _LAST_ONSET, _BAD_UNTIL, _START_N = range(7)
+_EXT_V, _AMP, _TROUGH_V = range(2, 5)
+_STATE, _EXT_I, _LAST_ONSET = range(4, 7)
+_N, _STARTED, _BAD_UNTIL, _START_N, _VALID_EMA = I_N, I_STARTED, I_BAD_UNTIL, I_START_N, S_VALID_EMA
 _P_HYST, _P_AMP_ALPHA, _P_MIN_BREATH_N, _P_SETTLE_N, _P_VALID_ALPHA = range(5)
 
 
@@ -49,25 +51,14 @@ def _resp_breaths(
     n_out = 0
     for i in range(x.shape[0]):
         n = ist[_N]
-        v = x[i]
-        valid = not math.isnan(v)
-        fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * ((1.0 if valid else 0.0) - fst[_VALID_EMA])
+        v, valid = ingest(x[i], fst, ist, prm[_P_VALID_ALPHA], int(prm[_P_SETTLE_N]))
         out_valid[i] = fst[_VALID_EMA]
-        if valid:
-            fst[_LAST_VALID] = v
-        else:
-            ist[_BAD_UNTIL] = n + int(prm[_P_SETTLE_N])
-            v = fst[_LAST_VALID]
         if ist[_STARTED] == 0:
             if not valid:
                 out_bp[i] = math.nan
                 ist[_N] = n + 1
                 continue
-            for s in range(zi.shape[0]):
-                zi[s, 0] = zi_unit[s, 0] * v
-                zi[s, 1] = zi_unit[s, 1] * v
-            ist[_STARTED] = 1
-            ist[_START_N] = n
+            start_filter(v, zi, zi_unit, ist)
             ist[_STATE] = 0
             fst[_EXT_V] = 0.0
         y = _sos_step(sos, zi, v)
