@@ -125,6 +125,8 @@ class StateResult:
 def _driver_text(name: str, spec: FeatureSpec, value: float, base: Baseline) -> str:
     ref = base.raw_median.get(name, math.nan)
     if name == "scr_per_min":
+        if value < 0.05:
+            return "no SCRs in the last minute"
         if ref > 0.2:
             return f"SCR rate ×{value / ref:.1f}"
         return f"SCR rate {value:.1f}/min"

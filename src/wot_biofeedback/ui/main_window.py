@@ -1,0 +1,702 @@
+"""The live window: zone banner, arousal history with the window of tolerance, raw traces.
+
+The window never computes a feature. A ``QTimer`` (about 30 Hz) calls ``engine.snapshot()`` and
+only draws what the snapshot holds; buttons forward to the engine's thread-safe commands.
+
+Drawing follows the usual pyqtgraph rules for live plots: one curve item per trace created up
+front and updated with ``setData`` (``skipFiniteCheck`` when the data are finite, ``connect=
+"finite"`` when they hold gaps), clipping to the view, peak downsampling, 1-px pens, fixed
+y-ranges where the scale is known (the arousal index and the zone strip), and the history plots
+redrawn only when the engine produced new frames (4 per second by default).
+
+Colours are the Okabe-Ito palette (Okabe & Ito 2008), distinguishable with the common colour
+vision deficiencies; the zone is always written in words too, never shown by colour alone.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QFont
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..state import ZONE_CODE
+
+if TYPE_CHECKING:
+    from ..engine import Snapshot
+
+__all__ = ["MainWindow", "run_window"]
+
+# Okabe-Ito
+GREEN = "#009E73"  # within
+VERMILLION = "#D55E00"  # hyper
+BLUE = "#0072B2"  # hypo
+ORANGE = "#E69F00"
+SKY = "#56B4E9"
+PURPLE = "#CC79A7"
+GREY = "#7A7A7A"  # unknown
+DARK = "#222222"
+
+ZONE_COLOURS = {"within": GREEN, "hyper": VERMILLION, "hypo": BLUE, "unknown": GREY}
+CALIBRATING_COLOUR = "#5A5A5A"
+ZONE_WORDS = {
+    "within": "In the window",
+    "hyper": "Hyperaroused",
+    "hypo": "Hypoaroused",
+    "unknown": "Unknown / checking signals",
+}
+CALIBRATING_WORDS = "Calibrating baseline…"
+STREAM_COLOURS = {"ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY}
+MODALITY_LABELS = {"ecg": "ECG", "eda": "EDA", "resp": "RESP"}
+RAW_UNITS = {"ecg": "mV", "eda": "µS", "resp": "a.u."}
+RAW_MARKS = {"ecg": ("rpeak", "R-peaks"), "eda": ("scr", "SCRs"), "resp": ("breath", "breaths")}
+RAW_COLOURS = {"ecg": DARK, "eda": DARK, "resp": DARK}
+MARK_COLOURS = {"ecg": VERMILLION, "eda": BLUE, "resp": GREEN}
+NUMBERS = (
+    ("hr_bpm", "HR", "bpm", "{:.0f}"),
+    ("rmssd_ms", "RMSSD", "ms", "{:.0f}"),
+    ("scl_us", "SCL", "µS", "{:.2f}"),
+    ("scr_per_min", "SCR", "/min", "{:.1f}"),
+    ("resp_rate_bpm", "Breathing", "/min", "{:.1f}"),
+)
+
+HISTORY_SPAN_S = 600.0  # arousal history shown, s
+RAW_SPAN_S = 10.0  # raw traces shown, s
+AROUSAL_YRANGE = (-4.3, 4.3)  # the index is clipped to ±4
+REFRESH_HZ = 30.0
+CALIBRATE_S = 60.0
+MAX_MARKER_LINES = 200
+
+
+class EngineLike(Protocol):
+    """What the window needs from the engine (``wot_biofeedback.engine.Engine`` has it)."""
+
+    def snapshot(self) -> Snapshot: ...
+    def calibrate_now(self, duration_s: float = ...) -> None: ...
+    def mute_cues(self, muted: bool) -> None: ...
+    def send_cue(self, text: str | None = ...) -> None: ...
+    def add_marker(self, text: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+def clock(s: float) -> str:
+    """``mm:ss`` (or ``h:mm:ss``) of a number of seconds (``-mm:ss`` when negative)."""
+    if not math.isfinite(s):
+        return "--:--"
+    sign = "-" if s <= -1.0 else ""
+    h, rem = divmod(int(abs(s)), 3600)
+    m, sec = divmod(rem, 60)
+    return sign + (f"{h:d}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}")
+
+
+class ClockAxis(pg.AxisItem):
+    """A time axis in session seconds, labelled ``mm:ss`` at round minute/second steps."""
+
+    STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        span = max(maxVal - minVal, 1e-9)
+        max_ticks = max(2.0, size / 90.0)
+        major = next((s for s in self.STEPS if span / s <= max_ticks), self.STEPS[-1])
+        return [(float(major), 0.0), (major / 2.0, 0.0)]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        return [clock(v) for v in values]
+
+
+def _style_plot(plot: pg.PlotItem, left: str, bottom: str | None, fast: bool = True) -> None:
+    """White-background styling, no mouse interaction, fast drawing options.
+
+    ``fast`` clips curves to the view and peak-downsamples them (not for step curves, which
+    pyqtgraph cannot clip).
+    """
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    plot.setMenuEnabled(False)
+    if fast:
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    for name in ("left", "bottom"):
+        ax = plot.getAxis(name)
+        ax.setPen(pg.mkPen(DARK, width=1))
+        ax.setTextPen(pg.mkPen(DARK))
+        ax.enableAutoSIPrefix(False)  # no "(x0.001)" on arbitrary units
+    plot.setLabel("left", left)
+    plot.getAxis("left").setWidth(64)
+    if bottom is None:
+        plot.getAxis("bottom").setStyle(showValues=False)
+    else:
+        plot.setLabel("bottom", bottom)
+
+
+def _set_curve(curve: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> None:
+    """``setData`` with the finite check skipped when it is safe, gaps kept when it is not."""
+    if x.size and bool(np.isfinite(y).all()) and bool(np.isfinite(x).all()):
+        curve.setData(x, y, skipFiniteCheck=True)
+    else:
+        curve.setData(x, y, connect="finite")
+
+
+def _set_text(label: QLabel, text: str) -> None:
+    """Set a label only when it changed (avoids relayouts at 30 Hz)."""
+    if label.text() != text:
+        label.setText(text)
+
+
+def _font(pt: float, bold: bool = False, italic: bool = False) -> QFont:
+    f = QFont()
+    f.setPointSizeF(pt)
+    f.setBold(bold)
+    f.setItalic(italic)
+    return f
+
+
+class MainWindow(QMainWindow):
+    """The live biofeedback window.
+
+    Parameters
+    ----------
+    engine : Engine-like
+        Anything with ``snapshot()`` and the command methods ``calibrate_now``, ``mute_cues``,
+        ``send_cue``, ``add_marker`` (and ``stop`` when ``owns_engine``).
+    truth : callable, optional
+        ``session_s -> zone`` for a simulated session's ground truth (shown small).
+    owns_engine : bool
+        Stop the engine when the window closes.
+    refresh_hz : float
+        Redraw rate.
+    """
+
+    closed = Signal()
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        truth: Callable[[float], str] | None = None,
+        owns_engine: bool = False,
+        refresh_hz: float = REFRESH_HZ,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.truth = truth
+        self.owns_engine = owns_engine
+        self.last_snapshot: Snapshot | None = None
+        self.fps = 0.0
+        self.markers: list[tuple[float, str]] = []  # (session s, text) added from this window
+        self._n_frames = -1
+        self._ticks = 0
+        self._fps_t0 = time.monotonic()
+        self._raw_yrange: dict[str, tuple[float, float]] = {}
+        self._window: tuple[float, float] | None = None
+        self._marker_lines: list[pg.InfiniteLine] = []
+        self._banner_key = ""
+
+        self.setWindowTitle("wot-biofeedback — window of tolerance")
+        self.resize(1280, 800)
+        central = QWidget(self)
+        self.setCentralWidget(central)
+        root = QVBoxLayout(central)
+        root.setContentsMargins(8, 8, 8, 4)
+        root.setSpacing(6)
+        root.addWidget(self._build_banner())
+        mid = QHBoxLayout()
+        mid.setSpacing(6)
+        mid.addWidget(self._build_history(), 3)
+        mid.addWidget(self._build_raw(), 2)
+        root.addLayout(mid, 1)
+        root.addWidget(self._build_numbers())
+        root.addLayout(self._build_controls())
+        self._build_status_bar()
+
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(max(1, round(1000.0 / refresh_hz)))
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+
+    # construction -----------------------------------------------------------------------------
+    def _build_banner(self) -> QWidget:
+        self.banner = QFrame(self)
+        self.banner.setObjectName("banner")
+        self.banner.setMinimumHeight(128)
+        lay = QHBoxLayout(self.banner)
+        lay.setContentsMargins(18, 10, 18, 10)
+        left = QVBoxLayout()
+        left.setSpacing(2)
+        self.zone_label = QLabel(ZONE_WORDS["unknown"], self.banner)
+        self.zone_label.setFont(_font(30, bold=True))
+        self.explanation_label = QLabel("", self.banner)
+        self.explanation_label.setFont(_font(14))
+        self.cue_label = QLabel("Cue: —", self.banner)
+        self.cue_label.setFont(_font(13, italic=True))
+        for w in (self.explanation_label, self.cue_label):
+            w.setWordWrap(True)
+            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        left.addWidget(self.zone_label)
+        left.addWidget(self.explanation_label)
+        left.addWidget(self.cue_label)
+        lay.addLayout(left, 1)
+        right = QVBoxLayout()
+        right.setSpacing(2)
+        self.clock_label = QLabel("Session 00:00", self.banner)
+        self.clock_label.setFont(_font(20, bold=True))
+        self.confidence_label = QLabel("confidence —", self.banner)
+        self.confidence_label.setFont(_font(14))
+        self.arousal_label = QLabel("arousal —", self.banner)
+        self.arousal_label.setFont(_font(12))
+        self.truth_label = QLabel("", self.banner)
+        self.truth_label.setFont(_font(10))
+        self.truth_label.setVisible(self.truth is not None)
+        for w in (self.clock_label, self.confidence_label, self.arousal_label, self.truth_label):
+            w.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            right.addWidget(w)
+        right.addStretch(1)
+        lay.addLayout(right)
+        self._paint_banner(GREY, "#FFFFFF")
+        return self.banner
+
+    def _paint_banner(self, bg: str, fg: str) -> None:
+        self.banner.setStyleSheet(
+            f"#banner {{ background: {bg}; border-radius: 8px; }} "
+            f"#banner QLabel {{ color: {fg}; background: transparent; }}"
+        )
+
+    def _build_history(self) -> QWidget:
+        self.history_view = pg.GraphicsLayoutWidget(self)
+        self.history_view.setBackground("w")
+        self.history_view.ci.setContentsMargins(2, 2, 8, 2)
+        self.history_view.ci.setSpacing(0)
+        title = "Arousal index (baseline z), last 10 min"
+        self.arousal_plot = self.history_view.addPlot(
+            row=0, col=0, axisItems={"bottom": ClockAxis("bottom")}
+        )
+        _style_plot(self.arousal_plot, "arousal (z)", None)
+        self.arousal_plot.setTitle(title, color=DARK, size="11pt")
+        self.arousal_plot.setYRange(*AROUSAL_YRANGE, padding=0)
+        self.arousal_plot.setXRange(0.0, 60.0, padding=0)
+        self.band = pg.LinearRegionItem(
+            values=(-1.0, 1.5),
+            orientation="horizontal",
+            movable=False,
+            brush=pg.mkBrush(0, 158, 115, 45),
+            pen=pg.mkPen(GREEN, width=1, style=Qt.PenStyle.DashLine),
+        )
+        self.band.setZValue(-10)
+        self.arousal_plot.addItem(self.band)
+        self.band_labels = {
+            "window": pg.TextItem("window of tolerance", color=GREEN, anchor=(0, 0.5)),
+            "hyper": pg.TextItem("▲ above: hyperaroused", color=VERMILLION, anchor=(0, 1)),
+            "hypo": pg.TextItem("▼ below: hypoaroused", color=BLUE, anchor=(0, 0)),
+        }
+        for item in self.band_labels.values():
+            item.setZValue(-5)
+            self.arousal_plot.addItem(item)
+        self.arousal_curve = self.arousal_plot.plot(pen=pg.mkPen(DARK, width=1))
+        self.now_dot = pg.ScatterPlotItem(size=9, pen=pg.mkPen(DARK, width=1), brush=GREY)
+        self.arousal_plot.addItem(self.now_dot)
+
+        self.zone_plot = self.history_view.addPlot(
+            row=1, col=0, axisItems={"bottom": ClockAxis("bottom")}
+        )
+        _style_plot(self.zone_plot, "zone", "session time", fast=False)
+        self.zone_plot.showGrid(x=False, y=False)
+        self.zone_plot.getAxis("left").setStyle(showValues=False)
+        self.zone_plot.getAxis("left").setTicks([[]])
+        self.zone_plot.setYRange(0.0, 1.0, padding=0)
+        self.zone_plot.setXLink(self.arousal_plot)
+        self.history_view.ci.layout.setRowStretchFactor(0, 6)
+        self.history_view.ci.layout.setRowStretchFactor(1, 1)
+        self.zone_plot.setMaximumHeight(90)
+        self.zone_curves: dict[str, pg.PlotDataItem] = {}
+        for zone in ZONE_CODE:
+            c = pg.PlotDataItem(
+                stepMode="center",
+                fillLevel=0.0,
+                pen=None,
+                brush=pg.mkBrush(ZONE_COLOURS[zone]),
+            )
+            c.setData(np.zeros(2), np.zeros(1))
+            self.zone_plot.addItem(c)
+            self.zone_curves[zone] = c
+
+        legend = " ".join(
+            f"<span style='color:{ZONE_COLOURS[z]}'>■</span> {ZONE_WORDS[z].split(' /')[0]}"
+            for z in ("within", "hyper", "hypo", "unknown")
+        )
+        self.legend_label = QLabel(f"Zone timeline: {legend}", self)
+        self.legend_label.setFont(_font(10))
+        box = QWidget(self)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.history_view, 1)
+        lay.addWidget(self.legend_label)
+        return box
+
+    def _build_raw(self) -> QWidget:
+        self.raw_view = pg.GraphicsLayoutWidget(self)
+        self.raw_view.setBackground("w")
+        self.raw_view.ci.setContentsMargins(2, 2, 8, 2)
+        self.raw_plots: dict[str, pg.PlotItem] = {}
+        self.raw_curves: dict[str, pg.PlotDataItem] = {}
+        self.raw_marks: dict[str, pg.ScatterPlotItem] = {}
+        for i, m in enumerate(("ecg", "eda", "resp")):
+            last = i == 2
+            p = self.raw_view.addPlot(row=i, col=0)
+            _style_plot(
+                p, f"{MODALITY_LABELS[m]} ({RAW_UNITS[m]})", "seconds (0 = now)" if last else None
+            )
+            p.setTitle(
+                f"{MODALITY_LABELS[m]} — last {RAW_SPAN_S:g} s, ● {RAW_MARKS[m][1]}",
+                color=DARK,
+                size="10pt",
+            )
+            p.setXRange(-RAW_SPAN_S, 0.1, padding=0)
+            p.setYRange(0.0, 1.0, padding=0)
+            if i:
+                p.setXLink(self.raw_plots["ecg"])
+            self.raw_curves[m] = p.plot(pen=pg.mkPen(RAW_COLOURS[m], width=1))
+            sc = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(MARK_COLOURS[m]))
+            p.addItem(sc)
+            self.raw_plots[m] = p
+            self.raw_marks[m] = sc
+        return self.raw_view
+
+    def _build_numbers(self) -> QWidget:
+        box = QFrame(self)
+        box.setObjectName("numbers")
+        box.setStyleSheet("#numbers { background: #F2F2F2; border-radius: 6px; }")
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(12, 4, 12, 4)
+        self.number_labels: dict[str, QLabel] = {}
+        for key, name, unit, _ in NUMBERS:
+            lab = QLabel(self._number_html(name, "--", unit), box)
+            lab.setTextFormat(Qt.TextFormat.RichText)
+            lay.addWidget(lab)
+            self.number_labels[key] = lab
+            lay.addStretch(1)
+        self.stream_labels: dict[str, QLabel] = {}
+        for m in ("ecg", "eda", "resp"):
+            lab = QLabel(f"{MODALITY_LABELS[m]} waiting", box)
+            lab.setFont(_font(11, bold=True))
+            lab.setMinimumWidth(130)
+            lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            lay.addWidget(lab)
+            self.stream_labels[m] = lab
+        return box
+
+    @staticmethod
+    def _number_html(name: str, value: str, unit: str) -> str:
+        return (
+            f"<span style='font-size:10pt; color:#555'>{name}</span>&nbsp;"
+            f"<span style='font-size:20pt; font-weight:600; color:{DARK}'>{value}</span>"
+            f"<span style='font-size:10pt; color:#555'>&nbsp;{unit}</span>"
+        )
+
+    def _build_controls(self) -> QHBoxLayout:
+        lay = QHBoxLayout()
+        self.calibrate_button = QPushButton("Calibrate now", self)
+        self.calibrate_button.setToolTip(
+            f"Take a new {CALIBRATE_S:g} s baseline from now (the client should sit quietly)"
+        )
+        self.cue_button = QPushButton("Send cue", self)
+        self.cue_button.setToolTip("Send a regulation cue for the current zone now")
+        self.mute_button = QPushButton("Mute cues", self)
+        self.mute_button.setCheckable(True)
+        self.mute_button.setToolTip("Stop automatic cues (therapist cues still go out)")
+        self.marker_button = QPushButton("Marker", self)
+        self.marker_button.setToolTip("Annotate this moment (published on wot-markers)")
+        for b in (self.calibrate_button, self.cue_button, self.mute_button, self.marker_button):
+            b.setMinimumHeight(34)
+            b.setMinimumWidth(130)
+            b.setFont(_font(11))
+            lay.addWidget(b)
+        lay.addStretch(1)
+        self.calibrate_button.clicked.connect(self.on_calibrate)
+        self.cue_button.clicked.connect(self.on_send_cue)
+        self.mute_button.toggled.connect(self.on_mute)
+        self.marker_button.clicked.connect(self.on_marker)
+        return lay
+
+    def _build_status_bar(self) -> None:
+        self.fps_label = QLabel("-- fps", self)
+        self.engine_label = QLabel("", self)
+        sb = self.statusBar()
+        sb.addPermanentWidget(self.engine_label)
+        sep = QFrame(self)
+        sep.setFrameShape(QFrame.Shape.VLine)
+        sb.addPermanentWidget(sep)
+        sb.addPermanentWidget(self.fps_label)
+
+    # commands --------------------------------------------------------------------------------
+    def _session_s(self) -> float:
+        return self.last_snapshot.session_s if self.last_snapshot is not None else 0.0
+
+    def on_calibrate(self) -> None:
+        self.engine.calibrate_now(CALIBRATE_S)
+        self.statusBar().showMessage(
+            f"New {CALIBRATE_S:g} s baseline from {clock(self._session_s())}: "
+            "the client should sit quietly",
+            8000,
+        )
+
+    def on_send_cue(self) -> None:
+        self.engine.send_cue(None)
+        self.statusBar().showMessage(f"Cue sent at {clock(self._session_s())}", 5000)
+
+    def on_mute(self, muted: bool) -> None:
+        self.engine.mute_cues(bool(muted))
+        self.statusBar().showMessage("Automatic cues muted" if muted else "Cues on", 5000)
+
+    def on_marker(self) -> None:
+        t = self._session_s()
+        text = f"marker {clock(t)} (session {t:.1f} s, {datetime.now():%H:%M:%S})"
+        self.engine.add_marker(text)
+        self.markers.append((t, text))
+        line = pg.InfiniteLine(
+            pos=t, angle=90, movable=False, pen=pg.mkPen(PURPLE, width=1, style=Qt.PenStyle.DotLine)
+        )
+        self.arousal_plot.addItem(line)
+        self._marker_lines.append(line)
+        if len(self._marker_lines) > MAX_MARKER_LINES:
+            self.arousal_plot.removeItem(self._marker_lines.pop(0))
+        self.statusBar().showMessage(f"Added {text}", 5000)
+
+    # drawing ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Pull one snapshot from the engine and draw it (the timer's slot)."""
+        try:
+            snap = self.engine.snapshot()
+        except Exception as exc:  # an engine fault must not take the window down
+            self.engine_label.setText(f"snapshot failed: {exc!r}")
+            return
+        self.show_snapshot(snap)
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        """Draw ``snap`` (no computation beyond slicing and formatting)."""
+        self.last_snapshot = snap
+        self._draw_banner(snap)
+        self._draw_streams(snap)
+        self._draw_raw(snap)
+        if snap.n_frames != self._n_frames:
+            self._n_frames = snap.n_frames
+            self._draw_history(snap)
+            self._draw_numbers(snap)
+        self._count_fps(snap)
+
+    def _draw_banner(self, snap: Snapshot) -> None:
+        calibrating = snap.calibrating and snap.zone == "unknown" and snap.n_frames > 0
+        # with every input lost the engine produces no frames: its last zone is stale
+        stale = bool(snap.streams) and all(s.state == "lost" for s in snap.streams.values())
+        if stale:
+            words, bg = ZONE_WORDS["unknown"], GREY
+        elif calibrating:
+            words, bg = CALIBRATING_WORDS, CALIBRATING_COLOUR
+        else:
+            words = ZONE_WORDS.get(snap.zone, snap.zone)
+            bg = ZONE_COLOURS.get(snap.zone, GREY)
+        key = f"{words}|{bg}"
+        if key != self._banner_key:
+            self._banner_key = key
+            self._paint_banner(bg, "#FFFFFF")
+            self.zone_label.setText(words)
+        why = snap.explanation
+        if snap.calibrating and not calibrating and snap.n_frames > 0:
+            why += f"  ({snap.message})"
+        if stale:
+            why = f"all signals lost; last at {clock(snap.session_s)}: {why}"
+        if snap.error:
+            why = f"ENGINE ERROR: {snap.error}  |  {why}"
+        _set_text(self.explanation_label, why)
+        _set_text(self.clock_label, f"Session {clock(snap.session_s)}")
+        conf = "— (no signal)" if stale else f"{snap.confidence:.0%}"
+        _set_text(self.confidence_label, f"confidence {conf}")
+        lo, hi = snap.window
+        a = f"{snap.arousal:+.2f}" if math.isfinite(snap.arousal) else "--"
+        _set_text(self.arousal_label, f"arousal {a}  (window {lo:+.1f} … {hi:+.1f})")
+        _set_text(self.cue_label, self._cue_text(snap))
+        if self.truth is not None:
+            _set_text(self.truth_label, f"simulator truth: {self.truth(snap.session_s)}")
+
+    def _cue_text(self, snap: Snapshot) -> str:
+        muted = "  [automatic cues muted]" if self.mute_button.isChecked() else ""
+        cue = snap.cue
+        if cue is None:
+            return f"Cue: —{muted}"
+        who = "therapist" if cue.source == "therapist" else "auto"
+        ago = max(0.0, snap.session_s - cue.time_s)
+        pacer = ""
+        if cue.pacer:
+            rate = cue.pacer.get("rate_bpm", math.nan)
+            inhale = cue.pacer.get("inhale_ratio", math.nan)
+            pacer = f"  [pacer {rate:g}/min, inhale {inhale:.0%}]"
+        return f"Cue ({who}, {cue.kind}, {clock(ago)} ago): {cue.text}{pacer}{muted}"
+
+    def _draw_streams(self, snap: Snapshot) -> None:
+        for m, lab in self.stream_labels.items():
+            st = snap.streams.get(m)
+            if st is None:
+                text, state = f"{MODALITY_LABELS[m]} not connected", "waiting"
+            else:
+                state = st.state
+                text = f"{MODALITY_LABELS[m]} {st.state}"
+                if st.state in ("lagging", "lost") and math.isfinite(st.since_last_s):
+                    text += f" ({st.since_last_s:.0f} s)"
+            if lab.text() != text:
+                lab.setText(text)
+                lab.setStyleSheet(f"color: {STREAM_COLOURS.get(state, GREY)};")
+
+    def _draw_history(self, snap: Snapshot) -> None:
+        h = snap.history
+        t = h.get("time_s", np.empty(0))
+        now = float(t[-1]) if t.size else snap.session_s
+        # the first minute fills from the left, then up to HISTORY_SPAN_S scroll by
+        right = max(now, 60.0)
+        x0 = max(0.0, right - HISTORY_SPAN_S)
+        span = right - x0
+        # a little room on the right so the "now" dot is not cut in half
+        self.arousal_plot.setXRange(x0, right + 0.015 * span, padding=0)
+        a = h.get("arousal", np.empty(0))
+        _set_curve(self.arousal_curve, t, a)
+        if t.size and math.isfinite(a[-1]):
+            self.now_dot.setData([now], [float(a[-1])])
+            self.now_dot.setBrush(pg.mkBrush(ZONE_COLOURS.get(snap.zone, GREY)))
+        else:
+            self.now_dot.setData([], [])
+        if snap.window != self._window:
+            self._window = snap.window
+            self.band.setRegion(snap.window)
+        lo, hi = snap.window
+        xl = x0 + 0.01 * span
+        self.band_labels["window"].setPos(xl, 0.5 * (lo + hi))
+        self.band_labels["hyper"].setPos(xl, hi + 0.05)
+        self.band_labels["hypo"].setPos(xl, lo - 0.05)
+        # zone strip: one filled step curve per zone, 1 where the frame is in that zone
+        zc = h.get("zone_code", np.empty(0))
+        if t.size:
+            dt = float(np.median(np.diff(t))) if t.size > 1 else 0.25
+            edges = np.append(t - 0.5 * dt, t[-1] + 0.5 * dt)
+            for zone, code in ZONE_CODE.items():
+                self.zone_curves[zone].setData(
+                    edges, (zc == code).astype(np.float64), skipFiniteCheck=True
+                )
+
+    def _draw_numbers(self, snap: Snapshot) -> None:
+        f = snap.features
+        for key, name, unit, fmt in NUMBERS:
+            v = f.get(key, math.nan)
+            val = fmt.format(v) if v is not None and math.isfinite(v) else "--"
+            _set_text(self.number_labels[key], self._number_html(name, val, unit))
+
+    def _draw_raw(self, snap: Snapshot) -> None:
+        ends = [float(t[-1]) for t, _ in snap.raw.values() if t.size]
+        if not ends:
+            return
+        now = max(ends)
+        for m, plot in self.raw_plots.items():
+            t, x = snap.raw.get(m, (np.empty(0), np.empty(0)))
+            i0 = int(np.searchsorted(t, now - RAW_SPAN_S)) if t.size else 0
+            tv, xv = t[i0:] - now, x[i0:]
+            _set_curve(self.raw_curves[m], tv, xv)
+            marks = snap.marks.get(RAW_MARKS[m][0], np.empty(0))
+            if tv.size > 1 and marks.size:
+                mt = marks[(marks >= t[i0]) & (marks <= t[-1])]
+                self.raw_marks[m].setData(mt - now, np.interp(mt, t[i0:], xv))
+            else:
+                self.raw_marks[m].setData([], [])
+            self._fit_y(m, plot, xv)
+
+    def _fit_y(self, m: str, plot: pg.PlotItem, x: np.ndarray) -> None:
+        """Follow the trace's range with hysteresis, so the axis does not jitter every frame."""
+        finite = x[np.isfinite(x)]
+        if finite.size < 2:
+            return
+        lo, hi = float(finite.min()), float(finite.max())
+        span = max(hi - lo, 1e-3)
+        cur = self._raw_yrange.get(m)
+        if cur is None or lo < cur[0] or hi > cur[1] or span < 0.5 * (cur[1] - cur[0]):
+            pad = 0.12 * span
+            new = (lo - pad, hi + pad)
+            self._raw_yrange[m] = new
+            plot.setYRange(*new, padding=0)
+
+    def _count_fps(self, snap: Snapshot) -> None:
+        self._ticks += 1
+        now = time.monotonic()
+        if now - self._fps_t0 >= 1.0:
+            self.fps = self._ticks / (now - self._fps_t0)
+            self._ticks = 0
+            self._fps_t0 = now
+            self.fps_label.setText(f"display {self.fps:.0f} fps")
+            self.engine_label.setText(
+                f"engine frames {snap.n_frames}  ·  loop overruns {snap.overruns}"
+                + (f"  ·  ERROR {snap.error}" if snap.error else "")
+            )
+
+    # lifecycle -------------------------------------------------------------------------------
+    def grab_png(self, path: str | Any) -> bool:
+        """Render the window to a PNG file; True on success."""
+        return bool(self.grab().save(str(path), "PNG"))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.timer.stop()
+        if self.owns_engine:
+            self.engine.stop()
+        self.closed.emit()
+        super().closeEvent(event)
+
+
+def run_window(
+    engine: EngineLike,
+    truth: Callable[[float], str] | None = None,
+    duration_s: float | None = None,
+) -> int:
+    """Show a :class:`MainWindow` on ``engine`` until it is closed (or ``duration_s`` passes).
+
+    The caller starts and stops the engine. Creates the ``QApplication`` when there is none.
+    Ctrl-C in the terminal closes the window. Returns the event loop's exit code.
+    """
+    app = cast(QApplication | None, QApplication.instance())
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    win = MainWindow(engine, truth=truth)
+    win.closed.connect(app.quit)
+    win.show()
+    if duration_s is not None:
+        QTimer.singleShot(max(0, round(duration_s * 1000.0)), win.close)
+    # Qt's loop blocks Python's signal handling: wake the interpreter now and then for Ctrl-C
+    old_handler = None
+    wake = QTimer(win)
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, lambda *_: win.close())
+        wake.timeout.connect(lambda: None)
+        wake.start(200)
+    try:
+        return int(app.exec())
+    finally:
+        wake.stop()
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+        win.timer.stop()
