@@ -147,6 +147,13 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
         assert snap.session_s >= 70.0
         assert snap.features["quality_eda"] == 0.0
         assert snap.error is None
+        # now everything stops: the snapshot must not keep showing the last zone
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and engine.snapshot().zone != "unknown":
+            time.sleep(0.05)
+        snap = engine.snapshot()
+        assert snap.zone == "unknown" and "all signals lost" in snap.explanation
+        assert snap.confidence == 0.0
     finally:
         stop.set()
         engine.stop()

@@ -24,8 +24,17 @@ from .pipeline import Frame, Pipeline
 from .sources.lsl import LslSource
 from .state import ZONE_CODE
 
-HISTORY_SERIES = ("time_s", "arousal", "zone_code", "confidence", "hr_bpm", "rmssd_ms", "scl_us",
-                  "scr_per_min", "resp_rate_bpm")  # fmt: skip
+HISTORY_SERIES = (
+    "time_s",
+    "arousal",
+    "zone_code",
+    "confidence",
+    "hr_bpm",
+    "rmssd_ms",
+    "scl_us",
+    "scr_per_min",
+    "resp_rate_bpm",
+)
 RAW_SECONDS = 30.0
 
 
@@ -318,10 +327,49 @@ class Engine:
         if last is None:
             waiting = [m for m in self.sources if self.sources[m].n_samples == 0]
             msg = "waiting for " + ", ".join(waiting) if waiting else "starting"
-            return Snapshot(0.0, "unknown", math.nan, 0.0, f"unknown: {msg}", [], {}, True, msg,
-                            (zc.lower, zc.upper), None, hist, raw, marks,
-                            {m: self._status(m) for m in self.sources}, 0, self.overruns,
-                            None if self.error is None else repr(self.error))  # fmt: skip
+            return Snapshot(
+                0.0,
+                "unknown",
+                math.nan,
+                0.0,
+                f"unknown: {msg}",
+                [],
+                {},
+                True,
+                msg,
+                (zc.lower, zc.upper),
+                None,
+                hist,
+                raw,
+                marks,
+                {m: self._status(m) for m in self.sources},
+                0,
+                self.overruns,
+                None if self.error is None else repr(self.error),
+            )
+        streams = {m: self._status(m) for m in self.sources}
+        if all(s.state == "lost" for s in streams.values()):
+            # no new frames can come: never keep showing the last zone as if it were current
+            return Snapshot(
+                last.time_s,
+                "unknown",
+                math.nan,
+                0.0,
+                "unknown: all signals lost; check the sensors",
+                [],
+                dict(last.features),
+                st.calibrator is not None,
+                st.message,
+                (zc.lower, zc.upper),
+                cue,
+                hist,
+                raw,
+                marks,
+                streams,
+                self.frames_total,
+                self.overruns,
+                None if self.error is None else repr(self.error),
+            )
         return Snapshot(
             session_s=last.time_s,
             zone=last.state.zone,
@@ -337,7 +385,7 @@ class Engine:
             history=hist,
             raw=raw,
             marks=marks,
-            streams={m: self._status(m) for m in self.sources},
+            streams=streams,
             n_frames=self.frames_total,
             overruns=self.overruns,
             error=None if self.error is None else repr(self.error),
