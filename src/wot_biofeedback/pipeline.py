@@ -4,13 +4,13 @@ Chunks of each modality go into that modality's :class:`~wot_biofeedback.dsp.cha
 Frames are fused in order once every active modality has delivered them, then pass through the
 :class:`~wot_biofeedback.state.StateEngine` and the :class:`~wot_biofeedback.cues.CuePolicy`.
 Because channels emit frames from data time alone, the fused frames do not depend on how the
-input was chunked or how fast it arrived. The only live-only step is :meth:`Pipeline.fuse_until`,
-which lets a stalled modality's frames go out empty (quality 0) rather than freezing the engine.
+input was chunked or how fast it arrived. The only live-only step is :meth:`Pipeline.end` on a
+stream the engine has declared lost, so its frames go out empty (quality 0) rather than freezing
+the engine, and :meth:`Pipeline.resume` when it returns.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,10 +148,6 @@ class Pipeline:
     def resume(self, modality: str) -> None:
         """A modality that was given up on (:meth:`end`) delivers again: wait for it again."""
         self.ended.discard(modality)
-
-    def fuse_until(self, time_s: float) -> list[Frame]:
-        """Live only: fuse frames up to ``time_s`` even if a stalled modality has not delivered."""
-        return self._fuse(max(self._ready_until(), math.floor(time_s * self.frame_rate) + 1))
 
     # fusion -----------------------------------------------------------------------------
     def _ready_until(self) -> int:

@@ -9,8 +9,6 @@ import numpy as np
 
 from .cues import Cue
 
-MIN_EXCURSION_S = 0.0
-
 
 def excursions(times: np.ndarray, zones: list[str], arousal: np.ndarray) -> list[dict[str, Any]]:
     """Contiguous runs of ``hyper``/``hypo`` with duration, peak arousal and recovery.

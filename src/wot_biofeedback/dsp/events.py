@@ -48,9 +48,6 @@ class EventLog:
         """View of one column (valid until the next append/trim)."""
         return self._cols[name][: self._n]
 
-    def last(self, name: str, default: float = np.nan) -> float:
-        return float(self._cols[name][self._n - 1]) if self._n else default
-
     def trim_before(self, time_s: float) -> None:
         """Drop rows whose time is before ``time_s``."""
         k = int(np.searchsorted(self.col("time"), time_s, side="left"))

@@ -104,8 +104,3 @@ class SosFilter:
             self._started = True
         _sosfilt(self._sos, self._zi, x, out)
         return out
-
-
-def sosfilt_causal(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Batch form of :class:`SosFilter` (identical output for any chunking)."""
-    return SosFilter(sos).process(x)
