@@ -26,6 +26,7 @@ import math
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import pylsl
@@ -307,14 +308,9 @@ class SimulatorPublisher:
 def publish(
     session: SimulatedSession,
     *,
-    source_id: str = "wot-sim",
-    name_prefix: str = "wot-sim",
-    chunk_s: float = 0.04,
-    speed: float = 1.0,
-    loop: bool = False,
-    wait_for_consumers: float = 0.0,
     duration: float | None = None,
     linger_s: float = 2.0,
+    **publisher_options: Any,
 ) -> None:
     """Publish ``session`` as LSL streams and block until it has played out.
 
@@ -322,8 +318,9 @@ def publish(
     ----------
     session : SimulatedSession
         What to play.
-    source_id, name_prefix, chunk_s, speed, loop, wait_for_consumers
-        As in :class:`SimulatorPublisher`.
+    **publisher_options
+        ``source_id``, ``name_prefix``, ``chunk_s``, ``speed``, ``loop``,
+        ``wait_for_consumers``: as in :class:`SimulatorPublisher`.
     duration : float, optional
         Stop after this many wall-clock seconds even if not finished (required to end a
         ``loop=True`` run other than by Ctrl-C).
@@ -334,15 +331,7 @@ def publish(
     -----
     A KeyboardInterrupt (Ctrl-C) closes the streams and propagates to the caller.
     """
-    pub = SimulatorPublisher(
-        session,
-        source_id=source_id,
-        name_prefix=name_prefix,
-        chunk_s=chunk_s,
-        speed=speed,
-        loop=loop,
-        wait_for_consumers=wait_for_consumers,
-    )
+    pub = SimulatorPublisher(session, **publisher_options)
     deadline = math.inf if duration is None else time.monotonic() + duration
     pub.start()
     try:

@@ -129,6 +129,14 @@ def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path):
     assert rc != 0 and "index 5 is out of range" in err
     rc, err = run("analyze", str(good), "--out", str(tmp_path / "o"), "--baseline", "30:10")
     assert rc != 0 and "--baseline" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    rc, err = run("analyze", str(empty), "--out", str(tmp_path / "o"))
+    assert rc != 0 and "empty" in err
+    rc, err = run("analyze", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert rc != 0 and "is a directory" in err
+    rc, err = run("analyze", str(good), "--out", str(tmp_path / "o"), "--eda-unit", "furlongs")
+    assert rc != 0 and "'furlongs'" in err  # rejected even though the file has no EDA
     nohdr = tmp_path / "x.xdf"
     nohdr.write_bytes(b"XDF:")
     rc, err = run("analyze", str(nohdr), "--out", str(tmp_path / "o"))

@@ -86,6 +86,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"(seed {args.seed}) at {args.fs:g} Hz"
         )
         return 0
+    if not args.speed > 0:
+        raise InputError(f"--speed {args.speed!r} must be > 0")
     cfg = SimConfig(args.ecg_fs, args.eda_fs, args.resp_fs, args.seed, args.noise, args.artifacts)
     sess = simulate_session(scen, cfg, args.duration)
     print(
@@ -109,9 +111,7 @@ def cmd_streams(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_sources(
-    types: dict[str, str], source_id: str | None, timeout: float, names: dict[str, str | None]
-) -> dict[str, Any]:
+def _open_sources(types: dict[str, str], source_id: str | None, timeout: float) -> dict[str, Any]:
     from .errors import StreamNotFoundError
     from .sources.lsl import LslSource, resolve
 
@@ -120,7 +120,7 @@ def _open_sources(
     for m, stype in types.items():
         sid = f"{source_id}-{m}" if source_id else None
         try:
-            info = resolve(stype, names.get(m), sid, timeout)
+            info = resolve(stype, None, sid, timeout)
         except StreamNotFoundError as exc:
             missing.append(str(exc))
             continue
@@ -182,7 +182,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     pub = SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=args.speed)
     pub.start()
     try:
-        sources = _open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0, {})
+        sources = _open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0)
         engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine")
 
         def truth(t: float) -> str:
@@ -212,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for m, t in (("ecg", args.ecg_type), ("eda", args.eda_type), ("resp", args.resp_type))
         if t
     }
-    sources = _open_sources(types, args.source_id, args.timeout, {})
+    sources = _open_sources(types, args.source_id, args.timeout)
     for m, s in sources.items():
         print(f"{m}: {s.name} at {s.fs:g} Hz ({s.unit or 'unit not stated'})")
     engine = Engine(sources, cfg, _baseline(args.baseline), outlets_source_id=args.outlet_id)

@@ -324,62 +324,36 @@ class Engine:
             cue = self._last_cue
         zc = self.config.zones
         st = self.pipeline.state
+        streams = {m: self._status(m) for m in self.sources}
+        # what the zone fields say: the last decision, unless there is none or it is stale
         if last is None:
             waiting = [m for m in self.sources if self.sources[m].n_samples == 0]
-            msg = "waiting for " + ", ".join(waiting) if waiting else "starting"
-            return Snapshot(
-                0.0,
-                "unknown",
-                math.nan,
-                0.0,
-                f"unknown: {msg}",
-                [],
-                {},
-                True,
-                msg,
-                (zc.lower, zc.upper),
-                None,
-                hist,
-                raw,
-                marks,
-                {m: self._status(m) for m in self.sources},
-                0,
-                self.overruns,
-                None if self.error is None else repr(self.error),
-            )
-        streams = {m: self._status(m) for m in self.sources}
-        if all(s.state == "lost" for s in streams.values()):
-            # no new frames can come: never keep showing the last zone as if it were current
-            return Snapshot(
+            message = "waiting for " + ", ".join(waiting) if waiting else "starting"
+            now, zone, arousal, conf, drivers = 0.0, "unknown", math.nan, 0.0, []
+            explanation = f"unknown: {message}"
+        else:
+            message = st.message
+            now, zone, arousal, conf = (
                 last.time_s,
-                "unknown",
-                math.nan,
-                0.0,
-                "unknown: all signals lost; check the sensors",
-                [],
-                dict(last.features),
-                st.calibrator is not None,
-                st.message,
-                (zc.lower, zc.upper),
-                cue,
-                hist,
-                raw,
-                marks,
-                streams,
-                self.frames_total,
-                self.overruns,
-                None if self.error is None else repr(self.error),
+                last.state.zone,
+                last.state.arousal,
+                last.state.confidence,
             )
+            explanation, drivers = last.state.explanation, list(last.state.drivers)
+            if all(s.state == "lost" for s in streams.values()):
+                # no new frames can come: never keep showing the last zone as if it were current
+                zone, arousal, conf, drivers = "unknown", math.nan, 0.0, []
+                explanation = "unknown: all signals lost; check the sensors"
         return Snapshot(
-            session_s=last.time_s,
-            zone=last.state.zone,
-            arousal=last.state.arousal,
-            confidence=last.state.confidence,
-            explanation=last.state.explanation,
-            drivers=list(last.state.drivers),
-            features=dict(last.features),
-            calibrating=st.calibrator is not None,
-            message=st.message,
+            session_s=now,
+            zone=zone,
+            arousal=arousal,
+            confidence=conf,
+            explanation=explanation,
+            drivers=drivers,
+            features=dict(last.features) if last is not None else {},
+            calibrating=last is None or st.calibrator is not None,
+            message=message,
             window=(zc.lower, zc.upper),
             cue=cue,
             history=hist,

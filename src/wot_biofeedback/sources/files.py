@@ -123,7 +123,11 @@ def read_recording(
         Missing or unreadable file, unknown channel, no usable signal.
     """
     channels = dict(channels or {})
+    # validate options before touching the file, so a bad one is reported whatever the input
+    factor = parse_eda_unit(eda_unit) if eda_unit else 1.0
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a directory; give a CSV file or a WFDB record path")
     suffix = p.suffix.lower()
     if suffix in (".xdf", ".xdfz", ".edf", ".bdf"):
         raise InputError(f"{p.name}: {suffix} files are not supported yet (use CSV or WFDB)")
@@ -135,7 +139,6 @@ def read_recording(
         raise InputError(f"{p.name}: unknown file type {suffix!r} (expected .csv or a WFDB record)")
     if "eda" in rec.signals:
         sig = rec.signals["eda"]
-        factor = parse_eda_unit(eda_unit) if eda_unit else 1.0
         sig.data = sig.data * factor
         sig.unit = "uS"
         med = float(np.nanmedian(sig.data)) if np.isfinite(sig.data).any() else float("nan")
@@ -159,7 +162,9 @@ def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Rec
     try:
         with open(p, newline="") as fh:
             header = next(csv.reader(fh))
-    except (OSError, StopIteration, UnicodeDecodeError) as exc:
+    except StopIteration:
+        raise InputError(f"{p.name}: the file is empty (expected a CSV header line)") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p.name}: cannot read a CSV header ({exc})") from None
     names = [h.strip() for h in header]
     data = _csv_numeric(p, names)
