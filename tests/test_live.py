@@ -157,3 +157,95 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
     finally:
         stop.set()
         engine.stop()
+
+
+def test_live_rr_stream_equals_offline_rr_channel(source_id):
+    """An irregular LSL stream of inter-beat intervals (type RR, as from a chest strap)."""
+    from wot_biofeedback.dsp.cardiac import RRChannel
+
+    rng = np.random.default_rng(4)
+    k = np.arange(260)
+    rr = 820 + 40 * np.sin(2 * np.pi * k / 4.2) + rng.normal(0, 8, k.size)
+    rr[120] = 480.0  # an ectopic beat, for the corrector
+    rr[121] = 1160.0
+    info = pylsl.StreamInfo(
+        f"{source_id}-rr", "RR", 1, pylsl.IRREGULAR_RATE, pylsl.cf_float32, f"{source_id}-rr"
+    )
+    outlet = pylsl.StreamOutlet(info)
+    src = LslSource("rr", resolve("RR", source_id=f"{source_id}-rr", timeout=5.0))
+    assert src.irregular
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    engine = Engine({"rr": src}, cfg, outlets_source_id=f"{source_id}-engine", period_s=0.01)
+    engine.start()
+    try:
+        t_beat = pylsl.local_clock()
+        speed = 20.0
+        start = time.monotonic()
+        for i, v in enumerate(rr.astype(np.float32)):
+            t_beat += float(v) / 1000.0
+            # each value is stamped with the time of the beat that closes it
+            outlet.push_sample([v], t_beat)
+            due = start + float(np.sum(rr[: i + 1])) / 1000.0 / speed
+            time.sleep(max(0.0, due - time.monotonic()))
+        deadline = time.monotonic() + 10
+        end_s = float(np.sum(rr[1:])) / 1000.0 - 2.0
+        while time.monotonic() < deadline and engine.snapshot().session_s < end_s:
+            time.sleep(0.05)
+        snap = engine.snapshot()
+        assert snap.error is None, snap.error
+    finally:
+        engine.stop()
+    live = engine.drain_frames()
+    ch = RRChannel(t0=round(-rr[0]) / 1000.0)
+    off = ch.update(rr.astype(np.float32).astype(np.float64))
+    n = min(len(live), off.n_frames) - 8
+    assert n > 600
+    for name in ("hr_bpm", "rmssd_ms", "sdnn_ms", "rr_corrected_pct", "quality_ecg"):
+        got = np.array([f.features[name] for f in live[:n]])
+        np.testing.assert_allclose(got, off.features[name][:n], rtol=1e-6, err_msg=name)
+    assert np.nanmax(off.features["rr_corrected_pct"]) > 0  # the ectopic pair was corrected
+
+
+def test_ecg_stream_that_stops_and_resumes(source_id):
+    """The ECG stream pauses for 8 s of data time and comes back: the pause is a gap."""
+    fs = RATES["ecg"]
+    x, truth = ecg_like(fs, 90.0, 66.0, seed=9)
+    pause = (40.0, 48.0)  # data seconds that never arrive
+    outlet = _outlet("ecg", source_id)
+    src = LslSource("ecg", resolve("ECG", source_id=f"{source_id}-ecg", timeout=5.0))
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 20.0
+    engine = Engine({"ecg": src}, cfg, outlets_source_id=None, period_s=0.01, stall_s=0.5)
+    engine.start()
+    try:
+        t_lsl = pylsl.local_clock()
+        for a in range(0, x.size, int(fs)):
+            b = min(x.size, a + int(fs))
+            if pause[0] * fs <= a < pause[1] * fs:
+                time.sleep(0.05)  # the sensor is silent
+                continue
+            outlet.push_chunk(x[a:b].astype(np.float32).reshape(-1, 1), t_lsl + (b - 1) / fs)
+            time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and engine.snapshot().session_s < 86.0:
+            time.sleep(0.05)
+        snap = engine.snapshot()
+        assert snap.error is None
+    finally:
+        engine.stop()
+    assert engine.gaps_filled["ecg"] == pytest.approx(8.0, abs=0.05)
+    frames = engine.drain_frames()
+    t = np.array([f.time_s for f in frames])
+    q = np.array([f.features["quality_ecg"] for f in frames])
+    hr = np.array([f.features["hr_bpm"] for f in frames])
+    assert q[(t > 42.0) & (t < 48.0)].max() == 0.0  # quality drops in the pause
+    assert q[(t > 62.0) & (t < 85.0)].min() > 0.7  # and recovers
+    # beats after the pause are at their true times (the pause was not squeezed out)
+    with engine._lock:
+        marks = np.array(engine._marks["rpeak"])
+    assert not np.any((marks > pause[0] + 0.5) & (marks < pause[1]))
+    late = marks[marks > 55.0]
+    err = np.min(np.abs(late[:, None] - truth[None, :] / fs), axis=1)
+    assert np.all(err < 0.02)
+    assert np.nanmedian(hr[(t > 62.0) & (t < 85.0)]) == pytest.approx(66.0, abs=2.0)

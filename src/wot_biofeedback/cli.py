@@ -50,7 +50,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", SignalQualityWarning)
         rec = read_recording(
             args.input,
-            {"ecg": args.ecg, "eda": args.eda, "resp": args.resp},
+            {"ecg": args.ecg, "ppg": args.ppg, "eda": args.eda, "resp": args.resp},
             args.fs,
             args.eda_unit,
         )
@@ -209,9 +209,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     types = {
         m: t
-        for m, t in (("ecg", args.ecg_type), ("eda", args.eda_type), ("resp", args.resp_type))
+        for m, t in (
+            ("ecg", args.ecg_type),
+            ("ppg", args.ppg_type),
+            ("rr", args.rr_type),
+            ("eda", args.eda_type),
+            ("resp", args.resp_type),
+        )
         if t
     }
+    cardiac = [m for m in ("ecg", "ppg", "rr") if m in types]
+    if len(cardiac) > 1:
+        # one cardiac source: a PPG or RR stream asked for replaces the default ECG
+        types.pop("ecg", None)
+        if "ppg" in types and "rr" in types:
+            raise InputError("give either --ppg-type or --rr-type: one cardiac source at a time")
     sources = _open_sources(types, args.source_id, args.timeout)
     for m, s in sources.items():
         print(f"{m}: {s.name} at {s.fs:g} Hz ({s.unit or 'unit not stated'})")
@@ -251,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="the engine on live LSL streams")
     r.add_argument("--ecg-type", default="ECG", help="LSL type of the ECG stream ('' to skip)")
+    r.add_argument(
+        "--ppg-type", default="", help="LSL type of a PPG stream to use instead of ECG (e.g. PPG)"
+    )
+    r.add_argument(
+        "--rr-type",
+        default="",
+        help="LSL type of an inter-beat-interval stream (ms) to use instead of ECG (e.g. RR)",
+    )
     r.add_argument("--eda-type", default="EDA")
     r.add_argument("--resp-type", default="RESP")
     r.add_argument(
@@ -297,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("input")
     a.add_argument("--out", required=True)
     a.add_argument("--ecg", default=None, help="ECG signal name or 0-based index")
-    a.add_argument("--ppg", default=None, help=argparse.SUPPRESS)
+    a.add_argument(
+        "--ppg", default=None, help="PPG signal name or index (instead of ECG: pulse-rate HRV)"
+    )
     a.add_argument("--eda", default=None)
     a.add_argument("--resp", default=None)
     a.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
@@ -311,9 +333,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "ppg", None):
-        print("wot: error: PPG input is not supported yet", file=sys.stderr)
-        return 2
     try:
         return int(args.func(args))
     except (WotError, ValueError, OSError) as exc:

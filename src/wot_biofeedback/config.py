@@ -96,6 +96,7 @@ class CueConfig:
 class EngineConfig:
     frame_rate_hz: float = 4.0
     eda_min_amplitude_us: float = 0.02
+    max_corrected_share: float = 0.2  # HRV withheld when more beats of a window were corrected
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     zones: ZoneConfig = field(default_factory=ZoneConfig)
     cues: CueConfig = field(default_factory=CueConfig)

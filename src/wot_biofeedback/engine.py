@@ -119,6 +119,8 @@ class Engine:
         self.origin = math.nan
         self._t0: dict[str, float] = {}
         self._drop: dict[str, int] = {}
+        self._n_in: dict[str, int] = {}  # samples fed per modality (gap fill included)
+        self.gaps_filled: dict[str, float] = {}  # seconds of NaN inserted per modality
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -215,14 +217,24 @@ class Engine:
             got = src.pull()
             if got.data.size == 0:
                 continue
-            t0 = self._session_time(m, got.timestamps)
             data = got.data
+            if m == "rr" and m not in self._t0:
+                # an interval's timestamp marks its closing beat: the series starts one
+                # interval earlier; beat times then follow from the intervals themselves
+                if math.isnan(self.origin):
+                    self.origin = float(got.timestamps[0])
+                t_first = float(got.timestamps[0]) - self.origin - float(data[0]) / 1000.0
+                self._t0[m] = round(t_first * 1000.0) / 1000.0
+                self._drop[m] = 0
+            t0 = self._session_time(m, got.timestamps)
             if self._drop.get(m, 0):
                 k = min(self._drop[m], data.size)
                 data = data[k:]
                 self._drop[m] -= k
                 if data.size == 0:
                     continue
+            if m != "rr":
+                data = self._fill_gap(m, t0, got.timestamps[-data.size :], data)
             out = self.pipeline.push(m, data, t0)
             frames.extend(out.frames)
             with self._lock:
@@ -247,6 +259,24 @@ class Engine:
         frames.extend(self.pipeline.fuse_ready())
         if frames:
             self._publish(frames)
+
+    def _fill_gap(self, m: str, t0: float, ts: np.ndarray, data: np.ndarray) -> np.ndarray:
+        """A stream that paused and resumed: mark the missing stretch as NaN (a gap).
+
+        Channels count samples, so without this the samples after a pause would be placed too
+        early; with it, the detectors see a gap (no beats invented, quality 0) at the right
+        place on the session clock.
+        """
+        fs = self.sources[m].fs
+        n_in = self._n_in.get(m, 0)
+        expected = t0 + n_in / fs  # session time the next sample should have
+        gap = (float(ts[0]) - self.origin) - expected
+        n_fill = round(gap * fs) if gap > max(0.5, 10.0 / fs) else 0
+        if n_fill > 0:
+            data = np.concatenate((np.full(n_fill, np.nan), data))
+            self.gaps_filled[m] = self.gaps_filled.get(m, 0.0) + n_fill / fs
+        self._n_in[m] = n_in + data.size
+        return data
 
     def _apply_commands(self) -> None:
         with self._lock:

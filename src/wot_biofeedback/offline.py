@@ -18,7 +18,8 @@ import numpy as np
 
 from . import __version__
 from .config import EngineConfig
-from .pipeline import FEATURE_COLUMNS, Frame, Pipeline
+from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
+from .pipeline import CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
 from .sources.files import Recording
 from .summary import build_summary
 
@@ -64,6 +65,10 @@ def run_recording(
                 for k, v in ev.items():
                     d.setdefault(k, []).append(v)
     res.frames.extend(pipe.flush())
+    for mod, ev in pipe.finish_events().items():
+        d = res.events.setdefault(mod, {})
+        for k, v in ev.items():
+            d.setdefault(k, []).append(v)
     # a file ends: the frames past the last sample of the longest signal carry no data
     t_end = rec.duration_s
     res.frames = [f for f in res.frames if f.time_s < t_end]
@@ -75,6 +80,21 @@ def _write_csv(path: Path, header: str, cols: list[np.ndarray], fmt: list[str]) 
         fh.write(header + "\n")
         if cols and len(cols[0]):
             np.savetxt(fh, np.column_stack(cols), fmt=fmt, delimiter=",")
+
+
+def _write_rr_csv(
+    path: Path, t: np.ndarray, rr: np.ndarray, nn: np.ndarray, kind: np.ndarray
+) -> None:
+    """One row per beat of the NN series (an inserted beat has no detected interval)."""
+    with open(path, "w", newline="") as fh:
+        fh.write("time_s,rr_ms,corrected,nn_ms,artifact\n")
+        for ti, ri, ni, ki in zip(t.tolist(), rr.tolist(), nn.tolist(), kind.tolist(), strict=True):
+            if ki == EXCLUDED and not np.isfinite(ri):
+                continue  # the first beat: no interval at all
+            fh.write(
+                f"{ti:.4f},{_fmt(ri, '.2f')},{int(ki != NORMAL)},{_fmt(ni, '.2f')},"
+                f"{KIND_NAMES[ki]}\n"
+            )
 
 
 def analyze(
@@ -89,16 +109,16 @@ def analyze(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    rt = res.event("ecg", "rpeak_time")
+    cardiac = next((m for m in CARDIAC_SOURCES if m in rec.signals), "ecg")
+    rt = res.event(cardiac, "rpeak_time")
     _write_csv(out / "rpeaks.csv", "time_s", [rt], ["%.4f"])
-    rr = res.event("ecg", "rr_ms")
-    ok = res.event("ecg", "rr_ok").astype(bool)
-    has = np.isfinite(rr)
-    _write_csv(
+    kinds = res.event(cardiac, "rr_kind").astype(np.int64)
+    _write_rr_csv(
         out / "rr.csv",
-        "time_s,rr_ms,corrected",
-        [rt[has], rr[has], (~ok[has]).astype(int)],
-        ["%.4f", "%.2f", "%d"],
+        res.event(cardiac, "nn_time"),
+        res.event(cardiac, "rr_ms"),
+        res.event(cardiac, "nn_ms"),
+        kinds,
     )
     _write_csv(
         out / "scr.csv",
@@ -134,9 +154,9 @@ def analyze(
         for t, z, a, c in zip(times, zones, arousal, conf, strict=True):
             fh.write(f"{t:.2f},{z},{_fmt(a)},{_fmt(c)}\n")
 
-    quality = {
-        m: np.array([f.features.get(f"quality_{m}", 0.0) for f in frames]) for m in rec.signals
-    }
+    # the cardiac channel's quality column is quality_ecg whatever its source (ECG, PPG, RR)
+    qcol = {m: "quality_ecg" if m in CARDIAC_SOURCES else f"quality_{m}" for m in rec.signals}
+    quality = {m: np.array([f.features.get(qcol[m], 0.0) for f in frames]) for m in rec.signals}
     summary = build_summary(times, zones, arousal, quality, pipe.cues.log, config.frame_rate_hz)
     summary.update(
         {
@@ -151,7 +171,7 @@ def analyze(
             },
             "counts": {
                 "rpeaks": int(rt.size),
-                "rr_corrected": int((~ok[has]).sum()),
+                "rr_corrected": int(np.sum(kinds != NORMAL)),
                 "scr": int(res.event("eda", "scr_peak_time").size),
                 "breaths": int(res.event("resp", "breath_onset_time").size),
             },
@@ -177,8 +197,8 @@ def analyze(
     return res
 
 
-def _fmt(v: float) -> str:
-    return "" if not np.isfinite(v) else f"{v:.4g}"
+def _fmt(v: float, spec: str = ".4g") -> str:
+    return "" if not np.isfinite(v) else format(v, spec)
 
 
 def _json_default(o: Any) -> Any:

@@ -17,15 +17,17 @@ import numpy as np
 
 from .config import EngineConfig
 from .cues import Cue, CuePolicy
+from .dsp.cardiac import CARDIAC_FEATURES, CardiacChannel, RRChannel
 from .dsp.channels import CHANNEL_TYPES, Channel, EdaChannel
+from .dsp.rsa import RsaTracker
 from .state import StateEngine, StateResult
 
-MODALITIES = ("ecg", "eda", "resp")
+MODALITIES = ("ecg", "ppg", "rr", "eda", "resp")
+CARDIAC_SOURCES = ("ecg", "ppg", "rr")
+"""Modalities that feed the one cardiac channel (at most one per session)."""
 FEATURE_COLUMNS = (
-    "hr_bpm",
-    "rmssd_ms",
-    "sdnn_ms",
-    "pnn50",
+    *CARDIAC_FEATURES[:-1],
+    "rsa_ms",
     "scl_us",
     "scr_per_min",
     "scr_amp_us",
@@ -80,13 +82,22 @@ class Pipeline:
             raise ValueError(f"unknown modality {sorted(unknown)}; expected {MODALITIES}")
         if not rates:
             raise ValueError("at least one modality is needed")
+        cardiac = [m for m in rates if m in CARDIAC_SOURCES]
+        if len(cardiac) > 1:
+            raise ValueError(f"one cardiac source at a time, got {cardiac}; choose ECG, PPG or RR")
         self.rates = dict(rates)
         self.channels: dict[str, Channel] = {}
         self._pending: dict[str, dict[str, np.ndarray]] = {}
         self._pending_first: dict[str, int] = {}
         self.ended: set[str] = set()
         self.next_frame = 0
-        self.state = StateEngine(self.config, baseline_window, tuple(self.rates))
+        # the state engine knows the cardiac channel as "ecg" whatever its source
+        self.state = StateEngine(
+            self.config,
+            baseline_window,
+            tuple("ecg" if m in CARDIAC_SOURCES else m for m in self.rates),
+        )
+        self.rsa = RsaTracker() if cardiac and "resp" in self.rates else None
         self.cues = CuePolicy(self.config.cues)
         self.frame_rate = self.config.frame_rate_hz
 
@@ -99,6 +110,8 @@ class Pipeline:
                 ch = EdaChannel(
                     self.rates[modality], t0, self.frame_rate, self.config.eda_min_amplitude_us
                 )
+            elif issubclass(cls, (CardiacChannel, RRChannel)):
+                ch = cls(self.rates[modality], t0, self.frame_rate, self.config.max_corrected_share)
             else:
                 ch = cls(self.rates[modality], t0, self.frame_rate)
             # frames already fused without this modality are skipped
@@ -119,6 +132,8 @@ class Pipeline:
             )
         ch = self._channel(modality, t0)
         out = ch.update(samples)
+        if self.rsa is not None:
+            self.rsa.add(modality, ch, out.events)
         if out.n_frames:
             pend = self._pending[modality]
             if not pend or len(next(iter(pend.values()))) == 0:
@@ -134,6 +149,15 @@ class Pipeline:
     def end(self, modality: str) -> None:
         """Mark a modality finished (its file ended): fusion no longer waits for it."""
         self.ended.add(modality)
+
+    def finish_events(self) -> dict[str, dict[str, np.ndarray]]:
+        """End of a record: the events channels kept back for look-ahead (e.g. last beats)."""
+        out = {}
+        for m, ch in self.channels.items():
+            fin = getattr(ch, "finish", None)
+            if fin is not None:
+                out[m] = fin()
+        return out
 
     def flush(self) -> list[Frame]:
         """End of input: fuse every frame some modality has delivered."""
@@ -184,6 +208,8 @@ class Pipeline:
                 for k in list(pend):
                     pend[k] = pend[k][drop:]
                 self._pending_first[m] = first + drop
+        if self.rsa is not None:
+            feats["rsa_ms"] = self.rsa.frames(start, stop, self.frame_rate)
         for k in FEATURE_COLUMNS:
             if k not in feats:
                 feats[k] = np.full(n, np.nan if not k.startswith("quality") else 0.0)

@@ -5,29 +5,43 @@ function named in the NeuroKit2 style that runs the same code on a whole record,
 identical output for any chunking. Nothing here imports Qt or pylsl.
 """
 
-from .channels import CardiacChannel, EdaChannel, RespChannel
+from .cardiac import CARDIAC_FEATURES, CardiacChannel, PpgChannel, RRChannel
+from .channels import EdaChannel, RespChannel
 from .ecg import ECG_DELAY_S, EcgPeakDetector, ecg_peaks
 from .eda import EdaScrDetector, eda_scr
 from .filters import SosFilter, butter_sos
-from .hrv import RRScreen, hrv_time, rr_screen
+from .hrv import KIND_NAMES, RRCorrector, hrv_time, rr_correct
+from .hrv_freq import SlidingLomb, StreamingWelch, hrv_frequency
+from .ppg import PpgPulseDetector, ppg_peaks
 from .resp import RespBreathDetector, rsp_breaths
 from .ringbuffer import RingBuffer
+from .rsa import RsaTracker
 
 __all__ = [
+    "CARDIAC_FEATURES",
     "ECG_DELAY_S",
+    "KIND_NAMES",
     "CardiacChannel",
     "EcgPeakDetector",
     "EdaChannel",
     "EdaScrDetector",
-    "RRScreen",
+    "PpgChannel",
+    "PpgPulseDetector",
+    "RRChannel",
+    "RRCorrector",
     "RespBreathDetector",
     "RespChannel",
     "RingBuffer",
+    "RsaTracker",
+    "SlidingLomb",
     "SosFilter",
+    "StreamingWelch",
     "butter_sos",
     "ecg_peaks",
     "eda_scr",
+    "hrv_frequency",
     "hrv_time",
-    "rr_screen",
+    "ppg_peaks",
+    "rr_correct",
     "rsp_breaths",
 ]

@@ -1,70 +1,388 @@
-"""Beat-interval handling and time-domain heart-rate variability.
+"""Beat-interval artifact correction and time-domain heart-rate variability.
 
-Interval screening (first version): an RR interval is accepted when it lies in 300-2000 ms
-(30-200 bpm) and within 25 % of the median of the previous seven accepted intervals, the
-classic percentage filter (Malik et al. 1989). Three consecutive rejected intervals that agree
-with one another (within 15 %) are taken as a genuine change of rhythm and accepted, so the
-filter cannot lock out a new heart rate. Rejected intervals are flagged ``corrected`` and left
-out of every HRV feature.
+Artifact correction follows Lipponen & Tarvainen (2019), the method behind Kubios' automatic
+correction, made causal with a look-ahead of two beats:
+
+* ``dRR`` (successive differences) and ``mRR`` (deviation from the median of the 11 intervals
+  ``i-8 .. i+2``; negative deviations doubled) are normalised by time-varying thresholds
+  ``alpha x QD`` (quartile deviation over the last 91 values, ``alpha = 5.2``). The paper's
+  windows are centred; here they end at the look-ahead, which is what a live engine can know.
+* The decision rules are the paper's (Figure 1 there; constants ``c1 = 0.13``, ``c2 = 0.17``):
+  an interval is *ectopic* when ``dRR`` and its neighbours form the short-long (or long-short)
+  pattern; *missed* when a long interval is about twice the local median; *extra* when a short
+  interval plus the next one make up about one median interval; otherwise *long/short* when its
+  ``dRR`` or ``mRR`` is out of range.
+* Corrections: ectopic and long/short intervals are replaced by the local median; a missed beat
+  splits its interval in two (one virtual beat inserted half-way); an extra beat is removed and
+  its interval merged into the next. Every row that was changed carries its artifact class.
+* Intervals that span a signal gap, or that remain outside 250-2500 ms after correction, are
+  *excluded*: they get no NN value and break the successive-difference chain.
+
+Each input beat's row is final (``nn_ms`` and ``kind``) once two further beats have arrived, or
+at :meth:`RRCorrector.flush`. Streaming output equals the batch function for any chunking.
 
 References
 ----------
-Malik M et al. (1989). Heart rate variability in relation to prognosis after myocardial
-infarction: selection of optimal processing techniques. Eur Heart J 10(12).
+Lipponen JA, Tarvainen MP (2019). A robust algorithm for heart rate variability time series
+artefact correction using novel beat classification. J Med Eng Technol 43(3):173-181.
 Task Force of the ESC and NASPE (1996). Heart rate variability: standards of measurement.
 Circulation 93(5).
 """
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from .._checks import as_1d_float
+from ._numba import njit
 
-RR_MIN_MS = 300.0
-RR_MAX_MS = 2000.0
+RR_MIN_MS = 250.0
+RR_MAX_MS = 2500.0
 
+# artifact classes (``kind`` codes) and their names in rr.csv
+NORMAL, ECTOPIC, MISSED, EXTRA, LONGSHORT, EXCLUDED = range(6)
+KIND_NAMES = ("normal", "ectopic", "missed", "extra", "longshort", "excluded")
 
-class RRScreen:
-    """Streaming RR-interval screen (percentage filter with rhythm-change recovery)."""
+_RING = 128  # raw-interval history kept (>= 91 + look-ahead)
+_LOOKAHEAD = 2
+_WIN_QD = 91
+_WIN_MED = 11
 
-    def __init__(self, tolerance: float = 0.25, history: int = 7) -> None:
-        self.tolerance = tolerance
-        self._ref: deque[float] = deque(maxlen=history)
-        self._rejected: list[float] = []
-
-    def screen(self, rr_ms: float) -> bool:
-        """Return True when ``rr_ms`` is accepted."""
-        if not np.isfinite(rr_ms) or not RR_MIN_MS <= rr_ms <= RR_MAX_MS:
-            self._rejected.clear()
-            return False
-        if len(self._ref) < 3:
-            self._ref.append(rr_ms)
-            return True
-        ref = float(np.median(self._ref))
-        if abs(rr_ms - ref) <= self.tolerance * ref:
-            self._ref.append(rr_ms)
-            self._rejected.clear()
-            return True
-        self._rejected.append(rr_ms)
-        if len(self._rejected) >= 3:
-            r = np.asarray(self._rejected[-3:])
-            if r.max() - r.min() <= 0.15 * r.mean():
-                self._ref.clear()
-                self._ref.extend(r.tolist())
-                self._rejected.clear()
-                return True
-        return False
+# int state slots: beats received, rows decided, last beat index decided, a merge is pending
+_I_NB, _I_ND, _I_MERGE = 0, 1, 2
+# parameter slots
+_P_ALPHA, _P_C1, _P_C2, _P_MIN_TH, _P_MIN_MS, _P_MAX_MS = range(6)
 
 
-def rr_screen(rr_ms: np.ndarray) -> np.ndarray:
-    """Batch form of :class:`RRScreen`: boolean mask of accepted intervals."""
-    rr = as_1d_float(rr_ms, "rr_ms")
-    s = RRScreen()
-    return np.array([s.screen(float(v)) for v in rr], dtype=bool)
+@njit
+def _qd(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
+    """Quartile deviation (Q3 - Q1) / 2 of ``vals[:n]`` (linear interpolation)."""
+    if n <= 0:
+        return 0.0
+    for k in range(n):
+        scratch[k] = vals[k]
+    s = np.sort(scratch[:n])
+    q = np.empty(2)
+    for j, p in enumerate((0.25, 0.75)):
+        pos = p * (n - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        q[j] = s[lo] + (pos - lo) * (s[hi] - s[lo])
+    return 0.5 * (q[1] - q[0])
+
+
+@njit
+def _median(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
+    if n <= 0:
+        return math.nan
+    for k in range(n):
+        scratch[k] = vals[k]
+    s = np.sort(scratch[:n])
+    if n % 2 == 1:
+        return s[n // 2]
+    return 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+@njit
+def _decide(
+    ist: np.ndarray,
+    prm: np.ndarray,
+    r_t: np.ndarray,
+    r_rr: np.ndarray,
+    r_gap: np.ndarray,
+    r_conf: np.ndarray,
+    r_m: np.ndarray,
+    r_kind: np.ndarray,
+    i: int,
+    conf: int,
+    out_t: np.ndarray,
+    out_rr: np.ndarray,
+    out_nn: np.ndarray,
+    out_kind: np.ndarray,
+    out_conf: np.ndarray,
+    n_out: int,
+    scratch: np.ndarray,
+    buf: np.ndarray,
+) -> int:
+    """Decide the row of beat ``i`` (its interval ends at beat ``i``); return the new n_out."""
+    nb = ist[_I_NB]
+    ring = r_t.shape[0]
+    k = i % ring
+    rr = r_rr[k]
+    t = r_t[k]
+    kind = NORMAL
+    nn = rr
+    if ist[_I_MERGE] == 1:  # the previous beat was extra: this interval absorbed it
+        ist[_I_MERGE] = 0
+        kind = EXTRA
+    if math.isnan(rr) or r_gap[k] != 0:
+        r_m[k] = math.nan
+        out_t[n_out] = t
+        out_rr[n_out] = rr
+        out_nn[n_out] = math.nan
+        out_kind[n_out] = EXCLUDED
+        out_conf[n_out] = conf
+        r_kind[k] = EXCLUDED
+        return n_out + 1
+    # median of the 11 intervals i-8 .. i+2 (what is known), raw values
+    m = 0
+    for j in range(max(0, i - _WIN_MED + 1 + _LOOKAHEAD), min(nb, i + _LOOKAHEAD + 1)):
+        v = r_rr[j % ring]
+        if not math.isnan(v):
+            buf[m] = v
+            m += 1
+    med = _median(buf, m, scratch)
+    mrr = rr - med
+    if mrr < 0:
+        mrr *= 2.0
+    r_m[k] = mrr
+    # thresholds: alpha x quartile deviation of |dRR| and |mRR| over the last 91 intervals
+    # (raw values, as in the paper: quartiles stay put while fewer than ~25 % are artifacts;
+    # excluding flagged intervals instead would truncate the distribution and feed back)
+    lo = max(1, i + _LOOKAHEAD + 1 - _WIN_QD)
+    m = 0
+    for j in range(lo, min(nb, i + _LOOKAHEAD + 1)):
+        a = r_rr[j % ring]
+        b = r_rr[(j - 1) % ring]
+        if not (math.isnan(a) or math.isnan(b)):
+            buf[m] = abs(a - b)
+            m += 1
+    n_hist = m
+    warm = 0.15 * med if n_hist < 16 else 0.0
+    th1 = max(prm[_P_ALPHA] * _qd(buf, m, scratch), prm[_P_MIN_TH], warm)
+    m = 0
+    for j in range(max(0, i + 1 - _WIN_QD), i + 1):
+        v = r_m[j % ring]
+        if not math.isnan(v):
+            buf[m] = abs(v)
+            m += 1
+    th2 = max(prm[_P_ALPHA] * _qd(buf, m, scratch), prm[_P_MIN_TH], warm)
+    # normalised dRR at i-1 .. i+2 (0 where undefined)
+    dn = np.zeros(4)
+    for q in range(4):
+        j = i - 1 + q
+        if j >= 1 and j < nb and j - 1 >= nb - ring:
+            a = r_rr[j % ring]
+            b = r_rr[(j - 1) % ring]
+            if not (math.isnan(a) or math.isnan(b)):
+                dn[q] = (a - b) / th1
+    d0 = dn[1]
+    mn = mrr / th2
+    c1 = prm[_P_C1]
+    c2 = prm[_P_C2]
+    if abs(d0) > 1.0 or abs(mn) > 3.0:
+        s12 = max(dn[0], dn[2]) if d0 > 0 else min(dn[0], dn[2])
+        s22 = min(dn[2], dn[3]) if d0 >= 0 else max(dn[2], dn[3])
+        ectopic = (d0 > 1.0 and s12 < -c1 * d0 - c2) or (d0 < -1.0 and s12 > -c1 * d0 + c2)
+        if ectopic:
+            kind = ECTOPIC
+            nn = med
+        else:
+            eq3 = d0 > 1.0 and s22 < -1.0
+            eq4 = abs(mn) > 3.0
+            eq5 = d0 < -1.0 and s22 > 1.0
+            if eq3 or eq4 or eq5:
+                nxt = r_rr[(i + 1) % ring] if i + 1 < nb else math.nan
+                if eq5 and not math.isnan(nxt) and abs(rr + nxt - med) < th2:
+                    # extra beat: drop this beat, merge its interval into the next one
+                    r_rr[(i + 1) % ring] = rr + nxt
+                    ist[_I_MERGE] = 1
+                    out_t[n_out] = t
+                    out_rr[n_out] = rr
+                    out_nn[n_out] = math.nan
+                    out_kind[n_out] = EXTRA
+                    out_conf[n_out] = conf
+                    r_kind[k] = EXTRA
+                    return n_out + 1
+                if eq3 and abs(0.5 * rr - med) < th2:
+                    # missed beat: insert a virtual beat half-way
+                    half = 0.5 * rr
+                    out_t[n_out] = t - half / 1000.0
+                    out_rr[n_out] = math.nan
+                    out_nn[n_out] = half
+                    out_kind[n_out] = MISSED
+                    out_conf[n_out] = conf
+                    n_out += 1
+                    kind = MISSED
+                    nn = half
+                else:
+                    kind = LONGSHORT
+                    nn = med
+    if not (prm[_P_MIN_MS] <= nn <= prm[_P_MAX_MS]):
+        kind = EXCLUDED
+        nn = math.nan
+    out_t[n_out] = t
+    out_rr[n_out] = rr
+    out_nn[n_out] = nn
+    out_kind[n_out] = kind
+    out_conf[n_out] = conf
+    r_kind[k] = kind
+    return n_out + 1
+
+
+@njit
+def _rr_correct(
+    t_in: np.ndarray,
+    gap_in: np.ndarray,
+    conf_in: np.ndarray,
+    flush: bool,
+    fst: np.ndarray,
+    ist: np.ndarray,
+    prm: np.ndarray,
+    r_t: np.ndarray,
+    r_rr: np.ndarray,
+    r_gap: np.ndarray,
+    r_conf: np.ndarray,
+    r_m: np.ndarray,
+    r_kind: np.ndarray,
+    out_t: np.ndarray,
+    out_rr: np.ndarray,
+    out_nn: np.ndarray,
+    out_kind: np.ndarray,
+    out_conf: np.ndarray,
+) -> int:
+    ring = r_t.shape[0]
+    scratch = np.empty(ring)
+    buf = np.empty(ring)
+    n_out = 0
+    for q in range(t_in.shape[0]):
+        nb = ist[_I_NB]
+        k = nb % ring
+        r_t[k] = t_in[q]
+        r_rr[k] = (t_in[q] - fst[0]) * 1000.0 if nb > 0 else math.nan
+        r_gap[k] = gap_in[q]
+        r_conf[k] = conf_in[q]
+        r_m[k] = math.nan
+        r_kind[k] = -1
+        fst[0] = t_in[q]
+        ist[_I_NB] = nb + 1
+        i = nb - _LOOKAHEAD
+        if i >= 0:
+            n_out = _decide(
+                ist, prm, r_t, r_rr, r_gap, r_conf, r_m, r_kind, i, conf_in[q],
+                out_t, out_rr, out_nn, out_kind, out_conf, n_out, scratch, buf,
+            )  # fmt: skip
+            ist[_I_ND] = i + 1
+    if flush:
+        conf = r_conf[(ist[_I_NB] - 1) % ring] if ist[_I_NB] > 0 else 0
+        for i in range(ist[_I_ND], ist[_I_NB]):
+            n_out = _decide(
+                ist, prm, r_t, r_rr, r_gap, r_conf, r_m, r_kind, i, conf,
+                out_t, out_rr, out_nn, out_kind, out_conf, n_out, scratch, buf,
+            )  # fmt: skip
+        ist[_I_ND] = ist[_I_NB]
+    return n_out
+
+
+class RRCorrector:
+    """Streaming beat-interval artifact correction (causal Lipponen & Tarvainen, 2019).
+
+    Parameters
+    ----------
+    alpha : float
+        Threshold factor on the quartile deviation (5.2 in the paper).
+    min_threshold_ms : float
+        Floor of both thresholds, ms, so a very regular rhythm (or coarse timestamps) does not
+        turn every small change into an artifact.
+    rr_range_ms : (float, float)
+        Physiological range; corrected intervals outside it are excluded.
+
+    Notes
+    -----
+    :meth:`update` takes beat times (s), a flag per beat saying the signal had a gap since the
+    previous beat, and a confirmation key per beat (e.g. the sample index at which the beat was
+    confirmed). It returns the rows decided by this call as a dict of arrays: ``time_s``
+    (beat time), ``rr_ms`` (detected interval, NaN for an inserted beat), ``nn_ms`` (the value
+    to use, NaN when excluded or removed), ``kind`` (see :data:`KIND_NAMES`) and ``confirm``
+    (the key of the beat whose arrival made the row final).
+    """
+
+    lookahead_beats = _LOOKAHEAD
+
+    def __init__(
+        self,
+        alpha: float = 5.2,
+        min_threshold_ms: float = 15.0,
+        rr_range_ms: tuple[float, float] = (RR_MIN_MS, RR_MAX_MS),
+    ) -> None:
+        self._prm = np.array(
+            [alpha, 0.13, 0.17, min_threshold_ms, float(rr_range_ms[0]), float(rr_range_ms[1])]
+        )
+        self._fst = np.zeros(1)
+        self._ist = np.zeros(3, dtype=np.int64)
+        self._r_t = np.zeros(_RING)
+        self._r_rr = np.full(_RING, np.nan)
+        self._r_gap = np.zeros(_RING, dtype=np.int64)
+        self._r_conf = np.zeros(_RING, dtype=np.int64)
+        self._r_m = np.full(_RING, np.nan)
+        self._r_kind = np.full(_RING, -1, dtype=np.int64)
+
+    def update(
+        self,
+        times_s: np.ndarray,
+        gap: np.ndarray | None = None,
+        confirm: np.ndarray | None = None,
+        flush: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Add beats; return the rows that became final."""
+        t = as_1d_float(times_s, "beat times")
+        g = np.zeros(t.size, dtype=np.int64) if gap is None else np.asarray(gap, dtype=np.int64)
+        c = np.arange(t.size, dtype=np.int64) if confirm is None else np.asarray(confirm, np.int64)
+        cap = 2 * (t.size + _LOOKAHEAD + 1)
+        out_t = np.empty(cap)
+        out_rr = np.empty(cap)
+        out_nn = np.empty(cap)
+        out_kind = np.empty(cap, dtype=np.int64)
+        out_conf = np.empty(cap, dtype=np.int64)
+        k = _rr_correct(
+            t, g, c, flush, self._fst, self._ist, self._prm,
+            self._r_t, self._r_rr, self._r_gap, self._r_conf, self._r_m, self._r_kind,
+            out_t, out_rr, out_nn, out_kind, out_conf,
+        )  # fmt: skip
+        return {
+            "time_s": out_t[:k],
+            "rr_ms": out_rr[:k],
+            "nn_ms": out_nn[:k],
+            "kind": out_kind[:k],
+            "confirm": out_conf[:k],
+        }
+
+    def flush(self) -> dict[str, np.ndarray]:
+        """Decide the beats still waiting for look-ahead (end of a record)."""
+        return self.update(np.empty(0), flush=True)
+
+
+def rr_correct(
+    rr_ms: np.ndarray | None = None, *, times_s: np.ndarray | None = None, **options: float
+) -> dict[str, np.ndarray]:
+    """Batch artifact correction of a beat series (same code as :class:`RRCorrector`).
+
+    Parameters
+    ----------
+    rr_ms : array, optional
+        Intervals, ms; beat times are their cumulative sum (first beat at ``rr_ms[0]``).
+    times_s : array, optional
+        Beat times, s (instead of ``rr_ms``).
+    **options
+        Passed to :class:`RRCorrector`.
+
+    Returns
+    -------
+    dict
+        Rows as described in :class:`RRCorrector` (the first beat has no interval and is
+        ``excluded``).
+    """
+    if (rr_ms is None) == (times_s is None):
+        raise ValueError("give exactly one of rr_ms or times_s")
+    if times_s is None:
+        rr = as_1d_float(rr_ms, "rr_ms")
+        t = np.concatenate(([0.0], np.cumsum(rr) / 1000.0))
+    else:
+        t = as_1d_float(times_s, "times_s")
+    return RRCorrector(**options).update(t, flush=True)  # type: ignore[arg-type]
 
 
 def hrv_time(rr_ms: np.ndarray) -> Mapping[str, float]:
@@ -73,7 +391,8 @@ def hrv_time(rr_ms: np.ndarray) -> Mapping[str, float]:
     Parameters
     ----------
     rr_ms : array
-        NN intervals, ms (already screened).
+        NN intervals, ms (already corrected). NaN marks an excluded interval: it is left out,
+        and so are the successive differences it takes part in.
 
     Returns
     -------
@@ -83,14 +402,16 @@ def hrv_time(rr_ms: np.ndarray) -> Mapping[str, float]:
         successive differences, ms; ``pnn50``: percentage of successive differences > 50 ms, %.
     """
     rr = as_1d_float(rr_ms, "rr_ms")
+    d = np.diff(rr)
+    d = d[np.isfinite(d)]
     rr = rr[np.isfinite(rr)]
     out = dict.fromkeys(("mean_nn_ms", "mean_hr_bpm", "sdnn_ms", "rmssd_ms", "pnn50"), np.nan)
     if rr.size >= 1:
         out["mean_nn_ms"] = float(rr.mean())
         out["mean_hr_bpm"] = float(np.mean(60000.0 / rr))
     if rr.size >= 2:
-        d = np.diff(rr)
         out["sdnn_ms"] = float(rr.std(ddof=1))
+    if d.size >= 1:
         out["rmssd_ms"] = float(np.sqrt(np.mean(d**2)))
         out["pnn50"] = float(100.0 * np.mean(np.abs(d) > 50.0))
     return out

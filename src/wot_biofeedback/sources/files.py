@@ -25,6 +25,7 @@ from ..errors import InputError, SignalQualityWarning
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
     "ecg": (r"^ecg", r"ecg", r"^(mlii|ml2|ii|i|iii|v[1-6]|avr|avl|avf|lead.*)$"),
+    "ppg": (r"^ppg", r"ppg", r"pleth", r"^bvp"),
     "eda": (r"^eda", r"gsr", r"eda", r"^sc[lr]?$", r"skin.?cond"),
     "resp": (r"^resp", r"^rsp", r"resp", r"breath"),
 }
@@ -183,11 +184,29 @@ def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Rec
         raise InputError(f"{p.name}: no time_s column; give the sampling rate with --fs")
     rate = check_rate(rate, "CSV sampling rate")
     rec = Recording(str(p))
-    for m in ("ecg", "eda", "resp"):
+    for m in _modalities(channels):
         idx = _pick(names, m, channels.get(m), p.name)
         if idx is not None:
             rec.signals[m] = Signal(np.ascontiguousarray(data[:, idx]), rate, names[idx])
+    _one_cardiac(rec, channels)
     return rec
+
+
+def _modalities(channels: dict[str, str | None]) -> tuple[str, ...]:
+    return ("ecg", "ppg", "eda", "resp")
+
+
+def _one_cardiac(rec: Recording, channels: dict[str, str | None]) -> None:
+    """Keep one cardiac source: an explicitly named one, else ECG before PPG."""
+    if "ecg" in rec.signals and "ppg" in rec.signals:
+        drop = "ecg" if channels.get("ppg") and not channels.get("ecg") else "ppg"
+        if channels.get("ecg") and channels.get("ppg"):
+            raise InputError("give either --ecg or --ppg: the cardiac channel takes one source")
+        sig = rec.signals.pop(drop)
+        rec.notes.append(
+            f"{drop.upper()} column {sig.name!r} not used: one cardiac source at a time "
+            f"(choose with --{drop})"
+        )
 
 
 def _csv_numeric(p: Path, names: list[str]) -> np.ndarray:
@@ -240,7 +259,7 @@ def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
     rec = Recording(str(base))
     sigs = r.e_p_signal
     spf = r.samps_per_frame
-    for m in ("ecg", "eda", "resp"):
+    for m in _modalities(channels):
         idx = _pick(names, m, channels.get(m), base.name)
         if idx is None:
             continue
@@ -250,4 +269,5 @@ def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
         rec.signals[m] = Signal(
             data, check_rate(rate, f"{names[idx]} sampling rate"), names[idx], unit
         )
+    _one_cardiac(rec, channels)
     return rec

@@ -99,11 +99,15 @@ class LslSource:
         # connect now, so that nothing pushed after this point is missed
         self.inlet.open_stream(timeout=5.0)
         self.fs = float(self.info.nominal_srate())
-        if self.fs <= 0:
+        # an RR stream is irregular by nature (one value per beat); nominally 1 value/s
+        self.irregular = self.fs <= 0
+        if self.irregular and modality != "rr":
             raise StreamNotFoundError(
                 f"stream {self.info.name()!r} has an irregular rate; "
                 f"{modality} needs a sampled signal"
             )
+        if modality == "rr":
+            self.fs = 1.0
         if not 0 <= channel < self.info.channel_count():
             raise StreamNotFoundError(
                 f"stream {self.info.name()!r} has {self.info.channel_count()} channels; "

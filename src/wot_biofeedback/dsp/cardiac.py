@@ -1,0 +1,816 @@
+"""The cardiac channel: beats → corrected NN series → HRV frames, in numba.
+
+Beats come from an ECG (:class:`~wot_biofeedback.dsp.ecg.EcgPeakDetector`), a PPG
+(:class:`~wot_biofeedback.dsp.ppg.PpgPulseDetector`) or a stream of inter-beat intervals (LSL
+type ``RR``). They pass the causal Lipponen-Tarvainen correction
+(:class:`~wot_biofeedback.dsp.hrv.RRCorrector`), and every feature frame is computed by one
+kernel from the NN rows confirmed by the frame's sample, so any chunking gives identical frames.
+
+Features (columns of ``features.csv``):
+
+====================  =====  =========================================================
+``hr_bpm``            bpm    60000 / mean NN over the last 10 s
+``rmssd_ms``          ms     RMSSD of successive NN pairs in the last 30 s
+``sdnn_ms``           ms     SDNN (ddof=1) of NN in the last 60 s
+``pnn50``             %      share of successive differences > 50 ms in the last 30 s
+``lf_ms2``            ms²    Lomb-Scargle power 0.04-0.15 Hz over the last 300 s
+``hf_ms2``            ms²    Lomb-Scargle power 0.15-0.4 Hz over the last 300 s
+``lf_hf``             1      ``lf_ms2 / hf_ms2``
+``lf_ms2_welch``      ms²    Welch power 0.04-0.15 Hz (4 Hz resampled series, 300 s)
+``hf_ms2_welch``      ms²    Welch power 0.15-0.4 Hz
+``lf_hf_welch``       1      Welch LF/HF
+``coherence``         1      HeartMath coherence ratio over the last 64 s (Lomb PSD)
+``rr_corrected_pct``  %      share of corrected or excluded beats in the last 60 s
+``quality_ecg``       0-1    signal quality (samples usable x rhythm present x share of
+                             uncorrected beats x plausible rate)
+====================  =====  =========================================================
+
+Variability features are withheld (NaN) when more than ``max_corrected`` of the beats in their
+window were corrected, and frequency features until their window holds at least 120 s (LF
+needs two minutes, Task Force 1996) — 48 s for the 64-s coherence window.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._checks import as_1d_float
+from ._numba import njit
+from .ecg import EcgPeakDetector
+from .framing import FRAME_RATE_HZ, Channel, ChannelOutput
+from .hrv import NORMAL, RRCorrector
+from .hrv_freq import (
+    BAND_NAMES,
+    HF_BAND_HZ,
+    LF_BAND_HZ,
+    LOMB_NSUM,
+    band_integral,
+    band_powers,
+    lomb_add,
+    lomb_grid,
+    lomb_psd,
+    welch_add_beat,
+    welch_freqs,
+    welch_state,
+)
+from .ppg import PpgPulseDetector
+
+CARDIAC_FEATURES = (
+    "hr_bpm",
+    "rmssd_ms",
+    "sdnn_ms",
+    "pnn50",
+    "lf_ms2",
+    "hf_ms2",
+    "lf_hf",
+    "lf_ms2_welch",
+    "hf_ms2_welch",
+    "lf_hf_welch",
+    "coherence",
+    "rr_corrected_pct",
+    "quality_ecg",
+)
+(
+    _F_HR, _F_RMSSD, _F_SDNN, _F_PNN50, _F_LF, _F_HF, _F_LFHF,
+    _F_LFW, _F_HFW, _F_LFHFW, _F_COH, _F_CORR, _F_Q,
+) = range(len(CARDIAC_FEATURES))  # fmt: skip
+_B_LF = BAND_NAMES.index("lf_ms2")
+_B_HF = BAND_NAMES.index("hf_ms2")
+_B_COH = BAND_NAMES.index("coherence")
+
+# event-ring counters
+(
+    _E_N, _E_IN, _E_OUT_L, _E_OUT_C, _E_ADDS, _E_DIRTY_L, _E_DIRTY_C,
+    _E_ROWS_L, _E_CORR_L, _E_ROWS_C, _E_CORR_C,
+) = range(11)  # fmt: skip
+# parameters
+(
+    _P_HR_W, _P_RMSSD_W, _P_SDNN_W, _P_LOMB_W, _P_COH_W, _P_MAX_CORR,
+    _P_LOMB_MIN, _P_COH_MIN, _P_HR_LO, _P_HR_HI, _P_GAP_S,
+    _P_LF_LO, _P_LF_HI, _P_HF_LO, _P_HF_HI,
+) = range(15)  # fmt: skip
+
+
+@njit
+def _resum(
+    e_t: np.ndarray,
+    e_nn: np.ndarray,
+    lo: int,
+    hi: int,
+    acc: np.ndarray,
+    tot: np.ndarray,
+    omega: np.ndarray,
+) -> None:
+    # exact re-summation of a sliding Lomb window (bounds float round-off in long sessions)
+    acc[:] = 0.0
+    tot[:] = 0.0
+    ring = e_t.shape[0]
+    for j in range(lo, hi):
+        v = e_nn[j % ring]
+        if not math.isnan(v):
+            lomb_add(acc, tot, omega, e_t[j % ring], v, 1.0)
+
+
+@njit
+def _first_finite(e_t: np.ndarray, e_nn: np.ndarray, lo: int, hi: int) -> float:
+    ring = e_t.shape[0]
+    for j in range(lo, hi):
+        if not math.isnan(e_nn[j % ring]):
+            return e_t[j % ring]
+    return 1.0e300
+
+
+@njit
+def _append_rows(
+    row_t: np.ndarray,
+    row_nn: np.ndarray,
+    row_kind: np.ndarray,
+    row_conf: np.ndarray,
+    e_t: np.ndarray,
+    e_nn: np.ndarray,
+    e_kind: np.ndarray,
+    e_conf: np.ndarray,
+    eist: np.ndarray,
+) -> None:
+    ring = e_t.shape[0]
+    for q in range(row_t.shape[0]):
+        k = eist[_E_N] % ring
+        e_t[k] = row_t[q]
+        e_nn[k] = row_nn[q]
+        e_kind[k] = row_kind[q]
+        e_conf[k] = row_conf[q]
+        eist[_E_N] += 1
+
+
+@njit
+def _welch_rows(
+    row_t: np.ndarray,
+    row_nn: np.ndarray,
+    row_conf: np.ndarray,
+    wf: np.ndarray,
+    wi: np.ndarray,
+    kt: np.ndarray,
+    ky: np.ndarray,
+    sbuf: np.ndarray,
+    win: np.ndarray,
+    cos_tab: np.ndarray,
+    sin_tab: np.ndarray,
+    work: np.ndarray,
+    tmp_pxx: np.ndarray,
+    tmp_t0: np.ndarray,
+    seg_pxx: np.ndarray,
+    seg_t0: np.ndarray,
+    seg_conf: np.ndarray,
+    seg_n: np.ndarray,
+) -> None:
+    # segments of the 4 Hz resampled NN series, each tagged with the confirmation of the row
+    # whose arrival completed it (so frames use exactly the segments known at their sample)
+    ring = seg_t0.shape[0]
+    for q in range(row_t.shape[0]):
+        if math.isnan(row_nn[q]):
+            continue
+        k = welch_add_beat(
+            wf, wi, kt, ky, sbuf, win, cos_tab, sin_tab, work, row_t[q], row_nn[q],
+            tmp_pxx, tmp_t0, 0,
+        )  # fmt: skip
+        for j in range(k):
+            slot = seg_n[0] % ring
+            seg_pxx[slot, :] = tmp_pxx[j, :]
+            seg_t0[slot] = tmp_t0[j]
+            seg_conf[slot] = row_conf[q]
+            seg_n[0] += 1
+
+
+@njit
+def _cardiac_frames(
+    f_t: np.ndarray,
+    f_n: np.ndarray,
+    sq: np.ndarray,
+    sq_first: int,
+    e_t: np.ndarray,
+    e_nn: np.ndarray,
+    e_kind: np.ndarray,
+    e_conf: np.ndarray,
+    eist: np.ndarray,
+    freqs: np.ndarray,
+    omega: np.ndarray,
+    acc_l: np.ndarray,
+    tot_l: np.ndarray,
+    acc_c: np.ndarray,
+    tot_c: np.ndarray,
+    freqs_c: np.ndarray,
+    omega_c: np.ndarray,
+    psd: np.ndarray,
+    psd_c: np.ndarray,
+    cache: np.ndarray,
+    wfreqs: np.ndarray,
+    seg_pxx: np.ndarray,
+    seg_t0: np.ndarray,
+    seg_conf: np.ndarray,
+    seg_n: np.ndarray,
+    wpsd: np.ndarray,
+    wcache: np.ndarray,
+    prm: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    ring = e_t.shape[0]
+    w_lomb = prm[_P_LOMB_W]
+    w_coh = prm[_P_COH_W]
+    for f in range(f_t.shape[0]):
+        t = f_t[f]
+        n_f = f_n[f]
+        # rows confirmed by this frame's sample enter the sliding spectra
+        while eist[_E_IN] < eist[_E_N] and e_conf[eist[_E_IN] % ring] <= n_f:
+            j = eist[_E_IN] % ring
+            bad = 1 if e_kind[j] != NORMAL else 0
+            eist[_E_ROWS_L] += 1
+            eist[_E_ROWS_C] += 1
+            eist[_E_CORR_L] += bad
+            eist[_E_CORR_C] += bad
+            if not math.isnan(e_nn[j]):
+                lomb_add(acc_l, tot_l, omega, e_t[j], e_nn[j], 1.0)
+                lomb_add(acc_c, tot_c, omega_c, e_t[j], e_nn[j], 1.0)
+                eist[_E_ADDS] += 1
+                eist[_E_DIRTY_L] = 1
+                eist[_E_DIRTY_C] = 1
+            eist[_E_IN] += 1
+        p_in = eist[_E_IN]
+        while eist[_E_OUT_L] < p_in and e_t[eist[_E_OUT_L] % ring] < t - w_lomb:
+            j = eist[_E_OUT_L] % ring
+            eist[_E_ROWS_L] -= 1
+            eist[_E_CORR_L] -= 1 if e_kind[j] != NORMAL else 0
+            if not math.isnan(e_nn[j]):
+                lomb_add(acc_l, tot_l, omega, e_t[j], e_nn[j], -1.0)
+                eist[_E_DIRTY_L] = 1
+            eist[_E_OUT_L] += 1
+        while eist[_E_OUT_C] < p_in and e_t[eist[_E_OUT_C] % ring] < t - w_coh:
+            j = eist[_E_OUT_C] % ring
+            eist[_E_ROWS_C] -= 1
+            eist[_E_CORR_C] -= 1 if e_kind[j] != NORMAL else 0
+            if not math.isnan(e_nn[j]):
+                lomb_add(acc_c, tot_c, omega_c, e_t[j], e_nn[j], -1.0)
+                eist[_E_DIRTY_C] = 1
+            eist[_E_OUT_C] += 1
+        if eist[_E_ADDS] >= 2048:
+            _resum(e_t, e_nn, eist[_E_OUT_L], p_in, acc_l, tot_l, omega)
+            _resum(e_t, e_nn, eist[_E_OUT_C], p_in, acc_c, tot_c, omega_c)
+            eist[_E_ADDS] = 0
+            eist[_E_DIRTY_L] = 1
+            eist[_E_DIRTY_C] = 1
+        # time domain: scan the rows of the last 60 s (and the Lomb window's corrected share)
+        w_hr = prm[_P_HR_W]
+        w_rm = prm[_P_RMSSD_W]
+        w_sd = prm[_P_SDNN_W]
+        w_max = max(w_hr, w_rm, w_sd)
+        hr_s = 0.0
+        hr_n = 0
+        sd_s = 0.0
+        sd_n = 0
+        rows60 = 0
+        corr60 = 0
+        rows30 = 0
+        corr30 = 0
+        d_n = 0
+        d_s2 = 0.0
+        d_50 = 0
+        last_t = -1.0e300
+        lo = max(eist[_E_OUT_L], p_in - ring)
+        j = p_in - 1
+        while j >= lo:
+            jj = j % ring
+            tj = e_t[jj]
+            if tj < t - w_max:
+                break
+            if tj > last_t:
+                last_t = tj
+            v = e_nn[jj]
+            fin = not math.isnan(v)
+            bad = e_kind[jj] != NORMAL
+            if tj >= t - w_sd:
+                rows60 += 1
+                corr60 += 1 if bad else 0
+                if fin:
+                    sd_s += v
+                    sd_n += 1
+            if tj >= t - w_hr and fin:
+                hr_s += v
+                hr_n += 1
+            if tj >= t - w_rm:
+                rows30 += 1
+                corr30 += 1 if bad else 0
+                if fin and j - 1 >= lo:
+                    jp = (j - 1) % ring
+                    vp = e_nn[jp]
+                    if not math.isnan(vp) and e_t[jp] >= t - w_rm:
+                        d = v - vp
+                        d_n += 1
+                        d_s2 += d * d
+                        if abs(d) > 50.0:
+                            d_50 += 1
+            j -= 1
+        # corrected share over the spectral windows, and where their data starts
+        rows_l = eist[_E_ROWS_L]
+        corr_l = eist[_E_CORR_L]
+        rows_c = eist[_E_ROWS_C]
+        corr_c = eist[_E_CORR_C]
+        first_l = _first_finite(e_t, e_nn, eist[_E_OUT_L], p_in)
+        first_c = _first_finite(e_t, e_nn, eist[_E_OUT_C], p_in)
+        max_corr = prm[_P_MAX_CORR]
+        for c in range(out.shape[0]):
+            out[c, f] = math.nan
+        hr = math.nan
+        if hr_n >= 2:
+            hr = 60000.0 * hr_n / hr_s
+            out[_F_HR, f] = hr
+        ok30 = rows30 > 0 and corr30 <= max_corr * rows30
+        ok60 = rows60 > 0 and corr60 <= max_corr * rows60
+        if d_n >= 5 and ok30:
+            out[_F_RMSSD, f] = math.sqrt(d_s2 / d_n)
+            out[_F_PNN50, f] = 100.0 * d_50 / d_n
+        if sd_n >= 10 and ok60:
+            mean = sd_s / sd_n
+            ss = 0.0
+            j = p_in - 1
+            while j >= lo:
+                jj = j % ring
+                if e_t[jj] < t - w_sd:
+                    break
+                v = e_nn[jj]
+                if not math.isnan(v):
+                    ss += (v - mean) * (v - mean)
+                j -= 1
+            out[_F_SDNN, f] = math.sqrt(ss / (sd_n - 1))
+        if rows60 > 0:
+            out[_F_CORR, f] = 100.0 * corr60 / rows60
+        # spectra change only when a beat enters or leaves a window: evaluate then, reuse else
+        if eist[_E_DIRTY_L] == 1:
+            lomb_psd(acc_l, tot_l, omega, psd)
+            band_powers(freqs, psd, cache[0])
+            eist[_E_DIRTY_L] = 0
+        if eist[_E_DIRTY_C] == 1:
+            lomb_psd(acc_c, tot_c, omega_c, psd_c)
+            band_powers(freqs_c, psd_c, cache[1])
+            eist[_E_DIRTY_C] = 0
+        if t - first_l >= prm[_P_LOMB_MIN] and rows_l > 0 and corr_l <= max_corr * rows_l:
+            out[_F_LF, f] = cache[0, _B_LF]
+            out[_F_HF, f] = cache[0, _B_HF]
+            if cache[0, _B_HF] > 0:
+                out[_F_LFHF, f] = cache[0, _B_LF] / cache[0, _B_HF]
+        if t - first_c >= prm[_P_COH_MIN] and rows_c > 0 and corr_c <= max_corr * rows_c:
+            out[_F_COH, f] = cache[1, _B_COH]
+        # Welch: mean of the 64-s segments known by this frame and lying inside the window
+        seg_ring = seg_t0.shape[0]
+        s_hi = seg_n[0]
+        while s_hi > 0 and s_hi > seg_n[0] - seg_ring and seg_conf[(s_hi - 1) % seg_ring] > n_f:
+            s_hi -= 1
+        s_lo = s_hi
+        while (
+            s_lo > 0 and s_lo > seg_n[0] - seg_ring and seg_t0[(s_lo - 1) % seg_ring] >= t - w_lomb
+        ):
+            s_lo -= 1
+        n_seg = s_hi - s_lo
+        if n_seg >= 3 and rows_l > 0 and corr_l <= max_corr * rows_l:
+            if wcache[0] != s_lo or wcache[1] != s_hi:
+                for b in range(wpsd.shape[0]):
+                    total = 0.0
+                    for q in range(s_lo, s_hi):
+                        total += seg_pxx[q % seg_ring, b]
+                    wpsd[b] = total / n_seg
+                wcache[0] = s_lo
+                wcache[1] = s_hi
+                wcache[2] = band_integral(wfreqs, wpsd, prm[_P_LF_LO], prm[_P_LF_HI])
+                wcache[3] = band_integral(wfreqs, wpsd, prm[_P_HF_LO], prm[_P_HF_HI])
+            out[_F_LFW, f] = wcache[2]
+            out[_F_HFW, f] = wcache[3]
+            if wcache[3] > 0:
+                out[_F_LFHFW, f] = wcache[2] / wcache[3]
+        # quality: usable samples x rhythm present x uncorrected share x plausible rate
+        mean_rr = hr_s / hr_n if hr_n > 0 else 1000.0
+        # the newest row trails the newest beat by the corrector's look-ahead (two beats)
+        gap_limit = max(prm[_P_GAP_S], 2.5 * mean_rr / 1000.0) + 2.0 * mean_rr / 1000.0
+        rhythm = (t - last_t) <= gap_limit
+        share_ok = 1.0 - corr30 / rows30 if rows30 > 0 else 0.0
+        plausible = math.isnan(hr) or (prm[_P_HR_LO] <= hr <= prm[_P_HR_HI])
+        if sq_first < 0:
+            sqf = 1.0
+        else:
+            idx = n_f - sq_first
+            sqf = sq[idx] if 0 <= idx < sq.shape[0] and not math.isnan(sq[idx]) else 0.0
+        qual = sqf if rhythm and plausible else 0.0
+        out[_F_Q, f] = min(1.0, max(0.0, qual * share_ok))
+
+
+# sample-quality kernel: NaN, flatline and clipping ------------------------------------------
+_Q_LAST, _Q_RUN, _Q_HI, _Q_LO, _Q_EMA, _Q_DFAST, _Q_DSLOW = range(7)
+_QI_N, _QI_LASTBAD, _QI_NVALID = range(3)
+
+
+@njit
+def _sample_quality(
+    x: np.ndarray,
+    qst: np.ndarray,
+    qist: np.ndarray,
+    flat_n: int,
+    clip_n: int,
+    alpha_env: float,
+    alpha_ema: float,
+    alpha_fast: float,
+    alpha_slow: float,
+    warm_n: int,
+    lastbad_ring: np.ndarray,
+    out_ok: np.ndarray,
+    out_lastbad: np.ndarray,
+) -> None:
+    ring = lastbad_ring.shape[0]
+    for i in range(x.shape[0]):
+        n = qist[_QI_N]
+        v = x[i]
+        bad = False
+        if math.isnan(v):
+            bad = True
+            qst[_Q_RUN] = 0.0
+        else:
+            # noise bursts: the 1-s mean |first difference| far above its slow (60 s) level,
+            # which learns only from quiet stretches
+            if qist[_QI_NVALID] > 0:
+                d = abs(v - qst[_Q_LAST])
+                qst[_Q_DFAST] += alpha_fast * (d - qst[_Q_DFAST])
+                nv = qist[_QI_NVALID]
+                if nv < warm_n:
+                    qst[_Q_DSLOW] += (d - qst[_Q_DSLOW]) / nv
+                elif qst[_Q_DFAST] > 4.0 * qst[_Q_DSLOW]:
+                    bad = True
+                else:
+                    qst[_Q_DSLOW] += alpha_slow * (d - qst[_Q_DSLOW])
+            qist[_QI_NVALID] += 1
+            if v == qst[_Q_LAST]:
+                qst[_Q_RUN] += 1.0
+            else:
+                qst[_Q_RUN] = 1.0
+            qst[_Q_LAST] = v
+            if n == 0 or math.isnan(qst[_Q_HI]):
+                qst[_Q_HI] = v
+                qst[_Q_LO] = v
+            # slowly relaxing envelopes: a run of equal samples at the envelope is clipping
+            qst[_Q_HI] = max(v, qst[_Q_HI] + alpha_env * (v - qst[_Q_HI]))
+            qst[_Q_LO] = min(v, qst[_Q_LO] + alpha_env * (v - qst[_Q_LO]))
+            run = qst[_Q_RUN]
+            tol = 0.01 * (qst[_Q_HI] - qst[_Q_LO])
+            at_rail = v >= qst[_Q_HI] - tol or v <= qst[_Q_LO] + tol
+            if run >= flat_n or (run >= clip_n and at_rail and qst[_Q_HI] > qst[_Q_LO]):
+                bad = True
+        if bad:
+            qist[_QI_LASTBAD] = n
+        lastbad_ring[n % ring] = qist[_QI_LASTBAD]
+        out_lastbad[i] = qist[_QI_LASTBAD]
+        qst[_Q_EMA] += alpha_ema * ((0.0 if bad else 1.0) - qst[_Q_EMA])
+        # a third of the samples flat or at the rails already makes the signal unusable
+        out_ok[i] = min(1.0, max(0.0, 1.0 - 3.0 * (1.0 - qst[_Q_EMA])))
+        qist[_QI_N] = n + 1
+
+
+class CardiacFeatures:
+    """NN rows in, cardiac feature frames out (the part shared by ECG, PPG and RR input).
+
+    Parameters
+    ----------
+    max_corrected : float
+        Largest share of corrected beats in a window for its variability to be reported.
+    """
+
+    LOMB_WIN_S = 300.0
+    COH_WIN_S = 64.0
+    WELCH_NFFT = 1024
+
+    def __init__(self, max_corrected: float = 0.2, ring: int = 4096) -> None:
+        self.freqs, self.omega = lomb_grid()
+        nf = self.freqs.size
+        self._acc_l = np.zeros((nf, LOMB_NSUM))
+        self._tot_l = np.zeros(3)
+        # the 64-s window resolves 1/64 Hz: a 5x oversampled grid is plenty (and half the cost)
+        self.freqs_c, self.omega_c = lomb_grid(df=1.0 / (5.0 * self.COH_WIN_S))
+        self._acc_c = np.zeros((self.freqs_c.size, LOMB_NSUM))
+        self._psd_c = np.empty(self.freqs_c.size)
+        self._tot_c = np.zeros(3)
+        self._psd = np.empty(nf)
+        self._cache = np.full((2, len(BAND_NAMES)), np.nan)
+        self._e_t = np.zeros(ring)
+        self._e_nn = np.zeros(ring)
+        self._e_kind = np.zeros(ring, dtype=np.int64)
+        self._e_conf = np.zeros(ring, dtype=np.int64)
+        self._eist = np.zeros(11, dtype=np.int64)
+        self._prm = np.array(
+            [10.0, 30.0, 60.0, self.LOMB_WIN_S, self.COH_WIN_S, max_corrected,
+             120.0, 48.0, 25.0, 240.0, 2.5, *LF_BAND_HZ, *HF_BAND_HZ]
+        )  # fmt: skip
+        # streaming Welch on the 4 Hz resampled NN series (nfft 1024: 0.004 Hz bins)
+        self._welch = welch_state(nfft=self.WELCH_NFFT)
+        self.welch_freqs = welch_freqs(nfft=self.WELCH_NFFT)
+        nb = self.welch_freqs.size
+        self._tmp_pxx = np.zeros((8, nb))
+        self._tmp_t0 = np.zeros(8)
+        self._seg_pxx = np.zeros((32, nb))
+        self._seg_t0 = np.zeros(32)
+        self._seg_conf = np.zeros(32, dtype=np.int64)
+        self._seg_n = np.zeros(1, dtype=np.int64)
+        self._wpsd = np.zeros(nb)
+        self._wcache = np.full(4, -1.0)
+
+    def add_rows(self, rows: dict[str, np.ndarray]) -> None:
+        """Append NN rows (from :class:`RRCorrector`); frames use them once confirmed."""
+        _append_rows(
+            rows["time_s"], rows["nn_ms"], rows["kind"], rows["confirm"],
+            self._e_t, self._e_nn, self._e_kind, self._e_conf, self._eist,
+        )  # fmt: skip
+        _welch_rows(
+            rows["time_s"], rows["nn_ms"], rows["confirm"], *self._welch,
+            self._tmp_pxx, self._tmp_t0, self._seg_pxx, self._seg_t0, self._seg_conf,
+            self._seg_n,
+        )  # fmt: skip
+
+    def frames(
+        self,
+        frame_t: np.ndarray,
+        frame_n: np.ndarray,
+        sample_quality: np.ndarray,
+        first_sample: int = 0,
+    ) -> np.ndarray:
+        """Compute frames; returns ``(len(CARDIAC_FEATURES), n_frames)``.
+
+        ``sample_quality[i]`` is the usability of sample ``first_sample + i``; a frame whose
+        sample is not in it gets quality 0.
+        """
+        out = np.empty((len(CARDIAC_FEATURES), frame_t.size))
+        _cardiac_frames(
+            frame_t,
+            frame_n,
+            sample_quality,
+            first_sample,
+            self._e_t, self._e_nn, self._e_kind, self._e_conf, self._eist,
+            self.freqs, self.omega, self._acc_l, self._tot_l, self._acc_c, self._tot_c,
+            self.freqs_c, self.omega_c, self._psd, self._psd_c, self._cache,
+            self.welch_freqs, self._seg_pxx, self._seg_t0, self._seg_conf, self._seg_n,
+            self._wpsd, self._wcache, self._prm, out,
+        )  # fmt: skip
+        return out
+
+
+class SampleQuality:
+    """Per-sample usability of a waveform: NaN, flatline (equal samples for 0.25 s), clipping
+    (equal samples for 12 ms, at least three, at the signal's 1-s envelope) and noise bursts
+    (mean absolute first difference over ~1 s above 4x its level over the last minute of
+    quiet signal; learnt over the first 10 s)."""
+
+    def __init__(self, fs: float) -> None:
+        self.fs = fs
+        self.flat_n = max(4, round(0.25 * fs))
+        self.clip_n = max(3, round(0.012 * fs))
+        self.alpha_env = 1.0 - math.exp(-1.0 / (1.0 * fs))
+        self.alpha_ema = 1.0 - math.exp(-1.0 / (2.0 * fs))
+        self.alpha_fast = 1.0 - math.exp(-1.0 / (1.0 * fs))
+        self.alpha_slow = 1.0 - math.exp(-1.0 / (60.0 * fs))
+        self.warm_n = round(10.0 * fs)
+        self._qst = np.array([math.nan, 0.0, math.nan, math.nan, 1.0, 0.0, 0.0])
+        self._qist = np.array([0, -(10**12), 0], dtype=np.int64)
+        self._lastbad = np.full(1 << math.ceil(math.log2(max(64.0, 4.0 * fs))), -(10**12))
+        self._ring_before = self._lastbad.copy()
+        self._chunk_lastbad = np.empty(0, dtype=np.int64)
+        self._first = 0
+
+    def update(self, x: np.ndarray) -> np.ndarray:
+        """Per-sample usability (0-1) of the chunk ``x``."""
+        out = np.empty(x.size)
+        self._ring_before = self._lastbad.copy()  # the previous samples' flags, for gap_before
+        self._first = int(self._qist[_QI_N])
+        self._chunk_lastbad = np.empty(x.size, dtype=np.int64)
+        _sample_quality(
+            x, self._qst, self._qist, self.flat_n, self.clip_n, self.alpha_env, self.alpha_ema,
+            self.alpha_fast, self.alpha_slow, self.warm_n, self._lastbad, out,
+            self._chunk_lastbad,
+        )  # fmt: skip
+        return out
+
+    def gap_before(self, peaks: np.ndarray, prev_peak: int) -> np.ndarray:
+        """1 where a bad sample lies between a beat and the one before it, else 0.
+
+        ``peaks`` are beats confirmed in the chunk just passed to :meth:`update`; they lie in
+        that chunk or shortly before it (within the detector's delay).
+        """
+        if peaks.size == 0:
+            return np.empty(0, dtype=np.int64)
+        ring = self._lastbad.size
+        prev = np.concatenate(([prev_peak], peaks[:-1]))
+        rel = peaks - self._first
+        inside = rel >= 0
+        last_bad = np.where(
+            inside,
+            self._chunk_lastbad[np.clip(rel, 0, max(self._chunk_lastbad.size - 1, 0))],
+            self._ring_before[peaks % ring],
+        )
+        return (last_bad > prev).astype(np.int64)
+
+
+class CardiacChannel(Channel):
+    """ECG → R-peaks → corrected NN intervals → HR, HRV, spectra and coherence frames.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate, Hz.
+    t0 : float
+        Session time of the first sample, s.
+    frame_rate : float
+        Feature frame rate, Hz.
+    max_corrected : float
+        Largest share of corrected beats in a window for its variability to be reported.
+    """
+
+    modality = "ecg"
+    feature_names = CARDIAC_FEATURES
+    event_names = (
+        "rpeak_idx", "rpeak_time", "nn_time", "rr_ms", "nn_ms", "rr_kind", "nn_confirm",
+    )  # fmt: skip
+    beat_noun = "R-peak"
+
+    def __init__(
+        self,
+        fs: float,
+        t0: float = 0.0,
+        frame_rate: float = FRAME_RATE_HZ,
+        max_corrected: float = 0.2,
+    ) -> None:
+        super().__init__(fs, t0, frame_rate)
+        self.detector = self._make_detector(self.fs)
+        self.delay_s = float(self.detector.delay_s)
+        self._sq = SampleQuality(self.fs)
+        self._corrector = RRCorrector()
+        self._feat = CardiacFeatures(max_corrected)
+        self._prev_peak = -(10**12)
+        self._sqa = np.empty(0)
+        zi, zf = np.empty(0, dtype=np.int64), np.empty(0)
+        self._no_events = {
+            "rpeak_idx": zi, "rpeak_time": zf, "nn_time": zf, "rr_ms": zf, "nn_ms": zf,
+            "rr_kind": zi, "nn_confirm": zi,
+        }  # fmt: skip
+
+    @staticmethod
+    def _make_detector(fs: float) -> Any:
+        return EcgPeakDetector(fs)
+
+    def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
+        sq = self._sq.update(x)
+        peaks = self.detector.update(x)
+        self._sqa = np.minimum(sq, self.detector.valid_fraction)
+        if peaks.size == 0:  # nothing new for the corrector (the usual small live chunk)
+            return self._no_events
+        conf = self.detector.confirm_index
+        gap = self._sq.gap_before(peaks, self._prev_peak)
+        if peaks.size:
+            self._prev_peak = int(peaks[-1])
+        t = self.sample_time(peaks)
+        frac = getattr(self.detector, "fraction", None)
+        if frac is not None:  # sub-sample beat times (PPG at wearable rates)
+            t = t + frac / self.fs
+        rows = self._corrector.update(t, gap, conf)
+        self._feat.add_rows(rows)
+        return {
+            "rpeak_idx": peaks,
+            "rpeak_time": t,
+            "nn_time": rows["time_s"],
+            "rr_ms": rows["rr_ms"],
+            "nn_ms": rows["nn_ms"],
+            "rr_kind": rows["kind"],
+            "nn_confirm": rows["confirm"],
+        }
+
+    def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
+        out = self._feat.frames(t, n_k, self._sqa, n_before)
+        return dict(zip(CARDIAC_FEATURES, out, strict=True))
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """End of a record: decide the last beats (kept back for look-ahead); events only."""
+        rows = self._corrector.flush()
+        return {
+            "nn_time": rows["time_s"],
+            "rr_ms": rows["rr_ms"],
+            "nn_ms": rows["nn_ms"],
+            "rr_kind": rows["kind"],
+        }
+
+
+class PpgChannel(CardiacChannel):
+    """PPG → pulses → the same corrected NN series and features as :class:`CardiacChannel`."""
+
+    modality = "ppg"
+    beat_noun = "pulse"
+
+    @staticmethod
+    def _make_detector(fs: float) -> Any:
+        return PpgPulseDetector(fs)
+
+
+class RRChannel(Channel):
+    """Inter-beat intervals (ms, one value per beat, e.g. a chest strap's RR stream).
+
+    Beat times are the running sum of the intervals from ``t0`` (the device's own timing is
+    more precise than transport timestamps). The channel's clock is the beat count: a frame is
+    emitted once a beat after its time has arrived, and uses the rows confirmed by then.
+    """
+
+    modality = "rr"
+    feature_names = CARDIAC_FEATURES
+    event_names = ("rpeak_time", "nn_time", "rr_ms", "nn_ms", "rr_kind", "nn_confirm")
+
+    def __init__(
+        self,
+        fs: float = 1.0,
+        t0: float = 0.0,
+        frame_rate: float = FRAME_RATE_HZ,
+        max_corrected: float = 0.2,
+    ) -> None:
+        super().__init__(1.0, t0, frame_rate)
+        self.delay_s = 0.0
+        self._corrector = RRCorrector()
+        self._feat = CardiacFeatures(max_corrected)
+        self._t_last = float(t0)
+        self._nb = 0
+        self._beat_t = np.empty(0)
+
+    @property
+    def time_processed(self) -> float:
+        return self._t_last
+
+    def update(self, chunk: np.ndarray) -> ChannelOutput:
+        """Add intervals (ms); NaN or non-positive values are dropped as gaps."""
+        x = as_1d_float(chunk, "RR chunk")
+        good = np.isfinite(x) & (x > 0)
+        gap_next = 0
+        times = []
+        gaps = []
+        t = self._t_last
+        if self._nb == 0 and good.any():
+            times.append(t)  # the first interval starts with a beat at t0
+            gaps.append(0)
+        for v, ok in zip(x.tolist(), good.tolist(), strict=True):
+            if not ok:
+                gap_next = 1
+                continue
+            t += v / 1000.0
+            times.append(t)
+            gaps.append(gap_next)
+            gap_next = 0
+        bt = np.asarray(times, dtype=np.float64)
+        conf = self._nb + np.arange(bt.size, dtype=np.int64)
+        rows = self._corrector.update(bt, np.asarray(gaps, dtype=np.int64), conf)
+        self._feat.add_rows(rows)
+        events = {
+            "rpeak_time": bt,
+            "nn_time": rows["time_s"],
+            "rr_ms": rows["rr_ms"],
+            "nn_ms": rows["nn_ms"],
+            "rr_kind": rows["kind"],
+            "nn_confirm": rows["confirm"],
+        }
+        if bt.size == 0:
+            return ChannelOutput(self.next_frame, {}, events)
+        self._nb += bt.size
+        self._t_last = float(bt[-1])
+        self._beat_t = np.concatenate((self._beat_t, bt))[-4096:]
+        # frames strictly before the last beat are final: no later beat can precede them
+        k_hi = math.ceil(self._t_last * self.frame_rate) - 1
+        k = np.arange(self.next_frame, max(self.next_frame, k_hi + 1))
+        if k.size == 0:
+            return ChannelOutput(self.next_frame, {}, events)
+        ft = k / self.frame_rate
+        # the frame's clock value: index of the last beat at or before the frame time
+        first_idx = self._nb - self._beat_t.size
+        n_k = first_idx + np.searchsorted(self._beat_t, ft, side="right") - 1
+        # no waveform: sample quality is 1 at every frame (rhythm and corrections still count)
+        out = self._feat.frames(ft, n_k.astype(np.int64), np.ones(1), -1)
+        first = self.next_frame
+        self.next_frame = int(k[-1]) + 1
+        return ChannelOutput(first, dict(zip(CARDIAC_FEATURES, out, strict=True)), events)
+
+    def known_frame(self, confirm: np.ndarray) -> np.ndarray:
+        """First frame at or after the arrival of beat number ``confirm``."""
+        first_idx = self._nb - self._beat_t.size
+        bt = self._beat_t[np.clip(np.asarray(confirm) - first_idx, 0, self._beat_t.size - 1)]
+        return np.ceil(bt * self.frame_rate - 1e-9).astype(np.int64)
+
+    def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError  # update() is overridden
+
+    def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, np.ndarray]:
+        rows = self._corrector.flush()
+        return {
+            "nn_time": rows["time_s"],
+            "rr_ms": rows["rr_ms"],
+            "nn_ms": rows["nn_ms"],
+            "rr_kind": rows["kind"],
+        }
