@@ -261,3 +261,39 @@ def test_rsa_from_ecg_and_breathing_is_chunking_invariant():
     # without breathing there is no RSA feature
     c, _ = run_recording(Recording("sim", {"ecg": rec.signals["ecg"]}), chunk_s=10.0)
     assert all(np.isnan(f.features["rsa_ms"]) for f in c.frames)
+
+
+@pytest.mark.parametrize("fs", [128.0, 250.0])
+def test_rpeaks_with_simulator_artifacts(fs):
+    """The simulator's injected artifacts (noise bursts, lead-off flatlines) at two rates."""
+    from wot_simulators import SimConfig, load_scenario, simulate_session
+
+    s = simulate_session(
+        load_scenario("full-session"), SimConfig(seed=4, ecg_fs=fs, artifacts=0.15), 900.0
+    )
+    ch = CardiacChannel(fs)
+    outs = [ch.update(c) for c in np.array_split(s.ecg, 331)]
+    beats = np.concatenate([o.events["rpeak_time"] for o in outs])
+    truth = s.beat_times_s
+    spans = s.artifact_spans_s[[k.startswith("ecg") for k in s.artifact_kinds]]
+    kinds = [k for k in s.artifact_kinds if k.startswith("ecg")]
+
+    def clean(t: np.ndarray) -> np.ndarray:
+        bad = np.zeros(t.size, dtype=bool)
+        for a, b in spans:
+            bad |= (t > a - 1.0) & (t < b + 1.0)
+        return ~bad
+
+    tb, tt = beats[clean(beats)], truth[clean(truth)]
+    d = np.abs(tb[:, None] - tt[None, :])
+    tp = int(np.sum(d.min(axis=0) <= 0.15))
+    fp, fn = tb.size - tp, tt.size - tp
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    print(
+        f"{fs:g} Hz, {len(spans)} ECG artifacts: outside them TP {tp} FP {fp} FN {fn} F1 {f1:.4f}"
+    )
+    assert f1 > 0.995
+    for (a, b), kind in zip(spans, kinds, strict=True):
+        if kind == "ecg-flatline" and b - a > 1.0:
+            inside = (beats > a + 0.35) & (beats < b)
+            assert not inside.any(), f"beats invented in a flatline at {a:.1f}-{b:.1f} s"

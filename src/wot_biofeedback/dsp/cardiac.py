@@ -185,6 +185,40 @@ def _welch_rows(
 
 
 @njit
+def _add_rows(
+    row_t: np.ndarray,
+    row_nn: np.ndarray,
+    row_kind: np.ndarray,
+    row_conf: np.ndarray,
+    e_t: np.ndarray,
+    e_nn: np.ndarray,
+    e_kind: np.ndarray,
+    e_conf: np.ndarray,
+    eist: np.ndarray,
+    wf: np.ndarray,
+    wi: np.ndarray,
+    kt: np.ndarray,
+    ky: np.ndarray,
+    sbuf: np.ndarray,
+    win: np.ndarray,
+    cos_tab: np.ndarray,
+    sin_tab: np.ndarray,
+    work: np.ndarray,
+    tmp_pxx: np.ndarray,
+    tmp_t0: np.ndarray,
+    seg_pxx: np.ndarray,
+    seg_t0: np.ndarray,
+    seg_conf: np.ndarray,
+    seg_n: np.ndarray,
+) -> None:
+    _append_rows(row_t, row_nn, row_kind, row_conf, e_t, e_nn, e_kind, e_conf, eist)
+    _welch_rows(
+        row_t, row_nn, row_conf, wf, wi, kt, ky, sbuf, win, cos_tab, sin_tab, work,
+        tmp_pxx, tmp_t0, seg_pxx, seg_t0, seg_conf, seg_n,
+    )  # fmt: skip
+
+
+@njit
 def _cardiac_frames(
     f_t: np.ndarray,
     f_n: np.ndarray,
@@ -472,6 +506,24 @@ def _sample_quality(
         qist[_QI_N] = n + 1
 
 
+@njit
+def _gap_flags(
+    peaks: np.ndarray,
+    prev_peak: int,
+    first: int,
+    chunk_lastbad: np.ndarray,
+    before: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    prev = prev_peak
+    for i in range(peaks.shape[0]):
+        p = peaks[i]
+        rel = p - first
+        lb = chunk_lastbad[rel] if 0 <= rel < chunk_lastbad.shape[0] else before[i]
+        out[i] = 1 if lb > prev else 0
+        prev = p
+
+
 class CardiacFeatures:
     """NN rows in, cardiac feature frames out (the part shared by ECG, PPG and RR input).
 
@@ -521,14 +573,13 @@ class CardiacFeatures:
 
     def add_rows(self, rows: dict[str, np.ndarray]) -> None:
         """Append NN rows (from :class:`RRCorrector`); frames use them once confirmed."""
-        _append_rows(
+        if rows["time_s"].size == 0:
+            return
+        _add_rows(
             rows["time_s"], rows["nn_ms"], rows["kind"], rows["confirm"],
             self._e_t, self._e_nn, self._e_kind, self._e_conf, self._eist,
-        )  # fmt: skip
-        _welch_rows(
-            rows["time_s"], rows["nn_ms"], rows["confirm"], *self._welch,
-            self._tmp_pxx, self._tmp_t0, self._seg_pxx, self._seg_t0, self._seg_conf,
-            self._seg_n,
+            *self._welch, self._tmp_pxx, self._tmp_t0, self._seg_pxx, self._seg_t0,
+            self._seg_conf, self._seg_n,
         )  # fmt: skip
 
     def frames(
@@ -576,14 +627,12 @@ class SampleQuality:
         self._qst = np.array([math.nan, 0.0, math.nan, math.nan, 1.0, 0.0, 0.0])
         self._qist = np.array([0, -(10**12), 0], dtype=np.int64)
         self._lastbad = np.full(1 << math.ceil(math.log2(max(64.0, 4.0 * fs))), -(10**12))
-        self._ring_before = self._lastbad.copy()
         self._chunk_lastbad = np.empty(0, dtype=np.int64)
         self._first = 0
 
     def update(self, x: np.ndarray) -> np.ndarray:
         """Per-sample usability (0-1) of the chunk ``x``."""
         out = np.empty(x.size)
-        self._ring_before = self._lastbad.copy()  # the previous samples' flags, for gap_before
         self._first = int(self._qist[_QI_N])
         self._chunk_lastbad = np.empty(x.size, dtype=np.int64)
         _sample_quality(
@@ -593,24 +642,24 @@ class SampleQuality:
         )  # fmt: skip
         return out
 
-    def gap_before(self, peaks: np.ndarray, prev_peak: int) -> np.ndarray:
+    def before_update(self, peaks: np.ndarray) -> np.ndarray:
+        """Flags of the samples before the next chunk at ``peaks`` (call before :meth:`update`).
+
+        Beats confirmed in a chunk may lie shortly before it (within the detector's delay);
+        their flags must be read before the chunk's samples overwrite the ring.
+        """
+        ring = self._lastbad.size
+        return self._lastbad[peaks % ring]
+
+    def gap_before(self, peaks: np.ndarray, prev_peak: int, before: np.ndarray) -> np.ndarray:
         """1 where a bad sample lies between a beat and the one before it, else 0.
 
-        ``peaks`` are beats confirmed in the chunk just passed to :meth:`update`; they lie in
-        that chunk or shortly before it (within the detector's delay).
+        ``peaks`` are beats confirmed in the chunk just passed to :meth:`update`; ``before``
+        is :meth:`before_update` of them.
         """
-        if peaks.size == 0:
-            return np.empty(0, dtype=np.int64)
-        ring = self._lastbad.size
-        prev = np.concatenate(([prev_peak], peaks[:-1]))
-        rel = peaks - self._first
-        inside = rel >= 0
-        last_bad = np.where(
-            inside,
-            self._chunk_lastbad[np.clip(rel, 0, max(self._chunk_lastbad.size - 1, 0))],
-            self._ring_before[peaks % ring],
-        )
-        return (last_bad > prev).astype(np.int64)
+        out = np.empty(peaks.size, dtype=np.int64)
+        _gap_flags(peaks, prev_peak, self._first, self._chunk_lastbad, before, out)
+        return out
 
 
 class CardiacChannel(Channel):
@@ -661,13 +710,14 @@ class CardiacChannel(Channel):
         return EcgPeakDetector(fs)
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
-        sq = self._sq.update(x)
         peaks = self.detector.update(x)
+        before = self._sq.before_update(peaks)
+        sq = self._sq.update(x)
         self._sqa = np.minimum(sq, self.detector.valid_fraction)
         if peaks.size == 0:  # nothing new for the corrector (the usual small live chunk)
             return self._no_events
         conf = self.detector.confirm_index
-        gap = self._sq.gap_before(peaks, self._prev_peak)
+        gap = self._sq.gap_before(peaks, self._prev_peak, before)
         if peaks.size:
             self._prev_peak = int(peaks[-1])
         t = self.sample_time(peaks)

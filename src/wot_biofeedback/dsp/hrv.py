@@ -58,6 +58,14 @@ _P_ALPHA, _P_C1, _P_C2, _P_MIN_TH, _P_MIN_MS, _P_MAX_MS = range(6)
 
 
 @njit
+def _quantile_sorted(s: np.ndarray, n: int, p: float) -> float:
+    pos = p * (n - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, n - 1)
+    return s[lo] + (pos - lo) * (s[hi] - s[lo])
+
+
+@njit
 def _qd(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
     """Quartile deviation (Q3 - Q1) / 2 of ``vals[:n]`` (linear interpolation)."""
     if n <= 0:
@@ -65,13 +73,7 @@ def _qd(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
     for k in range(n):
         scratch[k] = vals[k]
     s = np.sort(scratch[:n])
-    q = np.empty(2)
-    for j, p in enumerate((0.25, 0.75)):
-        pos = p * (n - 1)
-        lo = math.floor(pos)
-        hi = min(lo + 1, n - 1)
-        q[j] = s[lo] + (pos - lo) * (s[hi] - s[lo])
-    return 0.5 * (q[1] - q[0])
+    return 0.5 * (_quantile_sorted(s, n, 0.75) - _quantile_sorted(s, n, 0.25))
 
 
 @njit
@@ -84,6 +86,19 @@ def _median(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
     if n % 2 == 1:
         return s[n // 2]
     return 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+@njit
+def _dnorm(r_rr: np.ndarray, j: int, nb: int, th: float) -> float:
+    """Normalised dRR of interval ``j`` (0 where it or its predecessor is unknown)."""
+    ring = r_rr.shape[0]
+    if j < 1 or j >= nb or j - 1 < nb - ring:
+        return 0.0
+    a = r_rr[j % ring]
+    b = r_rr[(j - 1) % ring]
+    if math.isnan(a) or math.isnan(b):
+        return 0.0
+    return (a - b) / th
 
 
 @njit
@@ -161,21 +176,16 @@ def _decide(
             m += 1
     th2 = max(prm[_P_ALPHA] * _qd(buf, m, scratch), prm[_P_MIN_TH], warm)
     # normalised dRR at i-1 .. i+2 (0 where undefined)
-    dn = np.zeros(4)
-    for q in range(4):
-        j = i - 1 + q
-        if j >= 1 and j < nb and j - 1 >= nb - ring:
-            a = r_rr[j % ring]
-            b = r_rr[(j - 1) % ring]
-            if not (math.isnan(a) or math.isnan(b)):
-                dn[q] = (a - b) / th1
-    d0 = dn[1]
+    dm1 = _dnorm(r_rr, i - 1, nb, th1)
+    d0 = _dnorm(r_rr, i, nb, th1)
+    dp1 = _dnorm(r_rr, i + 1, nb, th1)
+    dp2 = _dnorm(r_rr, i + 2, nb, th1)
     mn = mrr / th2
     c1 = prm[_P_C1]
     c2 = prm[_P_C2]
     if abs(d0) > 1.0 or abs(mn) > 3.0:
-        s12 = max(dn[0], dn[2]) if d0 > 0 else min(dn[0], dn[2])
-        s22 = min(dn[2], dn[3]) if d0 >= 0 else max(dn[2], dn[3])
+        s12 = max(dm1, dp1) if d0 > 0 else min(dm1, dp1)
+        s22 = min(dp1, dp2) if d0 >= 0 else max(dp1, dp2)
         ectopic = (d0 > 1.0 and s12 < -c1 * d0 - c2) or (d0 < -1.0 and s12 > -c1 * d0 + c2)
         if ectopic:
             kind = ECTOPIC
@@ -238,6 +248,8 @@ def _rr_correct(
     r_conf: np.ndarray,
     r_m: np.ndarray,
     r_kind: np.ndarray,
+    scratch: np.ndarray,
+    buf: np.ndarray,
     out_t: np.ndarray,
     out_rr: np.ndarray,
     out_nn: np.ndarray,
@@ -245,8 +257,6 @@ def _rr_correct(
     out_conf: np.ndarray,
 ) -> int:
     ring = r_t.shape[0]
-    scratch = np.empty(ring)
-    buf = np.empty(ring)
     n_out = 0
     for q in range(t_in.shape[0]):
         nb = ist[_I_NB]
@@ -319,6 +329,8 @@ class RRCorrector:
         self._r_conf = np.zeros(_RING, dtype=np.int64)
         self._r_m = np.full(_RING, np.nan)
         self._r_kind = np.full(_RING, -1, dtype=np.int64)
+        self._scratch = np.empty(_RING)
+        self._buf = np.empty(_RING)
 
     def update(
         self,
@@ -340,7 +352,7 @@ class RRCorrector:
         k = _rr_correct(
             t, g, c, flush, self._fst, self._ist, self._prm,
             self._r_t, self._r_rr, self._r_gap, self._r_conf, self._r_m, self._r_kind,
-            out_t, out_rr, out_nn, out_kind, out_conf,
+            self._scratch, self._buf, out_t, out_rr, out_nn, out_kind, out_conf,
         )  # fmt: skip
         return {
             "time_s": out_t[:k],
