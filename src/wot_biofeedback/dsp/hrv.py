@@ -60,7 +60,7 @@ _P_ALPHA, _P_C1, _P_C2, _P_MIN_TH, _P_MIN_MS, _P_MAX_MS = range(6)
 @njit
 def _quantile_sorted(s: np.ndarray, n: int, p: float) -> float:
     pos = p * (n - 1)
-    lo = int(math.floor(pos))
+    lo = math.floor(pos)
     hi = min(lo + 1, n - 1)
     return s[lo] + (pos - lo) * (s[hi] - s[lo])
 
