@@ -297,3 +297,64 @@ def test_rpeaks_with_simulator_artifacts(fs):
         if kind == "ecg-flatline" and b - a > 1.0:
             inside = (beats > a + 0.35) & (beats < b)
             assert not inside.any(), f"beats invented in a flatline at {a:.1f}-{b:.1f} s"
+
+
+def test_infinite_samples_are_gaps_not_poison():
+    x, truth = ecg_like(ECG_FS, 120.0, seed=11)
+    x[int(50 * ECG_FS)] = np.inf
+    x[int(70 * ECG_FS)] = -np.inf
+    out = CardiacChannel(ECG_FS).update(x)
+    beats = out.events["rpeak_time"]
+    late = truth[truth / ECG_FS > 75.0] / ECG_FS
+    found = np.abs(late[:, None] - beats[None, :]).min(axis=1) < 0.02
+    assert found.mean() > 0.97  # detection carries on after the infinite samples
+    q = out.features["quality_ecg"]
+    assert q[(90 * 4) : (110 * 4)].min() > 0.7
+
+
+def test_one_huge_chunk_equals_small_chunks_on_a_long_record():
+    """Bounded rings (events, Welch segments) must not overflow whatever the chunk size."""
+    fs = 128.0
+    x, _ = ecg_like(fs, 1500.0, hr_bpm=75.0, seed=12)
+    ref = CardiacChannel(fs).update(x).features
+    ch = CardiacChannel(fs)
+    parts = [ch.update(c) for c in np.array_split(x, 150)]
+    for name in CARDIAC_FEATURES:
+        got = np.concatenate([p.features[name] for p in parts if p.n_frames])
+        np.testing.assert_array_equal(got, ref[name], err_msg=name)
+    assert np.isfinite(ref["lf_hf_welch"][-100:]).all()
+    rr = np.diff(np.arange(6000) * 0.8 + np.random.default_rng(3).normal(0, 0.01, 6000)) * 1000
+    one = RRChannel().update(rr).features
+    ch = RRChannel()
+    many = [ch.update(c) for c in np.array_split(rr, 120)]
+    for name in ("hr_bpm", "rmssd_ms", "lf_hf", "lf_hf_welch"):
+        got = np.concatenate([p.features[name] for p in many if p.n_frames])
+        np.testing.assert_array_equal(got, one[name][: got.size], err_msg=name)
+
+
+def test_rr_stream_with_lost_values_keeps_to_its_timestamps():
+    v = np.full(1200, 850.0)
+    stamps = np.cumsum(v) / 1000.0  # each value's closing beat, session seconds
+    v[::20] = np.nan  # every 20th value lost in transport
+    v[0] = np.nan  # including the very first
+    ch = RRChannel()
+    outs = [ch.update(v[i : i + 37], stamps[i : i + 37]) for i in range(0, v.size, 37)]
+    beats = np.concatenate([o.events["rpeak_time"] for o in outs])
+    assert beats[-1] == pytest.approx(stamps[-1], abs=0.01)  # no drift from the lost values
+    kinds = np.concatenate([o.events["rr_kind"] for o in outs])
+    assert np.sum(kinds == EXCLUDED) >= 50  # the interval after each loss is not trusted
+    hr = np.concatenate([o.features["hr_bpm"] for o in outs if o.n_frames])
+    assert np.nanmedian(hr) == pytest.approx(60000.0 / 850.0, rel=1e-6)
+    with pytest.raises(Exception, match="timestamps"):
+        RRChannel().update(v[:5], stamps[:4])
+
+
+def test_corrector_rejects_inconsistent_input():
+    from wot_biofeedback.errors import InputError
+
+    with pytest.raises(InputError, match="gap flags"):
+        RRCorrector().update(np.arange(1.0, 10.0), np.zeros(2))
+    with pytest.raises(InputError, match="increasing"):
+        RRCorrector().update(np.array([1.0, 2.0, 1.5]))
+    rows = rr_correct(np.array([800.0, 810, np.nan, 790, 805, 800, -5, 810, 800]))
+    assert np.sum(rows["kind"] == EXCLUDED) == 3  # the first beat and the two after a loss

@@ -197,8 +197,11 @@ def test_live_rr_stream_equals_offline_rr_channel(source_id):
     finally:
         engine.stop()
     live = engine.drain_frames()
-    ch = RRChannel(t0=round(-rr[0]) / 1000.0)
-    off = ch.update(rr.astype(np.float32).astype(np.float64))
+    # offline: the same values with their closing-beat times on the session clock (the first
+    # value's timestamp is the session origin)
+    v = rr.astype(np.float32).astype(np.float64)
+    stamps = (np.cumsum(v) - v[0]) / 1000.0
+    off = RRChannel().update(v, stamps)
     n = min(len(live), off.n_frames) - 8
     assert n > 600
     for name in ("hr_bpm", "rmssd_ms", "sdnn_ms", "rr_corrected_pct", "quality_ecg"):

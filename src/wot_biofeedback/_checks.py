@@ -44,3 +44,14 @@ def as_1d_float(x: Any, name: str = "signal") -> np.ndarray:
     if arr.ndim != 1:
         raise InputError(f"{name} must be one-dimensional, got shape {arr.shape}")
     return arr
+
+
+def as_signal(x: Any, name: str = "signal") -> np.ndarray:
+    """Like :func:`as_1d_float`, with ±inf turned into NaN (a missing sample).
+
+    Detectors treat NaN as a gap; an infinite value would poison every filter state after it.
+    """
+    arr = as_1d_float(x, name)
+    if arr.size and not np.isfinite(arr).all():
+        arr = np.where(np.isinf(arr), np.nan, arr)
+    return arr

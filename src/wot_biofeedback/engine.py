@@ -120,6 +120,7 @@ class Engine:
         self._t0: dict[str, float] = {}
         self._drop: dict[str, int] = {}
         self._n_in: dict[str, int] = {}  # samples fed per modality (gap fill included)
+        self._lag: dict[str, float] = {}  # timestamp minus sample-count time (rate drift), s
         self.gaps_filled: dict[str, float] = {}  # seconds of NaN inserted per modality
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -218,13 +219,12 @@ class Engine:
             if got.data.size == 0:
                 continue
             data = got.data
-            if m == "rr" and m not in self._t0:
-                # an interval's timestamp marks its closing beat: the series starts one
-                # interval earlier; beat times then follow from the intervals themselves
+            if m == "rr":
+                # irregular: each interval comes with the time of its closing beat; the RR
+                # channel anchors its beats on those (session) times
                 if math.isnan(self.origin):
                     self.origin = float(got.timestamps[0])
-                t_first = float(got.timestamps[0]) - self.origin - float(data[0]) / 1000.0
-                self._t0[m] = round(t_first * 1000.0) / 1000.0
+                self._t0.setdefault(m, 0.0)
                 self._drop[m] = 0
             t0 = self._session_time(m, got.timestamps)
             if self._drop.get(m, 0):
@@ -233,9 +233,12 @@ class Engine:
                 self._drop[m] -= k
                 if data.size == 0:
                     continue
-            if m != "rr":
+            stamps = None
+            if m == "rr":
+                stamps = got.timestamps - self.origin
+            else:
                 data = self._fill_gap(m, t0, got.timestamps[-data.size :], data)
-            out = self.pipeline.push(m, data, t0)
+            out = self.pipeline.push(m, data, t0, stamps)
             frames.extend(out.frames)
             with self._lock:
                 self._raw[m].write(data)
@@ -270,11 +273,16 @@ class Engine:
         fs = self.sources[m].fs
         n_in = self._n_in.get(m, 0)
         expected = t0 + n_in / fs  # session time the next sample should have
-        gap = (float(ts[0]) - self.origin) - expected
-        n_fill = round(gap * fs) if gap > max(0.5, 10.0 / fs) else 0
+        lag = (float(ts[0]) - self.origin) - expected
+        # a device whose true rate differs from its nominal one drifts slowly: follow that,
+        # and fill only a sudden jump (a pause) beyond the drift seen so far
+        jump = lag - self._lag.get(m, lag)
+        n_fill = round(jump * fs) if jump > max(0.5, 10.0 / fs) else 0
         if n_fill > 0:
             data = np.concatenate((np.full(n_fill, np.nan), data))
             self.gaps_filled[m] = self.gaps_filled.get(m, 0.0) + n_fill / fs
+            lag -= n_fill / fs
+        self._lag[m] = lag
         self._n_in[m] = n_in + data.size
         return data
 
@@ -325,11 +333,9 @@ class Engine:
             state, since = "waiting", math.inf
         else:
             since = time.monotonic() - src.last_wall
-            state = (
-                "ok"
-                if since < self.stall_s
-                else ("lagging" if since < 3 * self.stall_s else "lost")
-            )
+            # an RR stream delivers one value per beat: allow for slow heart rates
+            stall = self.stall_s * (3.0 if getattr(src, "irregular", False) else 1.0)
+            state = "ok" if since < stall else ("lagging" if since < 3 * stall else "lost")
         return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples)
 
     def drain_frames(self) -> list[Frame]:

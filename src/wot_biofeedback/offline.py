@@ -171,7 +171,13 @@ def analyze(
             },
             "counts": {
                 "rpeaks": int(rt.size),
-                "rr_corrected": int(np.sum(kinds != NORMAL)),
+                # as in rr.csv: the very first beat (no interval at all) is not a correction
+                "rr_corrected": int(
+                    np.sum(
+                        (kinds != NORMAL)
+                        & ~((kinds == EXCLUDED) & ~np.isfinite(res.event(cardiac, "rr_ms")))
+                    )
+                ),
                 "scr": int(res.event("eda", "scr_peak_time").size),
                 "breaths": int(res.event("resp", "breath_onset_time").size),
             },

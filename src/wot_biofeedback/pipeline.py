@@ -121,9 +121,16 @@ class Pipeline:
             self._pending_first[modality] = ch.next_frame
         return ch
 
-    def push(self, modality: str, samples: np.ndarray, t0: float = 0.0) -> PipelineOutput:
+    def push(
+        self,
+        modality: str,
+        samples: np.ndarray,
+        t0: float = 0.0,
+        timestamps: np.ndarray | None = None,
+    ) -> PipelineOutput:
         """Feed one chunk of ``modality``; ``t0`` (session s of its first sample) is used once.
 
+        ``timestamps`` (session s per value) is used by the irregular RR input only.
         Returns the frames that became complete and the events detected in the chunk.
         """
         if modality not in self.rates:
@@ -131,7 +138,7 @@ class Pipeline:
                 f"modality {modality!r} was not configured (have {sorted(self.rates)})"
             )
         ch = self._channel(modality, t0)
-        out = ch.update(samples)
+        out = ch.update(samples, timestamps) if isinstance(ch, RRChannel) else ch.update(samples)
         if self.rsa is not None:
             self.rsa.add(modality, ch, out.events)
         if out.n_frames:

@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 
 from .._checks import as_1d_float
+from ..errors import InputError
 from ._numba import njit
 from .ecg import EcgPeakDetector
-from .framing import FRAME_RATE_HZ, Channel, ChannelOutput
+from .framing import FRAME_RATE_HZ, Channel, ChannelOutput, merge_outputs
 from .hrv import NORMAL, RRCorrector
 from .hrv_freq import (
     BAND_NAMES,
@@ -787,31 +788,71 @@ class RRChannel(Channel):
         self._feat = CardiacFeatures(max_corrected)
         self._t_last = float(t0)
         self._nb = 0
+        self._gap_next = 0
         self._beat_t = np.empty(0)
 
     @property
     def time_processed(self) -> float:
         return self._t_last
 
-    def update(self, chunk: np.ndarray) -> ChannelOutput:
-        """Add intervals (ms); NaN or non-positive values are dropped as gaps."""
+    MAX_BEATS = 256
+    REANCHOR_S = 1.0
+
+    def update(self, chunk: np.ndarray, timestamps: np.ndarray | None = None) -> ChannelOutput:
+        """Add intervals (ms), each optionally with the session time of its closing beat.
+
+        NaN, infinite or non-positive values are dropped, and the interval after them is
+        excluded (its start beat is unknown). With ``timestamps``, beat times follow the
+        intervals (device timing) but are re-anchored to the timestamp after a dropped value
+        or when the two disagree by more than ``REANCHOR_S`` (lost values, a paused stream),
+        so the channel's clock cannot drift from the session's. Without timestamps (a file of
+        intervals) the intervals alone give the times.
+        """
         x = as_1d_float(chunk, "RR chunk")
+        ts = None
+        if timestamps is not None:
+            ts = as_1d_float(timestamps, "RR timestamps")
+            if ts.size != x.size:
+                raise InputError(
+                    f"RR chunk has {x.size} values but {ts.size} timestamps; give one per value"
+                )
+        if x.size > self.MAX_BEATS:
+            step = self.MAX_BEATS
+            return merge_outputs(
+                [
+                    self._update_rr(x[i : i + step], None if ts is None else ts[i : i + step])
+                    for i in range(0, x.size, step)
+                ]
+            )
+        return self._update_rr(x, ts)
+
+    def _update_rr(self, x: np.ndarray, ts: np.ndarray | None) -> ChannelOutput:
         good = np.isfinite(x) & (x > 0)
-        gap_next = 0
-        times = []
-        gaps = []
+        if ts is not None:
+            good &= np.isfinite(ts)
+        times: list[float] = []
+        gaps: list[int] = []
         t = self._t_last
-        if self._nb == 0 and good.any():
-            times.append(t)  # the first interval starts with a beat at t0
-            gaps.append(0)
-        for v, ok in zip(x.tolist(), good.tolist(), strict=True):
-            if not ok:
-                gap_next = 1
+        for i in range(x.size):
+            if not good[i]:
+                self._gap_next = 1
                 continue
-            t += v / 1000.0
+            v = float(x[i]) / 1000.0
+            if self._nb == 0 and not times:
+                # the first interval starts with a beat: at t0, or its timestamp minus itself
+                t = float(ts[i]) - v if ts is not None else self._t_last
+                times.append(t)
+                gaps.append(0)
+            t_pred = t + v
+            gap = self._gap_next
+            if ts is not None and (gap or abs(t_pred - float(ts[i])) > self.REANCHOR_S):
+                if float(ts[i]) > t:
+                    t_pred = float(ts[i])
+                gap = 1
+            t = t_pred
             times.append(t)
-            gaps.append(gap_next)
-            gap_next = 0
+            gaps.append(gap)
+            self._gap_next = 0
         bt = np.asarray(times, dtype=np.float64)
         conf = self._nb + np.arange(bt.size, dtype=np.int64)
         rows = self._corrector.update(bt, np.asarray(gaps, dtype=np.int64), conf)

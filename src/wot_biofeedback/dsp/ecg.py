@@ -84,7 +84,7 @@ import math
 
 import numpy as np
 
-from .._checks import as_1d_float, check_rate
+from .._checks import as_signal, check_rate
 from ._kernels import (
     I_BAD_UNTIL,
     I_N,
@@ -517,7 +517,7 @@ class EcgPeakDetector:
 
     def update(self, chunk: np.ndarray) -> np.ndarray:
         """Process one chunk; return absolute sample indices of newly confirmed R-peaks."""
-        x = as_1d_float(chunk, "ECG chunk")
+        x = as_signal(chunk, "ECG chunk")
         # reported beats are more than the refractory period apart and at most the delay old
         span = x.size + int(self._prm[_P_DELAY_N])
         cap = span // max(1, int(self._prm[_P_REFRACT_N])) + 2

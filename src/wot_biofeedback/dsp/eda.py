@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .._checks import as_1d_float, check_rate
+from .._checks import as_signal, check_rate
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
@@ -188,7 +188,7 @@ class EdaScrDetector:
 
     def update(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Process one chunk of conductance (µS); return (onset_idx, peak_idx, amplitude_us)."""
-        x = as_1d_float(chunk, "EDA chunk")
+        x = as_signal(chunk, "EDA chunk")
         cap = x.size // 2 + 2
         onset = np.empty(cap, dtype=np.int64)
         peak = np.empty(cap, dtype=np.int64)

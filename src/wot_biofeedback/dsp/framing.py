@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import as_1d_float, check_rate
+from .._checks import as_signal, check_rate
 
 FRAME_RATE_HZ = 4.0
 
@@ -84,9 +84,19 @@ class Channel:
     def sample_time(self, idx: np.ndarray) -> np.ndarray:
         return self.t0 + np.asarray(idx, dtype=np.float64) / self.fs
 
+    MAX_CHUNK_S = 60.0
+    """Longer chunks are processed in pieces of this length (the output is the same for any
+    chunking; the pieces keep the channels' bounded event rings from overflowing)."""
+
     def update(self, chunk: np.ndarray) -> ChannelOutput:
         """Process one chunk of samples and return the frames and events it completed."""
-        x = as_1d_float(chunk, f"{self.modality} chunk")
+        x = as_signal(chunk, f"{self.modality} chunk")
+        step = max(1, int(self.MAX_CHUNK_S * self.fs))
+        if x.size <= step:
+            return self._update(x)
+        return merge_outputs([self._update(x[i : i + step]) for i in range(0, x.size, step)])
+
+    def _update(self, x: np.ndarray) -> ChannelOutput:
         n_before = self._n
         events = self._process(x, n_before)
         self._n += x.size
@@ -122,6 +132,21 @@ class Channel:
         ok = (n_k >= n_before) & (n_k - n_before < per_sample.size)
         out[ok] = per_sample[n_k[ok] - n_before]
         return out
+
+
+def merge_outputs(outs: list[ChannelOutput]) -> ChannelOutput:
+    """Concatenate consecutive outputs of one channel into one."""
+    with_frames = [o for o in outs if o.n_frames]
+    first = with_frames[0].first_frame if with_frames else outs[-1].first_frame
+    feats: dict[str, np.ndarray] = {}
+    if with_frames:
+        feats = {
+            k: np.concatenate([o.features[k] for o in with_frames]) for k in with_frames[0].features
+        }
+    events: dict[str, np.ndarray] = {}
+    for k in outs[0].events:
+        events[k] = np.concatenate([o.events[k] for o in outs])
+    return ChannelOutput(first, feats, events)
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

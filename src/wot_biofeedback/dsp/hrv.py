@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._checks import as_1d_float
+from ..errors import InputError
 from ._numba import njit
 
 RR_MIN_MS = 250.0
@@ -343,6 +344,17 @@ class RRCorrector:
         t = as_1d_float(times_s, "beat times")
         g = np.zeros(t.size, dtype=np.int64) if gap is None else np.asarray(gap, dtype=np.int64)
         c = np.arange(t.size, dtype=np.int64) if confirm is None else np.asarray(confirm, np.int64)
+        if g.shape != t.shape or c.shape != t.shape:
+            raise InputError(
+                f"{t.size} beat times need as many gap flags and confirmations "
+                f"(got {g.size} and {c.size})"
+            )
+        if t.size and not (np.isfinite(t).all() and np.all(np.diff(t) > 0)):
+            raise InputError("beat times must be finite and strictly increasing")
+        if t.size and self._ist[_I_NB] > 0 and not t[0] > self._fst[0]:
+            raise InputError(
+                f"beat time {t[0]:.4f} s is not after the previous beat ({self._fst[0]:.4f} s)"
+            )
         cap = 2 * (t.size + _LOOKAHEAD + 1)
         out_t = np.empty(cap)
         out_rr = np.empty(cap)
@@ -388,13 +400,19 @@ def rr_correct(
         ``excluded``).
     """
     if (rr_ms is None) == (times_s is None):
-        raise ValueError("give exactly one of rr_ms or times_s")
+        raise InputError("give exactly one of rr_ms or times_s")
     if times_s is None:
         rr = as_1d_float(rr_ms, "rr_ms")
-        t = np.concatenate(([0.0], np.cumsum(rr) / 1000.0))
+        # a NaN or non-positive interval is a gap: its duration is unknown, so the interval
+        # after it is excluded and the times continue from the next valid one
+        ok = np.isfinite(rr) & (rr > 0)
+        t = np.concatenate(([0.0], np.cumsum(np.where(ok, rr, 0.0))[ok] / 1000.0))
+        gap = np.zeros(t.size, dtype=np.int64)
+        gap[1:] = np.concatenate(([False], ~ok[:-1]))[ok]
     else:
         t = as_1d_float(times_s, "times_s")
-    return RRCorrector(**options).update(t, flush=True)  # type: ignore[arg-type]
+        gap = None
+    return RRCorrector(**options).update(t, gap, flush=True)  # type: ignore[arg-type]
 
 
 def hrv_time(rr_ms: np.ndarray) -> Mapping[str, float]:

@@ -73,7 +73,7 @@ import math
 import numpy as np
 from scipy import signal as _sig
 
-from .._checks import as_1d_float, check_rate
+from .._checks import as_signal, check_rate
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
@@ -472,7 +472,7 @@ class PpgPulseDetector:
 
     def update(self, chunk: np.ndarray) -> np.ndarray:
         """Process one chunk; return absolute sample indices of newly confirmed pulses."""
-        x = as_1d_float(chunk, "PPG chunk")
+        x = as_signal(chunk, "PPG chunk")
         cap = 2 * x.size + 2  # at most one pulse per sample; generous so the kernel never overruns
         idx = np.empty(cap, dtype=np.int64)
         frac = np.empty(cap)

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .._checks import as_1d_float, check_rate
+from .._checks import as_signal, check_rate
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
@@ -144,7 +144,7 @@ class RespBreathDetector:
         return int(self._ist[_N])
 
     def update(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x = as_1d_float(chunk, "RESP chunk")
+        x = as_signal(chunk, "RESP chunk")
         cap = x.size + 2
         onset = np.empty(cap, dtype=np.int64)
         peak = np.empty(cap, dtype=np.int64)
