@@ -725,7 +725,8 @@ class CardiacChannel(Channel):
         frac = getattr(self.detector, "fraction", None)
         if frac is not None:  # sub-sample beat times (PPG at wearable rates)
             t = t + frac / self.fs
-        rows = self._corrector.update(t, gap, conf)
+        # the detector's beats are increasing and finite by construction
+        rows = self._corrector._run(t, gap, conf)
         self._feat.add_rows(rows)
         return {
             "rpeak_idx": peaks,

@@ -355,6 +355,12 @@ class RRCorrector:
             raise InputError(
                 f"beat time {t[0]:.4f} s is not after the previous beat ({self._fst[0]:.4f} s)"
             )
+        return self._run(t, g, c, flush)
+
+    def _run(
+        self, t: np.ndarray, g: np.ndarray, c: np.ndarray, flush: bool = False
+    ) -> dict[str, np.ndarray]:
+        """:meth:`update` for input already checked (float64 times, int64 flags and keys)."""
         cap = 2 * (t.size + _LOOKAHEAD + 1)
         out_t = np.empty(cap)
         out_rr = np.empty(cap)
