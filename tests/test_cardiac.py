@@ -358,3 +358,44 @@ def test_corrector_rejects_inconsistent_input():
         RRCorrector().update(np.array([1.0, 2.0, 1.5]))
     rows = rr_correct(np.array([800.0, 810, np.nan, 790, 805, 800, -5, 810, 800]))
     assert np.sum(rows["kind"] == EXCLUDED) == 3  # the first beat and the two after a loss
+
+
+def test_time_domain_frames_match_their_definitions():
+    """Every frame's HR/RMSSD/pNN50/SDNN/corrected share, recomputed from the NN rows."""
+    from wot_simulators import SimConfig, load_scenario, simulate_session
+
+    s = simulate_session(
+        load_scenario("full-session"), SimConfig(seed=3, artifacts=0.1), duration_s=900.0
+    )
+    fs = 250.0
+    ch = CardiacChannel(fs)
+    outs = [ch.update(c) for c in np.array_split(s.ecg, 97)]
+    names = ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "rr_corrected_pct")
+    feat = {k: np.concatenate([o.features[k] for o in outs if o.n_frames]) for k in names}
+    ev = {
+        k: np.concatenate([o.events[k] for o in outs])
+        for k in ("nn_time", "nn_ms", "rr_kind", "nn_confirm")
+    }
+    n_checked = 0
+    for fi in range(400, feat["hr_bpm"].size, 7):
+        t = fi / 4.0
+        known = ev["nn_confirm"] <= np.floor(t * fs + 1e-9)  # rows confirmed by the frame
+        tt, nn, kind = ev["nn_time"][known], ev["nn_ms"][known], ev["rr_kind"][known]
+        w10, w30, w60 = tt >= t - 10, tt >= t - 30, tt >= t - 60
+        d = np.diff(nn[w30])
+        d = d[np.isfinite(d)]
+        ok30 = w30.any() and np.mean(kind[w30] != NORMAL) <= 0.2
+        ok60 = w60.any() and np.mean(kind[w60] != NORMAL) <= 0.2
+        h = nn[w10][np.isfinite(nn[w10])]
+        y = nn[w60][np.isfinite(nn[w60])]
+        ref = {
+            "hr_bpm": 60000 / h.mean() if h.size >= 2 else np.nan,
+            "rmssd_ms": np.sqrt(np.mean(d**2)) if d.size >= 5 and ok30 else np.nan,
+            "pnn50": 100 * np.mean(np.abs(d) > 50) if d.size >= 5 and ok30 else np.nan,
+            "sdnn_ms": y.std(ddof=1) if y.size >= 10 and ok60 else np.nan,
+            "rr_corrected_pct": 100 * np.mean(kind[w60] != NORMAL) if w60.any() else np.nan,
+        }
+        for k, v in ref.items():
+            assert feat[k][fi] == pytest.approx(v, rel=1e-9, nan_ok=True), (k, t)
+        n_checked += 1
+    assert n_checked > 400

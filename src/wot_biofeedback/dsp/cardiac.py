@@ -219,6 +219,74 @@ def _add_rows(
     )  # fmt: skip
 
 
+# time-domain window state: int slots, float slots
+(
+    _T_O_HR, _T_O_RM, _T_O_SD, _T_HR_N, _T_RM_ROWS, _T_RM_CORR, _T_D_N, _T_D_50,
+    _T_SD_ROWS, _T_SD_CORR, _T_SD_N,
+) = range(11)  # fmt: skip
+_TF_HR_S, _TF_D_S2, _TF_SD_S1, _TF_SD_S2 = range(4)
+_SD_REF_MS = 1000.0  # SDNN sums are taken about this value (no cancellation in the variance)
+
+
+@njit
+def _td_row(
+    j: int, w: float, e_nn: np.ndarray, e_kind: np.ndarray, which: int,
+    ti: np.ndarray, tf: np.ndarray,
+) -> None:  # fmt: skip
+    """Add (w = +1) or remove (w = -1) row ``j`` from time-domain window ``which``."""
+    ring = e_nn.shape[0]
+    v = e_nn[j % ring]
+    fin = not math.isnan(v)
+    iw = 1 if w > 0 else -1
+    bad = 1 if e_kind[j % ring] != NORMAL else 0
+    if which == 0:
+        if fin:
+            ti[_T_HR_N] += iw
+            tf[_TF_HR_S] += w * v
+    elif which == 1:
+        ti[_T_RM_ROWS] += iw
+        ti[_T_RM_CORR] += iw * bad
+    else:
+        ti[_T_SD_ROWS] += iw
+        ti[_T_SD_CORR] += iw * bad
+        if fin:
+            dv = v - _SD_REF_MS
+            ti[_T_SD_N] += iw
+            tf[_TF_SD_S1] += w * dv
+            tf[_TF_SD_S2] += w * dv * dv
+
+
+@njit
+def _td_pair(j: int, w: float, e_nn: np.ndarray, ti: np.ndarray, tf: np.ndarray) -> None:
+    """Add or remove the successive difference of rows ``j - 1`` and ``j`` (both finite)."""
+    ring = e_nn.shape[0]
+    a = e_nn[(j - 1) % ring]
+    b = e_nn[j % ring]
+    if math.isnan(a) or math.isnan(b):
+        return
+    d = b - a
+    iw = 1 if w > 0 else -1
+    ti[_T_D_N] += iw
+    tf[_TF_D_S2] += w * d * d
+    if abs(d) > 50.0:
+        ti[_T_D_50] += iw
+
+
+@njit
+def _td_resum(
+    e_nn: np.ndarray, e_kind: np.ndarray, p_in: int, ti: np.ndarray, tf: np.ndarray
+) -> None:
+    """Recompute the window sums from their rows (bounds float round-off in long sessions)."""
+    for k in range(_T_HR_N, _T_SD_N + 1):
+        ti[k] = 0
+    tf[:] = 0.0
+    for which in range(3):
+        for j in range(ti[which], p_in):
+            _td_row(j, 1.0, e_nn, e_kind, which, ti, tf)
+    for j in range(max(ti[_T_O_RM] + 1, 1), p_in):
+        _td_pair(j, 1.0, e_nn, ti, tf)
+
+
 @njit
 def _cardiac_frames(
     f_t: np.ndarray,
@@ -248,11 +316,14 @@ def _cardiac_frames(
     seg_n: np.ndarray,
     wpsd: np.ndarray,
     wcache: np.ndarray,
+    ti: np.ndarray,
+    tf: np.ndarray,
     prm: np.ndarray,
     out: np.ndarray,
 ) -> None:
     ring = e_t.shape[0]
     w_lomb = prm[_P_LOMB_W]
+    w_td = (prm[_P_HR_W], prm[_P_RMSSD_W], prm[_P_SDNN_W])
     w_coh = prm[_P_COH_W]
     for f in range(f_t.shape[0]):
         t = f_t[f]
@@ -271,6 +342,12 @@ def _cardiac_frames(
                 eist[_E_ADDS] += 1
                 eist[_E_DIRTY_L] = 1
                 eist[_E_DIRTY_C] = 1
+            jin = eist[_E_IN]
+            for which in range(3):
+                _td_row(jin, 1.0, e_nn, e_kind, which, ti, tf)
+            # a successive difference counts while its earlier row is in the 30-s window
+            if jin >= 1 and jin - 1 >= ti[_T_O_RM]:
+                _td_pair(jin, 1.0, e_nn, ti, tf)
             eist[_E_IN] += 1
         p_in = eist[_E_IN]
         while eist[_E_OUT_L] < p_in and e_t[eist[_E_OUT_L] % ring] < t - w_lomb:
@@ -289,63 +366,32 @@ def _cardiac_frames(
                 lomb_add(acc_c, tot_c, omega_c, e_t[j], e_nn[j], -1.0)
                 eist[_E_DIRTY_C] = 1
             eist[_E_OUT_C] += 1
+        for which in range(3):
+            while ti[which] < p_in and e_t[ti[which] % ring] < t - w_td[which]:
+                k = ti[which]
+                _td_row(k, -1.0, e_nn, e_kind, which, ti, tf)
+                if which == 1 and k + 1 < p_in:
+                    _td_pair(k + 1, -1.0, e_nn, ti, tf)
+                ti[which] += 1
         if eist[_E_ADDS] >= 2048:
             _resum(e_t, e_nn, eist[_E_OUT_L], p_in, acc_l, tot_l, omega)
             _resum(e_t, e_nn, eist[_E_OUT_C], p_in, acc_c, tot_c, omega_c)
+            _td_resum(e_nn, e_kind, p_in, ti, tf)
             eist[_E_ADDS] = 0
             eist[_E_DIRTY_L] = 1
             eist[_E_DIRTY_C] = 1
-        # time domain: scan the rows of the last 60 s (and the Lomb window's corrected share)
-        w_hr = prm[_P_HR_W]
-        w_rm = prm[_P_RMSSD_W]
-        w_sd = prm[_P_SDNN_W]
-        w_max = max(w_hr, w_rm, w_sd)
-        hr_s = 0.0
-        hr_n = 0
-        sd_s = 0.0
-        sd_n = 0
-        rows60 = 0
-        corr60 = 0
-        rows30 = 0
-        corr30 = 0
-        d_n = 0
-        d_s2 = 0.0
-        d_50 = 0
-        last_t = -1.0e300
-        lo = max(eist[_E_OUT_L], p_in - ring)
-        j = p_in - 1
-        while j >= lo:
-            jj = j % ring
-            tj = e_t[jj]
-            if tj < t - w_max:
-                break
-            if tj > last_t:
-                last_t = tj
-            v = e_nn[jj]
-            fin = not math.isnan(v)
-            bad = e_kind[jj] != NORMAL
-            if tj >= t - w_sd:
-                rows60 += 1
-                corr60 += 1 if bad else 0
-                if fin:
-                    sd_s += v
-                    sd_n += 1
-            if tj >= t - w_hr and fin:
-                hr_s += v
-                hr_n += 1
-            if tj >= t - w_rm:
-                rows30 += 1
-                corr30 += 1 if bad else 0
-                if fin and j - 1 >= lo:
-                    jp = (j - 1) % ring
-                    vp = e_nn[jp]
-                    if not math.isnan(vp) and e_t[jp] >= t - w_rm:
-                        d = v - vp
-                        d_n += 1
-                        d_s2 += d * d
-                        if abs(d) > 50.0:
-                            d_50 += 1
-            j -= 1
+        # time domain from the running window sums
+        hr_n = ti[_T_HR_N]
+        hr_s = tf[_TF_HR_S]
+        rows30 = ti[_T_RM_ROWS]
+        corr30 = ti[_T_RM_CORR]
+        d_n = ti[_T_D_N]
+        d_s2 = tf[_TF_D_S2]
+        d_50 = ti[_T_D_50]
+        rows60 = ti[_T_SD_ROWS]
+        corr60 = ti[_T_SD_CORR]
+        sd_n = ti[_T_SD_N]
+        last_t = e_t[(p_in - 1) % ring] if p_in > 0 else -1.0e300
         # corrected share over the spectral windows, and where their data starts
         rows_l = eist[_E_ROWS_L]
         corr_l = eist[_E_CORR_L]
@@ -363,21 +409,12 @@ def _cardiac_frames(
         ok30 = rows30 > 0 and corr30 <= max_corr * rows30
         ok60 = rows60 > 0 and corr60 <= max_corr * rows60
         if d_n >= 5 and ok30:
-            out[_F_RMSSD, f] = math.sqrt(d_s2 / d_n)
+            out[_F_RMSSD, f] = math.sqrt(max(d_s2, 0.0) / d_n)
             out[_F_PNN50, f] = 100.0 * d_50 / d_n
         if sd_n >= 10 and ok60:
-            mean = sd_s / sd_n
-            ss = 0.0
-            j = p_in - 1
-            while j >= lo:
-                jj = j % ring
-                if e_t[jj] < t - w_sd:
-                    break
-                v = e_nn[jj]
-                if not math.isnan(v):
-                    ss += (v - mean) * (v - mean)
-                j -= 1
-            out[_F_SDNN, f] = math.sqrt(ss / (sd_n - 1))
+            s1 = tf[_TF_SD_S1]
+            var = (tf[_TF_SD_S2] - s1 * s1 / sd_n) / (sd_n - 1)
+            out[_F_SDNN, f] = math.sqrt(max(var, 0.0))
         if rows60 > 0:
             out[_F_CORR, f] = 100.0 * corr60 / rows60
         # spectra change only when a beat enters or leaves a window: evaluate then, reuse else
@@ -571,6 +608,8 @@ class CardiacFeatures:
         self._seg_n = np.zeros(1, dtype=np.int64)
         self._wpsd = np.zeros(nb)
         self._wcache = np.full(4, -1.0)
+        self._ti = np.zeros(11, dtype=np.int64)  # time-domain windows: out pointers, counts
+        self._tf = np.zeros(4)  # time-domain windows: sums
 
     def add_rows(self, rows: dict[str, np.ndarray]) -> None:
         """Append NN rows (from :class:`RRCorrector`); frames use them once confirmed."""
@@ -605,7 +644,7 @@ class CardiacFeatures:
             self.freqs, self.omega, self._acc_l, self._tot_l, self._acc_c, self._tot_c,
             self.freqs_c, self.omega_c, self._psd, self._psd_c, self._cache,
             self.welch_freqs, self._seg_pxx, self._seg_t0, self._seg_conf, self._seg_n,
-            self._wpsd, self._wcache, self._prm, out,
+            self._wpsd, self._wcache, self._ti, self._tf, self._prm, out,
         )  # fmt: skip
         return out
 

@@ -73,7 +73,8 @@ def _qd(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
         return 0.0
     for k in range(n):
         scratch[k] = vals[k]
-    s = np.sort(scratch[:n])
+    s = scratch[:n]
+    s.sort()  # in place: no allocation per beat
     return 0.5 * (_quantile_sorted(s, n, 0.75) - _quantile_sorted(s, n, 0.25))
 
 
@@ -83,7 +84,8 @@ def _median(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
         return math.nan
     for k in range(n):
         scratch[k] = vals[k]
-    s = np.sort(scratch[:n])
+    s = scratch[:n]
+    s.sort()
     if n % 2 == 1:
         return s[n // 2]
     return 0.5 * (s[n // 2 - 1] + s[n // 2])
