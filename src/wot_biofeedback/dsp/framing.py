@@ -105,18 +105,15 @@ class Channel:
         kf = self.next_frame
         if math.floor((kf / self.frame_rate - self.t0) * self.fs + 1e-9) > self._n - 1:
             return ChannelOutput(kf, {}, events)
-        k_hi = math.floor((self.t0 + self._n / self.fs) * self.frame_rate) + 1
-        k = np.arange(self.next_frame, max(self.next_frame, k_hi + 1))
-        t = k / self.frame_rate
+        # the last such frame, by the same rule as frame_sample (scalar arithmetic)
+        last = math.floor((self.t0 + self._n / self.fs) * self.frame_rate) + 1
+        while math.floor((last / self.frame_rate - self.t0) * self.fs + 1e-9) > self._n - 1:
+            last -= 1
+        t = np.arange(kf, last + 1) / self.frame_rate
         n_k = self.frame_sample(t)
-        keep = n_k <= self._n - 1
-        k, t, n_k = k[keep], t[keep], n_k[keep]
-        if k.size == 0:
-            return ChannelOutput(self.next_frame, {}, events)
         feats = self._features(t, n_k, n_before)
-        first = self.next_frame
-        self.next_frame = int(k[-1]) + 1
-        return ChannelOutput(first, feats, events)
+        self.next_frame = last + 1
+        return ChannelOutput(kf, feats, events)
 
     # subclasses --------------------------------------------------------------------------
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
