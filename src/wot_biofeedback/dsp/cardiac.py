@@ -125,67 +125,6 @@ def _first_finite(e_t: np.ndarray, e_nn: np.ndarray, lo: int, hi: int) -> float:
 
 
 @njit
-def _append_rows(
-    row_t: np.ndarray,
-    row_nn: np.ndarray,
-    row_kind: np.ndarray,
-    row_conf: np.ndarray,
-    e_t: np.ndarray,
-    e_nn: np.ndarray,
-    e_kind: np.ndarray,
-    e_conf: np.ndarray,
-    eist: np.ndarray,
-) -> None:
-    ring = e_t.shape[0]
-    for q in range(row_t.shape[0]):
-        k = eist[_E_N] % ring
-        e_t[k] = row_t[q]
-        e_nn[k] = row_nn[q]
-        e_kind[k] = row_kind[q]
-        e_conf[k] = row_conf[q]
-        eist[_E_N] += 1
-
-
-@njit
-def _welch_rows(
-    row_t: np.ndarray,
-    row_nn: np.ndarray,
-    row_conf: np.ndarray,
-    wf: np.ndarray,
-    wi: np.ndarray,
-    kt: np.ndarray,
-    ky: np.ndarray,
-    sbuf: np.ndarray,
-    win: np.ndarray,
-    cos_tab: np.ndarray,
-    sin_tab: np.ndarray,
-    work: np.ndarray,
-    tmp_pxx: np.ndarray,
-    tmp_t0: np.ndarray,
-    seg_pxx: np.ndarray,
-    seg_t0: np.ndarray,
-    seg_conf: np.ndarray,
-    seg_n: np.ndarray,
-) -> None:
-    # segments of the 4 Hz resampled NN series, each tagged with the confirmation of the row
-    # whose arrival completed it (so frames use exactly the segments known at their sample)
-    ring = seg_t0.shape[0]
-    for q in range(row_t.shape[0]):
-        if math.isnan(row_nn[q]):
-            continue
-        k = welch_add_beat(
-            wf, wi, kt, ky, sbuf, win, cos_tab, sin_tab, work, row_t[q], row_nn[q],
-            tmp_pxx, tmp_t0, 0,
-        )  # fmt: skip
-        for j in range(k):
-            slot = seg_n[0] % ring
-            seg_pxx[slot, :] = tmp_pxx[j, :]
-            seg_t0[slot] = tmp_t0[j]
-            seg_conf[slot] = row_conf[q]
-            seg_n[0] += 1
-
-
-@njit
 def _add_rows(
     row_t: np.ndarray,
     row_nn: np.ndarray,
@@ -212,11 +151,32 @@ def _add_rows(
     seg_conf: np.ndarray,
     seg_n: np.ndarray,
 ) -> None:
-    _append_rows(row_t, row_nn, row_kind, row_conf, e_t, e_nn, e_kind, e_conf, eist)
-    _welch_rows(
-        row_t, row_nn, row_conf, wf, wi, kt, ky, sbuf, win, cos_tab, sin_tab, work,
-        tmp_pxx, tmp_t0, seg_pxx, seg_t0, seg_conf, seg_n,
-    )  # fmt: skip
+    """Append NN rows to the event ring and feed the streaming Welch.
+
+    Each completed Welch segment is tagged with the confirmation of the row whose arrival
+    completed it, so frames use exactly the segments known at their sample.
+    """
+    ring = e_t.shape[0]
+    seg_ring = seg_t0.shape[0]
+    for q in range(row_t.shape[0]):
+        k = eist[_E_N] % ring
+        e_t[k] = row_t[q]
+        e_nn[k] = row_nn[q]
+        e_kind[k] = row_kind[q]
+        e_conf[k] = row_conf[q]
+        eist[_E_N] += 1
+        if math.isnan(row_nn[q]):
+            continue
+        n_seg = welch_add_beat(
+            wf, wi, kt, ky, sbuf, win, cos_tab, sin_tab, work, row_t[q], row_nn[q],
+            tmp_pxx, tmp_t0, 0,
+        )  # fmt: skip
+        for j in range(n_seg):
+            slot = seg_n[0] % seg_ring
+            seg_pxx[slot, :] = tmp_pxx[j, :]
+            seg_t0[slot] = tmp_t0[j]
+            seg_conf[slot] = row_conf[q]
+            seg_n[0] += 1
 
 
 # time-domain window state: int slots, float slots
@@ -702,6 +662,17 @@ class SampleQuality:
         return out
 
 
+def _row_events(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The corrected NN rows as channel events."""
+    return {
+        "nn_time": rows["time_s"],
+        "rr_ms": rows["rr_ms"],
+        "nn_ms": rows["nn_ms"],
+        "rr_kind": rows["kind"],
+        "nn_confirm": rows["confirm"],
+    }
+
+
 class CardiacChannel(Channel):
     """ECG → R-peaks → corrected NN intervals → HR, HRV, spectra and coherence frames.
 
@@ -722,7 +693,6 @@ class CardiacChannel(Channel):
     event_names = (
         "rpeak_idx", "rpeak_time", "nn_time", "rr_ms", "nn_ms", "rr_kind", "nn_confirm",
     )  # fmt: skip
-    beat_noun = "R-peak"
 
     def __init__(
         self,
@@ -758,8 +728,7 @@ class CardiacChannel(Channel):
             return self._no_events
         conf = self.detector.confirm_index
         gap = self._sq.gap_before(peaks, self._prev_peak, before)
-        if peaks.size:
-            self._prev_peak = int(peaks[-1])
+        self._prev_peak = int(peaks[-1])
         t = self.sample_time(peaks)
         frac = getattr(self.detector, "fraction", None)
         if frac is not None:  # sub-sample beat times (PPG at wearable rates)
@@ -767,15 +736,7 @@ class CardiacChannel(Channel):
         # the detector's beats are increasing and finite by construction
         rows = self._corrector._run(t, gap, conf)
         self._feat.add_rows(rows)
-        return {
-            "rpeak_idx": peaks,
-            "rpeak_time": t,
-            "nn_time": rows["time_s"],
-            "rr_ms": rows["rr_ms"],
-            "nn_ms": rows["nn_ms"],
-            "rr_kind": rows["kind"],
-            "nn_confirm": rows["confirm"],
-        }
+        return {"rpeak_idx": peaks, "rpeak_time": t, **_row_events(rows)}
 
     def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
         out = self._feat.frames(t, n_k, self._sqa, n_before)
@@ -783,20 +744,13 @@ class CardiacChannel(Channel):
 
     def finish(self) -> dict[str, np.ndarray]:
         """End of a record: decide the last beats (kept back for look-ahead); events only."""
-        rows = self._corrector.flush()
-        return {
-            "nn_time": rows["time_s"],
-            "rr_ms": rows["rr_ms"],
-            "nn_ms": rows["nn_ms"],
-            "rr_kind": rows["kind"],
-        }
+        return _row_events(self._corrector.flush())
 
 
 class PpgChannel(CardiacChannel):
     """PPG → pulses → the same corrected NN series and features as :class:`CardiacChannel`."""
 
     modality = "ppg"
-    beat_noun = "pulse"
 
     @staticmethod
     def _make_detector(fs: float) -> Any:
@@ -897,14 +851,7 @@ class RRChannel(Channel):
         conf = self._nb + np.arange(bt.size, dtype=np.int64)
         rows = self._corrector.update(bt, np.asarray(gaps, dtype=np.int64), conf)
         self._feat.add_rows(rows)
-        events = {
-            "rpeak_time": bt,
-            "nn_time": rows["time_s"],
-            "rr_ms": rows["rr_ms"],
-            "nn_ms": rows["nn_ms"],
-            "rr_kind": rows["kind"],
-            "nn_confirm": rows["confirm"],
-        }
+        events = {"rpeak_time": bt, **_row_events(rows)}
         if bt.size == 0:
             return ChannelOutput(self.next_frame, {}, events)
         self._nb += bt.size
@@ -938,10 +885,4 @@ class RRChannel(Channel):
         raise NotImplementedError
 
     def finish(self) -> dict[str, np.ndarray]:
-        rows = self._corrector.flush()
-        return {
-            "nn_time": rows["time_s"],
-            "rr_ms": rows["rr_ms"],
-            "nn_ms": rows["nn_ms"],
-            "rr_kind": rows["kind"],
-        }
+        return _row_events(self._corrector.flush())
