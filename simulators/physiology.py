@@ -89,6 +89,7 @@ _SCL_BASE, _SCL_PERSON = 5.0, 1.5  # µS, ± µS uniform per seed
 _SCL_HYPER, _TAU_HYPER = 1.5 / 0.8, 60.0  # µS per unit a+, s
 _SCL_HYPO, _TAU_HYPO = 0.8 / 0.8, 180.0  # 0.8 µS target at a- = 0.8: ~-0.5 µS after 180 s
 _SCL_DRIFT = -0.3 / 3600.0  # µS/s
+_TAU_TONIC_SMOOTH = 10.0  # s
 _SCR_RATE = 2.0 / 60.0  # /s at baseline
 _SCR_RATE_HYPER = math.log(5.0) / 0.8  # log-rate per unit a+: 2 -> 10 /min
 _SCR_RATE_HYPO = math.log(10.0) / 0.8  # 2 -> 0.2 /min
@@ -517,7 +518,9 @@ def simulate_session(
         scl0
         + _lowpass(_SCL_HYPER * ap, _TAU_HYPER)
         - _lowpass(_SCL_HYPO * an, _TAU_HYPO)
-        + _ou(r_eda, tg.size, 0.08, 120.0)
+        # slow tonic wander; smoothed so that it carries no SCR-like bumps of its own (the truth
+        # lists every phasic response)
+        + _lowpass(_ou(r_eda, tg.size, 0.08, 120.0), _TAU_TONIC_SMOOTH)
         + _SCL_DRIFT * tg
     )
     arts = _plan_artifacts(r_art, dur, cfg.artifacts)

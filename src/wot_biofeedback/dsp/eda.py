@@ -1,22 +1,53 @@
-"""Causal skin-conductance processing: low-pass, skin-conductance level and SCR detection.
+"""Causal skin-conductance processing: tonic/phasic split, SCRs and signal quality.
 
-SCRs are found trough-to-peak on the low-passed signal (Boucsein 2012, ch. 2.3; the classic
-trough-to-peak method), causally and with *absolute* thresholds in µS, never relative to a
-whole-recording maximum (which cannot run live):
+Model
+-----
+Skin conductance is read as the output of a *driver* (sudomotor activity) through the slow
+recovery of the sweat ducts. With one recovery time constant ``tau`` (a causal, single-pole
+form of the continuous decomposition of Benedek & Kaernbach 2010) the driver is
 
-* a rise starts when the conductance climbs above the running trough;
-* the peak is confirmed once the signal has fallen back by ``max(drop_us, 10 % of the rise)``;
-* the response counts when its amplitude is >= ``min_amplitude_us`` and its steepest slope is
-  >= ``min_slope_us_s`` (slow tonic climbs are not SCRs); a rise that lasts longer than
-  ``max_rise_s`` is re-anchored, because SCR rise times are 0.5-4 s (Dawson et al. 2007).
+    d(t) = sc(t) + tau * dsc/dt,
 
-Algorithmic delay: an SCR is reported when its peak is confirmed, typically 0.3-1 s after the
-peak; ``delay_s`` bounds the low-pass and slope-estimator delay.
+and ``sc`` is ``d`` low-passed with ``tau``. A response that rises and then recovers no faster
+than ``tau`` appears in ``d`` as a short positive impulse at its onset, even when it starts on
+the slope of an earlier response; a level shift, tonic drift or a slow recovery does not.
+
+Steps, per sample:
+
+1. **Signal checks** on the raw input: NaN, conductance under ``contact_floor_us`` (contact
+   lost), the same value for ``stuck_s`` or more or at/above ``max_us`` (saturation), and
+   jumps faster than ``max_slope_us_s`` (a motion spike; Kleckner et al. 2018 use 10 µS/s).
+   Flagged samples are gaps: the last good value is held, and after the gap every filter
+   restarts at the new level, so a gap never looks like a response.
+2. **Causal low-pass** (2nd-order Butterworth, 1 Hz) → the cleaned conductance ``sc``.
+3. **Driver** ``d`` from ``sc`` at an internal rate of 16-32 Hz (every ``M``-th sample).
+4. **Tonic driver**: the lower envelope of ``d`` (follows it down at once, up with a 20 s time
+   constant). The **tonic** level (SCL) is that envelope low-passed with ``tau``; the
+   **phasic** part is ``sc - tonic``.
+5. **SCRs**: an onset is a trough of ``d`` followed by a rise of at least the hysteresis
+   (``max(0.25 * min_amplitude_us, 4 x driver noise)``) within ``max_rise_s``. The response
+   itself, ``r``, is ``d - d(onset)`` low-passed with ``tau``: the conductance above the
+   extrapolated course of what came before (for an SCR from a flat level, exactly its
+   trough-to-peak rise). The peak is the maximum of ``r`` until the next onset; the response
+   is reported once ``r`` has not risen for ``peak_hold_s`` (or at the next onset), if its
+   amplitude is at least ``min_amplitude_us`` (absolute, never relative to a recording's
+   maximum). Half-recovery is reported later, when ``r`` falls to half its amplitude before
+   another response starts.
+6. **Motion**: a fall faster than any recovery (``d`` more than the hysteresis and 30 % of the
+   level's 1-s drop... see ``_FALL``) marks a non-physiological drop; a response whose rise or
+   its first second after the peak meets such a drop or a fast jump is rejected.
+
+Outputs are identical for any chunking: all state is carried, and the internal-rate schedule
+follows the global sample counter.
 
 References
 ----------
+Benedek M, Kaernbach C (2010). A continuous measure of phasic electrodermal activity. J Neurosci
+Methods 190(1):80-91.
 Boucsein W (2012). Electrodermal Activity, 2nd ed. Springer.
 Dawson ME, Schell AM, Filion DL (2007). The electrodermal system. Handbook of Psychophysiology.
+Kleckner IR et al. (2018). Simple, transparent, and flexible automated quality assessment
+procedures for ambulatory electrodermal activity data. IEEE Trans Biomed Eng 65(7):1460-1467.
 """
 
 from __future__ import annotations
@@ -24,117 +55,303 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import signal as _sig
 
 from .._checks import as_signal, check_rate
-from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
+from ..errors import InputError
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
 
+# per-sample flag codes (``EdaScrDetector.flags``)
+FLAG_OK, FLAG_GAP, FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION = 0, 1, 2, 3, 4
+FLAG_NAMES = ("ok", "gap", "contact", "saturated", "motion")
+
 # float state
-_TROUGH_V, _PEAK_V, _MAX_SLOPE = range(2, 5)
+(
+    _LAST_RAW, _VALID_EMA, _SC, _SC_PREV, _D, _TE, _TONIC, _D_MIN, _R_CAND, _R, _R_MAX, _BASE,
+    _D_MAX, _NOISE, _R_PEND, _AMP_PEND, _STUCK_V, _FALL_MIN,
+) = range(18)  # fmt: skip
+_N_FST = 18
 # int state
-_STATE, _TROUGH_I, _PEAK_I = range(4, 7)
-_N, _STARTED, _BAD_UNTIL, _START_N, _VALID_EMA = I_N, I_STARTED, I_BAD_UNTIL, I_START_N, S_VALID_EMA
+(
+    _N, _STARTED, _BAD_UNTIL, _K, _STATE, _I_MIN, _I_ON, _I_RMAX, _ART_LAST, _I_PEND,
+    _STUCK_N, _HAVE_PEND, _RESTART, _FLAG_HOLD, _HOLD_CODE, _FELL, _I_DMAX,
+) = range(17)  # fmt: skip
+_N_IST = 17
 # params
-_P_MIN_AMP, _P_MIN_SLOPE, _P_DROP, _P_MAX_RISE_N, _P_SLOPE_N, _P_SETTLE_N, _P_VALID_ALPHA = range(7)
+(
+    _P_M, _P_ALPHA_TAU, _P_TAU_FI, _P_BETA_TE, _P_MIN_AMP, _P_H_ABS, _P_MAX_RISE_K,
+    _P_HOLD_K, _P_SETTLE_N, _P_VALID_ALPHA, _P_FLOOR, _P_MAX_US, _P_STUCK_N, _P_JUMP_US,
+    _P_JUMP_LAG, _P_REJECT_K, _P_NOISE_ALPHA, _P_NOISE_LAG, _P_RECOVER_K, _P_LAG_K, _P_MAX_PEAK_K,
+) = range(21)  # fmt: skip
+_N_PRM = 21
+
+# states of the response tracker
+_IDLE, _ACTIVE = 0, 1
 
 
 @njit
-def _eda_scr(
+def _restart(v: float, zi: np.ndarray, zi_unit: np.ndarray, fst: np.ndarray, ist: np.ndarray) -> None:
+    # start (or restart after a gap) every filter at the steady state of level v
+    for s in range(zi.shape[0]):
+        zi[s, 0] = zi_unit[s, 0] * v
+        zi[s, 1] = zi_unit[s, 1] * v
+    fst[_SC] = v
+    fst[_SC_PREV] = v
+    fst[_D] = v
+    fst[_TE] = v
+    fst[_TONIC] = v
+    fst[_D_MIN] = v
+    fst[_R_CAND] = 0.0
+    ist[_STATE] = _IDLE
+    ist[_I_MIN] = ist[_K]
+    ist[_STARTED] = 1
+
+
+@njit
+def _eda_kernel(
     x: np.ndarray,
     sos: np.ndarray,
     zi: np.ndarray,
     zi_unit: np.ndarray,
+    sos_d: np.ndarray,
+    zi_d: np.ndarray,
+    zi_d_unit: np.ndarray,
     fst: np.ndarray,
     ist: np.ndarray,
     prm: np.ndarray,
-    ring: np.ndarray,
-    out_lp: np.ndarray,
+    raw_ring: np.ndarray,
+    d_ring: np.ndarray,
+    out_sc: np.ndarray,
+    out_tonic: np.ndarray,
+    out_driver: np.ndarray,
     out_valid: np.ndarray,
-    out_onset: np.ndarray,
-    out_peak: np.ndarray,
-    out_amp: np.ndarray,
-    out_conf: np.ndarray,
-) -> int:
-    ring_n = ring.shape[0]
-    slope_n = int(prm[_P_SLOPE_N])
-    n_out = 0
+    out_flag: np.ndarray,
+    ev_onset: np.ndarray,
+    ev_peak: np.ndarray,
+    ev_amp: np.ndarray,
+    ev_conf: np.ndarray,
+    rec_peak: np.ndarray,
+    rec_half: np.ndarray,
+    rec_conf: np.ndarray,
+    counts: np.ndarray,
+) -> None:
+    m = int(prm[_P_M])
+    raw_n = raw_ring.shape[0]
+    d_n = d_ring.shape[0]
+    a_tau = prm[_P_ALPHA_TAU]
+    tau_fi = prm[_P_TAU_FI]
+    n_ev = 0
+    n_rec = 0
     for i in range(x.shape[0]):
         n = ist[_N]
-        v, valid = ingest(x[i], fst, ist, prm[_P_VALID_ALPHA], int(prm[_P_SETTLE_N]))
+        v = x[i]
+        flag = FLAG_OK
+        if math.isnan(v):
+            flag = FLAG_GAP
+        elif v < prm[_P_FLOOR]:
+            flag = FLAG_CONTACT
+        elif v >= prm[_P_MAX_US]:
+            flag = FLAG_SATURATED
+        else:
+            # the same value over and over: a railed or frozen amplifier
+            if v == fst[_STUCK_V]:
+                ist[_STUCK_N] += 1
+            else:
+                fst[_STUCK_V] = v
+                ist[_STUCK_N] = 1
+            if ist[_STUCK_N] >= int(prm[_P_STUCK_N]):
+                flag = FLAG_SATURATED
+            # a jump faster than skin conductance can move: a motion spike or a pop
+            lag = int(prm[_P_JUMP_LAG])
+            if ist[_STARTED] == 1 and n >= lag:
+                prev = raw_ring[(n - lag) % raw_n]
+                if not math.isnan(prev) and abs(v - prev) > prm[_P_JUMP_US]:
+                    flag = FLAG_MOTION
+        raw_ring[n % raw_n] = v if flag == FLAG_OK else math.nan
+        if flag != FLAG_OK:
+            # a flagged stretch keeps its code for a short hold, so a pop's recovery is covered
+            ist[_FLAG_HOLD] = n + int(prm[_P_SETTLE_N])
+            ist[_HOLD_CODE] = flag
+            ist[_BAD_UNTIL] = n + int(prm[_P_SETTLE_N])
+            ist[_RESTART] = 1
+        elif n < ist[_FLAG_HOLD] and ist[_HOLD_CODE] == FLAG_MOTION:
+            flag = FLAG_MOTION
+        good = flag == FLAG_OK
+        fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * ((1.0 if good else 0.0) - fst[_VALID_EMA])
         out_valid[i] = fst[_VALID_EMA]
+        out_flag[i] = flag
+        if good and n >= ist[_BAD_UNTIL] and (ist[_STARTED] == 0 or ist[_RESTART] == 1):
+            _restart(v, zi, zi_unit, fst, ist)
+            for s_ in range(zi_d.shape[0]):
+                zi_d[s_, 0] = zi_d_unit[s_, 0] * v
+                zi_d[s_, 1] = zi_d_unit[s_, 1] * v
+            for j in range(d_n):
+                d_ring[j] = v
+            ist[_RESTART] = 0
+            fst[_LAST_RAW] = v
         if ist[_STARTED] == 0:
-            if not valid:
-                out_lp[i] = math.nan
-                ring[n % ring_n] = math.nan
-                ist[_N] = n + 1
-                continue
-            start_filter(v, zi, zi_unit, ist)
-            fst[_TROUGH_V] = v
-            ist[_TROUGH_I] = n
-        y = _sos_step(sos, zi, v)
-        ring[n % ring_n] = y
-        out_lp[i] = y if valid else math.nan
-        if n < ist[_BAD_UNTIL]:
-            # a gap: start afresh from here once the signal is back
-            ist[_STATE] = 0
-            fst[_TROUGH_V] = y
-            ist[_TROUGH_I] = n
+            out_sc[i] = math.nan
+            out_tonic[i] = math.nan
+            out_driver[i] = math.nan
             ist[_N] = n + 1
             continue
-        slope = 0.0
-        if n - slope_n >= ist[_START_N]:
-            slope = (y - ring[(n - slope_n) % ring_n]) / slope_n
-        if ist[_STATE] == 0:
-            if y <= fst[_TROUGH_V]:
-                fst[_TROUGH_V] = y
-                ist[_TROUGH_I] = n
-            elif slope > 0.0:
-                ist[_STATE] = 1
-                fst[_PEAK_V] = y
-                ist[_PEAK_I] = n
-                fst[_MAX_SLOPE] = slope
-        elif y < fst[_TROUGH_V]:
-            # the "rise" fizzled out below its start: keep looking for the trough
-            ist[_STATE] = 0
-            fst[_TROUGH_V] = y
-            ist[_TROUGH_I] = n
+        if good and ist[_RESTART] == 0:
+            fst[_LAST_RAW] = v
+        # low-pass at the full rate (held value through gaps)
+        sc = _sos_step(sos, zi, fst[_LAST_RAW])
+        fst[_SC] = sc
+        bad = ist[_RESTART] == 1 or n < ist[_BAD_UNTIL]
+        out_sc[i] = math.nan if bad else sc
+        out_tonic[i] = math.nan if bad else fst[_TONIC]
+        out_driver[i] = math.nan if bad else fst[_D]
+        if n % m != 0:
+            ist[_N] = n + 1
+            continue
+        # ---- internal rate ------------------------------------------------------------------
+        k = ist[_K]
+        d = _sos_step(sos_d, zi_d, sc + tau_fi * (sc - fst[_SC_PREV]))
+        fst[_SC_PREV] = sc
+        d_prev = d_ring[(k - int(prm[_P_NOISE_LAG])) % d_n]
+        d_ring[k % d_n] = d
+        ist[_K] = k + 1
+        fst[_D] = d
+        out_driver[i] = math.nan if bad else d
+        if bad:
+            ist[_ART_LAST] = k
+            ist[_STATE] = _IDLE
+            fst[_D_MIN] = d
+            ist[_I_MIN] = k
+            fst[_R_CAND] = 0.0
+            fst[_TE] = d
+            fst[_TONIC] = sc
+            ist[_HAVE_PEND] = 0
+            ist[_N] = n + 1
+            continue
+        # driver noise: running mean of |step|, large steps clipped so responses hardly count
+        dd = abs(d - d_prev)
+        fst[_NOISE] += prm[_P_NOISE_ALPHA] * (min(dd, 3.0 * fst[_NOISE] + 1e-6) - fst[_NOISE])
+        h = max(prm[_P_H_ABS], 3.0 * fst[_NOISE])
+        # a fall faster than any recovery: the driver drops well under its lower envelope
+        if d < fst[_TE] - max(2.0 * h, prm[_P_MIN_AMP]):
+            ist[_ART_LAST] = k
+            out_flag[i] = FLAG_MOTION
+        # tonic driver: lower envelope; tonic level = envelope through the recovery pole
+        if d < fst[_TE]:
+            fst[_TE] = d
         else:
-            if y >= fst[_PEAK_V]:
-                fst[_PEAK_V] = y
-                ist[_PEAK_I] = n
-                if slope > fst[_MAX_SLOPE]:
-                    fst[_MAX_SLOPE] = slope
-                if n - ist[_TROUGH_I] > int(prm[_P_MAX_RISE_N]):
-                    # too slow to be one SCR: move the trough half a window forward along the
-                    # climb and take the steepest slope over what remains (amortised O(1))
-                    j = n - int(prm[_P_MAX_RISE_N]) // 2
-                    fst[_TROUGH_V] = ring[j % ring_n]
-                    ist[_TROUGH_I] = j
-                    ms = 0.0
-                    for k in range(j + slope_n, n + 1):
-                        sk = (ring[k % ring_n] - ring[(k - slope_n) % ring_n]) / slope_n
-                        if sk > ms:
-                            ms = sk
-                    fst[_MAX_SLOPE] = ms
+            fst[_TE] += prm[_P_BETA_TE] * (d - fst[_TE])
+        fst[_TONIC] += a_tau * (fst[_TE] - fst[_TONIC])
+        out_tonic[i] = fst[_TONIC]
+        active = ist[_STATE] == _ACTIVE
+        if active:
+            fst[_R] += a_tau * (d - fst[_BASE] - fst[_R])
+            if fst[_R] > fst[_R_MAX]:
+                fst[_R_MAX] = fst[_R]
+                ist[_I_RMAX] = k
+            if d > fst[_D_MAX]:
+                fst[_D_MAX] = d
+                ist[_I_DMAX] = k
+            if ist[_FELL] == 0 and d < fst[_D_MAX] - h:
+                # the driver impulse is over: from here a trough can start the next response
+                ist[_FELL] = 1
+                fst[_D_MIN] = d
+                ist[_I_MIN] = k
+                fst[_R_CAND] = 0.0
+        searching = not active or ist[_FELL] == 1
+        new_onset = False
+        if searching:
+            # candidate onset: the lowest driver since the search began, within max_rise
+            if d <= fst[_D_MIN]:
+                fst[_D_MIN] = d
+                ist[_I_MIN] = k
+                fst[_R_CAND] = 0.0
             else:
-                rise = fst[_PEAK_V] - fst[_TROUGH_V]
-                if fst[_PEAK_V] - y >= max(prm[_P_DROP], 0.1 * rise):
-                    if rise >= prm[_P_MIN_AMP] and fst[_MAX_SLOPE] >= prm[_P_MIN_SLOPE]:
-                        out_onset[n_out] = ist[_TROUGH_I]
-                        out_peak[n_out] = ist[_PEAK_I]
-                        out_amp[n_out] = rise
-                        out_conf[n_out] = n
-                        n_out += 1
-                    ist[_STATE] = 0
-                    fst[_TROUGH_V] = y
-                    ist[_TROUGH_I] = n
+                fst[_R_CAND] += a_tau * (d - fst[_D_MIN] - fst[_R_CAND])
+                if k - ist[_I_MIN] > int(prm[_P_MAX_RISE_K]):
+                    # too slow for a response: move the trough to the lowest driver of the
+                    # last half window (amortised O(1)) and rebuild the candidate from there
+                    j0 = k - int(prm[_P_MAX_RISE_K]) // 2
+                    best = j0
+                    for j in range(j0, k + 1):
+                        if d_ring[j % d_n] < d_ring[best % d_n]:
+                            best = j
+                    fst[_D_MIN] = d_ring[best % d_n]
+                    ist[_I_MIN] = best
+                    rc = 0.0
+                    for j in range(best + 1, k + 1):
+                        rc += a_tau * (d_ring[j % d_n] - fst[_D_MIN] - rc)
+                    fst[_R_CAND] = rc
+                new_onset = d - fst[_D_MIN] >= h
+        if active and (new_onset or k - ist[_I_RMAX] >= int(prm[_P_HOLD_K])):
+            amp = fst[_R_MAX]
+            # at least the absolute minimum, clear of the driver's noise, and not a slow climb
+            ok = amp >= prm[_P_MIN_AMP] and amp >= 4.0 * fst[_NOISE]
+            ok = ok and ist[_I_RMAX] - ist[_I_ON] <= int(prm[_P_MAX_PEAK_K])
+            # rejected when a motion artifact touched the rise or came soon after the peak
+            if ist[_ART_LAST] >= ist[_I_ON] - int(prm[_P_REJECT_K]):
+                ok = False
+            ist[_HAVE_PEND] = 0
+            if ok:
+                # the onset is where the driver last rose through 30 % of its rise before the
+                # impulse peak (in a flat, noisy stretch the trough itself could be anywhere)
+                lvl = fst[_BASE] + 0.3 * (fst[_D_MAX] - fst[_BASE])
+                j = ist[_I_DMAX]
+                lo = max(ist[_I_ON], k - d_n + 1)
+                while j > lo and d_ring[(j - 1) % d_n] > lvl:
+                    j -= 1
+                lag = int(prm[_P_LAG_K])
+                ev_onset[n_ev] = max(j - 1 - lag, 0) * m
+                ev_peak[n_ev] = max(ist[_I_RMAX] - lag, 0) * m
+                ev_amp[n_ev] = amp
+                ev_conf[n_ev] = n
+                n_ev += 1
+                if not new_onset:
+                    ist[_HAVE_PEND] = 1
+                    ist[_I_PEND] = ist[_I_RMAX]
+                    fst[_AMP_PEND] = amp
+                    fst[_R_PEND] = fst[_R]
+            ist[_STATE] = _IDLE
+            if ist[_FELL] == 0:
+                # still on the impulse: look for the next trough from here
+                fst[_D_MIN] = d
+                ist[_I_MIN] = k
+                fst[_R_CAND] = 0.0
+        elif not active and ist[_HAVE_PEND] == 1:
+            fst[_R_PEND] += a_tau * (d - fst[_BASE] - fst[_R_PEND])
+            if fst[_R_PEND] <= 0.5 * fst[_AMP_PEND]:
+                lag = int(prm[_P_LAG_K])
+                rec_peak[n_rec] = max(ist[_I_PEND] - lag, 0) * m
+                rec_half[n_rec] = max(k - lag, 0) * m
+                rec_conf[n_rec] = n
+                n_rec += 1
+                ist[_HAVE_PEND] = 0
+            elif k - ist[_I_PEND] > int(prm[_P_RECOVER_K]):
+                ist[_HAVE_PEND] = 0
+        if new_onset:
+            ist[_STATE] = _ACTIVE
+            ist[_FELL] = 0
+            ist[_I_ON] = ist[_I_MIN]
+            ist[_I_DMAX] = k
+            fst[_BASE] = fst[_D_MIN]
+            fst[_R] = fst[_R_CAND]
+            fst[_R_MAX] = fst[_R]
+            ist[_I_RMAX] = k
+            fst[_D_MAX] = d
+            ist[_HAVE_PEND] = 0  # a new response ends the recovery of the last one
         ist[_N] = n + 1
-    return n_out
+    counts[0] = n_ev
+    counts[1] = n_rec
+
+
+def _lowpass_delay(sos: np.ndarray, fs: float) -> float:
+    """Group delay of a low-pass at 0.05 Hz, s (the slow edges of skin-conductance responses)."""
+    _, gd = _sig.group_delay(_sig.sos2tf(sos), w=[0.05], fs=fs)
+    return float(gd[0]) / fs
 
 
 class EdaScrDetector:
-    """Streaming skin-conductance low-pass and SCR detector.
+    """Streaming skin-conductance decomposition, SCR detector and signal checks.
 
     Parameters
     ----------
@@ -142,45 +359,106 @@ class EdaScrDetector:
         Sampling rate, Hz (4-1000 Hz).
     min_amplitude_us : float
         Smallest SCR amplitude counted, µS (absolute; default 0.02 µS).
-    min_slope_us_s : float
-        Smallest peak rising slope of an SCR, µS/s.
+    tau_s : float
+        Recovery time constant of the driver model, s. Responses that recover faster than this
+        look like artifacts, so keep it below the fastest physiological recovery.
+    max_rise_s : float
+        Longest rise of the driver from trough to threshold, s (slower climbs are tonic).
+    peak_hold_s : float
+        A response is reported once it has not risen for this long, s.
+    max_peak_s : float
+        Longest onset-to-peak time of a response, s (SCR rise times are 0.5-5 s; Boucsein
+        2012); a slower climb is tonic.
+    contact_floor_us : float
+        Conductance below this is contact loss, µS (Kleckner et al. 2018: 0.05 µS).
+    max_us : float
+        Conductance at or above this is saturation, µS.
+    max_slope_us_s : float
+        Faster change is a motion spike, µS/s (Kleckner et al. 2018: 10 µS/s).
+    stuck_s : float
+        The same value for this long is a saturated or frozen amplifier, s.
 
     Notes
     -----
-    ``update(chunk)`` returns ``(onset_idx, peak_idx, amplitude_us)`` arrays for the SCRs
-    confirmed in the chunk, and leaves the low-passed conductance of the chunk in ``lowpass``.
+    ``update(chunk)`` returns ``(onset_idx, peak_idx, amplitude_us)`` of the SCRs reported in
+    the chunk (``confirm_index`` says at which sample each was reported) and leaves per-sample
+    ``lowpass``, ``tonic``, ``valid_fraction`` and ``flags`` for the chunk, and half-recovery
+    events in ``recovery`` (``peak_idx``, ``half_idx``, ``confirm_idx``).
     """
 
     def __init__(
-        self, fs: float, min_amplitude_us: float = 0.02, min_slope_us_s: float = 0.04
+        self,
+        fs: float,
+        min_amplitude_us: float = 0.02,
+        *,
+        tau_s: float = 1.5,
+        max_rise_s: float = 4.0,
+        peak_hold_s: float = 1.0,
+        max_peak_s: float = 6.0,
+        contact_floor_us: float = 0.05,
+        max_us: float = 100.0,
+        max_slope_us_s: float = 10.0,
+        stuck_s: float = 5.0,
     ) -> None:
         self.fs = check_rate(fs, "EDA sampling rate", 1.0, 10_000.0)
         if not 0.0 < min_amplitude_us < 5.0:
-            raise ValueError(f"min_amplitude_us {min_amplitude_us!r} must be in (0, 5) µS")
-        self._sos = butter_sos("lowpass", 1.0, self.fs, order=2)
+            raise InputError(f"min_amplitude_us {min_amplitude_us!r} must be in (0, 5) µS")
+        for name, val in (("tau_s", tau_s), ("max_rise_s", max_rise_s), ("stuck_s", stuck_s)):
+            if not 0.1 <= val <= 60.0:
+                raise InputError(f"{name} {val!r} must be in 0.1-60 s")
+        if not contact_floor_us < max_us:
+            raise InputError(f"contact_floor_us {contact_floor_us} must be below max_us {max_us}")
+        self.min_amplitude_us = float(min_amplitude_us)
+        fs = self.fs
+        m = max(1, int(fs // 16.0))
+        fi = fs / m
+        self.internal_rate = fi
+        self._sos = butter_sos("lowpass", 1.0, fs, order=2)
         self._zi_unit = sos_zi_unit(self._sos)
         self._zi = np.zeros_like(self._zi_unit)
-        self._fst = np.zeros(5)
+        self._sos_d = butter_sos("lowpass", 0.6, fi, order=2)
+        self._zi_d_unit = sos_zi_unit(self._sos_d)
+        self._zi_d = np.zeros_like(self._zi_d_unit)
+        self._fst = np.zeros(_N_FST)
         self._fst[_VALID_EMA] = 1.0
-        self._ist = np.zeros(7, dtype=np.int64)
-        slope_n = max(1, round(0.25 * self.fs))
-        self._prm = np.array(
-            [
-                float(min_amplitude_us),
-                float(min_slope_us_s) / self.fs,  # µS per sample
-                0.005,  # µS fall that confirms a peak (at least)
-                round(5.0 * self.fs),  # longest rise, samples
-                slope_n,
-                round(1.0 * self.fs),  # settle after a gap, samples
-                1.0 - math.exp(-1.0 / (2.0 * self.fs)),
-            ]
-        )
-        ring = 1 << math.ceil(math.log2(max(16, 8.0 * self.fs)))
-        self._ring = np.zeros(ring)
-        self.delay_s = 0.25 + 1.0 / (2 * math.pi * min(1.0, 0.45 * self.fs))
+        self._fst[_STUCK_V] = math.nan
+        self._ist = np.zeros(_N_IST, dtype=np.int64)
+        jump_lag = max(1, math.ceil(0.05 * fs))
+        self._prm = np.zeros(_N_PRM)
+        p = self._prm
+        p[_P_M] = m
+        p[_P_ALPHA_TAU] = 1.0 - math.exp(-1.0 / (tau_s * fi))
+        p[_P_TAU_FI] = tau_s * fi
+        p[_P_BETA_TE] = 1.0 - math.exp(-1.0 / (20.0 * fi))
+        p[_P_MIN_AMP] = self.min_amplitude_us
+        p[_P_H_ABS] = 0.25 * self.min_amplitude_us
+        p[_P_MAX_RISE_K] = round(max_rise_s * fi)
+        p[_P_HOLD_K] = round(peak_hold_s * fi)
+        p[_P_MAX_PEAK_K] = round(max_peak_s * fi)
+        p[_P_SETTLE_N] = round(1.0 * fs)
+        p[_P_VALID_ALPHA] = 1.0 - math.exp(-1.0 / (2.0 * fs))
+        p[_P_FLOOR] = contact_floor_us
+        p[_P_MAX_US] = max_us
+        p[_P_STUCK_N] = max(2, round(stuck_s * fs))
+        p[_P_JUMP_US] = max_slope_us_s * jump_lag / fs
+        p[_P_JUMP_LAG] = jump_lag
+        p[_P_REJECT_K] = round(1.0 * fi)
+        p[_P_NOISE_ALPHA] = 1.0 - math.exp(-1.0 / (30.0 * fi))
+        p[_P_NOISE_LAG] = max(1, round(0.25 * fi))
+        p[_P_RECOVER_K] = round(30.0 * fi)
+        # event times refer to the raw signal: take off the low-pass delays (at low frequency)
+        lag_s = _lowpass_delay(self._sos, fs) + _lowpass_delay(self._sos_d, fi)
+        p[_P_LAG_K] = round(lag_s * fi)
+        self._raw_ring = np.full(1 << math.ceil(math.log2(jump_lag + 2)), math.nan)
+        self._d_ring = np.zeros(1 << math.ceil(math.log2(max_rise_s * fi + 4)))
+        self.delay_s = peak_hold_s + 0.3
         self.lowpass = np.empty(0)
+        self.tonic = np.empty(0)
+        self.driver = np.empty(0)
         self.valid_fraction = np.empty(0)
+        self.flags = np.empty(0, dtype=np.int8)
         self.confirm_index = np.empty(0, dtype=np.int64)
+        self.recovery: dict[str, np.ndarray] = {}
 
     @property
     def n_samples(self) -> int:
@@ -189,24 +467,40 @@ class EdaScrDetector:
     def update(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Process one chunk of conductance (µS); return (onset_idx, peak_idx, amplitude_us)."""
         x = as_signal(chunk, "EDA chunk")
-        cap = x.size // 2 + 2
+        cap = x.size // max(1, int(self._prm[_P_M])) + 2
         onset = np.empty(cap, dtype=np.int64)
         peak = np.empty(cap, dtype=np.int64)
         amp = np.empty(cap)
         conf = np.empty(cap, dtype=np.int64)
-        lp = np.empty(x.size)
+        rp = np.empty(cap, dtype=np.int64)
+        rh = np.empty(cap, dtype=np.int64)
+        rc = np.empty(cap, dtype=np.int64)
+        sc = np.empty(x.size)
+        tonic = np.empty(x.size)
+        driver = np.empty(x.size)
         valid = np.empty(x.size)
-        k = _eda_scr(
-            x, self._sos, self._zi, self._zi_unit, self._fst, self._ist, self._prm,
-            self._ring, lp, valid, onset, peak, amp, conf,
+        flags = np.empty(x.size, dtype=np.int8)
+        counts = np.zeros(2, dtype=np.int64)
+        _eda_kernel(
+            x, self._sos, self._zi, self._zi_unit, self._sos_d, self._zi_d, self._zi_d_unit,
+            self._fst, self._ist, self._prm,
+            self._raw_ring, self._d_ring, sc, tonic, driver, valid, flags,
+            onset, peak, amp, conf, rp, rh, rc, counts,
         )  # fmt: skip
-        self.lowpass = lp
+        k, kr = int(counts[0]), int(counts[1])
+        self.lowpass = sc
+        self.tonic = tonic
+        self.driver = driver
         self.valid_fraction = valid
+        self.flags = flags
         self.confirm_index = conf[:k]
+        self.recovery = {"peak_idx": rp[:kr], "half_idx": rh[:kr], "confirm_idx": rc[:kr]}
         return onset[:k], peak[:k], amp[:k]
 
 
-def eda_scr(signal: np.ndarray, fs: float, min_amplitude_us: float = 0.02) -> dict[str, np.ndarray]:
+def eda_scr(
+    signal: np.ndarray, fs: float, min_amplitude_us: float = 0.02, **kwargs: float
+) -> dict[str, np.ndarray]:
     """Detect SCRs in a whole skin-conductance record (identical to the streaming detector).
 
     Parameters
@@ -217,13 +511,33 @@ def eda_scr(signal: np.ndarray, fs: float, min_amplitude_us: float = 0.02) -> di
         Sampling rate, Hz.
     min_amplitude_us : float
         Smallest amplitude counted, µS.
+    **kwargs
+        Further :class:`EdaScrDetector` options.
 
     Returns
     -------
     dict
-        ``onset``, ``peak`` (sample indices), ``amplitude_us`` (µS) and ``lowpass`` (the
-        low-passed conductance, µS).
+        ``onset``, ``peak`` (sample indices), ``amplitude_us`` (µS), ``rise_s``,
+        ``half_recovery_s`` (peak to half recovery, NaN where another response came first),
+        and per sample ``lowpass``, ``tonic``, ``phasic`` (µS) and ``flags``.
     """
-    det = EdaScrDetector(fs, min_amplitude_us)
+    det = EdaScrDetector(fs, min_amplitude_us, **kwargs)
     onset, peak, amp = det.update(signal)
-    return {"onset": onset, "peak": peak, "amplitude_us": amp, "lowpass": det.lowpass}
+    half = np.full(peak.size, np.nan)
+    rec = det.recovery
+    pos = np.searchsorted(peak, rec["peak_idx"])
+    ok = pos < peak.size
+    ok[ok] &= peak[pos[ok]] == rec["peak_idx"][ok]
+    half[pos[ok]] = (rec["half_idx"][ok] - rec["peak_idx"][ok]) / det.fs
+    return {
+        "onset": onset,
+        "peak": peak,
+        "amplitude_us": amp,
+        "rise_s": (peak - onset) / det.fs,
+        "half_recovery_s": half,
+        "lowpass": det.lowpass,
+        "tonic": det.tonic,
+        "driver": det.driver,
+        "phasic": det.lowpass - det.tonic,
+        "flags": det.flags,
+    }
