@@ -97,6 +97,9 @@ _SCR_AMP, _SCR_AMP_SD = 0.15, 0.5  # µS median, log-SD
 _SCR_AMP_HYPER = math.log(2.0) / 0.8  # median 0.15 -> 0.30 µS
 _SCR_AMP_HYPO = math.log(1.5) / 0.8  # median 0.15 -> 0.10 µS
 _SCR_MIN = 0.03  # µS
+# no onset within 1.5 s of the last: a second response starting during the rise of the first
+# cannot be told apart in skin conductance by any scorer, so the truth holds scoreable ones only
+_SCR_DEAD_S = 1.5
 _SCR_WIN = 30.0  # s rendered after each onset (decay τ <= 4 s: < 0.1 % left)
 _EDA_FLOOR = 0.01  # µS; conductance of skin never reaches 0
 
@@ -318,6 +321,18 @@ def _beats(
     return np.interp(thresholds, phase, tg), rr
 
 
+def _dead_time(onsets: np.ndarray, dead_s: float) -> np.ndarray:
+    """Drop onsets closer than ``dead_s`` to the last kept one (sorted input)."""
+    keep = np.ones(onsets.size, dtype=bool)
+    last = -np.inf
+    for j, t in enumerate(onsets):
+        if t - last < dead_s:
+            keep[j] = False
+        else:
+            last = t
+    return onsets[keep]
+
+
 def _scrs(
     rng: np.random.Generator, tg: np.ndarray, ap: np.ndarray, an: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -327,7 +342,7 @@ def _scrs(
     span = tg[-1] - tg[0]
     cand = np.sort(rng.uniform(tg[0], tg[-1], rng.poisson(lam_max * span)))
     keep = rng.uniform(0.0, lam_max, cand.size) < np.interp(cand, tg, lam)
-    onsets = cand[keep]
+    onsets = _dead_time(cand[keep], _SCR_DEAD_S)
     i = np.clip(((onsets - tg[0]) / DT).astype(np.int64), 0, tg.size - 1)
     median = _SCR_AMP * np.exp(_SCR_AMP_HYPER * ap[i] - _SCR_AMP_HYPO * an[i])
     amp = np.maximum(median * np.exp(_SCR_AMP_SD * rng.standard_normal(onsets.size)), _SCR_MIN)

@@ -13,7 +13,7 @@ from wot_biofeedback.cues import CuePolicy
 from wot_biofeedback.errors import InputError
 from wot_biofeedback.state import StateEngine
 
-BASE = {"hr_bpm": 70.0, "rmssd_ms": 40.0, "scl_us": 5.0, "scr_per_min": 2.0, "resp_rate_bpm": 12.0}
+BASE = {"hr_bpm": 70.0, "rmssd_ms": 40.0, "scl_rel": 0.0, "scr_per_min": 2.0, "resp_rate_bpm": 12.0}
 GOOD_Q = {"quality_ecg": 1.0, "quality_eda": 1.0, "quality_resp": 1.0}
 
 
@@ -77,7 +77,7 @@ def test_hypo_needs_signature(engine, rng):
     eng2 = StateEngine(engine.cfg)
     run(eng2, rng, 0, 90)
     # a strongly low index from one feature (RMSSD up) with nothing else: not hypo
-    res = run(eng2, rng, 90, 150, rmssd_ms=200.0, scl_us=3.0)
+    res = run(eng2, rng, 90, 150, rmssd_ms=200.0, scl_rel=math.log(3.0 / 5.0))
     assert all(r.zone != "hypo" for r in res)
 
 
@@ -89,7 +89,7 @@ def test_detached_sensor_gives_unknown_not_alarm(engine, rng):
         rng,
         90,
         120,
-        scl_us=0.01,
+        scl_rel=-6.0,
         scr_per_min=30.0,
         resp_rate_bpm=40.0,
         quality_eda=0.0,

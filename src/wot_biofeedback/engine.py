@@ -49,6 +49,7 @@ class StreamStatus:
     state: str  # "waiting", "ok", "lagging", "lost"
     since_last_s: float
     n_samples: int
+    note: str = ""  # a problem found in the stream, e.g. an implausible EDA level
 
 
 @dataclass(frozen=True)
@@ -228,29 +229,32 @@ class Engine:
                 self._drop[m] = 0
             t0 = self._session_time(m, got.timestamps)
             if self._drop.get(m, 0):
-                k = min(self._drop[m], data.size)
+                k = min(self._drop[m], len(data))
                 data = data[k:]
                 self._drop[m] -= k
-                if data.size == 0:
+                if len(data) == 0:
                     continue
             stamps = None
             if m == "rr":
                 stamps = got.timestamps - self.origin
             else:
-                data = self._fill_gap(m, t0, got.timestamps[-data.size :], data)
+                data = self._fill_gap(m, t0, got.timestamps[-len(data) :], data)
             out = self.pipeline.push(m, data, t0, stamps)
             frames.extend(out.frames)
+            if data.ndim == 2:
+                # ACC: show its breathing surrogate (the first axis while it is ignored)
+                data = getattr(self.pipeline.channels.get(m), "surrogate", data[:, 0])
             with self._lock:
                 self._raw[m].write(data)
                 self._raw_t0[m] = t0
-                ev = out.events.get(m, {})
-                for key, name in (
-                    ("rpeak_time", "rpeak"),
-                    ("scr_peak_time", "scr"),
-                    ("breath_onset_time", "breath"),
-                ):
-                    if key in ev and len(ev[key]):
-                        self._marks[name].extend(ev[key].tolist())
+                for ev in out.events.values():  # ACC breaths come keyed "resp"
+                    for key, name in (
+                        ("rpeak_time", "rpeak"),
+                        ("scr_peak_time", "scr"),
+                        ("breath_onset_time", "breath"),
+                    ):
+                        if key in ev and len(ev[key]):
+                            self._marks[name].extend(ev[key].tolist())
         # a lost source must not freeze the others: fuse past it
         lost = [m for m in self.sources if self._status(m).state == "lost"]
         if lost and len(lost) < len(self.sources):
@@ -279,11 +283,11 @@ class Engine:
         jump = lag - self._lag.get(m, lag)
         n_fill = round(jump * fs) if jump > max(0.5, 10.0 / fs) else 0
         if n_fill > 0:
-            data = np.concatenate((np.full(n_fill, np.nan), data))
+            data = np.concatenate((np.full((n_fill, *data.shape[1:]), np.nan), data))
             self.gaps_filled[m] = self.gaps_filled.get(m, 0.0) + n_fill / fs
             lag -= n_fill / fs
         self._lag[m] = lag
-        self._n_in[m] = n_in + data.size
+        self._n_in[m] = n_in + len(data)
         return data
 
     def _apply_commands(self) -> None:
@@ -336,7 +340,12 @@ class Engine:
             # an RR stream delivers one value per beat: allow for slow heart rates
             stall = self.stall_s * (3.0 if getattr(src, "irregular", False) else 1.0)
             state = "ok" if since < stall else ("lagging" if since < 3 * stall else "lost")
-        return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples)
+        note = getattr(src, "note", "")
+        # what the channel found in the signal itself (e.g. EDA contact lost, saturation)
+        issue = getattr(self.pipeline.channels.get(m), "issue", "")
+        if issue and issue not in note:
+            note = f"{note}; {issue}" if note else issue
+        return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples, note)
 
     def drain_frames(self) -> list[Frame]:
         """Frames produced since the last call (for recorders and tests)."""

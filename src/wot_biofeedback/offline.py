@@ -49,15 +49,15 @@ def run_recording(
     res = AnalysisResult()
     pos = dict.fromkeys(rec.signals, 0)
     t = 0.0
-    while any(pos[m] < s.data.size for m, s in rec.signals.items()):
+    while any(pos[m] < len(s.data) for m, s in rec.signals.items()):
         t += chunk_s
         for m, sig in rec.signals.items():
-            stop = min(sig.data.size, round((t - sig.t0) * sig.fs))
+            stop = min(len(sig.data), round((t - sig.t0) * sig.fs))
             if stop <= pos[m]:
                 continue
             out = pipe.push(m, sig.data[pos[m] : stop], sig.t0)
             pos[m] = stop
-            if stop >= sig.data.size:
+            if stop >= len(sig.data):
                 pipe.end(m)
             res.frames.extend(out.frames)
             for mod, ev in out.events.items():
@@ -120,15 +120,25 @@ def analyze(
         res.event(cardiac, "nn_ms"),
         kinds,
     )
+    peak_t = res.event("eda", "scr_peak_time")
+    # half-recovery is reported later than its response: join it on the peak time
+    half = np.full(peak_t.size, np.nan)
+    rec_peak = res.event("eda", "scr_recovered_peak_time")
+    if rec_peak.size and peak_t.size:
+        pos = np.clip(np.searchsorted(peak_t, rec_peak - 1e-6), 0, peak_t.size - 1)
+        hit = np.abs(peak_t[pos] - rec_peak) < 1e-6
+        half[pos[hit]] = res.event("eda", "scr_half_recovery_s")[hit]
     _write_csv(
         out / "scr.csv",
-        "onset_s,peak_s,amplitude_us",
+        "onset_s,peak_s,amplitude_us,rise_s,half_recovery_s",
         [
             res.event("eda", "scr_onset_time"),
-            res.event("eda", "scr_peak_time"),
+            peak_t,
             res.event("eda", "scr_amp_us"),
+            res.event("eda", "scr_rise_s"),
+            half,
         ],
-        ["%.3f", "%.3f", "%.4f"],
+        ["%.3f", "%.3f", "%.4f", "%.3f", "%.3f"],
     )
     _write_csv(out / "breaths.csv", "time_s", [res.event("resp", "breath_onset_time")], ["%.3f"])
 
@@ -164,7 +174,7 @@ def analyze(
                 "path": rec.path,
                 "duration_s": rec.duration_s,
                 "signals": {
-                    m: {"name": s.name, "fs": s.fs, "unit": s.unit, "n_samples": int(s.data.size)}
+                    m: {"name": s.name, "fs": s.fs, "unit": s.unit, "n_samples": len(s.data)}
                     for m, s in rec.signals.items()
                 },
                 "notes": rec.notes,

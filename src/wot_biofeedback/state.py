@@ -132,6 +132,8 @@ def _driver_text(name: str, spec: FeatureSpec, value: float, base: Baseline) -> 
         return f"SCR rate {value:.1f}/min"
     if name == "resp_rate_bpm":
         return f"breathing {value:.0f}/min"
+    if name == "scl_rel":
+        return f"SCL {100.0 * (math.exp(value) - 1.0):+.0f}% vs its 10-min level"
     if spec.transform == "log" and ref > 0:
         return f"{spec.label} {100.0 * (value / ref - 1.0):+.0f}%"
     return f"{spec.label} {value - ref:+.0f} {spec.unit}".rstrip()

@@ -76,6 +76,9 @@ def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[st
         for m, s in snap.streams.items()
     )
     lines.append(f"Signals  {st}" + (f"   | simulator truth: {truth}" if truth else ""))
+    for m, s in snap.streams.items():
+        if s.note:
+            lines.append(f"Problem  {m.upper()}: {s.note}")
     if snap.error:
         lines.append(f"ERROR    {snap.error}")
     return lines

@@ -69,29 +69,35 @@ FLAG_NAMES = ("ok", "gap", "contact", "saturated", "motion")
 # float state
 (
     _LAST_RAW, _VALID_EMA, _SC, _SC_PREV, _D, _TE, _TONIC, _D_MIN, _R_CAND, _R, _R_MAX, _BASE,
-    _D_MAX, _NOISE, _R_PEND, _AMP_PEND, _STUCK_V, _FALL_MIN,
-) = range(18)  # fmt: skip
-_N_FST = 18
+    _D_MAX, _NOISE, _R_PEND, _AMP_PEND, _STUCK_V, _FALL_MIN, _SC_MAX,
+) = range(19)  # fmt: skip
+_N_FST = 19
 # int state
 (
     _N, _STARTED, _BAD_UNTIL, _K, _STATE, _I_MIN, _I_ON, _I_RMAX, _ART_LAST, _I_PEND,
-    _STUCK_N, _HAVE_PEND, _RESTART, _FLAG_HOLD, _HOLD_CODE, _FELL, _I_DMAX,
-) = range(17)  # fmt: skip
-_N_IST = 17
+    _STUCK_N, _HAVE_PEND, _RESTART, _FLAG_HOLD, _HOLD_CODE, _FELL, _I_DMAX, _I_SCMAX,
+    _GOOD_N,
+) = range(19)  # fmt: skip
+_N_IST = 19
 # params
 (
     _P_M, _P_ALPHA_TAU, _P_TAU_FI, _P_BETA_TE, _P_MIN_AMP, _P_H_ABS, _P_MAX_RISE_K,
     _P_HOLD_K, _P_SETTLE_N, _P_VALID_ALPHA, _P_FLOOR, _P_MAX_US, _P_STUCK_N, _P_JUMP_US,
     _P_JUMP_LAG, _P_REJECT_K, _P_NOISE_ALPHA, _P_NOISE_LAG, _P_RECOVER_K, _P_LAG_K, _P_MAX_PEAK_K,
-) = range(21)  # fmt: skip
-_N_PRM = 21
+    _P_LAG_SC_K, _P_DROP_N, _P_NOISE_UP, _P_NOISE_DOWN, _P_SLOW_K, _P_NOISE_K,
+) = range(27)  # fmt: skip
+_N_PRM = 27
 
 # states of the response tracker
 _IDLE, _ACTIVE = 0, 1
+# mean |x| / 30th percentile of |x| for Gaussian x
+_Q30_TO_MEAN = 0.7979 / 0.3853
 
 
 @njit
-def _restart(v: float, zi: np.ndarray, zi_unit: np.ndarray, fst: np.ndarray, ist: np.ndarray) -> None:
+def _restart(
+    v: float, zi: np.ndarray, zi_unit: np.ndarray, fst: np.ndarray, ist: np.ndarray
+) -> None:
     # start (or restart after a gap) every filter at the steady state of level v
     for s in range(zi.shape[0]):
         zi[s, 0] = zi_unit[s, 0] * v
@@ -106,6 +112,60 @@ def _restart(v: float, zi: np.ndarray, zi_unit: np.ndarray, fst: np.ndarray, ist
     ist[_STATE] = _IDLE
     ist[_I_MIN] = ist[_K]
     ist[_STARTED] = 1
+
+
+@njit
+def _report(
+    fst: np.ndarray,
+    ist: np.ndarray,
+    prm: np.ndarray,
+    d_ring: np.ndarray,
+    k: int,
+    n: int,
+    ev_onset: np.ndarray,
+    ev_peak: np.ndarray,
+    ev_amp: np.ndarray,
+    ev_conf: np.ndarray,
+    n_ev: int,
+) -> int:
+    # close the active response at internal step k (raw sample n); report it if it passes
+    m = int(prm[_P_M])
+    d_n = d_ring.shape[0]
+    amp = fst[_R_MAX]
+    # the onset is where the driver last rose through 30 % of its rise before the impulse
+    # peak (in a flat, noisy stretch the trough itself could be anywhere)
+    lvl = fst[_BASE] + 0.3 * (fst[_D_MAX] - fst[_BASE])
+    j = ist[_I_DMAX]
+    lo = max(ist[_I_ON], k - d_n + 1)
+    while j > lo and d_ring[(j - 1) % d_n] > lvl:
+        j -= 1
+    on_k = j - 1
+    # the peak is the conductance maximum after the driver peak, where there is one (the
+    # conductance rises while the driver is above it); on a recovery slope (a shoulder) it
+    # is the maximum of the modelled response
+    pk_k = ist[_I_SCMAX] if ist[_I_SCMAX] > ist[_I_DMAX] else ist[_I_RMAX]
+    # at least the absolute minimum, clear of the driver's noise, and not a slow climb
+    ok = amp >= prm[_P_MIN_AMP] and amp >= prm[_P_NOISE_K] * _Q30_TO_MEAN * fst[_NOISE]
+    ok = ok and pk_k - on_k <= int(prm[_P_MAX_PEAK_K])
+    # a small climb that is also slow is tonic wander: beyond slow_rise_s, the amplitude
+    # needed grows with the rise time
+    ok = ok and amp * prm[_P_SLOW_K] >= prm[_P_MIN_AMP] * (pk_k - on_k)
+    # rejected when a motion artifact touched the rise
+    if ist[_ART_LAST] >= ist[_I_ON] - int(prm[_P_REJECT_K]):
+        ok = False
+    ist[_HAVE_PEND] = 0
+    if ok:
+        lag = int(prm[_P_LAG_K])
+        ev_onset[n_ev] = max(on_k - lag, 0) * m
+        ev_peak[n_ev] = max(pk_k - int(prm[_P_LAG_SC_K]), 0) * m
+        ev_amp[n_ev] = amp
+        ev_conf[n_ev] = n
+        n_ev += 1
+        ist[_HAVE_PEND] = 1
+        ist[_I_PEND] = pk_k
+        fst[_AMP_PEND] = amp
+        fst[_R_PEND] = fst[_R]
+    return n_ev
 
 
 @njit
@@ -135,6 +195,7 @@ def _eda_kernel(
     rec_half: np.ndarray,
     rec_conf: np.ndarray,
     counts: np.ndarray,
+    flush: bool,
 ) -> None:
     m = int(prm[_P_M])
     raw_n = raw_ring.shape[0]
@@ -150,6 +211,10 @@ def _eda_kernel(
         if math.isnan(v):
             flag = FLAG_GAP
         elif v < prm[_P_FLOOR]:
+            flag = FLAG_CONTACT
+        elif ist[_STARTED] == 1 and n - ist[_GOOD_N] <= int(prm[_P_DROP_N]) and v < 0.5 * fst[_SC]:
+            # under half the level it had moments ago: no skin does that, an electrode lifted.
+            # (After a longer loss the new level is taken as it is.)
             flag = FLAG_CONTACT
         elif v >= prm[_P_MAX_US]:
             flag = FLAG_SATURATED
@@ -178,6 +243,8 @@ def _eda_kernel(
         elif n < ist[_FLAG_HOLD] and ist[_HOLD_CODE] == FLAG_MOTION:
             flag = FLAG_MOTION
         good = flag == FLAG_OK
+        if good:
+            ist[_GOOD_N] = n
         fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * ((1.0 if good else 0.0) - fst[_VALID_EMA])
         out_valid[i] = fst[_VALID_EMA]
         out_flag[i] = flag
@@ -230,8 +297,18 @@ def _eda_kernel(
             continue
         # driver noise: running mean of |step|, large steps clipped so responses hardly count
         dd = abs(d - d_prev)
-        fst[_NOISE] += prm[_P_NOISE_ALPHA] * (min(dd, 3.0 * fst[_NOISE] + 1e-6) - fst[_NOISE])
-        h = max(prm[_P_H_ABS], 3.0 * fst[_NOISE])
+        # driver noise: the 30th percentile of |step| tracked in the log domain (responses,
+        # even dense ones, are rarely rising 70 % of the time), scaled to the mean |step| of
+        # Gaussian noise
+        noise = _Q30_TO_MEAN * fst[_NOISE]
+        h = max(prm[_P_H_ABS], 3.0 * noise)
+        # ... learnt only with the driver near its tonic level (during dense responses the
+        # driver moves nearly all the time)
+        if d - fst[_TE] <= 2.0 * prm[_P_MIN_AMP]:
+            if dd > fst[_NOISE]:
+                fst[_NOISE] *= prm[_P_NOISE_UP]
+            else:
+                fst[_NOISE] *= prm[_P_NOISE_DOWN]
         # a fall faster than any recovery: the driver drops well under its lower envelope
         if d < fst[_TE] - max(2.0 * h, prm[_P_MIN_AMP]):
             ist[_ART_LAST] = k
@@ -252,6 +329,11 @@ def _eda_kernel(
             if d > fst[_D_MAX]:
                 fst[_D_MAX] = d
                 ist[_I_DMAX] = k
+                fst[_SC_MAX] = sc
+                ist[_I_SCMAX] = k
+            elif sc > fst[_SC_MAX]:
+                fst[_SC_MAX] = sc
+                ist[_I_SCMAX] = k
             if ist[_FELL] == 0 and d < fst[_D_MAX] - h:
                 # the driver impulse is over: from here a trough can start the next response
                 ist[_FELL] = 1
@@ -282,35 +364,15 @@ def _eda_kernel(
                     for j in range(best + 1, k + 1):
                         rc += a_tau * (d_ring[j % d_n] - fst[_D_MIN] - rc)
                     fst[_R_CAND] = rc
-                new_onset = d - fst[_D_MIN] >= h
-        if active and (new_onset or k - ist[_I_RMAX] >= int(prm[_P_HOLD_K])):
-            amp = fst[_R_MAX]
-            # at least the absolute minimum, clear of the driver's noise, and not a slow climb
-            ok = amp >= prm[_P_MIN_AMP] and amp >= 4.0 * fst[_NOISE]
-            ok = ok and ist[_I_RMAX] - ist[_I_ON] <= int(prm[_P_MAX_PEAK_K])
-            # rejected when a motion artifact touched the rise or came soon after the peak
-            if ist[_ART_LAST] >= ist[_I_ON] - int(prm[_P_REJECT_K]):
-                ok = False
-            ist[_HAVE_PEND] = 0
-            if ok:
-                # the onset is where the driver last rose through 30 % of its rise before the
-                # impulse peak (in a flat, noisy stretch the trough itself could be anywhere)
-                lvl = fst[_BASE] + 0.3 * (fst[_D_MAX] - fst[_BASE])
-                j = ist[_I_DMAX]
-                lo = max(ist[_I_ON], k - d_n + 1)
-                while j > lo and d_ring[(j - 1) % d_n] > lvl:
-                    j -= 1
-                lag = int(prm[_P_LAG_K])
-                ev_onset[n_ev] = max(j - 1 - lag, 0) * m
-                ev_peak[n_ev] = max(ist[_I_RMAX] - lag, 0) * m
-                ev_amp[n_ev] = amp
-                ev_conf[n_ev] = n
-                n_ev += 1
-                if not new_onset:
-                    ist[_HAVE_PEND] = 1
-                    ist[_I_PEND] = ist[_I_RMAX]
-                    fst[_AMP_PEND] = amp
-                    fst[_R_PEND] = fst[_R]
+                # over a response still under way, only a rise that could make a response of its
+                # own (the response is a low-pass of the driver rise) may cut that one short
+                new_onset = d - fst[_D_MIN] >= (max(h, prm[_P_MIN_AMP]) if active else h)
+        # a response ends at the next onset, once it has stopped rising, or when it has gone on
+        # for longer than any response rises (a slow climb: it is then judged and dropped)
+        timeout = k - ist[_I_ON] > int(prm[_P_MAX_RISE_K]) + int(prm[_P_MAX_PEAK_K])
+        if active and (new_onset or timeout or k - ist[_I_RMAX] >= int(prm[_P_HOLD_K])):
+            n_ev = _report(fst, ist, prm, d_ring, k, n, ev_onset, ev_peak, ev_amp, ev_conf, n_ev)
+            ist[_HAVE_PEND] = ist[_HAVE_PEND] if not new_onset else 0
             ist[_STATE] = _IDLE
             if ist[_FELL] == 0:
                 # still on the impulse: look for the next trough from here
@@ -321,7 +383,7 @@ def _eda_kernel(
             fst[_R_PEND] += a_tau * (d - fst[_BASE] - fst[_R_PEND])
             if fst[_R_PEND] <= 0.5 * fst[_AMP_PEND]:
                 lag = int(prm[_P_LAG_K])
-                rec_peak[n_rec] = max(ist[_I_PEND] - lag, 0) * m
+                rec_peak[n_rec] = max(ist[_I_PEND] - int(prm[_P_LAG_SC_K]), 0) * m
                 rec_half[n_rec] = max(k - lag, 0) * m
                 rec_conf[n_rec] = n
                 n_rec += 1
@@ -338,8 +400,18 @@ def _eda_kernel(
             fst[_R_MAX] = fst[_R]
             ist[_I_RMAX] = k
             fst[_D_MAX] = d
+            fst[_SC_MAX] = sc
+            ist[_I_SCMAX] = k
             ist[_HAVE_PEND] = 0  # a new response ends the recovery of the last one
         ist[_N] = n + 1
+    if flush and ist[_STATE] == _ACTIVE and ist[_N] > 0:
+        # the record ended during a response: close it at the last sample
+        n_ev = _report(
+            fst, ist, prm, d_ring, ist[_K] - 1, ist[_N] - 1, ev_onset, ev_peak, ev_amp, ev_conf,
+            n_ev,
+        )  # fmt: skip
+        ist[_STATE] = _IDLE
+        ist[_HAVE_PEND] = 0
     counts[0] = n_ev
     counts[1] = n_rec
 
@@ -369,6 +441,10 @@ class EdaScrDetector:
     max_peak_s : float
         Longest onset-to-peak time of a response, s (SCR rise times are 0.5-5 s; Boucsein
         2012); a slower climb is tonic.
+    slow_rise_s : float
+        A response must rise by at least ``min_amplitude_us`` per ``slow_rise_s`` of its
+        onset-to-peak time, s. SCR rise times are 1-3 s (Dawson et al. 2007); a small climb
+        over 4-6 s is tonic wander, a large one is still a (compound) response.
     contact_floor_us : float
         Conductance below this is contact loss, µS (Kleckner et al. 2018: 0.05 µS).
     max_us : float
@@ -394,11 +470,14 @@ class EdaScrDetector:
         tau_s: float = 1.5,
         max_rise_s: float = 4.0,
         peak_hold_s: float = 1.0,
-        max_peak_s: float = 6.0,
+        max_peak_s: float = 7.0,
+        slow_rise_s: float = 2.0,
+        noise_factor: float = 4.0,
+        noise_lag_s: float = 0.5,
         contact_floor_us: float = 0.05,
         max_us: float = 100.0,
         max_slope_us_s: float = 10.0,
-        stuck_s: float = 5.0,
+        stuck_s: float = 10.0,
     ) -> None:
         self.fs = check_rate(fs, "EDA sampling rate", 1.0, 10_000.0)
         if not 0.0 < min_amplitude_us < 5.0:
@@ -423,6 +502,7 @@ class EdaScrDetector:
         self._fst[_VALID_EMA] = 1.0
         self._fst[_STUCK_V] = math.nan
         self._ist = np.zeros(_N_IST, dtype=np.int64)
+        self._ist[_ART_LAST] = -(1 << 40)
         jump_lag = max(1, math.ceil(0.05 * fs))
         self._prm = np.zeros(_N_PRM)
         p = self._prm
@@ -435,6 +515,8 @@ class EdaScrDetector:
         p[_P_MAX_RISE_K] = round(max_rise_s * fi)
         p[_P_HOLD_K] = round(peak_hold_s * fi)
         p[_P_MAX_PEAK_K] = round(max_peak_s * fi)
+        p[_P_SLOW_K] = slow_rise_s * fi
+        p[_P_NOISE_K] = noise_factor
         p[_P_SETTLE_N] = round(1.0 * fs)
         p[_P_VALID_ALPHA] = 1.0 - math.exp(-1.0 / (2.0 * fs))
         p[_P_FLOOR] = contact_floor_us
@@ -442,13 +524,19 @@ class EdaScrDetector:
         p[_P_STUCK_N] = max(2, round(stuck_s * fs))
         p[_P_JUMP_US] = max_slope_us_s * jump_lag / fs
         p[_P_JUMP_LAG] = jump_lag
-        p[_P_REJECT_K] = round(1.0 * fi)
+        p[_P_REJECT_K] = round(0.25 * fi)
         p[_P_NOISE_ALPHA] = 1.0 - math.exp(-1.0 / (30.0 * fi))
-        p[_P_NOISE_LAG] = max(1, round(0.25 * fi))
+        eta = 1.0 / (2.0 * fi)  # log-domain quantile step: adapts within seconds
+        p[_P_NOISE_UP] = math.exp(0.3 * eta)
+        p[_P_NOISE_DOWN] = math.exp(-0.7 * eta)
+        self._fst[_NOISE] = p[_P_H_ABS] / (3.0 * _Q30_TO_MEAN)
+        p[_P_NOISE_LAG] = max(1, round(noise_lag_s * fi))
         p[_P_RECOVER_K] = round(30.0 * fi)
         # event times refer to the raw signal: take off the low-pass delays (at low frequency)
         lag_s = _lowpass_delay(self._sos, fs) + _lowpass_delay(self._sos_d, fi)
         p[_P_LAG_K] = round(lag_s * fi)
+        p[_P_LAG_SC_K] = round(_lowpass_delay(self._sos, fs) * fi)
+        p[_P_DROP_N] = round(10.0 * fs)
         self._raw_ring = np.full(1 << math.ceil(math.log2(jump_lag + 2)), math.nan)
         self._d_ring = np.zeros(1 << math.ceil(math.log2(max_rise_s * fi + 4)))
         self.delay_s = peak_hold_s + 0.3
@@ -466,7 +554,17 @@ class EdaScrDetector:
 
     def update(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Process one chunk of conductance (µS); return (onset_idx, peak_idx, amplitude_us)."""
-        x = as_signal(chunk, "EDA chunk")
+        return self._run(as_signal(chunk, "EDA chunk"), False)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """End of record: report a response still rising or at its peak, if it qualifies.
+
+        Returns the same triple as :meth:`update` (at most one event) and leaves empty
+        per-sample arrays. Call it once, when the input has ended.
+        """
+        return self._run(np.empty(0), True)
+
+    def _run(self, x: np.ndarray, flush: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cap = x.size // max(1, int(self._prm[_P_M])) + 2
         onset = np.empty(cap, dtype=np.int64)
         peak = np.empty(cap, dtype=np.int64)
@@ -485,7 +583,7 @@ class EdaScrDetector:
             x, self._sos, self._zi, self._zi_unit, self._sos_d, self._zi_d, self._zi_d_unit,
             self._fst, self._ist, self._prm,
             self._raw_ring, self._d_ring, sc, tonic, driver, valid, flags,
-            onset, peak, amp, conf, rp, rh, rc, counts,
+            onset, peak, amp, conf, rp, rh, rc, counts, flush,
         )  # fmt: skip
         k, kr = int(counts[0]), int(counts[1])
         self.lowpass = sc
@@ -499,7 +597,12 @@ class EdaScrDetector:
 
 
 def eda_scr(
-    signal: np.ndarray, fs: float, min_amplitude_us: float = 0.02, **kwargs: float
+    signal: np.ndarray,
+    fs: float,
+    min_amplitude_us: float = 0.02,
+    *,
+    flush: bool = True,
+    **kwargs: float,
 ) -> dict[str, np.ndarray]:
     """Detect SCRs in a whole skin-conductance record (identical to the streaming detector).
 
@@ -511,6 +614,9 @@ def eda_scr(
         Sampling rate, Hz.
     min_amplitude_us : float
         Smallest amplitude counted, µS.
+    flush : bool
+        Also report a response still under way at the end of the record
+        (:meth:`EdaScrDetector.finish`).
     **kwargs
         Further :class:`EdaScrDetector` options.
 
@@ -523,8 +629,12 @@ def eda_scr(
     """
     det = EdaScrDetector(fs, min_amplitude_us, **kwargs)
     onset, peak, amp = det.update(signal)
-    half = np.full(peak.size, np.nan)
+    per_sample = (det.lowpass, det.tonic, det.driver, det.flags)
     rec = det.recovery
+    if flush:
+        o2, p2, a2 = det.finish()
+        onset, peak, amp = np.r_[onset, o2], np.r_[peak, p2], np.r_[amp, a2]
+    half = np.full(peak.size, np.nan)
     pos = np.searchsorted(peak, rec["peak_idx"])
     ok = pos < peak.size
     ok[ok] &= peak[pos[ok]] == rec["peak_idx"][ok]
@@ -535,9 +645,9 @@ def eda_scr(
         "amplitude_us": amp,
         "rise_s": (peak - onset) / det.fs,
         "half_recovery_s": half,
-        "lowpass": det.lowpass,
-        "tonic": det.tonic,
-        "driver": det.driver,
-        "phasic": det.lowpass - det.tonic,
-        "flags": det.flags,
+        "lowpass": per_sample[0],
+        "tonic": per_sample[1],
+        "driver": per_sample[2],
+        "phasic": per_sample[0] - per_sample[1],
+        "flags": per_sample[3],
     }

@@ -564,6 +564,10 @@ class MainWindow(QMainWindow):
                 text = f"{MODALITY_LABELS[m]} {st.state}"
                 if st.state in ("lagging", "lost") and math.isfinite(st.since_last_s):
                     text += f" ({st.since_last_s:.0f} s)"
+                if st.note:
+                    # a problem in the signal itself: say what it is, in the warning colour
+                    text += f": {st.note}"
+                    state = "lagging" if state == "ok" else state
             if lab.text() != text:
                 lab.setText(text)
                 lab.setStyleSheet(f"color: {STREAM_COLOURS.get(state, GREY)};")

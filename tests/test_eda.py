@@ -1,0 +1,331 @@
+"""Skin conductance: SCR detection, tonic/phasic split, quality flags, channel features.
+
+Real-data checks read ``WOT_DATA_DIR`` (Ledalab sample) and skip loudly without it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.io as sio
+from wot_simulators.physiology import SimConfig, simulate_session
+from wot_simulators.scenario import load_scenario
+
+from _synth import scr_like as _scr_like
+from wot_biofeedback.dsp.channels import EdaChannel
+from wot_biofeedback.dsp.eda import (
+    FLAG_CONTACT,
+    FLAG_GAP,
+    FLAG_MOTION,
+    FLAG_OK,
+    FLAG_SATURATED,
+    EdaScrDetector,
+    eda_scr,
+)
+from wot_biofeedback.errors import InputError
+
+LEDALAB_REF = np.array([2.72, 14.45, 26.35, 37.2, 51.93, 55.37, 69.74])
+
+
+def scr_like(fs, duration_s, onsets_s, amp_us=0.3, level=5.0):
+    """Synthetic SCRs with a little sensor noise (0.002 µS): no real sensor is exactly flat,
+    and an exactly repeated value for 10 s is flagged as a frozen amplifier."""
+    x = _scr_like(fs, duration_s, onsets_s, amp_us, level)
+    return x + 0.002 * np.random.default_rng(1).standard_normal(x.size)
+
+
+def match(truth: np.ndarray, found: np.ndarray, tol: float) -> int:
+    """One-to-one matches within ``tol`` (nearest first)."""
+    used = np.zeros(found.size, dtype=bool)
+    tp = 0
+    for t in truth:
+        if not found.size:
+            break
+        d = np.abs(found - t)
+        d[used] = np.inf
+        j = int(np.argmin(d))
+        if d[j] <= tol:
+            used[j] = True
+            tp += 1
+    return tp
+
+
+def stream(det: EdaScrDetector, x: np.ndarray, sizes: list[int]) -> dict[str, np.ndarray]:
+    outs, per = [], []
+    i = 0
+    k = 0
+    while i < x.size:
+        n = sizes[k % len(sizes)]
+        k += 1
+        outs.append(det.update(x[i : i + n]))
+        per.append((det.lowpass, det.tonic, det.flags))
+        i += n
+    outs.append(det.finish())
+    cat = [np.concatenate([o[j] for o in outs]) for j in range(3)]
+    return {
+        "onset": cat[0],
+        "peak": cat[1],
+        "amp": cat[2],
+        "lowpass": np.concatenate([p[0] for p in per]),
+        "tonic": np.concatenate([p[1] for p in per]),
+        "flags": np.concatenate([p[2] for p in per]),
+    }
+
+
+@pytest.mark.parametrize("fs", [4.0, 32.0, 250.0])
+def test_streaming_equals_batch_for_any_chunking(fs, rng):
+    s = simulate_session(
+        load_scenario("full-session"),
+        SimConfig(eda_fs=fs, seed=7, noise=1.0, artifacts=0.1),
+        duration_s=300.0,
+    )
+    x = s.eda.copy()
+    x[int(100 * fs) : int(103 * fs)] = np.nan  # a gap as well
+    b = eda_scr(x, fs)
+    for _ in range(3):
+        sizes = [int(v) for v in rng.integers(1, max(3, int(7 * fs)), 20)]
+        r = stream(EdaScrDetector(fs), x, sizes)
+        np.testing.assert_array_equal(r["onset"], b["onset"])
+        np.testing.assert_array_equal(r["peak"], b["peak"])
+        np.testing.assert_array_equal(r["amp"], b["amplitude_us"])
+        np.testing.assert_array_equal(r["lowpass"], b["lowpass"])
+        np.testing.assert_array_equal(r["tonic"], b["tonic"])
+        np.testing.assert_array_equal(r["flags"], b["flags"])
+    assert b["onset"].size >= 3
+
+
+def test_single_responses_onset_peak_amplitude_rise_and_recovery():
+    fs = 32.0
+    onsets = [10.0, 40.0, 70.0]
+    x = scr_like(fs, 100.0, onsets, amp_us=0.3, level=5.0)
+    r = eda_scr(x, fs)
+    assert r["onset"].size == 3
+    on = r["onset"] / fs
+    pk = r["peak"] / fs
+    # Bateman shape exp(-t/3) - exp(-t/0.7): peak at 1.91 s after onset
+    t_peak = math.log(3.0 / 0.7) / (1 / 0.7 - 1 / 3.0)
+    np.testing.assert_allclose(on, onsets, atol=0.4)
+    np.testing.assert_allclose(pk, np.array(onsets) + t_peak, atol=0.4)
+    np.testing.assert_allclose(r["amplitude_us"], 0.3, rtol=0.15)
+    np.testing.assert_allclose(r["rise_s"], pk - on)
+    # half recovery of the shape, from its peak: solve shape(t) = 0.5 max numerically
+    tt = np.linspace(t_peak, 20, 20001)
+    sh = np.exp(-tt / 3.0) - np.exp(-tt / 0.7)
+    half = tt[np.argmax(sh <= 0.5 * sh[0])] - t_peak
+    np.testing.assert_allclose(r["half_recovery_s"], half, atol=0.6)
+    # tonic stays at the level; the phasic part carries the responses
+    ok = np.isfinite(r["tonic"])
+    assert np.nanmax(np.abs(r["tonic"][ok] - 5.0)) < 0.05
+    assert np.nanmax(r["phasic"]) == pytest.approx(0.3, rel=0.15)
+
+
+def test_threshold_is_absolute_never_relative():
+    fs = 32.0
+    small = scr_like(fs, 60.0, [10.0, 35.0], amp_us=0.05, level=5.0)
+    assert eda_scr(small, fs)["onset"].size == 2
+    # a huge response later does not hide the small ones (a whole-signal relative threshold would)
+    big = small + scr_like(fs, 60.0, [48.0], amp_us=3.0, level=0.0)
+    assert eda_scr(big, fs)["onset"].size == 3
+    # and the configured minimum amplitude decides
+    assert eda_scr(small, fs, min_amplitude_us=0.08)["onset"].size == 0
+    tiny = scr_like(fs, 60.0, [10.0, 35.0], amp_us=0.015, level=5.0)
+    assert eda_scr(tiny, fs)["onset"].size == 0
+    assert eda_scr(tiny, fs, min_amplitude_us=0.01)["onset"].size == 2
+
+
+def test_response_on_the_recovery_of_another_is_found():
+    fs = 32.0
+    x = scr_like(fs, 60.0, [10.0], amp_us=1.0) + scr_like(fs, 60.0, [14.0], 0.3, 0.0)
+    r = eda_scr(x, fs)
+    np.testing.assert_allclose(r["onset"] / fs, [10.0, 14.0], atol=0.5)
+
+
+@pytest.mark.parametrize("fs", [32.0, 4.0])
+def test_simulator_scr_onsets_f1(fs):
+    """Realistic noise and 5 % injected artifacts, five sessions pooled: onset F1 >= 0.9."""
+    tp = n_true = n_found = 0
+    for seed in range(1, 6):
+        s = simulate_session(
+            load_scenario("full-session"),
+            SimConfig(eda_fs=fs, seed=seed, noise=1.0, artifacts=0.05),
+        )
+        found = eda_scr(s.eda, fs)["onset"] / fs
+        dur = s.eda.size / fs
+        truth = s.scr_onsets_s[(s.scr_onsets_s > 5.0) & (s.scr_onsets_s < dur - 5.0)]
+        found = found[(found > 4.0) & (found < dur - 4.0)]
+        tp += match(truth, found, 1.0)
+        n_true += truth.size
+        n_found += found.size
+    f1 = 2 * tp / (n_true + n_found)
+    print(f"{fs:g} Hz: {tp} of {n_true} true SCRs found, {n_found} reported, F1 {f1:.3f}")
+    assert f1 >= 0.9
+
+
+def test_contact_loss_is_flagged_and_makes_no_response():
+    fs = 32.0
+    x = scr_like(fs, 80.0, [10.0, 60.0], amp_us=0.3, level=5.0)
+    i0, i1 = int(30 * fs), int(38 * fs)
+    ramp = np.clip(np.arange(i1 - i0) / (0.3 * fs), 0, 1) * np.clip(
+        (i1 - i0 - np.arange(i1 - i0)) / (0.8 * fs), 0, 1
+    )
+    x[i0:i1] = x[i0:i1] * (1 - ramp) + 0.05 * ramp  # the electrode lifts and comes back
+    r = eda_scr(x, fs)
+    np.testing.assert_allclose(r["onset"] / fs, [10.0, 60.0], atol=0.5)
+    assert np.mean(r["flags"][i0 + int(0.5 * fs) : i1 - int(1 * fs)] == FLAG_CONTACT) > 0.8
+    assert np.all(np.isnan(r["lowpass"][i0 + int(1 * fs) : i1 - int(1 * fs)]))
+    # zero and negative conductance are contact loss too
+    y = x.copy()
+    y[i0:i1] = np.linspace(0.0, -1.0, i1 - i0)
+    ry = eda_scr(y, fs)
+    assert np.all(ry["flags"][i0:i1] == FLAG_CONTACT)
+    assert ry["onset"].size == 2
+
+
+def test_saturation_stuck_value_and_motion_spike_are_flagged():
+    fs = 32.0
+    x = scr_like(fs, 90.0, [10.0, 70.0], amp_us=0.3, level=5.0)
+    y = x.copy()
+    y[int(30 * fs) : int(40 * fs)] = 100.0  # railed amplifier
+    r = eda_scr(y, fs)
+    assert np.all(r["flags"][int(30 * fs) : int(40 * fs)] == FLAG_SATURATED)
+    assert r["onset"].size == 2
+    z = x.copy()
+    z[int(30 * fs) : int(45 * fs)] = z[int(30 * fs)]  # frozen value for 15 s
+    r = eda_scr(z, fs)
+    assert np.all(r["flags"][int(40.1 * fs) : int(45 * fs)] == FLAG_SATURATED)
+    assert np.all(r["flags"][int(31 * fs) : int(39.9 * fs)] == FLAG_OK)
+    # a sharp biphasic motion spike of 1 µS: flagged, and never an SCR
+    w = x.copy()
+    t = np.arange(w.size) / fs
+    w += 1.0 * (np.exp(-0.5 * ((t - 40.0) / 0.03) ** 2) - np.exp(-0.5 * ((t - 40.1) / 0.03) ** 2))
+    r = eda_scr(w, fs)
+    assert np.any(r["flags"][int(39.9 * fs) : int(40.3 * fs)] == FLAG_MOTION)
+    np.testing.assert_allclose(r["onset"] / fs, [10.0, 70.0], atol=0.5)
+
+
+def test_nan_gaps_do_not_crash_or_invent_responses():
+    fs = 4.0
+    x = scr_like(fs, 120.0, [10.0, 60.0, 100.0], amp_us=0.3, level=5.0)
+    x[int(30 * fs) : int(45 * fs)] = np.nan
+    x[int(80 * fs)] = np.nan
+    r = eda_scr(x, fs)
+    np.testing.assert_allclose(r["onset"] / fs, [10.0, 60.0, 100.0], atol=0.6)
+    assert np.all(r["flags"][int(30 * fs) : int(45 * fs)] == FLAG_GAP)
+    assert np.all(np.isnan(r["lowpass"][int(30 * fs) : int(45 * fs)]))
+    # all-NaN input: no output, no error
+    r = eda_scr(np.full(400, np.nan), fs)
+    assert r["onset"].size == 0 and np.all(r["flags"] == FLAG_GAP)
+
+
+def test_bad_parameters_raise_clear_errors():
+    with pytest.raises(InputError, match="sampling rate"):
+        EdaScrDetector(0.0)
+    with pytest.raises(InputError, match="min_amplitude_us"):
+        EdaScrDetector(32.0, min_amplitude_us=-1.0)
+    with pytest.raises(InputError):
+        EdaScrDetector(32.0).update(np.ones((3, 3)))
+
+
+def run_channel(x: np.ndarray, fs: float, chunk_s: float = 1.0) -> tuple[dict, EdaChannel, list]:
+    ch = EdaChannel(fs)
+    feats: dict[str, list] = {k: [] for k in ch.feature_names}
+    issues = []
+    step = int(chunk_s * fs)
+    for i in range(0, x.size, step):
+        out = ch.update(x[i : i + step])
+        for k, v in out.features.items():
+            feats[k].append(v)
+        issues.append(ch.issue)
+    return {k: np.concatenate(v) for k, v in feats.items()}, ch, issues
+
+
+def test_channel_drift_aware_level_and_slope():
+    fs, frame = 8.0, 4.0
+    dur = 3600.0
+    t = np.arange(int(dur * fs)) / fs
+    # electrodes drying: +60 % over an hour, no arousal change
+    x = 5.0 * (1.0 + 0.6 * t / dur) + 0.002 * np.random.default_rng(2).standard_normal(t.size)
+    f, _, _ = run_channel(x, fs, 5.0)
+    late = slice(int(900 * frame), None)
+    # the reference lags a ramp by tau x rate (10 min x 0.6/h = 0.1 at first, then less),
+    # against 0.47 for the plain log level
+    assert np.nanmax(np.abs(f["scl_rel"][late])) < 0.1
+    assert math.log(f["scl_us"][-1] / 5.0) > 0.45
+    assert f["scl_us"][-1] == pytest.approx(8.0, rel=0.02)
+    # slope: 3 µS per hour = 0.05 µS/min
+    assert np.nanmedian(f["scl_slope_us_min"][late]) == pytest.approx(0.05, rel=0.05)
+    # an arousal rise of 30 % within 2 minutes shows up in scl_rel
+    y = np.where(t < 1200, 5.0, 5.0 * (1.0 + 0.3 * np.clip((t - 1200) / 120.0, 0, 1)))
+    y = y + 0.002 * np.random.default_rng(3).standard_normal(t.size)
+    g, _, _ = run_channel(y[: int(1500 * fs)], fs, 5.0)
+    assert np.nanmean(g["scl_rel"][int(1340 * frame) : int(1360 * frame)]) > 0.2
+    assert np.nanmax(np.abs(g["scl_rel"][int(600 * frame) : int(1190 * frame)])) < 0.01
+
+
+def test_channel_reports_contact_loss_and_wrong_unit():
+    fs = 16.0
+    x = scr_like(fs, 120.0, [10.0, 90.0], amp_us=0.3, level=5.0)
+    x[int(40 * fs) : int(60 * fs)] = 0.0
+    f, ch, issues = run_channel(x, fs)
+    frame = 4.0
+    assert np.all(f["quality_eda"][int(45 * frame) : int(60 * frame)] < 0.2)
+    assert np.all(f["quality_eda"][int(100 * frame) :] > 0.9)
+    assert any("contact" in s for s in issues[40:60])
+    assert issues[-1] == ""
+    # nS fed as µS: far above any skin; flagged, quality 0, and the user is told
+    f, ch, issues = run_channel(x * 1000.0, fs)
+    assert np.all(f["quality_eda"] == 0.0)
+    assert "saturated" in issues[-1]
+    # µS fed as mS: far below any skin, read as lost contact
+    f, _ch, issues = run_channel(x * 1e-3, fs)
+    assert np.all(f["quality_eda"] == 0.0)
+    assert "contact" in issues[-1]
+
+
+def test_channel_events_carry_rise_and_half_recovery():
+    fs = 32.0
+    x = scr_like(fs, 60.0, [10.0, 35.0], amp_us=0.4, level=5.0)
+    ch = EdaChannel(fs)
+    ev: dict[str, list] = {k: [] for k in ch.event_names}
+    for i in range(0, x.size, 16):
+        out = ch.update(x[i : i + 16])
+        for k, v in out.events.items():
+            ev[k].append(v)
+    e = {k: np.concatenate(v) for k, v in ev.items()}
+    np.testing.assert_allclose(e["scr_onset_time"], [10.0, 35.0], atol=0.4)
+    np.testing.assert_allclose(e["scr_rise_s"], e["scr_peak_time"] - e["scr_onset_time"])
+    np.testing.assert_array_equal(e["scr_recovered_peak_time"], e["scr_peak_time"])
+    assert np.all((e["scr_half_recovery_s"] > 1.5) & (e["scr_half_recovery_s"] < 5.0))
+
+
+@pytest.fixture(scope="module")
+def ledalab(wot_data):
+    f = wot_data / "ledalab" / "EDA1_70s_100Hz.mat"
+    if not f.exists():
+        pytest.skip(f"Ledalab sample not found at {f}")
+    m = sio.loadmat(f, squeeze_me=True, struct_as_record=False)
+    return np.asarray(m["data"].conductance, dtype=float)
+
+
+def test_ledalab_reference_impulses(ledalab):
+    """>= 5 of Ledalab's 7 impulse onsets inside a detected rise (±1 s), <= 2 extra SCRs.
+
+    The file is in raw device units (level ~96,000); only ratios are meaningful. We read it
+    as SCL 9.6 µS (1 unit = 0.1 nS), a typical adult level; benchmarks/validate_eda.py
+    reports other levels too.
+    """
+    x = ledalab * 1e-4
+    r = eda_scr(x, 100.0)
+    on, pk = r["onset"] / 100.0, r["peak"] / 100.0
+    used: set[int] = set()
+    for t in LEDALAB_REF:
+        hit = [i for i in range(on.size) if on[i] - 1 <= t <= pk[i] + 1 and i not in used]
+        if hit:
+            used.add(hit[0])
+    print(f"hits {len(used)}/7, extra {on.size - len(used)}")
+    assert len(used) >= 5
+    assert on.size - len(used) <= 2
+    # no flags on a clean lab recording
+    assert np.mean(r["flags"] == FLAG_OK) > 0.99
