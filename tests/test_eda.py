@@ -268,14 +268,14 @@ def test_channel_reports_contact_loss_and_wrong_unit():
     fs = 16.0
     x = scr_like(fs, 120.0, [10.0, 90.0], amp_us=0.3, level=5.0)
     x[int(40 * fs) : int(60 * fs)] = 0.0
-    f, ch, issues = run_channel(x, fs)
+    f, _ch, issues = run_channel(x, fs)
     frame = 4.0
     assert np.all(f["quality_eda"][int(45 * frame) : int(60 * frame)] < 0.2)
     assert np.all(f["quality_eda"][int(100 * frame) :] > 0.9)
     assert any("contact" in s for s in issues[40:60])
     assert issues[-1] == ""
     # nS fed as µS: far above any skin; flagged, quality 0, and the user is told
-    f, ch, issues = run_channel(x * 1000.0, fs)
+    f, _ch, issues = run_channel(x * 1000.0, fs)
     assert np.all(f["quality_eda"] == 0.0)
     assert "saturated" in issues[-1]
     # µS fed as mS: far below any skin, read as lost contact
