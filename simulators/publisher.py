@@ -3,7 +3,10 @@
 Four outlets are opened, named ``{name_prefix}-ECG``, ``-EDA``, ``-RESP`` (float32, one channel,
 nominal rate = the session's rate; units mV, uS and a.u. in the channel metadata) and
 ``{name_prefix}-truth`` (irregular-rate string markers). Their source ids are
-``{source_id}-ecg``, ``-eda``, ``-resp`` and ``-truth``.
+``{source_id}-ecg``, ``-eda``, ``-resp`` and ``-truth``. Optionally (``streams``) a chest
+accelerometer ``{name_prefix}-ACC`` (type ``ACC``, three float32 channels x, y, z in g, from
+:func:`wot_simulators.acc.chest_acc`, source id ``{source_id}-acc``) is added, and the belt can
+be left out.
 
 Timing
 ------
@@ -31,14 +34,18 @@ from typing import Any
 import numpy as np
 import pylsl
 
+from .acc import chest_acc
 from .physiology import MODALITIES, SimulatedSession
 
 _STREAM = {
-    # modality: (name suffix, LSL type, channel label, unit)
-    "ecg": ("ECG", "ECG", "ECG", "mV"),
-    "eda": ("EDA", "EDA", "EDA", "uS"),
-    "resp": ("RESP", "RESP", "RESP", "a.u."),
+    # modality: (name suffix, LSL type, channel labels, unit)
+    "ecg": ("ECG", "ECG", ("ECG",), "mV"),
+    "eda": ("EDA", "EDA", ("EDA",), "uS"),
+    "resp": ("RESP", "RESP", ("RESP",), "a.u."),
+    "acc": ("ACC", "ACC", ("x", "y", "z"), "g"),
 }
+STREAMS = (*MODALITIES, "acc")
+"""Streams a publisher can open (besides the truth markers)."""
 
 
 def _describe(info: pylsl.StreamInfo, session: SimulatedSession) -> None:
@@ -53,21 +60,23 @@ def _describe(info: pylsl.StreamInfo, session: SimulatedSession) -> None:
 
 
 def _stream_info(
-    session: SimulatedSession, modality: str, name_prefix: str, source_id: str
+    session: SimulatedSession, modality: str, name_prefix: str, source_id: str, fs: float
 ) -> pylsl.StreamInfo:
-    suffix, stype, label, unit = _STREAM[modality]
+    suffix, stype, labels, unit = _STREAM[modality]
     info = pylsl.StreamInfo(
         f"{name_prefix}-{suffix}",
         stype,
-        1,
-        session.config.fs(modality),
+        len(labels),
+        fs,
         pylsl.cf_float32,
         f"{source_id}-{modality}",
     )
-    ch = info.desc().append_child("channels").append_child("channel")
-    ch.append_child_value("label", label)
-    ch.append_child_value("unit", unit)
-    ch.append_child_value("type", stype)
+    chans = info.desc().append_child("channels")
+    for label in labels:
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", unit)
+        ch.append_child_value("type", stype)
     _describe(info, session)
     return info
 
@@ -111,6 +120,12 @@ class SimulatorPublisher:
         consumer, or this many seconds have passed. LSL only delivers samples pushed after an
         inlet connected, so this is how a consumer gets the very first samples and the first
         truth marker. ``t0_lsl`` is then taken when playback begins.
+    streams : tuple of str
+        Which signal outlets to open, from ``ecg``, ``eda``, ``resp`` and ``acc`` (a chest
+        accelerometer synthesised from the session, seeded by the session's seed); the truth
+        markers are always published.
+    acc_fs : float
+        Sampling rate of the ``acc`` stream, Hz.
 
     Notes
     -----
@@ -131,7 +146,12 @@ class SimulatorPublisher:
         speed: float = 1.0,
         loop: bool = False,
         wait_for_consumers: float = 0.0,
+        streams: tuple[str, ...] = MODALITIES,
+        acc_fs: float = 50.0,
     ) -> None:
+        bad = [m for m in streams if m not in STREAMS]
+        if bad or not streams:
+            raise ValueError(f"streams {streams!r} must be a non-empty subset of {STREAMS}")
         if not (math.isfinite(speed) and speed > 0):
             raise ValueError(f"speed {speed!r} must be > 0")
         if not (math.isfinite(chunk_s) and chunk_s > 0):
@@ -151,9 +171,18 @@ class SimulatorPublisher:
         self._outlets: dict[str, pylsl.StreamOutlet] = {}
         self._position = 0.0
         self._reraised = False
+        self.streams = tuple(dict.fromkeys(streams))
         # float32 copies once, so pushes are plain slices
-        self._data = {m: session.signal(m).astype(np.float32)[:, None] for m in MODALITIES}
-        self._fs = {m: session.fs(m) for m in MODALITIES}
+        self._data = {
+            m: session.signal(m).astype(np.float32)[:, None]
+            for m in self.streams
+            if m in MODALITIES
+        }
+        self._fs = {m: session.fs(m) for m in self.streams if m in MODALITIES}
+        if "acc" in self.streams:
+            acc = chest_acc(session, acc_fs, seed=session.config.seed)
+            self._data["acc"] = acc.astype(np.float32)
+            self._fs["acc"] = float(acc_fs)
         bounds = session.scenario.segment_bounds()
         self._markers = [
             (
@@ -168,8 +197,8 @@ class SimulatorPublisher:
         """Open the outlets and start publishing in a daemon thread."""
         if self._thread is not None:
             raise RuntimeError("SimulatorPublisher.start() may only be called once")
-        for m in MODALITIES:
-            info = _stream_info(self.session, m, self.name_prefix, self.source_id)
+        for m in self.streams:
+            info = _stream_info(self.session, m, self.name_prefix, self.source_id, self._fs[m])
             self._outlets[m] = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
         self._outlets["truth"] = pylsl.StreamOutlet(
             _truth_info(self.session, self.name_prefix, self.source_id)
@@ -251,8 +280,8 @@ class SimulatorPublisher:
                     break
             self.t0_lsl = pylsl.local_clock()
         dur = self.session.duration_s
-        sent = dict.fromkeys(MODALITIES, 0)  # samples pushed, over all loops
-        n_per_loop = {m: self._data[m].shape[0] for m in MODALITIES}
+        sent = dict.fromkeys(self.streams, 0)  # samples pushed, over all loops
+        n_per_loop = {m: self._data[m].shape[0] for m in self.streams}
         markers_sent = 0  # over all loops
         start = self.t0_lsl
         tick = 0
@@ -276,7 +305,7 @@ class SimulatorPublisher:
     ) -> bool:
         """Push every sample with data time <= t_data; True when all of a single pass is out."""
         all_done = True
-        for m in MODALITIES:
+        for m in self.streams:
             fs, n_loop, x = self._fs[m], n_per_loop[m], self._data[m]
             while self.loop or sent[m] < n_loop:
                 lap, n = divmod(sent[m], n_loop)
@@ -320,7 +349,7 @@ def publish(
         What to play.
     **publisher_options
         ``source_id``, ``name_prefix``, ``chunk_s``, ``speed``, ``loop``,
-        ``wait_for_consumers``: as in :class:`SimulatorPublisher`.
+        ``wait_for_consumers``, ``streams``, ``acc_fs``: as in :class:`SimulatorPublisher`.
     duration : float, optional
         Stop after this many wall-clock seconds even if not finished (required to end a
         ``loop=True`` run other than by Ctrl-C).

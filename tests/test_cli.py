@@ -139,3 +139,56 @@ def test_unknown_scenario_is_a_clear_error():
     )
     assert r.returncode == 2
     assert "nope" in r.stderr and "full-session" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("unit", "says"),
+    [("furlongs", "unknown EDA unit 'furlongs'"), ("raw:abc", "raw:SCALE"), ("raw:-2", "> 0")],
+)
+def test_run_bad_eda_unit_is_a_one_line_error(source_id, unit, says):
+    r = subprocess.run(
+        [*WOT, "run", "--source-id", source_id, "--timeout", "0.2", "--eda-unit", unit],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+    assert r.returncode == 2
+    assert says in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "no LSL stream" not in r.stderr  # reported before looking for streams
+
+
+@pytest.mark.timeout(90)
+def test_simulate_acc_without_belt_then_run_uses_it(source_id):
+    """`wot simulate --acc --no-resp` publishes a 3-axis ACC outlet and no RESP; `wot run`
+    then takes breathing from the accelerometer."""
+    sim = subprocess.Popen(
+        [
+            *WOT, "simulate", "--scenario", "calm", "--duration", "120", "--speed", "4",
+            "--acc", "--no-resp", "--source-id", source_id, "--name", source_id,
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        found = pylsl.resolve_bypred(f"source_id='{source_id}-acc'", 1, 10.0)
+        assert found and found[0].type() == "ACC" and found[0].channel_count() == 3
+        full = pylsl.StreamInlet(found[0]).info(timeout=5.0)
+        ch = full.desc().child("channels").child("channel")
+        assert (ch.child_value("label"), ch.child_value("unit")) == ("x", "g")
+        assert not pylsl.resolve_bypred(f"source_id='{source_id}-resp'", 1, 0.5)
+        r = subprocess.run(
+            [
+                *WOT, "run", "--source-id", source_id, "--timeout", "3", "--headless",
+                "--duration", "4", "--outlet-id", f"{source_id}-engine",
+            ],
+            capture_output=True, text=True, timeout=60, env=ENV,
+        )  # fmt: skip
+    finally:
+        sim.send_signal(signal.SIGINT)
+        sim.communicate(timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert "acc: " in r.stdout and "breathing from the chest accelerometer" in r.stdout
+    assert "eda: " in r.stdout and "'uS' in metadata, scaled to µS" in r.stdout
+    assert "type 'RESP'" not in r.stderr  # the accelerometer stands in for the belt
+    assert "Traceback" not in r.stderr

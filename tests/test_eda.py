@@ -329,3 +329,23 @@ def test_ledalab_reference_impulses(ledalab):
     assert on.size - len(used) <= 2
     # no flags on a clean lab recording
     assert np.mean(r["flags"] == FLAG_OK) > 0.99
+
+
+def test_analyze_writes_scr_rise_and_half_recovery(tmp_path):
+    """`wot analyze` on a CSV: scr.csv carries rise and half recovery; the end is flushed."""
+    from wot_biofeedback.cli import main
+
+    fs = 32.0
+    x = scr_like(fs, 100.0, [20.0, 50.0, 98.9], amp_us=0.3, level=5.0)
+    t = np.arange(x.size) / fs
+    src = tmp_path / "eda.csv"
+    np.savetxt(src, np.column_stack([t, x]), delimiter=",", header="time_s,eda", comments="")
+    assert main(["analyze", str(src), "--out", str(tmp_path / "out")]) == 0
+    rows = np.genfromtxt(tmp_path / "out" / "scr.csv", delimiter=",", names=True)
+    assert rows.dtype.names == ("onset_s", "peak_s", "amplitude_us", "rise_s", "half_recovery_s")
+    np.testing.assert_allclose(rows["onset_s"][:2], [20.0, 50.0], atol=0.4)
+    np.testing.assert_allclose(rows["rise_s"], rows["peak_s"] - rows["onset_s"], atol=2e-3)
+    assert np.all((rows["half_recovery_s"][:2] > 1.5) & (rows["half_recovery_s"][:2] < 5.0))
+    # the response rising when the record ends is reported (its peak is the last sample)
+    assert rows.size == 3 and rows["onset_s"][2] == pytest.approx(98.9, abs=0.4)
+    assert np.isnan(rows["half_recovery_s"][2])

@@ -252,3 +252,125 @@ def test_ecg_stream_that_stops_and_resumes(source_id):
     err = np.min(np.abs(late[:, None] - truth[None, :] / fs), axis=1)
     assert np.all(err < 0.02)
     assert np.nanmedian(hr[(t > 62.0) & (t < 85.0)]) == pytest.approx(66.0, abs=2.0)
+
+
+def test_live_breathing_from_acc_without_belt(source_id):
+    """Simulator publishing ECG and a chest accelerometer (no belt): the engine breathes on ACC."""
+    from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+
+    sess = simulate_session(load_scenario("calm"), SimConfig(seed=3), 150.0)
+    pub = SimulatorPublisher(
+        sess, source_id=source_id, name_prefix=source_id, speed=15.0, streams=("ecg", "acc"),
+        wait_for_consumers=10.0,
+    )  # fmt: skip
+    pub.start()
+    try:
+        sources = {
+            m: LslSource(m, resolve(t, source_id=f"{source_id}-{m}", timeout=5.0))
+            for m, t in (("ecg", "ECG"), ("acc", "ACC"))
+        }
+        assert sources["acc"].width == 3 and sources["acc"].unit == "g"
+        # the publisher starts once every outlet has a consumer, the truth markers included
+        truth_inlet = pylsl.StreamInlet(resolve("Markers", source_id=f"{source_id}-truth"))
+        truth_inlet.open_stream(timeout=5.0)
+        with pytest.raises(StreamNotFoundError):
+            resolve("RESP", source_id=f"{source_id}-resp", timeout=0.3)
+        cfg = EngineConfig()
+        cfg.calibration.duration_s = 60.0
+        engine = Engine(sources, cfg, outlets_source_id=None, period_s=0.01)
+        with engine:
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline and engine.snapshot().session_s < 145.0:
+                time.sleep(0.05)
+            snap = engine.snapshot()
+            assert snap.error is None, snap.error
+            assert snap.session_s >= 145.0
+            assert snap.marks["breath"].size >= 4  # breath marks (last 30 s) for the views
+            assert np.isfinite(snap.raw["acc"][1]).any()  # the surrogate, for the views
+    finally:
+        pub.stop()
+    frames = engine.drain_frames()
+    t = np.array([f.time_s for f in frames])
+    rate = np.array([f.features["resp_rate_bpm"] for f in frames])
+    q = np.array([f.features["quality_resp"] for f in frames])
+    truth = sess.breath_onsets_s
+    sel = t >= 60.0
+    true_rate = np.array(
+        [60.0 / np.mean(np.diff(truth[(truth > ti - 30.0) & (truth <= ti)])) for ti in t[sel]]
+    )
+    assert sel.sum() > 300
+    assert np.isfinite(rate[sel]).mean() > 0.98
+    assert np.nanmedian(np.abs(rate[sel] - true_rate)) < 0.5
+    assert np.median(q[sel]) > 0.8
+
+
+def _eda_outlet(source_id: str, unit: str | None) -> pylsl.StreamOutlet:
+    info = pylsl.StreamInfo(
+        f"{source_id}-eda", "EDA", 1, RATES["eda"], pylsl.cf_float32, f"{source_id}-eda"
+    )
+    ch = info.desc().append_child("channels").append_child("channel")
+    ch.append_child_value("label", "EDA")
+    if unit is not None:
+        ch.append_child_value("unit", unit)
+    return pylsl.StreamOutlet(info)
+
+
+def _pull_all(src: LslSource, n: int, timeout: float = 10.0) -> np.ndarray:
+    got = []
+    deadline = time.monotonic() + timeout
+    while sum(x.size for x in got) < n and time.monotonic() < deadline:
+        got.append(src.pull().data)
+        time.sleep(0.01)
+    return np.concatenate(got)
+
+
+def test_eda_unit_from_lsl_metadata_in_nanosiemens(source_id):
+    """An EDA stream whose channel metadata says nS reaches the engine in µS."""
+    us = scr_like(RATES["eda"], 80.0, np.arange(8.0, 80.0, 20.0), 0.25)  # ~µS level
+    outlet = _eda_outlet(source_id, "nS")
+    src = LslSource("eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=5.0))
+    assert src.scale == pytest.approx(1e-3) and src.unit == "uS"
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 30.0
+    engine = Engine({"eda": src}, cfg, outlets_source_id=None, period_s=0.01)
+    stop = threading.Event()
+    with engine:
+        _push_all({"eda": outlet}, {"eda": us * 1000.0}, speed=20.0, stop=stop)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and engine.snapshot().session_s < 75.0:
+            time.sleep(0.05)
+        snap = engine.snapshot()
+    assert snap.error is None
+    assert snap.features["scl_us"] == pytest.approx(float(np.median(us)), rel=0.2)
+    assert snap.features["quality_eda"] > 0.5
+    assert snap.streams["eda"].note == "" and snap.streams["eda"].unit == "uS"
+
+
+@pytest.mark.parametrize(
+    ("meta", "option", "scale", "note"),
+    [
+        ("microsiemens", None, 1.0, None),
+        ("µS", None, 1.0, None),
+        ("furlongs", None, 1.0, "unknown EDA unit 'furlongs'"),
+        ("nS", "uS", 1.0, None),  # --eda-unit overrides the metadata
+        (None, "raw:0.5", 0.5, None),
+        (None, None, 1.0, "outside the plausible 0.05-100 µS"),  # nS data, no unit stated
+    ],
+)
+def test_eda_unit_metadata_option_and_level_check(source_id, meta, option, scale, note):
+    outlet = _eda_outlet(source_id, meta)
+    src = LslSource(
+        "eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=5.0), eda_unit=option
+    )
+    assert src.scale == pytest.approx(scale)
+    level = 5000.0 if note and "plausible" in note else 5.0 / scale
+    n = int(12 * RATES["eda"])
+    t0 = pylsl.local_clock()
+    outlet.push_chunk(np.full((n, 1), level, dtype=np.float32), t0)
+    x = _pull_all(src, n)
+    assert x.size == n
+    np.testing.assert_allclose(x, level * scale, rtol=1e-6)
+    if note is None:
+        assert src.note == ""
+    else:
+        assert note in src.note

@@ -90,12 +90,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise InputError(f"--speed {args.speed!r} must be > 0")
     cfg = SimConfig(args.ecg_fs, args.eda_fs, args.resp_fs, args.seed, args.noise, args.artifacts)
     sess = simulate_session(scen, cfg, args.duration)
+    streams = ("ecg", "eda") + (() if args.no_resp else ("resp",)) + (("acc",) if args.acc else ())
+    names = "/".join(m.upper() for m in streams)
     print(
         f"publishing {scen.name} (seed {args.seed}, {sess.duration_s:.0f} s, "
         f"speed {args.speed:g}x) "
-        f"as LSL streams {args.name}-ECG/EDA/RESP/truth, source_id {args.source_id}; Ctrl-C stops"
+        f"as LSL streams {args.name}-{names}/truth, source_id {args.source_id}; Ctrl-C stops"
     )
-    publish(sess, source_id=args.source_id, name_prefix=args.name, speed=args.speed, loop=args.loop)
+    publish(
+        sess, source_id=args.source_id, name_prefix=args.name, speed=args.speed, loop=args.loop,
+        streams=streams, acc_fs=args.acc_fs,
+    )  # fmt: skip
     return 0
 
 
@@ -111,23 +116,29 @@ def cmd_streams(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_sources(types: dict[str, str], source_id: str | None, timeout: float) -> dict[str, Any]:
+def _open_sources(
+    types: dict[str, str], source_id: str | None, timeout: float, eda_unit: str | None = None
+) -> dict[str, Any]:
     from .errors import StreamNotFoundError
     from .sources.lsl import LslSource, resolve
 
     sources = {}
-    missing = []
+    missing: dict[str, str] = {}
     for m, stype in types.items():
+        if m == "acc" and "resp" in sources:
+            continue  # breathing comes from the belt; a chest accelerometer is not needed
         sid = f"{source_id}-{m}" if source_id else None
         try:
             info = resolve(stype, None, sid, timeout)
         except StreamNotFoundError as exc:
-            missing.append(str(exc))
+            missing[m] = str(exc)
             continue
-        sources[m] = LslSource(m, info)
+        sources[m] = LslSource(m, info, eda_unit=eda_unit)
+        if m == "acc":
+            missing.pop("resp", None)  # the accelerometer stands in for the belt
     if not sources:
-        raise StreamNotFoundError("; ".join(missing))
-    for msg in missing:
+        raise StreamNotFoundError("; ".join(missing.values()))
+    for msg in missing.values():
         print(f"wot: warning: {msg} (continuing without it)", file=sys.stderr)
     return sources
 
@@ -205,7 +216,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .engine import Engine
+    from .sources.files import parse_eda_unit
 
+    if args.eda_unit:
+        parse_eda_unit(args.eda_unit)  # a bad unit is reported before looking for streams
     cfg = load_config(args.config)
     types = {
         m: t
@@ -215,6 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             ("rr", args.rr_type),
             ("eda", args.eda_type),
             ("resp", args.resp_type),
+            ("acc", args.acc_type),
         )
         if t
     }
@@ -224,9 +239,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         types.pop("ecg", None)
         if "ppg" in types and "rr" in types:
             raise InputError("give either --ppg-type or --rr-type: one cardiac source at a time")
-    sources = _open_sources(types, args.source_id, args.timeout)
+    sources = _open_sources(types, args.source_id, args.timeout, args.eda_unit)
     for m, s in sources.items():
-        print(f"{m}: {s.name} at {s.fs:g} Hz ({s.unit or 'unit not stated'})")
+        what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
+        if m == "acc":
+            what += "; breathing from the chest accelerometer (no RESP belt)"
+        print(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
     engine = Engine(sources, cfg, _baseline(args.baseline), outlets_source_id=args.outlet_id)
     return _run_engine(engine, args, title="wot run")
 
@@ -272,9 +290,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="LSL type of an inter-beat-interval stream (ms) to use instead of ECG (e.g. RR)",
     )
     r.add_argument("--eda-type", default="EDA")
+    r.add_argument(
+        "--eda-unit",
+        default=None,
+        help="unit of the EDA stream: uS, nS, mS, S or raw:SCALE (default: the stream's "
+        "channel metadata, else uS)",
+    )
     r.add_argument("--resp-type", default="RESP")
     r.add_argument(
-        "--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp"
+        "--acc-type",
+        default="ACC",
+        help="LSL type of a 3-axis chest accelerometer, used for breathing when there is no "
+        "RESP stream ('' to skip)",
+    )
+    r.add_argument(
+        "--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp/-acc"
     )
     r.add_argument("--timeout", type=float, default=5.0, help="seconds to look for each stream")
     r.add_argument(
@@ -301,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ecg-fs", type=float, default=250.0)
     s.add_argument("--eda-fs", type=float, default=32.0)
     s.add_argument("--resp-fs", type=float, default=50.0)
+    s.add_argument(
+        "--acc", action="store_true", help="also publish a 3-axis chest accelerometer (ACC, g)"
+    )
+    s.add_argument("--acc-fs", type=float, default=50.0)
+    s.add_argument("--no-resp", action="store_true", help="do not publish the RESP belt")
     s.add_argument("--noise", type=float, default=1.0)
     s.add_argument("--artifacts", type=float, default=0.0, help="fraction of time with artifacts")
     s.add_argument("--name", default="wot-sim", help="stream name prefix")

@@ -34,7 +34,7 @@ FEATURE_UNITS = {
     "resp_rate_bpm": "1/min",
     "resp_depth": "a.u.",
     "resp_cv": "1",
-    "ie_ratio": "1",
+    "resp_ie_ratio": "1",
     "quality_ecg": "1",
     "quality_eda": "1",
     "quality_resp": "1",

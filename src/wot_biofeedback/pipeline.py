@@ -7,6 +7,11 @@ Because channels emit frames from data time alone, the fused frames do not depen
 input was chunked or how fast it arrived. The only live-only step is :meth:`Pipeline.end` on a
 stream the engine has declared lost, so its frames go out empty (quality 0) rather than freezing
 the engine, and :meth:`Pipeline.resume` when it returns.
+
+Breathing comes from a RESP belt or, where there is none, from a chest accelerometer (modality
+``acc``, ``(n, 3)`` chunks): :class:`~wot_biofeedback.dsp.acc.AccRespChannel` gives the same
+breath events and ``resp_*`` features, reported under ``resp``. With both, the belt wins and
+ACC chunks are ignored (:attr:`Pipeline.ignored`).
 """
 
 from __future__ import annotations
@@ -17,23 +22,37 @@ import numpy as np
 
 from .config import EngineConfig
 from .cues import Cue, CuePolicy
+from .dsp.acc import AccRespChannel
 from .dsp.cardiac import CARDIAC_FEATURES, CardiacChannel, RRChannel
 from .dsp.channels import CHANNEL_TYPES, Channel, EdaChannel
 from .dsp.rsa import RsaTracker
 from .state import StateEngine, StateResult
 
-MODALITIES = ("ecg", "ppg", "rr", "eda", "resp")
+MODALITIES = ("ecg", "ppg", "rr", "eda", "resp", "acc")
 CARDIAC_SOURCES = ("ecg", "ppg", "rr")
 """Modalities that feed the one cardiac channel (at most one per session)."""
+CHANNEL_CLASSES: dict[str, type[Channel]] = {**CHANNEL_TYPES, "acc": AccRespChannel}
+"""Channel class per modality (``acc``: breathing from a chest accelerometer)."""
+
+
+def _role(modality: str) -> str:
+    """The modality a channel stands for downstream: the cardiac source is ``ecg``, ACC
+    breathing is ``resp``."""
+    return "ecg" if modality in CARDIAC_SOURCES else ("resp" if modality == "acc" else modality)
+
+
 FEATURE_COLUMNS = (
     *CARDIAC_FEATURES[:-1],
     "rsa_ms",
     "scl_us",
+    "scl_slope_us_min",
+    "scl_rel",
     "scr_per_min",
     "scr_amp_us",
     "resp_rate_bpm",
     "resp_depth",
     "resp_cv",
+    "resp_ie_ratio",
     "quality_ecg",
     "quality_eda",
     "quality_resp",
@@ -63,8 +82,9 @@ class Pipeline:
     Parameters
     ----------
     rates : dict
-        Sampling rate per modality (``ecg``, ``eda``, ``resp``), Hz. Only the modalities named
-        are expected; any subset works.
+        Sampling rate per modality (``ecg``/``ppg``/``rr``, ``eda``, ``resp``, ``acc``), Hz.
+        Only the modalities named are expected; any subset works. ``acc`` (a chest
+        accelerometer, ``(n, 3)`` chunks) is ignored when ``resp`` is present.
     config : EngineConfig
     baseline_window : (start_s, end_s), optional
         Calibration window, session seconds.
@@ -85,19 +105,19 @@ class Pipeline:
         cardiac = [m for m in rates if m in CARDIAC_SOURCES]
         if len(cardiac) > 1:
             raise ValueError(f"one cardiac source at a time, got {cardiac}; choose ECG, PPG or RR")
-        self.rates = dict(rates)
+        # a belt beats a chest accelerometer for breathing: ACC is then ignored
+        self.ignored = {"acc"} if "acc" in rates and "resp" in rates else set()
+        self.rates = {m: fs for m, fs in rates.items() if m not in self.ignored}
         self.channels: dict[str, Channel] = {}
         self._pending: dict[str, dict[str, np.ndarray]] = {}
         self._pending_first: dict[str, int] = {}
         self.ended: set[str] = set()
         self.next_frame = 0
-        # the state engine knows the cardiac channel as "ecg" whatever its source
-        self.state = StateEngine(
-            self.config,
-            baseline_window,
-            tuple("ecg" if m in CARDIAC_SOURCES else m for m in self.rates),
-        )
-        self.rsa = RsaTracker() if cardiac and "resp" in self.rates else None
+        # the state engine knows the cardiac channel as "ecg" whatever its source, and ACC
+        # breathing as "resp"
+        self.state = StateEngine(self.config, baseline_window, tuple(_role(m) for m in self.rates))
+        breathing = "resp" in self.rates or "acc" in self.rates
+        self.rsa = RsaTracker() if cardiac and breathing else None
         self.cues = CuePolicy(self.config.cues)
         self.frame_rate = self.config.frame_rate_hz
 
@@ -105,7 +125,7 @@ class Pipeline:
     def _channel(self, modality: str, t0: float) -> Channel:
         ch = self.channels.get(modality)
         if ch is None:
-            cls = CHANNEL_TYPES[modality]
+            cls = CHANNEL_CLASSES[modality]
             if cls is EdaChannel:
                 ch = EdaChannel(
                     self.rates[modality], t0, self.frame_rate, self.config.eda_min_amplitude_us
@@ -131,8 +151,12 @@ class Pipeline:
         """Feed one chunk of ``modality``; ``t0`` (session s of its first sample) is used once.
 
         ``timestamps`` (session s per value) is used by the irregular RR input only.
-        Returns the frames that became complete and the events detected in the chunk.
+        ``samples`` is 1-D, or ``(n, 3)`` for ``acc``.
+        Returns the frames that became complete and the events detected in the chunk (keyed
+        ``resp`` for ACC breathing). An ignored ``acc`` chunk (a belt is present) gives nothing.
         """
+        if modality in self.ignored:
+            return PipelineOutput()
         if modality not in self.rates:
             raise ValueError(
                 f"modality {modality!r} was not configured (have {sorted(self.rates)})"
@@ -140,7 +164,7 @@ class Pipeline:
         ch = self._channel(modality, t0)
         out = ch.update(samples, timestamps) if isinstance(ch, RRChannel) else ch.update(samples)
         if self.rsa is not None:
-            self.rsa.add(modality, ch, out.events)
+            self.rsa.add(_role(modality), ch, out.events)
         if out.n_frames:
             pend = self._pending[modality]
             if not pend or len(next(iter(pend.values()))) == 0:
@@ -149,7 +173,7 @@ class Pipeline:
                 self._pending_first[modality] = out.first_frame
             for k, v in out.features.items():
                 pend[k] = np.concatenate((pend[k], v)) if k in pend else v
-        res = PipelineOutput(events={modality: out.events})
+        res = PipelineOutput(events={"resp" if modality == "acc" else modality: out.events})
         res.frames = self._fuse(self._ready_until())
         return res
 
@@ -163,7 +187,7 @@ class Pipeline:
         for m, ch in self.channels.items():
             fin = getattr(ch, "finish", None)
             if fin is not None:
-                out[m] = fin()
+                out["resp" if m == "acc" else m] = fin()
         return out
 
     def flush(self) -> list[Frame]:
@@ -203,7 +227,7 @@ class Pipeline:
         for m, pend in self._pending.items():
             first = self._pending_first[m]
             avail = first + (len(next(iter(pend.values()))) if pend else 0)
-            for k in CHANNEL_TYPES[m].feature_names:
+            for k in CHANNEL_CLASSES[m].feature_names:
                 col = np.full(n, np.nan)
                 if pend:
                     a, b = max(start, first), min(stop, avail)

@@ -51,22 +51,32 @@ from ..errors import InputError
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED
 from ._numba import njit
 from .filters import butter_sos, sos_zi_unit
+from .framing import FRAME_RATE_HZ, ChannelOutput, merge_outputs
+from .resp import RespChannel
 
 # float state: last valid x, y, z; gravity magnitude; breathing-band, motion-band and projected
-# power; covariance xx, yy, zz, xy, xz, yz; its accumulated weight; tracked direction x, y, z
+# power; covariance xx, yy, zz, xy, xz, yz; its accumulated weight; tracked direction x, y, z;
+# output sign (+1/-1); rise-evidence mean and its weight; good-quality samples seen; previous
+# unsigned surrogate
 _LAST, _GRAV, _PB, _PM, _PP, _COV, _COV_W, _DIR = 0, 3, 4, 5, 6, 7, 13, 14
-_N_FLOAT = 17
+_SIGN, _EV, _EV_W, _EV_N, _PREV_R = 17, 18, 19, 20, 21
+_N_FLOAT = 22
 _N, _STARTED, _BAD_UNTIL, _START_N = I_N, I_STARTED, I_BAD_UNTIL, I_START_N
 _N_INT = 4
 (
     _P_A_COV, _P_A_PB, _P_A_PM, _P_A_GRAV, _P_EVERY, _P_ITER, _P_SETTLE_N, _P_WARMUP_N,
     _P_MOTION_W, _P_SHARE_LO, _P_SHARE_HI, _P_SIZE_LO0, _P_SIZE_LO1, _P_SIZE_HI1, _P_SIZE_HI0,
-    _P_DIR_LO, _P_DIR_HI, _P_HUBER2,
-) = range(18)  # fmt: skip
+    _P_DIR_LO, _P_DIR_HI, _P_HUBER2, _P_A_EV, _P_SIGN_THR, _P_SIGN_MIN_N,
+) = range(21)  # fmt: skip
 
-# fixed design: band of the breathing surrogate and of the motion detector, Hz
+# fixed design, Hz: band that learns the breathing direction and measures breathing power; the
+# surrogate's own filter (a low-pass that keeps the breath shape, and a very slow high-pass that
+# removes gravity); the motion detector's band
 BREATH_BAND = (0.05, 1.0)
+SURROGATE_LOWPASS = 1.0
+SURROGATE_HIGHPASS = 0.01
 MOTION_BAND = (1.0, 10.0)
+SIGN_LAG_S = 0.2
 
 
 @njit
@@ -135,6 +145,10 @@ def _acc_breathing(
     sos_m: np.ndarray,
     zi_m: np.ndarray,
     zu_m: np.ndarray,
+    sos_o: np.ndarray,
+    zi_o: np.ndarray,
+    zu_o: np.ndarray,
+    lag: np.ndarray,
     fst: np.ndarray,
     ist: np.ndarray,
     prm: np.ndarray,
@@ -142,8 +156,11 @@ def _acc_breathing(
     out_q: np.ndarray,
 ) -> None:
     a_cov, a_pb, a_pm, a_g = prm[_P_A_COV], prm[_P_A_PB], prm[_P_A_PM], prm[_P_A_GRAV]
+    a_ev = prm[_P_A_EV]
     every, n_iter = int(prm[_P_EVERY]), int(prm[_P_ITER])
+    n_lag = lag.shape[0]
     bp = np.empty(3)
+    so = np.empty(3)
     v = np.empty(3)
     for i in range(x.shape[0]):
         n = ist[_N]
@@ -174,6 +191,9 @@ def _acc_breathing(
                 for s in range(zi_m.shape[1]):
                     zi_m[k, s, 0] = zu_m[s, 0] * v[k]
                     zi_m[k, s, 1] = zu_m[s, 1] * v[k]
+                for s in range(zi_o.shape[1]):
+                    zi_o[k, s, 0] = zu_o[s, 0] * v[k]
+                    zi_o[k, s, 1] = zu_o[s, 1] * v[k]
             fst[_GRAV] = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
             ist[_STARTED] = 1
             ist[_START_N] = n
@@ -182,6 +202,7 @@ def _acc_breathing(
         pm = 0.0
         for k in range(3):
             bp[k] = _step3(sos_b, zi_b, k, v[k])
+            so[k] = _step3(sos_o, zi_o, k, v[k])
             m = _step3(sos_m, zi_m, k, v[k])
             pb += bp[k] * bp[k]
             pm += m * m
@@ -220,12 +241,39 @@ def _acc_breathing(
             fst[_COV + 5] += w * (bp[1] * bp[2] - fst[_COV + 5])
         if n % every == 0:  # scheduled by the global sample counter, not by chunks
             _power_iteration(fst, n_iter)
-        r = fst[_DIR] * bp[0] + fst[_DIR + 1] * bp[1] + fst[_DIR + 2] * bp[2]
+        d0, d1, d2 = fst[_DIR], fst[_DIR + 1], fst[_DIR + 2]
+        r = d0 * bp[0] + d1 * bp[1] + d2 * bp[2]
         fst[_PP] += a_pb * (r * r - fst[_PP])
         q_dir = _ramp(fst[_PP] / fst[_PB], prm[_P_DIR_LO], prm[_P_DIR_HI]) if fst[_PB] > 0 else 0.0
+        q = q_motion * q_size * q_dir if valid and n >= ist[_BAD_UNTIL] else 0.0
 
-        out_resp[i] = r if valid else math.nan
-        out_q[i] = q_motion * q_size * q_dir if valid and n >= ist[_BAD_UNTIL] else 0.0
+        # the surrogate: the same direction, on the low-passed axes (breath shape kept)
+        ru = d0 * so[0] + d1 * so[1] + d2 * so[2]
+        # Sign: inspiration is shorter than expiration (Ti/Ttot ~0.4), so with inhalation up
+        # the surrogate rises for less than half of the time. Evidence: the quality-weighted
+        # running mean of the sign of its change over SIGN_LAG_S.
+        j = n % n_lag
+        if n - ist[_START_N] >= n_lag:
+            dr = ru - lag[j]
+            ev = 1.0 if dr > 0.0 else (-1.0 if dr < 0.0 else 0.0)
+            fst[_EV] += a_ev * (q * ev - fst[_EV])
+            fst[_EV_W] += a_ev * (q - fst[_EV_W])
+            fst[_EV_N] += q
+        lag[j] = ru
+        if fst[_EV_N] >= prm[_P_SIGN_MIN_N] and fst[_EV_W] > 0.0:
+            m_rise = fst[_EV] / fst[_EV_W]  # > 0: the unsigned surrogate rises more often
+            want = fst[_SIGN]
+            if m_rise > prm[_P_SIGN_THR]:
+                want = -1.0
+            elif m_rise < -prm[_P_SIGN_THR]:
+                want = 1.0
+            # flip only where the surrogate crosses zero, so the output has no jump
+            if want != fst[_SIGN] and fst[_PREV_R] * ru <= 0.0:
+                fst[_SIGN] = want
+        fst[_PREV_R] = ru
+
+        out_resp[i] = fst[_SIGN] * ru if valid else math.nan
+        out_q[i] = q
         ist[_N] = n + 1
 
 
@@ -297,9 +345,21 @@ class AccBreathing:
         self._zu_m = sos_zi_unit(self._sos_m)
         self._zi_b = np.zeros((3, *self._zu_b.shape))
         self._zi_m = np.zeros((3, *self._zu_m.shape))
+        self._sos_o = np.ascontiguousarray(
+            np.vstack(
+                (
+                    butter_sos("lowpass", SURROGATE_LOWPASS, fs, order=2),
+                    butter_sos("highpass", SURROGATE_HIGHPASS, fs, order=1),
+                )
+            )
+        )
+        self._zu_o = sos_zi_unit(self._sos_o)
+        self._zi_o = np.zeros((3, *self._zu_o.shape))
+        self._lag = np.zeros(max(1, round(SIGN_LAG_S * fs)))
         self._fst = np.zeros(_N_FLOAT)
         # start direction: not along an axis, so exact single-axis data does not leave it stuck
         self._fst[_DIR : _DIR + 3] = np.array([1.0, 0.8, 0.6]) / math.sqrt(2.0)
+        self._fst[_SIGN] = 1.0
         self._ist = np.zeros(_N_INT, dtype=np.int64)
 
         def alpha(tau_s: float) -> float:
@@ -322,17 +382,25 @@ class AccBreathing:
                 math.log10(0.8e-3),  # ... 1 from 0.8 mg ...
                 math.log10(20e-3),  # ... up to 20 mg ...
                 math.log10(50e-3),  # ... 0 at or above 50 mg (posture change, motion)
-                0.45,  # share of breathing-band power on the tracked direction: 0 at ...
-                0.75,  # ... 1 at (isotropic noise gives ~1/3)
+                0.5,  # share of breathing-band power on the tracked direction: 0 at ...
+                0.8,  # ... 1 at (isotropic noise gives ~1/3, breathing > 0.9)
                 4.0,  # bounded influence on the covariance: at most 4 x its mean power
+                alpha(60.0),  # sign evidence, tau 60 s
+                0.04,  # sign: flip when the rise-minus-fall share passes this margin ...
+                30.0 * fs,  # ... after 30 s of good-quality surrogate
             ]
         )
-        self.delay_s = _group_delay_s(self._sos_b, 0.25, fs)
+        self.delay_s = _group_delay_s(self._sos_o, 0.25, fs)
 
     @property
     def n_samples(self) -> int:
         """Samples processed so far."""
         return int(self._ist[_N])
+
+    @property
+    def sign(self) -> float:
+        """+1 or -1: the sign applied to the projection so that inhalation is up (estimated)."""
+        return float(self._fst[_SIGN])
 
     @property
     def direction(self) -> np.ndarray:
@@ -352,7 +420,8 @@ class AccBreathing:
         quality = np.empty(x.shape[0])
         _acc_breathing(
             x, self._sos_b, self._zi_b, self._zu_b, self._sos_m, self._zi_m, self._zu_m,
-            self._fst, self._ist, self._prm, resp, quality,
+            self._sos_o, self._zi_o, self._zu_o, self._lag, self._fst, self._ist, self._prm,
+            resp, quality,
         )  # fmt: skip
         return resp, quality
 
@@ -390,3 +459,52 @@ def acc_breathing(acc: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     """
     resp, quality = AccBreathing(fs).update(acc)
     return {"resp": resp, "quality": quality}
+
+
+class AccRespChannel(RespChannel):
+    """Breathing features from a chest accelerometer: the belt's channel on the ACC surrogate.
+
+    ``update(chunk)`` takes ``(n, 3)`` accelerations (g or m/s²). :class:`AccBreathing` turns
+    them into the breathing surrogate (inhalation up) and a per-sample quality; samples of
+    quality below ``Q_GATE`` (body motion, posture change, gaps, start-up) reach the breath
+    detector as gaps, so no breaths are invented while the wearer moves. Everything else is
+    :class:`~wot_biofeedback.dsp.resp.RespChannel`: the same events (breath onsets, peaks,
+    depths), the same features, and ``quality_resp`` multiplied by the ACC quality at the
+    frame. ``resp_depth`` is in the accelerometer's units (the tilt signal), not the belt's.
+
+    Attributes
+    ----------
+    surrogate : numpy.ndarray
+        The breathing surrogate of the last ``update`` (NaN at gaps), for display.
+    delay_s : float
+        Delay of the surrogate filter (the breath detector adds its own).
+    """
+
+    modality = "acc"
+    Q_GATE = 0.1
+
+    def __init__(self, fs: float, t0: float = 0.0, frame_rate: float = FRAME_RATE_HZ) -> None:
+        super().__init__(fs, t0, frame_rate)
+        self.acc = AccBreathing(self.fs)
+        self.delay_s = self.acc.delay_s
+        self.surrogate = np.empty(0)
+        self._acc_q = np.empty(0)
+
+    def update(self, chunk: np.ndarray) -> ChannelOutput:
+        """Process ``(n, 3)`` samples; return the frames and breath events they completed."""
+        x = _as_acc(chunk)
+        step = max(1, int(self.MAX_CHUNK_S * self.fs))
+        outs, surr = [], []
+        for i in range(0, max(x.shape[0], 1), step):
+            resp, q = self.acc.update(x[i : i + step])
+            surr.append(resp)
+            self._acc_q = q
+            outs.append(self._update(np.where(q >= self.Q_GATE, resp, np.nan)))
+        self.surrogate = surr[0] if len(surr) == 1 else np.concatenate(surr)
+        return outs[0] if len(outs) == 1 else merge_outputs(outs)
+
+    def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
+        feats = super()._features(t, n_k, n_before)
+        q = np.nan_to_num(self._at(self._acc_q, n_k, n_before))
+        feats["quality_resp"] = feats["quality_resp"] * q
+        return feats

@@ -114,6 +114,20 @@ class EdaChannel(Channel):
             "scr_half_recovery_s": (rec["half_idx"] - rec["peak_idx"]) / self.fs,
         }
 
+    def finish(self) -> dict[str, np.ndarray]:
+        """End of a record: a response still rising at the last sample; events only."""
+        onset, peak, amp = self.detector.finish()
+        ot, pt = self.sample_time(onset), self.sample_time(peak)
+        none = np.empty(0)
+        return {
+            "scr_onset_time": ot,
+            "scr_peak_time": pt,
+            "scr_amp_us": amp,
+            "scr_rise_s": pt - ot,
+            "scr_recovered_peak_time": none,
+            "scr_half_recovery_s": none,
+        }
+
     def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
         scl = self._at(self._tonic, n_k, n_before)
         lo, hi = window_bounds(self._log, t, n_k, self.SCR_WIN_S)

@@ -6,7 +6,9 @@ own rate). XDF and EDF arrive with the recording work; asking for them gives a c
 
 Channel selection: each modality can be named (CSV column, WFDB signal name, case-insensitive)
 or given as a 0-based index. Without a choice, names are matched against common spellings
-(``ECG``/lead names, ``EDA``/``GSR``, ``RESP``/``RSP``).
+(``ECG``/lead names, ``EDA``/``GSR``, ``RESP``/``RSP``). A CSV without a respiration column but
+with three accelerometer columns (``acc_x, acc_y, acc_z``, ``accX``..., ``ax, ay, az``) gives the
+``acc`` modality, an ``(n, 3)`` signal from which breathing is derived.
 """
 
 from __future__ import annotations
@@ -30,7 +32,24 @@ MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
     "resp": (r"^resp", r"^rsp", r"resp", r"breath"),
 }
 
-EDA_UNITS = {"us": 1.0, "µs": 1.0, "microsiemens": 1.0, "ns": 1e-3, "ms": 1e3, "s": 1e6}
+ACC_AXIS_PATTERN = (
+    r"^(?:acc|accel|accelerometer|imu[ _.-]?acc|a)[ _.-]?({})"  # acc_x, accX, ax, ...
+    r"(?:[ _.-]?\(?(?:g|mg|m/s\^?2|m/s²)\)?)?$"  # ... optionally with a unit: acc_x (g)
+)
+"""Accelerometer column names, ``{}`` standing for the axis letter (x, y or z)."""
+
+EDA_UNITS = {
+    "us": 1.0,
+    "µs": 1.0,  # micro sign
+    "μs": 1.0,  # Greek mu
+    "microsiemens": 1.0,
+    "ns": 1e-3,
+    "nanosiemens": 1e-3,
+    "ms": 1e3,
+    "millisiemens": 1e3,
+    "s": 1e6,
+    "siemens": 1e6,
+}
 
 
 @dataclass
@@ -45,7 +64,7 @@ class Signal:
 
     @property
     def duration_s(self) -> float:
-        return self.data.size / self.fs
+        return self.data.shape[0] / self.fs
 
 
 @dataclass
@@ -90,9 +109,12 @@ def parse_eda_unit(unit: str) -> float:
     u = unit.strip()
     if u.lower().startswith("raw:"):
         try:
-            return float(u.split(":", 1)[1])
+            scale = float(u.split(":", 1)[1])
         except ValueError:
             raise InputError(f"bad EDA unit {unit!r}; use raw:SCALE with a number") from None
+        if not (np.isfinite(scale) and scale > 0):
+            raise InputError(f"bad EDA unit {unit!r}; the raw:SCALE factor must be > 0")
+        return scale
     f = EDA_UNITS.get(u.lower())
     if f is None:
         raise InputError(f"unknown EDA unit {unit!r}; use uS, nS, mS, S or raw:SCALE")
@@ -189,7 +211,26 @@ def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Rec
         if idx is not None:
             rec.signals[m] = Signal(np.ascontiguousarray(data[:, idx]), rate, names[idx])
     _one_cardiac(rec, channels)
+    _acc_columns(rec, names, data, rate)
     return rec
+
+
+def _acc_columns(rec: Recording, names: list[str], data: np.ndarray, rate: float) -> None:
+    """Three accelerometer columns become the ``acc`` signal, unless a belt is there."""
+    lower = [n.strip().lower() for n in names]
+    idx = []
+    for axis in "xyz":
+        pat = ACC_AXIS_PATTERN.format(axis)
+        hit = [i for i, n in enumerate(lower) if re.fullmatch(pat, n)]
+        if not hit:
+            return
+        idx.append(hit[0])
+    label = ",".join(names[i] for i in idx)
+    if "resp" in rec.signals:
+        rec.notes.append(f"accelerometer columns {label} not used: the RESP belt gives breathing")
+        return
+    rec.signals["acc"] = Signal(np.ascontiguousarray(data[:, idx]), rate, label)
+    rec.notes.append(f"breathing derived from the chest accelerometer columns {label}")
 
 
 def _modalities(channels: dict[str, str | None]) -> tuple[str, ...]:

@@ -2,19 +2,31 @@
 
 Timestamps are clock-corrected by liblsl (``proc_clocksync``), so streams from other machines
 line up on this machine's LSL clock.
+
+EDA is delivered in µS: the unit comes from ``--eda-unit`` (``eda_unit``) or else from the
+stream's channel metadata (``desc/channels/channel/unit``, as LabRecorder and mne-lsl write it);
+without either it is assumed to be µS, and a level outside 0.05-100 µS over the first 10 s is
+reported (:attr:`LslSource.note`, and a log warning). ACC (a chest accelerometer) delivers its
+first three channels as ``(n, 3)`` chunks.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pylsl
 
-from ..errors import StreamNotFoundError
+from ..errors import InputError, StreamNotFoundError
+from .files import parse_eda_unit
 
-DEFAULT_TYPES = {"ecg": "ECG", "eda": "EDA", "resp": "RESP"}
+DEFAULT_TYPES = {"ecg": "ECG", "eda": "EDA", "resp": "RESP", "acc": "ACC"}
+EDA_CHECK_S = 10.0
+"""Seconds of EDA whose median level is checked for plausibility (0.05-100 µS)."""
+
+log = logging.getLogger("wot_biofeedback.sources.lsl")
 
 
 def list_streams(timeout: float = 2.0) -> list[pylsl.StreamInfo]:
@@ -71,6 +83,22 @@ def channel_units(info: pylsl.StreamInfo) -> list[str]:
     return units
 
 
+def eda_unit_factor(unit: str) -> tuple[float, str]:
+    """Factor from an EDA stream's metadata unit to µS, and a note ('' when all is well).
+
+    Accepts what devices and recorders write: ``uS``, ``µS``, ``μS``, ``microsiemens``,
+    ``nS``, ``mS``, ``S`` (any case). An empty unit is taken as µS; an unknown one too, with a
+    note that names it.
+    """
+    u = unit.strip()
+    if not u:
+        return 1.0, ""
+    try:
+        return parse_eda_unit(u), ""
+    except InputError:
+        return 1.0, f"unknown EDA unit {unit!r} in the stream metadata; assuming µS (--eda-unit)"
+
+
 @dataclass
 class PullResult:
     data: np.ndarray
@@ -83,14 +111,33 @@ class LslSource:
     Parameters
     ----------
     modality : str
-        ``ecg``, ``eda`` or ``resp``.
+        ``ecg``, ``ppg``, ``rr``, ``eda``, ``resp`` or ``acc``.
     info : pylsl.StreamInfo
         A resolved stream.
     channel : int
-        Channel index to use.
+        Channel index to use (``acc``: the first of three, x, y, z).
+    eda_unit : str, optional
+        Unit of an EDA stream (``uS``, ``nS``, ``mS``, ``S``, ``raw:SCALE``); overrides the
+        stream's metadata. EDA samples are scaled to µS.
+
+    Attributes
+    ----------
+    scale : float
+        Factor applied to the samples (EDA unit to µS; 1 otherwise).
+    note : str
+        A problem with the stream found while running (e.g. an implausible EDA level), '' if
+        none.
     """
 
-    def __init__(self, modality: str, info: pylsl.StreamInfo, channel: int = 0) -> None:
+    def __init__(
+        self,
+        modality: str,
+        info: pylsl.StreamInfo,
+        channel: int = 0,
+        eda_unit: str | None = None,
+    ) -> None:
+        # a bad --eda-unit is the user's error: say so before connecting
+        forced = parse_eda_unit(eda_unit) if eda_unit and modality == "eda" else None
         self.modality = modality
         self.inlet = pylsl.StreamInlet(
             info, max_buflen=360, max_chunklen=0, processing_flags=pylsl.proc_clocksync
@@ -108,14 +155,32 @@ class LslSource:
             )
         if modality == "rr":
             self.fs = 1.0
-        if not 0 <= channel < self.info.channel_count():
+        width = 3 if modality == "acc" else 1
+        if not 0 <= channel <= self.info.channel_count() - width:
+            need = f"channels {channel}-{channel + 2}" if width == 3 else f"channel {channel}"
             raise StreamNotFoundError(
                 f"stream {self.info.name()!r} has {self.info.channel_count()} channels; "
-                f"channel {channel} does not exist"
+                f"{modality} needs {need}"
             )
         self.channel = channel
+        self.width = width
         self.unit = (channel_units(self.info) or [""])[channel]
         self.name = self.info.name()
+        self.scale = 1.0
+        self.note = ""
+        self.unit_source = f"{self.unit}" if self.unit else "unit not stated"
+        self._eda_check: list[np.ndarray] | None = None
+        if modality == "eda":
+            if forced is not None:
+                self.scale = forced
+                self.unit_source = f"--eda-unit {eda_unit}"
+            else:
+                self.scale, self.note = eda_unit_factor(self.unit)
+                if self.note:
+                    log.warning("%s: %s", self.name, self.note)
+                self.unit_source = f"{self.unit!r} in metadata" if self.unit else "assumed µS"
+            self._eda_check = []  # a wrong or mislabelled unit shows in the level: check it
+            self.unit = "uS"
         self.n_samples = 0
         self.last_wall = float("nan")  # time.monotonic() of the last sample received
         self.first_timestamp = float("nan")
@@ -133,12 +198,39 @@ class LslSource:
         if k == 0:
             return PullResult(np.empty(0), np.empty(0))
         ts = np.asarray(stamps, dtype=np.float64)
-        data = self._buf[:k, self.channel].astype(np.float64)
+        if self.width == 1:
+            data = self._buf[:k, self.channel].astype(np.float64)
+        else:
+            data = self._buf[:k, self.channel : self.channel + self.width].astype(np.float64)
+        if self.scale != 1.0:
+            data *= self.scale
+        if self._eda_check is not None:
+            self._check_eda_level(data)
         if self.n_samples == 0:
             self.first_timestamp = float(ts[0])
         self.n_samples += k
         self.last_wall = time.monotonic()
         return PullResult(data, ts)
+
+    def _check_eda_level(self, data: np.ndarray) -> None:
+        """Once ``EDA_CHECK_S`` of EDA has arrived, report an implausible median level."""
+        assert self._eda_check is not None
+        self._eda_check.append(data.copy())
+        if sum(x.size for x in self._eda_check) < EDA_CHECK_S * self.fs:
+            return
+        x = np.concatenate(self._eda_check)
+        self._eda_check = None
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return
+        med = float(np.median(x))
+        if not 0.05 <= med <= 100.0:
+            msg = (
+                f"EDA median {med:.4g} µS over the first {EDA_CHECK_S:g} s is outside the "
+                "plausible 0.05-100 µS; check the unit (wot run --eda-unit uS|nS|mS|S|raw:SCALE)"
+            )
+            self.note = f"{self.note}; {msg}" if self.note else msg
+            log.warning("%s: %s", self.name, msg)
 
     def close(self) -> None:
         self.inlet.close_stream()
