@@ -12,7 +12,8 @@ every path, best of ``--repeat``:
   flags, low-pass, driver, tonic/phasic, SCRs, half recovery; band-pass, breaths);
 * ``wot streaming detectors``: ``EdaScrDetector`` + ``RespBreathDetector`` fed 1-s and 10-s
   chunks (the same kernels plus the per-call cost of a live update);
-* ``wot channels, 1-s chunks``: ``EdaChannel`` + ``RespChannel`` fed 1-s chunks, producing
+* ``wot channels + frames``: ``EdaChannel`` + ``RespChannel`` fed 1-, 10- and 60-s chunks
+  (live, replay, ``wot analyze``), producing
   every 0.25-s frame (SCL, slope, drift-aware SCL, SCR rate/amplitude, quality; rate, depth,
   CV, I:E, quality) and all events: what the live engine runs;
 * ``NeuroKit2``: ``eda_process`` + ``rsp_process`` on the whole record (offline, zero-phase;
@@ -54,9 +55,11 @@ def _detectors(eda: np.ndarray, resp: np.ndarray, fe: float, fr: float, chunk_s:
         dr.update(resp[k * nr : (k + 1) * nr])
 
 
-def _channels(eda: np.ndarray, resp: np.ndarray, fe: float, fr: float) -> None:
+def _channels(
+    eda: np.ndarray, resp: np.ndarray, fe: float, fr: float, chunk_s: float = 1.0
+) -> None:
     ce, cr = EdaChannel(fe), RespChannel(fr)
-    ne, nr = int(fe), int(fr)
+    ne, nr = int(chunk_s * fe), int(chunk_s * fr)
     for k in range(eda.size // ne + 1):
         ce.update(eda[k * ne : (k + 1) * ne])
         cr.update(resp[k * nr : (k + 1) * nr])
@@ -96,8 +99,9 @@ def _one_rate(fe: float, fr: float, dur: float, repeat: int, with_nk: bool) -> N
     for c in (1.0, 10.0):
         t = _best(lambda c=c: _detectors(eda, resp, fe, fr, c), repeat)
         print(f"| {label} | wot streaming detectors, {c:g}-s chunks | {t:.3f} | {dur / t:,.0f} |")
-    t = _best(lambda: _channels(eda, resp, fe, fr), repeat)
-    print(f"| {label} | wot channels + frames, 1-s chunks | {t:.3f} | {dur / t:,.0f} |")
+    for c in (1.0, 10.0, 60.0):
+        t = _best(lambda c=c: _channels(eda, resp, fe, fr, c), repeat)
+        print(f"| {label} | wot channels + frames, {c:g}-s chunks | {t:.3f} | {dur / t:,.0f} |")
     if not with_nk or fe < 10:
         return  # NK2's EDA filter needs a lab rate
     n = min(eda.size, int(15 * 60 * fe))  # NK2 on 15 min, scaled

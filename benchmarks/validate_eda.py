@@ -96,7 +96,7 @@ def ledalab_70s() -> None:
         return
     x = np.asarray(sio.loadmat(f, squeeze_me=True, struct_as_record=False)["data"].conductance)
     x = x.astype(float)
-    print("\n## Ledalab EDA1_70s: 7 reference impulses (Ledalab CDA)")
+    print("\n#### Ledalab EDA1_70s: 7 reference impulses (Ledalab CDA)")
     print("| detector | assumed SCL | SCRs | hits (of 7) | extra |")
     print("|---|---|---|---|---|")
     for level in (2.0, 5.0, 9.6, 15.0, 20.0):
@@ -125,7 +125,7 @@ def ledalab_long() -> None:
     ev = np.array([e.time for e in d.event if str(e.name).strip() != "boundary"], dtype=float)
     fs = 100.0
     dur = x.size / fs
-    print(f"\n## Ledalab EDA1_long: {dur:.0f} s, {ev.size} stimulus markers")
+    print(f"\n#### Ledalab EDA1_long: {dur:.0f} s, {ev.size} stimulus markers")
     print("| detector | assumed SCL | SCRs | per min | markers with an SCR 1-4 s after |")
     print("|---|---|---|---|---|")
     xs = x / np.median(x) * 9.6
@@ -148,7 +148,7 @@ def ledalab_long() -> None:
 
 
 def simulator(seeds: int) -> None:
-    print("\n## Simulator: SCR onsets vs truth (full-session, noise 1, 5 % artifacts, 1 s tol)")
+    print("\n#### Simulator: SCR onsets vs truth (full-session, noise 1, 5 % artifacts, 1 s tol)")
     print("| EDA rate | seed | true | reported | TP | precision | recall | F1 |")
     print("|---|---|---|---|---|---|---|---|")
     for fs in (32.0, 4.0):
@@ -190,7 +190,7 @@ def event_related() -> None:
     rp = ecg_peaks(ecg, fs) / fs
     hr_t = rp[1:]
     hr = 60.0 / np.diff(rp)
-    print("\n## Event-related: bio_eventrelated_100hz (EDA µS, ECG), 4 images")
+    print("\n#### Event-related: bio_eventrelated_100hz (EDA µS, ECG), 4 images")
     print("| image | t (s) | SCR 1-4 s after | latency s | amplitude µS | rise s | "
           "half recovery s | HR before | HR 0-6 s after | ΔHR bpm |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")

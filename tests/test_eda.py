@@ -349,3 +349,23 @@ def test_analyze_writes_scr_rise_and_half_recovery(tmp_path):
     # the response rising when the record ends is reported (its peak is the last sample)
     assert rows.size == 3 and rows["onset_s"][2] == pytest.approx(98.9, abs=0.4)
     assert np.isnan(rows["half_recovery_s"][2])
+
+
+def test_analyze_summary_counts_eda_problems(tmp_path):
+    import json
+
+    from wot_biofeedback.cli import main
+
+    fs = 16.0
+    x = scr_like(fs, 200.0, [20.0, 150.0], amp_us=0.3, level=5.0)
+    x[int(60 * fs) : int(72 * fs)] = 0.0  # 12 s of lost contact
+    x[int(100 * fs) : int(105 * fs)] = np.nan  # 5 s missing
+    t = np.arange(x.size) / fs
+    src = tmp_path / "eda.csv"
+    np.savetxt(src, np.column_stack([t, x]), delimiter=",", header="time_s,eda", comments="")
+    assert main(["analyze", str(src), "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    probs = summary["signal_problems_s"]["eda"]
+    assert probs["contact"] == pytest.approx(12.0, abs=0.2)
+    assert probs["gap"] == pytest.approx(5.0, abs=0.1)
+    assert probs["saturated"] == 0.0

@@ -374,3 +374,41 @@ def test_eda_unit_metadata_option_and_level_check(source_id, meta, option, scale
         assert src.note == ""
     else:
         assert note in src.note
+
+
+def test_eda_contact_loss_is_told_to_the_user_live(source_id):
+    """A real EDA stream whose electrode lifts for 15 s: the engine's status names the problem,
+    quality drops to 0, and both clear once contact is back."""
+    fs = RATES["eda"]
+    us = scr_like(fs, 90.0, np.arange(8.0, 90.0, 20.0), 0.25)
+    us += 0.002 * np.random.default_rng(5).standard_normal(us.size)
+    us[int(40 * fs) : int(55 * fs)] = 0.0  # contact lost 40-55 s
+    outlet = _eda_outlet(source_id, "uS")
+    src = LslSource("eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=5.0))
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 20.0
+    engine = Engine({"eda": src}, cfg, outlets_source_id=None, period_s=0.01)
+    stop = threading.Event()
+    seen: list[tuple[float, str, float]] = []
+    with engine:
+        pusher = threading.Thread(
+            target=_push_all, args=({"eda": outlet}, {"eda": us}, 10.0, stop), daemon=True
+        )
+        pusher.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            snap = engine.snapshot()
+            q = snap.features.get("quality_eda", np.nan)
+            seen.append((snap.session_s, snap.streams["eda"].note, q))
+            if snap.session_s >= 85.0:
+                break
+            time.sleep(0.02)
+        stop.set()
+        pusher.join(5.0)
+    during = [(n, q) for t, n, q in seen if 45.0 <= t <= 55.0]
+    after = [(n, q) for t, n, q in seen if t >= 70.0]
+    assert during and after
+    assert all("contact" in n for n, _ in during)
+    assert all(q == 0.0 for _, q in during)
+    assert all(n == "" for n, _ in after)
+    assert all(q > 0.9 for _, q in after)

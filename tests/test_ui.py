@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -249,3 +250,29 @@ def test_waiting_engine_and_run_window(qtbot):
     other = StubEngine()
     assert run_window(other, duration_s=0.5) == 0
     assert not other.stopped
+
+
+class NotedEngine(StubEngine):
+    """A running EDA stream with a signal problem named by the engine."""
+
+    def snapshot(self) -> Snapshot:
+        snap = super().snapshot()
+        streams = dict(snap.streams)
+        streams["eda"] = StreamStatus(
+            "eda", "EDA", 32.0, "uS", "ok", 0.1, 3200, "electrode contact lost"
+        )
+        streams["ecg"] = StreamStatus("ecg", "ECG", 250.0, "mV", "ok", 0.1, 25000)
+        return dataclasses.replace(snap, streams=streams)
+
+
+def test_signal_problem_is_named_in_the_status_row(qtbot):
+    win = MainWindow(NotedEngine(), owns_engine=True)
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.refresh()
+    eda = win.stream_labels["eda"]
+    assert eda.text() == "EDA ok: electrode contact lost"
+    assert "color" in eda.styleSheet() and eda.styleSheet() != win.stream_labels["ecg"].styleSheet()
+    assert win.stream_labels["ecg"].text() == "ECG ok"
+    win.grab().save(str(CHECK_PNG.with_name("wot_ui_eda_note.png")))
+    win.close()

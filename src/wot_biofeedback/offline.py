@@ -191,6 +191,12 @@ def analyze(
                 "scr": int(res.event("eda", "scr_peak_time").size),
                 "breaths": int(res.event("resp", "breath_onset_time").size),
             },
+            # seconds of each signal problem the EDA checks found (contact, saturation, ...)
+            "signal_problems_s": {
+                m: ch.flagged_seconds()
+                for m, ch in pipe.channels.items()
+                if hasattr(ch, "flagged_seconds")
+            },
             "baseline": pipe.state.baseline.to_dict() if pipe.state.baseline else None,
             "calibration_message": (
                 pipe.state.message

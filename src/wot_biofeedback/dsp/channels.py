@@ -90,6 +90,8 @@ class EdaChannel(Channel):
         self._ref = math.nan  # slowly adapting reference of ln(SCL)
         self._ref_alpha = 1.0 - math.exp(-1.0 / (self.REF_TAU_S * frame_rate))
         self._flag_last = np.full(len(FLAG_NAMES), -math.inf)
+        self.flag_counts = np.zeros(len(FLAG_NAMES), dtype=np.int64)
+        """Samples so far per flag code (``FLAG_NAMES`` order)."""
         self.issue = ""
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
@@ -97,6 +99,7 @@ class EdaChannel(Channel):
         onset, peak, amp = det.update(x)
         self._tonic = det.tonic
         self._valid = det.valid_fraction
+        self.flag_counts += np.bincount(det.flags, minlength=len(FLAG_NAMES))
         # when each kind of problem was last seen (for the user-facing issue text)
         for code in (FLAG_GAP, FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION):
             hit = np.flatnonzero(det.flags == code)
@@ -113,6 +116,11 @@ class EdaChannel(Channel):
             "scr_recovered_peak_time": self.sample_time(rec["peak_idx"]),
             "scr_half_recovery_s": (rec["half_idx"] - rec["peak_idx"]) / self.fs,
         }
+
+    def flagged_seconds(self) -> dict[str, float]:
+        """Time so far with each signal problem, s (``gap``, ``contact``, ``saturated``,
+        ``motion``)."""
+        return {FLAG_NAMES[c]: float(self.flag_counts[c]) / self.fs for c in range(1, 5)}
 
     def finish(self) -> dict[str, np.ndarray]:
         """End of a record: a response still rising at the last sample; events only."""
@@ -175,10 +183,10 @@ class EdaChannel(Channel):
 
 
 _ISSUE_TEXT = {
-    "contact": "EDA electrode contact lost (conductance near zero or dropped by half)",
-    "saturated": "EDA saturated or stuck (at the amplifier limit or frozen)",
-    "motion": "EDA motion artifacts (jumps faster than skin conductance moves)",
-    "gap": "EDA samples missing",
+    "contact": "electrode contact lost (conductance near zero, or halved at once)",
+    "saturated": "saturated or frozen (at the amplifier limit, or one value for 10 s)",
+    "motion": "motion artifacts (jumps faster than skin conductance moves)",
+    "gap": "samples missing",
 }
 
 
@@ -188,7 +196,7 @@ def _issue_text(recent: list[str], level: float) -> str:
         return _ISSUE_TEXT[recent[0]]
     lo, hi = EdaChannel.SCL_RANGE_US
     if math.isfinite(level) and not lo <= level <= hi:
-        return f"EDA level {level:.3g} µS is implausible: check the unit (--eda-unit)"
+        return f"level {level:.3g} µS is implausible: check the unit (--eda-unit)"
     return ""
 
 

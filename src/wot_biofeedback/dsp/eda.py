@@ -76,9 +76,9 @@ _N_FST = 19
 (
     _N, _STARTED, _BAD_UNTIL, _K, _STATE, _I_MIN, _I_ON, _I_RMAX, _ART_LAST, _I_PEND,
     _STUCK_N, _HAVE_PEND, _RESTART, _FLAG_HOLD, _HOLD_CODE, _FELL, _I_DMAX, _I_SCMAX,
-    _GOOD_N,
-) = range(19)  # fmt: skip
-_N_IST = 19
+    _GOOD_N, _PHASE,
+) = range(20)  # fmt: skip
+_N_IST = 20
 # params
 (
     _P_M, _P_ALPHA_TAU, _P_TAU_FI, _P_BETA_TE, _P_MIN_AMP, _P_H_ABS, _P_MAX_RISE_K,
@@ -198,7 +198,7 @@ def _eda_kernel(
     flush: bool,
 ) -> None:
     m = int(prm[_P_M])
-    raw_n = raw_ring.shape[0]
+    raw_mask = raw_ring.shape[0] - 1  # a power of two
     d_n = d_ring.shape[0]
     a_tau = prm[_P_ALPHA_TAU]
     tau_fi = prm[_P_TAU_FI]
@@ -207,6 +207,9 @@ def _eda_kernel(
     for i in range(x.shape[0]):
         n = ist[_N]
         v = x[i]
+        # position in the decimation cycle (n % m, kept as a counter)
+        phase = ist[_PHASE]
+        ist[_PHASE] = phase + 1 if phase + 1 < m else 0
         flag = FLAG_OK
         if math.isnan(v):
             flag = FLAG_GAP
@@ -230,10 +233,10 @@ def _eda_kernel(
             # a jump faster than skin conductance can move: a motion spike or a pop
             lag = int(prm[_P_JUMP_LAG])
             if ist[_STARTED] == 1 and n >= lag:
-                prev = raw_ring[(n - lag) % raw_n]
+                prev = raw_ring[(n - lag) & raw_mask]
                 if not math.isnan(prev) and abs(v - prev) > prm[_P_JUMP_US]:
                     flag = FLAG_MOTION
-        raw_ring[n % raw_n] = v if flag == FLAG_OK else math.nan
+        raw_ring[n & raw_mask] = v if flag == FLAG_OK else math.nan
         if flag != FLAG_OK:
             # a flagged stretch keeps its code for a short hold, so a pop's recovery is covered
             ist[_FLAG_HOLD] = n + int(prm[_P_SETTLE_N])
@@ -272,7 +275,7 @@ def _eda_kernel(
         out_sc[i] = math.nan if bad else sc
         out_tonic[i] = math.nan if bad else fst[_TONIC]
         out_driver[i] = math.nan if bad else fst[_D]
-        if n % m != 0:
+        if phase != 0:
             ist[_N] = n + 1
             continue
         # ---- internal rate ------------------------------------------------------------------

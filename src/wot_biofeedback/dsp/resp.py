@@ -494,16 +494,14 @@ def rsp_breaths(signal: np.ndarray, fs: float) -> dict[str, np.ndarray]:
 def _window_median(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Median of the finite ``values[lo:hi]`` for each range (NaN when there are none)."""
     out = np.full(lo.shape, np.nan)
-    if lo.size == 0:
-        return out
-    pairs, inv = np.unique(np.stack((lo, hi), axis=1), axis=0, return_inverse=True)
-    med = np.full(pairs.shape[0], np.nan)
-    for j, (a, b) in enumerate(pairs):
-        seg = values[a:b]
-        seg = seg[np.isfinite(seg)]
-        if seg.size:
-            med[j] = float(np.median(seg))
-    out[:] = med[inv.reshape(-1)]
+    last_a, last_b, med = -1, -1, math.nan
+    for j, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+        if a != last_a or b != last_b:  # consecutive frames mostly share their window
+            seg = values[a:b]
+            seg = seg[np.isfinite(seg)]
+            med = float(np.median(seg)) if seg.size else math.nan
+            last_a, last_b = a, b
+        out[j] = med
     return out
 
 
