@@ -20,7 +20,11 @@ skipped with a message when its file is missing):
 3. **Simulator ground truth**: the ``full-session`` scenario with realistic noise and 5 %
    injected artifacts (contact loss, pops) at 32 Hz and 4 Hz EDA, SCR onset F1 at 1 s
    tolerance (one-to-one, nearest first), per seed and pooled.
-4. **Event-related** (``neurokit/bio_eventrelated_100hz.csv``, 4 images at 10.23, 49.57,
+4. **Driver stress** (PhysioNet ``drivedb/drive05``, hand and foot GSR at 31 Hz, uncalibrated
+   "mV" read as µS, levels 2-17): SCR rate and median SCL per driving segment of
+   ``drivedb/segments.csv`` (rest = low, highway = medium, city = high stress; Healey & Picard
+   2005), wot beside NeuroKit2, and the seconds of each flagged signal problem.
+5. **Event-related** (``neurokit/bio_eventrelated_100hz.csv``, 4 images at 10.23, 49.57,
    92.23 and 129.83 s: negative, neutral, neutral, negative): the SCRs with onset 1-4 s after
    each image (amplitude, latency, rise, half recovery), and the heart-rate change (mean HR
    0-6 s after the image minus mean HR 0-2 s before; R-peaks from wot ``ecg_peaks``).
@@ -173,6 +177,49 @@ def simulator(seeds: int) -> None:
               f"{tp / n_t:.3f} | {2 * tp / (n_t + n_f):.3f} |")  # fmt: skip
 
 
+def drive_stress() -> None:
+    base = DATA / "drivedb" / "drive05"
+    if not (base.with_suffix(".hea")).exists():
+        print(f"skipped: {base}.hea not found")
+        return
+    import csv
+
+    import wfdb
+
+    from wot_biofeedback.dsp.eda import FLAG_NAMES
+
+    rec = wfdb.rdrecord(str(base), smooth_frames=False)
+    with open(DATA / "drivedb" / "segments.csv") as fh:
+        segs = [s for s in csv.DictReader(fh) if s["drive"] == "drive05"]
+    print("\n#### Driver stress: drivedb/drive05 GSR, SCRs per minute by segment")
+    heads = " | ".join(f"{s['segment']} ({s['stress_level']})" for s in segs)
+    print(f"| signal | detector | {heads} |")
+    print("|---|---|" + "---|" * len(segs))
+    notes = []
+    for name in ("hand GSR", "foot GSR"):
+        i = rec.sig_name.index(name)
+        x = np.asarray(rec.e_p_signal[i], dtype=float)
+        fs = float(rec.fs * rec.samps_per_frame[i])
+        r = eda_scr(x, fs)
+        on = r["onset"] / fs
+        nko, _ = _nk_scr(x, fs)
+        for label, o in (("wot", on), ("NeuroKit2", nko)):
+            cells = []
+            for s in segs:
+                a, b = float(s["start_s"]), float(s["end_s"])
+                cells.append(f"{np.sum((o >= a) & (o < b)) / (b - a) * 60:.1f}")
+            print(f"| {name} | {label} | " + " | ".join(cells) + " |")
+        scl = []
+        for s in segs:
+            a, b = float(s["start_s"]), float(s["end_s"])
+            scl.append(f"{np.nanmedian(r['tonic'][int(a * fs) : int(b * fs)]):.2f}")
+        print(f"| {name} | wot SCL (median) | " + " | ".join(scl) + " |")
+        flagged = {FLAG_NAMES[k]: float(np.sum(r["flags"] == k)) / fs for k in range(1, 5)}
+        probs = ", ".join(f"{k} {v:.1f} s" for k, v in flagged.items())
+        notes.append(f"{name}: flagged {probs} of {x.size / fs:.0f} s")
+    print("\n" + "\n".join(notes))
+
+
 def event_related() -> None:
     f = DATA / "neurokit" / "bio_eventrelated_100hz.csv"
     if not f.exists():
@@ -218,6 +265,7 @@ def main() -> None:
     ledalab_70s()
     ledalab_long()
     simulator(args.seeds)
+    drive_stress()
     event_related()
 
 

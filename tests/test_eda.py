@@ -369,3 +369,32 @@ def test_analyze_summary_counts_eda_problems(tmp_path):
     assert probs["contact"] == pytest.approx(12.0, abs=0.2)
     assert probs["gap"] == pytest.approx(5.0, abs=0.1)
     assert probs["saturated"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["hand GSR", "foot GSR"])
+def test_drive05_scr_rate_separates_rest_from_driving(wot_data, name):
+    """PhysioNet drivedb drive05 (uncalibrated GSR read as µS, levels 2-17): SCRs are rare at
+    rest and frequent while driving, in every segment (Healey & Picard 2005 stress levels)."""
+    import csv
+
+    wfdb = pytest.importorskip("wfdb")
+    base = wot_data / "drivedb" / "drive05"
+    if not base.with_suffix(".hea").exists():
+        pytest.skip(f"{base}.hea not found")
+    rec = wfdb.rdrecord(str(base), smooth_frames=False)
+    i = rec.sig_name.index(name)
+    fs = float(rec.fs * rec.samps_per_frame[i])
+    r = eda_scr(np.asarray(rec.e_p_signal[i], dtype=float), fs)
+    on = r["onset"] / fs
+    with open(wot_data / "drivedb" / "segments.csv") as fh:
+        segs = [s for s in csv.DictReader(fh) if s["drive"] == "drive05"]
+    rate = {}
+    for s in segs:
+        a, b = float(s["start_s"]), float(s["end_s"])
+        rate[s["segment"]] = np.sum((on >= a) & (on < b)) / (b - a) * 60.0
+    rest = [v for k, v in rate.items() if k.startswith("Rest")]
+    drive = [v for k, v in rate.items() if not k.startswith("Rest")]
+    print({k: round(v, 1) for k, v in rate.items()})
+    assert max(rest) < 1.0
+    assert min(drive) > 2.5 * max(1.0, max(rest))
+    assert np.mean(r["flags"] == FLAG_OK) > 0.99
