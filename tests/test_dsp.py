@@ -190,3 +190,12 @@ def test_pyhrv_reference_time_domain(wot_data):
     assert h["sdnn_ms"] == pytest.approx(85.357, rel=1e-3)
     assert h["rmssd_ms"] == pytest.approx(60.523, rel=1e-3)
     assert h["pnn50"] == pytest.approx(28.571, rel=1e-3)
+
+
+def test_warm_up_compiles_every_channel_kernel():
+    """The live engine compiles (or loads) all kernels before its first chunk."""
+    from wot_biofeedback.dsp import acc, eda, resp, warm_up
+
+    warm_up()
+    for kernel in (eda._eda_kernel, resp._resp_breaths, acc._acc_breathing):
+        assert kernel.signatures, kernel

@@ -18,6 +18,7 @@ import pylsl
 
 from .config import EngineConfig
 from .cues import Cue
+from .dsp import warm_up
 from .dsp.ringbuffer import RingBuffer
 from .outlets import EngineOutlets
 from .pipeline import Frame, Pipeline
@@ -143,6 +144,8 @@ class Engine:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("engine already started")
+        # compile the kernels before the first chunk (a cached start takes a fraction of a s)
+        warm_up(tuple(self.sources))
         self._thread = threading.Thread(target=self._run, name="wot-engine", daemon=True)
         self._thread.start()
 

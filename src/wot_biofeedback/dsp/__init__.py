@@ -18,6 +18,37 @@ from .resp import RespBreathDetector, RespChannel, rsp_breaths
 from .ringbuffer import RingBuffer
 from .rsa import RsaTracker
 
+
+def warm_up(modalities: tuple[str, ...] = ("ecg", "ppg", "rr", "eda", "resp", "acc")) -> None:
+    """Compile (or load from numba's on-disk cache) the kernels of these modalities' channels.
+
+    The live engine calls this before its first chunk, so a cold start does not stall the
+    first seconds of a session; offline runs need not. A few seconds of synthetic input go
+    through a throwaway channel of each kind (kernels are compiled per argument types, so the
+    rate does not matter).
+    """
+    import numpy as np
+
+    fs = 100.0
+    t = np.arange(int(6 * fs)) / fs
+    wave = np.sin(2.0 * np.pi * 1.1 * t) ** 15  # spiky, beat-like
+    wave[100] = np.nan
+    breath = np.sin(2.0 * np.pi * 0.25 * t)
+    if "ecg" in modalities:
+        CardiacChannel(fs).update(wave)
+    if "ppg" in modalities:
+        PpgChannel(fs).update(wave)
+    if "rr" in modalities:
+        RRChannel(4.0).update(np.full(8, 900.0), np.arange(8) * 0.9)
+    if "eda" in modalities:
+        EdaChannel(fs).update(5.0 + 0.1 * wave)
+    if "resp" in modalities or "acc" in modalities:
+        RespChannel(fs).update(breath)
+    if "acc" in modalities:
+        g = np.column_stack((0.01 * breath, 0.02 * breath, 1.0 + 0.0 * breath))
+        AccRespChannel(fs).update(g)
+
+
 __all__ = [
     "CARDIAC_FEATURES",
     "ECG_DELAY_S",
@@ -48,4 +79,5 @@ __all__ = [
     "ppg_peaks",
     "rr_correct",
     "rsp_breaths",
+    "warm_up",
 ]
