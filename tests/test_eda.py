@@ -398,3 +398,41 @@ def test_drive05_scr_rate_separates_rest_from_driving(wot_data, name):
     assert max(rest) < 1.0
     assert min(drive) > 2.5 * max(1.0, max(rest))
     assert np.mean(r["flags"] == FLAG_OK) > 0.99
+
+
+def test_channel_frames_and_events_equal_for_any_chunking(rng):
+    fs = 32.0
+    s = simulate_session(
+        load_scenario("full-session"),
+        SimConfig(eda_fs=fs, seed=11, noise=1.0, artifacts=0.1),
+        duration_s=400.0,
+    )
+    x = s.eda.copy()
+    x[int(200 * fs) : int(204 * fs)] = np.nan
+
+    def run(sizes: list[int]) -> tuple[dict, dict]:
+        ch = EdaChannel(fs)
+        feats: dict[str, list] = {k: [] for k in ch.feature_names}
+        evs: dict[str, list] = {k: [] for k in ch.event_names}
+        i = k = 0
+        while i < x.size:
+            out = ch.update(x[i : i + sizes[k % len(sizes)]])
+            i += sizes[k % len(sizes)]
+            k += 1
+            for name, v in out.features.items():
+                feats[name].append(v)
+            for name, v in out.events.items():
+                evs[name].append(v)
+        return (
+            {n: np.concatenate(v) for n, v in feats.items()},
+            {n: np.concatenate(v) for n, v in evs.items()},
+        )
+
+    f_ref, e_ref = run([x.size])
+    assert e_ref["scr_onset_time"].size >= 5
+    for _ in range(2):
+        f, e = run([int(v) for v in rng.integers(1, 200, 15)])
+        for n in f_ref:
+            np.testing.assert_array_equal(f[n], f_ref[n], err_msg=n)
+        for n in e_ref:
+            np.testing.assert_array_equal(e[n], e_ref[n], err_msg=n)
