@@ -3,42 +3,63 @@
 Model
 -----
 Skin conductance is read as the output of a *driver* (sudomotor activity) through the slow
-recovery of the sweat ducts. With one recovery time constant ``tau`` (a causal, single-pole
-form of the continuous decomposition of Benedek & Kaernbach 2010) the driver is
+recovery of the sweat ducts. With one recovery time constant ``tau`` (1.5 s; a causal,
+single-pole form of the continuous decomposition of Benedek & Kaernbach 2010) the driver is
 
     d(t) = sc(t) + tau * dsc/dt,
 
 and ``sc`` is ``d`` low-passed with ``tau``. A response that rises and then recovers no faster
 than ``tau`` appears in ``d`` as a short positive impulse at its onset, even when it starts on
-the slope of an earlier response; a level shift, tonic drift or a slow recovery does not.
+the slope of an earlier response; tonic drift and slow recovery do not.
 
-Steps, per sample:
+Steps, per sample (4-10,000 Hz):
 
-1. **Signal checks** on the raw input: NaN, conductance under ``contact_floor_us`` (contact
-   lost), the same value for ``stuck_s`` or more or at/above ``max_us`` (saturation), and
-   jumps faster than ``max_slope_us_s`` (a motion spike; Kleckner et al. 2018 use 10 µS/s).
-   Flagged samples are gaps: the last good value is held, and after the gap every filter
-   restarts at the new level, so a gap never looks like a response.
+1. **Signal checks** on the raw input. *Gap*: NaN. *Contact*: under ``contact_floor_us``
+   (0.05 µS, zero, negative), or under half the level of moments before (an electrode
+   lifting; Kleckner et al. 2018). *Saturated*: at or above ``max_us``. *Motion*: a change
+   faster than ``max_slope_us_s`` (20 µS/s, over >= 50 ms: twice Kleckner's 10 µS/s, so that
+   startle-sized responses pass), or a spike (a step one way and straight back, ten times the
+   sample-to-sample noise and out of a quiet signal). These samples are gaps: the last good
+   value is held, and after the gap (plus a 1 s settle) every filter restarts at the new
+   level, so an artifact never looks like a response. *Frozen*: the same value for
+   ``stuck_s`` (60 s) is reported as saturated and lowers the quality, but the samples are
+   kept (a quiet, coarsely quantised signal does that too).
 2. **Causal low-pass** (2nd-order Butterworth, 1 Hz) → the cleaned conductance ``sc``.
-3. **Driver** ``d`` from ``sc`` at an internal rate of 16-32 Hz (every ``M``-th sample).
+3. **Driver** ``d`` from ``sc`` at an internal rate ``fi`` of 16-32 Hz (every ``M``-th sample;
+   the input rate itself below 16 Hz), smoothed by a critically damped 0.6 Hz low-pass, which
+   never overshoots, so a step leaves no ringing.
 4. **Tonic driver**: the lower envelope of ``d`` (follows it down at once, up with a 20 s time
    constant). The **tonic** level (SCL) is that envelope low-passed with ``tau``; the
    **phasic** part is ``sc - tonic``.
 5. **SCRs**: an onset is a trough of ``d`` followed by a rise of at least the hysteresis
-   (``max(0.25 * min_amplitude_us, 4 x driver noise)``) within ``max_rise_s``. The response
-   itself, ``r``, is ``d - d(onset)`` low-passed with ``tau``: the conductance above the
-   extrapolated course of what came before (for an SCR from a flat level, exactly its
-   trough-to-peak rise). The peak is the maximum of ``r`` until the next onset; the response
-   is reported once ``r`` has not risen for ``peak_hold_s`` (or at the next onset), if its
-   amplitude is at least ``min_amplitude_us`` (absolute, never relative to a recording's
-   maximum). Half-recovery is reported later, when ``r`` falls to half its amplitude before
-   another response starts.
-6. **Motion**: a fall faster than any recovery (``d`` more than the hysteresis and 30 % of the
-   level's 1-s drop... see ``_FALL``) marks a non-physiological drop; a response whose rise or
-   its first second after the peak meets such a drop or a fast jump is rejected.
+   ``h = max(0.25 * min_amplitude_us, 3 x driver noise)`` within ``max_rise_s`` (over a
+   response still under way, at least ``min_amplitude_us``). The driver noise is the 30th
+   percentile of ``|d(t) - d(t - 0.5 s)|``, tracked while the driver is near its tonic level
+   and scaled to a Gaussian mean. The response itself, ``r``, is ``d - d(trough)`` low-passed
+   with ``tau``: the conductance above the course of what came before. It is reported once
+   ``r`` has not risen for ``peak_hold_s``, at the next onset, or after ``max_rise_s +
+   max_peak_s`` (a slow climb), if its amplitude (the largest ``r``) is at least
+   ``min_amplitude_us`` (absolute, never relative to a recording's maximum) and 4 x the
+   driver noise, its onset-to-peak time is at most ``max_peak_s``, it rose at least
+   ``min_amplitude_us`` per ``slow_rise_s`` of that time (a small, slow climb is tonic
+   wander), no artifact touched it, and its onset is not within 1 s of the last one. The onset
+   is where the driver last rose through 30 % of its impulse; the peak is the conductance
+   maximum after the driver's peak (on a recovery slope, where there is none, the maximum of
+   ``r``). Half-recovery is reported later, when ``r`` falls to half its amplitude before
+   another response starts. :meth:`EdaScrDetector.finish` closes a response still rising when
+   the record ends.
+6. **Falls**: the driver dropping under its lower envelope by more than the hysteresis, the
+   minimum amplitude and what the phasic level could recover in one step marks a
+   non-physiological drop (a pop relaxing, a slipping electrode); a response it touches is
+   rejected.
 
-Outputs are identical for any chunking: all state is carried, and the internal-rate schedule
-follows the global sample counter.
+Limits: a level step *up* within the slope limit (an electrode pressed or re-seated) cannot be
+told from an SCR when it is reported, 1 s after its peak, and counts as one response; steps
+down never do.
+
+Event times are referred to the raw signal (the low-pass delays at 0.05 Hz are taken off);
+responses are reported about ``delay_s`` (1.3 s) after their peak. Outputs are identical for
+any chunking: all state is carried, and internal steps fall on samples ``n = k * M``.
 
 References
 ----------
@@ -65,28 +86,31 @@ from .filters import _sos_step, butter_sos, sos_zi_unit
 # per-sample flag codes (``EdaScrDetector.flags``)
 FLAG_OK, FLAG_GAP, FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION = 0, 1, 2, 3, 4
 FLAG_NAMES = ("ok", "gap", "contact", "saturated", "motion")
+_FLAG_STUCK = 5  # internal: a repeated value, reported as saturated but not a gap
 
 # float state
 (
     _LAST_RAW, _VALID_EMA, _SC, _SC_PREV, _D, _TE, _TONIC, _D_MIN, _R_CAND, _R, _R_MAX, _BASE,
-    _D_MAX, _NOISE, _R_PEND, _AMP_PEND, _STUCK_V, _FALL_MIN, _SC_MAX,
-) = range(19)  # fmt: skip
-_N_FST = 19
+    _D_MAX, _NOISE, _R_PEND, _AMP_PEND, _STUCK_V, _FALL_MIN, _SC_MAX, _D_POST,
+    _RAW_Q, _R_AT_MIN,
+) = range(22)  # fmt: skip
+_N_FST = 22
 # int state
 (
     _N, _STARTED, _BAD_UNTIL, _K, _STATE, _I_MIN, _I_ON, _I_RMAX, _ART_LAST, _I_PEND,
     _STUCK_N, _HAVE_PEND, _RESTART, _FLAG_HOLD, _HOLD_CODE, _FELL, _I_DMAX, _I_SCMAX,
-    _GOOD_N, _PHASE,
-) = range(20)  # fmt: skip
-_N_IST = 20
+    _GOOD_N, _PHASE, _LAST_ON,
+) = range(21)  # fmt: skip
+_N_IST = 21
 # params
 (
     _P_M, _P_ALPHA_TAU, _P_TAU_FI, _P_BETA_TE, _P_MIN_AMP, _P_H_ABS, _P_MAX_RISE_K,
     _P_HOLD_K, _P_SETTLE_N, _P_VALID_ALPHA, _P_FLOOR, _P_MAX_US, _P_STUCK_N, _P_JUMP_US,
     _P_JUMP_LAG, _P_REJECT_K, _P_NOISE_ALPHA, _P_NOISE_LAG, _P_RECOVER_K, _P_LAG_K, _P_MAX_PEAK_K,
     _P_LAG_SC_K, _P_DROP_N, _P_NOISE_UP, _P_NOISE_DOWN, _P_SLOW_K, _P_NOISE_K,
-) = range(27)  # fmt: skip
-_N_PRM = 27
+    _P_FALL_STEP, _P_RAW_UP, _P_RAW_DOWN, _P_SPIKE_ABS,
+) = range(31)  # fmt: skip
+_N_PRM = 31
 
 # states of the response tracker
 _IDLE, _ACTIVE = 0, 1
@@ -127,11 +151,13 @@ def _report(
     ev_amp: np.ndarray,
     ev_conf: np.ndarray,
     n_ev: int,
+    cut: bool,
 ) -> int:
-    # close the active response at internal step k (raw sample n); report it if it passes
+    # close the active response at internal step k (raw sample n); report it if it passes.
+    # ``cut``: the next response has begun; what came after its trough belongs to it
     m = int(prm[_P_M])
     d_n = d_ring.shape[0]
-    amp = fst[_R_MAX]
+    amp = fst[_R_AT_MIN] if cut else fst[_R_MAX]
     # the onset is where the driver last rose through 30 % of its rise before the impulse
     # peak (in a flat, noisy stretch the trough itself could be anywhere)
     lvl = fst[_BASE] + 0.3 * (fst[_D_MAX] - fst[_BASE])
@@ -153,8 +179,11 @@ def _report(
     # rejected when a motion artifact touched the rise
     if ist[_ART_LAST] >= ist[_I_ON] - int(prm[_P_REJECT_K]):
         ok = False
+    # one response per onset: a second report from (nearly) the same rise is not a new one
+    ok = ok and on_k - ist[_LAST_ON] >= int(prm[_P_REJECT_K]) * 4
     ist[_HAVE_PEND] = 0
     if ok:
+        ist[_LAST_ON] = on_k
         lag = int(prm[_P_LAG_K])
         ev_onset[n_ev] = max(on_k - lag, 0) * m
         ev_peak[n_ev] = max(pk_k - int(prm[_P_LAG_SC_K]), 0) * m
@@ -211,6 +240,7 @@ def _eda_kernel(
         phase = ist[_PHASE]
         ist[_PHASE] = phase + 1 if phase + 1 < m else 0
         flag = FLAG_OK
+        stuck = False
         if math.isnan(v):
             flag = FLAG_GAP
         elif v < prm[_P_FLOOR]:
@@ -228,16 +258,39 @@ def _eda_kernel(
             else:
                 fst[_STUCK_V] = v
                 ist[_STUCK_N] = 1
-            if ist[_STUCK_N] >= int(prm[_P_STUCK_N]):
-                flag = FLAG_SATURATED
+            # (reported, but the samples are kept: a quiet, coarsely quantised signal can
+            # repeat a value for a long time, and a response out of it must still be seen)
+            stuck = ist[_STUCK_N] >= int(prm[_P_STUCK_N])
             # a jump faster than skin conductance can move: a motion spike or a pop
             lag = int(prm[_P_JUMP_LAG])
             if ist[_STARTED] == 1 and n >= lag:
                 prev = raw_ring[(n - lag) & raw_mask]
                 if not math.isnan(prev) and abs(v - prev) > prm[_P_JUMP_US]:
                     flag = FLAG_MOTION
+            # a spike: a large step one way and straight back (skin conductance is smooth;
+            # noise that large is ten times the sample-to-sample noise)
+            if n >= 3:
+                p1 = raw_ring[(n - 1) & raw_mask]
+                p2 = raw_ring[(n - 2) & raw_mask]
+                p3 = raw_ring[(n - 3) & raw_mask]
+                if not (math.isnan(p1) or math.isnan(p2) or math.isnan(p3)):
+                    s1 = p1 - p2
+                    s2 = v - p1
+                    big = max(prm[_P_SPIKE_ABS], 10.0 * _Q30_TO_MEAN * fst[_RAW_Q])
+                    # abrupt: out of a step three times smaller (not the top of a fast rise)
+                    abrupt = abs(s1) > 3.0 * abs(p2 - p3)
+                    if abrupt and s1 * s2 < 0.0 and min(abs(s1), abs(s2)) > big:
+                        flag = FLAG_MOTION
+                    elif flag == FLAG_OK:
+                        # sample-to-sample noise: 30th percentile of |step|, log domain
+                        if abs(s2) > fst[_RAW_Q]:
+                            fst[_RAW_Q] *= prm[_P_RAW_UP]
+                        else:
+                            fst[_RAW_Q] = max(fst[_RAW_Q] * prm[_P_RAW_DOWN], 1e-5)
         raw_ring[n & raw_mask] = v if flag == FLAG_OK else math.nan
-        if flag != FLAG_OK:
+        if flag == FLAG_OK and stuck:
+            flag = _FLAG_STUCK
+        if flag != FLAG_OK and flag != _FLAG_STUCK:
             # a flagged stretch keeps its code for a short hold, so a pop's recovery is covered
             ist[_FLAG_HOLD] = n + int(prm[_P_SETTLE_N])
             ist[_HOLD_CODE] = flag
@@ -245,13 +298,17 @@ def _eda_kernel(
             ist[_RESTART] = 1
         elif n < ist[_FLAG_HOLD] and ist[_HOLD_CODE] == FLAG_MOTION:
             flag = FLAG_MOTION
-        good = flag == FLAG_OK
+        good = flag in (FLAG_OK, _FLAG_STUCK)
         if good:
             ist[_GOOD_N] = n
-        fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * ((1.0 if good else 0.0) - fst[_VALID_EMA])
+        clean = 1.0 if flag == FLAG_OK else 0.0
+        fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * (clean - fst[_VALID_EMA])
         out_valid[i] = fst[_VALID_EMA]
-        out_flag[i] = flag
+        out_flag[i] = FLAG_SATURATED if flag == _FLAG_STUCK else flag
         if good and n >= ist[_BAD_UNTIL] and (ist[_STARTED] == 0 or ist[_RESTART] == 1):
+            if ist[_STARTED] == 0:
+                # internal steps fall on samples n = k * m, however late the signal starts
+                ist[_K] = (n + m - 1) // m
             _restart(v, zi, zi_unit, fst, ist)
             for s_ in range(zi_d.shape[0]):
                 zi_d[s_, 0] = zi_d_unit[s_, 0] * v
@@ -312,8 +369,10 @@ def _eda_kernel(
                 fst[_NOISE] *= prm[_P_NOISE_UP]
             else:
                 fst[_NOISE] *= prm[_P_NOISE_DOWN]
-        # a fall faster than any recovery: the driver drops well under its lower envelope
-        if d < fst[_TE] - max(2.0 * h, prm[_P_MIN_AMP]):
+        # a fall faster than any recovery: the driver drops well under its lower envelope, by
+        # more than the phasic level could recover in one step even with a 0.5 s time constant
+        fall = max(2.0 * h, prm[_P_MIN_AMP], prm[_P_FALL_STEP] * (sc - fst[_TONIC]))
+        if d < fst[_TE] - fall:
             ist[_ART_LAST] = k
             out_flag[i] = FLAG_MOTION
         # tonic driver: lower envelope; tonic level = envelope through the recovery pole
@@ -334,15 +393,20 @@ def _eda_kernel(
                 ist[_I_DMAX] = k
                 fst[_SC_MAX] = sc
                 ist[_I_SCMAX] = k
-            elif sc > fst[_SC_MAX]:
-                fst[_SC_MAX] = sc
-                ist[_I_SCMAX] = k
+                fst[_D_POST] = d
+            else:
+                if sc > fst[_SC_MAX]:
+                    fst[_SC_MAX] = sc
+                    ist[_I_SCMAX] = k
+                if d < fst[_D_POST]:
+                    fst[_D_POST] = d
             if ist[_FELL] == 0 and d < fst[_D_MAX] - h:
                 # the driver impulse is over: from here a trough can start the next response
                 ist[_FELL] = 1
                 fst[_D_MIN] = d
                 ist[_I_MIN] = k
                 fst[_R_CAND] = 0.0
+                fst[_R_AT_MIN] = fst[_R_MAX]
         searching = not active or ist[_FELL] == 1
         new_onset = False
         if searching:
@@ -351,6 +415,7 @@ def _eda_kernel(
                 fst[_D_MIN] = d
                 ist[_I_MIN] = k
                 fst[_R_CAND] = 0.0
+                fst[_R_AT_MIN] = fst[_R_MAX]
             else:
                 fst[_R_CAND] += a_tau * (d - fst[_D_MIN] - fst[_R_CAND])
                 if k - ist[_I_MIN] > int(prm[_P_MAX_RISE_K]):
@@ -363,6 +428,7 @@ def _eda_kernel(
                             best = j
                     fst[_D_MIN] = d_ring[best % d_n]
                     ist[_I_MIN] = best
+                    fst[_R_AT_MIN] = fst[_R_MAX]
                     rc = 0.0
                     for j in range(best + 1, k + 1):
                         rc += a_tau * (d_ring[j % d_n] - fst[_D_MIN] - rc)
@@ -374,7 +440,9 @@ def _eda_kernel(
         # for longer than any response rises (a slow climb: it is then judged and dropped)
         timeout = k - ist[_I_ON] > int(prm[_P_MAX_RISE_K]) + int(prm[_P_MAX_PEAK_K])
         if active and (new_onset or timeout or k - ist[_I_RMAX] >= int(prm[_P_HOLD_K])):
-            n_ev = _report(fst, ist, prm, d_ring, k, n, ev_onset, ev_peak, ev_amp, ev_conf, n_ev)
+            n_ev = _report(
+                fst, ist, prm, d_ring, k, n, ev_onset, ev_peak, ev_amp, ev_conf, n_ev, new_onset
+            )
             ist[_HAVE_PEND] = ist[_HAVE_PEND] if not new_onset else 0
             ist[_STATE] = _IDLE
             if ist[_FELL] == 0:
@@ -403,6 +471,7 @@ def _eda_kernel(
             fst[_R_MAX] = fst[_R]
             ist[_I_RMAX] = k
             fst[_D_MAX] = d
+            fst[_D_POST] = d
             fst[_SC_MAX] = sc
             ist[_I_SCMAX] = k
             ist[_HAVE_PEND] = 0  # a new response ends the recovery of the last one
@@ -411,12 +480,24 @@ def _eda_kernel(
         # the record ended during a response: close it at the last sample
         n_ev = _report(
             fst, ist, prm, d_ring, ist[_K] - 1, ist[_N] - 1, ev_onset, ev_peak, ev_amp, ev_conf,
-            n_ev,
+            n_ev, False,
         )  # fmt: skip
         ist[_STATE] = _IDLE
         ist[_HAVE_PEND] = 0
     counts[0] = n_ev
     counts[1] = n_rec
+
+
+def _critical_lowpass(fc: float, fs: float) -> np.ndarray:
+    """Critically damped 2nd-order low-pass (two equal 1st-order sections), -3 dB at ``fc``.
+
+    Unlike a Butterworth it never overshoots, so a step in the conductance (an electrode
+    pressed, a pop) leaves no ringing that could look like a small response after it.
+    """
+    fp = fc / math.sqrt(math.sqrt(2.0) - 1.0)  # each section's corner, for -3 dB overall
+    a = math.exp(-2.0 * math.pi * fp / fs)
+    sec = [1.0 - a, 0.0, 0.0, 1.0, -a, 0.0]
+    return np.array([sec, sec], dtype=np.float64)
 
 
 def _lowpass_delay(sos: np.ndarray, fs: float) -> float:
@@ -453,9 +534,11 @@ class EdaScrDetector:
     max_us : float
         Conductance at or above this is saturation, µS.
     max_slope_us_s : float
-        Faster change is a motion spike, µS/s (Kleckner et al. 2018: 10 µS/s).
+        Faster change is motion, µS/s (Kleckner et al. 2018 use 10 µS/s; 20 lets the largest,
+        fastest responses pass).
     stuck_s : float
-        The same value for this long is a saturated or frozen amplifier, s.
+        The same value for this long is reported as a frozen amplifier (flag ``saturated``,
+        quality lowered; the samples are still used), s.
 
     Notes
     -----
@@ -479,15 +562,15 @@ class EdaScrDetector:
         noise_lag_s: float = 0.5,
         contact_floor_us: float = 0.05,
         max_us: float = 100.0,
-        max_slope_us_s: float = 10.0,
-        stuck_s: float = 10.0,
+        max_slope_us_s: float = 20.0,
+        stuck_s: float = 60.0,
     ) -> None:
-        self.fs = check_rate(fs, "EDA sampling rate", 1.0, 10_000.0)
+        self.fs = check_rate(fs, "EDA sampling rate", 4.0, 10_000.0)
         if not 0.0 < min_amplitude_us < 5.0:
             raise InputError(f"min_amplitude_us {min_amplitude_us!r} must be in (0, 5) µS")
         for name, val in (("tau_s", tau_s), ("max_rise_s", max_rise_s), ("stuck_s", stuck_s)):
-            if not 0.1 <= val <= 60.0:
-                raise InputError(f"{name} {val!r} must be in 0.1-60 s")
+            if not 0.1 <= val <= 600.0:
+                raise InputError(f"{name} {val!r} must be in 0.1-600 s")
         if not contact_floor_us < max_us:
             raise InputError(f"contact_floor_us {contact_floor_us} must be below max_us {max_us}")
         self.min_amplitude_us = float(min_amplitude_us)
@@ -498,7 +581,7 @@ class EdaScrDetector:
         self._sos = butter_sos("lowpass", 1.0, fs, order=2)
         self._zi_unit = sos_zi_unit(self._sos)
         self._zi = np.zeros_like(self._zi_unit)
-        self._sos_d = butter_sos("lowpass", 0.6, fi, order=2)
+        self._sos_d = _critical_lowpass(0.6, fi)
         self._zi_d_unit = sos_zi_unit(self._sos_d)
         self._zi_d = np.zeros_like(self._zi_d_unit)
         self._fst = np.zeros(_N_FST)
@@ -506,6 +589,7 @@ class EdaScrDetector:
         self._fst[_STUCK_V] = math.nan
         self._ist = np.zeros(_N_IST, dtype=np.int64)
         self._ist[_ART_LAST] = -(1 << 40)
+        self._ist[_LAST_ON] = -(1 << 40)
         jump_lag = max(1, math.ceil(0.05 * fs))
         self._prm = np.zeros(_N_PRM)
         p = self._prm
@@ -520,6 +604,12 @@ class EdaScrDetector:
         p[_P_MAX_PEAK_K] = round(max_peak_s * fi)
         p[_P_SLOW_K] = slow_rise_s * fi
         p[_P_NOISE_K] = noise_factor
+        p[_P_FALL_STEP] = 2.0 / fi  # share of the phasic level that recovers in one step, tau 0.5 s
+        eta_raw = 1.0 / (2.0 * fs)
+        p[_P_RAW_UP] = math.exp(0.3 * eta_raw)
+        p[_P_RAW_DOWN] = math.exp(-0.7 * eta_raw)
+        p[_P_SPIKE_ABS] = 2.5 * self.min_amplitude_us
+        self._fst[_RAW_Q] = 1e-3
         p[_P_SETTLE_N] = round(1.0 * fs)
         p[_P_VALID_ALPHA] = 1.0 - math.exp(-1.0 / (2.0 * fs))
         p[_P_FLOOR] = contact_floor_us
@@ -540,7 +630,7 @@ class EdaScrDetector:
         p[_P_LAG_K] = round(lag_s * fi)
         p[_P_LAG_SC_K] = round(_lowpass_delay(self._sos, fs) * fi)
         p[_P_DROP_N] = round(10.0 * fs)
-        self._raw_ring = np.full(1 << math.ceil(math.log2(jump_lag + 2)), math.nan)
+        self._raw_ring = np.full(1 << math.ceil(math.log2(max(jump_lag, 3) + 2)), math.nan)
         self._d_ring = np.zeros(1 << math.ceil(math.log2(max_rise_s * fi + 4)))
         self.delay_s = peak_hold_s + 0.3
         self.lowpass = np.empty(0)
