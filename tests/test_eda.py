@@ -459,7 +459,7 @@ def test_late_start_keeps_absolute_times(fs):
         assert np.all(r["peak"] > r["onset"])
     # and in the channel: the SCR rate counts them
     ch_feats, _ch, _ = run_channel(np.where(np.arange(x.size) < 23.3 * fs, 0.0, x), fs, 1.0)
-    assert ch_feats["scr_per_min"][int(105 * 4)] == pytest.approx(2.0)  # peaks 72, 102 s
+    assert ch_feats["scr_per_min"][105 * 4] == pytest.approx(2.0)  # peaks 72, 102 s
 
 
 def test_quiet_quantised_signal_keeps_its_responses():
@@ -482,7 +482,7 @@ def test_level_step_up_counts_once_and_leaves_no_ringing():
         np.testing.assert_allclose(r["onset"] / fs, [20.0, 60.0, 100.0], atol=0.5)
     # steps down are never responses
     x = scr_like(32.0, 120.0, [20.0, 100.0], amp_us=0.3, level=5.0)
-    x[int(60 * 32) :] -= 0.4
+    x[60 * 32 :] -= 0.4
     np.testing.assert_allclose(eda_scr(x, 32.0)["onset"] / 32.0, [20.0, 100.0], atol=0.5)
 
 

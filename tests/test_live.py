@@ -412,3 +412,15 @@ def test_eda_contact_loss_is_told_to_the_user_live(source_id):
     assert all(q == 0.0 for _, q in during)
     assert all(n == "" for n, _ in after)
     assert all(q > 0.9 for _, q in after)
+
+
+def test_eda_zeros_before_contact_do_not_raise_a_unit_warning(source_id):
+    """A band streams zeros until it touches the skin: lost contact, not a wrong unit."""
+    outlet = _eda_outlet(source_id, "uS")
+    src = LslSource("eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=5.0))
+    n0, n1 = int(15 * RATES["eda"]), int(12 * RATES["eda"])
+    x = np.concatenate((np.zeros(n0), np.full(n1, 5.0)))
+    outlet.push_chunk(x.astype(np.float32).reshape(-1, 1), pylsl.local_clock())
+    got = _pull_all(src, n0 + n1)
+    assert got.size == n0 + n1
+    assert src.note == ""

@@ -241,6 +241,25 @@ def test_channel_quality_drops_on_gap_and_flatline():
     assert np.all(np.isnan(after) | (np.abs(after - 12.0) < 0.5))
 
 
+def test_belt_off_sensor_noise_is_not_breathing_quality():
+    """A belt that falls off after 2 min and shows only sensor noise (1 % of the breathing) for
+    15 min: the detector may count noise cycles, but quality_resp says they are not breathing,
+    so the state engine ignores them."""
+    fs = 25.0
+    x, _ = _sine_breaths(fs, [(120, 1.0, 0.0)])
+    noise = 0.01 * np.random.default_rng(3).standard_normal(round(900 * fs))
+    sig = np.concatenate((x, x[-1] + noise))
+    ch = RespChannel(fs)
+    q, tt = [], []
+    for i in range(0, sig.size, round(5 * fs)):
+        out = ch.update(sig[i : i + round(5 * fs)])
+        q.append(out.features["quality_resp"])
+        tt.append((out.first_frame + np.arange(out.n_frames)) / ch.frame_rate)
+    q_all, t_all = np.concatenate(q), np.concatenate(tt)
+    assert q_all[(t_all >= 40) & (t_all < 120)].min() > 0.95
+    assert q_all[t_all >= 160].max() == 0.0
+
+
 # ---------------------------------------------------------------------------------------------
 # rate, variability and I:E
 

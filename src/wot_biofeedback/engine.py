@@ -346,7 +346,8 @@ class Engine:
         note = getattr(src, "note", "")
         # what the channel found in the signal itself (e.g. EDA contact lost, saturation)
         issue = getattr(self.pipeline.channels.get(m), "issue", "")
-        if issue and issue not in note:
+        same = "check the unit" in issue and "check the unit" in note  # said once is enough
+        if issue and issue not in note and not same:
             note = f"{note}; {issue}" if note else issue
         return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples, note)
 

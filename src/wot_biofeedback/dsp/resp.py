@@ -545,6 +545,10 @@ class RespChannel(Channel):
         self._last_onset_t = math.nan
         self._last_peak_t = math.nan
         self._valid = np.empty(0)
+        self._depth_ref = math.nan  # ln of the reference depth
+        self._ref_alpha = tuple(
+            1.0 - math.exp(-1.0 / (tau * frame_rate)) for tau in self.DEPTH_REF_TAU_S
+        )
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
         onset, peak, depth = self.detector.update(x)
@@ -585,6 +589,27 @@ class RespChannel(Channel):
             "breath_ie_ratio": ie,
         }
 
+    # breathing depth against the session's own: a belt that slipped off or was unplugged
+    # shows sensor noise, which the detector would count as fast, shallow breaths
+    DEPTH_REF_TAU_S = (600.0, 3600.0)  # time constant while breathing / while too shallow
+    DEPTH_RAMP = (0.05, 0.15)  # depth / reference: quality factor 0 below, 1 above
+
+    def _depth_factor(self, depth: np.ndarray) -> np.ndarray:
+        """Per frame: 0-1 from the 30-s depth against a slowly adapting reference depth."""
+        out = np.zeros(depth.shape)  # no breath peak in the window: no breathing shown
+        lo, hi = self.DEPTH_RAMP
+        for j, dv in enumerate(depth.tolist()):
+            if not (math.isfinite(dv) and dv > 0.0):
+                continue
+            ld = math.log(dv)
+            if math.isnan(self._depth_ref):
+                self._depth_ref = ld
+            ratio = math.exp(ld - self._depth_ref)
+            out[j] = min(1.0, max(0.0, (ratio - lo) / (hi - lo)))
+            alpha = self._ref_alpha[0] if ratio >= hi else self._ref_alpha[1]
+            self._depth_ref += alpha * (ld - self._depth_ref)
+        return out
+
     def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
         on = self._onsets
         ibi = on.col("ibi")
@@ -614,7 +639,7 @@ class RespChannel(Channel):
             else np.full(t.shape, -np.inf)
         )
         present = (t - last_on) <= np.maximum(15.0, 2.5 * np.nan_to_num(mean_ibi, nan=6.0))
-        quality = np.clip(valid * present, 0.0, 1.0)
+        quality = np.clip(valid * present * self._depth_factor(depth), 0.0, 1.0)
         if len(on) > 256:
             on.trim_before(float(t[-1]) - self.KEEP_S)
         if len(self._peaks) > 256:

@@ -213,21 +213,23 @@ class LslSource:
         return PullResult(data, ts)
 
     def _check_eda_level(self, data: np.ndarray) -> None:
-        """Once ``EDA_CHECK_S`` of EDA has arrived, report an implausible median level."""
+        """Once ``EDA_CHECK_S`` of EDA with skin contact has arrived, report an implausible
+        median level. Zero, negative and missing samples (a band streaming before it touches
+        the skin) are lost contact, not a unit problem, and do not count."""
         assert self._eda_check is not None
-        self._eda_check.append(data.copy())
-        if sum(x.size for x in self._eda_check) < EDA_CHECK_S * self.fs:
+        x = data[np.isfinite(data) & (data > 0.0)]
+        if x.size:
+            self._eda_check.append(x.copy())
+        if sum(v.size for v in self._eda_check) < EDA_CHECK_S * self.fs:
             return
         x = np.concatenate(self._eda_check)
         self._eda_check = None
-        x = x[np.isfinite(x)]
-        if x.size == 0:
-            return
         med = float(np.median(x))
         if not 0.05 <= med <= 100.0:
             msg = (
-                f"EDA median {med:.4g} µS over the first {EDA_CHECK_S:g} s is outside the "
-                "plausible 0.05-100 µS; check the unit (wot run --eda-unit uS|nS|mS|S|raw:SCALE)"
+                f"EDA median {med:.4g} µS over its first {EDA_CHECK_S:g} s of contact is outside "
+                "the plausible 0.05-100 µS; check the unit "
+                "(wot run --eda-unit uS|nS|mS|S|raw:SCALE)"
             )
             self.note = f"{self.note}; {msg}" if self.note else msg
             log.warning("%s: %s", self.name, msg)
