@@ -659,19 +659,14 @@ class EdaScrDetector:
 
     def _run(self, x: np.ndarray, flush: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cap = x.size // max(1, int(self._prm[_P_M])) + 2
-        onset = np.empty(cap, dtype=np.int64)
-        peak = np.empty(cap, dtype=np.int64)
+        # few, larger allocations: a live update is a handful of samples, and numpy's
+        # per-array cost would dominate it
+        ev = np.empty((7, cap), dtype=np.int64)  # onset, peak, conf, rec peak/half/conf, counts
+        onset, peak, conf, rp, rh, rc, counts = ev
         amp = np.empty(cap)
-        conf = np.empty(cap, dtype=np.int64)
-        rp = np.empty(cap, dtype=np.int64)
-        rh = np.empty(cap, dtype=np.int64)
-        rc = np.empty(cap, dtype=np.int64)
-        sc = np.empty(x.size)
-        tonic = np.empty(x.size)
-        driver = np.empty(x.size)
-        valid = np.empty(x.size)
+        per = np.empty((4, x.size))
+        sc, tonic, driver, valid = per
         flags = np.empty(x.size, dtype=np.int8)
-        counts = np.zeros(2, dtype=np.int64)
         _eda_kernel(
             x, self._sos, self._zi, self._zi_unit, self._sos_d, self._zi_d, self._zi_d_unit,
             self._fst, self._ist, self._prm,
