@@ -91,10 +91,9 @@ _FLAG_STUCK = 5  # internal: a repeated value, reported as saturated but not a g
 # float state
 (
     _LAST_RAW, _VALID_EMA, _SC, _SC_PREV, _D, _TE, _TONIC, _D_MIN, _R_CAND, _R, _R_MAX, _BASE,
-    _D_MAX, _NOISE, _R_PEND, _AMP_PEND, _STUCK_V, _FALL_MIN, _SC_MAX, _D_POST,
-    _RAW_Q, _R_AT_MIN,
-) = range(22)  # fmt: skip
-_N_FST = 22
+    _D_MAX, _NOISE, _R_PEND, _AMP_PEND, _STUCK_V, _SC_MAX, _RAW_Q, _R_AT_MIN,
+) = range(20)  # fmt: skip
+_N_FST = 20
 # int state
 (
     _N, _STARTED, _BAD_UNTIL, _K, _STATE, _I_MIN, _I_ON, _I_RMAX, _ART_LAST, _I_PEND,
@@ -106,11 +105,11 @@ _N_IST = 21
 (
     _P_M, _P_ALPHA_TAU, _P_TAU_FI, _P_BETA_TE, _P_MIN_AMP, _P_H_ABS, _P_MAX_RISE_K,
     _P_HOLD_K, _P_SETTLE_N, _P_VALID_ALPHA, _P_FLOOR, _P_MAX_US, _P_STUCK_N, _P_JUMP_US,
-    _P_JUMP_LAG, _P_REJECT_K, _P_NOISE_ALPHA, _P_NOISE_LAG, _P_RECOVER_K, _P_LAG_K, _P_MAX_PEAK_K,
+    _P_JUMP_LAG, _P_REJECT_K, _P_NOISE_LAG, _P_RECOVER_K, _P_LAG_K, _P_MAX_PEAK_K,
     _P_LAG_SC_K, _P_DROP_N, _P_NOISE_UP, _P_NOISE_DOWN, _P_SLOW_K, _P_NOISE_K,
     _P_FALL_STEP, _P_RAW_UP, _P_RAW_DOWN, _P_SPIKE_ABS,
-) = range(31)  # fmt: skip
-_N_PRM = 31
+) = range(30)  # fmt: skip
+_N_PRM = 30
 
 # states of the response tracker
 _IDLE, _ACTIVE = 0, 1
@@ -393,13 +392,9 @@ def _eda_kernel(
                 ist[_I_DMAX] = k
                 fst[_SC_MAX] = sc
                 ist[_I_SCMAX] = k
-                fst[_D_POST] = d
-            else:
-                if sc > fst[_SC_MAX]:
-                    fst[_SC_MAX] = sc
-                    ist[_I_SCMAX] = k
-                if d < fst[_D_POST]:
-                    fst[_D_POST] = d
+            elif sc > fst[_SC_MAX]:
+                fst[_SC_MAX] = sc
+                ist[_I_SCMAX] = k
             if ist[_FELL] == 0 and d < fst[_D_MAX] - h:
                 # the driver impulse is over: from here a trough can start the next response
                 ist[_FELL] = 1
@@ -471,7 +466,6 @@ def _eda_kernel(
             fst[_R_MAX] = fst[_R]
             ist[_I_RMAX] = k
             fst[_D_MAX] = d
-            fst[_D_POST] = d
             fst[_SC_MAX] = sc
             ist[_I_SCMAX] = k
             ist[_HAVE_PEND] = 0  # a new response ends the recovery of the last one
@@ -618,7 +612,6 @@ class EdaScrDetector:
         p[_P_JUMP_US] = max_slope_us_s * jump_lag / fs
         p[_P_JUMP_LAG] = jump_lag
         p[_P_REJECT_K] = round(0.25 * fi)
-        p[_P_NOISE_ALPHA] = 1.0 - math.exp(-1.0 / (30.0 * fi))
         eta = 1.0 / (2.0 * fi)  # log-domain quantile step: adapts within seconds
         p[_P_NOISE_UP] = math.exp(0.3 * eta)
         p[_P_NOISE_DOWN] = math.exp(-0.7 * eta)
