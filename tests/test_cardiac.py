@@ -399,3 +399,21 @@ def test_time_domain_frames_match_their_definitions():
             assert feat[k][fi] == pytest.approx(v, rel=1e-9, nan_ok=True), (k, t)
         n_checked += 1
     assert n_checked > 400
+
+
+def test_quality_recovers_after_a_long_lead_off_rail():
+    """drivedb drive05 has 5 minutes of ECG railed at -10 mV: the rail must not teach the
+    noise detector that a quiet ECG is perfectly flat (it then locked the quality at 0)."""
+    fs = 250.0
+    x, _ = ecg_like(fs, 900.0, 70.0, seed=4)
+    x[int(200 * fs) : int(500 * fs)] = -10.0
+    ch = CardiacChannel(fs)
+    q, t = [], []
+    for i in range(0, x.size, int(5 * fs)):
+        out = ch.update(x[i : i + int(5 * fs)])
+        q.append(out.features["quality_ecg"])
+        t.append((out.first_frame + np.arange(out.n_frames)) / ch.frame_rate)
+    qa, ta = np.concatenate(q), np.concatenate(t)
+    assert qa[(ta > 100) & (ta < 200)].min() > 0.8
+    assert qa[(ta > 260) & (ta < 500)].max() == 0.0
+    assert qa[(ta > 560) & (ta < 900)].min() > 0.8

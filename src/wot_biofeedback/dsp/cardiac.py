@@ -475,7 +475,11 @@ def _sample_quality(
                     qst[_Q_DSLOW] += (d - qst[_Q_DSLOW]) / nv
                 elif qst[_Q_DFAST] > 4.0 * qst[_Q_DSLOW]:
                     bad = True
-                else:
+                    # a lasting change of the noise level (a new electrode, another lead) is
+                    # learnt too, ten times more slowly, so the channel cannot lock itself out
+                    qst[_Q_DSLOW] += 0.1 * alpha_slow * (d - qst[_Q_DSLOW])
+                elif d > 0.0:
+                    # (a flatline or a rail is not a quiet ECG: it must not teach the level)
                     qst[_Q_DSLOW] += alpha_slow * (d - qst[_Q_DSLOW])
             qist[_QI_NVALID] += 1
             if v == qst[_Q_LAST]:
