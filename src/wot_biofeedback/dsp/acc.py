@@ -477,7 +477,7 @@ class AccRespChannel(RespChannel):
     surrogate : numpy.ndarray
         The breathing surrogate of the last ``update`` (NaN at gaps), for display.
     delay_s : float
-        Delay of the surrogate filter (the breath detector adds its own).
+        Delay of the surrogate filter plus that of the breath detector, s.
     """
 
     modality = "acc"
@@ -486,7 +486,7 @@ class AccRespChannel(RespChannel):
     def __init__(self, fs: float, t0: float = 0.0, frame_rate: float = FRAME_RATE_HZ) -> None:
         super().__init__(fs, t0, frame_rate)
         self.acc = AccBreathing(self.fs)
-        self.delay_s = self.acc.delay_s
+        self.delay_s = self.acc.delay_s + self.detector.delay_s
         self.surrogate = np.empty(0)
         self._acc_q = np.empty(0)
 

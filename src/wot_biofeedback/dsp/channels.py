@@ -15,8 +15,9 @@ remaining columns of ``features.csv``):
 ``scl_rel``           1      ln(SCL / reference), the reference adapting with a 10-min
                              time constant: insensitive to slow electrode and
                              habituation drift, responsive to changes within minutes
-``scr_per_min``       1/min  SCR peaks in the last 60 s (scaled while less than 60 s is
-                             known); a count, insensitive to the level
+``scr_per_min``       1/min  SCR peaks in the last 60 s (scaled while less than 60 s of
+                             signal with skin contact is known; NaN for the first 20 s);
+                             a count, insensitive to the level
 ``scr_amp_us``        µS     mean SCR amplitude in the last 60 s (0 when none)
 ``quality_eda``       0-1    valid-sample share x plausible level (0.05-100 µS)
 ====================  =====  ==========================================================
@@ -90,6 +91,7 @@ class EdaChannel(Channel):
         self._ref = math.nan  # slowly adapting reference of ln(SCL)
         self._ref_alpha = 1.0 - math.exp(-1.0 / (self.REF_TAU_S * frame_rate))
         self._flag_last = np.full(len(FLAG_NAMES), -math.inf)
+        self._t_signal = math.nan  # session time of the first usable sample
         self.flag_counts = np.zeros(len(FLAG_NAMES), dtype=np.int64)
         """Samples so far per flag code (``FLAG_NAMES`` order)."""
         self.issue = ""
@@ -99,6 +101,10 @@ class EdaChannel(Channel):
         onset, peak, amp = det.update(x)
         self._tonic = det.tonic
         self._valid = det.valid_fraction
+        if math.isnan(self._t_signal):
+            ok = np.flatnonzero(np.isfinite(det.tonic))
+            if ok.size:  # the SCR rate counts from the first sample with skin contact
+                self._t_signal = float(self.sample_time(n_before + ok[0]))
         self.flag_counts += np.bincount(det.flags, minlength=len(FLAG_NAMES))
         # when each kind of problem was last seen (for the user-facing issue text)
         for code in (FLAG_GAP, FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION):
@@ -140,7 +146,7 @@ class EdaChannel(Channel):
         scl = self._at(self._tonic, n_k, n_before)
         lo, hi = window_bounds(self._log, t, n_k, self.SCR_WIN_S)
         count = (hi - lo).astype(np.float64)
-        known = np.clip(t - self.t0, 0.0, self.SCR_WIN_S)
+        known = np.clip(t - self._t_signal, 0.0, self.SCR_WIN_S)  # NaN before any signal
         rate = np.where(known >= 20.0, count * 60.0 / np.maximum(known, 1e-9), np.nan)
         amp = np.where(count > 0, _safe_div(window_sum(self._log.col("amp"), lo, hi), count), 0.0)
         amp = np.where(np.isnan(rate), np.nan, amp)

@@ -98,9 +98,9 @@ _N_FST = 20
 (
     _N, _STARTED, _BAD_UNTIL, _K, _STATE, _I_MIN, _I_ON, _I_RMAX, _ART_LAST, _I_PEND,
     _STUCK_N, _HAVE_PEND, _RESTART, _FLAG_HOLD, _HOLD_CODE, _FELL, _I_DMAX, _I_SCMAX,
-    _GOOD_N, _PHASE, _LAST_ON,
-) = range(21)  # fmt: skip
-_N_IST = 21
+    _GOOD_N, _PHASE, _LAST_ON, _FALL_UNTIL,
+) = range(22)  # fmt: skip
+_N_IST = 22
 # params
 (
     _P_M, _P_ALPHA_TAU, _P_TAU_FI, _P_BETA_TE, _P_MIN_AMP, _P_H_ABS, _P_MAX_RISE_K,
@@ -304,6 +304,8 @@ def _eda_kernel(
         fst[_VALID_EMA] += prm[_P_VALID_ALPHA] * (clean - fst[_VALID_EMA])
         out_valid[i] = fst[_VALID_EMA]
         out_flag[i] = FLAG_SATURATED if flag == _FLAG_STUCK else flag
+        if flag == FLAG_OK and n < ist[_FALL_UNTIL]:
+            out_flag[i] = FLAG_MOTION
         if good and n >= ist[_BAD_UNTIL] and (ist[_STARTED] == 0 or ist[_RESTART] == 1):
             if ist[_STARTED] == 0:
                 # internal steps fall on samples n = k * m, however late the signal starts
@@ -374,6 +376,7 @@ def _eda_kernel(
         if d < fst[_TE] - fall:
             ist[_ART_LAST] = k
             out_flag[i] = FLAG_MOTION
+            ist[_FALL_UNTIL] = n + m  # marks the whole decimation step (for the counts)
         # tonic driver: lower envelope; tonic level = envelope through the recovery pole
         if d < fst[_TE]:
             fst[_TE] = d
