@@ -493,3 +493,16 @@ def test_large_fast_responses_are_kept():
         r = eda_scr(x, fs)
         np.testing.assert_allclose(r["onset"] / fs, [20.0, 80.0], atol=0.5)
         np.testing.assert_allclose(r["amplitude_us"], 5.0, rtol=0.1)
+
+
+def test_scl_rel_settles_after_an_aroused_start_and_follows_a_falling_electrode():
+    """SCL high when the electrodes go on, falling to rest within minutes; later a foot
+    electrode drifting down: scl_rel reads ~0 at rest either way (drive05-like sessions)."""
+    fs, frame = 8.0, 4.0
+    t = np.arange(int(3600 * fs)) / fs
+    settle = 5.0 * (1.0 + 1.4 * np.exp(-t / 120.0))  # 12 µS at the start, 5 µS at rest
+    drift = np.exp(-0.5 * t / 3600.0)  # then -40 % over the hour
+    x = settle * drift + 0.002 * np.random.default_rng(4).standard_normal(t.size)
+    f, _, _ = run_channel(x, fs, 5.0)
+    rest = f["scl_rel"][int(600 * frame) :]
+    assert np.nanmax(np.abs(rest)) < 0.03

@@ -50,10 +50,10 @@ def _default_features() -> dict[str, FeatureSpec]:
     # Weights and directions: sympathetic activation raises HR, SCL and SCR rate and speeds
     # breathing; vagal withdrawal lowers RMSSD (Task Force 1996; Boucsein 2012; Kreibig 2010,
     # a review of autonomic responses in emotion). SCL enters as ``scl_rel``, its log ratio to
-    # a reference adapting over 10 min, and with half weight, because the tonic level drifts
-    # with electrode drying and habituation over long sessions. Floors are the smallest
-    # change we treat as meaningful, about the spread of a calm person's own minute-to-minute
-    # variation: 4 bpm, 20 % RMSSD, 8 % SCL, 2 SCR/min, 2 breaths/min.
+    # the client's running resting level (see dsp.channels), and with half weight, because the
+    # tonic level drifts with electrode drying and habituation over long sessions. Floors are
+    # the smallest change we treat as meaningful, about the spread of a calm person's own
+    # minute-to-minute variation: 4 bpm, 20 % RMSSD, 8 % SCL, 2 SCR/min, 2 breaths/min.
     return {
         "hr_bpm": FeatureSpec(1.0, "linear", 4.0, 1.0, "quality_ecg", "HR", "bpm"),
         "rmssd_ms": FeatureSpec(-1.0, "log", 0.2, 1.0, "quality_ecg", "RMSSD", "ms"),

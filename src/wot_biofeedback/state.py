@@ -133,7 +133,7 @@ def _driver_text(name: str, spec: FeatureSpec, value: float, base: Baseline) -> 
     if name == "resp_rate_bpm":
         return f"breathing {value:.0f}/min"
     if name == "scl_rel":
-        return f"SCL {100.0 * (math.exp(value) - 1.0):+.0f}% vs its 10-min level"
+        return f"SCL {100.0 * (math.exp(value) - 1.0):+.0f}% over resting"
     if spec.transform == "log" and ref > 0:
         return f"{spec.label} {100.0 * (value / ref - 1.0):+.0f}%"
     return f"{spec.label} {value - ref:+.0f} {spec.unit}".rstrip()

@@ -12,9 +12,9 @@ remaining columns of ``features.csv``):
 ====================  =====  ==========================================================
 ``scl_us``            µS     tonic skin-conductance level (SCL) at the frame
 ``scl_slope_us_min``  µS/min SCL change over the last 60 s, per minute
-``scl_rel``           1      ln(SCL / reference), the reference adapting with a 10-min
-                             time constant: insensitive to slow electrode and
-                             habituation drift, responsive to changes within minutes
+``scl_rel``           1      ln(SCL / resting reference): a low running quantile of
+                             ln SCL (down <= 38 %/min, up <= 2 %/min), so slow electrode
+                             and habituation drift read ~0, an arousal rise shows fully
 ``scr_per_min``       1/min  SCR peaks in the last 60 s (scaled while less than 60 s of
                              signal with skin contact is known; NaN for the first 20 s);
                              a count, insensitive to the level
@@ -68,7 +68,8 @@ class EdaChannel(Channel):
     )
     SCR_WIN_S = 60.0
     SLOPE_WIN_S = 60.0
-    REF_TAU_S = 600.0
+    REF_UP_PER_MIN = 0.02  # the reference rises at most 2 % a minute (ln units)
+    REF_QUANTILE = 0.05  # ... and tracks a low quantile: down 19 times faster (38 %/min)
     ISSUE_HOLD_S = 10.0
     KEEP_S = 90.0
     SCL_RANGE_US = (0.05, 100.0)
@@ -88,8 +89,10 @@ class EdaChannel(Channel):
         self._valid = np.empty(0)
         n_hist = round(self.SLOPE_WIN_S * frame_rate)
         self._hist: deque[float] = deque([math.nan] * n_hist, maxlen=n_hist)
-        self._ref = math.nan  # slowly adapting reference of ln(SCL)
-        self._ref_alpha = 1.0 - math.exp(-1.0 / (self.REF_TAU_S * frame_rate))
+        self._ref = math.nan  # slowly adapting reference of ln(SCL): the resting level
+        step = self.REF_UP_PER_MIN / (60.0 * frame_rate * self.REF_QUANTILE)
+        self._ref_up = step * self.REF_QUANTILE
+        self._ref_down = step * (1.0 - self.REF_QUANTILE)
         self._flag_last = np.full(len(FLAG_NAMES), -math.inf)
         self._t_signal = math.nan  # session time of the first usable sample
         self.flag_counts = np.zeros(len(FLAG_NAMES), dtype=np.int64)
@@ -168,7 +171,14 @@ class EdaChannel(Channel):
                 lv = math.log(v)
                 self._ref = lv if math.isnan(self._ref) else self._ref
                 rel[j] = lv - self._ref
-                self._ref += self._ref_alpha * (lv - self._ref)
+                # a low running quantile of ln(SCL): it settles within minutes onto the
+                # resting level (however aroused the client was when the electrodes went on),
+                # follows electrode drying and habituation (slower than 2 %/min) entirely, and
+                # lets an arousal rise show for many minutes before absorbing it
+                if lv > self._ref:
+                    self._ref = min(lv, self._ref + self._ref_up)
+                else:
+                    self._ref = max(lv, self._ref - self._ref_down)
         recent = [
             FLAG_NAMES[c]
             for c in (FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION, FLAG_GAP)
