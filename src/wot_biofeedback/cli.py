@@ -36,6 +36,32 @@ def has_display() -> bool:
     return True
 
 
+def _profile_setup(args: argparse.Namespace, cfg: Any) -> tuple[Any, Any]:
+    """Load the client profile (``--profile``) into ``cfg``; return it and the baseline
+    argument for the pipeline (a window, or the profile's baseline with ``--profile-baseline``)."""
+    from .profiles import apply_window, load_profile, profile_baseline
+
+    if args.profile_baseline and not args.profile:
+        raise InputError("--profile-baseline needs --profile NAME")
+    if args.profile_baseline and args.baseline:
+        raise InputError("give either --baseline or --profile-baseline, not both")
+    if not args.profile:
+        return None, _baseline(args.baseline)
+    prof = load_profile(args.profile, cfg)
+    apply_window(prof, cfg)
+    if args.profile_baseline:
+        return prof, profile_baseline(prof, cfg)
+    return prof, _baseline(args.baseline)
+
+
+def _save_session(prof: Any, summary: dict[str, Any], baseline: Any, source: str) -> None:
+    from .profiles import add_session, save_profile
+
+    add_session(prof, summary, baseline, source)
+    path = save_profile(prof)
+    print(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
+
+
 # commands ------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
     import warnings
@@ -46,6 +72,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from .sources.files import read_recording
 
     cfg = load_config(args.config)
+    prof, baseline = _profile_setup(args, cfg)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SignalQualityWarning)
         rec = read_recording(
@@ -57,7 +84,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"wot: warning: {w.message}", file=sys.stderr)
     t = time.perf_counter()
-    res = analyze(rec, args.out, cfg, _baseline(args.baseline))
+    res = analyze(rec, args.out, cfg, baseline)
     dt = time.perf_counter() - t
     fz = res.summary["fraction_in_zone"]
     sigs = ", ".join(f"{m}={s.name}@{s.fs:g}Hz" for m, s in rec.signals.items())
@@ -66,6 +93,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         f"  zones: hyper {fz['hyper']:.0%}, within {fz['within']:.0%}, hypo {fz['hypo']:.0%}, "
         f"unknown {fz['unknown']:.0%}; {res.summary['calibration_message']}"
     )
+    if prof is not None:
+        _save_session(prof, res.summary, res.baseline, str(args.input))
     return 0
 
 
@@ -217,10 +246,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .engine import Engine
     from .sources.files import parse_eda_unit
+    from .state import Baseline
 
     if args.eda_unit:
         parse_eda_unit(args.eda_unit)  # a bad unit is reported before looking for streams
     cfg = load_config(args.config)
+    prof, baseline = _profile_setup(args, cfg)  # a bad profile too
     types = {
         m: t
         for m, t in (
@@ -245,11 +276,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         if m == "acc":
             what += "; breathing from the chest accelerometer (no RESP belt)"
         print(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
-    engine = Engine(sources, cfg, _baseline(args.baseline), outlets_source_id=args.outlet_id)
-    return _run_engine(engine, args, title="wot run")
+    window = None if isinstance(baseline, Baseline) else baseline
+    engine = Engine(sources, cfg, window, outlets_source_id=args.outlet_id)
+    if isinstance(baseline, Baseline):
+        engine.pipeline.state.set_baseline(baseline)
+    code = _run_engine(engine, args, title="wot run")
+    if prof is not None:
+        from .profiles import engine_summary
+
+        _save_session(prof, engine_summary(engine), engine.pipeline.state.baseline, "live")
+    return code
 
 
 # parser --------------------------------------------------------------------------------------
+def _profile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        default=None,
+        metavar="NAME",
+        help="client profile: use its window bounds, and add this session to it",
+    )
+    p.add_argument(
+        "--profile-baseline",
+        action="store_true",
+        help="start from the profile's baseline (its recent sessions) instead of calibrating",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wot",
@@ -312,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--duration", type=float, default=None)
     r.add_argument("--headless", action="store_true")
+    _profile_args(r)
     r.add_argument(
         "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"
     )
@@ -361,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--eda-unit", default=None, help="uS (default), nS, mS, S or raw:SCALE")
     a.add_argument("--baseline", default=None, help="START:END seconds (default: first 120 s)")
     a.add_argument("--config", default=None)
+    _profile_args(a)
     a.set_defaults(func=cmd_analyze)
     return p
 

@@ -21,6 +21,7 @@ from .config import EngineConfig
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
 from .pipeline import CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
 from .sources.files import Recording
+from .state import Baseline
 from .summary import build_summary
 
 CHUNK_S = 10.0
@@ -31,6 +32,7 @@ class AnalysisResult:
     frames: list[Frame] = field(default_factory=list)
     events: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    baseline: Baseline | None = None
 
     def event(self, modality: str, name: str) -> np.ndarray:
         parts = self.events.get(modality, {}).get(name, [])
@@ -40,12 +42,19 @@ class AnalysisResult:
 def run_recording(
     rec: Recording,
     config: EngineConfig | None = None,
-    baseline: tuple[float, float] | None = None,
+    baseline: tuple[float, float] | Baseline | None = None,
     chunk_s: float = CHUNK_S,
 ) -> tuple[AnalysisResult, Pipeline]:
-    """Feed a recording through :class:`Pipeline` in chunks, modality by modality in time order."""
+    """Feed a recording through :class:`Pipeline` in chunks, modality by modality in time order.
+
+    ``baseline`` is a calibration window (start_s, end_s), or a ready :class:`Baseline` (e.g.
+    from a client profile), which skips calibration.
+    """
     config = config or EngineConfig()
-    pipe = Pipeline({m: s.fs for m, s in rec.signals.items()}, config, baseline)
+    window = baseline if isinstance(baseline, tuple) else None
+    pipe = Pipeline({m: s.fs for m, s in rec.signals.items()}, config, window)
+    if isinstance(baseline, Baseline):
+        pipe.state.set_baseline(baseline)
     res = AnalysisResult()
     pos = dict.fromkeys(rec.signals, 0)
     t = 0.0
@@ -72,6 +81,7 @@ def run_recording(
     # a file ends: the frames past the last sample of the longest signal carry no data
     t_end = rec.duration_s
     res.frames = [f for f in res.frames if f.time_s < t_end]
+    res.baseline = pipe.state.baseline
     return res, pipe
 
 
@@ -101,7 +111,7 @@ def analyze(
     rec: Recording,
     out_dir: str | os.PathLike[str],
     config: EngineConfig | None = None,
-    baseline: tuple[float, float] | None = None,
+    baseline: tuple[float, float] | Baseline | None = None,
 ) -> AnalysisResult:
     """Analyse ``rec`` and write the contract files into ``out_dir``."""
     config = config or EngineConfig()

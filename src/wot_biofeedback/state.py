@@ -45,6 +45,7 @@ class Baseline:
     raw_median: dict[str, float] = field(default_factory=dict)
     start_s: float = 0.0
     end_s: float = 0.0
+    source: str = "calibration"  # or "profile": taken from the client's earlier sessions
 
     @property
     def features(self) -> list[str]:
@@ -52,6 +53,7 @@ class Baseline:
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "source": self.source,
             "start_s": self.start_s,
             "end_s": self.end_s,
             "median": self.raw_median,
@@ -187,6 +189,7 @@ class StateEngine:
         """Use a baseline computed elsewhere (e.g. a saved client profile)."""
         self.baseline = baseline
         self.calibrator = None
+        self.message = "baseline from the client profile"
         self.uncalibrated = [f for f in self.cfg.features if f not in baseline.median]
 
     def update(self, t: float, feats: dict[str, float]) -> StateResult:
