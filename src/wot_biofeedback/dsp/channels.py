@@ -9,18 +9,18 @@ The cardiac channels (ECG, PPG, RR) and their features live in :mod:`.cardiac`; 
 needs both beats and breaths, in :mod:`.rsa`. Skin conductance and respiration features (the
 remaining columns of ``features.csv``):
 
-====================  =====  ==========================================================
-``scl_us``            µS     tonic skin-conductance level (SCL) at the frame
-``scl_slope_us_min``  µS/min SCL change over the last 60 s, per minute
-``scl_rel``           1      ln(SCL / resting reference): a low running quantile of
-                             ln SCL (down <= 38 %/min, up <= 2 %/min), so slow electrode
-                             and habituation drift read ~0, an arousal rise shows fully
-``scr_per_min``       1/min  SCR peaks in the last 60 s (scaled while less than 60 s of
-                             signal with skin contact is known; NaN for the first 20 s);
-                             a count, insensitive to the level
-``scr_amp_us``        µS     mean SCR amplitude in the last 60 s (0 when none)
-``quality_eda``       0-1    valid-sample share x plausible level (0.05-100 µS)
-====================  =====  ==========================================================
+====================  ======  ==========================================================
+``scl_us``            µS      tonic skin-conductance level (SCL) at the frame
+``scl_slope_us_min``  µS/min  SCL change over the last 60 s, per minute
+``scl_rel``           1       ln(SCL / resting reference): a low running quantile of
+                              ln SCL (down <= 38 %/min, up <= 2 %/min), so slow electrode
+                              and habituation drift read ~0, an arousal rise shows fully
+``scr_per_min``       1/min   SCR peaks in the last 60 s (scaled while less than 60 s of
+                              signal with skin contact is known; NaN for the first 20 s);
+                              a count, insensitive to the level
+``scr_amp_us``        µS      mean SCR amplitude in the last 60 s (0 when none)
+``quality_eda``       0-1     valid-sample share x plausible level (0.05-100 µS)
+====================  ======  ==========================================================
 
 Respiration features are described in :mod:`.resp`.
 """

@@ -441,7 +441,6 @@ def _eda_kernel(
             n_ev = _report(
                 fst, ist, prm, d_ring, k, n, ev_onset, ev_peak, ev_amp, ev_conf, n_ev, new_onset
             )
-            ist[_HAVE_PEND] = ist[_HAVE_PEND] if not new_onset else 0
             ist[_STATE] = _IDLE
             if ist[_FELL] == 0:
                 # still on the impulse: look for the next trough from here
