@@ -16,6 +16,8 @@ from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulat
 
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
+from wot_biofeedback.offline import run_recording
+from wot_biofeedback.sources.files import Recording, Signal
 from wot_biofeedback.sources.lsl import LslSource, resolve
 
 GUARD_S = 30.0
@@ -36,45 +38,91 @@ def zone_agreement(times, zones, scenario, calib_s: float) -> dict[str, float]:
     return out
 
 
-def test_simulate_csv_then_analyze_recovers_full_session(tmp_path):
-    csv_path = tmp_path / "full.csv"
+SCENARIOS = ("calm", "stress-and-recovery", "shutdown", "full-session")
+MIN_AGREEMENT = 0.95
+WOT = [sys.executable, "-m", "wot_biofeedback.cli"]
+
+
+def _simulate_and_analyze(tmp_path, scenario: str, seed: int, *extra: str):
+    sim = [*WOT, "simulate", "--scenario", scenario, "--seed", str(seed)]
+    csv_path = tmp_path / f"{scenario}.csv"
     out = tmp_path / "out"
-    wot = [sys.executable, "-m", "wot_biofeedback.cli"]
     r = subprocess.run(
-        [*wot, "simulate", "--scenario", "full-session", "--seed", "3", "--out", str(csv_path)],
+        [*sim, "--out", str(csv_path), *extra],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
-    header = csv_path.read_text().split("\n", 1)[0]
-    assert header == "time_s,ecg,eda,resp,zone"
+    assert csv_path.read_text().split("\n", 1)[0] == "time_s,ecg,eda,resp,zone"
     r = subprocess.run(
-        [*wot, "analyze", str(csv_path), "--out", str(out)],
+        [*WOT, "analyze", str(csv_path), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
     st = np.genfromtxt(out / "states.csv", delimiter=",", names=True, dtype=None, encoding=None)
-    agree = zone_agreement(st["time_s"], st["state"], load_scenario("full-session"), 120.0)
-    print("CSV -> analyze agreement:", agree)
-    assert set(agree) == {"hyper", "within", "hypo"}
-    assert all(v >= 0.90 for v in agree.values()), agree
-    # the explanation of every non-within state names its drivers
     feats = np.genfromtxt(
         out / "features.csv", delimiter=",", names=True, dtype=None, encoding=None
     )
-    out_of_window = np.isin(feats["state"], ["hyper", "hypo"])
-    assert np.all(np.char.str_len(feats["drivers"][out_of_window].astype(str)) > 3)
+    return st, feats
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_simulate_csv_then_analyze_recovers_every_scenario(tmp_path, scenario):
+    scen = load_scenario(scenario)
+    st, feats = _simulate_and_analyze(tmp_path, scenario, 1)
+    agree = zone_agreement(st["time_s"], st["state"], scen, 120.0)
+    print(f"{scenario}: CSV -> analyze agreement {agree}")
+    assert set(agree) == {seg.zone for seg in scen.segments}
+    assert all(v >= MIN_AGREEMENT for v in agree.values()), agree
+    # offline, the calibration period is scored in retrospect against the baseline
+    early = st["time_s"] < 120.0
+    settled = early & (st["time_s"] >= 30.0)  # features need their first beats, breaths, SCRs
+    assert np.mean(st["state"][settled] != "unknown") > 0.98
+    assert all(str(e).strip('"').endswith("(scored after calibration)") for e in
+               feats["explanation"][early])  # fmt: skip
+    # interpretability: every non-within state names its drivers, and each driver's z-score
+    # (signed towards arousal) points the way of the zone
+    assert np.array_equal(st["state"], feats["state"])
+    for zone, sign in (("hyper", 1.0), ("hypo", -1.0)):
+        rows = np.flatnonzero(feats["state"] == zone)
+        for i in rows:
+            text = str(feats["drivers"][i])
+            assert len(text) > 3, (zone, feats["time_s"][i])
+            assert str(feats["explanation"][i]).strip('"').startswith(f"{zone}: ")
+        if rows.size:
+            zcols = [c for c in feats.dtype.names if c.startswith("z_")]
+            zmean = np.array([np.nanmean(feats[c][rows]) for c in zcols])
+            assert np.nanmax(sign * zmean) > 1.0, dict(zip(zcols, zmean.round(2), strict=True))
+    if scenario in ("shutdown", "full-session"):
+        # the shutdown signature, as simulated: heart, skin and breath all below baseline
+        hypo = feats["state"] == "hypo"
+        for c in ("z_hr_bpm", "z_resp_rate_bpm", "z_resp_depth"):
+            assert np.nanmedian(feats[c][hypo]) < -0.5, c
+
+
+def test_calm_with_artifacts_raises_no_alarm(tmp_path):
+    """20 % of a calm session corrupted (electrode pops, contact loss, lead-off, ECG noise, belt
+    motion): never hyper or hypo; unknown where the signal is bad."""
+    for seed in (0, 5):
+        st, _ = _simulate_and_analyze(tmp_path, "calm", seed, "--artifacts", "0.2")
+        zones = st["state"][st["time_s"] >= 120.0]
+        frac = {z: float(np.mean(zones == z)) for z in ("hyper", "within", "hypo", "unknown")}
+        print(f"calm + 20 % artifacts, seed {seed}: {frac}")
+        assert frac["hyper"] == 0.0 and frac["hypo"] == 0.0, frac
+        assert frac["unknown"] > 0.0  # the corrupted stretches are flagged, not ignored
+        assert frac["within"] > 0.8
 
 
 @pytest.mark.lsl
 @pytest.mark.timeout(240)
-def test_live_lsl_engine_recovers_full_session(source_id):
-    scen = load_scenario("full-session")
-    sess = simulate_session(scen, SimConfig(seed=2))
-    speed = 12.0  # 900 s of session in 75 s
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_live_lsl_engine_recovers_every_scenario(source_id, scenario):
+    scen = load_scenario(scenario)
+    sess = simulate_session(scen, SimConfig(seed=1))
+    speed = 20.0  # 600-900 s of session in 30-45 s
     with SimulatorPublisher(sess, source_id=source_id, name_prefix=source_id, speed=speed) as pub:
         sources = {
             m: LslSource(m, resolve(t, source_id=f"{source_id}-{m}", timeout=10.0))
@@ -92,6 +140,75 @@ def test_live_lsl_engine_recovers_full_session(source_id):
     agree = zone_agreement(
         [f.time_s for f in frames], [f.state.zone for f in frames], scen, cfg.calibration.duration_s
     )
-    print("live LSL agreement:", agree, "overruns:", snap.overruns)
-    assert set(agree) == {"hyper", "within", "hypo"}
-    assert all(v >= 0.90 for v in agree.values()), agree
+    print(f"{scenario}: live LSL agreement {agree}, overruns {snap.overruns}")
+    assert set(agree) == {seg.zone for seg in scen.segments}
+    assert all(v >= MIN_AGREEMENT for v in agree.values()), agree
+
+
+def _recording(sess, modalities, eda=None):
+    sig = {m: Signal(sess.signal(m), sess.fs(m), m) for m in modalities}
+    if eda is not None:
+        sig["eda"] = Signal(eda, sess.fs("eda"), "eda")
+    return Recording("simulated", sig)
+
+
+@pytest.mark.parametrize(
+    ("modalities", "hypo_expected"),
+    [
+        (("ecg",), True),
+        (("ecg", "resp"), True),
+        (("eda", "resp"), True),
+        (("resp",), True),
+        (("eda",), False),
+    ],
+)
+def test_any_subset_of_modalities_works_with_falling_confidence(modalities, hypo_expected):
+    """A missing modality is not measured, not "lost": the others give the zones, with a
+    confidence equal to their share of the configured weight. Skin conductance alone cannot
+    show hypoarousal (SCRs are rare at rest and cannot fall far), so it never claims it."""
+    scen = load_scenario("full-session")
+    sess = simulate_session(scen, SimConfig(seed=1))
+    res, pipe = run_recording(_recording(sess, modalities))
+    assert "not enough good signal" not in pipe.state.message
+    t = np.array([f.time_s for f in res.frames])
+    zones = [f.state.zone for f in res.frames]
+    agree = zone_agreement(t, zones, scen, 120.0)
+    conf = np.median([f.state.confidence for f in res.frames if f.time_s >= 120.0])
+    cfg = pipe.config
+    share = sum(
+        s.weight for s in cfg.features.values() if s.quality.removeprefix("quality_") in modalities
+    ) / sum(s.weight for s in cfg.features.values())
+    print(modalities, agree, f"confidence {conf:.2f}")
+    assert conf == pytest.approx(share, abs=0.05) and conf < 0.8
+    assert agree["hyper"] >= 0.85 and agree["within"] >= 0.75
+    if hypo_expected:
+        assert agree["hypo"] >= 0.9
+    else:
+        assert "hypo" not in zones
+
+
+def test_modality_that_drops_out_and_returns():
+    """Skin conductance lost for 80 s inside the stressor (a file gap: NaN): the zone goes on
+    from heart and breath with lower confidence and no EDA driver, and the EDA features and the
+    full confidence come back once the signal does."""
+    scen = load_scenario("full-session")
+    sess = simulate_session(scen, SimConfig(seed=1))
+    eda = sess.eda.copy()
+    fs = sess.fs("eda")
+    eda[int(250 * fs) : int(330 * fs)] = np.nan
+    res, _ = run_recording(_recording(sess, ("ecg", "resp"), eda))
+    t = np.array([f.time_s for f in res.frames])
+    by = {name: [f for f, keep in zip(res.frames, m, strict=True) if keep] for name, m in
+          (("before", (t >= 220) & (t < 250)), ("during", (t >= 252) & (t < 330)),
+           ("after", (t >= 345) & (t < 360)))}  # fmt: skip
+    assert all(f.features["quality_eda"] == 0.0 for f in by["during"])
+    assert all(not any(k.startswith("sc") for k in f.state.z) for f in by["during"])
+    assert all(f.state.zone == "hyper" for f in by["during"])  # heart and breath carry it
+    assert max(f.state.confidence for f in by["during"]) < 0.75
+    assert min(f.state.confidence for f in by["before"]) > 0.95
+    # back: EDA quality and features, and the full confidence
+    assert all(f.features["quality_eda"] >= 0.5 for f in by["after"])
+    assert all("scl_rel" in f.state.z for f in by["after"])
+    assert min(f.state.confidence for f in by["after"]) > 0.95
+    agree = zone_agreement(t, [f.state.zone for f in res.frames], scen, 120.0)
+    assert all(v >= MIN_AGREEMENT for v in agree.values()), agree

@@ -13,7 +13,16 @@ from wot_biofeedback.cues import CuePolicy
 from wot_biofeedback.errors import InputError
 from wot_biofeedback.state import StateEngine
 
-BASE = {"hr_bpm": 70.0, "rmssd_ms": 40.0, "scl_rel": 0.0, "scr_per_min": 2.0, "resp_rate_bpm": 12.0}
+BASE = {
+    "hr_bpm": 70.0,
+    "rmssd_ms": 40.0,
+    "scl_rel": 0.0,
+    "scr_per_min": 2.0,
+    "scr_amp_us": 0.15,
+    "resp_rate_bpm": 12.0,
+    "resp_cv": 0.1,
+    "resp_depth": 1.0,
+}
 GOOD_Q = {"quality_ecg": 1.0, "quality_eda": 1.0, "quality_resp": 1.0}
 
 
@@ -62,7 +71,7 @@ def test_hyper_with_drivers_and_hysteresis(engine, rng):
     assert "HR +22 bpm" in texts or "SCR rate ×4.0" in texts or "breathing 20/min" in texts
     assert last.confidence > 0.9
     # slightly below the upper bound but inside the hysteresis: stays hyper
-    res = run(engine, rng, 150, 170, hr_bpm=78.0, scr_per_min=6.0, resp_rate_bpm=16.0)  # ~1.33
+    res = run(engine, rng, 150, 170, hr_bpm=79.0, scr_per_min=6.5, resp_rate_bpm=16.5)  # ~1.29
     assert res[-1].zone == "hyper"
     res = run(engine, rng, 170, 220)
     assert res[-1].zone == "within"
@@ -79,6 +88,64 @@ def test_hypo_needs_signature(engine, rng):
     # a strongly low index from one feature (RMSSD up) with nothing else: not hypo
     res = run(eng2, rng, 90, 150, rmssd_ms=200.0, scl_rel=math.log(3.0 / 5.0))
     assert all(r.zone != "hypo" for r in res)
+
+
+def test_hypo_signature_uses_shallow_breathing_not_paced_breathing(engine, rng):
+    run(engine, rng, 0, 90)
+    # heart slows and breathing turns shallow (rate unchanged): shutdown signs, hypo
+    res = run(engine, rng, 90, 150, hr_bpm=58.0, resp_depth=0.4, scr_per_min=1.8)
+    assert res[-1].zone == "hypo", res[-1].explanation
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    cfg.zones.lower = -1.0
+    cfg.zones.fusion = "mean"  # the plain mean lets two features pull the index this low
+    eng2 = StateEngine(cfg)
+    run(eng2, rng, 0, 90)
+    # slow *deep* breathing (following a 6/min pacer) with a calmer heart: regulation, not
+    # shutdown, so the breathing sign does not count and one sign is not a signature
+    res = run(eng2, rng, 90, 150, hr_bpm=58.0, resp_rate_bpm=6.0, resp_depth=1.8)
+    assert all(r.zone != "hypo" for r in res)
+    assert res[-1].arousal < cfg.zones.lower  # the index is low: only the signature says no
+
+
+def test_fast_shallow_breathing_is_not_shutdown(rng):
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    eng = StateEngine(cfg, modalities=("resp",))
+    base = {"resp_rate_bpm": 12.0, "resp_cv": 0.1, "resp_depth": 1.0, "quality_resp": 1.0}
+    for t in np.arange(0, 90, 0.25):
+        eng.update(t, {k: v * (1 + rng.normal(0, 0.02)) for k, v in base.items()})
+    zones = []
+    for t in np.arange(90, 150, 0.25):  # panic breathing: fast, shallow, irregular
+        r = eng.update(t, {**base, "resp_rate_bpm": 24.0, "resp_depth": 0.5, "resp_cv": 0.3})
+        zones.append(r.zone)
+    assert "hypo" not in zones and zones[-1] == "hyper"
+    for t in np.arange(150, 230, 0.25):  # slow and shallow: the breathing sign of shutdown
+        r = eng.update(t, {**base, "resp_rate_bpm": 7.0, "resp_depth": 0.5, "resp_cv": 0.05})
+    assert r.zone == "hypo", r.explanation
+
+
+def test_skin_sign_left_out_when_baseline_had_no_scrs(rng):
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    eng = StateEngine(cfg)
+    run(eng, rng, 0, 90, scr_per_min=0.0, scr_amp_us=0.0)
+    # no SCR amplitude at rest: not used, and said so; the engine still calibrated
+    assert "scr_amp_us" not in eng.baseline.median
+    assert "SCR amplitude not used" in eng.message
+    # heart and breath down (the skin cannot fall below a zero baseline): 2 of 2 signs, hypo
+    res = run(eng, rng, 90, 150, hr_bpm=58.0, resp_rate_bpm=8.0, scr_per_min=0.0, scr_amp_us=0.0)
+    assert res[-1].zone == "hypo", res[-1].explanation
+
+
+def test_scr_amplitude_abstains_without_scrs(engine, rng):
+    run(engine, rng, 0, 90)
+    with_scr = run(engine, rng, 90, 100)[-1]
+    # a minute without SCRs: amplitude 0 has nothing to say; the quality gate and the
+    # confidence do not count it as lost signal
+    none = run(engine, rng, 100, 110, scr_per_min=0.0, scr_amp_us=0.0)[-1]
+    assert "scr_amp_us" in with_scr.z and "scr_amp_us" not in none.z
+    assert none.zone == "within" and none.confidence == pytest.approx(1.0)
 
 
 def test_detached_sensor_gives_unknown_not_alarm(engine, rng):

@@ -1,4 +1,4 @@
-"""The ``wot`` command line: demo, run, simulate, streams, analyze."""
+"""The ``wot`` command line: demo, run, simulate, streams, analyze, assess."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from . import __version__
 from .errors import InputError, WotError
 
 
-def _baseline(text: str | None) -> tuple[float, float] | None:
+def _baseline(text: str | None, option: str = "--baseline") -> tuple[float, float] | None:
     if text is None:
         return None
     try:
         a, b = (float(v) for v in text.split(":"))
     except ValueError:
-        raise InputError(f"--baseline {text!r} must be START:END in seconds, e.g. 60:360") from None
+        raise InputError(f"{option} {text!r} must be START:END in seconds, e.g. 60:360") from None
     if not 0 <= a < b:
-        raise InputError(f"--baseline {text!r}: need 0 <= START < END")
+        raise InputError(f"{option} {text!r}: need 0 <= START < END")
     return a, b
 
 
@@ -95,6 +95,42 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     )
     if prof is not None:
         _save_session(prof, res.summary, res.baseline, str(args.input))
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    import json
+
+    from .assessment import assess
+    from .config import load_config
+    from .profiles import json_safe, load_profile, save_profile
+    from .sources.files import read_recording
+
+    cfg = load_config(args.config)
+    periods = [_baseline(getattr(args, k), f"--{k}") for k in ("rest", "stressor", "recovery")]
+    rest, stressor, recovery = (p for p in periods if p is not None)
+    rec = read_recording(
+        args.input,
+        {"ecg": args.ecg, "ppg": args.ppg, "eda": args.eda, "resp": args.resp},
+        args.fs,
+        args.eda_unit,
+    )
+    out = assess(rec, rest, stressor, recovery, cfg, args.recovered_s)
+    out["input"] = str(args.input)
+    w = out["window"]
+    print(f"window of tolerance (baseline z): lower {w['lower']:+.2f}, upper {w['upper']:+.2f}")
+    for line in out["reasoning"]:
+        print(f"  {line}")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(json_safe(out), fh, indent=2, allow_nan=False)
+        print(f"  written to {args.out}")
+    if args.profile:
+        prof = load_profile(args.profile, cfg)
+        prof["window"] = {"upper": w["upper"], "lower": w["lower"]}
+        prof.setdefault("assessments", []).append(out)
+        path = save_profile(prof)
+        print(f"  profile {prof['client']}: window saved to {path}")
     return 0
 
 
@@ -417,6 +453,30 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--config", default=None)
     _profile_args(a)
     a.set_defaults(func=cmd_analyze)
+
+    w = sub.add_parser(
+        "assess",
+        help="estimate the client's window from one rest -> mild stressor -> recovery recording",
+    )
+    w.add_argument("input")
+    for k, what in (("rest", "at least 60 s"), ("stressor", "30 s+"), ("recovery", "60 s+")):
+        w.add_argument(f"--{k}", required=True, help=f"START:END seconds ({what})")
+    w.add_argument("--ecg", default=None)
+    w.add_argument("--ppg", default=None)
+    w.add_argument("--eda", default=None)
+    w.add_argument("--resp", default=None)
+    w.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
+    w.add_argument("--eda-unit", default=None)
+    w.add_argument("--config", default=None)
+    w.add_argument(
+        "--recovered-s",
+        type=float,
+        default=60.0,
+        help="a response the client recovers from within this many seconds is inside the window",
+    )
+    w.add_argument("--out", default=None, help="write the assessment as JSON")
+    w.add_argument("--profile", default=None, help="save the window into this client profile")
+    w.set_defaults(func=cmd_assess)
     return p
 
 

@@ -10,8 +10,8 @@ Example::
     duration_s = 120
 
     [zones]
-    upper = 1.0
-    lower = -1.0
+    upper = 1.5
+    lower = -1.5
 
     [features.hr_bpm]
     weight = 1.0
@@ -47,19 +47,33 @@ class FeatureSpec:
 
 
 def _default_features() -> dict[str, FeatureSpec]:
-    # Weights and directions: sympathetic activation raises HR, SCL and SCR rate and speeds
-    # breathing; vagal withdrawal lowers RMSSD (Task Force 1996; Boucsein 2012; Kreibig 2010,
-    # a review of autonomic responses in emotion). SCL enters as ``scl_rel``, its log ratio to
-    # the client's running resting level (see dsp.channels), and with half weight, because the
-    # tonic level drifts with electrode drying and habituation over long sessions. Floors are
-    # the smallest change we treat as meaningful, about the spread of a calm person's own
-    # minute-to-minute variation: 4 bpm, 20 % RMSSD, 8 % SCL, 2 SCR/min, 2 breaths/min.
+    # Weights and directions (see README, "Fused arousal index"): sympathetic activation raises
+    # HR, SCL, SCR rate and SCR amplitude and speeds breathing; vagal withdrawal lowers RMSSD
+    # (Task Force 1996; Boucsein 2012; Kreibig 2010, a review of autonomic responses in
+    # emotion). Breathing grows irregular under stress and anxiety and more regular in
+    # shutdown (Boiten, Frijda & Wientjes 1994; Vlemincx et al. 2013), so the CV of breath
+    # intervals enters, with quarter weight (a 60-s window, so it is slow). SCL enters as
+    # ``scl_rel``, its log ratio to the client's running resting level (see dsp.channels),
+    # with half weight, because the tonic level drifts with electrode drying and habituation;
+    # SCR amplitude scales with that level too, so it also has half weight, and it abstains in
+    # a minute without any SCR (the SCR rate speaks then). Breathing depth has weight 0: it
+    # falls in panic breathing and rises in sighing and paced breathing, so it has no fixed
+    # direction in arousal; it serves the hypoarousal signature (shallow breathing) only. HF
+    # power is left out: slow breathing (the 6/min pacer of the down-regulation cue) moves
+    # respiratory sinus arrhythmia from the HF into the LF band, so HF would read the client's
+    # own regulation as vagal withdrawal. Floors are the smallest change treated as
+    # meaningful, about a calm person's minute-to-minute spread: 4 bpm, 20 % RMSSD, 8 % SCL,
+    # 2 SCR/min, 65 % SCR amplitude (single responses vary that much), 2 breaths/min, 30 %
+    # breathing CV, 15 % breathing depth.
     return {
         "hr_bpm": FeatureSpec(1.0, "linear", 4.0, 1.0, "quality_ecg", "HR", "bpm"),
         "rmssd_ms": FeatureSpec(-1.0, "log", 0.2, 1.0, "quality_ecg", "RMSSD", "ms"),
         "scl_rel": FeatureSpec(1.0, "linear", 0.08, 0.5, "quality_eda", "SCL", "ln-ratio"),
         "scr_per_min": FeatureSpec(1.0, "linear", 2.0, 1.0, "quality_eda", "SCR rate", "/min"),
+        "scr_amp_us": FeatureSpec(1.0, "log", 0.5, 0.5, "quality_eda", "SCR amplitude", "µS"),
         "resp_rate_bpm": FeatureSpec(1.0, "linear", 2.0, 1.0, "quality_resp", "breathing", "/min"),
+        "resp_cv": FeatureSpec(1.0, "log", 0.3, 0.25, "quality_resp", "breathing variability", ""),
+        "resp_depth": FeatureSpec(1.0, "log", 0.15, 0.0, "quality_resp", "breathing depth", ""),
     }
 
 
@@ -70,12 +84,16 @@ class CalibrationConfig:
     min_coverage: float = 0.25  # share of calibration frames a feature needs to be calibrated
 
 
+FUSIONS = ("mean-median", "mean", "median")
+
+
 @dataclass
 class ZoneConfig:
-    # The window is asymmetric: shutdown moves fewer signals, and less far (HR falls less than
-    # it rises, SCR rate cannot fall below zero), so the lower bound sits closer to baseline.
+    # A symmetric window of 1.5 robust z either way. Measured on the simulator (8 seeds of
+    # every scenario, README "State engine"): the smoothed index of within stretches lies in
+    # [-1.2, +1.2] 98 % of the time, hyper stretches above +2.1, hypo stretches below -1.5.
     upper: float = 1.5
-    lower: float = -1.0
+    lower: float = -1.5
     hysteresis: float = 0.3
     confirm_s: float = 3.0
     min_dwell_s: float = 10.0
@@ -83,6 +101,7 @@ class ZoneConfig:
     smoothing_s: float = 4.0
     clip: float = 4.0
     hypo_signature_z: float = -0.5
+    fusion: str = "mean-median"  # or "mean" or "median" (see wot_biofeedback.state)
 
 
 @dataclass
@@ -139,6 +158,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
     feats = data.pop("features", {})
     _update_dataclass(cfg, data, "")
+    if cfg.zones.fusion not in FUSIONS:
+        raise InputError(
+            f"config zones.fusion must be one of {', '.join(FUSIONS)}, got {cfg.zones.fusion!r}"
+        )
     for name, spec in feats.items():
         if name not in cfg.features:
             raise InputError(

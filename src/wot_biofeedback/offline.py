@@ -21,7 +21,7 @@ from .config import EngineConfig
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
 from .pipeline import CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
 from .sources.files import Recording
-from .state import Baseline
+from .state import Baseline, StateEngine
 from .summary import build_summary
 
 CHUNK_S = 10.0
@@ -85,6 +85,32 @@ def run_recording(
     return res, pipe
 
 
+def score_before_baseline(res: AnalysisResult, pipe: Pipeline) -> int:
+    """Offline only: give zones to the frames before the calibration ended, in retrospect.
+
+    Live, nothing before the end of calibration can have a zone (there is no baseline yet).
+    A recording is known in full, so once the baseline exists the calibration period, and
+    everything before a later ``--baseline`` window, is scored against it by a fresh
+    :class:`~wot_biofeedback.state.StateEngine` (same smoothing, hysteresis and dwell, no cues).
+    Frames from the end of calibration on keep the live decisions. Returns the number of frames
+    rescored; their explanation ends with "(scored after calibration)".
+    """
+    base = pipe.state.baseline
+    if base is None or base.source != "calibration":
+        return 0
+    engine = StateEngine(pipe.config, None, pipe.state.measured_modalities)
+    engine.set_baseline(base)
+    n = 0
+    for f in res.frames:
+        if f.time_s >= base.end_s:
+            break
+        st = engine.update(f.time_s, f.features)
+        st.explanation += " (scored after calibration)"
+        f.state = st
+        n += 1
+    return n
+
+
 def _write_csv(path: Path, header: str, cols: list[np.ndarray], fmt: list[str]) -> None:
     with open(path, "w", newline="") as fh:
         fh.write(header + "\n")
@@ -116,6 +142,7 @@ def analyze(
     """Analyse ``rec`` and write the contract files into ``out_dir``."""
     config = config or EngineConfig()
     res, pipe = run_recording(rec, config, baseline)
+    n_retro = score_before_baseline(res, pipe)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -160,7 +187,7 @@ def analyze(
     zfeat = list(config.features)
     with open(out / "features.csv", "w", newline="") as fh:
         cols = ["time_s", *FEATURE_COLUMNS, "arousal", "confidence", "state",
-                *(f"z_{k}" for k in zfeat), "drivers"]  # fmt: skip
+                *(f"z_{k}" for k in zfeat), "drivers", "explanation"]  # fmt: skip
         fh.write(",".join(cols) + "\n")
         for f in frames:
             vals = [f"{f.time_s:.2f}"]
@@ -168,6 +195,8 @@ def analyze(
             vals += [_fmt(f.state.arousal), _fmt(f.state.confidence), f.state.zone]
             vals += [_fmt(f.state.z.get(k, np.nan)) for k in zfeat]
             vals.append('"' + "; ".join(d[2] for d in f.state.drivers) + '"')
+            # no commas inside, so that any CSV reader (even numpy's) keeps the columns
+            vals.append('"' + f.state.explanation.replace(", ", "; ").replace('"', "'") + '"')
             fh.write(",".join(vals) + "\n")
     with open(out / "states.csv", "w", newline="") as fh:
         fh.write("time_s,state,arousal,confidence\n")
@@ -208,6 +237,7 @@ def analyze(
                 if hasattr(ch, "flagged_seconds")
             },
             "baseline": pipe.state.baseline.to_dict() if pipe.state.baseline else None,
+            "scored_after_calibration_s": n_retro / config.frame_rate_hz,
             "calibration_message": (
                 pipe.state.message
                 if pipe.state.calibrator is None

@@ -13,7 +13,9 @@ Windows) under ``wot-biofeedback/profiles/NAME.json``. Its fields::
                    "sessions": 3},                    # merged over the recent sessions
       "sessions": [{"date": "...", "source": "...", "duration_s": ...,
                     "baseline": {...}, "time_in_zone_s": {...}, "fraction_in_zone": {...},
-                    "n_excursions": {...}, "recovery_s": {...}}, ...]
+                    "n_excursions": {...}, "recovery_s": {...}}, ...],
+      "assessments": [{...}, ...]   # optional: ``wot assess --profile`` results (it also
+                                    # sets ``window``)
     }
 
 ``window`` is read into the zone bounds of every session (edit it to widen or narrow the
@@ -180,12 +182,12 @@ def add_session(
     profile["updated"] = _now()
 
 
-def _clean(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """JSON-safe copy: NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if hasattr(obj, "item") and not isinstance(obj, str):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -198,7 +200,7 @@ def save_profile(profile: dict[str, Any]) -> Path:
     path = profile_path(str(profile["client"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    text = json.dumps(_clean(profile), indent=2, allow_nan=False)
+    text = json.dumps(json_safe(profile), indent=2, allow_nan=False)
     tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path

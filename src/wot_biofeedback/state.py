@@ -5,21 +5,37 @@
    of adequate quality. The scale is ``max(1.4826 MAD, floor)`` so that a very steady baseline
    does not turn tiny changes into alarms.
 2. **Arousal index.** Each feature's robust z-score, signed so that positive means more aroused
-   and clipped to ±4, is averaged with weight × signal quality. ``confidence`` is the share of
-   the configured weight that was available at good quality, so losing a modality lowers it.
+   and clipped to ±4, is weighted by its configured weight × signal quality. The index is the
+   midpoint of the weighted mean and the weighted median of the z-scores (``fusion =
+   "mean-median"``; ``"mean"`` and ``"median"`` are the alternatives): the mean lets every
+   signal count, the median keeps a single one (an artifact the quality checks missed, or a
+   60-s window still holding a past burst of SCRs) from carrying the index on its own.
+   ``confidence`` is the share of the configured weight that was available at good quality, so
+   losing a modality lowers it.
 3. **Zones.** The index is smoothed (exponential, 4 s) and compared with the client's window
    bounds (``upper``/``lower``, in baseline-z units) with hysteresis. A new zone must persist
    ``confirm_s`` and the old one must have lasted ``min_dwell_s``. ``unknown`` is entered as soon
    as the usable share of the calibrated evidence (weight x quality) falls below ``min_usable``,
    so a detached sensor never raises a false alarm.
 4. **Hypoarousal signature.** A low index alone is not hypoarousal (it can be one quiet signal).
-   ``hypo`` also needs at least two of: HR below baseline, SCR activity below baseline, breathing
-   slower than baseline (each at z <= -0.5), or all of them when fewer are measured. While the
-   signature holds, the index below baseline is the mean z of the signature features when that
-   is lower than the fused mean, so RMSSD (which may rise or fall in shutdown) cannot mask it.
-   This follows the dorsal-vagal shutdown picture (bradycardia, flattened electrodermal
-   reactivity, slowed shallow breathing; Porges 2011; Schauer & Elbert 2010, "Dissociation
-   following traumatic stress").
+   ``hypo`` also needs at least two of three signs, or all of them when fewer are measured:
+
+   * heart: HR below baseline;
+   * skin: SCR activity below baseline (left out when the baseline had under ~2 SCR/min: so
+     few cannot be seen to fall in a minute's count);
+   * breath: slowed or shallow (rate or depth below baseline), but neither deepened (slow
+     *deep* breathing is paced or resonance breathing, the opposite of shutdown) nor faster
+     (fast shallow breathing is panic breathing).
+
+   Each sign is a z <= ``hypo_signature_z`` (-0.5). While the signature holds, the index below
+   baseline is the mean z of the signs when that is lower than the fused index, so RMSSD (which
+   may rise or fall in shutdown) cannot mask it. This follows the dorsal-vagal shutdown
+   picture: bradycardia, flattened electrodermal reactivity, slowed shallow breathing (Porges
+   2011; Schauer & Elbert 2010, "Dissociation following traumatic stress"; the simulator's
+   ``shutdown`` scenario plays exactly these signs).
+5. **Abstaining features.** A log-scaled feature whose value is 0 with good quality (SCR
+   amplitude in a minute without SCRs) has nothing to say: it is left out of the index, the
+   confidence and the quality gate alike.
 """
 
 from __future__ import annotations
@@ -34,6 +50,8 @@ from .config import EngineConfig, FeatureSpec
 ZONES = ("hyper", "within", "hypo", "unknown")
 ZONE_CODE = {"hypo": -1, "within": 0, "hyper": 1, "unknown": 2}
 HYPO_SIGNATURE = ("hr_bpm", "scr_per_min", "resp_rate_bpm")
+"""The features of the hypoarousal signature (heart, skin, breath); breathing depth joins the
+breathing sign when it is measured."""
 
 
 @dataclass
@@ -77,6 +95,7 @@ class Calibrator:
         self.start_s, self.end_s = float(start_s), float(end_s)
         self._vals: dict[str, list[float]] = {k: [] for k in config.features}
         self._n_frames = 0
+        self.silent: list[str] = []  # features measured but 0 throughout (nothing to scale)
 
     def add(self, t: float, feats: dict[str, float]) -> None:
         if not self.start_s <= t < self.end_s:
@@ -101,7 +120,10 @@ class Calibrator:
             tv = _transform(spec, vals)
             tv = tv[np.isfinite(tv)]
             if tv.size < need:
-                missing.append(name)
+                if spec.transform == "log" and vals.size >= need:
+                    self.silent.append(name)  # present but mostly 0 (e.g. no SCRs at rest)
+                else:
+                    missing.append(name)
                 continue
             med = float(np.median(tv))
             mad = float(np.median(np.abs(tv - med)))
@@ -122,6 +144,20 @@ class StateResult:
     drivers: list[tuple[str, float, str]]  # (feature, contribution, human text)
     explanation: str
     z: dict[str, float]
+
+
+def _weighted_median(values: list[float], weights: list[float]) -> float:
+    """The value where the cumulative weight reaches half (midpoint on an exact tie)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    total = sum(weights)
+    cum = 0.0
+    for k, i in enumerate(order):
+        cum += weights[i]
+        if cum >= 0.5 * total - 1e-12:
+            if abs(cum - 0.5 * total) < 1e-12 and k + 1 < len(order):
+                return 0.5 * (values[i] + values[order[k + 1]])
+            return values[i]
+    return math.nan
 
 
 def _driver_text(name: str, spec: FeatureSpec, value: float, base: Baseline) -> str:
@@ -159,6 +195,7 @@ class StateEngine:
     ) -> None:
         self.cfg = config
         # features of modalities that are not connected at all are "not measured", not missing
+        self.measured_modalities = modalities
         self.measured = [
             name
             for name, spec in config.features.items()
@@ -199,13 +236,17 @@ class StateEngine:
             if self.calibrator.done(t):
                 base, missing = self.calibrator.result()
                 missing = [m for m in missing if m in self.measured]
+                silent = [m for m in self.calibrator.silent if m in self.measured]
                 self.calibrator = None
                 if base.median:
                     self.baseline = base
-                    self.uncalibrated = missing
+                    self.uncalibrated = missing + silent
                     self.message = "calibrated" + (
                         f"; not enough good signal for {', '.join(missing)}" if missing else ""
                     )
+                    if silent:
+                        labels = ", ".join(self.cfg.features[m].label or m for m in silent)
+                        self.message += f"; {labels} not used (none during calibration)"
                 else:
                     self.message = (
                         "calibration failed: no feature had enough good signal; "
@@ -226,33 +267,43 @@ class StateEngine:
         w_avail = 0.0  # calibrated evidence: the quality gate, so a detached sensor gives unknown
         wq_sum = 0.0
         acc = 0.0
+        pairs: list[tuple[float, float]] = []
         for name, spec in self.cfg.features.items():
-            wsum += spec.weight
-            if name not in base.median:
-                continue
-            w_avail += spec.weight
             v = feats.get(name, math.nan)
             q = feats.get(spec.quality, 1.0) if spec.quality else 1.0
             if not math.isfinite(q):
                 q = 0.0
+            if spec.transform == "log" and v == 0.0 and q > 0.0:
+                continue  # abstains: e.g. no SCR in the last minute has no amplitude
+            wsum += spec.weight
+            if name not in base.median:
+                continue
+            w_avail += spec.weight
             tv = float(_transform(spec, np.array([v]))[0])
             if not math.isfinite(tv) or q <= 0.0:
                 continue
             zi = spec.sign * (tv - base.median[name]) / base.scale[name]
             zi = max(-zc.clip, min(zc.clip, zi))
             z[name] = zi
+            if spec.weight <= 0.0:
+                continue  # signature-only feature (breathing depth)
             w = spec.weight * q
             wq_sum += w
             acc += w * zi
+            pairs.append((zi, w))
             contrib.append((name, w * zi, _driver_text(name, spec, v, base)))
         confidence = wq_sum / wsum if wsum > 0 else 0.0
         usable = wq_sum / w_avail if w_avail > 0 else 0.0
         arousal = acc / wq_sum if wq_sum > 0 else math.nan
+        if zc.fusion != "mean" and wq_sum > 0:
+            med = _weighted_median([v for v, _w in pairs], [w for _v, w in pairs])
+            arousal = med if zc.fusion == "median" else 0.5 * (arousal + med)
         # Below baseline the index follows the shutdown signature: a vagal feature (RMSSD) or
         # a drifting tonic level must not mask a client whose heart, skin and breath all slowed.
-        shutdown = self._hypo_signature(z)
+        signs = self._hypo_signs(z)
+        shutdown = self._signature_holds(signs)
         if shutdown and math.isfinite(arousal):
-            sig = [z[f] for f in HYPO_SIGNATURE if f in z]
+            sig = [v for v, _low in signs.values()]
             arousal = min(arousal, sum(sig) / len(sig))
         # exponential smoothing on the time axis (frames may be irregular after gaps)
         if math.isfinite(arousal):
@@ -277,7 +328,9 @@ class StateEngine:
             drivers = sorted((c for c in contrib if c[1] < 0), key=lambda c: c[1])[:3]
         else:
             drivers = sorted(contrib, key=lambda c: -abs(c[1]))[:3]
-        if zone == "unknown":
+        if zone == "unknown" and cand != "unknown":
+            explanation = f"unknown: confirming {cand} (needs {zc.confirm_s:g} s)"
+        elif zone == "unknown":
             why = "signal quality too low" if self.baseline is not None else self.message
             lost = [
                 spec.quality.removeprefix("quality_").upper()
@@ -297,16 +350,49 @@ class StateEngine:
         lo = zc.lower + (zc.hysteresis if cur == "hypo" else 0.0)
         if s >= hi:
             return "hyper"
-        if s <= lo and self._hypo_signature(z):
+        if s <= lo and self._signature_holds(self._hypo_signs(z)):
             return "hypo"
         return "within"
 
-    def _hypo_signature(self, z: dict[str, float]) -> bool:
-        have = [f for f in HYPO_SIGNATURE if f in z]
-        if not have:
+    def _hypo_signs(self, z: dict[str, float]) -> dict[str, tuple[float, bool]]:
+        """Per sign of the hypoarousal signature (heart, skin, breath): its z and whether it is
+        low. Breathing is low when slowed or shallow, but not when deepened."""
+        thr = self.cfg.zones.hypo_signature_z
+        out: dict[str, tuple[float, bool]] = {}
+        if "hr_bpm" in z:
+            out["heart"] = (z["hr_bpm"], z["hr_bpm"] <= thr)
+        if "scr_per_min" in z and self._skin_can_fall():
+            out["skin"] = (z["scr_per_min"], z["scr_per_min"] <= thr)
+        rate, depth = z.get("resp_rate_bpm"), z.get("resp_depth")
+        if rate is not None:
+            if depth is None:
+                out["breath"] = (rate, rate <= thr)
+            elif depth >= -thr or rate >= -thr:
+                # deepened (paced or resonance breathing) or faster (shallow panic breathing):
+                # not shutdown breathing
+                out["breath"] = (rate, False)
+            else:
+                low = min(rate, depth)
+                out["breath"] = (low, low <= thr)
+        return out
+
+    def _skin_can_fall(self) -> bool:
+        """SCR activity can only be seen to flatten below a baseline that had enough of it: no
+        SCR at all in a minute must read at least twice the sign's threshold below baseline
+        (2 SCR/min with the default floor); below that, one chance response in a minute's
+        count decides, and the sign is left out."""
+        b = self.baseline
+        if b is None or "scr_per_min" not in b.median:
             return False
-        low = sum(1 for f in have if z[f] <= self.cfg.zones.hypo_signature_z)
-        return low >= min(2, len(have))
+        lowest = -b.median["scr_per_min"] / b.scale["scr_per_min"]
+        return lowest <= 2.0 * self.cfg.zones.hypo_signature_z
+
+    @staticmethod
+    def _signature_holds(signs: dict[str, tuple[float, bool]]) -> bool:
+        if not signs:
+            return False
+        low = sum(1 for _v, is_low in signs.values() if is_low)
+        return low >= min(2, len(signs))
 
     def _advance(self, t: float, cand: str) -> None:
         zc = self.cfg.zones

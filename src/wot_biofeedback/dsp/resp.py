@@ -512,13 +512,27 @@ class RespChannel(Channel):
 
     ``resp_rate_bpm``  1/min  60 / mean inspiration-onset interval in the last 30 s
     ``resp_depth``     a.u.   mean inspiration depth (band-passed peak - trough) in the last 30 s
-    ``resp_cv``        1      coefficient of variation of breath intervals in the last 60 s
+    ``resp_cv``        1      coefficient of variation of breath intervals in the last 60 s,
+                              from successive differences: sqrt(mean(d^2) / 2) / mean interval,
+                              d the change from one interval to the next (the plain CV for
+                              independent intervals, but not inflated when the rate changes
+                              within the window; cf. RMSSD of breath intervals, NeuroKit2
+                              ``rsp_rrv``)
     ``resp_ie_ratio``  1      median inspiration:expiration duration ratio of the breaths that
                               ended in the last 30 s (NaN without one)
     ``quality_resp``   0-1    valid-sample share x breathing present (an onset within
-                              max(15 s, 2.5 mean intervals))
+                              max(15 s, 2.5 mean intervals)) x depth against the session's
+                              own x (1 - 2 x the share of motion breaths in the last 30 s)
 
     No interval, and so no rate, CV or I:E, is taken across a gap in the signal.
+
+    **Motion.** A breath (peak) deeper than ``MOTION_RATIO`` (2) times the median of the last 15
+    ordinary breaths is not an ordinary breath: a belt pulled by a body movement, or a sigh
+    (a sigh is defined as a breath of at least twice the mean tidal volume; Vlemincx et al.
+    2013). The interval that contains it gives no rate, CV or I:E, its depth is left out, and
+    the share of such intervals in the last 30 s lowers ``quality_resp``. When
+    ``MOTION_ACCEPT_N`` (10) deep breaths follow in a row, the belt was re-tensioned: that depth
+    becomes the new normal.
     """
 
     modality = "resp"
@@ -535,15 +549,22 @@ class RespChannel(Channel):
     CV_WIN_S = 60.0
     KEEP_S = 90.0
     MAX_IBI_S = 20.0
+    MOTION_RATIO = 2.0
+    MOTION_REF_N = 15
+    MOTION_ACCEPT_N = 10
 
     def __init__(self, fs: float, t0: float = 0.0, frame_rate: float = FRAME_RATE_HZ) -> None:
         super().__init__(fs, t0, frame_rate)
         self.detector = RespBreathDetector(self.fs)
         self.delay_s = self.detector.delay_s
-        self._onsets = EventLog("ibi", "ibi_ok", "ie")
+        self._onsets = EventLog("ibi", "ibi_ok", "ie", "motion", "d2", "d2_ok")
+        self._prev_ibi = math.nan  # the last interval, for successive differences
         self._peaks = EventLog("depth")
         self._last_onset_t = math.nan
         self._last_peak_t = math.nan
+        self._ref_depths: list[float] = []  # the last ordinary breath depths (motion reference)
+        self._deep_run: list[float] = []  # consecutive motion-deep breaths
+        self._motion_since_onset = False
         self._valid = np.empty(0)
         self._depth_ref = math.nan  # ln of the reference depth
         self._ref_alpha = tuple(
@@ -560,6 +581,8 @@ class RespChannel(Channel):
         pt = self.sample_time(peak[~is_on])
         ibi = np.full(ot.size, np.nan)
         ie = np.full(ot.size, np.nan)
+        motion = np.zeros(ot.size)
+        pdepth = np.asarray(depth, dtype=np.float64).copy()
         k = 0
         for j in range(onset.size):  # events in confirmation order: a breath closes at an onset
             if is_on[j]:
@@ -570,16 +593,44 @@ class RespChannel(Channel):
                         ie[k] = (self._last_peak_t - self._last_onset_t) / (t - self._last_peak_t)
                 else:
                     self._last_peak_t = math.nan
+                if self._motion_since_onset:
+                    motion[k] = 1.0
+                    ibi[k] = np.nan
+                self._motion_since_onset = False
                 self._last_onset_t = t
                 k += 1
             else:
                 self._last_peak_t = float(self.sample_time(peak[j]))
+                if self._is_motion(float(depth[j])):
+                    self._motion_since_onset = True
+                    pdepth[j] = np.nan
         ibi_ok = np.isfinite(ibi) & (ibi <= self.MAX_IBI_S)
         ie = np.where(ibi_ok, ie, np.nan)
+        # successive differences between consecutive valid intervals (a gap, motion or an
+        # over-long interval breaks the chain)
+        d2 = np.zeros(ot.size)
+        d2_ok = np.zeros(ot.size, dtype=bool)
+        prev = self._prev_ibi
+        for k2 in range(ot.size):
+            if ibi_ok[k2]:
+                if math.isfinite(prev):
+                    d2[k2] = (ibi[k2] - prev) ** 2
+                    d2_ok[k2] = True
+                prev = float(ibi[k2])
+            else:
+                prev = math.nan
+        self._prev_ibi = prev
         self._onsets.append(
-            time=ot, confirm=conf[is_on], ibi=np.where(ibi_ok, ibi, 0.0), ibi_ok=ibi_ok, ie=ie
+            time=ot,
+            confirm=conf[is_on],
+            ibi=np.where(ibi_ok, ibi, 0.0),
+            ibi_ok=ibi_ok,
+            ie=ie,
+            motion=motion,
+            d2=d2,
+            d2_ok=d2_ok,
         )
-        self._peaks.append(time=pt, confirm=conf[~is_on], depth=depth[~is_on])
+        self._peaks.append(time=pt, confirm=conf[~is_on], depth=pdepth[~is_on])
         return {
             "breath_onset_time": ot,
             "breath_peak_time": pt,
@@ -588,6 +639,25 @@ class RespChannel(Channel):
             "breath_peak_confirm": conf[~is_on],
             "breath_ie_ratio": ie,
         }
+
+    def _is_motion(self, d: float) -> bool:
+        """One breath depth against the recent ordinary ones (event order, so chunk-free)."""
+        ref = self._ref_depths
+        if not math.isfinite(d):
+            return False
+        if len(ref) >= 5 and d > self.MOTION_RATIO * float(np.median(ref)):
+            self._deep_run.append(d)
+            if len(self._deep_run) < self.MOTION_ACCEPT_N:
+                return True
+            # a lasting new depth (belt re-tensioned, posture): it becomes the reference
+            ref[:] = self._deep_run[-self.MOTION_REF_N :]
+            self._deep_run.clear()
+            return False
+        self._deep_run.clear()
+        ref.append(d)
+        if len(ref) > self.MOTION_REF_N:
+            del ref[0]
+        return False
 
     # breathing depth against the session's own: a belt that slipped off or was unplugged
     # shows sensor noise, which the detector would count as fast, shallow breaths
@@ -624,13 +694,17 @@ class RespChannel(Channel):
         lo6d = np.minimum(lo6 + 1, hi6)
         n6 = window_sum(iok, lo6d, hi6)
         s1 = window_sum(ibi * iok, lo6d, hi6)
-        s2 = window_sum(ibi * ibi * iok, lo6d, hi6)
         m6 = _safe_div(s1, n6)
-        var6 = _safe_div(s2 - s1 * m6, n6 - 1)
-        cv = np.where(n6 >= 3, np.sqrt(np.maximum(var6, 0.0)) / m6, np.nan)
+        nd = window_sum(on.col("d2_ok"), lo6d, hi6)
+        msd = _safe_div(window_sum(on.col("d2"), lo6d, hi6), nd)
+        cv = np.where(nd >= 2, np.sqrt(np.maximum(msd, 0.0) / 2.0) / m6, np.nan)
         plo, phi = window_bounds(self._peaks, t, n_k, self.RATE_WIN_S)
-        n_p = (phi - plo).astype(np.float64)
-        depth = _safe_div(window_sum(np.nan_to_num(self._peaks.col("depth")), plo, phi), n_p)
+        pd = self._peaks.col("depth")
+        n_p = window_sum(np.isfinite(pd).astype(np.float64), plo, phi)
+        depth = _safe_div(window_sum(np.nan_to_num(pd), plo, phi), n_p)
+        n_on = (hi - lod).astype(np.float64)
+        moving = _safe_div(window_sum(on.col("motion"), lod, hi), n_on)
+        moving = np.nan_to_num(moving)
         valid = np.nan_to_num(self._at(self._valid, n_k, n_before))
         ot = on.col("time")
         last_on = (
@@ -639,7 +713,8 @@ class RespChannel(Channel):
             else np.full(t.shape, -np.inf)
         )
         present = (t - last_on) <= np.maximum(15.0, 2.5 * np.nan_to_num(mean_ibi, nan=6.0))
-        quality = np.clip(valid * present * self._depth_factor(depth), 0.0, 1.0)
+        quality = valid * present * self._depth_factor(depth) * (1.0 - 2.0 * moving)
+        quality = np.clip(quality, 0.0, 1.0)
         if len(on) > 256:
             on.trim_before(float(t[-1]) - self.KEEP_S)
         if len(self._peaks) > 256:
