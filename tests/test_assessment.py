@@ -63,7 +63,8 @@ def test_unrecovered_stressor_puts_the_bound_below_the_response(tmp_path):
     assert not res["recovery"]["recovered"]
     rest_hi, response = res["rest"]["p95"], res["stressor"]["response"]
     assert res["window"]["upper"] < response
-    assert res["window"]["upper"] >= min(rest_hi + 0.5, 1.0) - 1e-9
+    assert res["window"]["upper"] >= max(rest_hi + 0.5, 1.0) - 1e-9
+    assert res["window"]["upper"] == pytest.approx(max(0.5 * (rest_hi + response), 1.0), abs=0.01)
     assert res["window"]["upper"] < EngineConfig().zones.upper
 
 

@@ -390,3 +390,76 @@ def test_rate_agrees_with_neurokit2(wot_data, stem):
     print(f"{stem}: |ours - NK2| per window {np.round(diffs, 2)}")
     assert len(diffs) >= 4
     assert np.median(diffs) <= 1.0
+
+
+def _frames(out, ch):
+    return (out.first_frame + np.arange(out.n_frames)) / ch.frame_rate
+
+
+def test_body_movement_is_not_counted_as_breathing(rng):
+    """12/min breathing with two 6-s body movements (large, quick swings of the belt, as in the
+    simulator's ``resp-motion``): the rate stays near 12 instead of jumping with the swings
+    (deep quick swings and split breaths are left out),
+    the quality falls while the movement is in the 30-s window, and chunking changes nothing."""
+    x, _ = _breath_wave(FS, 200.0, 2.0, 3.0)
+    t = np.arange(x.size) / FS
+    for t0 in (100.0, 112.0):
+        m = (t >= t0) & (t < t0 + 6.0)
+        win = np.sin(np.pi * (t[m] - t0) / 6.0) ** 2
+        x[m] += win * 2.5 * np.sin(2 * np.pi * 0.7 * (t[m] - t0))
+    ch = RespChannel(FS)
+    out = ch.update(x)
+    tf = _frames(out, ch)
+    f = out.features
+    during = (tf >= 106.0) & (tf < 125.0)
+    # counting the swings as breaths reads 16-17/min; a breath shortened by the movement stays
+    assert np.nanmax(np.abs(f["resp_rate_bpm"][during] - 12.0)) < 2.5
+    assert np.min(f["quality_resp"][during]) < 0.5
+    late = tf > 150.0
+    assert np.all(f["quality_resp"][late] == 1.0)
+    parts, i = [], 0
+    ch2 = RespChannel(FS)
+    while i < x.size:
+        n = int(rng.integers(1, 500))
+        parts.append(ch2.update(x[i : i + n]))
+        i += n
+    for k, v in f.items():
+        got = np.concatenate([p.features[k] for p in parts if p.n_frames])
+        np.testing.assert_array_equal(v, got, err_msg=k)
+
+
+def test_slow_deep_paced_breathing_is_breathing_not_movement():
+    """A client who follows the 6/min pacer breathes 2.5 times deeper and twice as slowly: that
+    is read as breathing at once (rate 6, full quality), never as belt movement."""
+    a, _ = _breath_wave(FS, 120.0, 2.0, 3.0, depth=1.0)
+    b, _ = _breath_wave(FS, 120.0, 4.0, 6.0, depth=2.5, seed=1)
+    ch = RespChannel(FS)
+    out = ch.update(np.concatenate([a, b]))
+    tf = _frames(out, ch)
+    f = out.features
+    paced = tf > 160.0  # 40 s into the paced breathing: the 30-s window holds only it
+    assert np.all(f["quality_resp"][(tf > 125.0)] >= 0.5)
+    assert np.all(np.abs(f["resp_rate_bpm"][paced] - 6.0) < 0.3)
+    assert np.all(np.abs(f["resp_depth"][paced] - 2.5) < 0.3)
+
+
+def test_breathing_cv_is_not_inflated_by_a_change_of_rate():
+    """Perfectly regular breaths whose rate slows steadily from 14 to 8/min over a minute: the
+    plain CV of the intervals in the window is large (about 0.17), the successive-difference CV
+    the channel reports stays small."""
+    fs = FS
+    periods = np.linspace(60 / 14, 60 / 8, 14)
+    onsets = np.concatenate([[0.0], np.cumsum(np.r_[np.full(12, 60 / 14), periods])])
+    t = np.arange(round(onsets[-1] * fs)) / fs
+    k = np.clip(np.searchsorted(onsets, t, side="right") - 1, 0, onsets.size - 2)
+    u = (t - onsets[k]) / (onsets[k + 1] - onsets[k])
+    x = np.where(
+        u < 0.4, 0.5 * (1 - np.cos(np.pi * u / 0.4)), 0.5 * (1 + np.cos(np.pi * (u - 0.4) / 0.6))
+    )
+    ch = RespChannel(fs)
+    out = ch.update(x)
+    tf = _frames(out, ch)
+    end = tf > onsets[-1] - 2.0
+    plain = np.std(periods[-10:], ddof=1) / np.mean(periods[-10:])
+    assert plain > 0.1
+    assert np.all(out.features["resp_cv"][end] < 0.05)

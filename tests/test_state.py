@@ -125,17 +125,50 @@ def test_fast_shallow_breathing_is_not_shutdown(rng):
     assert r.zone == "hypo", r.explanation
 
 
-def test_skin_sign_left_out_when_baseline_had_no_scrs(rng):
+def test_skin_sign_left_out_when_baseline_had_few_scrs(rng):
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    cfg.zones.fusion, cfg.zones.lower = "mean", -0.5  # the index alone would allow hypo
+    eng = StateEngine(cfg)
+    run(eng, rng, 0, 90, scr_per_min=1.0)
+    # heart down, breath normal, no SCR: with 1 SCR/min at rest, none is no evidence (a
+    # minute's count cannot tell), so one sign of two is not a signature
+    res = run(eng, rng, 90, 150, hr_bpm=50.0, scr_per_min=0.0)
+    assert res[-1].arousal < cfg.zones.lower
+    assert all(r.zone != "hypo" for r in res)
+    # the same with 4 SCR/min at rest: falling to none is a sign, and heart + skin is hypo
+    eng = StateEngine(cfg)
+    run(eng, rng, 0, 90, scr_per_min=4.0)
+    res = run(eng, rng, 90, 150, hr_bpm=50.0, scr_per_min=0.0)
+    assert res[-1].zone == "hypo", res[-1].explanation
+
+
+def test_no_scrs_at_rest_leaves_scr_amplitude_out(rng):
     cfg = EngineConfig()
     cfg.calibration.duration_s = 60.0
     eng = StateEngine(cfg)
     run(eng, rng, 0, 90, scr_per_min=0.0, scr_amp_us=0.0)
-    # no SCR amplitude at rest: not used, and said so; the engine still calibrated
     assert "scr_amp_us" not in eng.baseline.median
     assert "SCR amplitude not used" in eng.message
-    # heart and breath down (the skin cannot fall below a zero baseline): 2 of 2 signs, hypo
-    res = run(eng, rng, 90, 150, hr_bpm=58.0, resp_rate_bpm=8.0, scr_per_min=0.0, scr_amp_us=0.0)
-    assert res[-1].zone == "hypo", res[-1].explanation
+    # later SCRs do not make the confidence wobble: the feature is out for this session
+    a = run(eng, rng, 90, 100, scr_per_min=0.0, scr_amp_us=0.0)[-1]
+    b = run(eng, rng, 100, 110, scr_per_min=1.0, scr_amp_us=0.3)[-1]
+    assert a.confidence == b.confidence == pytest.approx(1.0)
+
+
+def test_skin_alone_never_gives_hypo(rng):
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    eng = StateEngine(cfg, modalities=("eda",))
+    base = {"scl_rel": 0.0, "scr_per_min": 4.0, "scr_amp_us": 0.2, "quality_eda": 1.0}
+    for t in np.arange(0, 90, 0.25):
+        eng.update(t, {**base, "scr_per_min": 4.0 + rng.normal(0, 0.3)})
+    res = [
+        eng.update(t, {**base, "scr_per_min": 0.0, "scr_amp_us": 0.0, "scl_rel": -0.3})
+        for t in np.arange(90, 200, 0.25)
+    ]
+    assert res[-1].arousal < cfg.zones.lower  # flat skin: a low index ...
+    assert all(r.zone != "hypo" for r in res)  # ... but habituation as often as shutdown
 
 
 def test_scr_amplitude_abstains_without_scrs(engine, rng):
@@ -146,6 +179,9 @@ def test_scr_amplitude_abstains_without_scrs(engine, rng):
     none = run(engine, rng, 100, 110, scr_per_min=0.0, scr_amp_us=0.0)[-1]
     assert "scr_amp_us" in with_scr.z and "scr_amp_us" not in none.z
     assert none.zone == "within" and none.confidence == pytest.approx(1.0)
+    # but a zero at bad quality is lost signal, not an abstention
+    bad = run(engine, rng, 110, 120, scr_per_min=0.0, scr_amp_us=0.0, quality_eda=0.1)[-1]
+    assert bad.confidence < 0.9
 
 
 def test_detached_sensor_gives_unknown_not_alarm(engine, rng):

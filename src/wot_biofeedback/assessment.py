@@ -17,10 +17,11 @@ The bounds follow one rule, stated in the output:
 * **upper**. No response (``response < rest_hi + MARGIN``): the stressor did not reach the
   edge, so the configured upper bound stays (raised to ``rest_hi + MARGIN`` if the client's rest
   itself reaches it). A response the client recovered from within ``recovered_s`` (60 s):
-  the client stayed regulated, so that level is inside the window, and the bound goes just
-  above it (``response + MARGIN``). A response without recovery: the stressor took the client
-  beyond the window, so the bound goes halfway between rest and the response (at least
-  ``rest_hi + MARGIN``). Clipped to [1.0, 3.5] (the z-scores clip at 4).
+  the client stayed regulated, so that level is inside the window, and the bound is at least
+  just above it (``max(configured, response + MARGIN)``). A response without recovery: the
+  stressor took the client beyond the window, so the bound goes halfway between rest and the
+  response (at least ``rest_hi + MARGIN``). Clipped to [1.0, 3.5] (the z-scores clip at 4).
+  "Configured" is the client profile's window with ``wot assess --profile``.
 * **lower**: the configured lower bound, or ``rest_lo - MARGIN`` if the client's rest itself
   reaches lower. A mild stressor says nothing about shutdown, so the lower bound is not
   estimated from it.
@@ -135,10 +136,10 @@ def assess(
             f"no response beyond the resting range (+{MARGIN:g}): upper bound kept at {upper:.2f}"
         )
     elif recovery_s is not None and recovery_s <= recovered_s:
-        upper = response + MARGIN
+        upper = max(up0, response + MARGIN)
         reasoning.append(
             f"responded and recovered in {recovery_s:.0f} s (<= {recovered_s:g} s): the response "
-            f"was inside the window, upper bound just above it, {upper:.2f}"
+            f"was inside the window, upper bound at least just above it, {upper:.2f}"
         )
     else:
         upper = max(0.5 * (rest_hi + response), back)

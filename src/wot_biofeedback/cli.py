@@ -103,10 +103,13 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
     from .assessment import assess
     from .config import load_config
-    from .profiles import json_safe, load_profile, save_profile
+    from .profiles import apply_window, json_safe, load_profile, save_profile
     from .sources.files import read_recording
 
     cfg = load_config(args.config)
+    prof = load_profile(args.profile, cfg) if args.profile else None
+    if prof is not None:
+        apply_window(prof, cfg)  # the client's current window is the starting point
     periods = [_baseline(getattr(args, k), f"--{k}") for k in ("rest", "stressor", "recovery")]
     rest, stressor, recovery = (p for p in periods if p is not None)
     rec = read_recording(
@@ -125,8 +128,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         with open(args.out, "w", encoding="utf-8") as fh:
             json.dump(json_safe(out), fh, indent=2, allow_nan=False)
         print(f"  written to {args.out}")
-    if args.profile:
-        prof = load_profile(args.profile, cfg)
+    if prof is not None:
         prof["window"] = {"upper": w["upper"], "lower": w["lower"]}
         prof.setdefault("assessments", []).append(out)
         path = save_profile(prof)

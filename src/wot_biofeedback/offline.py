@@ -25,6 +25,7 @@ from .state import Baseline, StateEngine
 from .summary import build_summary
 
 CHUNK_S = 10.0
+SEAM_S = 60.0  # longest the retrospective scoring runs on past the end of calibration
 
 
 @dataclass
@@ -92,8 +93,11 @@ def score_before_baseline(res: AnalysisResult, pipe: Pipeline) -> int:
     A recording is known in full, so once the baseline exists the calibration period, and
     everything before a later ``--baseline`` window, is scored against it by a fresh
     :class:`~wot_biofeedback.state.StateEngine` (same smoothing, hysteresis and dwell, no cues).
-    Frames from the end of calibration on keep the live decisions. Returns the number of frames
-    rescored; their explanation ends with "(scored after calibration)".
+    Past the end of calibration it goes on until the live decision agrees with it (the live
+    engine starts there from ``unknown`` and needs ``confirm_s``; at most ``SEAM_S``), so the
+    calibration's end leaves no seam of ``unknown`` and splits no excursion; from then on the
+    frames keep the live decisions. Returns the number of frames rescored; their explanation
+    ends with "(scored after calibration)".
     """
     base = pipe.state.baseline
     if base is None or base.source != "calibration":
@@ -102,9 +106,11 @@ def score_before_baseline(res: AnalysisResult, pipe: Pipeline) -> int:
     engine.set_baseline(base)
     n = 0
     for f in res.frames:
-        if f.time_s >= base.end_s:
-            break
         st = engine.update(f.time_s, f.features)
+        if f.time_s >= base.end_s and (
+            (f.state.zone == st.zone and st.zone != "unknown") or f.time_s >= base.end_s + SEAM_S
+        ):
+            break
         st.explanation += " (scored after calibration)"
         f.state = st
         n += 1

@@ -27,15 +27,18 @@
      *deep* breathing is paced or resonance breathing, the opposite of shutdown) nor faster
      (fast shallow breathing is panic breathing).
 
-   Each sign is a z <= ``hypo_signature_z`` (-0.5). While the signature holds, the index below
+   Each sign is a z <= ``hypo_signature_z`` (-0.5), and the heart or the breath must be among
+   the low ones: flattened SCRs alone are habituation as often as shutdown, so skin
+   conductance alone never gives ``hypo``. While the signature holds, the index below
    baseline is the mean z of the signs when that is lower than the fused index, so RMSSD (which
    may rise or fall in shutdown) cannot mask it. This follows the dorsal-vagal shutdown
    picture: bradycardia, flattened electrodermal reactivity, slowed shallow breathing (Porges
    2011; Schauer & Elbert 2010, "Dissociation following traumatic stress"; the simulator's
    ``shutdown`` scenario plays exactly these signs).
-5. **Abstaining features.** A log-scaled feature whose value is 0 with good quality (SCR
-   amplitude in a minute without SCRs) has nothing to say: it is left out of the index, the
-   confidence and the quality gate alike.
+5. **Abstaining features.** A feature marked ``zero_abstains`` (SCR amplitude) whose value is 0
+   at good quality (a minute without SCRs) has nothing to say: it is left out of the index,
+   the confidence and the quality gate alike. So is a feature that was 0 throughout the
+   calibration ("not used").
 """
 
 from __future__ import annotations
@@ -45,13 +48,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import EngineConfig, FeatureSpec
+from .config import FUSIONS, EngineConfig, FeatureSpec
 
 ZONES = ("hyper", "within", "hypo", "unknown")
 ZONE_CODE = {"hypo": -1, "within": 0, "hyper": 1, "unknown": 2}
-HYPO_SIGNATURE = ("hr_bpm", "scr_per_min", "resp_rate_bpm")
-"""The features of the hypoarousal signature (heart, skin, breath); breathing depth joins the
-breathing sign when it is measured."""
 
 
 @dataclass
@@ -120,7 +120,7 @@ class Calibrator:
             tv = _transform(spec, vals)
             tv = tv[np.isfinite(tv)]
             if tv.size < need:
-                if spec.transform == "log" and vals.size >= need:
+                if spec.zero_abstains and vals.size >= need:
                     self.silent.append(name)  # present but mostly 0 (e.g. no SCRs at rest)
                 else:
                     missing.append(name)
@@ -209,6 +209,9 @@ class StateEngine:
         self.calibrator: Calibrator | None = Calibrator(config, *baseline_window)
         self.baseline: Baseline | None = None
         self.uncalibrated: list[str] = []
+        self.silent: set[str] = set()  # 0 throughout calibration: left out, not "missing"
+        if config.zones.fusion not in FUSIONS:
+            raise ValueError(f"zones.fusion {config.zones.fusion!r} is not one of {FUSIONS}")
         self.message = f"calibrating baseline ({baseline_window[0]:g}-{baseline_window[1]:g} s)"
         self._smooth = math.nan
         self._last_t = math.nan
@@ -228,6 +231,7 @@ class StateEngine:
         self.calibrator = None
         self.message = "baseline from the client profile"
         self.uncalibrated = [f for f in self.cfg.features if f not in baseline.median]
+        self.silent = set()
 
     def update(self, t: float, feats: dict[str, float]) -> StateResult:
         """Process one fused frame at session time ``t``."""
@@ -241,6 +245,7 @@ class StateEngine:
                 if base.median:
                     self.baseline = base
                     self.uncalibrated = missing + silent
+                    self.silent = set(silent)
                     self.message = "calibrated" + (
                         f"; not enough good signal for {', '.join(missing)}" if missing else ""
                     )
@@ -273,7 +278,7 @@ class StateEngine:
             q = feats.get(spec.quality, 1.0) if spec.quality else 1.0
             if not math.isfinite(q):
                 q = 0.0
-            if spec.transform == "log" and v == 0.0 and q > 0.0:
+            if name in self.silent or (spec.zero_abstains and v == 0.0 and q >= 0.5):
                 continue  # abstains: e.g. no SCR in the last minute has no amplitude
             wsum += spec.weight
             if name not in base.median:
@@ -364,7 +369,9 @@ class StateEngine:
         if "scr_per_min" in z and self._skin_can_fall():
             out["skin"] = (z["scr_per_min"], z["scr_per_min"] <= thr)
         rate, depth = z.get("resp_rate_bpm"), z.get("resp_depth")
-        if rate is not None:
+        if rate is None and depth is not None:
+            out["breath"] = (depth, depth <= thr)
+        elif rate is not None:
             if depth is None:
                 out["breath"] = (rate, rate <= thr)
             elif depth >= -thr or rate >= -thr:
@@ -389,10 +396,10 @@ class StateEngine:
 
     @staticmethod
     def _signature_holds(signs: dict[str, tuple[float, bool]]) -> bool:
-        if not signs:
-            return False
-        low = sum(1 for _v, is_low in signs.values() if is_low)
-        return low >= min(2, len(signs))
+        low = [k for k, (_v, is_low) in signs.items() if is_low]
+        if not ({"heart", "breath"} & set(low)):
+            return False  # skin flattening alone: habituation as often as shutdown
+        return len(low) >= min(2, len(signs))
 
     def _advance(self, t: float, cand: str) -> None:
         zc = self.cfg.zones

@@ -510,7 +510,8 @@ class RespChannel(Channel):
 
     Features (per frame, from breaths confirmed by the frame's sample):
 
-    ``resp_rate_bpm``  1/min  60 / mean inspiration-onset interval in the last 30 s
+    ``resp_rate_bpm``  1/min  60 / mean inspiration-onset interval in the last 30 s (at least the
+                              last two intervals, reaching back up to 60 s)
     ``resp_depth``     a.u.   mean inspiration depth (band-passed peak - trough) in the last 30 s
     ``resp_cv``        1      coefficient of variation of breath intervals in the last 60 s,
                               from successive differences: sqrt(mean(d^2) / 2) / mean interval,
@@ -527,10 +528,16 @@ class RespChannel(Channel):
     No interval, and so no rate, CV or I:E, is taken across a gap in the signal.
 
     **Motion.** A breath (peak) deeper than ``MOTION_RATIO`` (2) times the median of the last 15
-    ordinary breaths is not an ordinary breath: a belt pulled by a body movement, or a sigh
-    (a sigh is defined as a breath of at least twice the mean tidal volume; Vlemincx et al.
-    2013). The interval that contains it gives no rate, CV or I:E, its depth is left out, and
-    the share of such intervals in the last 30 s lowers ``quality_resp``. When
+    ordinary breaths, with an inspiration shorter than ``MOTION_SLOW_RATIO`` (1.5) times
+    theirs, is a belt pulled by a body movement, not a breath. (A deep breath with a long
+    inspiration is a slow deep breath: following the 6/min pacer, or a sigh, by definition at
+    least twice a tidal breath; Vlemincx et al. 2013.) The interval that contains it gives no
+    rate, CV or I:E, its depth is left out, and the share of such intervals in the last 30 s
+    lowers ``quality_resp`` (twice that share is taken off). An interval shorter than
+    ``SHORT_RATIO`` (0.5) times the median of the last 15 ordinary ones (a breath split by a
+    movement, speech or a cough) gives no rate, CV or I:E either, without lowering the
+    quality; ``SHORT_ACCEPT_N`` (4) in a row are a real change of rate and become the new
+    reference. When
     ``MOTION_ACCEPT_N`` (10) deep breaths follow in a row, the belt was re-tensioned: that depth
     becomes the new normal.
     """
@@ -550,6 +557,9 @@ class RespChannel(Channel):
     KEEP_S = 90.0
     MAX_IBI_S = 20.0
     MOTION_RATIO = 2.0
+    MOTION_SLOW_RATIO = 1.5
+    SHORT_RATIO = 0.5
+    SHORT_ACCEPT_N = 4
     MOTION_REF_N = 15
     MOTION_ACCEPT_N = 10
 
@@ -563,6 +573,9 @@ class RespChannel(Channel):
         self._last_onset_t = math.nan
         self._last_peak_t = math.nan
         self._ref_depths: list[float] = []  # the last ordinary breath depths (motion reference)
+        self._ref_insp: list[float] = []  # and their inspiration times, s
+        self._ref_ibi: list[float] = []  # the last ordinary breath intervals, s
+        self._short_run: list[float] = []  # consecutive too-short intervals
         self._deep_run: list[float] = []  # consecutive motion-deep breaths
         self._motion_since_onset = False
         self._valid = np.empty(0)
@@ -596,12 +609,15 @@ class RespChannel(Channel):
                 if self._motion_since_onset:
                     motion[k] = 1.0
                     ibi[k] = np.nan
+                elif math.isfinite(ibi[k]) and self._is_short(float(ibi[k])):
+                    ibi[k] = np.nan  # a split breath (movement, speech, cough)
                 self._motion_since_onset = False
                 self._last_onset_t = t
                 k += 1
             else:
                 self._last_peak_t = float(self.sample_time(peak[j]))
-                if self._is_motion(float(depth[j])):
+                insp = self._last_peak_t - self._last_onset_t  # NaN before the first onset
+                if self._is_motion(float(depth[j]), insp):
                     self._motion_since_onset = True
                     pdepth[j] = np.nan
         ibi_ok = np.isfinite(ibi) & (ibi <= self.MAX_IBI_S)
@@ -640,12 +656,41 @@ class RespChannel(Channel):
             "breath_ie_ratio": ie,
         }
 
-    def _is_motion(self, d: float) -> bool:
-        """One breath depth against the recent ordinary ones (event order, so chunk-free)."""
-        ref = self._ref_depths
+    def _is_short(self, ibi: float) -> bool:
+        """An interval under half the recent ordinary ones is a breath split by a movement,
+        speech or a cough; ``MOTION_ACCEPT_N`` such in a row are a real change of rate."""
+        ref = self._ref_ibi
+        if ibi > self.MAX_IBI_S:
+            return False
+        if len(ref) >= 5 and ibi < self.SHORT_RATIO * float(np.median(ref)):
+            self._short_run.append(ibi)
+            if len(self._short_run) < self.SHORT_ACCEPT_N:
+                return True
+            ref[:] = self._short_run
+            self._short_run.clear()
+            return False
+        self._short_run.clear()
+        ref.append(ibi)
+        if len(ref) > self.MOTION_REF_N:
+            del ref[0]
+        return False
+
+    def _is_motion(self, d: float, insp_s: float) -> bool:
+        """One breath (depth, inspiration time) against the recent ordinary ones.
+
+        Deep *and* quick: a deep breath with a long inspiration is a slow deep breath (the
+        6/min pacer, a sigh), not a movement. Kept in event order, so chunking cannot change it.
+        """
+        ref, ref_t = self._ref_depths, self._ref_insp
         if not math.isfinite(d):
             return False
-        if len(ref) >= 5 and d > self.MOTION_RATIO * float(np.median(ref)):
+        deep = len(ref) >= 5 and d > self.MOTION_RATIO * float(np.median(ref))
+        slow = (
+            math.isfinite(insp_s)
+            and len(ref_t) >= 5
+            and insp_s >= self.MOTION_SLOW_RATIO * float(np.median(ref_t))
+        )
+        if deep and not slow:
             self._deep_run.append(d)
             if len(self._deep_run) < self.MOTION_ACCEPT_N:
                 return True
@@ -657,6 +702,10 @@ class RespChannel(Channel):
         ref.append(d)
         if len(ref) > self.MOTION_REF_N:
             del ref[0]
+        if math.isfinite(insp_s) and insp_s > 0:
+            ref_t.append(insp_s)
+            if len(ref_t) > self.MOTION_REF_N:
+                del ref_t[0]
         return False
 
     # breathing depth against the session's own: a belt that slipped off or was unplugged
@@ -685,6 +734,10 @@ class RespChannel(Channel):
         ibi = on.col("ibi")
         iok = on.col("ibi_ok")
         lo, hi = window_bounds(on, t, n_k, self.RATE_WIN_S)
+        # slow breathing (the 6/min pacer) holds only two or three onsets in 30 s: reach back
+        # to the last three onsets, up to 60 s, so the rate never blinks out
+        lo60, _ = window_bounds(on, t, n_k, 2.0 * self.RATE_WIN_S)
+        lo = np.minimum(lo, np.maximum(hi - 3, lo60))
         lod = np.minimum(lo + 1, hi)  # an interval belongs to its later onset
         n_i = window_sum(iok, lod, hi)
         mean_ibi = _safe_div(window_sum(ibi * iok, lod, hi), n_i)
@@ -714,7 +767,7 @@ class RespChannel(Channel):
         )
         present = (t - last_on) <= np.maximum(15.0, 2.5 * np.nan_to_num(mean_ibi, nan=6.0))
         quality = valid * present * self._depth_factor(depth) * (1.0 - 2.0 * moving)
-        quality = np.clip(quality, 0.0, 1.0)
+        quality = np.clip(quality, 0.0, 1.0) + 0.0  # no -0.0
         if len(on) > 256:
             on.trim_before(float(t[-1]) - self.KEEP_S)
         if len(self._peaks) > 256:
