@@ -6,6 +6,7 @@ scripted transition (physiology and the 30-60 s feature windows need that long t
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 import time
@@ -212,3 +213,73 @@ def test_modality_that_drops_out_and_returns():
     assert min(f.state.confidence for f in by["after"]) > 0.95
     agree = zone_agreement(t, [f.state.zone for f in res.frames], scen, 120.0)
     assert all(v >= MIN_AGREEMENT for v in agree.values()), agree
+
+
+def _drive_segments(wot_data, baseline):
+    path = wot_data / "drivedb" / "segments.csv"
+    if not (wot_data / "drivedb" / "drive05.hea").exists() or not path.exists():
+        pytest.skip(f"drivedb/drive05 or its segments.csv not found under {wot_data}")
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["drive"] == "drive05"]
+
+    def masks(t):
+        out = {}
+        for r in rows:
+            m = (t >= float(r["start_s"])) & (t < float(r["end_s"]))
+            if r["segment"].startswith("Rest"):
+                m &= ~((t >= baseline[0]) & (t < baseline[1]))
+            kind = r["segment"].rstrip("0123456789")
+            out[kind] = out.get(kind, np.zeros(t.size, bool)) | m
+        return out
+
+    return masks
+
+
+def _check_drive(t, zones, arousal, masks, label):
+    kinds = masks(t)
+    city = float(np.mean(zones[kinds["City"]] == "hyper"))
+    rest = float(np.mean(np.isin(zones[kinds["Rest"]], ["within", "hypo"])))
+    mean = {k: float(np.nanmean(arousal[m])) for k, m in kinds.items()}
+    print(f"{label}: City hyper {city:.3f}, Rest within/hypo {rest:.3f}, mean arousal {mean}")
+    assert city >= 0.6
+    assert rest >= 0.8
+    assert mean["City"] > mean["Highway"] > mean["Rest"]
+
+
+def test_real_stress_drive05_through_wot_analyze(wot_data, tmp_path):
+    """PhysioNet drivedb drive05 (Healey & Picard 2005) with ECG, foot GSR and RESP and a 5-min
+    baseline inside Rest1: City mostly hyper, the rest of Rest within or hypo, and the mean
+    arousal orders City > Highway > Rest."""
+    baseline = (100.0, 400.0)
+    masks = _drive_segments(wot_data, baseline)
+    out = tmp_path / "d5"
+    r = subprocess.run(
+        [*WOT, "analyze", str(wot_data / "drivedb" / "drive05"), "--out", str(out),
+         "--ecg", "ECG", "--eda", "foot GSR", "--resp", "RESP", "--baseline", "100:400"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    st = np.genfromtxt(out / "states.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    _check_drive(st["time_s"], st["state"], st["arousal"], masks, "drive05")
+
+
+@pytest.mark.parametrize("end_factor", [0.3])
+def test_real_stress_survives_foot_gsr_drifting_down(wot_data, end_factor):
+    """The same recording with the foot GSR scaled down steadily to 30 % by the end (an
+    electrode drying out or a foot cooling): the engine must not lean on the tonic level."""
+    from wot_biofeedback.offline import score_before_baseline
+    from wot_biofeedback.sources.files import read_recording
+
+    baseline = (100.0, 400.0)
+    masks = _drive_segments(wot_data, baseline)
+    rec = read_recording(
+        wot_data / "drivedb" / "drive05", {"ecg": "ECG", "eda": "foot GSR", "resp": "RESP"}
+    )
+    eda = rec.signals["eda"]
+    eda.data = eda.data * np.linspace(1.0, end_factor, eda.data.size)
+    res, pipe = run_recording(rec, EngineConfig(), baseline)
+    score_before_baseline(res, pipe)
+    t = np.array([f.time_s for f in res.frames])
+    zones = np.array([f.state.zone for f in res.frames])
+    arousal = np.array([f.state.arousal for f in res.frames])
+    _check_drive(t, zones, arousal, masks, f"drive05, foot GSR x{end_factor} by the end")
