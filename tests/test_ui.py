@@ -8,11 +8,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import dataclasses
 import math
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pylsl
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from wot_simulators import (
     SimConfig,
@@ -25,7 +29,8 @@ from wot_simulators import (
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine, Snapshot, StreamStatus
 from wot_biofeedback.sources.lsl import LslSource, resolve
-from wot_biofeedback.ui import MainWindow, run_window
+from wot_biofeedback.ui import ClientWindow, MainWindow, pacer_state, run_window
+from wot_biofeedback.ui.client_view import WORDS as CLIENT_WORDS
 from wot_biofeedback.ui.main_window import CALIBRATING_WORDS, ZONE_WORDS
 
 pytestmark = [pytest.mark.qt, pytest.mark.timeout(120)]
@@ -110,6 +115,7 @@ def test_window_draws_a_live_session(qtbot, live, tmp_path):
     assert "bpm" in win.number_labels["hr_bpm"].text()
     assert "--" not in win.number_labels["hr_bpm"].text()
     assert all(lab.text().endswith("ok") for lab in win.stream_labels.values())
+    assert "ECG" in win.quality_label.text() and "%" in win.quality_label.text()
 
     # screenshots: one for the test, one to look at
     png = tmp_path / "window.png"
@@ -275,4 +281,203 @@ def test_signal_problem_is_named_in_the_status_row(qtbot):
     assert "color" in eda.styleSheet() and eda.styleSheet() != win.stream_labels["ecg"].styleSheet()
     assert win.stream_labels["ecg"].text() == "ECG ok"
     win.grab().save(str(CHECK_PNG.with_name("wot_ui_eda_note.png")))
+    win.close()
+
+
+# the client view, the pacer, notes, spans, recovery, screenshots ---------------------------------
+@pytest.mark.lsl
+def test_client_view_follows_a_live_session(qtbot, live, tmp_path):
+    """Calibration, then the stressor: the client sees "revved up", the cue in words, and the
+    pacer at the cue's rate (6/min, inhale 40 %), in calm colours."""
+    _, _, engine = live
+    win = ClientWindow(engine)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+
+    def settled() -> bool:
+        return win.zone_label.text() in (CLIENT_WORDS["within"], CLIENT_WORDS["hyper"])
+
+    try:
+        qtbot.waitUntil(settled, timeout=20_000)
+    except Exception:
+        snap = engine.snapshot()
+        raise AssertionError(
+            f"client label {win.zone_label.text()!r}; engine {snap.zone} {snap.calibrating} "
+            f"{snap.session_s} {snap.explanation}; error {win.error}"
+        ) from None
+    qtbot.waitUntil(lambda: win.zone_label.text() == CLIENT_WORDS["hyper"], timeout=30_000)
+    qtbot.waitUntil(lambda: win.pacer.active, timeout=10_000)
+    snap = win.last_snapshot
+    assert snap.cue is not None and snap.cue.zone == "hyper"
+    assert win.cue_label.text() == snap.cue.text
+    assert (win.pacer.rate_bpm, win.pacer.inhale_ratio) == (6.0, 0.4)
+    assert win.pacer.colour != "#D55E00"  # no alarm red for the client
+    assert math.isfinite(win.gauge.value) and win.gauge.value > win.gauge.band[1]
+    # the circle follows the wall clock: 2 s into a 10-s breath with a 4-s inhale is half way
+    win.pacer.now = win.pacer.t0 + 2.0
+    phase, inhaling, size = win.pacer.state()
+    assert inhaling and phase == pytest.approx(0.2) and size == pytest.approx(0.5)
+    png = tmp_path / "client.png"
+    assert win.grab().save(str(png))
+    img = QImage(str(png))
+    assert (img.width(), img.height()) == (1280, 800)
+    win.close()
+
+
+def test_client_view_while_calibrating_and_with_signals_lost(qtbot):
+    win = ClientWindow(StubEngine())
+    qtbot.addWidget(win)
+    win.refresh()
+    assert win.zone_label.text().startswith("Settling in")
+    assert not win.pacer.active and not math.isfinite(win.gauge.value)
+    lost = NotedEngine()
+    base = lost.snapshot()
+    gone = {m: dataclasses.replace(st, state="lost") for m, st in base.streams.items()}
+    win.show_snapshot(dataclasses.replace(base, streams=gone, zone="hyper", calibrating=False))
+    assert win.zone_label.text() == CLIENT_WORDS["unknown"]  # never a stale zone
+    win.close()
+
+
+def test_pacer_state_follows_rate_and_ratio():
+    # 6/min, inhale 40 %: a 10-s breath, 4 s in and 6 s out
+    assert pacer_state(0.0, 6.0, 0.4) == (0.0, True, 0.0)
+    assert pacer_state(2.0, 6.0, 0.4)[2] == pytest.approx(0.5)
+    assert pacer_state(4.0, 6.0, 0.4)[1:] == (False, pytest.approx(1.0))
+    assert pacer_state(7.0, 6.0, 0.4)[2] == pytest.approx(0.5)
+    assert pacer_state(10.0, 6.0, 0.4)[2] == pytest.approx(0.0, abs=1e-12)
+    # 15/min, equal halves (the hypo cue): a 4-s breath
+    assert pacer_state(1.0, 15.0, 0.5)[2] == pytest.approx(0.5)
+    assert pacer_state(6.0, 15.0, 0.5)[1:] == (False, pytest.approx(1.0))
+    # size is a function of time alone: the same moment gives the same picture
+    assert pacer_state(123.4, 6.0, 0.4) == pacer_state(123.4, 6.0, 0.4)
+
+
+@pytest.mark.lsl
+def test_markers_with_notes_are_kept_and_published(qtbot, live, source_id):
+    _, _, engine = live
+    win = MainWindow(engine)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: engine.snapshot().n_frames > 0, timeout=10_000)
+    inlet = pylsl.StreamInlet(resolve("Markers", source_id=f"{source_id}-engine-markers"))
+    inlet.open_stream(timeout=5.0)
+    time.sleep(0.3)
+    win.note_edit.setFocus()
+    qtbot.keyClicks(win.note_edit, "client recalls the accident")
+    qtbot.keyClick(win.note_edit, Qt.Key.Key_Return)
+    assert win.note_edit.text() == ""  # ready for the next note
+    win.marker_shortcut.activated.emit()  # the one-key marker (M)
+    assert len(win.markers) == 2
+    got: list[str] = []
+
+    def arrived() -> bool:
+        sample, _ = inlet.pull_sample(timeout=0.0)
+        if sample:
+            got.append(sample[0])
+        return len(got) >= 2
+
+    qtbot.waitUntil(arrived, timeout=5_000)
+    assert got[0].endswith(": client recalls the accident")
+    # kept with the session, at session time, for the summary and the client profile
+    texts = [text for _t, text in engine.snapshot().extra["markers"]]
+    assert texts == [m[1] for m in win.markers]
+    win.close()
+
+
+def test_trace_span_can_be_chosen(qtbot):
+    win = MainWindow(StubEngine(), owns_engine=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.span_box.setCurrentIndex(win.span_box.findData(30.0))
+    assert win.raw_span_s == 30.0
+    x0, _ = win.raw_plots["ecg"].getViewBox().targetRange()[0]
+    assert x0 == pytest.approx(-30.0)
+    win.close()
+
+
+@pytest.mark.lsl
+def test_a_stream_that_stalls_shows_lost_and_recovers(qtbot, source_id):
+    """ECG alone, pushed by hand: it stops (the status says lost, with the time since the last
+    sample, in the console; the client sees no stale zone) and comes back (ok again)."""
+    fs = 250.0
+    sess = simulate_session(load_scenario("calm"), SimConfig(seed=1), 120.0)
+    info = pylsl.StreamInfo(f"{source_id}-ecg", "ECG", 1, fs, pylsl.cf_float32, f"{source_id}-ecg")
+    outlet = pylsl.StreamOutlet(info)
+    src = LslSource("ecg", resolve("ECG", source_id=f"{source_id}-ecg", timeout=10.0))
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 20.0
+    engine = Engine({"ecg": src}, cfg, outlets_source_id=None, period_s=0.01, stall_s=0.5)
+    engine.start()
+    assert outlet.wait_for_consumers(10.0)
+    win = MainWindow(engine, owns_engine=True)
+    client = ClientWindow(engine)
+    qtbot.addWidget(win)
+    qtbot.addWidget(client)
+    pos = {"i": 0}
+    t_lsl = pylsl.local_clock()
+
+    def push(seconds: float) -> None:
+        n = int(seconds * fs)
+        a = pos["i"]
+        chunk = sess.ecg[a : a + n].astype(np.float32).reshape(-1, 1)
+        pos["i"] = a + n
+        outlet.push_chunk(chunk, t_lsl + (a + n - 1) / fs)
+
+    seen: set[str] = set()
+    for _ in range(30):  # 30 s of ECG at ~20x
+        push(1.0)
+        qtbot.wait(50)
+        seen.add(win.stream_labels["ecg"].text())
+    assert "ECG ok" in seen
+    qtbot.waitUntil(lambda: "lost" in win.stream_labels["ecg"].text(), timeout=10_000)
+    assert win.stream_labels["ecg"].text().startswith("ECG lost (")
+    qtbot.waitUntil(lambda: client.zone_label.text() == CLIENT_WORDS["unknown"], timeout=3_000)
+    t_lsl = pylsl.local_clock() - pos["i"] / fs  # resume on the live clock
+    seen.clear()
+    for _ in range(20):
+        push(1.0)
+        qtbot.wait(50)
+        seen.add(win.stream_labels["ecg"].text())
+    assert "ECG ok" in seen  # back
+    client.close()
+    win.close()
+    assert not engine.running
+
+
+@pytest.mark.lsl
+@pytest.mark.timeout(180)
+def test_demo_screenshot_writes_both_views(tmp_path):
+    out = tmp_path / "shots"
+    r = subprocess.run(
+        [sys.executable, "-m", "wot_biofeedback.cli", "demo", "--screenshot", str(out),
+         "--duration", "240", "--speed", "20", "--seed", "2"],
+        capture_output=True, text=True, timeout=170,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "screenshots at session" in r.stdout
+    for name in ("therapist.png", "client.png"):
+        img = QImage(str(out / name))
+        assert img.width() >= 1280 and img.height() >= 800, name
+
+
+class PpgEngine(StubEngine):
+    """A PPG pulse stream instead of ECG, and breathing from a chest accelerometer."""
+
+    def snapshot(self) -> Snapshot:
+        snap = super().snapshot()
+        t = np.arange(0, 20, 0.01)
+        raw = {"ppg": (t, np.sin(2 * np.pi * 1.1 * t)), "acc": (t, np.sin(2 * np.pi * t / 5))}
+        return dataclasses.replace(snap, raw=raw, marks={"rpeak": np.arange(11.0, 20.0, 0.9)})
+
+
+def test_cardiac_and_breathing_plots_follow_the_connected_sources(qtbot):
+    win = MainWindow(PpgEngine(), owns_engine=True)
+    qtbot.addWidget(win)
+    win.refresh()
+    assert "PPG" in win.raw_plots["ecg"].titleLabel.text
+    assert "ACC" in win.raw_plots["resp"].titleLabel.text
+    assert win.raw_curves["ecg"].getData()[0].size > 500  # the last 10 s at 100 Hz
+    assert win.raw_marks["ecg"].data.size >= 10  # pulses marked
     win.close()

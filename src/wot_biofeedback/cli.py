@@ -232,12 +232,36 @@ def _run_engine(
         if not args.headless and has_display():
             from .ui import run_window
 
-            return int(run_window(engine, truth=truth, duration_s=args.duration))
+            client = not getattr(args, "no_client_view", False)
+            return int(run_window(engine, truth=truth, duration_s=args.duration, client=client))
         run_terminal(engine.snapshot, done, TerminalView(title=title), truth)
     except KeyboardInterrupt:
         print("\nstopped (Ctrl-C)")
     finally:
         engine.stop()
+    return 0
+
+
+def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: float) -> int:
+    """``wot demo --screenshot DIR --duration S``: S seconds of simulated session, offscreen,
+    then both views as PNGs."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from .ui import take_screenshots
+
+    until_s = min(args.duration if args.duration is not None else 300.0, total_s - 1.0)
+    engine.start()
+    try:
+        paths = take_screenshots(
+            engine,
+            args.screenshot,
+            lambda snap: snap.session_s >= until_s,
+            timeout_s=until_s / args.speed + 60.0,
+            truth=truth,
+        )
+        snap = engine.snapshot()
+    finally:
+        engine.stop()
+    print(f"screenshots at session {snap.session_s:.0f} s ({snap.zone}): {', '.join(paths)}")
     return 0
 
 
@@ -267,6 +291,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return str(sess.zone_at(np.array([t]))[0])
 
         title = f"wot demo | scenario {scen.name} (seed {args.seed}) at {args.speed:g}x"
+        if args.screenshot:
+            return _screenshots(engine, args, truth, sess.duration_s)
         drained = {"t": math.nan}
 
         def finished() -> bool:
@@ -368,6 +394,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--headless", action="store_true", help="terminal view even when a display exists"
     )
     d.add_argument("--config", default=None)
+    d.add_argument(
+        "--screenshot",
+        default=None,
+        metavar="DIR",
+        help="run offscreen for --duration S seconds of simulated session (default 300), then "
+        "write DIR/therapist.png and DIR/client.png and exit",
+    )
+    d.add_argument(
+        "--no-client-view", action="store_true", help="only the therapist console, no client view"
+    )
     d.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("run", help="the engine on live LSL streams")
@@ -403,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--duration", type=float, default=None)
     r.add_argument("--headless", action="store_true")
+    r.add_argument(
+        "--no-client-view", action="store_true", help="only the therapist console, no client view"
+    )
     _profile_args(r)
     r.add_argument(
         "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"

@@ -139,6 +139,7 @@ class Engine:
         self._last_cue: Cue | None = None
         self._frame_log: list[Frame] = []
         self._commands: list[tuple[str, Any]] = []
+        self.markers: list[tuple[float, str]] = []  # (session s, text) of therapist annotations
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -182,7 +183,11 @@ class Engine:
             self._commands.append(("cue", text))
 
     def add_marker(self, text: str) -> None:
-        """Therapist annotation, published on ``wot-markers`` with the current LSL time."""
+        """Therapist annotation: kept with the session (:attr:`markers`, ``Snapshot.extra``)
+        at the current session time, and published on ``wot-markers`` with the LSL time."""
+        with self._lock:
+            t = self._last.time_s if self._last is not None else 0.0
+            self.markers.append((t, str(text)))
         if self.outlets is not None:
             self.outlets.push_marker(text, pylsl.local_clock())
 
@@ -371,6 +376,7 @@ class Engine:
             marks = {k: np.asarray(v) for k, v in self._marks.items()}
             last = self._last
             cue = self._last_cue
+            markers = list(self.markers)
         zc = self.config.zones
         st = self.pipeline.state
         streams = {m: self._status(m) for m in self.sources}
@@ -412,4 +418,5 @@ class Engine:
             n_frames=self.frames_total,
             overruns=self.overruns,
             error=None if self.error is None else repr(self.error),
+            extra={"markers": markers},
         )

@@ -176,6 +176,7 @@ def add_session(
             "fraction_in_zone": summary.get("fraction_in_zone"),
             "n_excursions": summary.get("n_excursions"),
             "recovery_s": summary.get("recovery_s"),
+            "markers": summary.get("markers", []),
         }
     )
     profile["baseline"] = _merge(profile["sessions"])
@@ -216,7 +217,7 @@ def engine_summary(engine: Any, history_s: float = 4 * 3600.0) -> dict[str, Any]
     h = snap.history
     names = {code: zone for zone, code in ZONE_CODE.items()}
     zones = [names.get(int(c), "unknown") for c in np.nan_to_num(h["zone_code"], nan=2.0)]
-    return build_summary(
+    summary = build_summary(
         np.asarray(h["time_s"]),
         zones,
         np.asarray(h["arousal"]),
@@ -224,3 +225,5 @@ def engine_summary(engine: Any, history_s: float = 4 * 3600.0) -> dict[str, Any]
         list(engine.pipeline.cues.log),
         engine.config.frame_rate_hz,
     )
+    summary["markers"] = [{"time_s": t, "text": text} for t, text in snap.extra.get("markers", [])]
+    return summary

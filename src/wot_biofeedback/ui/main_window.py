@@ -26,13 +26,15 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QFont
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QPushButton,
     QSizePolicy,
@@ -45,7 +47,7 @@ from ..state import ZONE_CODE
 if TYPE_CHECKING:
     from ..engine import Snapshot
 
-__all__ = ["MainWindow", "run_window"]
+__all__ = ["MainWindow", "run_window", "take_screenshots"]
 
 # Okabe-Ito
 GREEN = "#009E73"  # within
@@ -72,6 +74,15 @@ RAW_UNITS = {"ecg": "mV", "eda": "µS", "resp": "a.u."}
 RAW_MARKS = {"ecg": ("rpeak", "R-peaks"), "eda": ("scr", "SCRs"), "resp": ("breath", "breaths")}
 RAW_COLOURS = {"ecg": DARK, "eda": DARK, "resp": DARK}
 MARK_COLOURS = {"ecg": VERMILLION, "eda": BLUE, "resp": GREEN}
+RAW_SOURCES = {"ecg": ("ecg", "ppg", "rr"), "eda": ("eda",), "resp": ("resp", "acc")}
+RAW_SOURCE_LABELS = {
+    "ecg": ("ECG", "mV", "R-peaks"),
+    "ppg": ("PPG pulse", "a.u.", "pulses"),
+    "rr": ("RR intervals", "ms", "beats"),
+    "eda": ("EDA", "µS", "SCRs"),
+    "resp": ("RESP", "a.u.", "breaths"),
+    "acc": ("ACC breathing (chest tilt)", "a.u.", "breaths"),
+}
 NUMBERS = (
     ("hr_bpm", "HR", "bpm", "{:.0f}"),
     ("rmssd_ms", "RMSSD", "ms", "{:.0f}"),
@@ -81,7 +92,14 @@ NUMBERS = (
 )
 
 HISTORY_SPAN_S = 600.0  # arousal history shown, s
-RAW_SPAN_S = 10.0  # raw traces shown, s
+RAW_SPAN_S = 10.0  # raw traces shown by default, s
+RAW_SPANS_S = (5.0, 10.0, 30.0)  # the choices (the engine keeps 30 s)
+TRENDS = (
+    ("hr_bpm", "HR (bpm)", VERMILLION),
+    ("rmssd_ms", "RMSSD (ms)", BLUE),
+    ("scl_us", "SCL (µS)", ORANGE),
+    ("resp_rate_bpm", "breathing (/min)", GREEN),
+)
 AROUSAL_YRANGE = (-4.3, 4.3)  # the index is clipped to ±4
 REFRESH_HZ = 30.0
 CALIBRATE_S = 60.0
@@ -124,7 +142,9 @@ class ClockAxis(pg.AxisItem):
         return [clock(v) for v in values]
 
 
-def _style_plot(plot: pg.PlotItem, left: str, bottom: str | None, fast: bool = True) -> None:
+def _style_plot(
+    plot: pg.PlotItem, left: str, bottom: str | None, fast: bool = True, grid: bool = False
+) -> None:
     """White-background styling, no mouse interaction, fast drawing options.
 
     ``fast`` clips curves to the view and peak-downsamples them (not for step curves, which
@@ -136,7 +156,10 @@ def _style_plot(plot: pg.PlotItem, left: str, bottom: str | None, fast: bool = T
     if fast:
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
-    plot.showGrid(x=True, y=True, alpha=0.15)
+    if grid:
+        # grid lines are drawn by the axes over the whole plot, the costliest part of a
+        # repaint: only where they help reading values (the arousal index)
+        plot.showGrid(x=True, y=True, alpha=0.15)
     for name in ("left", "bottom"):
         ax = plot.getAxis(name)
         ax.setPen(pg.mkPen(DARK, width=1))
@@ -212,6 +235,12 @@ class MainWindow(QMainWindow):
         self._window: tuple[float, float] | None = None
         self._marker_lines: list[pg.InfiniteLine] = []
         self._banner_key = ""
+        self.raw_span_s = RAW_SPAN_S
+        self._raw_source: dict[str, str] = {}
+        self._trend_t: list[np.ndarray] = []
+        self._trend_v: dict[str, list[np.ndarray]] = {k: [] for k, _, _ in TRENDS}
+        self._trend_last = -math.inf
+        self._n_markers_drawn = 0
 
         self.setWindowTitle("wot-biofeedback — window of tolerance")
         self.resize(1280, 800)
@@ -223,7 +252,11 @@ class MainWindow(QMainWindow):
         root.addWidget(self._build_banner())
         mid = QHBoxLayout()
         mid.setSpacing(6)
-        mid.addWidget(self._build_history(), 3)
+        left = QVBoxLayout()
+        left.setSpacing(4)
+        left.addWidget(self._build_history(), 3)
+        left.addWidget(self._build_trends(), 2)
+        mid.addLayout(left, 3)
         mid.addWidget(self._build_raw(), 2)
         root.addLayout(mid, 1)
         root.addWidget(self._build_numbers())
@@ -292,7 +325,7 @@ class MainWindow(QMainWindow):
         self.arousal_plot = self.history_view.addPlot(
             row=0, col=0, axisItems={"bottom": ClockAxis("bottom")}
         )
-        _style_plot(self.arousal_plot, "arousal (z)", None)
+        _style_plot(self.arousal_plot, "arousal (z)", None, grid=True)
         self.arousal_plot.setTitle(title, color=DARK, size="11pt")
         self.arousal_plot.setYRange(*AROUSAL_YRANGE, padding=0)
         self.arousal_plot.setXRange(0.0, 60.0, padding=0)
@@ -355,6 +388,30 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.legend_label)
         return box
 
+    def _build_trends(self) -> QWidget:
+        """Session-long trends of HR, RMSSD, SCL and breathing rate (whole session)."""
+        self.trends_view = pg.GraphicsLayoutWidget(self)
+        self.trends_view.setBackground("w")
+        self.trends_view.ci.setContentsMargins(2, 2, 8, 2)
+        self.trends_view.ci.setSpacing(0)
+        self.trend_plots: dict[str, pg.PlotItem] = {}
+        self.trend_curves: dict[str, pg.PlotDataItem] = {}
+        for i, (key, label, colour) in enumerate(TRENDS):
+            row, col = divmod(i, 2)
+            p = self.trends_view.addPlot(
+                row=row, col=col, axisItems={"bottom": ClockAxis("bottom")}
+            )
+            _style_plot(p, "", None)
+            p.setTitle(f"{label}, whole session", color=colour, size="9pt")
+            p.getAxis("left").setWidth(40)
+            p.enableAutoRange(axis="y", enable=True)
+            p.setXRange(0.0, 60.0, padding=0)
+            if i:
+                p.setXLink(self.trend_plots[TRENDS[0][0]])
+            self.trend_curves[key] = p.plot(pen=pg.mkPen(colour, width=1))
+            self.trend_plots[key] = p
+        return self.trends_view
+
     def _build_raw(self) -> QWidget:
         self.raw_view = pg.GraphicsLayoutWidget(self)
         self.raw_view.setBackground("w")
@@ -368,11 +425,7 @@ class MainWindow(QMainWindow):
             _style_plot(
                 p, f"{MODALITY_LABELS[m]} ({RAW_UNITS[m]})", "seconds (0 = now)" if last else None
             )
-            p.setTitle(
-                f"{MODALITY_LABELS[m]} — last {RAW_SPAN_S:g} s, ● {RAW_MARKS[m][1]}",
-                color=DARK,
-                size="10pt",
-            )
+            p.setTitle(f"{MODALITY_LABELS[m]} — ● {RAW_MARKS[m][1]}", color=DARK, size="10pt")
             p.setXRange(-RAW_SPAN_S, 0.1, padding=0)
             p.setYRange(0.0, 1.0, padding=0)
             if i:
@@ -382,7 +435,27 @@ class MainWindow(QMainWindow):
             p.addItem(sc)
             self.raw_plots[m] = p
             self.raw_marks[m] = sc
-        return self.raw_view
+        self.span_box = QComboBox(self)
+        for span in RAW_SPANS_S:
+            self.span_box.addItem(f"traces: last {span:g} s", span)
+        self.span_box.setCurrentIndex(RAW_SPANS_S.index(RAW_SPAN_S))
+        self.span_box.currentIndexChanged.connect(
+            lambda i: self.set_raw_span(float(self.span_box.itemData(i)))
+        )
+        box = QWidget(self)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.span_box, 0, Qt.AlignmentFlag.AlignRight)
+        lay.addWidget(self.raw_view, 1)
+        return box
+
+    def set_raw_span(self, span_s: float) -> None:
+        """Show the last ``span_s`` seconds of the raw traces."""
+        self.raw_span_s = float(span_s)
+        for p in self.raw_plots.values():
+            p.setXRange(-self.raw_span_s, 0.1, padding=0)
+        self._raw_yrange.clear()
 
     def _build_numbers(self) -> QWidget:
         box = QFrame(self)
@@ -397,11 +470,18 @@ class MainWindow(QMainWindow):
             lay.addWidget(lab)
             self.number_labels[key] = lab
             lay.addStretch(1)
+        self.quality_label = QLabel("signal quality —", box)
+        self.quality_label.setFont(_font(10))
+        self.quality_label.setTextFormat(Qt.TextFormat.RichText)
+        self.quality_label.setToolTip(
+            "Each channel's signal quality now (0-100 %): below 50 % its features leave the index"
+        )
+        lay.addWidget(self.quality_label)
         self.stream_labels: dict[str, QLabel] = {}
         for m in ("ecg", "eda", "resp"):
             lab = QLabel(f"{MODALITY_LABELS[m]} waiting", box)
             lab.setFont(_font(11, bold=True))
-            lab.setMinimumWidth(130)
+            lab.setMinimumWidth(96)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             lay.addWidget(lab)
             self.stream_labels[m] = lab
@@ -426,14 +506,22 @@ class MainWindow(QMainWindow):
         self.mute_button = QPushButton("Mute cues", self)
         self.mute_button.setCheckable(True)
         self.mute_button.setToolTip("Stop automatic cues (therapist cues still go out)")
-        self.marker_button = QPushButton("Marker", self)
-        self.marker_button.setToolTip("Annotate this moment (published on wot-markers)")
+        self.marker_button = QPushButton("Marker (M)", self)
+        self.marker_button.setToolTip(
+            "Annotate this moment with the note beside (published on wot-markers); key M"
+        )
+        self.note_edit = QLineEdit(self)
+        self.note_edit.setPlaceholderText("note for a marker, Enter to add")
+        self.note_edit.setMinimumWidth(280)
+        self.note_edit.returnPressed.connect(self.on_marker)
+        self.marker_shortcut = QShortcut(QKeySequence("M"), self)
+        self.marker_shortcut.activated.connect(self.on_marker)
         for b in (self.calibrate_button, self.cue_button, self.mute_button, self.marker_button):
             b.setMinimumHeight(34)
             b.setMinimumWidth(130)
             b.setFont(_font(11))
             lay.addWidget(b)
-        lay.addStretch(1)
+        lay.addWidget(self.note_edit, 1)
         self.calibrate_button.clicked.connect(self.on_calibrate)
         self.cue_button.clicked.connect(self.on_send_cue)
         self.mute_button.toggled.connect(self.on_mute)
@@ -471,18 +559,31 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Automatic cues muted" if muted else "Cues on", 5000)
 
     def on_marker(self) -> None:
+        """Add a marker now, with the typed note (if any); the note field is then cleared."""
         t = self._session_s()
+        note = self.note_edit.text().strip()
         text = f"marker {clock(t)} (session {t:.1f} s, {datetime.now():%H:%M:%S})"
+        if note:
+            text += f": {note}"
         self.engine.add_marker(text)
         self.markers.append((t, text))
+        self.note_edit.clear()
+        self._draw_marker(t, note)
+        self.statusBar().showMessage(f"Added {text}", 5000)
+
+    def _draw_marker(self, t: float, note: str) -> None:
         line = pg.InfiniteLine(
-            pos=t, angle=90, movable=False, pen=pg.mkPen(PURPLE, width=1, style=Qt.PenStyle.DotLine)
+            pos=t,
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(PURPLE, width=1, style=Qt.PenStyle.DotLine),
+            label=note[:24] or None,
+            labelOpts={"position": 0.95, "color": PURPLE, "anchors": [(0, 0), (0, 0)]},
         )
         self.arousal_plot.addItem(line)
         self._marker_lines.append(line)
         if len(self._marker_lines) > MAX_MARKER_LINES:
             self.arousal_plot.removeItem(self._marker_lines.pop(0))
-        self.statusBar().showMessage(f"Added {text}", 5000)
 
     # drawing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -503,6 +604,7 @@ class MainWindow(QMainWindow):
         if snap.n_frames != self._n_frames:
             self._n_frames = snap.n_frames
             self._draw_history(snap)
+            self._draw_trends(snap)
             self._draw_numbers(snap)
         self._count_fps(snap)
 
@@ -607,8 +709,35 @@ class MainWindow(QMainWindow):
                     edges, (zc == code).astype(np.float64), skipFiniteCheck=True
                 )
 
+    def _draw_trends(self, snap: Snapshot) -> None:
+        """Keep the whole session's trend rows (the snapshot holds the last 10 min only)."""
+        h = snap.history
+        t = h.get("time_s", np.empty(0))
+        new = t > self._trend_last
+        if new.any():
+            self._trend_t.append(t[new])
+            for key in self._trend_v:
+                self._trend_v[key].append(h.get(key, np.full(t.size, np.nan))[new])
+            self._trend_last = float(t[new][-1])
+            if len(self._trend_t) > 64:  # keep few, large arrays
+                self._trend_t = [np.concatenate(self._trend_t)]
+                for key in self._trend_v:
+                    self._trend_v[key] = [np.concatenate(self._trend_v[key])]
+        if not self._trend_t:
+            return
+        tt = np.concatenate(self._trend_t)
+        for key, curve in self.trend_curves.items():
+            _set_curve(curve, tt, np.concatenate(self._trend_v[key]))
+        self.trend_plots[TRENDS[0][0]].setXRange(0.0, max(60.0, float(tt[-1])), padding=0.01)
+
     def _draw_numbers(self, snap: Snapshot) -> None:
         f = snap.features
+        parts = []
+        for m in ("ecg", "eda", "resp"):
+            q = f.get(f"quality_{m}", math.nan)
+            if m in snap.streams or any(s in snap.streams for s in RAW_SOURCES[m]):
+                parts.append(f"{MODALITY_LABELS[m]} {q:.0%}" if math.isfinite(q) else f"{m} --")
+        _set_text(self.quality_label, "signal quality<br>" + " · ".join(parts) if parts else "")
         for key, name, unit, fmt in NUMBERS:
             v = f.get(key, math.nan)
             val = fmt.format(v) if v is not None and math.isfinite(v) else "--"
@@ -620,8 +749,17 @@ class MainWindow(QMainWindow):
             return
         now = max(ends)
         for m, plot in self.raw_plots.items():
-            t, x = snap.raw.get(m, (np.empty(0), np.empty(0)))
-            i0 = int(np.searchsorted(t, now - RAW_SPAN_S)) if t.size else 0
+            # the cardiac plot shows the cardiac source (ECG, PPG or an RR stream), the
+            # breathing plot a belt or, without one, the chest accelerometer's breathing
+            src = next((s for s in RAW_SOURCES[m] if s in snap.raw), m)
+            if self._raw_source.get(m) != src:
+                self._raw_source[m] = src
+                label, unit, what = RAW_SOURCE_LABELS[src]
+                plot.setTitle(f"{label} — ● {what}", color=DARK, size="10pt")
+                plot.setLabel("left", f"{label.split(' ')[0]} ({unit})")
+                self._raw_yrange.pop(m, None)
+            t, x = snap.raw.get(src, (np.empty(0), np.empty(0)))
+            i0 = int(np.searchsorted(t, now - self.raw_span_s)) if t.size else 0
             tv, xv = t[i0:] - now, x[i0:]
             _set_curve(self.raw_curves[m], tv, xv)
             marks = snap.marks.get(RAW_MARKS[m][0], np.empty(0))
@@ -672,22 +810,37 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def _app() -> QApplication:
+    app = cast(QApplication | None, QApplication.instance())
+    return app if app is not None else QApplication(sys.argv[:1])
+
+
 def run_window(
     engine: EngineLike,
     truth: Callable[[float], str] | None = None,
     duration_s: float | None = None,
+    client: bool = True,
 ) -> int:
-    """Show a :class:`MainWindow` on ``engine`` until it is closed (or ``duration_s`` passes).
+    """Show the therapist console (and, with ``client``, the client view in its own window) on
+    ``engine`` until the console is closed (or ``duration_s`` passes).
 
     The caller starts and stops the engine. Creates the ``QApplication`` when there is none.
-    Ctrl-C in the terminal closes the window. Returns the event loop's exit code.
+    Ctrl-C in the terminal closes the windows. Returns the event loop's exit code.
     """
-    app = cast(QApplication | None, QApplication.instance())
-    if app is None:
-        app = QApplication(sys.argv[:1])
+    from .client_view import ClientWindow
+
+    _app()  # the QApplication must exist before any widget
     win = MainWindow(engine, truth=truth)
-    win.closed.connect(app.quit)
+    # a local event loop, not app.quit(): quitting the application would end every later
+    # event loop in this process at once (a second window, a test)
+    loop = QEventLoop()
+    win.closed.connect(loop.quit)
     win.show()
+    client_win = None
+    if client:
+        client_win = ClientWindow(engine)
+        win.closed.connect(client_win.close)
+        client_win.show()
     if duration_s is not None:
         QTimer.singleShot(max(0, round(duration_s * 1000.0)), win.close)
     # Qt's loop blocks Python's signal handling: wake the interpreter now and then for Ctrl-C
@@ -698,9 +851,55 @@ def run_window(
         wake.timeout.connect(lambda: None)
         wake.start(200)
     try:
-        return int(app.exec())
+        return int(loop.exec())
     finally:
         wake.stop()
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
         win.timer.stop()
+        if client_win is not None:
+            client_win.stop_timers()
+
+
+def take_screenshots(
+    engine: EngineLike,
+    out_dir: str | Any,
+    until: Callable[[Snapshot], bool],
+    timeout_s: float,
+    truth: Callable[[float], str] | None = None,
+    size: tuple[int, int] = (1280, 800),
+) -> list[str]:
+    """Run both views (offscreen is fine) until ``until(snapshot)`` or ``timeout_s`` (wall),
+    then write ``therapist.png`` and ``client.png`` into ``out_dir``; returns their paths."""
+    from pathlib import Path
+
+    from .client_view import ClientWindow
+
+    app = _app()
+    win = MainWindow(engine, truth=truth)
+    client_win = ClientWindow(engine)
+    for w in (win, client_win):
+        w.resize(*size)
+        w.show()
+    t_end = time.monotonic() + timeout_s
+    while time.monotonic() < t_end:
+        app.processEvents()
+        if until(engine.snapshot()):
+            break
+        time.sleep(0.01)
+    win.refresh()
+    client_win.refresh()
+    pacer = client_win.pacer
+    if pacer.active:  # draw the pacer mid-inhale, where its guide circle shows the full breath
+        pacer.now = pacer.t0 + 0.5 * pacer.inhale_ratio * 60.0 / pacer.rate_bpm
+    app.processEvents()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [str(out / "therapist.png"), str(out / "client.png")]
+    if not (win.grab_png(paths[0]) and client_win.grab().save(paths[1], "PNG")):
+        raise OSError(f"could not write the screenshots into {out}")
+    win.timer.stop()
+    client_win.stop_timers()
+    win.close()
+    client_win.close()
+    return paths
