@@ -27,12 +27,15 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
+from wot_biofeedback.cues import Cue
 from wot_biofeedback.engine import Snapshot, StreamStatus
-from wot_biofeedback.ui import MainWindow
+from wot_biofeedback.ui import ClientWindow, MainWindow
 
 FS = 1000.0
 SPAN_S = 10.0
 FRAME_RATE = 4.0
+CUE = Cue(590.0, "hyper", "down-regulate", "Breathe with the circle.", {"rate_bpm": 6.0,
+          "inhale_ratio": 0.4})  # fmt: skip
 FEATURES = {"hr_bpm": 72.0, "rmssd_ms": 40.0, "scl_us": 5.0, "scr_per_min": 2.0}
 
 
@@ -90,7 +93,7 @@ class FakeEngine:
         }
         return Snapshot(
             session_s=now,
-            zone="within",
+            zone="hyper",
             arousal=float(hist["arousal"][-1]),
             confidence=1.0,
             explanation="within: HR +2 bpm, breathing 12/min, SCR rate ×1.0",
@@ -99,7 +102,7 @@ class FakeEngine:
             calibrating=False,
             message="calibrated",
             window=(-1.5, 1.5),
-            cue=None,
+            cue=CUE,
             history=hist,
             raw=raw,
             marks=marks,
@@ -138,13 +141,23 @@ def main() -> int:
     print(f"therapist console: {fps:.0f} fps")
     print(f"  free-running: {counter.n} frames painted in {wall:.1f} s ({loops} snapshots drawn),")
     print(f"  CPU {100 * cpu / wall:.0f} % of one core (process time per wall second)")
-    # paced at a 60 Hz display: the CPU share a live session at 60 fps costs
+    # paced at a 60 Hz display, with the client view (gauge, cue, breathing pacer) open too:
+    # the CPU share a live session at 60 fps costs
+    client = ClientWindow(eng)
+    client.stop_timers()  # this loop drives it
+    client.resize(1280, 800)
+    client.show()
+    client_paints = PaintCounter()
+    client.pacer.installEventFilter(client_paints)
     counter.n = 0
     period = 1.0 / 60.0
     wall0, cpu0 = time.perf_counter(), time.process_time()
     next_t = wall0
     while time.perf_counter() - wall0 < args.seconds:
-        win.show_snapshot(eng.snapshot())
+        snap = eng.snapshot()
+        win.show_snapshot(snap)
+        client.show_snapshot(snap)
+        client.pacer.update()
         app.processEvents()
         next_t += period
         delay = next_t - time.perf_counter()
@@ -153,9 +166,10 @@ def main() -> int:
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     print(
-        f"  paced at 60 Hz: {counter.n / wall:.0f} fps painted, "
-        f"CPU {100 * cpu / wall:.0f} % of one core"
+        f"  paced at 60 Hz with the client view: console {counter.n / wall:.0f} fps, "
+        f"pacer {client_paints.n / wall:.0f} fps, CPU {100 * cpu / wall:.0f} % of one core"
     )
+    client.close()
     print("  3 traces x 10 s at 1 kHz with marks, 10 min arousal + zone history, 4 trends")
     win.close()
     return 0

@@ -196,6 +196,10 @@ def test_live_rr_stream_equals_offline_rr_channel(source_id):
         assert snap.error is None, snap.error
     finally:
         engine.stop()
+    # the raw trace of the intervals carries each value's own session time (for the views)
+    t_raw, x_raw = snap.raw["rr"]
+    assert t_raw.size == x_raw.size > 10
+    assert np.all(np.diff(t_raw) > 0.3) and abs(t_raw[-1] - snap.session_s) < 5.0
     live = engine.drain_frames()
     # offline: the same values with their closing-beat times on the session clock (the first
     # value's timestamp is the session origin)

@@ -30,6 +30,7 @@ from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine, Snapshot, StreamStatus
 from wot_biofeedback.sources.lsl import LslSource, resolve
 from wot_biofeedback.ui import ClientWindow, MainWindow, pacer_state, run_window
+from wot_biofeedback.ui.client_view import CALM
 from wot_biofeedback.ui.client_view import WORDS as CLIENT_WORDS
 from wot_biofeedback.ui.main_window import CALIBRATING_WORDS, ZONE_WORDS
 
@@ -116,6 +117,13 @@ def test_window_draws_a_live_session(qtbot, live, tmp_path):
     assert "--" not in win.number_labels["hr_bpm"].text()
     assert all(lab.text().endswith("ok") for lab in win.stream_labels.values())
     assert "ECG" in win.quality_label.text() and "%" in win.quality_label.text()
+    # the zone changed to hyper at the stressor: the automatic cue is shown with its pacer
+    qtbot.waitUntil(lambda: win.last_snapshot.zone == "hyper", timeout=10_000)
+    assert "auto, down-regulate" in win.cue_label.text()
+    assert "pacer 6/min" in win.cue_label.text()
+    # the trends hold the whole session so far, not just the last 10 min
+    tx = win.trend_curves["hr_bpm"].xData
+    assert tx is not None and tx[0] < 5.0 and tx[-1] >= 215.0
 
     # screenshots: one for the test, one to look at
     png = tmp_path / "window.png"
@@ -312,7 +320,7 @@ def test_client_view_follows_a_live_session(qtbot, live, tmp_path):
     assert snap.cue is not None and snap.cue.zone == "hyper"
     assert win.cue_label.text() == snap.cue.text
     assert (win.pacer.rate_bpm, win.pacer.inhale_ratio) == (6.0, 0.4)
-    assert win.pacer.colour != "#D55E00"  # no alarm red for the client
+    assert win.pacer.colour == CALM["hyper"] and "#D55E00" not in CALM.values()  # no alarm red
     assert math.isfinite(win.gauge.value) and win.gauge.value > win.gauge.band[1]
     # the circle follows the wall clock: 2 s into a 10-s breath with a 4-s inhale is half way
     win.pacer.now = win.pacer.t0 + 2.0
@@ -331,6 +339,11 @@ def test_client_view_while_calibrating_and_with_signals_lost(qtbot):
     win.refresh()
     assert win.zone_label.text().startswith("Settling in")
     assert not win.pacer.active and not math.isfinite(win.gauge.value)
+    win.show()
+    win.toggle_full_screen()  # F11 / double click: the second screen's full-screen mode
+    assert win.isFullScreen()
+    win.toggle_full_screen()
+    assert not win.isFullScreen()
     lost = NotedEngine()
     base = lost.snapshot()
     gone = {m: dataclasses.replace(st, state="lost") for m, st in base.streams.items()}
@@ -349,8 +362,9 @@ def test_pacer_state_follows_rate_and_ratio():
     # 15/min, equal halves (the hypo cue): a 4-s breath
     assert pacer_state(1.0, 15.0, 0.5)[2] == pytest.approx(0.5)
     assert pacer_state(6.0, 15.0, 0.5)[1:] == (False, pytest.approx(1.0))
-    # size is a function of time alone: the same moment gives the same picture
-    assert pacer_state(123.4, 6.0, 0.4) == pacer_state(123.4, 6.0, 0.4)
+    # the rhythm repeats exactly every breath, however late the repaint
+    for t in (0.3, 2.7, 5.1, 9.9):
+        assert pacer_state(t + 10.0 * 37, 6.0, 0.4)[2] == pytest.approx(pacer_state(t, 6.0, 0.4)[2])
 
 
 @pytest.mark.lsl
@@ -367,7 +381,8 @@ def test_markers_with_notes_are_kept_and_published(qtbot, live, source_id):
     qtbot.keyClicks(win.note_edit, "client recalls the accident")
     qtbot.keyClick(win.note_edit, Qt.Key.Key_Return)
     assert win.note_edit.text() == ""  # ready for the next note
-    win.marker_shortcut.activated.emit()  # the one-key marker (M)
+    win.span_box.setFocus()  # focus away from the note field: M is the one-key marker
+    qtbot.keyClick(win.span_box, Qt.Key.Key_M)
     assert len(win.markers) == 2
     got: list[str] = []
 
@@ -456,7 +471,8 @@ def test_demo_screenshot_writes_both_views(tmp_path):
         capture_output=True, text=True, timeout=170,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "screenshots at session" in r.stdout
+    session = float(r.stdout.split("screenshots at session ")[1].split(" s")[0])
+    assert session >= 240.0
     for name in ("therapist.png", "client.png"):
         img = QImage(str(out / name))
         assert img.width() >= 1280 and img.height() >= 800, name
@@ -481,3 +497,65 @@ def test_cardiac_and_breathing_plots_follow_the_connected_sources(qtbot):
     assert win.raw_curves["ecg"].getData()[0].size > 500  # the last 10 s at 100 Hz
     assert win.raw_marks["ecg"].data.size >= 10  # pulses marked
     win.close()
+
+
+class GrowingEngine(StubEngine):
+    """A session that grows past the engine's 10-min snapshot history."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def snapshot(self, history_s: float = 600.0) -> Snapshot:
+        snap = super().snapshot()
+        t = np.arange(max(0.0, self.now - history_s), self.now, 0.25)
+        hist = {"time_s": t, "arousal": np.zeros(t.size), "zone_code": np.zeros(t.size),
+                "hr_bpm": 70 + t / 100.0}  # fmt: skip
+        return dataclasses.replace(
+            snap, session_s=self.now, history=hist, n_frames=int(self.now * 4), calibrating=False
+        )
+
+
+def test_trends_hold_the_whole_session(qtbot):
+    eng = GrowingEngine()
+    eng.now = 300.0
+    win = MainWindow(eng, owns_engine=True)
+    qtbot.addWidget(win)
+    for now in np.arange(300.0, 1500.0, 40.0):  # 25 min, snapshots of the last 10 min only
+        eng.now = float(now)
+        win.refresh()
+    curve = win.trend_curves["hr_bpm"]
+    tx, ty = curve.xData, curve.yData  # the data set, before clipping to the view
+    assert tx[0] == 0.0 and tx[-1] == pytest.approx(eng.now - 0.25)
+    assert np.all(np.diff(tx) == 0.25)  # no gap, no duplicate
+    assert ty[-1] == pytest.approx(70 + tx[-1] / 100.0)
+    win.close()
+
+
+def test_client_view_hides_old_and_muted_cues(qtbot):
+    from wot_biofeedback.cues import Cue
+
+    win = ClientWindow(StubEngine())
+    qtbot.addWidget(win)
+    base = dataclasses.replace(StubEngine().snapshot(), calibrating=False, zone="hyper",
+                               arousal=2.5, streams={})  # fmt: skip
+    hyper = Cue(
+        100.0, "hyper", "down-regulate", "Slow down.", {"rate_bpm": 6.0, "inhale_ratio": 0.4}
+    )
+    win.show_snapshot(dataclasses.replace(base, session_s=110.0, cue=hyper))
+    assert win.cue_label.text() == "Slow down." and win.pacer.active
+    # back within (a reinforcement cue), then hyper again: the hyper cue is still the one shown
+    within = Cue(120.0, "within", "reinforce", "Steady.")
+    win.show_snapshot(dataclasses.replace(base, session_s=121.0, zone="within", cue=within))
+    assert not win.pacer.active
+    win.show_snapshot(dataclasses.replace(base, session_s=130.0, cue=within))
+    assert win.cue_label.text() == "Slow down." and win.pacer.active
+    # muted automatic cues are not shown to the client
+    win.show_snapshot(dataclasses.replace(base, session_s=131.0, cue=within,
+                                          extra={"cues_muted": True}))  # fmt: skip
+    assert win.cue_label.text() == "" and not win.pacer.active
+    # an old cue is not shown either
+    win.show_snapshot(dataclasses.replace(base, session_s=400.0, cue=within))
+    assert win.cue_label.text() == "" and not win.pacer.active
+    win.close()
+    assert not win.poll_timer.isActive() and not win.paint_timer.isActive()

@@ -251,7 +251,7 @@ def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: flo
     until_s = min(args.duration if args.duration is not None else 300.0, total_s - 1.0)
     engine.start()
     try:
-        paths = take_screenshots(
+        paths, reached = take_screenshots(
             engine,
             args.screenshot,
             lambda snap: snap.session_s >= until_s,
@@ -262,6 +262,10 @@ def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: flo
     finally:
         engine.stop()
     print(f"screenshots at session {snap.session_s:.0f} s ({snap.zone}): {', '.join(paths)}")
+    if snap.error or not reached:
+        why = f"engine error {snap.error}" if snap.error else f"session never reached {until_s:g} s"
+        print(f"wot: error: screenshots taken early: {why}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -382,7 +386,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", default="full-session", help="shipped scenario name or a .toml path"
     )
     d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--duration", type=float, default=None, help="stop after S wall-clock seconds")
+    d.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after S wall-clock seconds (with --screenshot: S seconds of simulated session)",
+    )
     d.add_argument(
         "--speed",
         type=float,

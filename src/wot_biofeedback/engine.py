@@ -134,6 +134,7 @@ class Engine:
         self._hist = {k: RingBuffer(cap) for k in HISTORY_SERIES}
         self._raw = {m: RingBuffer(int(RAW_SECONDS * s.fs)) for m, s in sources.items()}
         self._raw_t0: dict[str, float] = {}
+        self._raw_times: dict[str, RingBuffer] = {}  # session times of irregular raw values
         self._marks: dict[str, list[float]] = {"rpeak": [], "scr": [], "breath": []}
         self._last: Frame | None = None
         self._last_cue: Cue | None = None
@@ -255,6 +256,10 @@ class Engine:
             with self._lock:
                 self._raw[m].write(data)
                 self._raw_t0[m] = t0
+                if stamps is not None:  # irregular (RR): keep each value's own session time
+                    self._raw_times.setdefault(m, RingBuffer(self._raw[m].capacity)).write(
+                        np.asarray(stamps, dtype=np.float64)
+                    )
                 for ev in out.events.values():  # ACC breaths come keyed "resp"
                     for key, name in (
                         ("rpeak_time", "rpeak"),
@@ -370,8 +375,11 @@ class Engine:
             raw = {}
             for m, rb in self._raw.items():
                 x, start = rb.peek(rb.capacity)
-                fs = self.sources[m].fs
-                t = self._raw_t0.get(m, 0.0) + (start + np.arange(x.size)) / fs
+                if m in self._raw_times:
+                    t = self._raw_times[m].peek(x.size)[0]
+                else:
+                    fs = self.sources[m].fs
+                    t = self._raw_t0.get(m, 0.0) + (start + np.arange(x.size)) / fs
                 raw[m] = (t, x)
             marks = {k: np.asarray(v) for k, v in self._marks.items()}
             last = self._last
@@ -418,5 +426,5 @@ class Engine:
             n_frames=self.frames_total,
             overruns=self.overruns,
             error=None if self.error is None else repr(self.error),
-            extra={"markers": markers},
+            extra={"markers": markers, "cues_muted": self.pipeline.cues.muted},
         )

@@ -19,7 +19,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QBrush,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
@@ -48,6 +58,7 @@ QUIET = {
     "unknown": "Just sit comfortably for a moment.",
 }
 GAUGE_RANGE = (-4.0, 4.0)  # the index is clipped to ±4
+CUE_FRESH_S = 180.0  # a cue older than this (session s) is no longer shown
 PACER_MIN_SIZE = 0.25  # circle radius at the end of an exhale, share of the largest
 
 
@@ -208,6 +219,7 @@ class ClientWindow(QWidget):
         self.engine = engine
         self.last_snapshot: Snapshot | None = None
         self.error = ""  # the last snapshot failure, if any
+        self._cues: dict[str, Any] = {}  # zone -> the latest cue for it
         self.setWindowTitle("wot-biofeedback — for you")
         self.resize(1280, 800)
         self.setObjectName("client")
@@ -268,15 +280,24 @@ class ClientWindow(QWidget):
         self.last_snapshot = snap
         stale = bool(snap.streams) and all(s.state == "lost" for s in snap.streams.values())
         zone = "unknown" if stale else snap.zone
-        calibrating = snap.calibrating and zone == "unknown"
+        calibrating = snap.calibrating and zone == "unknown" and not stale
+        cue_now = snap.cue
+        if cue_now is not None:
+            self._cues[cue_now.zone] = cue_now  # the latest cue for each zone
         words = CALIBRATING if calibrating else WORDS.get(zone, WORDS["unknown"])
         if self.zone_label.text() != words:
             self.zone_label.setText(words)
             self.zone_label.setStyleSheet(f"color: {_darker(CALM.get(zone, CALM['unknown']))};")
         self.gauge.set_state(math.nan if stale else snap.arousal, snap.window, zone)
-        cue = snap.cue
-        # the cue holds while the client is still in the zone it answered
-        if cue is not None and cue.zone == zone and zone in ("hyper", "hypo"):
+        # the latest cue for the zone the client is in, while it is recent (automatic cues
+        # repeat every 90 s while out of the window) and not muted by the therapist
+        cue = self._cues.get(zone)
+        muted = bool(snap.extra.get("cues_muted", False))
+        if cue is not None and (
+            snap.session_s - cue.time_s > CUE_FRESH_S or (muted and cue.source != "therapist")
+        ):
+            cue = None
+        if cue is not None and zone in ("hyper", "hypo"):
             text = cue.text
             if cue.pacer:
                 self.pacer.configure(
@@ -318,6 +339,10 @@ class ClientWindow(QWidget):
     def stop_timers(self) -> None:
         self.poll_timer.stop()
         self.paint_timer.stop()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.stop_timers()
+        super().closeEvent(event)
 
 
 def _font(pt: float, bold: bool = False) -> QFont:

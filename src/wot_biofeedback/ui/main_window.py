@@ -15,6 +15,7 @@ vision deficiencies; the zone is always written in words too, never shown by col
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
@@ -92,6 +93,7 @@ NUMBERS = (
 )
 
 HISTORY_SPAN_S = 600.0  # arousal history shown, s
+TREND_HISTORY_S = 4 * 3600.0  # the trends hold up to the engine's whole history (4 h)
 RAW_SPAN_S = 10.0  # raw traces shown by default, s
 RAW_SPANS_S = (5.0, 10.0, 30.0)  # the choices (the engine keeps 30 s)
 TRENDS = (
@@ -658,12 +660,15 @@ class MainWindow(QMainWindow):
 
     def _draw_streams(self, snap: Snapshot) -> None:
         for m, lab in self.stream_labels.items():
-            st = snap.streams.get(m)
+            # the row stands for whichever source fills the role (ECG, PPG or RR; RESP or ACC)
+            src = next((s for s in RAW_SOURCES[m] if s in snap.streams), m)
+            name = src.upper()
+            st = snap.streams.get(src)
             if st is None:
-                text, state = f"{MODALITY_LABELS[m]} not connected", "waiting"
+                text, state = f"{name} not connected", "waiting"
             else:
                 state = st.state
-                text = f"{MODALITY_LABELS[m]} {st.state}"
+                text = f"{name} {st.state}"
                 if st.state in ("lagging", "lost") and math.isfinite(st.since_last_s):
                     text += f" ({st.since_last_s:.0f} s)"
                 if st.note:
@@ -712,6 +717,10 @@ class MainWindow(QMainWindow):
     def _draw_trends(self, snap: Snapshot) -> None:
         """Keep the whole session's trend rows (the snapshot holds the last 10 min only)."""
         h = snap.history
+        if not self._trend_t:
+            # the first draw: the session so far, not just the snapshot's last 10 min
+            with contextlib.suppress(TypeError):  # an engine-like without history_s
+                h = self.engine.snapshot(history_s=TREND_HISTORY_S).history  # type: ignore[call-arg]
         t = h.get("time_s", np.empty(0))
         new = t > self._trend_last
         if new.any():
@@ -841,8 +850,11 @@ def run_window(
         client_win = ClientWindow(engine)
         win.closed.connect(client_win.close)
         client_win.show()
+    closer = QTimer(win)  # owned by the window: gone with it, stopped below
+    closer.setSingleShot(True)
+    closer.timeout.connect(win.close)
     if duration_s is not None:
-        QTimer.singleShot(max(0, round(duration_s * 1000.0)), win.close)
+        closer.start(max(0, round(duration_s * 1000.0)))
     # Qt's loop blocks Python's signal handling: wake the interpreter now and then for Ctrl-C
     old_handler = None
     wake = QTimer(win)
@@ -854,11 +866,13 @@ def run_window(
         return int(loop.exec())
     finally:
         wake.stop()
+        closer.stop()
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
         win.timer.stop()
         if client_win is not None:
             client_win.stop_timers()
+            client_win.close()
 
 
 def take_screenshots(
@@ -868,9 +882,10 @@ def take_screenshots(
     timeout_s: float,
     truth: Callable[[float], str] | None = None,
     size: tuple[int, int] = (1280, 800),
-) -> list[str]:
+) -> tuple[list[str], bool]:
     """Run both views (offscreen is fine) until ``until(snapshot)`` or ``timeout_s`` (wall),
-    then write ``therapist.png`` and ``client.png`` into ``out_dir``; returns their paths."""
+    then write ``therapist.png`` and ``client.png`` into ``out_dir``; returns their paths and
+    whether ``until`` was met."""
     from pathlib import Path
 
     from .client_view import ClientWindow
@@ -882,9 +897,11 @@ def take_screenshots(
         w.resize(*size)
         w.show()
     t_end = time.monotonic() + timeout_s
+    reached = False
     while time.monotonic() < t_end:
         app.processEvents()
         if until(engine.snapshot()):
+            reached = True
             break
         time.sleep(0.01)
     win.refresh()
@@ -902,4 +919,4 @@ def take_screenshots(
     client_win.stop_timers()
     win.close()
     client_win.close()
-    return paths
+    return paths, reached
