@@ -46,16 +46,7 @@ def _range(text: str) -> range:
 
 
 def agreement(times: np.ndarray, zones: np.ndarray, scen) -> dict[str, float]:
-    truth = scen.zone_at(times)
-    keep = times >= CALIB_S
-    for start, _end, _seg in scen.segment_bounds()[1:]:
-        keep &= ~((times >= start) & (times < start + GUARD_S))
-    out = {}
-    for z in ("hyper", "within", "hypo"):
-        m = keep & (truth == z)
-        if m.any():
-            out[z] = float(np.mean(zones[m] == z))
-    return out
+    return scen.agreement(times, zones, CALIB_S, GUARD_S)
 
 
 def _run(sess, modalities=("ecg", "eda", "resp")):

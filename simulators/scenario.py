@@ -150,6 +150,28 @@ class Scenario:
         zones = np.array([s.zone for s in self.segments], dtype="<U6")
         return zones[self.segment_index(t_s)]
 
+    def agreement(
+        self, times: Any, zones: Any, calibration_s: float, guard_s: float = 30.0
+    ) -> dict[str, float]:
+        """Share of frames in each scripted zone that the engine put in that zone.
+
+        Scored on frames at ``calibration_s`` and later, excluding ``guard_s`` after each
+        scripted transition (physiology and 30-60 s feature windows need that long to follow).
+        Returns ``{zone: fraction}`` for the zones the scored frames contain.
+        """
+        t = np.asarray(times, dtype=np.float64)
+        z = np.asarray(zones)
+        truth = self.zone_at(t)
+        keep = t >= calibration_s
+        for start, _end, _seg in self.segment_bounds()[1:]:
+            keep &= ~((t >= start) & (t < start + guard_s))
+        out = {}
+        for zone in ZONES:
+            m = keep & (truth == zone)
+            if m.any():
+                out[zone] = float(np.mean(z[m] == zone))
+        return out
+
     def with_duration(self, duration_s: float) -> Scenario:
         """A copy lasting ``duration_s`` seconds: truncated, or with the last segment extended."""
         if not (math.isfinite(duration_s) and duration_s > 0.0):

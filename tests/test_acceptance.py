@@ -25,18 +25,7 @@ GUARD_S = 30.0
 
 
 def zone_agreement(times, zones, scenario, calib_s: float) -> dict[str, float]:
-    times = np.asarray(times)
-    zones = np.asarray(zones)
-    truth = scenario.zone_at(times)
-    keep = times >= calib_s
-    for start, _end, _seg in scenario.segment_bounds()[1:]:
-        keep &= ~((times >= start) & (times < start + GUARD_S))
-    out = {}
-    for z in ("hyper", "within", "hypo"):
-        m = keep & (truth == z)
-        if m.any():
-            out[z] = float(np.mean(zones[m] == z))
-    return out
+    return scenario.agreement(times, zones, calib_s, GUARD_S)
 
 
 SCENARIOS = ("calm", "stress-and-recovery", "shutdown", "full-session")
