@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from wot_biofeedback.cli import main
+from wot_biofeedback.errors import InputError
+from wot_biofeedback.sources.files import read_recording
 
 CONTRACT = {
     "rpeaks.csv": ["time_s"],
@@ -141,6 +143,10 @@ def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path):
     nohdr = tmp_path / "x.xdf"
     nohdr.write_bytes(b"XDF:")
     rc, err = run("analyze", str(nohdr), "--out", str(tmp_path / "o"))
+    assert rc != 0 and "x.xdf: no streams in the file" in err
+    edf = tmp_path / "x.edf"
+    edf.write_bytes(b"0       ")
+    rc, err = run("analyze", str(edf), "--out", str(tmp_path / "o"))
     assert rc != 0 and "not supported yet" in err
 
 
@@ -215,3 +221,53 @@ def test_analyze_ppg_gives_pulse_rate_variability_close_to_ecg(wot_data, tmp_pat
     with open(tmp_path / "p" / "rr.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) > 300 and {"nn_ms", "artifact"} <= set(rows[0])
+
+
+# XDF (LabRecorder files from the shared data) ----------------------------------------------------
+def _xdf(wot_data, name):
+    path = wot_data / "xdf" / name
+    if not path.exists():
+        pytest.skip(f"{path} not found (the shared XDF examples)")
+    return path
+
+
+def test_xdf_with_clock_resets_reads_on_one_clock(wot_data, tmp_path):
+    """clock_resets.xdf: an 8-channel 100 Hz stream whose recording clock was reset (raw
+    timestamps jump from ~653,150 s to ~262 s) plus a marker stream. Synchronised, the stream is
+    one continuous 278 s signal; chosen by stream name or type; markers are listed, not used."""
+    path = _xdf(wot_data, "clock_resets.xdf")
+    rec = read_recording(path, {"ecg": "EEG"})  # by type
+    sig = rec.signals["ecg"]
+    assert (sig.fs, sig.data.size, sig.t0, sig.name) == (100.0, 27815, 0.0, "BioSemi")
+    assert rec.duration_s == pytest.approx(278.15)
+    assert any("MyMarkerStream" in n and "not used" in n for n in rec.notes)
+    assert any("channel 0 of stream 'BioSemi' (8 channels)" in n for n in rec.notes)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--ecg", "BioSemi", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["duration_s"] == pytest.approx(278.25, abs=0.3)
+
+
+def test_xdf_empty_streams_give_a_clear_report(wot_data, capsys):
+    path = _xdf(wot_data, "empty_streams.xdf")
+    assert main(["analyze", str(path), "--out", "/tmp/never-written"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wot: error: empty_streams.xdf: no ECG, PPG, EDA or RESP stream")
+    assert "'Empty data stream: test stream 0 counter' (data, 0 samples)" in err
+    with pytest.raises(InputError, match="holds no samples"):
+        read_recording(path, {"ecg": "Empty data stream: test stream 0 counter"})
+    with pytest.raises(InputError, match="not found by name or type"):
+        read_recording(path, {"eda": "GSR"})
+
+
+def test_damaged_xdf_files(wot_data, tmp_path):
+    """A recording cut short keeps what was written; a file that is not XDF says so."""
+    full = _xdf(wot_data, "clock_resets.xdf").read_bytes()
+    cut = tmp_path / "cut.xdf"
+    cut.write_bytes(full[:300_000])
+    rec = read_recording(cut, {"ecg": "BioSemi"})
+    assert 1000 < rec.signals["ecg"].data.size < 27815
+    bad = tmp_path / "bad.xdf"
+    bad.write_bytes(b"XDF:" + bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=r"bad.xdf: (no streams|not a readable XDF)"):
+        read_recording(bad)

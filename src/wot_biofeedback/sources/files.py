@@ -1,8 +1,9 @@
 """Recorded files → per-modality signals for the same pipeline that runs live.
 
-Supported now: CSV with a header (a ``time_s`` column, or ``--fs``) and WFDB records (PhysioNet;
+Supported now: CSV with a header (a ``time_s`` column, or ``--fs``), WFDB records (PhysioNet;
 multi-rate records such as drivedb are read with ``smooth_frames=False`` so each signal keeps its
-own rate). XDF and EDF arrive with the recording work; asking for them gives a clear error.
+own rate) and XDF (LabRecorder; read with pyxdf, clock offsets and resets applied). EDF arrives
+with the recording work; asking for it gives a clear error.
 
 Channel selection: each modality can be named (CSV column, WFDB signal name, case-insensitive)
 or given as a 0-based index. Without a choice, names are matched against common spellings
@@ -14,6 +15,7 @@ with three accelerometer columns (``acc_x, acc_y, acc_z``, ``accX``..., ``ax, ay
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 import warnings
@@ -152,9 +154,11 @@ def read_recording(
     if p.is_dir():
         raise InputError(f"{p} is a directory; give a CSV file or a WFDB record path")
     suffix = p.suffix.lower()
-    if suffix in (".xdf", ".xdfz", ".edf", ".bdf"):
-        raise InputError(f"{p.name}: {suffix} files are not supported yet (use CSV or WFDB)")
-    if suffix in (".csv", ".txt", ".tsv"):
+    if suffix in (".edf", ".bdf"):
+        raise InputError(f"{p.name}: {suffix} files are not supported yet (use XDF, CSV or WFDB)")
+    if suffix in (".xdf", ".xdfz"):
+        rec = _read_xdf(p, channels)
+    elif suffix in (".csv", ".txt", ".tsv"):
         rec = _read_csv(p, channels, fs)
     elif suffix in (".hea", ".dat", "") or p.with_suffix(".hea").exists():
         rec = _read_wfdb(p.with_suffix("") if suffix in (".hea", ".dat") else p, channels)
@@ -231,6 +235,126 @@ def _acc_columns(rec: Recording, names: list[str], data: np.ndarray, rate: float
         return
     rec.signals["acc"] = Signal(np.ascontiguousarray(data[:, idx]), rate, label)
     rec.notes.append(f"breathing derived from the chest accelerometer columns {label}")
+
+
+def _xdf_text(info: dict, key: str) -> str:
+    v = info.get(key, [""])
+    return str(v[0] if isinstance(v, list) and v else v or "")
+
+
+def _read_xdf(p: Path, channels: dict[str, str | None]) -> Recording:
+    """An XDF recording (LabRecorder's, or any XDF writer's) read with pyxdf.
+
+    Timestamps are synchronised with the recorded clock offsets, clock resets handled and
+    jitter removed (pyxdf's ``handle_clock_resets`` and ``dejitter_timestamps``). A modality is
+    chosen by stream name or type (``--ecg NAME``), else by the usual patterns on name and
+    type; a numeric stream with a nominal rate is used, its first channel (or the channel whose
+    label matches). Each signal starts at its first timestamp relative to the earliest chosen
+    stream. String (marker) streams and empty streams are listed in the notes, never an error
+    unless a chosen stream is empty.
+    """
+    import pyxdf
+
+    if not p.exists():
+        raise InputError(f"file not found: {p}")
+    log = logging.getLogger("pyxdf.pyxdf")
+    was_disabled = log.disabled
+    log.disabled = True  # its notes on clock segments are not the user's concern
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            streams, _header = pyxdf.load_xdf(
+                str(p), dejitter_timestamps=True, handle_clock_resets=True, verbose=False
+            )
+    except Exception as exc:  # pyxdf raises many kinds on a damaged file
+        why = f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{p.name}: not a readable XDF file ({why})") from None
+    finally:
+        log.disabled = was_disabled
+    if not streams:
+        raise InputError(f"{p.name}: no streams in the file (empty, or not XDF)")
+    rec = Recording(str(p))
+    numeric = []
+    for st in streams:
+        info = st["info"]
+        name, typ = _xdf_text(info, "name"), _xdf_text(info, "type")
+        fmt = _xdf_text(info, "channel_format")
+        try:
+            rate = float(_xdf_text(info, "nominal_srate") or 0.0)
+        except ValueError:
+            rate = 0.0
+        n = len(st["time_stamps"])
+        if fmt == "string" or rate <= 0:
+            rec.notes.append(f"stream {name!r} ({typ or 'no type'}): markers, not used")
+            continue
+        numeric.append((name, typ, rate, n, st))
+    chosen: dict[str, tuple[str, str, float, int, dict]] = {}
+    for m in _modalities(channels):
+        want = channels.get(m)
+        if want is not None:
+            hit = [x for x in numeric if want.strip().lower() in (x[0].lower(), x[1].lower())]
+            if not hit:
+                avail = ", ".join(f"{x[0]} ({x[1]})" for x in numeric) or "none"
+                raise InputError(
+                    f"{m} stream {want!r} not found by name or type in {p.name}; "
+                    f"numeric streams: {avail}"
+                )
+            chosen[m] = hit[0]
+            continue
+        for pat in MODALITY_PATTERNS[m]:
+            hit = [
+                x for x in numeric if x not in chosen.values()
+                and (re.search(pat, x[1].lower()) or re.search(pat, x[0].lower()))
+            ]  # fmt: skip
+            if hit:
+                chosen[m] = hit[0]
+                break
+    for m, (name, _typ, _rate, n, _st) in list(chosen.items()):
+        if n == 0:
+            if channels.get(m) is not None:
+                raise InputError(f"{p.name}: the {m} stream {name!r} holds no samples")
+            rec.notes.append(f"stream {name!r} holds no samples: no {m}")
+            del chosen[m]
+    for x in numeric:
+        if x[3] == 0 and x not in chosen.values():
+            rec.notes.append(f"stream {x[0]!r} holds no samples")
+    if not chosen:
+        listed = "; ".join(
+            f"{_xdf_text(st['info'], 'name')!r} ({_xdf_text(st['info'], 'type') or 'no type'}, "
+            f"{len(st['time_stamps'])} samples)"
+            for st in streams
+        )
+        raise InputError(
+            f"{p.name}: no ECG, PPG, EDA or RESP stream (streams: {listed or 'none'}); "
+            "name one with --ecg/--ppg/--eda/--resp (stream name or type)"
+        )
+    t_first = min(float(x[4]["time_stamps"][0]) for x in chosen.values())
+    for m, (name, _typ, rate, _n, st) in chosen.items():
+        data = np.asarray(st["time_series"], dtype=np.float64)
+        if data.ndim == 2:
+            labels = _xdf_channel_labels(st["info"])
+            col = next(
+                (i for i, lab in enumerate(labels) for pat in MODALITY_PATTERNS[m]
+                 if re.search(pat, lab.lower())),
+                0,
+            )  # fmt: skip
+            if data.shape[1] > 1:
+                rec.notes.append(
+                    f"{m}: channel {col} of stream {name!r} ({data.shape[1]} channels) used"
+                )
+            data = data[:, col]
+        t0 = float(st["time_stamps"][0]) - t_first
+        rec.signals[m] = Signal(data, check_rate(rate, m), name, "", t0)
+    _one_cardiac(rec, channels)
+    return rec
+
+
+def _xdf_channel_labels(info: dict) -> list[str]:
+    try:
+        chans = info["desc"][0]["channels"][0]["channel"]
+        return [str(c.get("label", [""])[0]) for c in chans]
+    except (KeyError, IndexError, TypeError):
+        return []
 
 
 def _modalities(channels: dict[str, str | None]) -> tuple[str, ...]:
