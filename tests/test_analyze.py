@@ -147,7 +147,7 @@ def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path):
     edf = tmp_path / "x.edf"
     edf.write_bytes(b"0       ")
     rc, err = run("analyze", str(edf), "--out", str(tmp_path / "o"))
-    assert rc != 0 and "not supported yet" in err
+    assert rc != 0 and "x.edf: not a readable EDF file" in err
 
 
 def test_analyze_csv_without_time_needs_fs(tmp_path):
@@ -270,4 +270,47 @@ def test_damaged_xdf_files(wot_data, tmp_path):
     bad = tmp_path / "bad.xdf"
     bad.write_bytes(b"XDF:" + bytes(range(256)) * 4)
     with pytest.raises(InputError, match=r"bad.xdf: (no streams|not a readable XDF)"):
+        read_recording(bad)
+
+
+def test_edf_recording_is_analysed_like_the_signals_it_holds(tmp_path):
+    """An EDF written with edfio (16-bit, 1-s records) from a simulated session: ECG, EDA
+    stored in nS (converted back to µS) and RESP at their own rates, chosen by label; the zones
+    equal those of the same signals fed straight to the pipeline for >= 98 % of frames."""
+    import edfio
+    from wot_simulators import SimConfig, load_scenario, simulate_session
+
+    from wot_biofeedback.offline import run_recording
+    from wot_biofeedback.sources.files import Recording, Signal
+
+    sess = simulate_session(load_scenario("stress-and-recovery"), SimConfig(seed=1), 300.0)
+    signals = [
+        edfio.EdfSignal(sess.ecg, 250.0, label="ECG II", physical_dimension="mV"),
+        edfio.EdfSignal(sess.eda * 1000.0, 32.0, label="GSR foot", physical_dimension="nS"),
+        edfio.EdfSignal(sess.resp, 50.0, label="Resp belt", physical_dimension=""),
+    ]
+    path = tmp_path / "session.edf"
+    edfio.Edf(signals).write(path)
+    rec = read_recording(path)
+    assert {m: (s.name, s.fs) for m, s in rec.signals.items()} == {
+        "ecg": ("ECG II", 250.0), "eda": ("GSR foot", 32.0), "resp": ("Resp belt", 50.0)
+    }  # fmt: skip
+    assert np.nanmedian(rec.signals["eda"].data) == pytest.approx(np.median(sess.eda), rel=1e-3)
+    assert any("converted from nS" in n for n in rec.notes)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--out", str(out), "--eda", "GSR foot"]) == 0
+    with open(out / "states.csv", newline="") as fh:
+        from_edf = [r["state"] for r in csv.DictReader(fh)]
+    direct = Recording(
+        "sim", {m: Signal(sess.signal(m), sess.fs(m), m) for m in ("ecg", "eda", "resp")}
+    )
+    res, _ = run_recording(direct)
+    n = min(len(from_edf), len(res.frames))
+    same = np.mean([a == f.state.zone for a, f in zip(from_edf[:n], res.frames[:n], strict=True)
+                    if f.time_s >= 120.0])  # fmt: skip
+    assert same >= 0.98, same
+    # a damaged file says so
+    bad = tmp_path / "bad.edf"
+    bad.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InputError, match=r"bad\.edf: not a readable EDF"):
         read_recording(bad)

@@ -2,8 +2,8 @@
 
 Supported now: CSV with a header (a ``time_s`` column, or ``--fs``), WFDB records (PhysioNet;
 multi-rate records such as drivedb are read with ``smooth_frames=False`` so each signal keeps its
-own rate) and XDF (LabRecorder; read with pyxdf, clock offsets and resets applied). EDF arrives
-with the recording work; asking for it gives a clear error.
+own rate), XDF (LabRecorder; read with pyxdf, clock offsets and resets applied) and EDF/BDF
+(read with edfio).
 
 Channel selection: each modality can be named (CSV column, WFDB signal name, case-insensitive)
 or given as a 0-based index. Without a choice, names are matched against common spellings
@@ -21,6 +21,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -155,8 +156,8 @@ def read_recording(
         raise InputError(f"{p} is a directory; give a CSV file or a WFDB record path")
     suffix = p.suffix.lower()
     if suffix in (".edf", ".bdf"):
-        raise InputError(f"{p.name}: {suffix} files are not supported yet (use XDF, CSV or WFDB)")
-    if suffix in (".xdf", ".xdfz"):
+        rec = _read_edf(p, channels)
+    elif suffix in (".xdf", ".xdfz"):
         rec = _read_xdf(p, channels)
     elif suffix in (".csv", ".txt", ".tsv"):
         rec = _read_csv(p, channels, fs)
@@ -235,6 +236,45 @@ def _acc_columns(rec: Recording, names: list[str], data: np.ndarray, rate: float
         return
     rec.signals["acc"] = Signal(np.ascontiguousarray(data[:, idx]), rate, label)
     rec.notes.append(f"breathing derived from the chest accelerometer columns {label}")
+
+
+def _read_edf(p: Path, channels: dict[str, str | None]) -> Recording:
+    """EDF/EDF+ or BDF/BDF+ read with edfio: physical values, each signal at its own rate.
+
+    Signals are chosen by label (``--ecg "ECG I"``) or 0-based index, else by the usual
+    patterns; the EDF+ annotation signal is never a candidate. A physical dimension of ``nS``
+    or ``mS`` on the EDA signal is converted to µS (``uS``, ``µS``, none: taken as µS).
+    """
+    import edfio
+
+    if not p.exists():
+        raise InputError(f"file not found: {p}")
+    try:
+        edf = edfio.read_bdf(p) if p.suffix.lower() == ".bdf" else edfio.read_edf(p)
+    except Exception as exc:  # edfio raises several kinds on a damaged header
+        why = f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{p.name}: not a readable {p.suffix[1:].upper()} file ({why})") from None
+    sigs: list[Any] = list(edf.signals)
+    labels = [s.label.strip() for s in sigs]
+    rec = Recording(str(p))
+    used: set[int] = set()
+    for m in _modalities(channels):
+        idx = _pick(labels, m, channels.get(m), p.name)
+        if idx is None or idx in used:
+            continue
+        used.add(idx)
+        sig = sigs[idx]
+        data = np.asarray(sig.data, dtype=np.float64)
+        unit = sig.physical_dimension.strip()
+        if m == "eda" and unit.lower() in ("ns", "ms"):
+            data = data * EDA_UNITS[unit.lower()]
+            rec.notes.append(f"EDA {labels[idx]!r} converted from {unit} to µS")
+            unit = "uS"
+        rec.signals[m] = Signal(
+            data, check_rate(float(sig.sampling_frequency), m), labels[idx], unit
+        )
+    _one_cardiac(rec, channels)
+    return rec
 
 
 def _xdf_text(info: dict, key: str) -> str:
