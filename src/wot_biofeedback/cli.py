@@ -488,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--timeout", type=float, default=2.0)
     ls.set_defaults(func=cmd_streams)
 
-    a = sub.add_parser("analyze", help="offline analysis of a recording (CSV, WFDB)")
+    a = sub.add_parser("analyze", help="offline analysis of a recording (CSV, WFDB, XDF, EDF/BDF)")
     a.add_argument("input")
     a.add_argument("--out", required=True)
     a.add_argument("--ecg", default=None, help="ECG signal name or 0-based index")
