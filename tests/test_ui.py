@@ -79,6 +79,20 @@ def _truth(session: SimulatedSession):
     return lambda t: str(session.zone_at(np.array([t]))[0])
 
 
+def _wait_for_markers(qtbot, inlet: pylsl.StreamInlet, n: int) -> list[str]:
+    """The first ``n`` markers that arrive on ``inlet`` (the engine's wot-markers stream)."""
+    got: list[str] = []
+
+    def arrived() -> bool:
+        sample, _ = inlet.pull_sample(timeout=0.0)
+        if sample:
+            got.append(sample[0])
+        return len(got) >= n
+
+    qtbot.waitUntil(arrived, timeout=5_000)
+    return got
+
+
 def _banner_settled(win: MainWindow) -> bool:
     text = win.zone_label.text()
     return text not in (ZONE_WORDS["unknown"], CALIBRATING_WORDS)
@@ -168,15 +182,7 @@ def test_buttons_call_through_to_the_engine(qtbot, live, source_id):
     inlet.open_stream(timeout=5.0)
     win.marker_button.click()
     assert len(win.markers) == 1
-    got: list[str] = []
-
-    def marker_arrived() -> bool:
-        sample, _ = inlet.pull_sample(timeout=0.0)
-        if sample:
-            got.append(sample[0])
-        return bool(got)
-
-    qtbot.waitUntil(marker_arrived, timeout=5_000)
+    got = _wait_for_markers(qtbot, inlet, 1)
     assert got[0] == win.markers[0][1] and got[0].startswith("marker ")
 
     # calibrate now: once calibrated, a new baseline starts
@@ -384,15 +390,7 @@ def test_markers_with_notes_are_kept_and_published(qtbot, live, source_id):
     win.span_box.setFocus()  # focus away from the note field: M is the one-key marker
     qtbot.keyClick(win.span_box, Qt.Key.Key_M)
     assert len(win.markers) == 2
-    got: list[str] = []
-
-    def arrived() -> bool:
-        sample, _ = inlet.pull_sample(timeout=0.0)
-        if sample:
-            got.append(sample[0])
-        return len(got) >= 2
-
-    qtbot.waitUntil(arrived, timeout=5_000)
+    got = _wait_for_markers(qtbot, inlet, 2)
     assert got[0].endswith(": client recalls the accident")
     # kept with the session, at session time, for the summary and the client profile
     texts = [text for _t, text in engine.snapshot().extra["markers"]]
