@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 import pylsl
 
+from ._thread import PublisherThread
 from .acc import chest_acc
 from .physiology import MODALITIES, SimulatedSession
 
@@ -97,7 +96,7 @@ def _truth_info(session: SimulatedSession, name_prefix: str, source_id: str) -> 
     return info
 
 
-class SimulatorPublisher:
+class SimulatorPublisher(PublisherThread):
     """Publish a SimulatedSession as LSL streams in a background thread.
 
     Parameters
@@ -136,6 +135,8 @@ class SimulatorPublisher:
     re-raises it.
     """
 
+    _kind = "simulator publisher"
+
     def __init__(
         self,
         session: SimulatedSession,
@@ -162,15 +163,8 @@ class SimulatorPublisher:
         self.chunk_s = float(chunk_s)
         self.speed = float(speed)
         self.loop = loop
-        self.wait_for_consumers = float(wait_for_consumers)
-        self.error: BaseException | None = None
-        self.t0_lsl = math.nan  # pylsl.local_clock() at start: the LSL time of data time 0
-        self._stop = threading.Event()
-        self._finished = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_thread(wait_for_consumers)
         self._outlets: dict[str, pylsl.StreamOutlet] = {}
-        self._position = 0.0
-        self._reraised = False
         self.streams = tuple(dict.fromkeys(streams))
         # float32 copies once, so pushes are plain slices
         self._data = {
@@ -192,93 +186,21 @@ class SimulatorPublisher:
             for start, _, seg in bounds
         ]
 
-    # lifecycle ------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Open the outlets and start publishing in a daemon thread."""
-        if self._thread is not None:
-            raise RuntimeError("SimulatorPublisher.start() may only be called once")
+    # outlets --------------------------------------------------------------------------------
+    def _open(self) -> list[pylsl.StreamOutlet]:
         for m in self.streams:
             info = _stream_info(self.session, m, self.name_prefix, self.source_id, self._fs[m])
             self._outlets[m] = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
         self._outlets["truth"] = pylsl.StreamOutlet(
             _truth_info(self.session, self.name_prefix, self.source_id)
         )
-        if self.wait_for_consumers <= 0:
-            self.t0_lsl = pylsl.local_clock()
-        self._thread = threading.Thread(
-            target=self._run, name=f"SimulatorPublisher[{self.source_id}]", daemon=True
-        )
-        self._thread.start()
+        return list(self._outlets.values())
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread (join up to ``timeout`` s), close the outlets, re-raise a thread error.
-
-        Raises
-        ------
-        BaseException
-            Whatever made the publishing thread fail (raised once).
-        RuntimeError
-            When the thread did not end within ``timeout``.
-        """
-        self._stop.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise RuntimeError(f"simulator publisher thread did not stop within {timeout:g} s")
-        self._outlets.clear()  # dropping the last reference destroys the outlets
-        if self.error is not None and not self._reraised:
-            self._reraised = True
-            raise self.error
-
-    def __enter__(self) -> SimulatorPublisher:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # state ----------------------------------------------------------------------------------
-    @property
-    def finished(self) -> bool:
-        """True once everything was published (``loop=False``) or the thread failed."""
-        return self._finished.is_set()
-
-    @property
-    def position_s(self) -> float:
-        """Data time published so far, s (keeps growing across loops)."""
-        return self._position
-
-    @property
-    def running(self) -> bool:
-        """True while the publishing thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def wait_finished(self, timeout: float | None = None) -> bool:
-        """Block until finished (or ``timeout`` s); True when finished."""
-        return self._finished.wait(timeout)
+    def _close_outlets(self) -> None:
+        self._outlets.clear()
 
     # thread ---------------------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            self._publish()
-        except BaseException as exc:  # the thread must never die silently
-            self.error = exc
-        finally:
-            self._finished.set()
-
     def _publish(self) -> None:
-        if self.wait_for_consumers > 0:
-            give_up = pylsl.local_clock() + self.wait_for_consumers
-            while not all(o.have_consumers() for o in self._outlets.values()):
-                if pylsl.local_clock() >= give_up or self._stop.wait(0.005):
-                    break
-            self.t0_lsl = pylsl.local_clock()
         dur = self.session.duration_s
         sent = dict.fromkeys(self.streams, 0)  # samples pushed, over all loops
         n_per_loop = {m: self._data[m].shape[0] for m in self.streams}
@@ -294,7 +216,6 @@ class SimulatorPublisher:
             markers_sent = self._push_markers(t_data, dur, markers_sent)
             self._position = t_data
             if done and not self.loop:
-                self._finished.set()
                 break
             # sleep to the next deadline on the start-anchored grid (skip missed ones)
             tick = max(tick + 1, int((pylsl.local_clock() - start) / self.chunk_s) + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# wot run/demo record every session by default: the test suite's go to a temporary directory
+os.environ.setdefault("WOT_RECORD_DIR", tempfile.mkdtemp(prefix="wot-test-sessions-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -78,7 +78,9 @@ def test_demo_stops_cleanly_on_ctrl_c():
     try:
         t0 = time.monotonic()
         first = p.stdout.readline()
-        assert first.startswith("[")
+        assert first.startswith("recording to ")
+        recording = first.split("recording to ", 1)[1].strip()
+        assert p.stdout.readline().startswith("[")
         while time.monotonic() - t0 < 3:
             p.stdout.readline()
         p.send_signal(signal.SIGINT)
@@ -88,6 +90,13 @@ def test_demo_stops_cleanly_on_ctrl_c():
             p.kill()
     assert p.returncode == 0, err
     assert "stopped" in out
+    # a clean stop closes the recording: end record and stream footers
+    import pyxdf
+
+    streams, _ = pyxdf.load_xdf(recording)
+    assert all("footer" in st for st in streams)
+    session = next(st for st in streams if st["info"]["name"][0] == "wot-session")
+    assert '"event": "end"' in session["time_series"][-1][0]
     assert "Traceback" not in err
 
 

@@ -159,9 +159,12 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
         engine.stop()
 
 
-def test_live_rr_stream_equals_offline_rr_channel(source_id):
-    """An irregular LSL stream of inter-beat intervals (type RR, as from a chest strap)."""
+def test_live_rr_stream_equals_offline_rr_channel(source_id, tmp_path):
+    """An irregular LSL stream of inter-beat intervals (type RR, as from a chest strap); the
+    session is recorded, and the analysis of its recording gives the live frames back."""
+    from wot_biofeedback import cli
     from wot_biofeedback.dsp.cardiac import RRChannel
+    from wot_biofeedback.recorder import SessionRecorder
 
     rng = np.random.default_rng(4)
     k = np.arange(260)
@@ -176,7 +179,10 @@ def test_live_rr_stream_equals_offline_rr_channel(source_id):
     assert src.irregular
     cfg = EngineConfig()
     cfg.calibration.duration_s = 60.0
-    engine = Engine({"rr": src}, cfg, outlets_source_id=f"{source_id}-engine", period_s=0.01)
+    rec = SessionRecorder(tmp_path / "rr.xdf")
+    engine = Engine(
+        {"rr": src}, cfg, outlets_source_id=f"{source_id}-engine", period_s=0.01, recorder=rec
+    )
     engine.start()
     try:
         t_beat = pylsl.local_clock()
@@ -212,6 +218,19 @@ def test_live_rr_stream_equals_offline_rr_channel(source_id):
         got = np.array([f.features[name] for f in live[:n]])
         np.testing.assert_allclose(got, off.features[name][:n], rtol=1e-6, err_msg=name)
     assert np.nanmax(off.features["rr_corrected_pct"]) > 0  # the ectopic pair was corrected
+    # the recording, analysed: the live frames (RR values at their recorded, corrected times)
+    assert cli.main(["analyze", str(tmp_path / "rr.xdf"), "--out", str(tmp_path / "out")]) == 0
+    rows = np.genfromtxt(tmp_path / "out" / "features.csv", delimiter=",", names=True)
+    n = min(len(live), len(rows)) - 8
+    assert n > 600
+    assert np.array_equal(rows["time_s"][:n], [f.time_s for f in live[:n]])
+    for name in ("hr_bpm", "rmssd_ms"):
+        got = np.array([f.features[name] for f in live[:n]])
+        np.testing.assert_allclose(rows[name][:n], got, rtol=1e-3, err_msg=name)
+    states = np.genfromtxt(tmp_path / "out" / "states.csv", delimiter=",", names=True, dtype=None)
+    assert [z.decode() if isinstance(z, bytes) else z for z in states["state"][:n]] == [
+        f.state.zone for f in live[:n]
+    ]
 
 
 def test_ecg_stream_that_stops_and_resumes(source_id):

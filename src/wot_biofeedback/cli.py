@@ -1,4 +1,4 @@
-"""The ``wot`` command line: demo, run, simulate, streams, analyze, assess."""
+"""The ``wot`` command line: demo, run, simulate, replay, streams, analyze, assess."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -83,6 +84,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         )
     for w in caught:
         print(f"wot: warning: {w.message}", file=sys.stderr)
+    if rec.session is not None:
+        cfg, baseline = _recorded_setup(rec.session, args, cfg, baseline)
+    for note in rec.notes:
+        print(f"  note: {note}")
     t = time.perf_counter()
     res = analyze(rec, args.out, cfg, baseline)
     dt = time.perf_counter() - t
@@ -96,6 +101,29 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if prof is not None:
         _save_session(prof, res.summary, res.baseline, str(args.input))
     return 0
+
+
+def _recorded_setup(
+    session: dict[str, Any], args: argparse.Namespace, cfg: Any, baseline: Any
+) -> tuple[Any, Any]:
+    """A session recorded by wot is analysed with its own parameters and calibration, unless
+    ``--config``/``--baseline``/``--profile-baseline`` say otherwise."""
+    from .config import config_from_dict
+    from .state import Baseline
+
+    if args.config is None and session.get("parameters"):
+        try:
+            cfg = config_from_dict(session["parameters"])
+            print("  parameters: as recorded")
+        except InputError as exc:  # e.g. recorded by a version with other parameters
+            print(f"  note: the recorded parameters do not fit this version ({exc}); defaults used")
+    if args.baseline is None and not args.profile_baseline:
+        if session.get("baseline"):
+            baseline = Baseline.from_dict(session["baseline"])
+            print(f"  baseline: as recorded ({baseline.source})")
+        elif session.get("baseline_window"):
+            baseline = tuple(session["baseline_window"])
+    return cfg, baseline
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -171,6 +199,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from wot_simulators import ReplayPublisher, load_replay, play
+
+    if not args.speed > 0:
+        raise InputError(f"--speed {args.speed!r} must be > 0")
+    if args.duration is not None and not args.duration > 0:
+        raise InputError(f"--duration {args.duration!r} must be > 0 s")
+    channels = {"ecg": args.ecg, "ppg": args.ppg, "eda": args.eda, "resp": args.resp}
+    streams, notes = load_replay(
+        args.input, channels, args.fs, args.eda_unit, args.source_id, args.name_prefix
+    )
+    pub = ReplayPublisher(
+        streams, speed=args.speed, loop=args.loop, start_s=args.start,
+        duration_s=args.duration, wait_for_consumers=args.wait,
+    )  # fmt: skip
+    print(
+        f"replaying {args.input} ({pub.length_s:.1f} s): {pub.span_s:.1f} s from {args.start:g} s "
+        f"at {args.speed:g}x{', looped' if args.loop else ''}; Ctrl-C stops"
+    )
+    for st, n in zip(streams, pub.samples_per_pass, strict=True):
+        rate = f"{st.fs:g} Hz" if st.fs > 0 else "irregular"
+        print(f"  {st.name}  type={st.type or '-'}  {rate}  source_id={st.source_id}  {n} samples")
+    for note in notes:
+        print(f"  note: {note}")
+    play(pub)
+    print(f"replayed {pub.position_s:.1f} s of recording")
+    return 0
+
+
 def cmd_streams(args: argparse.Namespace) -> int:
     from .sources.lsl import describe, list_streams
 
@@ -227,8 +284,8 @@ def _run_engine(
             return True
         return bool(finished is not None and finished())
 
-    engine.start()
     try:
+        engine.start()
         if not args.headless and has_display():
             from .ui import run_window
 
@@ -239,7 +296,20 @@ def _run_engine(
         print("\nstopped (Ctrl-C)")
     finally:
         engine.stop()
+        _report_recording(engine)
     return 0
+
+
+def _report_recording(engine: Any) -> None:
+    """Say where the session went (or why recording stopped), once the engine has stopped."""
+    rec = getattr(engine, "recorder", None)
+    if rec is None:
+        return
+    st = rec.status()
+    if st["error"]:
+        print(f"wot: warning: {st['error']}", file=sys.stderr)
+    else:
+        print(f"session recorded to {st['path']} ({st['bytes'] / 1e6:.1f} MB)")
 
 
 def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: float) -> int:
@@ -261,6 +331,7 @@ def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: flo
         snap = engine.snapshot()
     finally:
         engine.stop()
+        _report_recording(engine)
     print(f"screenshots at session {snap.session_s:.0f} s ({snap.zone}): {', '.join(paths)}")
     if snap.error or not reached:
         why = f"engine error {snap.error}" if snap.error else f"session never reached {until_s:g} s"
@@ -289,7 +360,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     pub.start()
     try:
         sources = _open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0)
-        engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine")
+        meta = {
+            "command": "demo",
+            "client": "simulated",
+            "scenario": scen.name,
+            "seed": args.seed,
+            "speed": args.speed,
+        }
+        recorder = _recorder(args, "demo", meta)
+        try:
+            engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine", recorder=recorder)
+        except BaseException:
+            if recorder is not None:
+                recorder.stop()
+            raise
 
         def truth(t: float) -> str:
             return str(sess.zone_at(np.array([t]))[0])
@@ -345,7 +429,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             what += "; breathing from the chest accelerometer (no RESP belt)"
         print(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
     window = None if isinstance(baseline, Baseline) else baseline
-    engine = Engine(sources, cfg, window, outlets_source_id=args.outlet_id)
+    meta = {
+        "command": "run",
+        "client": args.profile,
+        "profile": prof["client"] if prof is not None else None,
+        "profile_baseline": bool(getattr(args, "profile_baseline", False)),
+    }
+    recorder = _recorder(args, args.profile or "session", meta)
+    try:
+        engine = Engine(sources, cfg, window, outlets_source_id=args.outlet_id, recorder=recorder)
+    except BaseException:
+        if recorder is not None:
+            recorder.stop()
+        raise
     if isinstance(baseline, Baseline):
         engine.pipeline.state.set_baseline(baseline)
     code = _run_engine(engine, args, title="wot run")
@@ -354,6 +450,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         _save_session(prof, engine_summary(engine), engine.pipeline.state.baseline, "live")
     return code
+
+
+def _recorder(args: argparse.Namespace, prefix: str, meta: dict[str, Any]) -> Any:
+    """The session recorder ``--record``/``--no-record`` ask for (default: a new file in the
+    session directory); None without recording."""
+    if args.no_record:
+        return None
+    from .recorder import SessionRecorder, default_record_path
+
+    path = Path(args.record) if args.record else default_record_path(prefix)
+    if path.is_dir():
+        raise InputError(f"--record {path} is a directory; give a new file name ending in .xdf")
+    if path.suffix.lower() != ".xdf":
+        raise InputError(f"--record {path}: the file name must end in .xdf")
+    rec = SessionRecorder(path, meta)
+    print(f"recording to {path}")
+    return rec
+
+
+def _record_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--record",
+        default=None,
+        metavar="PATH",
+        help="record the session to this new XDF file (default: a new file in "
+        "$WOT_RECORD_DIR, else the user data directory's wot-biofeedback/sessions)",
+    )
+    g.add_argument("--no-record", action="store_true", help="do not record the session")
 
 
 # parser --------------------------------------------------------------------------------------
@@ -413,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--no-client-view", action="store_true", help="only the therapist console, no client view"
     )
+    _record_args(d)
     d.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("run", help="the engine on live LSL streams")
@@ -456,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"
     )
     r.add_argument("--config", default=None)
+    _record_args(r)
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser(
@@ -483,6 +610,47 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="write FILE.csv (time_s,ecg,eda,resp,zone) instead")
     s.add_argument("--fs", type=float, default=250.0, help="common rate of the CSV, Hz")
     s.set_defaults(func=cmd_simulate)
+
+    rp = sub.add_parser(
+        "replay",
+        help="publish a recording (XDF, CSV, WFDB, EDF/BDF) as LSL streams with its own timing",
+    )
+    rp.add_argument("input", metavar="FILE")
+    rp.add_argument(
+        "--speed", type=float, default=1.0, help="recording seconds per wall-clock second"
+    )
+    rp.add_argument(
+        "--loop", action="store_true", help="start again at the end (timestamps keep growing)"
+    )
+    rp.add_argument(
+        "--start", type=float, default=0.0, metavar="S", help="skip the first S s of recording"
+    )
+    rp.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="play S s of recording"
+    )
+    rp.add_argument(
+        "--source-id",
+        default="wot-replay",
+        metavar="ID",
+        help="source_id prefix: ID-ecg/-eda/-resp/... (for wot run --source-id ID), ID-K others",
+    )
+    rp.add_argument(
+        "--name-prefix", default=None, help="stream name prefix (default: file name; XDF: none)"
+    )
+    rp.add_argument("--ecg", default=None, help="ECG signal name or 0-based index (not XDF)")
+    rp.add_argument("--ppg", default=None)
+    rp.add_argument("--eda", default=None)
+    rp.add_argument("--resp", default=None)
+    rp.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
+    rp.add_argument("--eda-unit", default=None, help="uS (default), nS, mS, S or raw:SCALE")
+    rp.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="hold the start until every stream has a consumer (e.g. wot run), at most S s",
+    )
+    rp.set_defaults(func=cmd_replay)
 
     ls = sub.add_parser("streams", help="list visible LSL streams")
     ls.add_argument("--timeout", type=float, default=2.0)

@@ -162,6 +162,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
         raise InputError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    return config_from_dict(data)
+
+
+def config_from_dict(values: dict[str, Any]) -> EngineConfig:
+    """An :class:`EngineConfig` from a TOML table or :meth:`EngineConfig.to_dict` output (e.g.
+    the parameters stored in a recording), validated as :func:`load_config` does."""
+    cfg = EngineConfig()
+    data = dict(values)
     feats = data.pop("features", {})
     _update_dataclass(cfg, data, "")
     if cfg.zones.fusion not in FUSIONS:

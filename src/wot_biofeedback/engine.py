@@ -7,6 +7,7 @@ pipeline: they call :meth:`Engine.snapshot`, which copies the latest state under
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -20,8 +21,9 @@ from .config import EngineConfig
 from .cues import Cue
 from .dsp import warm_up
 from .dsp.ringbuffer import RingBuffer
-from .outlets import EngineOutlets
-from .pipeline import Frame, Pipeline
+from .outlets import EngineOutlets, event_rows, frame_block, state_messages
+from .pipeline import Frame, Pipeline, PipelineOutput
+from .recorder import SessionRecorder
 from .sources.lsl import LslSource
 from .state import ZONE_CODE
 
@@ -94,6 +96,9 @@ class Engine:
     stall_s : float
         A source silent this long (wall clock) is *lagging*; after 3× it is *lost*, and fusion
         stops waiting for it.
+    recorder : SessionRecorder, optional
+        Records the session (raw streams, engine outputs, placement decisions) into XDF; it is
+        started with the engine and closed by :meth:`stop`.
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class Engine:
         period_s: float = 0.02,
         stall_s: float = 1.0,
         history_s: float = 4 * 3600.0,
+        recorder: SessionRecorder | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.sources = sources
@@ -141,6 +147,10 @@ class Engine:
         self._frame_log: list[Frame] = []
         self._commands: list[tuple[str, Any]] = []
         self.markers: list[tuple[float, str]] = []  # (session s, text) of therapist annotations
+        self.recorder = recorder
+        self.baseline_window = baseline_window
+        self._n_recv: dict[str, int] = {}  # samples received per modality after the drop
+        self._zone_logged = ""
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,6 +158,10 @@ class Engine:
             raise RuntimeError("engine already started")
         # compile the kernels before the first chunk (a cached start takes a fraction of a s)
         warm_up(tuple(self.sources))
+        if self.recorder is not None:
+            for src in self.sources.values():
+                src.record = True
+            self._open_recording(self.recorder)
         self._thread = threading.Thread(target=self._run, name="wot-engine", daemon=True)
         self._thread.start()
 
@@ -157,6 +171,62 @@ class Engine:
             self._thread.join(timeout)
         for s in self.sources.values():
             s.close()
+        if self.recorder is not None:
+            end = {
+                "frames": self.frames_total,
+                "session_s": self._last.time_s if self._last is not None else 0.0,
+                "overruns": self.overruns,
+                "gaps_filled_s": dict(self.gaps_filled),
+                "error": None if self.error is None else repr(self.error),
+            }
+            self._guard(self.recorder.stop, timeout, end)
+
+    # recording ------------------------------------------------------------------------------
+    def _open_recording(self, rec: SessionRecorder) -> None:
+        from .outlets import features_header, marker_header
+
+        for m, src in self.sources.items():
+            rec.add_stream(m, src.header_xml())
+        rec.add_stream(
+            "wot-features", features_header("wot-rec", self.config.frame_rate_hz), local=True
+        )
+        for name in ("wot-state", "wot-cues", "wot-markers", "wot-events"):
+            rec.add_stream(name, marker_header(name, f"wot-rec-{name}"), "string", local=True)
+        st = self.pipeline.state
+        rec.event(
+            {
+                "event": "engine",
+                "parameters": self.config.to_dict(),
+                "baseline_window": self.baseline_window,
+                "baseline": st.baseline.to_dict() if st.baseline is not None else None,
+                "sources": {
+                    m: {
+                        "name": s.name,
+                        "type": s.info.type(),
+                        "source_id": s.info.source_id(),
+                        "fs": s.fs,
+                        "channel": s.channel,
+                        "scale": s.scale,
+                        "unit": s.unit,
+                    }
+                    for m, s in self.sources.items()
+                },
+            }
+        )
+        rec.start()
+
+    def _record_event(self, record: dict[str, Any]) -> None:
+        if self.recorder is not None:
+            self._guard(self.recorder.event, record)
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        """Run a recording step; a failure is reported by the recorder, never raised: a
+        recording problem must not stop the session."""
+        try:
+            fn(*args)
+        except Exception as exc:
+            assert self.recorder is not None
+            self.recorder._internal(exc)
 
     def __enter__(self) -> Engine:
         self.start()
@@ -189,8 +259,11 @@ class Engine:
         with self._lock:
             t = self._last.time_s if self._last is not None else 0.0
             self.markers.append((t, str(text)))
+        now = pylsl.local_clock()
         if self.outlets is not None:
-            self.outlets.push_marker(text, pylsl.local_clock())
+            self.outlets.push_marker(text, now)
+        if self.recorder is not None:
+            self._guard(self.recorder.strings, "wot-markers", [now], [str(text)])
 
     # worker ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -211,7 +284,7 @@ class Engine:
 
     def _session_time(self, modality: str, ts: np.ndarray) -> float:
         if math.isnan(self.origin):
-            self.origin = float(ts[0])
+            self._set_origin(float(ts[0]))
         if modality not in self._t0:
             # clock-correction jitter (µs) must not move frames by a sample: keep ms resolution
             t0 = round((float(ts[0]) - self.origin) * 1000.0) / 1000.0
@@ -219,7 +292,15 @@ class Engine:
             drop = max(0, math.ceil(-t0 * fs - 1e-9))
             self._drop[modality] = drop
             self._t0[modality] = t0 + drop / fs
+            self._record_event(
+                {"event": "stream_start", "modality": modality, "t0": t0 + drop / fs, "drop": drop}
+            )
         return self._t0[modality]
+
+    def _set_origin(self, t: float) -> None:
+        """Session time 0 on the LSL clock: the first time stamp the engine received."""
+        self.origin = t
+        self._record_event({"event": "origin", "lsl_time": t})
 
     def _step(self) -> None:
         self._apply_commands()
@@ -228,13 +309,19 @@ class Engine:
             got = src.pull()
             if got.data.size == 0:
                 continue
+            if self.recorder is not None:
+                self._guard(self._record_raw, m, src, got)
             data = got.data
             if m == "rr":
                 # irregular: each interval comes with the time of its closing beat; the RR
                 # channel anchors its beats on those (session) times
                 if math.isnan(self.origin):
-                    self.origin = float(got.timestamps[0])
-                self._t0.setdefault(m, 0.0)
+                    self._set_origin(float(got.timestamps[0]))
+                if m not in self._t0:
+                    self._t0[m] = 0.0
+                    self._record_event(
+                        {"event": "stream_start", "modality": m, "t0": 0.0, "drop": 0}
+                    )
                 self._drop[m] = 0
             t0 = self._session_time(m, got.timestamps)
             if self._drop.get(m, 0):
@@ -250,6 +337,8 @@ class Engine:
                 data = self._fill_gap(m, t0, got.timestamps[-len(data) :], data)
             out = self.pipeline.push(m, data, t0, stamps)
             frames.extend(out.frames)
+            if self.recorder is not None:
+                self._guard(self._record_events, out)
             if data.ndim == 2:
                 # ACC: show its breathing surrogate (the first axis while it is ignored)
                 data = getattr(self.pipeline.channels.get(m), "surrogate", data[:, 0])
@@ -272,10 +361,17 @@ class Engine:
         lost = [m for m in self.sources if self._status(m).state == "lost"]
         if lost and len(lost) < len(self.sources):
             for m in lost:
+                if m not in self.pipeline.ended:
+                    self._record_event(
+                        {"event": "lost", "modality": m, "frame": self.pipeline.next_frame}
+                    )
                 self.pipeline.end(m)
         for m in self.sources:
             if m in self.pipeline.ended and self._status(m).state == "ok":
                 self.pipeline.resume(m)
+                self._record_event(
+                    {"event": "resume", "modality": m, "frame": self.pipeline.next_frame}
+                )
         frames.extend(self.pipeline.fuse_ready())
         if frames:
             self._publish(frames)
@@ -295,7 +391,10 @@ class Engine:
         # and fill only a sudden jump (a pause) beyond the drift seen so far
         jump = lag - self._lag.get(m, lag)
         n_fill = round(jump * fs) if jump > max(0.5, 10.0 / fs) else 0
+        n_recv = self._n_recv.get(m, 0)
+        self._n_recv[m] = n_recv + len(data)
         if n_fill > 0:
+            self._record_event({"event": "gap", "modality": m, "after": n_recv, "n": n_fill})
             data = np.concatenate((np.full((n_fill, *data.shape[1:]), np.nan), data))
             self.gaps_filled[m] = self.gaps_filled.get(m, 0.0) + n_fill / fs
             lag -= n_fill / fs
@@ -309,19 +408,61 @@ class Engine:
         now = self._last.time_s if self._last else 0.0
         for cmd, arg in cmds:
             if cmd == "calibrate":
-                self.pipeline.state.recalibrate(now, now + arg)
+                # from the next frame (frame 0 when none has been made yet)
+                start = self.pipeline.next_frame / self.pipeline.frame_rate
+                self.pipeline.schedule_recalibration(start, start + arg)
+                self._record_event({"event": "calibrate", "start_s": start, "end_s": start + arg})
             elif cmd == "mute":
                 self.pipeline.cues.muted = arg
+                self._record_event({"event": "mute", "muted": arg, "time_s": now})
             elif cmd == "cue":
                 zone = self._last.state.zone if self._last else "within"
                 cue = self.pipeline.cues.send_now(now, zone, arg)
                 self._last_cue = cue
                 if self.outlets is not None and not math.isnan(self.origin):
                     self.outlets.push_cue(cue, self.origin)
+                if self.recorder is not None and not math.isnan(self.origin):
+                    self._guard(
+                        self.recorder.strings,
+                        "wot-cues",
+                        [self.origin + cue.time_s],
+                        [json.dumps(cue.to_dict())],
+                    )
+
+    def _record_raw(self, m: str, src: LslSource, got: Any) -> None:
+        assert self.recorder is not None
+        for t, off in src.new_offsets:  # before the samples they apply to
+            self.recorder.clock_offset(m, t, off)
+        src.new_offsets.clear()
+        self.recorder.samples(m, got.timestamps - got.clock_offset, got.raw)
+
+    def _record_events(self, out: PipelineOutput) -> None:
+        assert self.recorder is not None
+        times, texts = event_rows(out.events, self.origin)
+        if texts:
+            self.recorder.strings("wot-events", times, texts)
+
+    def _record_frames(self, frames: list[Frame]) -> None:
+        assert self.recorder is not None
+        rec = self.recorder
+        times = self.origin + np.array([f.time_s for f in frames])
+        rec.samples("wot-features", times, frame_block(frames))
+        msgs, self._zone_logged = state_messages(frames, self._zone_logged)
+        if msgs:
+            rec.strings("wot-state", [self.origin + t for t, _ in msgs], [j for _, j in msgs])
+        cues = [f.cue for f in frames if f.cue is not None]
+        if cues:
+            rec.strings(
+                "wot-cues",
+                [self.origin + c.time_s for c in cues],
+                [json.dumps(c.to_dict()) for c in cues],
+            )
 
     def _publish(self, frames: list[Frame]) -> None:
         if self.outlets is not None:
             self.outlets.push_frames(frames, self.origin)
+        if self.recorder is not None:
+            self._guard(self._record_frames, frames)
         cols = {k: np.empty(len(frames)) for k in HISTORY_SERIES}
         for i, f in enumerate(frames):
             cols["time_s"][i] = f.time_s
@@ -426,5 +567,9 @@ class Engine:
             n_frames=self.frames_total,
             overruns=self.overruns,
             error=None if self.error is None else repr(self.error),
-            extra={"markers": markers, "cues_muted": self.pipeline.cues.muted},
+            extra={
+                "markers": markers,
+                "cues_muted": self.pipeline.cues.muted,
+                "recording": self.recorder.status() if self.recorder is not None else None,
+            },
         )

@@ -8,6 +8,7 @@ Writes the files of the ``wot analyze`` contract (see README):
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from dataclasses import dataclass, field
@@ -56,16 +57,22 @@ def run_recording(
     pipe = Pipeline({m: s.fs for m, s in rec.signals.items()}, config, window)
     if isinstance(baseline, Baseline):
         pipe.state.set_baseline(baseline)
+    for start, end in (rec.session or {}).get("calibrations", []):
+        pipe.schedule_recalibration(start, end)  # a recorded "calibrate now", as live
     res = AnalysisResult()
     pos = dict.fromkeys(rec.signals, 0)
     t = 0.0
     while any(pos[m] < len(s.data) for m, s in rec.signals.items()):
         t += chunk_s
         for m, sig in rec.signals.items():
-            stop = min(len(sig.data), round((t - sig.t0) * sig.fs))
+            if sig.times is not None:  # irregular (RR): the values whose time has come
+                stop = int(np.searchsorted(sig.times, t, side="right"))
+            else:
+                stop = min(len(sig.data), round((t - sig.t0) * sig.fs))
             if stop <= pos[m]:
                 continue
-            out = pipe.push(m, sig.data[pos[m] : stop], sig.t0)
+            stamps = None if sig.times is None else sig.times[pos[m] : stop]
+            out = pipe.push(m, sig.data[pos[m] : stop], sig.t0, stamps)
             pos[m] = stop
             if stop >= len(sig.data):
                 pipe.end(m)
@@ -148,7 +155,9 @@ def analyze(
     """Analyse ``rec`` and write the contract files into ``out_dir``."""
     config = config or EngineConfig()
     res, pipe = run_recording(rec, config, baseline)
-    n_retro = score_before_baseline(res, pipe)
+    # a session recorded by wot is analysed as it ran live (no zones during calibration), so
+    # both give one answer; any other recording is scored in retrospect before its baseline
+    n_retro = score_before_baseline(res, pipe) if rec.session is None else 0
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -223,6 +232,7 @@ def analyze(
                     for m, s in rec.signals.items()
                 },
                 "notes": rec.notes,
+                "recorded_by_wot": rec.session is not None,
             },
             "counts": {
                 "rpeaks": int(rt.size),
@@ -266,7 +276,7 @@ def analyze(
 
 
 def _fmt(v: float, spec: str = ".4g") -> str:
-    return "" if not np.isfinite(v) else format(v, spec)
+    return format(v, spec) if math.isfinite(v) else ""
 
 
 def _json_default(o: Any) -> Any:

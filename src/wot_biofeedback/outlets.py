@@ -51,6 +51,82 @@ def _marker_info(name: str, source_id: str) -> pylsl.StreamInfo:
     return info
 
 
+def _features_info(source_id: str, frame_rate: float) -> pylsl.StreamInfo:
+    info = pylsl.StreamInfo(
+        "wot-features", "Features", len(OUTLET_CHANNELS), frame_rate, pylsl.cf_float32,
+        f"{source_id}-features",
+    )  # fmt: skip
+    chans = info.desc().append_child("channels")
+    for name in OUTLET_CHANNELS:
+        c = chans.append_child("channel")
+        c.append_child_value("label", name)
+        c.append_child_value("unit", FEATURE_UNITS[name])
+    info.desc().append_child_value("software", f"wot-biofeedback {__version__}")
+    return info
+
+
+def features_header(source_id: str, frame_rate: float) -> str:
+    """XML header of the ``wot-features`` stream (for a recording)."""
+    return str(_features_info(source_id, frame_rate).as_xml())
+
+
+def marker_header(name: str, source_id: str) -> str:
+    """XML header of a ``wot-*`` marker stream (for a recording)."""
+    return str(_marker_info(name, source_id).as_xml())
+
+
+def frame_block(frames: list[Frame]) -> np.ndarray:
+    """``(n, len(OUTLET_CHANNELS))`` float32 rows of the frames, as ``wot-features`` sends."""
+    block = np.empty((len(frames), len(OUTLET_CHANNELS)), dtype=np.float32)
+    for i, f in enumerate(frames):
+        vals = [f.features.get(k, np.nan) for k in FEATURE_COLUMNS]
+        vals += [f.state.arousal, f.state.confidence, ZONE_CODE[f.state.zone]]
+        block[i] = vals
+    return block
+
+
+def state_messages(frames: list[Frame], last_zone: str) -> tuple[list[tuple[float, str]], str]:
+    """The ``wot-state`` JSON messages (session s, text) of the zone changes among ``frames``,
+    and the zone after them."""
+    out = []
+    for f in frames:
+        if f.state.zone != last_zone:
+            last_zone = f.state.zone
+            msg = {
+                "time_s": f.time_s,
+                "zone": f.state.zone,
+                "arousal": None if not np.isfinite(f.state.arousal) else round(f.state.arousal, 3),
+                "confidence": round(f.state.confidence, 3),
+                "drivers": [d[2] for d in f.state.drivers],
+                "explanation": f.state.explanation,
+            }
+            out.append((f.time_s, json.dumps(msg)))
+    return out, last_zone
+
+
+EVENT_KEYS = (
+    ("rpeak_time", "rpeak"),
+    ("scr_onset_time", "scr_onset"),
+    ("scr_peak_time", "scr_peak"),
+    ("breath_onset_time", "breath"),
+)
+
+
+def event_rows(
+    events: dict[str, dict[str, np.ndarray]], origin: float
+) -> tuple[list[float], list[str]]:
+    """LSL times and labels of the R-peaks, SCR onsets/peaks and breaths in a pipeline output
+    (the ``wot-events`` stream of a recording), in time order."""
+    rows: list[tuple[float, str]] = []
+    for ev in events.values():
+        for key, label in EVENT_KEYS:
+            v = ev.get(key)
+            if v is not None and len(v):
+                rows.extend((origin + float(t), label) for t in v)
+    rows.sort(key=lambda r: r[0])
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
 class EngineOutlets:
     """Publishes fused frames, zone changes, cues and therapist markers.
 
@@ -58,17 +134,7 @@ class EngineOutlets:
     """
 
     def __init__(self, source_id: str, frame_rate: float) -> None:
-        info = pylsl.StreamInfo(
-            "wot-features", "Features", len(OUTLET_CHANNELS), frame_rate, pylsl.cf_float32,
-            f"{source_id}-features",
-        )  # fmt: skip
-        chans = info.desc().append_child("channels")
-        for name in OUTLET_CHANNELS:
-            c = chans.append_child("channel")
-            c.append_child_value("label", name)
-            c.append_child_value("unit", FEATURE_UNITS[name])
-        info.desc().append_child_value("software", f"wot-biofeedback {__version__}")
-        self.features = pylsl.StreamOutlet(info)
+        self.features = pylsl.StreamOutlet(_features_info(source_id, frame_rate))
         self.state = pylsl.StreamOutlet(_marker_info("wot-state", f"{source_id}-state"))
         self.cues = pylsl.StreamOutlet(_marker_info("wot-cues", f"{source_id}-cues"))
         self.markers = pylsl.StreamOutlet(_marker_info("wot-markers", f"{source_id}-markers"))
@@ -77,27 +143,13 @@ class EngineOutlets:
     def push_frames(self, frames: list[Frame], origin: float) -> None:
         if not frames:
             return
-        block = np.empty((len(frames), len(OUTLET_CHANNELS)), dtype=np.float32)
-        for i, f in enumerate(frames):
-            vals = [f.features.get(k, np.nan) for k in FEATURE_COLUMNS]
-            vals += [f.state.arousal, f.state.confidence, ZONE_CODE[f.state.zone]]
-            block[i] = vals
-            if f.state.zone != self._last_zone:
-                self._last_zone = f.state.zone
-                msg = {
-                    "time_s": f.time_s,
-                    "zone": f.state.zone,
-                    "arousal": None
-                    if not np.isfinite(f.state.arousal)
-                    else round(f.state.arousal, 3),
-                    "confidence": round(f.state.confidence, 3),
-                    "drivers": [d[2] for d in f.state.drivers],
-                    "explanation": f.state.explanation,
-                }
-                self.state.push_sample([json.dumps(msg)], origin + f.time_s)
+        msgs, self._last_zone = state_messages(frames, self._last_zone)
+        for t, text in msgs:
+            self.state.push_sample([text], origin + t)
+        for f in frames:
             if f.cue is not None:
                 self.push_cue(f.cue, origin)
-        self.features.push_chunk(block, origin + frames[-1].time_s)
+        self.features.push_chunk(frame_block(frames), origin + frames[-1].time_s)
 
     def push_cue(self, cue: Cue, origin: float) -> None:
         self.cues.push_sample([json.dumps(cue.to_dict())], origin + cue.time_s)

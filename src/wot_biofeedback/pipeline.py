@@ -120,6 +120,13 @@ class Pipeline:
         self.rsa = RsaTracker() if cardiac and breathing else None
         self.cues = CuePolicy(self.config.cues)
         self.frame_rate = self.config.frame_rate_hz
+        self._recalibrations: list[tuple[float, float]] = []
+
+    def schedule_recalibration(self, start_s: float, end_s: float) -> None:
+        """A new calibration over ``[start_s, end_s)`` that takes effect from the first frame at
+        or after ``start_s`` (the live "calibrate now"). Keyed on data time, so a live session
+        and the offline analysis of its recording calibrate on the same frames."""
+        self._recalibrations.append((float(start_s), float(end_s)))
 
     # input ------------------------------------------------------------------------------
     def _channel(self, modality: str, t0: float) -> Channel:
@@ -251,6 +258,8 @@ class Pipeline:
             idx = start + i
             t = idx / self.frame_rate
             row = {name: float(col[i]) for name, col in feats.items()}
+            while self._recalibrations and t >= self._recalibrations[0][0] - 1e-9:
+                self.state.recalibrate(*self._recalibrations.pop(0))
             st = self.state.update(t, row)
             cue = self.cues.update(t, st.zone)
             frames.append(Frame(idx, t, row, st, cue))

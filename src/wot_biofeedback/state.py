@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,18 @@ class Baseline:
     def features(self) -> list[str]:
         return list(self.median)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Baseline:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            median={k: float(v) for k, v in d["z_median"].items()},
+            scale={k: float(v) for k, v in d["z_scale"].items()},
+            raw_median={k: float(v) for k, v in d.get("median", {}).items()},
+            start_s=float(d.get("start_s", 0.0)),
+            end_s=float(d.get("end_s", 0.0)),
+            source=str(d.get("source", "calibration")),
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "source": self.source,
@@ -85,6 +98,13 @@ def _transform(spec: FeatureSpec, v: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(np.where(v > 0, v, np.nan))
     return np.asarray(v, dtype=np.float64)
+
+
+def _transform_one(spec: FeatureSpec, v: float) -> float:
+    """:func:`_transform` of one value (the per-frame path)."""
+    if spec.transform == "log":
+        return math.log(v) if v > 0 else math.nan
+    return float(v)
 
 
 class Calibrator:
@@ -284,7 +304,7 @@ class StateEngine:
             if name not in base.median:
                 continue
             w_avail += spec.weight
-            tv = float(_transform(spec, np.array([v]))[0])
+            tv = _transform_one(spec, v)
             if not math.isfinite(tv) or q <= 0.0:
                 continue
             zi = spec.sign * (tv - base.median[name]) / base.scale[name]
@@ -296,7 +316,7 @@ class StateEngine:
             wq_sum += w
             acc += w * zi
             pairs.append((zi, w))
-            contrib.append((name, w * zi, _driver_text(name, spec, v, base)))
+            contrib.append((name, w * zi, ""))
         confidence = wq_sum / wsum if wsum > 0 else 0.0
         usable = wq_sum / w_avail if w_avail > 0 else 0.0
         arousal = acc / wq_sum if wq_sum > 0 else math.nan
@@ -333,6 +353,11 @@ class StateEngine:
             drivers = sorted((c for c in contrib if c[1] < 0), key=lambda c: c[1])[:3]
         else:
             drivers = sorted(contrib, key=lambda c: -abs(c[1]))[:3]
+        # the words only for the three shown (this runs for every frame)
+        drivers = [
+            (n, c, _driver_text(n, self.cfg.features[n], feats.get(n, math.nan), base))
+            for n, c, _ in drivers
+        ]
         if zone == "unknown" and cand != "unknown":
             explanation = f"unknown: confirming {cand} (needs {zc.confirm_s:g} s)"
         elif zone == "unknown":

@@ -79,6 +79,9 @@ def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[st
     for m, s in snap.streams.items():
         if s.note:
             lines.append(f"Problem  {m.upper()}: {s.note}")
+    rec = snap.extra.get("recording") if snap.extra else None
+    if rec and rec.get("error"):
+        lines.append(f"Problem  {rec['error']}")
     if snap.error:
         lines.append(f"ERROR    {snap.error}")
     return lines

@@ -15,6 +15,8 @@ with three accelerometer columns (``acc_x, acc_y, acc_z``, ``accX``..., ``ax, ay
 from __future__ import annotations
 
 import csv
+import gzip
+import json
 import logging
 import os
 import re
@@ -27,6 +29,7 @@ import numpy as np
 
 from .._checks import check_rate
 from ..errors import InputError, SignalQualityWarning
+from .xdf import SESSION_STREAM, XdfFile, read_varlen, read_xdf
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
     "ecg": (r"^ecg", r"ecg", r"^(mlii|ml2|ii|i|iii|v[1-6]|avr|avl|avf|lead.*)$"),
@@ -64,9 +67,14 @@ class Signal:
     name: str
     unit: str = ""
     t0: float = 0.0  # session seconds of the first sample
+    times: np.ndarray | None = None
+    """Session seconds of each value of an irregular signal (RR intervals: the closing beat);
+    None for a sampled signal."""
 
     @property
     def duration_s(self) -> float:
+        if self.times is not None:
+            return float(self.times[-1]) - self.t0 if len(self.times) else 0.0
         return self.data.shape[0] / self.fs
 
 
@@ -77,6 +85,9 @@ class Recording:
     path: str
     signals: dict[str, Signal] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    session: dict[str, Any] | None = None
+    """For a session recorded by wot: its metadata, parameters, baseline and calibrations
+    (:func:`_read_wot_xdf`); None for other files."""
 
     @property
     def duration_s(self) -> float:
@@ -158,14 +169,14 @@ def read_recording(
     if suffix in (".edf", ".bdf"):
         rec = _read_edf(p, channels)
     elif suffix in (".xdf", ".xdfz"):
-        rec = _read_xdf(p, channels)
+        rec = _read_xdf(p, channels, factor if eda_unit else None)
     elif suffix in (".csv", ".txt", ".tsv"):
         rec = _read_csv(p, channels, fs)
     elif suffix in (".hea", ".dat", "") or p.with_suffix(".hea").exists():
         rec = _read_wfdb(p.with_suffix("") if suffix in (".hea", ".dat") else p, channels)
     else:
         raise InputError(f"{p.name}: unknown file type {suffix!r} (expected .csv or a WFDB record)")
-    if "eda" in rec.signals:
+    if "eda" in rec.signals and rec.session is None:  # a wot recording is in µS already
         sig = rec.signals["eda"]
         sig.data = sig.data * factor
         sig.unit = "uS"
@@ -282,8 +293,11 @@ def _xdf_text(info: dict, key: str) -> str:
     return str(v[0] if isinstance(v, list) and v else v or "")
 
 
-def _read_xdf(p: Path, channels: dict[str, str | None]) -> Recording:
-    """An XDF recording (LabRecorder's, or any XDF writer's) read with pyxdf.
+def _read_xdf(
+    p: Path, channels: dict[str, str | None], eda_factor: float | None = None
+) -> Recording:
+    """An XDF recording: a wot session (:func:`_read_wot_xdf`), or LabRecorder's (or any XDF
+    writer's), read with pyxdf.
 
     Timestamps are synchronised with the recorded clock offsets, clock resets handled and
     jitter removed (pyxdf's ``handle_clock_resets`` and ``dejitter_timestamps``). A modality is
@@ -297,9 +311,19 @@ def _read_xdf(p: Path, channels: dict[str, str | None]) -> Recording:
 
     if not p.exists():
         raise InputError(f"file not found: {p}")
+    if is_wot_recording(p):
+        try:
+            xf = read_xdf(p)
+        except (OSError, ValueError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
+        if xf.by_name(SESSION_STREAM) is not None:
+            return _read_wot_xdf(xf, channels, eda_factor)
     log = logging.getLogger("pyxdf.pyxdf")
-    was_disabled = log.disabled
-    log.disabled = True  # its notes on clock segments are not the user's concern
+    was_level, was_propagate = log.level, log.propagate
+    damage = _PyxdfProblems()
+    log.addHandler(damage)
+    log.setLevel(logging.ERROR)  # its notes on clock segments are not the user's concern
+    log.propagate = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -310,10 +334,14 @@ def _read_xdf(p: Path, channels: dict[str, str | None]) -> Recording:
         why = f"{type(exc).__name__}: {exc}"
         raise InputError(f"{p.name}: not a readable XDF file ({why})") from None
     finally:
-        log.disabled = was_disabled
+        log.removeHandler(damage)
+        log.setLevel(was_level)
+        log.propagate = was_propagate
     if not streams:
         raise InputError(f"{p.name}: no streams in the file (empty, or not XDF)")
     rec = Recording(str(p))
+    # damage pyxdf worked around (it skips to the next boundary chunk)
+    rec.notes.extend(f"damaged file: {m}" for m in damage.messages)
     numeric = []
     for st in streams:
         info = st["info"]
@@ -387,6 +415,173 @@ def _read_xdf(p: Path, channels: dict[str, str | None]) -> Recording:
         rec.signals[m] = Signal(data, check_rate(rate, m), name, "", t0)
     _one_cardiac(rec, channels)
     return rec
+
+
+def is_wot_recording(path: str | os.PathLike[str]) -> bool:
+    """Whether an XDF file was recorded by wot (its file header holds the session record);
+    reads only the first chunk."""
+    p = Path(path)
+    try:
+        opener = gzip.open if p.suffix.lower() == ".xdfz" else open
+        with opener(p, "rb") as fh:
+            head = fh.read(1 << 16)
+    except (OSError, EOFError):
+        return False
+    if head[:4] != b"XDF:":
+        return False
+    try:
+        length, pos = read_varlen(memoryview(head), 4)
+    except (ValueError, IndexError):
+        return False
+    return b"<wot_session>" in head[pos : pos + length]
+
+
+class _PyxdfProblems(logging.Handler):
+    """Collects what pyxdf logs about damage (corrupt chunks, a file cut short)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().strip())
+
+
+def _read_wot_xdf(
+    xf: XdfFile, channels: dict[str, str | None], eda_factor: float | None
+) -> Recording:
+    """A session recorded by wot: the pipeline gets exactly what the live engine fed it.
+
+    The raw streams hold every sample as received; the ``wot-session`` records say where each
+    stream started on the session clock, how many samples were dropped before session time 0,
+    and where gaps were filled, so the signals are rebuilt sample for sample (the channel used,
+    scaled as live). A stream can be chosen by name or type (``--ecg NAME``); by default the
+    recording's own streams are used. Its parameters, baseline and calibrations are returned in
+    :attr:`Recording.session`.
+    """
+    name = Path(xf.path).name
+    events: list[dict[str, Any]] = []
+    bad = 0
+    for text in xf.by_name(SESSION_STREAM).time_series:  # type: ignore[union-attr]
+        try:
+            events.append(json.loads(text))
+        except json.JSONDecodeError:
+            bad += 1
+    engine = next((e for e in events if e.get("event") == "engine"), None)
+    if engine is None:
+        raise InputError(f"{name}: a wot recording without its engine record (cut short at start)")
+    rec = Recording(xf.path)
+    rec.notes.extend(f"damaged file: {m}" for m in xf.problems)
+    if bad:
+        rec.notes.append(f"{bad} session record(s) unreadable (damaged), left out")
+    raw = {s.text("desc/wot/modality"): s for s in xf.streams if s.text("desc/wot/modality")}
+    starts = {e["modality"]: e for e in events if e.get("event") == "stream_start"}
+    for m, want in channels.items():
+        if want is None or m not in MODALITY_PATTERNS:
+            continue
+        hit = [s for s in raw.values() if want.strip().lower() in (s.name.lower(), s.type.lower())]
+        if not hit:
+            avail = ", ".join(f"{s.name} ({s.type})" for s in raw.values()) or "none"
+            raise InputError(f"{m} stream {want!r} not found in {name}; recorded streams: {avail}")
+        if hit[0].text("desc/wot/modality") != m:
+            raise InputError(
+                f"{name}: stream {want!r} was recorded as {hit[0].text('desc/wot/modality')}, "
+                f"not {m}"
+            )
+    origin = next((float(e["lsl_time"]) for e in events if e.get("event") == "origin"), None)
+    for m, st in raw.items():
+        if m not in starts or len(st.time_stamps) == 0:
+            rec.notes.append(f"stream {st.name!r} ({m}) delivered no samples during the session")
+            continue
+        chan = int(st.text("desc/wot/channel", "0"))
+        width = 3 if m == "acc" else 1
+        vals = np.asarray(st.time_series)[:, chan : chan + width].astype(np.float64)
+        data = vals[:, 0] if width == 1 else vals
+        scale = float(st.text("desc/wot/scale", "1"))
+        if m == "eda" and eda_factor is not None:
+            scale = eda_factor
+            rec.notes.append(
+                f"EDA rescaled with --eda-unit (recorded scale {st.text('desc/wot/scale')})"
+            )
+        if scale != 1.0:
+            data *= scale
+        drop = int(starts[m]["drop"])
+        data = data[drop:]
+        fs = float(engine["sources"].get(m, {}).get("fs", st.nominal_srate))
+        gaps = [e for e in events if e.get("event") == "gap" and e.get("modality") == m]
+        if xf.problems and m != "rr":
+            # samples lost to damage: the time stamps jump where no recorded gap explains it;
+            # without filling, everything after would be placed too early on the session clock
+            lost = _damage_gaps(st.corrected_stamps()[drop:], fs, {int(g["after"]) for g in gaps})
+            if lost:
+                data = _insert_nan(data, lost)
+                secs = sum(n for _, n in lost) / fs
+                rec.notes.append(
+                    f"{m}: {secs:.1f} s of samples lost to the damage are left as gaps, so "
+                    "what follows keeps its place on the session clock"
+                )
+        if gaps:
+            data = _insert_nan(data, [(int(g["after"]), int(g["n"])) for g in gaps])
+            rec.notes.append(f"{m}: {len(gaps)} gap(s) the live engine filled are kept as gaps")
+        units = st.units()
+        unit = "uS" if m == "eda" else (units[chan] if chan < len(units) else "")
+        times = None
+        if m == "rr" and origin is not None:
+            # irregular: each interval at its own (clock-corrected) time, as live
+            times = st.corrected_stamps() - origin
+        rec.signals[m] = Signal(data, fs, st.name, unit, float(starts[m]["t0"]), times)
+    if not rec.signals:
+        raise InputError(f"{name}: the recording holds no samples of any input stream")
+    rec.session = {
+        "metadata": next((e for e in events if e.get("event") == "session"), {}),
+        "parameters": engine.get("parameters"),
+        "baseline_window": engine.get("baseline_window"),
+        "baseline": engine.get("baseline"),
+        "calibrations": [
+            (float(e["start_s"]), float(e["end_s"]))
+            for e in events
+            if e.get("event") == "calibrate"
+        ],
+        "lost": [e for e in events if e.get("event") in ("lost", "resume")],
+        "end": next((e for e in events if e.get("event") == "end"), None),
+    }
+    if rec.session["end"] is None:
+        rec.notes.append("the session has no end record: the recording was cut short (crash?)")
+    if rec.session["lost"]:
+        rec.notes.append(
+            "the live engine gave up on a stream for a while; offline, its samples that arrived "
+            "late are used, so zones around that moment may differ from live"
+        )
+    return rec
+
+
+def _damage_gaps(ts: np.ndarray, fs: float, recorded: set[int]) -> list[tuple[int, int]]:
+    """(index, samples) of jumps in the time stamps that no recorded gap explains.
+
+    ``recorded`` holds the live engine's gap positions (samples received before each); after a
+    lost stretch, file indices lag the live ones by the samples already filled in here.
+    """
+    d = np.diff(ts)
+    step = 1.0 / fs
+    jumps = np.flatnonzero(d - step > max(0.5, 10.0 * step)) + 1
+    out, filled = [], 0
+    for j in jumps.tolist():
+        if j + filled in recorded:
+            continue  # a real pause, filled from its record
+        n = round((float(d[j - 1]) - step) * fs)
+        out.append((j, n))
+        filled += n
+    return out
+
+
+def _insert_nan(data: np.ndarray, at: list[tuple[int, int]]) -> np.ndarray:
+    """``data`` with ``n`` NaN samples before index ``i`` for each ``(i, n)`` (ascending)."""
+    parts, prev = [], 0
+    for i, n in at:
+        k = min(max(i, prev), len(data))
+        parts += [data[prev:k], np.full((n, *data.shape[1:]), np.nan)]
+        prev = k
+    return np.concatenate([*parts, data[prev:]])
 
 
 def _xdf_channel_labels(info: dict) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 import numpy as np
 import pylsl
@@ -23,6 +24,8 @@ from ..errors import InputError, StreamNotFoundError
 from .files import parse_eda_unit
 
 DEFAULT_TYPES = {"ecg": "ECG", "eda": "EDA", "resp": "RESP", "acc": "ACC"}
+CLOCK_OFFSET_S = 5.0
+"""How often the clock correction is read for a recording, s (LabRecorder's interval)."""
 EDA_CHECK_S = 10.0
 """Seconds of EDA whose median level is checked for plausibility (0.05-100 µS)."""
 
@@ -102,7 +105,9 @@ def eda_unit_factor(unit: str) -> tuple[float, str]:
 @dataclass
 class PullResult:
     data: np.ndarray
-    timestamps: np.ndarray
+    timestamps: np.ndarray  # clock-corrected (this machine's LSL clock)
+    raw: np.ndarray | None = None  # every channel as received, (n, channels) float32
+    clock_offset: float = 0.0  # liblsl's correction included in ``timestamps``, s
 
 
 class LslSource:
@@ -188,6 +193,45 @@ class LslSource:
             (max(1024, int(self.fs * 4)), self.info.channel_count()), dtype=np.float32
         )
         self._ts = np.empty(self._buf.shape[0])
+        self.clock_offset = 0.0
+        self.clock_measured = float("nan")  # local_clock() when clock_offset was read
+        self.new_offsets: list[tuple[float, float]] = []  # (time, offset) not yet recorded
+        self.record = False  # keep raw chunks and clock offsets for a session recording
+
+    def header_xml(self) -> str:
+        """The stream's header as liblsl gives it, with what a recording of it needs: values
+        are stored as the engine receives them (float32), and ``desc/wot`` names the
+        modality, the channel used and the scale to µS (EDA)."""
+        root = ElementTree.fromstring(self.info.as_xml())
+        fmt = root.find("channel_format")
+        original = fmt.text if fmt is not None else ""
+        if fmt is not None:
+            fmt.text = "float32"
+        desc = root.find("desc")
+        if desc is None:
+            desc = ElementTree.SubElement(root, "desc")
+        wot = ElementTree.SubElement(desc, "wot")
+        for k, v in (
+            ("modality", self.modality),
+            ("channel", str(self.channel)),
+            ("scale", repr(self.scale)),
+            ("unit_source", self.unit_source),
+            ("original_format", original or ""),
+        ):
+            ElementTree.SubElement(wot, k).text = v
+        return ElementTree.tostring(root, encoding="unicode")
+
+    def _update_clock_offset(self) -> None:
+        now = pylsl.local_clock()
+        if now - self.clock_measured < CLOCK_OFFSET_S:
+            return
+        try:
+            off = float(self.inlet.time_correction(timeout=0.0))
+        except Exception:  # not measured yet: keep the last value
+            return
+        self.clock_measured = now
+        self.clock_offset = off
+        self.new_offsets.append((now, off))
 
     def pull(self) -> PullResult:
         """Pull whatever has arrived, without blocking."""
@@ -198,6 +242,10 @@ class LslSource:
         if k == 0:
             return PullResult(np.empty(0), np.empty(0))
         ts = np.asarray(stamps, dtype=np.float64)
+        raw = None
+        if self.record:
+            self._update_clock_offset()
+            raw = self._buf[:k].copy()
         if self.width == 1:
             data = self._buf[:k, self.channel].astype(np.float64)
         else:
@@ -210,7 +258,7 @@ class LslSource:
             self.first_timestamp = float(ts[0])
         self.n_samples += k
         self.last_wall = time.monotonic()
-        return PullResult(data, ts)
+        return PullResult(data, ts, raw, self.clock_offset)
 
     def _check_eda_level(self, data: np.ndarray) -> None:
         """Once ``EDA_CHECK_S`` of EDA with skin contact has arrived, report an implausible

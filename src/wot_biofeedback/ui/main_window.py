@@ -533,7 +533,9 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.fps_label = QLabel("-- fps", self)
         self.engine_label = QLabel("", self)
+        self.record_label = QLabel("not recording", self)
         sb = self.statusBar()
+        sb.addPermanentWidget(self.record_label)
         sb.addPermanentWidget(self.engine_label)
         sep = QFrame(self)
         sep.setFrameShape(QFrame.Shape.VLine)
@@ -602,6 +604,7 @@ class MainWindow(QMainWindow):
         self.last_snapshot = snap
         self._draw_banner(snap)
         self._draw_streams(snap)
+        self._draw_recording(snap)
         self._draw_raw(snap)
         if snap.n_frames != self._n_frames:
             self._n_frames = snap.n_frames
@@ -657,6 +660,20 @@ class MainWindow(QMainWindow):
             inhale = cue.pacer.get("inhale_ratio", math.nan)
             pacer = f"  [pacer {rate:g}/min, inhale {inhale:.0%}]"
         return f"Cue ({who}, {cue.kind}, {clock(ago)} ago): {cue.text}{pacer}{muted}"
+
+    def _draw_recording(self, snap: Snapshot) -> None:
+        rec = snap.extra.get("recording")
+        if not rec:
+            return
+        if rec.get("error"):
+            text, colour = rec["error"], STREAM_COLOURS["lagging"]
+        else:
+            name = rec["path"].replace("\\", "/").rsplit("/", 1)[-1]
+            text, colour = f"● recording {name} ({rec['bytes'] / 1e6:.1f} MB)", GREY
+        if self.record_label.text() != text:
+            self.record_label.setText(text)
+            self.record_label.setToolTip(rec["path"])
+            self.record_label.setStyleSheet(f"color: {colour};")
 
     def _draw_streams(self, snap: Snapshot) -> None:
         for m, lab in self.stream_labels.items():

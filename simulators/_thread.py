@@ -1,0 +1,124 @@
+"""The thread lifecycle shared by the LSL publishers (simulator and replay).
+
+A subclass opens its outlets in :meth:`PublisherThread._open` and publishes in
+:meth:`PublisherThread._publish` (returning when a single pass is out, or when
+:attr:`PublisherThread._stop` is set). The base class starts the daemon thread, waits for
+consumers when asked, stops on an Event and joins with a timeout, re-raises a thread error once,
+and serves as a context manager.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from types import TracebackType
+from typing import Any
+
+import pylsl
+
+
+class PublisherThread:
+    """Start/stop plumbing of a publisher; see the module docstring."""
+
+    _kind = "publisher"  # for messages
+
+    def _init_thread(self, wait_for_consumers: float) -> None:
+        self.wait_for_consumers = float(wait_for_consumers)
+        self.error: BaseException | None = None
+        self.t0_lsl = math.nan  # pylsl.local_clock() when publishing begins: LSL time of 0
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._position = 0.0
+        self._reraised = False
+
+    # to implement ----------------------------------------------------------------------------
+    def _open(self) -> list[Any]:
+        """Open the outlets; return them (the thread waits for their consumers)."""
+        raise NotImplementedError
+
+    def _publish(self) -> None:
+        raise NotImplementedError
+
+    # lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the outlets and start publishing in a daemon thread."""
+        if self._thread is not None:
+            raise RuntimeError(f"{type(self).__name__}.start() may only be called once")
+        self._outlet_list = self._open()
+        if self.wait_for_consumers <= 0:
+            self.t0_lsl = pylsl.local_clock()
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (join up to ``timeout`` s), close the outlets, re-raise a thread error.
+
+        Raises
+        ------
+        BaseException
+            Whatever made the publishing thread fail (raised once).
+        RuntimeError
+            When the thread did not end within ``timeout``.
+        """
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise RuntimeError(f"{self._kind} thread did not stop within {timeout:g} s")
+        self._close_outlets()  # dropping the last reference destroys the outlets
+        self._outlet_list = []
+        if self.error is not None and not self._reraised:
+            self._reraised = True
+            raise self.error
+
+    def _close_outlets(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # state ----------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """True once a single pass is out (``loop=False``) or the thread failed."""
+        return self._finished.is_set()
+
+    @property
+    def position_s(self) -> float:
+        """Data (playback) time published so far, s (keeps growing across loops)."""
+        return self._position
+
+    @property
+    def running(self) -> bool:
+        """True while the publishing thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Block until finished (or ``timeout`` s); True when finished."""
+        return self._finished.wait(timeout)
+
+    # thread ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            if self.wait_for_consumers > 0:
+                give_up = pylsl.local_clock() + self.wait_for_consumers
+                while not all(o.have_consumers() for o in self._outlet_list):
+                    if pylsl.local_clock() >= give_up or self._stop.wait(0.005):
+                        break
+                self.t0_lsl = pylsl.local_clock()
+            self._publish()
+        except BaseException as exc:  # the thread must never die silently
+            self.error = exc
+        finally:
+            self._finished.set()
