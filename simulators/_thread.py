@@ -16,6 +16,10 @@ from typing import Any
 
 import pylsl
 
+QUIET_S = 1.0
+"""With ``wait_for_consumers``: once the wanted outlets have consumers, how long no new consumer
+may come before publishing starts, s."""
+
 
 class PublisherThread:
     """Start/stop plumbing of a publisher; see the module docstring."""
@@ -33,8 +37,8 @@ class PublisherThread:
         self._reraised = False
 
     # to implement ----------------------------------------------------------------------------
-    def _open(self) -> list[Any]:
-        """Open the outlets; return them (the thread waits for their consumers)."""
+    def _open(self) -> tuple[list[Any], list[Any]]:
+        """Open the outlets; return those a start must wait for, and all of them."""
         raise NotImplementedError
 
     def _publish(self) -> None:
@@ -45,7 +49,7 @@ class PublisherThread:
         """Open the outlets and start publishing in a daemon thread."""
         if self._thread is not None:
             raise RuntimeError(f"{type(self).__name__}.start() may only be called once")
-        self._outlet_list = self._open()
+        self._wanted, self._outlet_list = self._open()
         if self.wait_for_consumers <= 0:
             self.t0_lsl = pylsl.local_clock()
         self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
@@ -68,7 +72,7 @@ class PublisherThread:
             if thread.is_alive():
                 raise RuntimeError(f"{self._kind} thread did not stop within {timeout:g} s")
         self._close_outlets()  # dropping the last reference destroys the outlets
-        self._outlet_list = []
+        self._wanted, self._outlet_list = [], []
         if self.error is not None and not self._reraised:
             self._reraised = True
             raise self.error
@@ -109,13 +113,27 @@ class PublisherThread:
         return self._finished.wait(timeout)
 
     # thread ---------------------------------------------------------------------------------
+    def _wait_for_consumers(self) -> None:
+        """Until every wanted outlet has a consumer and then either every outlet has one or no
+        new consumer has come for ``QUIET_S`` (a live engine takes the signals, not the
+        markers), at most ``wait_for_consumers`` s."""
+        now = pylsl.local_clock()
+        give_up = now + self.wait_for_consumers
+        count, since = -1, now
+        while now < give_up and not self._stop.wait(0.005):
+            now = pylsl.local_clock()
+            n = sum(bool(o.have_consumers()) for o in self._outlet_list)
+            if n != count:
+                count, since = n, now
+            if all(o.have_consumers() for o in self._wanted) and (
+                n == len(self._outlet_list) or now - since >= QUIET_S
+            ):
+                return
+
     def _run(self) -> None:
         try:
             if self.wait_for_consumers > 0:
-                give_up = pylsl.local_clock() + self.wait_for_consumers
-                while not all(o.have_consumers() for o in self._outlet_list):
-                    if pylsl.local_clock() >= give_up or self._stop.wait(0.005):
-                        break
+                self._wait_for_consumers()
                 self.t0_lsl = pylsl.local_clock()
             self._publish()
         except BaseException as exc:  # the thread must never die silently

@@ -187,14 +187,14 @@ class SimulatorPublisher(PublisherThread):
         ]
 
     # outlets --------------------------------------------------------------------------------
-    def _open(self) -> list[pylsl.StreamOutlet]:
+    def _open(self) -> tuple[list[pylsl.StreamOutlet], list[pylsl.StreamOutlet]]:
         for m in self.streams:
             info = _stream_info(self.session, m, self.name_prefix, self.source_id, self._fs[m])
             self._outlets[m] = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
         self._outlets["truth"] = pylsl.StreamOutlet(
             _truth_info(self.session, self.name_prefix, self.source_id)
         )
-        return list(self._outlets.values())
+        return list(self._outlets.values()), list(self._outlets.values())
 
     def _close_outlets(self) -> None:
         self._outlets.clear()

@@ -271,6 +271,15 @@ def _channels(info: dict[str, Any]) -> tuple[list[str], list[str]]:
     return labels, units
 
 
+def _wot_desc(info: dict[str, Any]) -> dict[str, str]:
+    """``desc/wot`` of a raw stream in a wot recording (modality, channel, scale), else {}."""
+    try:
+        wot = info["desc"][0]["wot"][0]
+        return {k: str(v[0]) for k, v in wot.items() if v}
+    except (KeyError, IndexError, TypeError):
+        return {}
+
+
 def _load_xdf(
     p: Path, source_id: str, name_prefix: str | None
 ) -> tuple[list[ReplayStream], list[str]]:
@@ -291,10 +300,10 @@ def _load_xdf(
                 dejitter_timestamps=True,
                 # pyxdf's default also needs 500 sample periods to see a break (20 s at 25 Hz,
                 # 125 s at 4 Hz) and fits one line across any shorter pause, which would hand
-                # the missing stretch's time to the samples around it; a pause of 1 s or more
-                # is kept as a gap here
-                jitter_break_threshold_seconds=1.0,
-                jitter_break_threshold_samples=0,
+                # the missing stretch's time to the samples around it; a pause longer than
+                # max(0.5 s, 10 samples) is kept as a gap here, the live engine's gap rule
+                jitter_break_threshold_seconds=0.5,
+                jitter_break_threshold_samples=10,
                 verbose=False,
             )
     except Exception as exc:  # pyxdf raises many kinds on a damaged file
@@ -342,6 +351,22 @@ def _load_xdf(
             ts = ts[order]
             data = data[order] if isinstance(data, np.ndarray) else [data[i] for i in order]
         labels, units = _channels(info)
+        wot = _wot_desc(info)
+        scale = float(wot.get("scale", "1") or 1.0)
+        if wot.get("modality") == "eda" and scale != 1.0 and isinstance(data, np.ndarray):
+            # a wot recording keeps EDA as received; the unit the session used (--eda-unit or
+            # the metadata) is its scale to µS: replay what the engine saw, in µS
+            ch = int(wot.get("channel", "0") or 0)
+            data = data.copy()
+            data[:, ch] *= scale
+            units = list(units) + [""] * max(0, ch + 1 - len(units))
+            units[ch] = "uS"
+            notes.append(f"stream {name!r}: EDA scaled by {scale:g} to µS, as recorded")
+        if name.startswith("wot-") and not wot:
+            # the engine's own outputs of the recorded session: renamed, so that a live engine's
+            # wot-features/wot-state/... are never confused with the recorded ones
+            notes.append(f"stream {name!r} replayed as 'replay-{name}'")
+            name = f"replay-{name}"
         mod = typ.strip().lower()
         if mod in MODALITY_TYPES and mod not in taken:
             taken.add(mod)
@@ -490,8 +515,8 @@ class ReplayPublisher(PublisherThread):
             )
         end = self.length_s if duration_s is None else min(self.length_s, start_s + duration_s)
         self.span_s = end - start_s
-        if loop and not self.span_s > 0:
-            raise InputError(f"cannot loop a recording {self.span_s:g} s long")
+        if loop and not self.span_s >= 1.0:
+            raise InputError(f"cannot loop {self.span_s:g} s of recording (at least 1 s)")
         self.speed = float(speed)
         self.loop = bool(loop)
         self.start_s = float(start_s)
@@ -510,11 +535,19 @@ class ReplayPublisher(PublisherThread):
         self._outlets: list[pylsl.StreamOutlet] = []
 
     # outlets --------------------------------------------------------------------------------
-    def _open(self) -> list[pylsl.StreamOutlet]:
+    def _open(self) -> tuple[list[pylsl.StreamOutlet], list[pylsl.StreamOutlet]]:
         for s in self.streams:
             info = _stream_info(s, self.speed, self.start_s)
             self._outlets.append(pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360))
-        return self._outlets
+        # --wait: the signals a live engine takes (ID-ecg, ID-eda, ...) that have samples to
+        # play must have consumers; markers and the engine outputs of a recorded session may
+        # have none (see PublisherThread._wait_for_consumers)
+        wanted = [
+            o
+            for s, o, plan in zip(self.streams, self._outlets, self._plans, strict=True)
+            if plan.n and s.source_id.rsplit("-", 1)[-1] in MODALITY_TYPES
+        ]
+        return wanted or list(self._outlets), self._outlets
 
     def _close_outlets(self) -> None:
         self._outlets.clear()

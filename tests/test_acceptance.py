@@ -112,7 +112,7 @@ def test_calm_with_artifacts_raises_no_alarm(tmp_path):
 def test_live_lsl_engine_recovers_every_scenario(source_id, scenario):
     scen = load_scenario(scenario)
     sess = simulate_session(scen, SimConfig(seed=1))
-    speed = 20.0  # 600-900 s of session in 30-45 s
+    speed = 30.0  # 600-900 s of session in 20-30 s
     with SimulatorPublisher(sess, source_id=source_id, name_prefix=source_id, speed=speed) as pub:
         sources = {
             m: LslSource(m, resolve(t, source_id=f"{source_id}-{m}", timeout=10.0))

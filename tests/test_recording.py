@@ -275,7 +275,12 @@ def test_damaged_and_cut_short_recordings_keep_what_is_there(live_session, tmp_p
     assert raw[count_at] == 1
     p, summary = damaged("count", count_at, b"\x08")
     assert "cannot fit" in " ".join(summary["input"]["notes"])
-    # 4. cut in the middle of a chunk (a crash during a write that fsync never finished)
+    # 4. the very first ECG chunk damaged: the stream starts with a gap, the rest in place
+    p, summary = damaged("first", ecg_chunks[0][0], b"\x07")
+    off = np.loadtxt(tmp_path / "first" / "rpeaks.csv", skiprows=1)
+    nearest = np.min(np.abs(off[:, None] - lv[None, :]), axis=1)
+    assert off.size > 100 and np.max(nearest) <= 1 / 250 + 1e-6
+    # 5. cut in the middle of a chunk (a crash during a write that fsync never finished)
     cut = tmp_path / "cut.xdf"
     c = ecg_chunks[2 * len(ecg_chunks) // 3]
     cut.write_bytes(path.read_bytes()[: (c[0] + c[2]) // 2])

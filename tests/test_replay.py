@@ -394,3 +394,49 @@ def test_drive05_replayed_drives_the_live_engine_to_the_offline_zones(wot_data, 
     assert same >= MIN_SAME_ZONE
     # not a trivial agreement: Rest1 gives within, City1 (from 941 s) hyper
     assert shares.get("within", 0) > 0.3 and shares.get("hyper", 0) > 0.05, shares
+
+
+@pytest.mark.lsl
+@pytest.mark.timeout(120)
+def test_a_wot_recording_replays_as_the_engine_saw_it(tmp_path, source_id):
+    """A wot session file: its EDA (recorded in nS, scale 0.001 to µS) replays in µS; the
+    recorded engine outputs come out renamed (``replay-wot-features``), never as a second
+    ``wot-features``; ``--wait`` waits for the signal streams only, not the outputs nobody
+    reads."""
+    from xml.etree import ElementTree
+
+    from wot_biofeedback.recorder import SessionRecorder, stream_header
+
+    path = tmp_path / "session.xdf"
+    rec = SessionRecorder(path)
+    hdr = ElementTree.fromstring(
+        stream_header("band-EDA", "EDA", 1, 32.0, "float32", "band", [("EDA", "nS")])
+    )
+    wot = ElementTree.SubElement(hdr.find("desc"), "wot")
+    for k, v in (("modality", "eda"), ("channel", "0"), ("scale", "0.001")):
+        ElementTree.SubElement(wot, k).text = v
+    rec.add_stream("eda", ElementTree.tostring(hdr, encoding="unicode"))
+    rec.add_stream("wot-features", stream_header("wot-features", "Features", 1, 4.0,
+                                                 "float32", "f"))  # fmt: skip
+    t = 100.0 + np.arange(320) / 32.0
+    ns = 4000.0 + 10 * np.sin(np.arange(320) / 10.0)
+    rec.samples("eda", t, ns.astype(np.float32))
+    rec.samples("wot-features", 100.0 + np.arange(40) / 4.0, np.zeros(40, np.float32))
+    rec.stop()
+    streams, notes = load_replay(path, source_id=source_id)
+    names = {s.name: s for s in streams}
+    assert "wot-features" not in names and "replay-wot-features" in names
+    assert "replay-wot-session" in names
+    eda = names["band-EDA"]
+    assert eda.units == ["uS"] and eda.source_id == f"{source_id}-eda"
+    np.testing.assert_allclose(eda.data[:, 0], ns.astype(np.float32) * 0.001, rtol=1e-6)
+    assert any("scaled by 0.001" in n for n in notes)
+    pub = ReplayPublisher(streams, speed=4.0, wait_for_consumers=30.0)
+    t_start = time.monotonic()
+    with pub:
+        inlet = _inlet(f"{source_id}-eda")  # the only consumer: the outputs have none
+        # had it waited for every outlet, nothing would come for 30 s
+        got = _collect({"eda": inlet}, {"eda": 320}, 20.0)
+    assert time.monotonic() - t_start < 15.0
+    assert len(got["eda"][0]) == 320
+    np.testing.assert_allclose(np.ravel(got["eda"][0]), ns * 0.001, rtol=1e-6)

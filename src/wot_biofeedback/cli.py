@@ -372,7 +372,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine", recorder=recorder)
         except BaseException:
             if recorder is not None:
-                recorder.stop()
+                recorder.discard()
             raise
 
         def truth(t: float) -> str:
@@ -440,7 +440,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         engine = Engine(sources, cfg, window, outlets_source_id=args.outlet_id, recorder=recorder)
     except BaseException:
         if recorder is not None:
-            recorder.stop()
+            recorder.discard()
         raise
     if isinstance(baseline, Baseline):
         engine.pipeline.state.set_baseline(baseline)
@@ -648,7 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="S",
-        help="hold the start until every stream has a consumer (e.g. wot run), at most S s",
+        help="hold the start until the signal streams (ID-ecg, ID-eda, ...) have consumers "
+        "(e.g. wot run) and no new consumer came for 1 s, at most S s",
     )
     rp.set_defaults(func=cmd_replay)
 

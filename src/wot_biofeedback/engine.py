@@ -241,7 +241,7 @@ class Engine:
 
     # commands (thread-safe; applied by the worker) -----------------------------------------
     def calibrate_now(self, duration_s: float = 60.0) -> None:
-        """Start a new baseline from the current session time."""
+        """Start a new baseline of ``duration_s`` from the next frame the engine makes."""
         with self._lock:
             self._commands.append(("calibrate", float(duration_s)))
 
@@ -394,7 +394,11 @@ class Engine:
         n_recv = self._n_recv.get(m, 0)
         self._n_recv[m] = n_recv + len(data)
         if n_fill > 0:
-            self._record_event({"event": "gap", "modality": m, "after": n_recv, "n": n_fill})
+            # "t": the (corrected) time stamp of the first sample after the gap, so a reader
+            # can find the gap by time even where damage has cost it samples before
+            self._record_event(
+                {"event": "gap", "modality": m, "after": n_recv, "n": n_fill, "t": float(ts[0])}
+            )
             data = np.concatenate((np.full((n_fill, *data.shape[1:]), np.nan), data))
             self.gaps_filled[m] = self.gaps_filled.get(m, 0.0) + n_fill / fs
             lag -= n_fill / fs

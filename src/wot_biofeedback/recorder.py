@@ -9,10 +9,10 @@ Crash safety
 The file is append-only. Chunks are built whole in memory and a background thread writes what
 has gathered every ``flush_s`` (0.5 s by default) with one ``write`` and an ``fsync``, so an
 abrupt end (``kill -9``, power loss) loses at most the last half second and never leaves half a
-chunk behind a successful write. A boundary chunk every 10 s lets readers resynchronise after a
-damaged stretch. When a write fails (disk full, device gone), the file is cut back to its last
-complete chunk, recording stops with a message that says so, and the engine runs on: what was
-recorded stays readable.
+chunk behind a successful write. A boundary chunk before every write lets readers resynchronise
+after a damaged stretch, losing at most one flush. When a write fails (disk full, device gone),
+the file is cut back to its last complete chunk, recording stops with a message that says so,
+and the engine runs on: what was recorded stays readable.
 
 What a session file holds
 -------------------------
@@ -54,7 +54,6 @@ from .sources import xdf
 
 FLUSH_S = 0.5
 CLOCK_OFFSET_S = 5.0
-BOUNDARY_S = 10.0
 SESSION_STREAM = xdf.SESSION_STREAM
 
 
@@ -326,7 +325,6 @@ class SessionRecorder:
         self._fmt: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_boundary = time.monotonic()
         self.internal_error: str | None = None
         self._local: list[str] = []
         self._last_offsets = -math.inf
@@ -405,9 +403,8 @@ class SessionRecorder:
                     for key in list(self._local):
                         self.clock_offset(key, t, 0.0)
                     self._last_offsets = now
-                if now - self._last_boundary >= BOUNDARY_S:
-                    self.writer.boundary()
-                    self._last_boundary = now
+                # a boundary before every write: damage costs a reader at most one flush
+                self.writer.boundary()
                 self.writer.flush()
             except Exception as exc:  # never stop flushing silently: report it
                 self._internal(exc)
@@ -421,6 +418,13 @@ class SessionRecorder:
         if summary is not None:
             self.event({"event": "end", **summary})
         self.writer.close()
+
+    def discard(self) -> None:
+        """Close and delete a recording that never got its session (the engine failed to
+        start): an empty stub is no use and would look like a crashed session."""
+        self.stop()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
 
     def __enter__(self) -> SessionRecorder:
         self.start()
@@ -443,7 +447,7 @@ class SessionRecorder:
                 f"{self.writer.size / 1e6:.1f} MB recorded before it"
             )
         elif err:
-            msg = f"recording problem: {err}"
+            msg = f"recording problem: {err} (recording to {self.path})"
         return {"path": str(self.path), "bytes": self.writer.size, "error": msg}
 
 

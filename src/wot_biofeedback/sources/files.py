@@ -18,6 +18,7 @@ import csv
 import gzip
 import json
 import logging
+import math
 import os
 import re
 import warnings
@@ -489,10 +490,30 @@ def _read_wot_xdf(
                 f"not {m}"
             )
     origin = next((float(e["lsl_time"]) for e in events if e.get("event") == "origin"), None)
+    if origin is None:
+        # its record was lost to damage: each stream whose start record survived says where
+        # its first kept sample sits (t0); a stream that lost first samples too says later, so
+        # the earliest of them (else the earliest time stamp)
+        cands = [
+            float(st.corrected_stamps()[int(starts[m]["drop"])]) - float(starts[m]["t0"])
+            for m, st in raw.items()
+            if m in starts and m != "rr" and len(st.time_stamps) > int(starts[m]["drop"])
+        ]
+        firsts = [float(st.corrected_stamps()[0]) for st in raw.values() if len(st.time_stamps)]
+        if cands or firsts:
+            origin = min(cands) if cands else min(firsts)
+            rec.notes.append("session time 0 rebuilt from the time stamps (its record was lost)")
     for m, st in raw.items():
-        if m not in starts or len(st.time_stamps) == 0:
+        if len(st.time_stamps) == 0:
             rec.notes.append(f"stream {st.name!r} ({m}) delivered no samples during the session")
             continue
+        if m not in starts and origin is not None:
+            # its start record was lost to damage: place it as the engine would have
+            t0 = round((float(st.corrected_stamps()[0]) - origin) * 1000.0) / 1000.0
+            fs_m = float(engine["sources"].get(m, {}).get("fs", st.nominal_srate))
+            drop = max(0, math.ceil(-t0 * fs_m - 1e-9)) if m != "rr" else 0
+            starts[m] = {"t0": 0.0 if m == "rr" else t0 + drop / fs_m, "drop": drop}
+            rec.notes.append(f"{m}: start placed from its time stamps (record lost)")
         chan = int(st.text("desc/wot/channel", "0"))
         width = 3 if m == "acc" else 1
         vals = np.asarray(st.time_series)[:, chan : chan + width].astype(np.float64)
@@ -509,19 +530,26 @@ def _read_wot_xdf(
         data = data[drop:]
         fs = float(engine["sources"].get(m, {}).get("fs", st.nominal_srate))
         gaps = [e for e in events if e.get("event") == "gap" and e.get("modality") == m]
-        if xf.problems and m != "rr":
+        if xf.problems and m != "rr" and origin is not None:
             # samples lost to damage: the time stamps jump where no recorded gap explains it;
-            # without filling, everything after would be placed too early on the session clock
-            lost = _damage_gaps(st.corrected_stamps()[drop:], fs, {int(g["after"]) for g in gaps})
-            if lost:
-                data = _insert_nan(data, lost)
-                secs = sum(n for _, n in lost) / fs
+            # without filling, everything after would be placed too early on the session clock.
+            # Positions are found by time here (indices after a loss no longer match live).
+            lead = origin + float(starts[m]["t0"])
+            breaks = [max(0, b - drop) for b in st.breaks]
+            fills, lost_s, bad = _gaps_from_stamps(
+                st.corrected_stamps()[drop:], fs, gaps, lead, breaks
+            )
+            data = _insert_nan(data, fills)
+            if lost_s:
                 rec.notes.append(
-                    f"{m}: {secs:.1f} s of samples lost to the damage are left as gaps, so "
+                    f"{m}: {lost_s:.1f} s of samples lost to the damage are left as gaps, so "
                     "what follows keeps its place on the session clock"
                 )
-        if gaps:
+            if bad:
+                rec.notes.append(f"{m}: {bad} implausible time stamp jump(s) ignored (damage)")
+        elif gaps:
             data = _insert_nan(data, [(int(g["after"]), int(g["n"])) for g in gaps])
+        if gaps:
             rec.notes.append(f"{m}: {len(gaps)} gap(s) the live engine filled are kept as gaps")
         units = st.units()
         unit = "uS" if m == "eda" else (units[chan] if chan < len(units) else "")
@@ -555,23 +583,40 @@ def _read_wot_xdf(
     return rec
 
 
-def _damage_gaps(ts: np.ndarray, fs: float, recorded: set[int]) -> list[tuple[int, int]]:
-    """(index, samples) of jumps in the time stamps that no recorded gap explains.
+def _gaps_from_stamps(
+    ts: np.ndarray, fs: float, gaps: list[dict[str, Any]], lead: float, breaks: list[int]
+) -> tuple[list[tuple[int, int]], float, int]:
+    """Where NaN go in a damaged stream: ``[(index, samples)]``, seconds lost to damage, and the
+    number of implausible jumps ignored.
 
-    ``recorded`` holds the live engine's gap positions (samples received before each); after a
-    lost stretch, file indices lag the live ones by the samples already filled in here.
+    Recorded gaps get the live engine's fill, found by the time stamp of the sample after them
+    (indices after a loss no longer match live). At each ``break`` (where the reader skipped a
+    damaged stretch) the samples lost are counted from the time the jump spans (at index 0:
+    from ``lead``, the LSL time where the first sample belongs); nowhere else, so timestamp
+    jitter in an intact stretch is never taken for a loss.
     """
-    d = np.diff(ts)
     step = 1.0 / fs
-    jumps = np.flatnonzero(d - step > max(0.5, 10.0 * step)) + 1
-    out, filled = [], 0
-    for j in jumps.tolist():
-        if j + filled in recorded:
-            continue  # a real pause, filled from its record
-        n = round((float(d[j - 1]) - step) * fs)
-        out.append((j, n))
-        filled += n
-    return out
+    limit = len(ts) + 24 * 3600 * fs  # a damaged time stamp must not allocate the world
+    fills: dict[int, int] = {}
+    for g in gaps:  # real pauses, filled as live, wherever their first sample survived
+        if "t" not in g:
+            continue
+        j = int(np.searchsorted(ts, float(g["t"]) - 1e-3))
+        if j < len(ts) and abs(float(ts[j]) - float(g["t"])) < 1e-3:
+            fills[j] = int(g["n"])
+    lost, bad = 0, 0
+    for b in sorted(set(breaks)):
+        if b >= len(ts):
+            continue
+        span = float(ts[0]) - lead if b == 0 else float(ts[b] - ts[b - 1]) - step
+        n = round(span * fs) if math.isfinite(span) else -1
+        if n < 0 or n >= limit:
+            bad += 1
+            continue
+        if n > 0:  # the whole jump: lost samples and any recorded pause inside it
+            lost += n - fills.get(b, 0)
+            fills[b] = n
+    return sorted(fills.items()), max(0, lost) / fs, bad
 
 
 def _insert_nan(data: np.ndarray, at: list[tuple[int, int]]) -> np.ndarray:

@@ -117,6 +117,8 @@ class XdfStream:
     clock_values: np.ndarray
     offset_index: np.ndarray  # per sample: index of the last clock offset written before it
     footer: ElementTree.Element | None = None
+    breaks: list[int] = field(default_factory=list)
+    """Sample indices before which a damaged stretch was skipped (samples may be missing)."""
 
     def text(self, path: str, default: str = "") -> str:
         """Text of a header element, e.g. ``name``, ``type``, ``desc/wot/modality``."""
@@ -199,6 +201,8 @@ class _Acc:
         self.clock_t: list[float] = []
         self.clock_v: list[float] = []
         self.footer: ElementTree.Element | None = None
+        self.breaks: list[int] = []
+        self.count = 0
 
 
 def read_varlen(buf: memoryview, pos: int) -> tuple[int, int]:
@@ -255,6 +259,8 @@ def _samples(acc: _Acc, buf: memoryview, pos: int, end: int) -> int:
             pos += size
         if pos > end:
             raise ValueError("samples run past the end of their chunk")
+    if pos != end:
+        raise ValueError(f"{n} samples end {end - pos} bytes before their chunk does")
     acc.stamps.append(stamps)
     acc.values.append(vals)
     return n
@@ -305,11 +311,15 @@ def read_xdf(path: str | Path) -> XdfFile:
                     accs[sid] = _Acc(sid, ElementTree.fromstring(bytes(buf[pos:end])))
                     order.append(sid)
                 elif sid not in accs:
-                    raise ValueError(f"stream id {sid} has no header before it")
+                    # a chunk of a stream whose header was lost: its length is still good
+                    out.problems.append(
+                        f"a chunk of stream {sid} at byte {start}, whose header is missing: skipped"
+                    )
                 elif tag == TAG_SAMPLES:
                     acc = accs[sid]
                     n = _samples(acc, buf, pos, end)
                     acc.offidx.append(np.full(n, len(acc.clock_v) - 1, dtype=np.int64))
+                    acc.count += n
                 elif tag == TAG_CLOCK_OFFSET:
                     ct, cv = struct.unpack_from("<dd", buf, pos)
                     accs[sid].clock_t.append(ct)
@@ -320,6 +330,9 @@ def read_xdf(path: str | Path) -> XdfFile:
                 out.problems.append(f"unknown chunk tag {tag} at byte {start}: skipped")
             pos = end
         except (ValueError, struct.error, IndexError, ElementTree.ParseError) as exc:
+            for a in accs.values():  # any stream may have lost samples here
+                if not a.breaks or a.breaks[-1] != a.count:
+                    a.breaks.append(a.count)
             nxt = raw.find(BOUNDARY_UUID, start + 1)
             where = f"a damaged chunk at byte {start} ({exc})"
             if nxt < 0:
@@ -348,6 +361,7 @@ def read_xdf(path: str | Path) -> XdfFile:
                 np.asarray(a.clock_v, dtype=np.float64),
                 np.concatenate(a.offidx) if a.offidx else np.zeros(0, dtype=np.int64),
                 a.footer,
+                a.breaks,
             )
         )
     return out
