@@ -346,9 +346,6 @@ class SessionRecorder:
         hdr = stream_header(name or key, stype, 1, 0.0, "string", f"{key}-{uuid.uuid4().hex[:8]}")
         self.add_stream(key, hdr, "string", local=True)
 
-    def has(self, key: str) -> bool:
-        return key in self._ids
-
     # data (from the engine's worker) ------------------------------------------------------
     def samples(self, key: str, timestamps: np.ndarray, values: np.ndarray) -> None:
         try:
