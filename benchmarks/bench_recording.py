@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.minutes >= 1.0:
         ap.error("--minutes must be at least 1")
+    if args.repeat < 1:
+        ap.error(f"--repeat {args.repeat} must be at least 1")
     logging.getLogger("pyxdf.pyxdf").setLevel(logging.ERROR)
     duration = args.minutes * 60.0
     print(f"simulating {args.minutes:g} min (full-session repeated, seed {SEED}) ...")

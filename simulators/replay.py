@@ -42,6 +42,7 @@ import numpy as np
 import pylsl
 
 from wot_biofeedback.errors import InputError, SignalQualityWarning
+from wot_biofeedback.sources.files import load_pyxdf
 
 from ._thread import PublisherThread
 
@@ -240,19 +241,6 @@ def _load_recording(
     return streams, list(rec.notes)
 
 
-class _Collect(logging.Handler):
-    """Keeps the messages of a library logger, to be reported as notes."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = record.getMessage()
-        if msg not in self.messages:
-            self.messages.append(msg)
-
-
 def _text(info: dict[str, Any], key: str) -> str:
     v = info.get(key, [""])
     return str(v[0] if isinstance(v, list) and v else v or "")
@@ -283,37 +271,20 @@ def _wot_desc(info: dict[str, Any]) -> dict[str, str]:
 def _load_xdf(
     p: Path, source_id: str, name_prefix: str | None
 ) -> tuple[list[ReplayStream], list[str]]:
-    import pyxdf
-
-    log = logging.getLogger("pyxdf.pyxdf")
-    collect = _Collect()
-    propagate, disabled = log.propagate, log.disabled
-    log.propagate, log.disabled = False, False  # its messages become notes, not stderr lines
-    log.addHandler(collect)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            raw, _header = pyxdf.load_xdf(
-                str(p),
-                synchronize_clocks=True,
-                handle_clock_resets=True,
-                dejitter_timestamps=True,
-                # pyxdf's default also needs 500 sample periods to see a break (20 s at 25 Hz,
-                # 125 s at 4 Hz) and fits one line across any shorter pause, which would hand
-                # the missing stretch's time to the samples around it; a pause longer than
-                # max(0.5 s, 10 samples) is kept as a gap here, the live engine's gap rule
-                jitter_break_threshold_seconds=0.5,
-                jitter_break_threshold_samples=10,
-                verbose=False,
-            )
-    except Exception as exc:  # pyxdf raises many kinds on a damaged file
-        why = f"{type(exc).__name__}: {exc}"
-        raise InputError(f"{p.name}: not a readable XDF file ({why})") from None
-    finally:
-        log.removeHandler(collect)
-        log.propagate, log.disabled = propagate, disabled
-    notes = [f"pyxdf: {m}" for m in collect.messages]
-    notes += [f"pyxdf: {w.message}" for w in caught]
+    raw, logged, warned = load_pyxdf(
+        p,
+        logging.WARNING,
+        synchronize_clocks=True,
+        handle_clock_resets=True,
+        dejitter_timestamps=True,
+        # pyxdf's default also needs 500 sample periods to see a break (20 s at 25 Hz, 125 s at
+        # 4 Hz) and fits one line across any shorter pause, which would hand the missing
+        # stretch's time to the samples around it; a pause longer than max(0.5 s, 10 samples)
+        # is kept as a gap here, the live engine's gap rule
+        jitter_break_threshold_seconds=0.5,
+        jitter_break_threshold_samples=10,
+    )
+    notes = [f"pyxdf: {m}" for m in [*logged, *warned]]
     streams: list[ReplayStream] = []
     taken: set[str] = set()
     for k, st in enumerate(raw):

@@ -226,7 +226,7 @@ class Engine:
             fn(*args)
         except Exception as exc:
             assert self.recorder is not None
-            self.recorder._internal(exc)
+            self.recorder.report(exc)
 
     def __enter__(self) -> Engine:
         self.start()

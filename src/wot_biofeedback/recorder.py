@@ -351,19 +351,19 @@ class SessionRecorder:
         try:
             self.writer.samples(self._ids[key], timestamps, values, self._fmt[key])
         except Exception as exc:  # a bug must not take the session down: report it
-            self._internal(exc)
+            self.report(exc)
 
     def strings(self, key: str, timestamps: np.ndarray | list[float], values: list[str]) -> None:
         try:
             self.writer.strings(self._ids[key], np.asarray(timestamps, dtype=np.float64), values)
         except Exception as exc:
-            self._internal(exc)
+            self.report(exc)
 
     def clock_offset(self, key: str, collection_time: float, offset: float) -> None:
         try:
             self.writer.clock_offset(self._ids[key], collection_time, offset)
         except Exception as exc:
-            self._internal(exc)
+            self.report(exc)
 
     def event(self, record: dict[str, Any], timestamp: float | None = None) -> None:
         """One ``wot-session`` JSON record (a placement decision, a calibration, the end)."""
@@ -373,7 +373,8 @@ class SessionRecorder:
             timestamp = pylsl.local_clock()
         self.strings(SESSION_STREAM, [timestamp], [json.dumps(record, default=_json_default)])
 
-    def _internal(self, exc: BaseException) -> None:
+    def report(self, exc: BaseException) -> None:
+        """Keep the first unexpected error of a recording step (shown by :meth:`status`)."""
         if self.internal_error is None:
             self.internal_error = f"{type(exc).__name__}: {exc}"
 
@@ -404,7 +405,7 @@ class SessionRecorder:
                 self.writer.boundary()
                 self.writer.flush()
             except Exception as exc:  # never stop flushing silently: report it
-                self._internal(exc)
+                self.report(exc)
             deadline = max(deadline, time.monotonic() - self.flush_s)
 
     def stop(self, timeout: float = 5.0, summary: dict[str, Any] | None = None) -> None:

@@ -308,7 +308,6 @@ def _read_xdf(
     stream. String (marker) streams and empty streams are listed in the notes, never an error
     unless a chosen stream is empty.
     """
-    import pyxdf
 
     if not p.exists():
         raise InputError(f"file not found: {p}")
@@ -319,30 +318,12 @@ def _read_xdf(
             raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
         if xf.by_name(SESSION_STREAM) is not None:
             return _read_wot_xdf(xf, channels, eda_factor)
-    log = logging.getLogger("pyxdf.pyxdf")
-    was_level, was_propagate = log.level, log.propagate
-    damage = _PyxdfProblems()
-    log.addHandler(damage)
-    log.setLevel(logging.ERROR)  # its notes on clock segments are not the user's concern
-    log.propagate = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            streams, _header = pyxdf.load_xdf(
-                str(p), dejitter_timestamps=True, handle_clock_resets=True, verbose=False
-            )
-    except Exception as exc:  # pyxdf raises many kinds on a damaged file
-        why = f"{type(exc).__name__}: {exc}"
-        raise InputError(f"{p.name}: not a readable XDF file ({why})") from None
-    finally:
-        log.removeHandler(damage)
-        log.setLevel(was_level)
-        log.propagate = was_propagate
+    streams, damage, _ = load_pyxdf(p, dejitter_timestamps=True, handle_clock_resets=True)
     if not streams:
         raise InputError(f"{p.name}: no streams in the file (empty, or not XDF)")
     rec = Recording(str(p))
     # damage pyxdf worked around (it skips to the next boundary chunk)
-    rec.notes.extend(f"damaged file: {m}" for m in damage.messages)
+    rec.notes.extend(f"damaged file: {m}" for m in damage)  # errors only, not clock notes
     numeric = []
     for st in streams:
         info = st["info"]
@@ -437,15 +418,50 @@ def is_wot_recording(path: str | os.PathLike[str]) -> bool:
     return b"<wot_session>" in head[pos : pos + length]
 
 
-class _PyxdfProblems(logging.Handler):
-    """Collects what pyxdf logs about damage (corrupt chunks, a file cut short)."""
+class _Collect(logging.Handler):
+    """Keeps the messages of a library logger, to be reported as notes."""
 
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage().strip())
+        msg = record.getMessage().strip()
+        if msg not in self.messages:
+            self.messages.append(msg)
+
+
+def load_pyxdf(
+    p: Path, level: int = logging.ERROR, **options: Any
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """``pyxdf.load_xdf(p, **options)`` with its log messages (at ``level`` and above) and its
+    warnings returned as notes rather than printed: (streams, log messages, warnings).
+
+    Raises
+    ------
+    InputError
+        pyxdf cannot read the file (it raises many kinds on a damaged one).
+    """
+    import pyxdf
+
+    log = logging.getLogger("pyxdf.pyxdf")
+    was = log.level, log.propagate, log.disabled
+    collect = _Collect(level)
+    log.addHandler(collect)
+    log.setLevel(level)
+    log.propagate, log.disabled = False, False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            streams, _header = pyxdf.load_xdf(str(p), verbose=False, **options)
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{p.name}: not a readable XDF file ({why})") from None
+    finally:
+        log.removeHandler(collect)
+        log.setLevel(was[0])
+        log.propagate, log.disabled = was[1], was[2]
+    return streams, collect.messages, [str(w.message) for w in caught]
 
 
 def _read_wot_xdf(
