@@ -136,8 +136,9 @@ def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path):
     empty.write_text("")
     rc, err = run("analyze", str(empty), "--out", str(tmp_path / "o"))
     assert rc != 0 and "empty" in err
-    rc, err = run("analyze", str(tmp_path), "--out", str(tmp_path / "o"))
-    assert rc != 0 and "is a directory" in err
+    (tmp_path / "nothing").mkdir()  # a folder is a cohort; one without recordings is an error
+    rc, err = run("analyze", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"))
+    assert rc != 0 and "no recordings" in err
     rc, err = run("analyze", str(good), "--out", str(tmp_path / "o"), "--eda-unit", "furlongs")
     assert rc != 0 and "'furlongs'" in err  # rejected even though the file has no EDA
     nohdr = tmp_path / "x.xdf"

@@ -219,6 +219,12 @@ def test_offline_analysis_of_a_recording_equals_the_live_session(live_session, t
         assert np.allclose(a, b, rtol=1e-3, atol=1e-3, equal_nan=True), k
     # the recorded "calibrate now" was applied on the same frames
     assert 100.0 <= summary["baseline"]["start_s"] <= 110.5
+    # the therapist's note sits at its session time (not the wall clock of a 20x session)
+    assert len(engine.markers) == 1 and engine.markers[0][0] > 99.0
+    assert summary["markers"] == [{"time_s": engine.markers[0][0], "text": "client looks away"}]
+    assert _csv(tmp_path / "markers.csv") == [
+        {"time_s": f"{engine.markers[0][0]:.3f}", "text": "client looks away"}
+    ]
     # events: every live one offline, at the same time (±1 sample of its signal)
     for name, file, col, fs in (
         ("rpeak", "rpeaks.csv", 0, 250.0),
@@ -388,6 +394,10 @@ def test_demo_records_by_default_into_the_session_directory(tmp_path, monkeypatc
     assert len(files) == 1
     s = _load(files[0])
     assert any(st["info"]["type"][0] == "ECG" and len(st["time_stamps"]) for st in s.values())
+    # and its report, analysed from the file, beside it
+    page = files[0].with_name(files[0].stem + "-report") / "report.html"
+    assert page.exists()
+    assert '<section id="timeline">' in page.read_text(encoding="utf-8")
     shutil.rmtree(tmp_path / "sessions")
 
 

@@ -64,13 +64,15 @@ def _save_session(prof: Any, summary: dict[str, Any], baseline: Any, source: str
 
 
 # commands ------------------------------------------------------------------------------------
-def cmd_analyze(args: argparse.Namespace) -> int:
+def _analyze_one(args: argparse.Namespace, out: str | os.PathLike[str]) -> Any:
+    """Read ``args.input`` and analyse it into ``out`` (the ``wot analyze`` contract files);
+    prints what it did and returns the :class:`~wot_biofeedback.offline.AnalysisResult`."""
     import warnings
 
     from .config import load_config
     from .errors import SignalQualityWarning
     from .offline import analyze
-    from .sources.files import read_recording
+    from .sources.files import read_markers, read_recording
 
     cfg = load_config(args.config)
     prof, baseline = _profile_setup(args, cfg)
@@ -84,23 +86,166 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         )
     for w in caught:
         print(f"wot: warning: {w.message}", file=sys.stderr)
+    if args.markers:  # added to the recording's own (a wot session's therapist notes)
+        extra = read_markers(args.markers, Path(args.input).stem)
+        rec.markers = sorted(rec.markers + extra, key=lambda m: m[0])
+        print(f"  markers: {len(extra)} added from {args.markers}")
     if rec.session is not None:
         cfg, baseline = _recorded_setup(rec.session, args, cfg, baseline)
     for note in rec.notes:
         print(f"  note: {note}")
     t = time.perf_counter()
-    res = analyze(rec, args.out, cfg, baseline)
+    res = analyze(rec, out, cfg, baseline)
     dt = time.perf_counter() - t
     fz = res.summary["fraction_in_zone"]
     sigs = ", ".join(f"{m}={s.name}@{s.fs:g}Hz" for m, s in rec.signals.items())
     print(
-        f"analysed {rec.duration_s:.0f} s ({sigs}) in {dt:.2f} s -> {args.out}\n"
+        f"analysed {rec.duration_s:.0f} s ({sigs}) in {dt:.2f} s -> {out}\n"
         f"  zones: hyper {fz['hyper']:.0%}, within {fz['within']:.0%}, hypo {fz['hypo']:.0%}, "
         f"unknown {fz['unknown']:.0%}; {res.summary['calibration_message']}"
     )
     if prof is not None:
         _save_session(prof, res.summary, res.baseline, str(args.input))
+    return res
+
+
+def _cohort(args: argparse.Namespace, report: bool) -> int:
+    """``wot analyze|report FOLDER --out DIR``: every recording in the folder, one row each in
+    ``DIR/cohort.csv`` (errors in its ``error`` column), on local cores or a Dask cluster."""
+    from .cohort import find_recordings, run_cohort
+
+    if args.out is None:
+        raise InputError("a folder of recordings needs --out DIR for the cohort table")
+    if args.profile:
+        raise InputError("--profile takes one session, not a folder")
+    if args.profile_baseline:
+        raise InputError("--profile-baseline takes one session, not a folder")
+    # never take the outputs or the markers table for recordings
+    skip = [Path(args.out)] + ([Path(args.markers)] if args.markers else [])
+    paths = find_recordings(args.input, exclude=skip)
+    if not paths:
+        raise InputError(f"{args.input}: no recordings (.xdf, .csv, .edf, .bdf, .hea) found")
+    options = {
+        "channels": {"ecg": args.ecg, "ppg": args.ppg, "eda": args.eda, "resp": args.resp},
+        "fs": args.fs,
+        "eda_unit": args.eda_unit,
+        "config": args.config,
+        "baseline": _baseline(args.baseline),
+        "markers": str(Path(args.markers).resolve()) if args.markers else None,
+        "report": report,
+    }
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else (
+        "1 process" if args.workers == 1 else f"{args.workers or os.cpu_count()} local processes"
+    )  # fmt: skip
+    print(f"{len(paths)} recording(s) in {args.input} on {where}")
+    t = time.perf_counter()
+    rows = run_cohort(
+        paths, args.out, options, workers=args.workers, scheduler=args.scheduler,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    bad = [r for r in rows if r.get("status") != "ok"]
+    for r in bad:
+        print(f"  error: {r.get('session')}: {r.get('error')}", file=sys.stderr)
+    out = Path(args.out)
+    from .report import write_index
+
+    msg = f"cohort table {out / 'cohort.csv'}, index {write_index(rows, out)}"
+    print(
+        f"{len(rows) - len(bad)} of {len(rows)} analysed in {time.perf_counter() - t:.1f} s; {msg}"
+    )
+    if len(bad) == len(rows):
+        print("wot: error: no recording in the folder could be analysed", file=sys.stderr)
+        return 2
     return 0
+
+
+def _single(args: argparse.Namespace) -> None:
+    """Options that only a folder of recordings uses are reported, never silently dropped."""
+    extra = [o for o, v in (("--workers", args.workers), ("--scheduler", args.scheduler)) if v]
+    if extra:
+        print(f"wot: note: {' and '.join(extra)} apply to a folder of recordings; one session "
+              "runs here", file=sys.stderr)  # fmt: skip
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    if Path(args.input).is_dir():
+        return _cohort(args, report=False)
+    _single(args)
+    _analyze_one(args, args.out)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_client_report, write_report
+
+    if args.client:
+        from .config import load_config
+        from .profiles import load_profile, profile_path
+
+        if args.input:
+            raise InputError("give either SESSION or --client ID, not both")
+        if not profile_path(args.client).exists():
+            raise InputError(
+                f"no profile for client {args.client!r} in {profile_path(args.client).parent}"
+            )
+        prof = load_profile(args.client, load_config(args.config))
+        page = write_client_report(prof, args.out or f"{args.client}-history")
+        print(f"client history of {args.client} ({len(prof['sessions'])} sessions): {page}")
+        return 0
+    if not args.input:
+        raise InputError(
+            "give a SESSION (recording, analysis folder or folder of recordings) or --client ID"
+        )
+    src = Path(args.input)
+    if src.is_dir() and not (src / "summary.json").exists():
+        return _cohort(args, report=True)
+    _single(args)
+    if src.is_dir():
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in ("ecg", "ppg", "eda", "resp", "fs", "eda_unit", "baseline", "config",
+                      "markers", "profile")
+            if getattr(args, k)
+        ] + (["--profile-baseline"] if args.profile_baseline else [])  # fmt: skip
+        if given:
+            raise InputError(
+                f"{src} is already analysed, so {', '.join(given)} cannot change it; run "
+                "wot report on the recording itself (or wot analyze again) instead"
+            )
+        page = write_report(src, args.out or src)
+    else:
+        out = Path(args.out) if args.out else src.with_name(src.stem + "-report")
+        _analyze_one(args, out)
+        page = write_report(out, out)
+    print(f"report: {page}")
+    return 0
+
+
+def _auto_report(engine: Any, args: argparse.Namespace) -> dict[str, Any] | None:
+    """After a recorded ``wot run``/``wot demo``: analyse the session file and write its report
+    beside it (``NAME-report/report.html``). A failure here is reported; the recording stays."""
+    rec = getattr(engine, "recorder", None)
+    if rec is None or getattr(args, "no_report", False):
+        return None
+    st = rec.status()
+    if st["error"] or not st["path"] or not Path(st["path"]).exists():
+        return None
+    from .offline import analyze, recorded_setup
+    from .report import write_report
+    from .sources.files import read_recording
+
+    path = Path(st["path"])
+    out = path.with_name(path.stem + "-report")
+    try:
+        r = read_recording(path)
+        cfg, baseline, _notes = recorded_setup(r.session or {}, None, None)
+        res = analyze(r, out, cfg, baseline)
+        print(f"session report: {write_report(out, out)}")
+        return dict(res.summary)
+    except Exception as exc:  # the session is saved; only its report failed
+        print(f"wot: warning: no session report ({type(exc).__name__}: {exc}); make one "
+              f"later with: wot report {path}", file=sys.stderr)  # fmt: skip
+        return None
 
 
 def _recorded_setup(
@@ -108,21 +253,14 @@ def _recorded_setup(
 ) -> tuple[Any, Any]:
     """A session recorded by wot is analysed with its own parameters and calibration, unless
     ``--config``/``--baseline``/``--profile-baseline`` say otherwise."""
-    from .config import config_from_dict
-    from .state import Baseline
+    from .offline import recorded_setup
 
-    if args.config is None and session.get("parameters"):
-        try:
-            cfg = config_from_dict(session["parameters"])
-            print("  parameters: as recorded")
-        except InputError as exc:  # e.g. recorded by a version with other parameters
-            print(f"  note: the recorded parameters do not fit this version ({exc}); defaults used")
-    if args.baseline is None and not args.profile_baseline:
-        if session.get("baseline"):
-            baseline = Baseline.from_dict(session["baseline"])
-            print(f"  baseline: as recorded ({baseline.source})")
-        elif session.get("baseline_window"):
-            baseline = tuple(session["baseline_window"])
+    keep_base = args.baseline is not None or bool(args.profile_baseline)
+    cfg, baseline, notes = recorded_setup(
+        session, cfg, baseline, args.config is not None, keep_base
+    )
+    for n in notes:
+        print(f"  {n}" if n.startswith(("parameters", "baseline")) else f"  note: {n}")
     return cfg, baseline
 
 
@@ -297,6 +435,7 @@ def _run_engine(
     finally:
         engine.stop()
         _report_recording(engine)
+        args.session_summary = _auto_report(engine, args)
     return 0
 
 
@@ -448,7 +587,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if prof is not None:
         from .profiles import engine_summary
 
-        _save_session(prof, engine_summary(engine), engine.pipeline.state.baseline, "live")
+        # the analysis of the recording (the same frames, plus resting levels and recovery)
+        # when the session report ran; else the engine's own frame history
+        summary = getattr(args, "session_summary", None) or engine_summary(engine)
+        _save_session(prof, summary, engine.pipeline.state.baseline, "live")
     return code
 
 
@@ -479,6 +621,10 @@ def _record_args(p: argparse.ArgumentParser) -> None:
         "$WOT_RECORD_DIR, else the user data directory's wot-biofeedback/sessions)",
     )
     g.add_argument("--no-record", action="store_true", help="do not record the session")
+    p.add_argument(
+        "--no-report", action="store_true",
+        help="do not write the session report (NAME-report/report.html beside the recording)",
+    )  # fmt: skip
 
 
 # parser --------------------------------------------------------------------------------------
@@ -494,6 +640,25 @@ def _profile_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start from the profile's baseline (its recent sessions) instead of calibrating",
     )
+
+
+def _analysis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline", default=None, help="START:END seconds (default: first 120 s)")
+    p.add_argument("--config", default=None)
+    p.add_argument(
+        "--markers", default=None, metavar="CSV",
+        help="annotations to add: time_s (or start_s[,end_s]) and text/label/segment columns",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=int, default=None,
+        help="folder: local processes (default: one per core; 1 = serial)",
+    )  # fmt: skip
+    p.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="folder: run on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="folder: no progress bar")
+    _profile_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -657,8 +822,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--timeout", type=float, default=2.0)
     ls.set_defaults(func=cmd_streams)
 
-    a = sub.add_parser("analyze", help="offline analysis of a recording (CSV, WFDB, XDF, EDF/BDF)")
-    a.add_argument("input")
+    a = sub.add_parser(
+        "analyze",
+        help="offline analysis of a recording (CSV, WFDB, XDF, EDF/BDF) or a folder of them",
+    )
+    a.add_argument("input", help="a recording, or a folder of recordings (cohort table)")
     a.add_argument("--out", required=True)
     a.add_argument("--ecg", default=None, help="ECG signal name or 0-based index")
     a.add_argument(
@@ -668,10 +836,33 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--resp", default=None)
     a.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
     a.add_argument("--eda-unit", default=None, help="uS (default), nS, mS, S or raw:SCALE")
-    a.add_argument("--baseline", default=None, help="START:END seconds (default: first 120 s)")
-    a.add_argument("--config", default=None)
-    _profile_args(a)
+    _analysis_args(a)
     a.set_defaults(func=cmd_analyze)
+
+    rp2 = sub.add_parser(
+        "report",
+        help="HTML session report (from a recording or an analysis folder), a client's history, "
+        "or a cohort",
+    )
+    rp2.add_argument(
+        "input", nargs="?", default=None, metavar="SESSION",
+        help="a recording, a wot analyze output folder, or a folder of recordings",
+    )  # fmt: skip
+    rp2.add_argument(
+        "--out", default=None,
+        help="output folder (default: the analysis folder, or NAME-report beside a recording)",
+    )  # fmt: skip
+    rp2.add_argument(
+        "--client", default=None, metavar="ID", help="trends across this client's sessions"
+    )
+    rp2.add_argument("--ecg", default=None)
+    rp2.add_argument("--ppg", default=None)
+    rp2.add_argument("--eda", default=None)
+    rp2.add_argument("--resp", default=None)
+    rp2.add_argument("--fs", type=float, default=None)
+    rp2.add_argument("--eda-unit", default=None)
+    _analysis_args(rp2)
+    rp2.set_defaults(func=cmd_report)
 
     w = sub.add_parser(
         "assess",

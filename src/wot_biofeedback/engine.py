@@ -264,6 +264,9 @@ class Engine:
             self.outlets.push_marker(text, now)
         if self.recorder is not None:
             self._guard(self.recorder.strings, "wot-markers", [now], [str(text)])
+            # its place on the session (data) clock: the LSL stamp above is wall-clock time,
+            # which runs slower than the data in an accelerated demo or replay
+            self._record_event({"event": "marker", "time_s": t, "text": str(text)})
 
     # worker ---------------------------------------------------------------------------------
     def _run(self) -> None:

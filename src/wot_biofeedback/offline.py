@@ -7,6 +7,7 @@ Writes the files of the ``wot analyze`` contract (see README):
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -124,6 +125,61 @@ def score_before_baseline(res: AnalysisResult, pipe: Pipeline) -> int:
     return n
 
 
+def recorded_setup(
+    session: dict[str, Any],
+    config: EngineConfig | None,
+    baseline: tuple[float, float] | Baseline | None,
+    keep_config: bool = False,
+    keep_baseline: bool = False,
+) -> tuple[EngineConfig | None, tuple[float, float] | Baseline | None, list[str]]:
+    """A session recorded by wot is analysed with its own parameters and calibration (as it
+    ran live), unless the caller gave its own config (``keep_config``) or baseline
+    (``keep_baseline``). Returns the config, the baseline and notes on what was used."""
+    from .config import config_from_dict
+    from .errors import InputError
+
+    notes = []
+    if not keep_config and session.get("parameters"):
+        try:
+            config = config_from_dict(session["parameters"])
+            notes.append("parameters: as recorded")
+        except InputError as exc:  # e.g. recorded by a version with other parameters
+            notes.append(f"the recorded parameters do not fit this version ({exc}); defaults used")
+    if not keep_baseline:
+        if session.get("baseline"):
+            baseline = Baseline.from_dict(session["baseline"])
+            notes.append(f"baseline: as recorded ({baseline.source})")
+        elif session.get("baseline_window"):
+            a, b = session["baseline_window"]
+            baseline = (float(a), float(b))
+    return config, baseline, notes
+
+
+BASELINE_LEVELS = {
+    "hr_bpm": "quality_ecg",
+    "rmssd_ms": "quality_ecg",
+    "scl_us": "quality_eda",
+    "scr_per_min": "quality_eda",
+    "resp_rate_bpm": "quality_resp",
+}
+
+
+def baseline_levels(frames: list[Frame], base: Baseline | None) -> dict[str, float | None]:
+    """The client's resting levels in natural units (HR, RMSSD, SCL, SCR rate, breathing):
+    medians over the calibration window's frames whose channel quality was usable (>= 0.5),
+    as the calibration takes its values. None for a profile baseline (no window) or a
+    feature without usable frames."""
+    out: dict[str, float | None] = dict.fromkeys(BASELINE_LEVELS)
+    if base is None or not base.end_s > base.start_s:
+        return out
+    inside = [f for f in frames if base.start_s <= f.time_s < base.end_s]
+    for name, q in BASELINE_LEVELS.items():
+        v = [f.features.get(name, math.nan) for f in inside if f.features.get(q, 0.0) >= 0.5]
+        v = [x for x in v if math.isfinite(x)]
+        out[name] = float(np.median(v)) if v else None
+    return out
+
+
 def _write_csv(path: Path, header: str, cols: list[np.ndarray], fmt: list[str]) -> None:
     with open(path, "w", newline="") as fh:
         fh.write(header + "\n")
@@ -193,6 +249,10 @@ def analyze(
         ["%.3f", "%.3f", "%.4f", "%.3f", "%.3f"],
     )
     _write_csv(out / "breaths.csv", "time_s", [res.event("resp", "breath_onset_time")], ["%.3f"])
+    with open(out / "markers.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["time_s", "text"])
+        w.writerows([f"{t:.3f}", text] for t, text in rec.markers)
 
     frames = res.frames
     times = np.array([f.time_s for f in frames])
@@ -219,7 +279,14 @@ def analyze(
             fh.write(f"{t:.2f},{z},{_fmt(a)},{_fmt(c)}\n")
 
     # the cardiac channel's quality column is quality_ecg whatever its source (ECG, PPG, RR)
-    qcol = {m: "quality_ecg" if m in CARDIAC_SOURCES else f"quality_{m}" for m in rec.signals}
+    qcol = {
+        m: "quality_ecg"
+        if m in CARDIAC_SOURCES
+        else "quality_resp"
+        if m == "acc"
+        else f"quality_{m}"
+        for m in rec.signals
+    }  # breathing from a chest accelerometer is the resp channel
     quality = {m: np.array([f.features.get(qcol[m], 0.0) for f in frames]) for m in rec.signals}
     summary = build_summary(times, zones, arousal, quality, pipe.cues.log, config.frame_rate_hz)
     summary.update(
@@ -234,6 +301,9 @@ def analyze(
                 "notes": rec.notes,
                 "recorded_by_wot": rec.session is not None,
             },
+            # the session's own record (client, scenario, command, date), for wot recordings
+            "session": dict((rec.session or {}).get("metadata") or {}),
+            "markers": [{"time_s": t, "text": text} for t, text in rec.markers],
             "counts": {
                 "rpeaks": int(rt.size),
                 # as in rr.csv: the very first beat (no interval at all) is not a correction
@@ -253,6 +323,7 @@ def analyze(
                 if hasattr(ch, "flagged_seconds")
             },
             "baseline": pipe.state.baseline.to_dict() if pipe.state.baseline else None,
+            "baseline_levels": baseline_levels(frames, pipe.state.baseline),
             "scored_after_calibration_s": n_retro / config.frame_rate_hz,
             "calibration_message": (
                 pipe.state.message

@@ -176,7 +176,11 @@ def add_session(
             "fraction_in_zone": summary.get("fraction_in_zone"),
             "n_excursions": summary.get("n_excursions"),
             "recovery_s": summary.get("recovery_s"),
+            "recovery_from_peak_s": summary.get("recovery_from_peak_s"),
+            "baseline_levels": summary.get("baseline_levels"),
             "markers": summary.get("markers", []),
+            # the bounds this session was scored with, so the history shows the window widen
+            "window": dict(profile["window"]),
         }
     )
     profile["baseline"] = _merge(profile["sessions"])

@@ -466,6 +466,8 @@ def write_recording_xdf(
     config: Any = None,
     chunk_s: float = FLUSH_S,
     origin: float = 0.0,
+    markers: list[tuple[float, str]] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write a :class:`~wot_biofeedback.sources.files.Recording` as a wot session file, laid
     out as the live recorder lays it out (raw streams interleaved in ``chunk_s`` chunks, the
@@ -474,7 +476,15 @@ def write_recording_xdf(
     from .config import EngineConfig
 
     config = config or EngineConfig()
-    sr = SessionRecorder(path, {"command": "write_recording_xdf", "source": rec.path}, fsync=False)
+    meta = {"command": "write_recording_xdf", "source": rec.path, **(metadata or {})}
+    sr = SessionRecorder(path, meta, fsync=False)
+    marks = sorted(markers if markers is not None else rec.markers)
+    if marks:
+        from .outlets import marker_header
+
+        sr.add_stream(
+            "wot-markers", marker_header("wot-markers", "wot-rec-markers"), "string", True
+        )
     sources = {}
     for m, sig in rec.signals.items():
         labels = ["x", "y", "z"] if sig.data.ndim == 2 else [sig.name]
@@ -505,6 +515,10 @@ def write_recording_xdf(
                 idx = np.arange(pos[m], stop)
                 sr.samples(m, origin + sig.t0 + idx / sig.fs, sig.data[pos[m] : stop])
                 pos[m] = stop
+        while marks and (marks[0][0] < t or t >= end):
+            tm, text = marks.pop(0)
+            sr.strings("wot-markers", [origin + tm], [text])
+            sr.event({"event": "marker", "time_s": tm, "text": text}, origin + tm)
         if len(sr.writer._buf) > 1 << 22:
             sr.writer.flush()
     sr.stop(summary={"session_s": end})

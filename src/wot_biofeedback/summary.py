@@ -11,11 +11,18 @@ from .cues import Cue
 
 
 def excursions(times: np.ndarray, zones: list[str], arousal: np.ndarray) -> list[dict[str, Any]]:
-    """Contiguous runs of ``hyper``/``hypo`` with duration, peak arousal and recovery.
+    """Excursions out of the window: runs of ``hyper`` (or ``hypo``) frames, with peak arousal
+    and recovery.
+
+    A stretch of ``unknown`` frames (signals briefly unusable) between two runs of the same zone
+    does not end the excursion: ``hyper, unknown, hyper`` is one excursion (``unknown_s`` says
+    how long the zone was not known inside it). It ends at its last frame before ``within``, the
+    other excursion zone, or the end of the session.
 
     ``recovery_s`` is the time from the end of the excursion until the zone is ``within`` again
-    (0 when it returns straight to within; None when the session ends first). ``returned``
-    tells whether it ended in ``within``.
+    (0 when it returns straight to within; None when it never does). ``returned_to_window``
+    tells whether it did; ``recovery_from_peak_s`` is the time from its most extreme moment
+    (``peak_s``) back into the window; ``time_to_window_s`` from its start.
     """
     out: list[dict[str, Any]] = []
     n = len(zones)
@@ -26,19 +33,22 @@ def excursions(times: np.ndarray, zones: list[str], arousal: np.ndarray) -> list
         if z not in ("hyper", "hypo"):
             i += 1
             continue
-        j = i
-        while j + 1 < n and zones[j + 1] == z:
-            j += 1
-        seg = arousal[i : j + 1]
-        peak = (
-            (np.nanmax(seg) if z == "hyper" else np.nanmin(seg))
-            if np.isfinite(seg).any()
-            else math.nan
-        )
-        k = j + 1
-        while k < n and zones[k] not in ("within", "hyper", "hypo"):
+        j = i  # last frame of the excursion's zone
+        k = i + 1  # first known frame after it
+        while k < n:
+            if zones[k] == z:
+                j = k
+            elif zones[k] in ("within", "hyper", "hypo"):
+                break
             k += 1
+        seg = arousal[i : j + 1]
+        if np.isfinite(seg).any():
+            ip = int(np.nanargmax(seg) if z == "hyper" else np.nanargmin(seg))
+            peak, t_peak = float(seg[ip]), float(times[i + ip])
+        else:
+            peak, t_peak = math.nan, float(times[i])
         end_t = float(times[j]) + dt
+        unknown = sum(1 for q in zones[i : j + 1] if q != z) * dt
         recovery: float | None
         recovery = float(times[k]) - end_t if k < n and zones[k] == "within" else None
         out.append(
@@ -47,10 +57,16 @@ def excursions(times: np.ndarray, zones: list[str], arousal: np.ndarray) -> list
                 "start_s": float(times[i]),
                 "end_s": end_t,
                 "duration_s": end_t - float(times[i]),
+                "unknown_s": unknown,
                 "peak_arousal": float(peak),
                 "returned_to_window": recovery is not None,
                 "recovery_s": recovery if recovery is None else max(0.0, recovery),
                 "time_to_window_s": (float(times[k]) - float(times[i]))
+                if recovery is not None
+                else None,
+                # the recovery a therapist sees: from the most extreme moment back to the window
+                "peak_s": t_peak,
+                "recovery_from_peak_s": (float(times[k]) - t_peak)
                 if recovery is not None
                 else None,
             }
@@ -87,6 +103,7 @@ def build_summary(
     total = max(len(zones), 1)
     exc = excursions(times, zones, arousal)
     rec = [e["recovery_s"] for e in exc if e["recovery_s"] is not None]
+    rec_peak = [e["recovery_from_peak_s"] for e in exc if e["recovery_from_peak_s"] is not None]
     return {
         "duration_s": len(zones) * dt,
         "time_in_zone_s": {z: c * dt for z, c in counts.items()},
@@ -99,6 +116,10 @@ def build_summary(
         "recovery_s": {
             "median": float(np.median(rec)) if rec else None,
             "max": float(np.max(rec)) if rec else None,
+        },
+        "recovery_from_peak_s": {
+            "median": float(np.median(rec_peak)) if rec_peak else None,
+            "max": float(np.max(rec_peak)) if rec_peak else None,
         },
         "signal_quality": {
             m: {

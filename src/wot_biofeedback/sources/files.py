@@ -89,6 +89,9 @@ class Recording:
     session: dict[str, Any] | None = None
     """For a session recorded by wot: its metadata, parameters, baseline and calibrations
     (:func:`_read_wot_xdf`); None for other files."""
+    markers: list[tuple[float, str]] = field(default_factory=list)
+    """Annotations ``(time_s, text)`` on the recording's clock: a wot session's therapist
+    markers, an XDF file's string streams, or a ``--markers`` file."""
 
     @property
     def duration_s(self) -> float:
@@ -325,6 +328,7 @@ def _read_xdf(
     # damage pyxdf worked around (it skips to the next boundary chunk)
     rec.notes.extend(f"damaged file: {m}" for m in damage)  # errors only, not clock notes
     numeric = []
+    marker_streams = []
     for st in streams:
         info = st["info"]
         name, typ = _xdf_text(info, "name"), _xdf_text(info, "type")
@@ -334,8 +338,12 @@ def _read_xdf(
         except ValueError:
             rate = 0.0
         n = len(st["time_stamps"])
-        if fmt == "string" or rate <= 0:
-            rec.notes.append(f"stream {name!r} ({typ or 'no type'}): markers, not used")
+        if fmt == "string":
+            marker_streams.append(st)
+            rec.notes.append(f"stream {name!r} ({typ or 'no type'}): markers, not used as a signal")
+            continue
+        if rate <= 0:
+            rec.notes.append(f"stream {name!r} ({typ or 'no type'}): irregular, not used")
             continue
         numeric.append((name, typ, rate, n, st))
     chosen: dict[str, tuple[str, str, float, int, dict]] = {}
@@ -395,6 +403,11 @@ def _read_xdf(
             data = data[:, col]
         t0 = float(st["time_stamps"][0]) - t_first
         rec.signals[m] = Signal(data, check_rate(rate, m), name, "", t0)
+    for st in marker_streams:
+        for t, val in zip(st["time_stamps"], st["time_series"], strict=False):
+            text = str(val[0] if isinstance(val, list | tuple) and val else val)
+            rec.markers.append((float(t) - t_first, text))
+    rec.markers.sort(key=lambda m: m[0])
     _one_cardiac(rec, channels)
     return rec
 
@@ -589,6 +602,14 @@ def _read_wot_xdf(
         "lost": [e for e in events if e.get("event") in ("lost", "resume")],
         "end": next((e for e in events if e.get("event") == "end"), None),
     }
+    marks = xf.by_name("wot-markers")
+    noted = [e for e in events if e.get("event") == "marker"]
+    if noted:  # the engine's own session time of each note (exact, whatever the speed)
+        rec.markers = [(round(float(e["time_s"]), 3), str(e.get("text", ""))) for e in noted]
+    elif marks is not None and origin is not None and len(marks.time_stamps):
+        for t, val in zip(marks.corrected_stamps(), marks.time_series, strict=False):
+            text = str(val[0] if isinstance(val, list | tuple) and val else val)
+            rec.markers.append((round(float(t) - origin, 3), text))
     if rec.session["end"] is None:
         rec.notes.append("the session has no end record: the recording was cut short (crash?)")
     if rec.session["lost"]:
@@ -732,3 +753,63 @@ def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
         )
     _one_cardiac(rec, channels)
     return rec
+
+
+_MARKER_TEXT = ("text", "label", "marker", "segment", "name", "event")
+_MARKER_RECORD = ("record", "drive", "file", "session")
+
+
+def read_markers(
+    path: str | os.PathLike[str], record: str | None = None
+) -> list[tuple[float, str]]:
+    """Annotations from a CSV file, as ``(time_s, text)`` sorted by time.
+
+    Columns: ``time_s`` (or ``start_s``), and the text in ``text``/``label``/``marker``/
+    ``segment``/``name``/``event`` (else the marker is numbered). A segment with ``end_s``
+    that does not run into the next one adds an ``end LABEL`` marker at its end. When a
+    ``record``/``drive``/``file``/``session`` column is there and ``record`` (a recording's
+    stem) is given, only its rows are used (none if it is not listed); other columns (e.g.
+    ``stress_level``) are ignored.
+    """
+    p = Path(path)
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"markers file {p}: not readable ({exc})") from None
+    if not rows:
+        raise InputError(f"markers file {p}: no rows (need a header with time_s and text)")
+    cols = {c.strip().lower(): c for c in rows[0] if c}
+    tcol = cols.get("time_s") or cols.get("start_s")
+    if tcol is None:
+        raise InputError(f"markers file {p}: needs a time_s (or start_s) column; has {list(cols)}")
+    text_col = next((cols[c] for c in _MARKER_TEXT if c in cols), None)
+    rec_col = next((cols[c] for c in _MARKER_RECORD if c in cols), None)
+    if rec_col is not None and record is not None:
+        # only this recording's rows (by its stem); none when the file does not list it
+        rows = [r for r in rows if Path((r.get(rec_col) or "").strip()).stem == record]
+    out: list[tuple[float, str]] = []
+    spans: list[tuple[float, float, str]] = []
+    for i, r in enumerate(rows, start=2):
+        try:
+            t = float(r[tcol])
+        except (TypeError, ValueError):
+            raise InputError(
+                f"markers file {p}, line {i}: time {r.get(tcol)!r} is not a number"
+            ) from None
+        if not math.isfinite(t):
+            raise InputError(f"markers file {p}, line {i}: time {r.get(tcol)!r} is not finite")
+        text = (r.get(text_col) or "").strip() if text_col else ""
+        text = text or f"marker {len(out) + 1}"
+        out.append((t, text))
+        end = (r.get(cols["end_s"]) or "").strip() if "end_s" in cols else ""
+        if end:
+            try:
+                spans.append((t, float(end), text))
+            except ValueError:
+                raise InputError(
+                    f"markers file {p}, line {i}: end_s {end!r} is not a number"
+                ) from None
+    starts = {round(t, 3) for t, _ in out}
+    out += [(e, f"end {text}") for _s, e, text in spans if round(e, 3) not in starts]
+    return sorted(out, key=lambda m: m[0])

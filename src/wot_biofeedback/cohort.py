@@ -1,0 +1,615 @@
+"""Cohort analysis: every recording of a folder through ``wot analyze``, one row per session.
+
+The unit of work is :func:`analyze_one`: read one recording, analyse it into
+``OUT/<session>/`` (the files of the ``wot analyze`` contract) and return one flat row
+(:func:`session_row`). :func:`run_cohort` runs it over many recordings, in this process
+(``workers=1``), on this machine's cores (a spawned process pool) or on a Dask distributed
+cluster (``scheduler="tcp://host:8786"``), and writes the rows to ``OUT/cohort.csv`` in input
+order. The three modes give byte-identical ``cohort.csv`` files: each session is analysed
+alone, from its own file, with the same parameters, and the row holds only values that do not
+depend on where or when it ran (no timings, no absolute paths), floats rounded to
+:data:`DECIMALS` places.
+
+A file that cannot be read or analysed (corrupt, empty, no usable signal, ...) gives a row with
+``status`` "error" and a one-line ``error``; it never stops the batch.
+
+On a cluster, every worker must have wot-biofeedback installed and see the input files and the
+output folder at the same paths as this process (a shared file system); paths are made absolute
+before they are sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import uuid
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+RECORDING_SUFFIXES = (".xdf", ".xdfz", ".csv", ".edf", ".bdf", ".hea")
+"""File endings :func:`find_recordings` takes as recordings (a WFDB record by its ``.hea``)."""
+
+DECIMALS = 4
+"""Decimal places of every float of a row (serial and parallel runs give the same text)."""
+
+ZONES = ("hyper", "within", "hypo", "unknown")
+BASELINE_FEATURES = ("hr_bpm", "rmssd_ms", "scl_us", "scr_per_min", "resp_rate_bpm")
+COUNTS = ("rpeaks", "scr", "breaths")
+
+COLUMNS: tuple[str, ...] = (
+    "session",
+    "input",
+    "status",
+    "error",
+    "client",
+    "scenario",
+    "seed",
+    "signals",
+    "recorded_by_wot",
+    "duration_s",
+    *(f"fraction_{z}" for z in ZONES),
+    *(f"time_{z}_s" for z in ZONES),
+    "n_hyper_excursions",
+    "n_hypo_excursions",
+    "recovery_median_s",
+    "recovery_max_s",
+    "recovery_from_peak_median_s",
+    "recovery_from_peak_max_s",
+    "n_cues",
+    "cue_back_to_window_median_s",
+    "usable_ecg",
+    "usable_eda",
+    "usable_resp",
+    *(f"baseline_{k}" for k in BASELINE_FEATURES),
+    *(f"n_{k}" for k in COUNTS),
+    "calibration",
+    "notes",
+)
+"""Columns of a session row and of ``cohort.csv``, in order.
+
+* ``session``: the analysis folder's name (the file's stem, made unique in the cohort);
+  ``input``: the file name; ``status``: "ok" or "error"; ``error``: one line, "" when ok.
+* ``client``, ``scenario``, ``seed``: from the summary's session metadata, when it has any.
+* ``signals``: the modalities analysed, e.g. ``ecg+eda+resp``; ``recorded_by_wot``: 1 for a
+  wot session file (analysed with its recorded parameters and baseline), else 0.
+* ``duration_s``: analysed time, s; ``fraction_<zone>``: share of frames in each zone (0..1);
+  ``time_<zone>_s``: seconds in it.
+* ``n_hyper_excursions``, ``n_hypo_excursions``: runs of hyper/hypo frames;
+  ``recovery_median_s``, ``recovery_max_s``: seconds from the end of an excursion until the zone
+  is within again (excursions that never returned are left out; blank without any);
+  ``recovery_from_peak_*``: the same from each excursion's most extreme moment (blank when the
+  summary does not have it).
+* ``n_cues``: regulation cues given; ``cue_back_to_window_median_s``: median seconds from a
+  hyper/hypo cue until the zone was within again (blank when none returned).
+* ``usable_ecg``, ``usable_eda``, ``usable_resp``: share of frames (0..1) whose signal quality
+  was usable (>= 0.5). ``usable_ecg`` is the cardiac channel whatever its source (ECG, PPG or
+  RR intervals, as ``quality_ecg`` in features.csv); ``usable_resp`` the breathing channel
+  (belt or chest accelerometer). Blank when the recording lacks the channel.
+* ``baseline_<feature>``: the client's resting level in natural units (bpm, ms, µS, 1/min,
+  breaths/min): the summary's ``baseline_levels``, medians over the calibration window's frames
+  with usable quality (:func:`wot_biofeedback.offline.baseline_levels`); blank when the feature
+  or a calibration window is missing (e.g. a baseline from a profile).
+* ``n_rpeaks``, ``n_scr``, ``n_breaths``: detected R-peaks (or pulse peaks), skin conductance
+  responses and breaths.
+* ``calibration``: the calibration message (e.g. "calibrated", or why there are no zones);
+  ``notes``: the reader's notes and data-quality warnings, joined with " | ".
+"""
+
+OPTION_KEYS = ("channels", "fs", "eda_unit", "config", "baseline", "markers", "report")
+"""Keys of the options dict of :func:`analyze_one` and :func:`run_cohort`:
+
+* ``channels``: ``{"ecg"|"ppg"|"eda"|"resp": name or 0-based index}``, as ``wot analyze``'s
+  ``--ecg``/``--ppg``/``--eda``/``--resp``;
+* ``fs``: sampling rate, Hz, for CSV files without a ``time_s`` column;
+* ``eda_unit``: ``uS`` (default), ``nS``, ``mS``, ``S`` or ``raw:SCALE``;
+* ``config``: path of a TOML engine configuration (each worker loads it itself);
+* ``baseline``: calibration window ``(start_s, end_s)``, or None for the default (first 120 s;
+  a wot session file uses its recorded baseline unless this is given);
+* ``markers``: a markers table (:func:`~wot_biofeedback.sources.files.read_markers`); each
+  session gets the rows of its file stem (all rows when the table names no recordings), added
+  to its own markers;
+* ``report``: also write each session's report into its analysis folder.
+"""
+
+_MAX_ERROR_CHARS = 500
+
+
+# finding recordings --------------------------------------------------------------------------
+def find_recordings(
+    folder: str | os.PathLike[str], exclude: Iterable[str | os.PathLike[str]] = ()
+) -> list[Path]:
+    """The recordings directly inside ``folder`` (not in its subfolders), sorted by name.
+
+    Parameters
+    ----------
+    folder : path
+        Folder to look in. Files ending in ``.xdf``, ``.xdfz``, ``.csv``, ``.edf``, ``.bdf`` or
+        ``.hea`` (any case) are recordings; hidden files (``.name``) are not. A WFDB record is
+        returned as its path without extension (``100`` for ``100.hea`` + ``100.dat``), as
+        :func:`~wot_biofeedback.sources.files.read_recording` takes it.
+    exclude : paths
+        Files, or folders whose files, to leave out (e.g. the output folder, or its
+        ``cohort.csv`` when it is ``folder`` itself).
+
+    Raises
+    ------
+    InputError
+        ``folder`` is not a folder.
+    """
+    base = Path(folder)
+    if not base.is_dir():
+        raise InputError(f"{base} is not a folder of recordings")
+    skip = [Path(p).resolve() for p in exclude]
+    found = []
+    for p in sorted(base.iterdir(), key=lambda q: q.name):
+        suffix = p.suffix.lower()
+        if p.name.startswith(".") or suffix not in RECORDING_SUFFIXES or not p.is_file():
+            continue
+        full = p.resolve()
+        if any(full == s or full.is_relative_to(s) for s in skip):
+            continue
+        found.append(p.with_suffix("") if suffix == ".hea" else p)
+    return found
+
+
+def _stem(p: Path) -> str:
+    return p.stem if p.suffix.lower() in RECORDING_SUFFIXES else p.name
+
+
+def _kind(p: Path) -> str:
+    suffix = p.suffix.lower()
+    return suffix[1:] if suffix in RECORDING_SUFFIXES else "wfdb"
+
+
+def session_names(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """A unique analysis-folder name per path: the file's stem; stems shared by several paths
+    get their file type (``a_csv``, ``a_xdf``), and names still shared a counter (``a_csv-2``)."""
+    ps = [Path(p) for p in paths]
+    stems = [_stem(p) for p in ps]
+    names = [f"{s}_{_kind(p)}" if stems.count(s) > 1 else s for s, p in zip(stems, ps, strict=True)]
+    # a name taken already (a path whose own stem looks like "a_csv", or names that differ
+    # only in case, which collide on case-insensitive file systems) gets a counter
+    taken: set[str] = set()
+    out = []
+    for n in names:
+        cand, k = n, 2
+        while cand.casefold() in taken:
+            cand, k = f"{n}-{k}", k + 1
+        taken.add(cand.casefold())
+        out.append(cand)
+    return out
+
+
+# one session ---------------------------------------------------------------------------------
+def _num(v: Any) -> float | None:
+    """``v`` rounded to :data:`DECIMALS` places; None when missing or not finite."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(f):
+        return None
+    r = round(f, DECIMALS)
+    return 0.0 if r == 0 else r  # no "-0.0"
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _median(values: list[float]) -> float | None:
+    vals = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not vals:
+        return None
+    mid = len(vals) // 2
+    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2.0
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else " ".join(str(v).split())
+
+
+def _meta(summary: dict[str, Any], key: str) -> str:
+    """``key`` of the summary's session metadata (``summary["session"]``, or its
+    ``metadata``), "" when absent."""
+    sess = _dict(summary.get("session"))
+    for d in (sess, _dict(sess.get("metadata"))):
+        if d.get(key) is not None:
+            return _text(d[key])
+    return ""
+
+
+def _empty_row(name: str, input_name: str) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(session=name, input=input_name, status="ok", error="", notes="")
+    return row
+
+
+def session_row(summary: dict[str, Any], name: str) -> dict[str, Any]:
+    """One flat row of :data:`COLUMNS` from a ``summary.json`` dict of ``wot analyze``.
+
+    Missing values are None (blank in the CSV); floats are rounded to :data:`DECIMALS` places.
+    Only values that do not depend on where or when the analysis ran are kept. The summary is
+    read defensively: a key it lacks leaves its columns blank.
+    """
+    inp = _dict(summary.get("input"))
+    row = _empty_row(name, Path(str(inp.get("path") or "")).name)
+    row["client"] = _meta(summary, "client")
+    row["scenario"] = _meta(summary, "scenario")
+    row["seed"] = _meta(summary, "seed")
+    signals = _dict(inp.get("signals"))
+    row["signals"] = "+".join(signals)
+    if "recorded_by_wot" in inp:
+        row["recorded_by_wot"] = int(bool(inp["recorded_by_wot"]))
+    row["duration_s"] = _num(summary.get("duration_s"))
+    frac = _dict(summary.get("fraction_in_zone"))
+    secs = _dict(summary.get("time_in_zone_s"))
+    for z in ZONES:
+        row[f"fraction_{z}"] = _num(frac.get(z))
+        row[f"time_{z}_s"] = _num(secs.get(z))
+    nexc = _dict(summary.get("n_excursions"))
+    row["n_hyper_excursions"] = _int(nexc.get("hyper"))
+    row["n_hypo_excursions"] = _int(nexc.get("hypo"))
+    rec = _dict(summary.get("recovery_s"))
+    row["recovery_median_s"] = _num(rec.get("median"))
+    row["recovery_max_s"] = _num(rec.get("max"))
+    rec = _dict(summary.get("recovery_from_peak_s"))
+    row["recovery_from_peak_median_s"] = _num(rec.get("median"))
+    row["recovery_from_peak_max_s"] = _num(rec.get("max"))
+    cues = summary.get("cues")
+    if isinstance(cues, list):
+        row["n_cues"] = len(cues)
+        back = [_num(_dict(c).get("time_back_to_window_s")) for c in cues]
+        row["cue_back_to_window_median_s"] = _num(_median([b for b in back if b is not None]))
+    quality = _dict(summary.get("signal_quality"))
+    # the channel each modality feeds (as the pipeline maps them)
+    channel_of = dict.fromkeys(("ecg", "ppg", "rr"), "ecg") | {"eda": "eda", "resp": "resp"}
+    channel_of["acc"] = "resp"
+    for m, q in quality.items():
+        ch = channel_of.get(m)
+        if ch is not None and row[f"usable_{ch}"] is None:
+            row[f"usable_{ch}"] = _num(_dict(q).get("usable_fraction"))
+    # resting levels in natural units over the calibration window (offline.baseline_levels)
+    base = _dict(summary.get("baseline_levels"))
+    for k in BASELINE_FEATURES:
+        row[f"baseline_{k}"] = _num(base.get(k))
+    counts = _dict(summary.get("counts"))
+    for k in COUNTS:
+        row[f"n_{k}"] = _int(counts.get(k))
+    row["calibration"] = _text(summary.get("calibration_message"))
+    notes = inp.get("notes")
+    if isinstance(notes, list):
+        row["notes"] = _join(_text(n) for n in notes)
+    return row
+
+
+def _join(items: Iterable[str]) -> str:
+    out: list[str] = []
+    for s in items:
+        if s and s not in out:
+            out.append(s)
+    return " | ".join(out)
+
+
+def _error_text(exc: BaseException, path: Path) -> str:
+    """One line naming the problem, without the absolute path of the input."""
+    msg = str(exc)
+    if not isinstance(exc, InputError):
+        msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    for p in {str(path.resolve()), str(path)}:
+        if p and p != path.name:
+            msg = msg.replace(p, path.name)
+    msg = _text(msg)
+    return msg if len(msg) <= _MAX_ERROR_CHARS else msg[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+def analyze_one(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    options: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Analyse one recording into ``out_dir/<name>/`` and return its row (:data:`COLUMNS`).
+
+    The unit of work of :func:`run_cohort` (a top-level function, so it pickles for worker
+    processes and Dask). Any exception is caught and returned as a row with ``status``
+    "error" and a one-line ``error``; warnings are caught too (data-quality ones go to
+    ``notes``), so the row is the same whatever the warning filters of the process.
+
+    Parameters
+    ----------
+    path : path
+        Recording file (a WFDB record without extension).
+    out_dir : path
+        Cohort output folder; the session's files go into its subfolder ``name``.
+    options : dict, optional
+        See :data:`OPTION_KEYS`.
+    name : str, optional
+        Session (subfolder) name; default: the file's stem.
+    """
+    p = Path(path)
+    opts = dict(options or {})
+    name = name or _stem(p)
+    row = _empty_row(name, p.name)
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = _analyze(p, Path(out_dir) / name, opts)
+        row = session_row(res.summary, name)
+        row["input"] = p.name
+        from .errors import SignalQualityWarning
+
+        # data-quality warnings the reader did not keep as notes already
+        extra = [_text(w.message) for w in caught if issubclass(w.category, SignalQualityWarning)]
+        row["notes"] = _join([row["notes"], *(m for m in extra if m not in row["notes"])])
+    except Exception as exc:
+        row["status"] = "error"
+        row["error"] = _error_text(exc, p)
+        return row
+    if opts.get("report"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from .report import write_report  # type: ignore[import-not-found,unused-ignore]
+
+                write_report(Path(out_dir) / name, Path(out_dir) / name)
+        except Exception as exc:  # the analysis stands; the row says the report failed
+            row["status"] = "error"
+            row["error"] = "report: " + _error_text(exc, p)
+    return row
+
+
+def _analyze(p: Path, analysis_dir: Path, opts: dict[str, Any]) -> Any:
+    from .config import load_config
+    from .offline import analyze, recorded_setup
+    from .sources.files import read_markers, read_recording
+
+    cfg: Any = load_config(opts.get("config"))
+    baseline = opts.get("baseline")
+    baseline = tuple(baseline) if baseline is not None else None
+    rec = read_recording(p, dict(opts.get("channels") or {}), opts.get("fs"), opts.get("eda_unit"))
+    notes: list[str] = []
+    if rec.session is not None:
+        cfg, baseline, notes = recorded_setup(
+            rec.session, cfg, baseline, opts.get("config") is not None, baseline is not None
+        )
+    rec.notes.extend(n for n in notes if not n.startswith(("parameters:", "baseline:")))
+    if opts.get("markers"):
+        extra = read_markers(opts["markers"], _stem(p))
+        rec.markers = sorted(rec.markers + extra, key=lambda m: m[0])
+    return analyze(rec, analysis_dir, cfg, baseline)
+
+
+# the cohort ----------------------------------------------------------------------------------
+def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate the options (:data:`OPTION_KEYS`) before any work is sent out.
+
+    Raises
+    ------
+    InputError
+        An unknown key, a bad channel map, rate, EDA unit or baseline window, or a config file
+        that is missing or invalid; the message names the bad value.
+    """
+    from .config import load_config
+    from .sources.files import parse_eda_unit
+
+    opts = dict(options or {})
+    unknown = sorted(set(opts) - set(OPTION_KEYS))
+    if unknown:
+        raise InputError(
+            f"unknown cohort option(s) {', '.join(unknown)}; known: {', '.join(OPTION_KEYS)}"
+        )
+    channels = opts.get("channels") or {}
+    if not isinstance(channels, dict) or set(channels) - {"ecg", "ppg", "eda", "resp"}:
+        raise InputError(
+            f"channels {channels!r} must map ecg/ppg/eda/resp to a channel name or index"
+        )
+    opts["channels"] = {k: None if v is None else str(v) for k, v in channels.items()}
+    fs = opts.get("fs")
+    if fs is not None and not (isinstance(fs, int | float) and math.isfinite(fs) and fs > 0):
+        raise InputError(f"fs {fs!r} must be a positive sampling rate in Hz")
+    if opts.get("eda_unit"):
+        parse_eda_unit(opts["eda_unit"])
+    base = opts.get("baseline")
+    if base is not None:
+        try:
+            a, b = (float(v) for v in base)
+        except (TypeError, ValueError):
+            raise InputError(f"baseline {base!r} must be (start_s, end_s)") from None
+        if not 0 <= a < b:
+            raise InputError(f"baseline {base!r}: need 0 <= start_s < end_s")
+        opts["baseline"] = (a, b)
+    if opts.get("markers") is not None:
+        from .sources.files import read_markers
+
+        read_markers(opts["markers"])  # a bad table is reported once, before any work
+        opts["markers"] = str(Path(opts["markers"]).resolve())
+    if opts.get("config") is not None:
+        load_config(opts["config"])  # a bad file is reported once, here
+        opts["config"] = str(Path(opts["config"]).resolve())
+    opts["report"] = bool(opts.get("report", False))
+    return opts
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc="cohort",
+        unit="session",
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
+
+
+def run_cohort(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: dict[str, Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Analyse every recording of ``paths`` and write ``out_dir/cohort.csv``.
+
+    Parameters
+    ----------
+    paths : paths
+        Recordings (e.g. from :func:`find_recordings`); the rows keep this order.
+    out_dir : path
+        Output folder: ``cohort.csv`` and one analysis folder per session (names from
+        :func:`session_names`).
+    options : dict, optional
+        See :data:`OPTION_KEYS`; validated here, before any work starts.
+    workers : int, optional
+        1: one after the other in this process. N > 1: N worker processes on this machine
+        (spawned, not forked: numba and threads are not fork-safe). None: one per CPU core.
+        At most one process per recording. Ignored with ``scheduler``.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``): the sessions run on its
+        workers, which must see the files and ``out_dir`` at the same paths. Needs the
+        ``cluster`` extra (``pip install "wot-biofeedback[cluster]"``). Give the workers one
+        thread each (``dask worker --nthreads 1``): a session holds the interpreter for most
+        of its run anyway, and warnings are captured per process, not per thread.
+    progress : bool
+        A progress bar on stderr, advanced as each session completes.
+
+    Returns
+    -------
+    list of dict
+        One row per path (:data:`COLUMNS`), in input order, as written to ``cohort.csv``.
+
+    Raises
+    ------
+    InputError
+        Bad options or ``workers``, ``distributed`` not installed, scheduler not reachable.
+        A recording that fails is a row with status "error", not an exception.
+    """
+    opts = check_options(options)
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise InputError(f"workers {workers!r} must be a whole number >= 1")
+    client = _dask_client(scheduler) if scheduler is not None else None
+    out = Path(out_dir).resolve()
+    files = [Path(p).resolve() for p in paths]
+    names = session_names(files)
+    jobs = [(str(f), str(out), opts, n) for f, n in zip(files, names, strict=True)]
+    rows: list[dict[str, Any] | None] = [None] * len(jobs)
+    with _progress(len(jobs), progress) as bar:
+        if client is not None:
+            with client:
+                out.mkdir(parents=True, exist_ok=True)
+                _run_dask(client, jobs, rows, bar)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            n = min(workers or os.cpu_count() or 1, max(len(jobs), 1))
+            if n == 1:
+                for i, job in enumerate(jobs):
+                    rows[i] = analyze_one(*job)
+                    bar.update(1)
+            else:
+                _run_pool(jobs, rows, n, bar)
+    done = [
+        r if r is not None else _failed(j, "the session was never analysed")
+        for r, j in zip(rows, jobs, strict=True)
+    ]
+    write_cohort_csv(done, out / "cohort.csv")
+    return done
+
+
+def _failed(job: tuple[str, str, dict[str, Any], str], why: str) -> dict[str, Any]:
+    row = _empty_row(job[3], Path(job[0]).name)
+    row["status"] = "error"
+    row["error"] = _text(why)[:_MAX_ERROR_CHARS]
+    return row
+
+
+def _run_pool(jobs: list[Any], rows: list[Any], n: int, bar: Any) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        futures = {pool.submit(analyze_one, *job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                rows[i] = fut.result()
+            except Exception as exc:  # the worker process died (e.g. out of memory)
+                rows[i] = _failed(jobs[i], f"worker failed: {type(exc).__name__}: {exc}")
+            bar.update(1)
+
+
+def _dask_client(scheduler: str) -> Any:
+    """A ``distributed.Client`` connected to ``scheduler``; the errors in the project's terms."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError(
+            f"running on the Dask scheduler {scheduler} needs the distributed package: "
+            'pip install "wot-biofeedback[cluster]"'
+        ) from None
+    try:
+        return Client(scheduler)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+
+
+def _run_dask(client: Any, jobs: list[Any], rows: list[Any], bar: Any) -> None:
+    from distributed import as_completed
+
+    run = uuid.uuid4().hex[:12]  # unique keys: a rerun is never taken for a cached result
+    futures = [
+        client.submit(analyze_one, *job, key=f"wot-cohort-{run}-{i}", pure=False)
+        for i, job in enumerate(jobs)
+    ]
+    index = {f.key: i for i, f in enumerate(futures)}
+    for fut in as_completed(futures):
+        i = index[fut.key]
+        try:
+            rows[i] = fut.result()
+        except Exception as exc:  # e.g. KilledWorker: the task took workers down with it
+            rows[i] = _failed(jobs[i], f"worker failed: {type(exc).__name__}: {exc}")
+        bar.update(1)
+        fut.release()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def write_cohort_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write ``rows`` as CSV with the :data:`COLUMNS` header (blank for None; ``\\n`` line
+    ends), atomically: a reader never sees half a file."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow([_cell(r.get(c)) for c in COLUMNS])
+    os.replace(tmp, p)
+    return p
