@@ -168,6 +168,14 @@ def test_run_bad_eda_unit_is_a_one_line_error(source_id, unit, says):
     assert "no LSL stream" not in r.stderr  # reported before looking for streams
 
 
+def test_run_bad_lost_after_is_a_one_line_error(source_id, capsys):
+    from wot_biofeedback import cli
+
+    assert cli.main(["run", "--source-id", source_id, "--timeout", "0.2", "--lost-after", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--lost-after" in err and "no LSL stream" not in err
+
+
 @pytest.mark.timeout(90)
 def test_simulate_acc_without_belt_then_run_uses_it(source_id):
     """`wot simulate --acc --no-resp` publishes a 3-axis ACC outlet and no RESP; `wot run`

@@ -160,8 +160,10 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
 
 
 def test_live_rr_stream_equals_offline_rr_channel(source_id, tmp_path):
-    """An irregular LSL stream of inter-beat intervals (type RR, as from a chest strap); the
-    session is recorded, and the analysis of its recording gives the live frames back."""
+    """An irregular LSL stream of inter-beat intervals (type RR, as from a chest strap) with the
+    strap's sensor-contact channel; the intervals sent without skin contact are not trusted
+    (lost), live and offline; the session is recorded, and the analysis of its recording gives
+    the live frames back."""
     from wot_biofeedback import cli
     from wot_biofeedback.dsp.cardiac import RRChannel
     from wot_biofeedback.recorder import SessionRecorder
@@ -171,12 +173,19 @@ def test_live_rr_stream_equals_offline_rr_channel(source_id, tmp_path):
     rr = 820 + 40 * np.sin(2 * np.pi * k / 4.2) + rng.normal(0, 8, k.size)
     rr[120] = 480.0  # an ectopic beat, for the corrector
     rr[121] = 1160.0
+    contact = np.ones(k.size, dtype=np.float32)
+    contact[180:200] = 0.0  # the strap slipped: no skin contact for 20 beats
     info = pylsl.StreamInfo(
-        f"{source_id}-rr", "RR", 1, pylsl.IRREGULAR_RATE, pylsl.cf_float32, f"{source_id}-rr"
+        f"{source_id}-rr", "RR", 2, pylsl.IRREGULAR_RATE, pylsl.cf_float32, f"{source_id}-rr"
     )
+    chans = info.desc().append_child("channels")
+    for label, unit in (("rr", "ms"), ("contact", "")):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", unit)
     outlet = pylsl.StreamOutlet(info)
     src = LslSource("rr", resolve("RR", source_id=f"{source_id}-rr", timeout=5.0))
-    assert src.irregular
+    assert src.irregular and src.contact_channel == 1
     cfg = EngineConfig()
     cfg.calibration.duration_s = 60.0
     rec = SessionRecorder(tmp_path / "rr.xdf")
@@ -191,7 +200,7 @@ def test_live_rr_stream_equals_offline_rr_channel(source_id, tmp_path):
         for i, v in enumerate(rr.astype(np.float32)):
             t_beat += float(v) / 1000.0
             # each value is stamped with the time of the beat that closes it
-            outlet.push_sample([v], t_beat)
+            outlet.push_sample([v, contact[i]], t_beat)
             due = start + float(np.sum(rr[: i + 1])) / 1000.0 / speed
             time.sleep(max(0.0, due - time.monotonic()))
         deadline = time.monotonic() + 10
@@ -211,7 +220,9 @@ def test_live_rr_stream_equals_offline_rr_channel(source_id, tmp_path):
     # value's timestamp is the session origin)
     v = rr.astype(np.float32).astype(np.float64)
     stamps = (np.cumsum(v) - v[0]) / 1000.0
-    off = RRChannel().update(v, stamps)
+    keep = contact != 0  # sent without skin contact: not data
+    off = RRChannel().update(v[keep], stamps[keep])
+    assert src.contact and "no skin contact" not in src.note  # back in contact at the end
     n = min(len(live), off.n_frames) - 8
     assert n > 600
     for name in ("hr_bpm", "rmssd_ms", "sdnn_ms", "rr_corrected_pct", "quality_ecg"):
@@ -447,3 +458,111 @@ def test_eda_zeros_before_contact_do_not_raise_a_unit_warning(source_id):
     got = _pull_all(src, n0 + n1)
     assert got.size == n0 + n1
     assert src.note == ""
+
+
+def test_source_vanishes_for_10_s_and_returns(source_id):
+    """A sensor bridge dies (its LSL outlet disappears) for 10 s of wall clock and comes back
+    with the same source_id: the engine marks the loss, shows the stream lost and the zone
+    unknown (never the stale last zone), gives no cue meanwhile, then picks the stream up again
+    on its own (the same inlet, no restart), with the missing stretch as a gap."""
+    import gc
+
+    fs, speed = RATES["ecg"], 8.0
+    x, _truth = ecg_like(fs, 120.0, 70.0, seed=4)
+    outlet = _outlet("ecg", source_id)
+    src = LslSource("ecg", resolve("ECG", source_id=f"{source_id}-ecg", timeout=5.0))
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 20.0
+    engine = Engine({"ecg": src}, cfg, outlets_source_id=None, period_s=0.01, stall_s=0.5)
+    t_lsl = pylsl.local_clock()
+
+    def play(a_s: float, b_s: float) -> None:
+        # data seconds a..b at `speed`, time stamps on the data clock
+        for a in range(int(a_s * fs), int(b_s * fs), int(fs / 4)):
+            b = min(int(b_s * fs), a + int(fs / 4))
+            outlet.push_chunk(x[a:b].astype(np.float32).reshape(-1, 1), t_lsl + (b - 1) / fs)
+            time.sleep(0.25 / speed)
+
+    engine.start()
+    try:
+        play(0.0, 40.0)
+        _wait_for(lambda: engine.snapshot().session_s >= 39.0, 10.0)
+        before = engine.snapshot()
+        assert before.zone in ("within", "hyper", "hypo") and before.streams["ecg"].state == "ok"
+        # frames that stop coming (a stream lagging, not yet lost) make the last zone stale
+        fresh = engine._frame_wall
+        engine._frame_wall = time.monotonic() - 2.0  # as if the newest frame were 2 s old
+        stale = engine.snapshot()
+        assert stale.zone == "unknown" and "no new data for" in stale.explanation
+        engine._frame_wall = max(fresh, engine._frame_wall)
+        n_cues = len(engine.pipeline.cues.log)
+        del outlet  # the bridge is gone
+        gc.collect()
+        gone = time.monotonic()
+        seen = set()
+        while time.monotonic() - gone < 10.0:
+            snap = engine.snapshot()
+            if time.monotonic() - gone > 2.0:
+                seen.add((snap.streams["ecg"].state, snap.zone))
+            assert snap.error is None
+            time.sleep(0.1)
+        assert seen == {("lost", "unknown")}, seen
+        assert len(engine.pipeline.cues.log) == n_cues  # no cue on stale data
+        outlet = _outlet("ecg", source_id)  # back, same source_id; 80 s of data time missed
+        play(120.0 - 40.0, 120.0)
+        _wait_for(lambda: engine.snapshot().session_s >= 118.0, 15.0)
+        after = engine.snapshot()
+        assert after.error is None and after.streams["ecg"].state == "ok"
+    finally:
+        engine.stop()
+    texts = [t for _s, t in engine.markers]
+    assert any(t.startswith("[engine] ecg signal lost") for t in texts), texts
+    assert any(t.startswith("[engine] ecg signal back after") for t in texts), texts
+    # 40 s of data never sent, plus what was pushed before liblsl had reconnected the inlet
+    # (LSL delivers only what comes after a connection), placed by its time stamps
+    assert 40.0 <= engine.gaps_filled["ecg"] <= 55.0, engine.gaps_filled
+    frames = engine.drain_frames()
+    t = np.array([f.time_s for f in frames])
+    q = np.array([f.features["quality_ecg"] for f in frames])
+    hr = np.array([f.features["hr_bpm"] for f in frames])
+    assert q[(t > 42.0) & (t < 80.0)].max() == 0.0  # the missing stretch is a gap
+    assert q[(t > 100.0) & (t < 117.0)].min() > 0.7  # and the signal is back in full
+    assert np.nanmedian(hr[(t > 100.0) & (t < 117.0)]) == pytest.approx(70.0, abs=2.0)
+
+
+def _wait_for(cond, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_one_multichannel_stream_feeds_several_modalities(source_id):
+    """A device that publishes one stream with several channels (as OpenSignals does for a
+    BITalino): each modality takes its channel by label or index; a wrong label names the
+    channels there are."""
+    info = pylsl.StreamInfo(f"{source_id}-dev", "OpenSignals", 3, 100.0, pylsl.cf_float32,
+                            f"{source_id}-dev")  # fmt: skip
+    chans = info.desc().append_child("channels")
+    for label, unit in (("nSeq", ""), ("ECG", "mV"), ("EDA", "uS")):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", unit)
+    outlet = pylsl.StreamOutlet(info)
+    found = resolve("OpenSignals", source_id=f"{source_id}-dev", timeout=5.0)
+    ecg = LslSource("ecg", found, channel="ecg")
+    eda = LslSource("eda", found, channel="2")
+    assert (ecg.channel, ecg.unit, eda.channel, eda.unit) == (1, "mV", 2, "uS")
+    rows = np.column_stack([np.arange(50), np.full(50, 0.5), np.full(50, 4.0)]).astype(np.float32)
+    outlet.push_chunk(rows)
+    deadline = time.monotonic() + 5.0
+    got_ecg, got_eda = [], []
+    while time.monotonic() < deadline and (
+        sum(map(len, got_ecg)) < 50 or sum(map(len, got_eda)) < 50
+    ):
+        got_ecg.append(ecg.pull().data)
+        got_eda.append(eda.pull().data)
+        time.sleep(0.05)
+    assert np.all(np.concatenate(got_ecg) == 0.5) and np.all(np.concatenate(got_eda) == 4.0)
+    with pytest.raises(StreamNotFoundError, match="nSeq, ECG, EDA"):
+        LslSource("resp", found, channel="RESP")

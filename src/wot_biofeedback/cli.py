@@ -379,7 +379,11 @@ def cmd_streams(args: argparse.Namespace) -> int:
 
 
 def _open_sources(
-    types: dict[str, str], source_id: str | None, timeout: float, eda_unit: str | None = None
+    types: dict[str, str],
+    source_id: str | None,
+    timeout: float,
+    eda_unit: str | None = None,
+    channels: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     from .errors import StreamNotFoundError
     from .sources.lsl import LslSource, resolve
@@ -395,7 +399,8 @@ def _open_sources(
         except StreamNotFoundError as exc:
             missing[m] = str(exc)
             continue
-        sources[m] = LslSource(m, info, eda_unit=eda_unit)
+        chan = (channels or {}).get(m)
+        sources[m] = LslSource(m, info, eda_unit=eda_unit, channel=0 if chan is None else chan)
         if m == "acc":
             missing.pop("resp", None)  # the accelerometer stands in for the belt
     if not sources:
@@ -541,6 +546,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.eda_unit:
         parse_eda_unit(args.eda_unit)  # a bad unit is reported before looking for streams
+    if not (math.isfinite(args.lost_after) and args.lost_after > 0):
+        raise InputError(f"--lost-after {args.lost_after!r} must be a positive number of seconds")
     cfg = load_config(args.config)
     prof, baseline = _profile_setup(args, cfg)  # a bad profile too
     types = {
@@ -561,7 +568,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         types.pop("ecg", None)
         if "ppg" in types and "rr" in types:
             raise InputError("give either --ppg-type or --rr-type: one cardiac source at a time")
-    sources = _open_sources(types, args.source_id, args.timeout, args.eda_unit)
+    chans = {m: getattr(args, f"{m}_channel", None) for m in types}
+    sources = _open_sources(types, args.source_id, args.timeout, args.eda_unit, chans)
     for m, s in sources.items():
         what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
         if m == "acc":
@@ -576,7 +584,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     recorder = _recorder(args, args.profile or "session", meta)
     try:
-        engine = Engine(sources, cfg, window, outlets_source_id=args.outlet_id, recorder=recorder)
+        engine = Engine(
+            sources, cfg, window, outlets_source_id=args.outlet_id, recorder=recorder,
+            stall_s=args.lost_after / 3.0,
+        )  # fmt: skip
     except BaseException:
         if recorder is not None:
             recorder.discard()
@@ -661,6 +672,41 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     _profile_args(p)
 
 
+DRIVERS = {
+    "polar-h10": "wot_drivers.polar_h10",
+    "brainflow": "wot_drivers.brainflow_board",
+    "serial": "wot_drivers.serial_line",
+}
+"""``wot driver NAME``: each module has ``HELP``, ``add_arguments(parser)`` and ``run(args)``
+(imports of its hardware library happen in ``run``, so the parser builds without them)."""
+
+
+def _driver_args(sub: Any) -> None:
+    import importlib
+
+    d = sub.add_parser("driver", help="bridge a sensor to LSL (Polar H10, BrainFlow, serial)")
+    dsub = d.add_subparsers(dest="driver", required=True, metavar="DEVICE")
+    for name, module in DRIVERS.items():
+        try:
+            mod = importlib.import_module(module)
+        except (ImportError, RuntimeError, OSError) as exc:  # e.g. liblsl cannot load here
+            why = f"{type(exc).__name__}: {exc}"
+            p = dsub.add_parser(name, help=f"(unavailable: {why})", add_help=False)
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+            p.set_defaults(func=_unavailable(name, why))
+            continue
+        p = dsub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
+
+
+def _unavailable(name: str, why: str) -> Callable[[argparse.Namespace], int]:
+    def run(_args: argparse.Namespace) -> int:
+        raise InputError(f"wot driver {name} cannot load on this machine ({why})")
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wot",
@@ -716,6 +762,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="",
         help="LSL type of an inter-beat-interval stream (ms) to use instead of ECG (e.g. RR)",
     )
+    for m in ("ecg", "ppg", "rr", "eda", "resp", "acc"):
+        r.add_argument(
+            f"--{m}-channel", default=None, metavar="N|LABEL",
+            help=f"channel of the {m.upper()} stream by 0-based index or label (default 0"
+            + ("; ACC: the first of three)" if m == "acc" else ")"),
+        )  # fmt: skip
     r.add_argument("--eda-type", default="EDA")
     r.add_argument(
         "--eda-unit",
@@ -734,6 +786,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp/-acc"
     )
     r.add_argument("--timeout", type=float, default=5.0, help="seconds to look for each stream")
+    r.add_argument(
+        "--lost-after", type=float, default=3.0, metavar="S",
+        help="a stream silent this long is lost (lagging after a third of it; an RR stream "
+        "gets three times as long), and the zone shows unknown when no new data has come for "
+        "this long (default 3 s)",
+    )  # fmt: skip
     r.add_argument(
         "--baseline", default=None, help="START:END session seconds (default: first 120 s)"
     )
@@ -887,6 +945,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", default=None, help="write the assessment as JSON")
     w.add_argument("--profile", default=None, help="save the window into this client profile")
     w.set_defaults(func=cmd_assess)
+    _driver_args(sub)
     return p
 
 

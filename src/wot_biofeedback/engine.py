@@ -95,7 +95,9 @@ class Engine:
         Loop period, s.
     stall_s : float
         A source silent this long (wall clock) is *lagging*; after 3× it is *lost*, and fusion
-        stops waiting for it.
+        stops waiting for it. The zone shown goes to ``unknown`` when no new frame has come for
+        3× this long (the views and cues never act on stale data), and losing a source and
+        getting it back are marked (:attr:`markers`, ``[engine] …``).
     recorder : SessionRecorder, optional
         Records the session (raw streams, engine outputs, placement decisions) into XDF; it is
         started with the engine and closed by :meth:`stop`.
@@ -124,6 +126,8 @@ class Engine:
         )
         self.period_s = period_s
         self.stall_s = stall_s
+        self._frame_wall = math.nan  # monotonic time of the newest frame
+        self._lost_at: dict[str, float] = {}  # modality -> monotonic time it was marked lost
         self.origin = math.nan
         self._t0: dict[str, float] = {}
         self._drop: dict[str, int] = {}
@@ -310,10 +314,10 @@ class Engine:
         frames: list[Frame] = []
         for m, src in self.sources.items():
             got = src.pull()
+            if self.recorder is not None and got.raw is not None and len(got.raw):
+                self._guard(self._record_raw, m, src, got)
             if got.data.size == 0:
                 continue
-            if self.recorder is not None:
-                self._guard(self._record_raw, m, src, got)
             data = got.data
             if m == "rr":
                 # irregular: each interval comes with the time of its closing beat; the RR
@@ -378,6 +382,20 @@ class Engine:
         frames.extend(self.pipeline.fuse_ready())
         if frames:
             self._publish(frames)
+        self._mark_lost_and_back()
+
+    def _mark_lost_and_back(self) -> None:
+        """Put a stream that is lost, and its return, on the session's markers (and so on the
+        ``wot-markers`` outlet, in the recording and in the report's timeline)."""
+        now = time.monotonic()
+        for m in self.sources:
+            st = self._status(m)
+            if st.state == "lost" and m not in self._lost_at:
+                self._lost_at[m] = now - st.since_last_s
+                self.add_marker(f"[engine] {m} signal lost (no data for {st.since_last_s:.1f} s)")
+            elif st.state == "ok" and m in self._lost_at:
+                gone = now - self._lost_at.pop(m)
+                self.add_marker(f"[engine] {m} signal back after {gone:.1f} s")
 
     def _fill_gap(self, m: str, t0: float, ts: np.ndarray, data: np.ndarray) -> np.ndarray:
         """A stream that paused and resumed: mark the missing stretch as NaN (a gap).
@@ -441,7 +459,8 @@ class Engine:
         for t, off in src.new_offsets:  # before the samples they apply to
             self.recorder.clock_offset(m, t, off)
         src.new_offsets.clear()
-        self.recorder.samples(m, got.timestamps - got.clock_offset, got.raw)
+        stamps = got.timestamps if got.raw_timestamps is None else got.raw_timestamps
+        self.recorder.samples(m, stamps - got.clock_offset, got.raw)
 
     def _record_events(self, out: PipelineOutput) -> None:
         assert self.recorder is not None
@@ -466,6 +485,7 @@ class Engine:
             )
 
     def _publish(self, frames: list[Frame]) -> None:
+        self._frame_wall = time.monotonic()
         if self.outlets is not None:
             self.outlets.push_frames(frames, self.origin)
         if self.recorder is not None:
@@ -551,10 +571,18 @@ class Engine:
                 last.state.confidence,
             )
             explanation, drivers = last.state.explanation, list(last.state.drivers)
+            age = time.monotonic() - self._frame_wall
             if all(s.state == "lost" for s in streams.values()):
                 # no new frames can come: never keep showing the last zone as if it were current
                 zone, arousal, conf, drivers = "unknown", math.nan, 0.0, []
                 explanation = "unknown: all signals lost; check the sensors"
+            elif age > 3.0 * self.stall_s:
+                # frames wait for a lagging stream: the last decision is stale, never shown
+                slow = [m for m, s in streams.items() if s.state != "ok"]
+                zone, arousal, conf, drivers = "unknown", math.nan, 0.0, []
+                explanation = f"unknown: no new data for {age:.1f} s" + (
+                    f" (waiting for {', '.join(slow)})" if slow else ""
+                )
         return Snapshot(
             session_s=now,
             zone=zone,

@@ -555,6 +555,11 @@ def _read_wot_xdf(
             )
         if scale != 1.0:
             data *= scale
+        cc = st.text("desc/wot/contact_channel")
+        # intervals the strap sent without skin contact are left out, as live
+        keep = np.asarray(st.time_series)[:, int(cc)] != 0 if cc and m == "rr" else None
+        if keep is not None:
+            data = data[keep]
         drop = int(starts[m]["drop"])
         data = data[drop:]
         fs = float(engine["sources"].get(m, {}).get("fs", st.nominal_srate))
@@ -586,6 +591,8 @@ def _read_wot_xdf(
         if m == "rr" and origin is not None:
             # irregular: each interval at its own (clock-corrected) time, as live
             times = st.corrected_stamps() - origin
+            if keep is not None:
+                times = times[keep]
         rec.signals[m] = Signal(data, fs, st.name, unit, float(starts[m]["t0"]), times)
     if not rec.signals:
         raise InputError(f"{name}: the recording holds no samples of any input stream")

@@ -19,6 +19,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pylsl
+from pylsl.util import LostError
+from pylsl.util import TimeoutError as LslTimeoutError
 
 from ..errors import InputError, StreamNotFoundError
 from .files import parse_eda_unit
@@ -76,6 +78,36 @@ def resolve(
     )
 
 
+def channel_labels(info: pylsl.StreamInfo) -> list[str]:
+    """Channel labels from the stream's ``<channels>`` metadata ('' where not given)."""
+    labels = []
+    ch = info.desc().child("channels").child("channel")
+    while not ch.empty():
+        labels.append(ch.child_value("label").strip())
+        ch = ch.next_sibling()
+    return labels
+
+
+def channel_index(info: pylsl.StreamInfo, choice: str) -> int:
+    """A channel given by 0-based index or by label (case-insensitive)."""
+    text = choice.strip()
+    if text.isdigit():
+        return int(text)
+    labels = [lab.lower() for lab in channel_labels(info)]
+    if text.lower() in labels:
+        return labels.index(text.lower())
+    raise StreamNotFoundError(
+        f"stream {info.name()!r} has no channel {choice!r}; its channels: "
+        f"{', '.join(channel_labels(info)) or 'no labels, ' + str(info.channel_count())}"
+    )
+
+
+def contact_channel(info: pylsl.StreamInfo) -> int | None:
+    """Index of a channel labelled ``contact`` (sensor-contact status), or None."""
+    labels = [lab.lower() for lab in channel_labels(info)]
+    return labels.index("contact") if "contact" in labels else None
+
+
 def channel_units(info: pylsl.StreamInfo) -> list[str]:
     """Units from the stream's ``<channels>`` metadata ('' where not given)."""
     units = []
@@ -108,6 +140,7 @@ class PullResult:
     timestamps: np.ndarray  # clock-corrected (this machine's LSL clock)
     raw: np.ndarray | None = None  # every channel as received, (n, channels) float32
     clock_offset: float = 0.0  # liblsl's correction included in ``timestamps``, s
+    raw_timestamps: np.ndarray | None = None  # of the ``raw`` rows, where not ``timestamps``
 
 
 class LslSource:
@@ -138,7 +171,7 @@ class LslSource:
         self,
         modality: str,
         info: pylsl.StreamInfo,
-        channel: int = 0,
+        channel: int | str = 0,
         eda_unit: str | None = None,
     ) -> None:
         # a bad --eda-unit is the user's error: say so before connecting
@@ -161,6 +194,8 @@ class LslSource:
         if modality == "rr":
             self.fs = 1.0
         width = 3 if modality == "acc" else 1
+        if isinstance(channel, str):  # a label or an index, e.g. from --ecg-channel
+            channel = channel_index(self.info, channel)
         if not 0 <= channel <= self.info.channel_count() - width:
             need = f"channels {channel}-{channel + 2}" if width == 3 else f"channel {channel}"
             raise StreamNotFoundError(
@@ -197,6 +232,10 @@ class LslSource:
         self.clock_measured = float("nan")  # local_clock() when clock_offset was read
         self.new_offsets: list[tuple[float, float]] = []  # (time, offset) not yet recorded
         self.record = False  # keep raw chunks and clock offsets for a session recording
+        # an RR stream may say whether the strap touches the skin (a channel labelled
+        # "contact": 1 yes, 0 no, -1 not reported); intervals without contact are not trusted
+        self.contact_channel = contact_channel(self.info) if modality == "rr" else None
+        self.contact = True
 
     def header_xml(self) -> str:
         """The stream's header as liblsl gives it, with what a recording of it needs: values
@@ -211,13 +250,16 @@ class LslSource:
         if desc is None:
             desc = ElementTree.SubElement(root, "desc")
         wot = ElementTree.SubElement(desc, "wot")
-        for k, v in (
+        items = [
             ("modality", self.modality),
             ("channel", str(self.channel)),
             ("scale", repr(self.scale)),
             ("unit_source", self.unit_source),
             ("original_format", original or ""),
-        ):
+        ]
+        if self.contact_channel is not None:
+            items.append(("contact_channel", str(self.contact_channel)))
+        for k, v in items:
             ElementTree.SubElement(wot, k).text = v
         return ElementTree.tostring(root, encoding="unicode")
 
@@ -235,9 +277,16 @@ class LslSource:
 
     def pull(self) -> PullResult:
         """Pull whatever has arrived, without blocking."""
-        _, stamps = self.inlet.pull_chunk(
-            timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._buf
-        )
+        try:
+            _, stamps = self.inlet.pull_chunk(
+                timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._buf
+            )
+        except (LostError, LslTimeoutError) as exc:
+            # the outlet vanished while liblsl was (re)connecting: nothing this time; the
+            # engine sees the silence (lagging, then lost) and liblsl recovers the stream
+            # when its source comes back
+            log.info("%s: %s (waiting for it to come back)", self.name, exc)
+            return PullResult(np.empty(0), np.empty(0))
         k = len(stamps) if stamps is not None else 0
         if k == 0:
             return PullResult(np.empty(0), np.empty(0))
@@ -252,13 +301,36 @@ class LslSource:
             data = self._buf[:k, self.channel : self.channel + self.width].astype(np.float64)
         if self.scale != 1.0:
             data *= self.scale
+        raw_ts = None
+        if self.contact_channel is not None:
+            # intervals sent without skin contact are not data: left out, so a strap without
+            # contact is a silent stream (lagging, then lost) while the others go on; the
+            # recording keeps them (with their status), and its analysis leaves them out too
+            contact = self._buf[:k, self.contact_channel]
+            self._note_contact(float(contact[-1]))
+            keep = contact != 0
+            if not keep.all():
+                raw_ts, data, ts = ts, data[keep], ts[keep]
+                k = int(keep.sum())
+                if k == 0:
+                    return PullResult(data, ts, raw, self.clock_offset, raw_ts)
         if self._eda_check is not None:
             self._check_eda_level(data)
         if self.n_samples == 0:
             self.first_timestamp = float(ts[0])
         self.n_samples += k
         self.last_wall = time.monotonic()
-        return PullResult(data, ts, raw, self.clock_offset)
+        return PullResult(data, ts, raw, self.clock_offset, raw_ts)
+
+    def _note_contact(self, last: float) -> None:
+        msg = "the sensor reports no skin contact: moisten the strap's electrodes"
+        if last == 0.0 and self.contact:
+            self.contact = False
+            self.note = f"{self.note}; {msg}" if self.note else msg
+            log.warning("%s: %s", self.name, msg)
+        elif last != 0.0 and not self.contact:
+            self.contact = True
+            self.note = self.note.replace(f"; {msg}", "").replace(msg, "")
 
     def _check_eda_level(self, data: np.ndarray) -> None:
         """Once ``EDA_CHECK_S`` of EDA with skin contact has arrived, report an implausible
