@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pylsl
@@ -175,3 +176,16 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
+
+
+def run_while(alive: Callable[[], bool], duration_s: float | None, poll_s: float = 0.1) -> None:
+    """The command-line wait of a driver: until its reader stops, ``duration_s`` has passed
+    (None: no limit) or Ctrl-C, which is told and not raised."""
+    start = time.monotonic()
+    try:
+        while alive():
+            if duration_s is not None and time.monotonic() - start >= duration_s:
+                return
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        print("\nstopped (Ctrl-C)")

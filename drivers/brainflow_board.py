@@ -51,7 +51,7 @@ import pylsl
 
 from wot_biofeedback.errors import InputError, WotError
 
-from ._common import Backoff, ClockMapper, MarkerOutlet, make_outlet
+from ._common import Backoff, ClockMapper, MarkerOutlet, make_outlet, run_while
 
 HELP = (
     "bridge any BrainFlow board (OpenBCI, EmotiBit, Muse, synthetic, ...) to LSL: "
@@ -722,15 +722,11 @@ def run(args: argparse.Namespace) -> int:
     have = {p.kind for p in plans}
     ppg = " --ppg-type PPG" if "ppg" in have and "ecg" not in have else ""
     print(f"engine: wot run --source-id {sid}{ppg}")
-    start = time.monotonic()
     try:
         with bridge:
             print("streaming; Ctrl-C stops", flush=True)
-            while bridge.alive:
-                if args.duration is not None and time.monotonic() - start >= args.duration:
-                    break
-                time.sleep(0.2)
-    except KeyboardInterrupt:
+            run_while(lambda: bridge.alive, args.duration, 0.2)
+    except KeyboardInterrupt:  # while starting or stopping
         print("\nstopped (Ctrl-C)")
     if bridge.error is not None:
         raise WotError(f"the BrainFlow reader stopped: {bridge.error!r}")

@@ -90,7 +90,7 @@ import pylsl
 from wot_biofeedback._checks import check_rate, check_value
 from wot_biofeedback.errors import InputError
 
-from ._common import Backoff, ClockMapper, MarkerOutlet, make_outlet
+from ._common import Backoff, ClockMapper, MarkerOutlet, make_outlet, run_while
 
 HELP = "a DIY sensor (Arduino GSR/ECG board …) sending text lines over a serial port"
 
@@ -952,14 +952,8 @@ def run(args: argparse.Namespace) -> int:
         f"{drv.name_prefix}-{names}/markers, source_id {drv.source_id}; Ctrl-C stops",
         flush=True,
     )
-    start = time.monotonic()
     try:
-        while drv.running:
-            if args.duration is not None and time.monotonic() - start >= args.duration:
-                break
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        print("\nstopped (Ctrl-C)")
+        run_while(lambda: drv.running, args.duration)
     finally:
         try:
             drv.stop()

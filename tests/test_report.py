@@ -126,6 +126,9 @@ def test_report_figures_follow_the_physiology(full_session):
     segs = {label: (a, b) for label, a, b in segments(data)}
     a, b = segs["stressor begins"]
     assert (a, b) == (180.0, 360.0)
+    # the engine's own notes are events on the timeline, never segment boundaries
+    data.markers.append((250.0, "[engine] ecg signal lost (no data for 3.0 s)"))
+    assert {label: (a, b) for label, a, b in segments(data)} == segs
     m = (data.time_s >= a + 30) & (data.time_s < b)
     assert np.mean(data.zone[m] == "hyper") > 0.8
 

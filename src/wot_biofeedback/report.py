@@ -134,8 +134,9 @@ def load_session(analysis_dir: str | os.PathLike[str]) -> SessionData:
 # statistics ----------------------------------------------------------------------------------
 def segments(data: SessionData) -> list[tuple[str, float, float]]:
     """Marked segments ``(label, start_s, end_s)``: each marker to the next (or the end).
-    Markers named ``end …`` close a segment and open none."""
-    marks = sorted(data.markers)
+    Markers named ``end …`` close a segment and open none; the engine's own notes
+    (``[engine] ecg signal lost``…) are events on the timeline, not segments."""
+    marks = sorted(m for m in data.markers if not m[1].startswith("[engine]"))
     out = []
     end_all = data.duration_s
     for i, (t, text) in enumerate(marks):
