@@ -385,19 +385,30 @@ def _open_sources(
     eda_unit: str | None = None,
     channels: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .errors import StreamNotFoundError
     from .sources.lsl import LslSource, resolve
 
-    sources = {}
-    missing: dict[str, str] = {}
-    for m, stype in types.items():
-        if m == "acc" and "resp" in sources:
-            continue  # breathing comes from the belt; a chest accelerometer is not needed
+    def find(item: tuple[str, str]) -> tuple[str, Any, str]:
+        m, stype = item
         sid = f"{source_id}-{m}" if source_id else None
         try:
-            info = resolve(stype, None, sid, timeout)
+            return m, resolve(stype, None, sid, timeout), ""
         except StreamNotFoundError as exc:
-            missing[m] = str(exc)
+            return m, None, str(exc)
+
+    # every type looked for at once: a missing one (no belt, no EDA band) costs one timeout,
+    # not one each (liblsl's resolver releases the GIL)
+    with ThreadPoolExecutor(max_workers=max(1, len(types))) as pool:
+        found = list(pool.map(find, types.items()))
+    sources = {}
+    missing: dict[str, str] = {}
+    for m, info, err in found:  # in the order asked
+        if m == "acc" and "resp" in sources:
+            continue  # breathing comes from the belt; a chest accelerometer is not needed
+        if info is None:
+            missing[m] = err
             continue
         chan = (channels or {}).get(m)
         sources[m] = LslSource(m, info, eda_unit=eda_unit, channel=0 if chan is None else chan)
