@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import numpy as np
 
 
@@ -45,3 +48,47 @@ def breathing(
     t = np.arange(int(duration_s * fs)) / fs
     x = depth * np.sin(2 * np.pi * rate_bpm / 60.0 * t) + 0.3 * np.sin(2 * np.pi * 0.01 * t)
     return x + rng.normal(0, 0.02, t.size)
+
+
+def write_xdf(path: Path, streams: list[dict]) -> None:
+    """A small XDF 1.0 file: file header, stream headers, one samples chunk and a footer per
+    stream (no clock offsets). Each stream: name, type, fs, fmt (float32 or string), labels,
+    units, timestamps, rows."""
+
+    def varlen(n: int) -> bytes:
+        return b"\x08" + struct.pack("<Q", n)
+
+    def chunk(tag: int, content: bytes) -> bytes:
+        return varlen(len(content) + 2) + struct.pack("<H", tag) + content
+
+    out = bytearray(b"XDF:")
+    out += chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
+    for sid, s in enumerate(streams, start=1):
+        chans = "".join(
+            f"<channel><label>{lab}</label><unit>{u}</unit></channel>"
+            for lab, u in zip(s["labels"], s["units"], strict=True)
+        )
+        xml = (
+            f'<?xml version="1.0"?><info><name>{s["name"]}</name><type>{s["type"]}</type>'
+            f"<channel_count>{len(s['labels'])}</channel_count>"
+            f"<nominal_srate>{s['fs']}</nominal_srate><channel_format>{s['fmt']}</channel_format>"
+            f"<source_id>src{sid}</source_id><desc><channels>{chans}</channels></desc></info>"
+        )
+        out += chunk(2, struct.pack("<I", sid) + xml.encode())
+    for sid, s in enumerate(streams, start=1):
+        ts, rows = s["timestamps"], s["rows"]
+        if len(ts):
+            body = bytearray(struct.pack("<I", sid) + varlen(len(ts)))
+            for t, row in zip(ts, rows, strict=True):
+                body += b"\x08" + struct.pack("<d", t)
+                if s["fmt"] == "string":
+                    for v in row:
+                        body += varlen(len(v.encode())) + v.encode()
+                else:
+                    body += struct.pack(f"<{len(row)}f", *row)
+            out += chunk(3, bytes(body))
+        footer = (
+            f'<?xml version="1.0"?><info><sample_count>{len(ts)}</sample_count></info>'
+        ).encode()
+        out += chunk(6, struct.pack("<I", sid) + footer)
+    path.write_bytes(bytes(out))

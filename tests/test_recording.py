@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import resource
 import shutil
@@ -428,8 +429,9 @@ def _zones_match(live: list, out: Path) -> None:
 
 
 def test_gaps_and_drops_are_rebuilt_offline(tmp_path, source_id):
-    """ECG pauses for 8 s (the engine fills a gap); RESP starts 0.7 s before ECG (samples before
-    session time 0 are dropped): the analysis of the recording places every sample as live did."""
+    """ECG pauses for 8 s (the engine fills a gap); RESP's samples come late (a slower device)
+    and start 0.7 s before ECG's, which set session time 0: those before it are dropped. The
+    analysis of the recording places every sample as live did."""
     sys.path.insert(0, str(Path(__file__).parent))
     from _synth import breathing, ecg_like
 
@@ -450,8 +452,8 @@ def test_gaps_and_drops_are_rebuilt_offline(tmp_path, source_id):
     t0 = pylsl.local_clock()
     pos = dict.fromkeys(fs, 0)
 
-    def push_until(t: float) -> None:
-        for m in fs:
+    def push_until(t: float, only: tuple[str, ...] = tuple(fs)) -> None:
+        for m in only:
             lead = 0.0 if m == "resp" else 0.7
             stop = min(len(x[m]), int((t - lead) * fs[m])) if t > lead else 0
             if stop <= pos[m]:
@@ -465,10 +467,11 @@ def test_gaps_and_drops_are_rebuilt_offline(tmp_path, source_id):
             )
             pos[m] = stop
 
-    # both streams are waiting when the engine starts: it takes ECG first, so the RESP samples
-    # from before ECG's first time stamp (session time 0) are dropped
-    push_until(1.0)
+    # only ECG has arrived when the engine starts, so its first sample is session time 0; the
+    # RESP samples from before it come later and are dropped
+    push_until(1.0, ("ecg",))
     with engine:
+        _wait(lambda: math.isfinite(engine.origin), 10)
         t = 1.0
         while t < 100.0:
             t += 0.25

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pylsl
 import pytest
 from wot_simulators import ReplayPublisher, load_replay, load_scenario, simulate_to_csv
 
+from _synth import write_xdf
 from wot_biofeedback import cli
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
@@ -136,50 +136,6 @@ def test_minimal_xdf_replays_every_stream_with_markers_on_their_recorded_times(w
     np.testing.assert_allclose(np.diff(tm), 0.1, atol=1e-9)
 
 
-def _write_xdf(path: Path, streams: list[dict]) -> None:
-    """A small XDF 1.0 file: file header, stream headers, one samples chunk and a footer per
-    stream (no clock offsets). Each stream: name, type, fs, fmt (float32 or string), labels,
-    units, timestamps, rows."""
-
-    def varlen(n: int) -> bytes:
-        return b"\x08" + struct.pack("<Q", n)
-
-    def chunk(tag: int, content: bytes) -> bytes:
-        return varlen(len(content) + 2) + struct.pack("<H", tag) + content
-
-    out = bytearray(b"XDF:")
-    out += chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
-    for sid, s in enumerate(streams, start=1):
-        chans = "".join(
-            f"<channel><label>{lab}</label><unit>{u}</unit></channel>"
-            for lab, u in zip(s["labels"], s["units"], strict=True)
-        )
-        xml = (
-            f'<?xml version="1.0"?><info><name>{s["name"]}</name><type>{s["type"]}</type>'
-            f"<channel_count>{len(s['labels'])}</channel_count>"
-            f"<nominal_srate>{s['fs']}</nominal_srate><channel_format>{s['fmt']}</channel_format>"
-            f"<source_id>src{sid}</source_id><desc><channels>{chans}</channels></desc></info>"
-        )
-        out += chunk(2, struct.pack("<I", sid) + xml.encode())
-    for sid, s in enumerate(streams, start=1):
-        ts, rows = s["timestamps"], s["rows"]
-        if len(ts):
-            body = bytearray(struct.pack("<I", sid) + varlen(len(ts)))
-            for t, row in zip(ts, rows, strict=True):
-                body += b"\x08" + struct.pack("<d", t)
-                if s["fmt"] == "string":
-                    for v in row:
-                        body += varlen(len(v.encode())) + v.encode()
-                else:
-                    body += struct.pack(f"<{len(row)}f", *row)
-            out += chunk(3, bytes(body))
-        footer = (
-            f'<?xml version="1.0"?><info><sample_count>{len(ts)}</sample_count></info>'
-        ).encode()
-        out += chunk(6, struct.pack("<I", sid) + footer)
-    path.write_bytes(bytes(out))
-
-
 @pytest.mark.lsl
 @pytest.mark.timeout(60)
 def test_xdf_modality_streams_get_the_ids_wot_run_looks_for_and_gaps_stay_gaps(tmp_path, source_id):
@@ -191,7 +147,7 @@ def test_xdf_modality_streams_get_the_ids_wot_run_looks_for_and_gaps_stay_gaps(t
     ecg = rng.normal(size=(300, 2)).astype(np.float32)
     belt = rng.normal(size=(50, 1)).astype(np.float32)
     path = tmp_path / "session.xdf"
-    _write_xdf(
+    write_xdf(
         path,
         [
             dict(name="chest", type="ECG", fs=100, fmt="float32", labels=["ECG1", "ECG2"],

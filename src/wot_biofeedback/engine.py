@@ -11,12 +11,14 @@ import json
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pylsl
 
+from .clock import SessionClock
 from .config import EngineConfig
 from .cues import Cue
 from .dsp import warm_up
@@ -24,6 +26,18 @@ from .dsp.ringbuffer import RingBuffer
 from .outlets import EngineOutlets, event_rows, frame_block, state_messages
 from .pipeline import Frame, Pipeline, PipelineOutput
 from .recorder import SessionRecorder
+from .session_log import (
+    Calibrate,
+    End,
+    EngineStart,
+    Lost,
+    Marker,
+    Mute,
+    Origin,
+    Resume,
+    SessionEvent,
+    StreamStart,
+)
 from .sources.lsl import LslSource
 from .state import ZONE_CODE
 
@@ -39,6 +53,10 @@ HISTORY_SERIES = (
     "resp_rate_bpm",
 )
 RAW_SECONDS = 30.0
+REPEAT_AFTER_S = 2.0
+"""The session clock's start is written again this long after it was first written, s."""
+FRAME_BUFFER_S = 1800.0
+"""Frames kept for :meth:`Engine.frames_since`, s of session (4 Hz: 7,200 frames, ~14 MB)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,7 @@ class Engine:
         stall_s: float = 1.0,
         history_s: float = 4 * 3600.0,
         recorder: SessionRecorder | None = None,
+        frame_buffer_s: float = FRAME_BUFFER_S,
     ) -> None:
         self.config = config or EngineConfig()
         self.sources = sources
@@ -128,12 +147,11 @@ class Engine:
         self.stall_s = stall_s
         self._frame_wall = math.nan  # monotonic time of the newest frame
         self._lost_at: dict[str, float] = {}  # modality -> monotonic time it was marked lost
-        self.origin = math.nan
-        self._t0: dict[str, float] = {}
-        self._drop: dict[str, int] = {}
-        self._n_in: dict[str, int] = {}  # samples fed per modality (gap fill included)
-        self._lag: dict[str, float] = {}  # timestamp minus sample-count time (rate drift), s
-        self.gaps_filled: dict[str, float] = {}  # seconds of NaN inserted per modality
+        self.clock = SessionClock(
+            {m: s.fs for m, s in sources.items()},
+            [m for m, s in sources.items() if getattr(s, "irregular", False) or m == "rr"],
+            self._emit,
+        )
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -148,13 +166,16 @@ class Engine:
         self._marks: dict[str, list[float]] = {"rpeak": [], "scr": [], "breath": []}
         self._last: Frame | None = None
         self._last_cue: Cue | None = None
-        self._frame_log: list[Frame] = []
+        # the newest frames, for :meth:`frames_since` (bounded: a long session keeps flat memory)
+        keep = max(1, int(frame_buffer_s * self.config.frame_rate_hz))
+        self._frame_buf: deque[Frame] = deque(maxlen=keep)
         self._commands: list[tuple[str, Any]] = []
         self.markers: list[tuple[float, str]] = []  # (session s, text) of therapist annotations
         self.recorder = recorder
         self.baseline_window = baseline_window
-        self._n_recv: dict[str, int] = {}  # samples received per modality after the drop
         self._zone_logged = ""
+        self._drained = 0
+        self._repeat: list[tuple[float, SessionEvent]] = []  # (when, event) to write again
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -176,13 +197,13 @@ class Engine:
         for s in self.sources.values():
             s.close()
         if self.recorder is not None:
-            end = {
-                "frames": self.frames_total,
-                "session_s": self._last.time_s if self._last is not None else 0.0,
-                "overruns": self.overruns,
-                "gaps_filled_s": dict(self.gaps_filled),
-                "error": None if self.error is None else repr(self.error),
-            }
+            end = End(
+                self.frames_total,
+                self._last.time_s if self._last is not None else 0.0,
+                self.overruns,
+                dict(self.gaps_filled),
+                None if self.error is None else repr(self.error),
+            )
             self._guard(self.recorder.stop, timeout, end)
 
     # recording ------------------------------------------------------------------------------
@@ -198,12 +219,11 @@ class Engine:
             rec.add_stream(name, marker_header(name, f"wot-rec-{name}"), "string", local=True)
         st = self.pipeline.state
         rec.event(
-            {
-                "event": "engine",
-                "parameters": self.config.to_dict(),
-                "baseline_window": self.baseline_window,
-                "baseline": st.baseline.to_dict() if st.baseline is not None else None,
-                "sources": {
+            EngineStart(
+                parameters=self.config.to_dict(),
+                baseline_window=self.baseline_window,
+                baseline=st.baseline.to_dict() if st.baseline is not None else None,
+                sources={
                     m: {
                         "name": s.name,
                         "type": s.info.type(),
@@ -215,13 +235,25 @@ class Engine:
                     }
                     for m, s in self.sources.items()
                 },
-            }
+            )
         )
         rec.start()
 
-    def _record_event(self, record: dict[str, Any]) -> None:
+    def _emit(self, event: SessionEvent) -> None:
+        """A decision about the session: into the recording's session log. Where the session
+        clock starts is written twice, a few flushes apart, so damage to the file at its very
+        start (where the first chunks of every stream are) cannot take it."""
         if self.recorder is not None:
-            self._guard(self.recorder.event, record)
+            self._guard(self.recorder.event, event)
+            if isinstance(event, Origin | StreamStart):
+                self._repeat.append((time.monotonic() + REPEAT_AFTER_S, event))
+
+    def _emit_repeats(self) -> None:
+        now = time.monotonic()
+        while self._repeat and self._repeat[0][0] <= now:
+            _, event = self._repeat.pop(0)
+            if self.recorder is not None:
+                self._guard(self.recorder.event, event)
 
     def _guard(self, fn: Any, *args: Any) -> None:
         """Run a recording step; a failure is reported by the recorder, never raised: a
@@ -270,7 +302,7 @@ class Engine:
             self._guard(self.recorder.strings, "wot-markers", [now], [str(text)])
             # its place on the session (data) clock: the LSL stamp above is wall-clock time,
             # which runs slower than the data in an accelerated demo or replay
-            self._record_event({"event": "marker", "time_s": t, "text": str(text)})
+            self._emit(Marker(t, str(text)))
 
     # worker ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -289,59 +321,30 @@ class Engine:
             self.error = exc
             raise
 
-    def _session_time(self, modality: str, ts: np.ndarray) -> float:
-        if math.isnan(self.origin):
-            self._set_origin(float(ts[0]))
-        if modality not in self._t0:
-            # clock-correction jitter (µs) must not move frames by a sample: keep ms resolution
-            t0 = round((float(ts[0]) - self.origin) * 1000.0) / 1000.0
-            fs = self.sources[modality].fs
-            drop = max(0, math.ceil(-t0 * fs - 1e-9))
-            self._drop[modality] = drop
-            self._t0[modality] = t0 + drop / fs
-            self._record_event(
-                {"event": "stream_start", "modality": modality, "t0": t0 + drop / fs, "drop": drop}
-            )
-        return self._t0[modality]
-
-    def _set_origin(self, t: float) -> None:
-        """Session time 0 on the LSL clock: the first time stamp the engine received."""
-        self.origin = t
-        self._record_event({"event": "origin", "lsl_time": t})
-
     def _step(self) -> None:
         self._apply_commands()
         frames: list[Frame] = []
-        for m, src in self.sources.items():
-            got = src.pull()
+        pulled = {m: src.pull() for m, src in self.sources.items()}
+        for m, got in pulled.items():
             if self.recorder is not None and got.raw is not None and len(got.raw):
-                self._guard(self._record_raw, m, src, got)
+                self._guard(self._record_raw, m, self.sources[m], got)
+        firsts = [float(g.timestamps[0]) for g in pulled.values() if g.data.size]
+        if firsts:
+            # session time 0: the earliest sample of the first pull that brought any
+            self.clock.set_origin(min(firsts))
+        for m, got in pulled.items():
             if got.data.size == 0:
                 continue
-            data = got.data
-            if m == "rr":
-                # irregular: each interval comes with the time of its closing beat; the RR
-                # channel anchors its beats on those (session) times
-                if math.isnan(self.origin):
-                    self._set_origin(float(got.timestamps[0]))
-                if m not in self._t0:
-                    self._t0[m] = 0.0
-                    self._record_event(
-                        {"event": "stream_start", "modality": m, "t0": 0.0, "drop": 0}
-                    )
-                self._drop[m] = 0
-            t0 = self._session_time(m, got.timestamps)
-            if self._drop.get(m, 0):
-                k = min(self._drop[m], len(data))
-                data = data[k:]
-                self._drop[m] -= k
-                if len(data) == 0:
-                    continue
-            stamps = None
-            if m == "rr":
-                stamps = got.timestamps - self.origin
-            else:
-                data = self._fill_gap(m, t0, got.timestamps[-len(data) :], data)
+            if m in self.pipeline.ended:
+                # a stream given up on delivers again: wait for it from the next frame on,
+                # before its samples are fused (so the frames fused without it are exactly
+                # those from its last delivered frame to here, as the recording says)
+                self.pipeline.resume(m)
+                self._emit(Resume(m, self.pipeline.next_frame))
+            placed = self.clock.place(m, got.timestamps, got.data)
+            if placed is None:
+                continue
+            data, t0, stamps = placed.data, placed.t0, placed.stamps
             out = self.pipeline.push(m, data, t0, stamps)
             frames.extend(out.frames)
             if self.recorder is not None:
@@ -369,20 +372,26 @@ class Engine:
         if lost and len(lost) < len(self.sources):
             for m in lost:
                 if m not in self.pipeline.ended:
-                    self._record_event(
-                        {"event": "lost", "modality": m, "frame": self.pipeline.next_frame}
-                    )
-                self.pipeline.end(m)
-        for m in self.sources:
-            if m in self.pipeline.ended and self._status(m).state == "ok":
-                self.pipeline.resume(m)
-                self._record_event(
-                    {"event": "resume", "modality": m, "frame": self.pipeline.next_frame}
-                )
+                    ch = self.pipeline.channels.get(m)
+                    nxt = self.pipeline.next_frame
+                    self._emit(Lost(m, nxt, max(nxt, ch.next_frame) if ch else nxt))
+                    self.pipeline.end(m)
         frames.extend(self.pipeline.fuse_ready())
         if frames:
             self._publish(frames)
         self._mark_lost_and_back()
+        if self._repeat:
+            self._emit_repeats()
+
+    @property
+    def origin(self) -> float:
+        """Session time 0 on the LSL clock: the first time stamp the engine received."""
+        return self.clock.origin
+
+    @property
+    def gaps_filled(self) -> dict[str, float]:
+        """Seconds of NaN inserted per modality where a stream paused."""
+        return self.clock.gaps_filled
 
     def _mark_lost_and_back(self) -> None:
         """Put a stream that is lost, and its return, on the session's markers (and so on the
@@ -397,36 +406,6 @@ class Engine:
                 gone = now - self._lost_at.pop(m)
                 self.add_marker(f"[engine] {m} signal back after {gone:.1f} s")
 
-    def _fill_gap(self, m: str, t0: float, ts: np.ndarray, data: np.ndarray) -> np.ndarray:
-        """A stream that paused and resumed: mark the missing stretch as NaN (a gap).
-
-        Channels count samples, so without this the samples after a pause would be placed too
-        early; with it, the detectors see a gap (no beats invented, quality 0) at the right
-        place on the session clock.
-        """
-        fs = self.sources[m].fs
-        n_in = self._n_in.get(m, 0)
-        expected = t0 + n_in / fs  # session time the next sample should have
-        lag = (float(ts[0]) - self.origin) - expected
-        # a device whose true rate differs from its nominal one drifts slowly: follow that,
-        # and fill only a sudden jump (a pause) beyond the drift seen so far
-        jump = lag - self._lag.get(m, lag)
-        n_fill = round(jump * fs) if jump > max(0.5, 10.0 / fs) else 0
-        n_recv = self._n_recv.get(m, 0)
-        self._n_recv[m] = n_recv + len(data)
-        if n_fill > 0:
-            # "t": the (corrected) time stamp of the first sample after the gap, so a reader
-            # can find the gap by time even where damage has cost it samples before
-            self._record_event(
-                {"event": "gap", "modality": m, "after": n_recv, "n": n_fill, "t": float(ts[0])}
-            )
-            data = np.concatenate((np.full((n_fill, *data.shape[1:]), np.nan), data))
-            self.gaps_filled[m] = self.gaps_filled.get(m, 0.0) + n_fill / fs
-            lag -= n_fill / fs
-        self._lag[m] = lag
-        self._n_in[m] = n_in + len(data)
-        return data
-
     def _apply_commands(self) -> None:
         with self._lock:
             cmds, self._commands = self._commands, []
@@ -436,10 +415,10 @@ class Engine:
                 # from the next frame (frame 0 when none has been made yet)
                 start = self.pipeline.next_frame / self.pipeline.frame_rate
                 self.pipeline.schedule_recalibration(start, start + arg)
-                self._record_event({"event": "calibrate", "start_s": start, "end_s": start + arg})
+                self._emit(Calibrate(start, start + arg))
             elif cmd == "mute":
                 self.pipeline.cues.muted = arg
-                self._record_event({"event": "mute", "muted": arg, "time_s": now})
+                self._emit(Mute(arg, now))
             elif cmd == "cue":
                 zone = self._last.state.zone if self._last else "within"
                 cue = self.pipeline.cues.send_now(now, zone, arg)
@@ -506,7 +485,7 @@ class Engine:
                 if f.cue is not None:
                     self._last_cue = f.cue
             self.frames_total += len(frames)
-            self._frame_log.extend(frames)
+            self._frame_buf.extend(frames)
             horizon = frames[-1].time_s - RAW_SECONDS
             for name, lst in self._marks.items():
                 if lst and lst[0] < horizon:
@@ -529,10 +508,19 @@ class Engine:
             note = f"{note}; {issue}" if note else issue
         return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples, note)
 
-    def drain_frames(self) -> list[Frame]:
-        """Frames produced since the last call (for recorders and tests)."""
+    def frames_since(self, cursor: int = 0) -> tuple[list[Frame], int]:
+        """The frames made since ``cursor`` (a frame count returned by an earlier call; 0: the
+        oldest kept) and the cursor to pass next time. Only the newest ``frame_buffer_s`` of
+        frames are kept: a reader that falls further behind gets what is left."""
         with self._lock:
-            out, self._frame_log = self._frame_log, []
+            first = self.frames_total - len(self._frame_buf)
+            skip = max(0, cursor - first)
+            out = list(self._frame_buf)[skip:] if skip < len(self._frame_buf) else []
+            return out, self.frames_total
+
+    def drain_frames(self) -> list[Frame]:
+        """Every kept frame not drained before (tests, benchmarks); see :meth:`frames_since`."""
+        out, self._drained = self.frames_since(self._drained)
         return out
 
     def snapshot(self, history_s: float = 600.0) -> Snapshot:

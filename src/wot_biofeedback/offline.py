@@ -60,6 +60,10 @@ def run_recording(
         pipe.state.set_baseline(baseline)
     for start, end in (rec.session or {}).get("calibrations", []):
         pipe.schedule_recalibration(start, end)  # a recorded "calibrate now", as live
+    for m, spans in (rec.session or {}).get("masks", {}).items():
+        for first, stop in spans:  # a stream the live engine went on without, as live
+            if m in pipe.rates:
+                pipe.mask(m, first, stop)
     res = AnalysisResult()
     pos = dict.fromkeys(rec.signals, 0)
     t = 0.0

@@ -121,6 +121,15 @@ class Pipeline:
         self.cues = CuePolicy(self.config.cues)
         self.frame_rate = self.config.frame_rate_hz
         self._recalibrations: list[tuple[float, float]] = []
+        self._masks: dict[str, list[tuple[int, int]]] = {}
+
+    def mask(self, modality: str, first: int, stop: int | None = None) -> None:
+        """Fuse frames ``first .. stop - 1`` without ``modality`` (to the end where ``stop`` is
+        None) and do not wait for it there: what the live engine did while it had given the
+        stream up (:meth:`end` … :meth:`resume`), replayed from a recording's session log."""
+        end = stop if stop is not None else 2**62
+        if end > first:
+            self._masks.setdefault(modality, []).append((int(first), int(end)))
 
     def schedule_recalibration(self, start_s: float, end_s: float) -> None:
         """A new calibration over ``[start_s, end_s)`` that takes effect from the first frame at
@@ -220,9 +229,13 @@ class Pipeline:
         ready = []
         for m in waits:
             ch = self.channels.get(m)
-            if ch is None:
+            r = self.next_frame if ch is None else ch.next_frame
+            for a, b in self._masks.get(m, ()):
+                if a <= r < b:  # nothing of it is fused there: no need to wait
+                    r = b
+            if ch is None and r == self.next_frame:
                 return self.next_frame
-            ready.append(ch.next_frame)
+            ready.append(r)
         return min(ready)
 
     def _fuse(self, stop: int) -> list[Frame]:
@@ -234,12 +247,19 @@ class Pipeline:
         for m, pend in self._pending.items():
             first = self._pending_first[m]
             avail = first + (len(next(iter(pend.values()))) if pend else 0)
+            masked = [
+                (max(a, start) - start, min(b, stop) - start)
+                for a, b in self._masks.get(m, ())
+                if a < stop and b > start
+            ]
             for k in CHANNEL_CLASSES[m].feature_names:
                 col = np.full(n, np.nan)
                 if pend:
                     a, b = max(start, first), min(stop, avail)
                     if b > a:
                         col[a - start : b - start] = pend[k][a - first : b - first]
+                for a, b in masked:
+                    col[a:b] = np.nan
                 feats[k] = col
             if pend:
                 drop = max(0, min(stop, avail) - first)

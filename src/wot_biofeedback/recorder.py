@@ -50,6 +50,16 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
+from .session_log import (
+    End,
+    EngineStart,
+    Marker,
+    Origin,
+    SessionEvent,
+    SessionInfo,
+    StreamStart,
+    encode,
+)
 from .sources import xdf
 
 FLUSH_S = 0.5
@@ -329,7 +339,7 @@ class SessionRecorder:
         self._local: list[str] = []
         self._last_offsets = -math.inf
         self.add_strings(SESSION_STREAM, "wot-session")
-        self.event({"event": "session", **self.metadata})
+        self.event(SessionInfo(self.metadata))
 
     # streams ------------------------------------------------------------------------------
     def add_stream(
@@ -365,13 +375,14 @@ class SessionRecorder:
         except Exception as exc:
             self.report(exc)
 
-    def event(self, record: dict[str, Any], timestamp: float | None = None) -> None:
-        """One ``wot-session`` JSON record (a placement decision, a calibration, the end)."""
+    def event(self, event: SessionEvent, timestamp: float | None = None) -> None:
+        """One record of the session log (a placement decision, a calibration, the end), written
+        by :func:`wot_biofeedback.session_log.encode`."""
         if timestamp is None:
             import pylsl
 
             timestamp = pylsl.local_clock()
-        self.strings(SESSION_STREAM, [timestamp], [json.dumps(record, default=_json_default)])
+        self.strings(SESSION_STREAM, [timestamp], [encode(event)])
 
     def report(self, exc: BaseException) -> None:
         """Keep the first unexpected error of a recording step (shown by :meth:`status`)."""
@@ -408,13 +419,13 @@ class SessionRecorder:
                 self.report(exc)
             deadline = max(deadline, time.monotonic() - self.flush_s)
 
-    def stop(self, timeout: float = 5.0, summary: dict[str, Any] | None = None) -> None:
+    def stop(self, timeout: float = 5.0, end: End | None = None) -> None:
         """Write the end record and footers, flush, close."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if summary is not None:
-            self.event({"event": "end", **summary})
+        if end is not None:
+            self.event(end)
         self.writer.close()
 
     def discard(self) -> None:
@@ -447,14 +458,6 @@ class SessionRecorder:
         elif err:
             msg = f"recording problem: {err} (recording to {self.path})"
         return {"path": str(self.path), "bytes": self.writer.size, "error": msg}
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.floating | np.integer):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 RAW_TYPES = {"ecg": "ECG", "ppg": "PPG", "eda": "EDA", "resp": "RESP", "acc": "ACC"}
@@ -499,11 +502,10 @@ def write_recording_xdf(
             ElementTree.SubElement(wot, k).text = v
         sr.add_stream(m, ElementTree.tostring(hdr, encoding="unicode"))
         sources[m] = {"name": sig.name, "fs": sig.fs, "channel": 0, "scale": 1.0, "unit": sig.unit}
-    sr.event({"event": "engine", "parameters": config.to_dict(), "baseline_window": None,
-              "baseline": None, "sources": sources}, origin)  # fmt: skip
-    sr.event({"event": "origin", "lsl_time": origin}, origin)
+    sr.event(EngineStart(parameters=config.to_dict(), sources=sources), origin)
+    sr.event(Origin(origin), origin)
     for m, sig in rec.signals.items():
-        sr.event({"event": "stream_start", "modality": m, "t0": sig.t0, "drop": 0}, origin)
+        sr.event(StreamStart(m, sig.t0, 0), origin)
     end = max(sig.t0 + len(sig.data) / sig.fs for sig in rec.signals.values())
     pos = dict.fromkeys(rec.signals, 0)
     t = 0.0
@@ -518,10 +520,10 @@ def write_recording_xdf(
         while marks and (marks[0][0] < t or t >= end):
             tm, text = marks.pop(0)
             sr.strings("wot-markers", [origin + tm], [text])
-            sr.event({"event": "marker", "time_s": tm, "text": text}, origin + tm)
+            sr.event(Marker(tm, text), origin + tm)
         if len(sr.writer._buf) > 1 << 22:
             sr.writer.flush()
-    sr.stop(summary={"session_s": end})
+    sr.stop(end=End(session_s=end))
     if sr.error:
         raise OSError(sr.error)
     return sr.path

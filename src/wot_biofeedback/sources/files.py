@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import logging
 import math
 import os
@@ -29,7 +28,21 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_rate
+from ..clock import place_whole
 from ..errors import InputError, SignalQualityWarning
+from ..session_log import (
+    Calibrate,
+    End,
+    EngineStart,
+    Gap,
+    Lost,
+    Marker,
+    Origin,
+    Resume,
+    SessionInfo,
+    SessionLog,
+    StreamStart,
+)
 from .xdf import SESSION_STREAM, XdfFile, read_varlen, read_xdf
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -387,7 +400,9 @@ def _read_xdf(
             "name one with --ecg/--ppg/--eda/--resp (stream name or type)"
         )
     t_first = min(float(x[4]["time_stamps"][0]) for x in chosen.values())
-    for m, (name, _typ, rate, _n, st) in chosen.items():
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    names: dict[str, str] = {}
+    for m, (name, _typ, _rate, _n, st) in chosen.items():
         data = np.asarray(st["time_series"], dtype=np.float64)
         if data.ndim == 2:
             labels = _xdf_channel_labels(st["info"])
@@ -401,8 +416,19 @@ def _read_xdf(
                     f"{m}: channel {col} of stream {name!r} ({data.shape[1]} channels) used"
                 )
             data = data[:, col]
-        t0 = float(st["time_stamps"][0]) - t_first
-        rec.signals[m] = Signal(data, check_rate(rate, m), name, "", t0)
+        series[m] = (np.asarray(st["time_stamps"], dtype=np.float64), data)
+        names[m] = name
+    # placed on the session clock as the live engine places the same streams (a replay of
+    # this file into ``wot run`` gives the same session): pauses become gaps, not a shift
+    rates = {m: check_rate(x[2], m) for m, x in chosen.items()}
+    clock, placed = place_whole(series, rates)
+    for m, got in placed.items():
+        rec.signals[m] = Signal(got.data, rates[m], names[m], "", got.t0)
+        if clock.gaps_filled.get(m):
+            rec.notes.append(
+                f"{m}: {clock.gaps_filled[m]:.1f} s of pauses in the stream are left as gaps, "
+                "so what follows keeps its place in time"
+            )
     for st in marker_streams:
         for t, val in zip(st["time_stamps"], st["time_series"], strict=False):
             text = str(val[0] if isinstance(val, list | tuple) and val else val)
@@ -490,14 +516,9 @@ def _read_wot_xdf(
     :attr:`Recording.session`.
     """
     name = Path(xf.path).name
-    events: list[dict[str, Any]] = []
-    bad = 0
-    for text in xf.by_name(SESSION_STREAM).time_series:  # type: ignore[union-attr]
-        try:
-            events.append(json.loads(text))
-        except json.JSONDecodeError:
-            bad += 1
-    engine = next((e for e in events if e.get("event") == "engine"), None)
+    log = SessionLog.parse(list(xf.by_name(SESSION_STREAM).time_series))  # type: ignore[union-attr]
+    bad = log.unreadable
+    engine = log.first(EngineStart)
     if engine is None:
         raise InputError(f"{name}: a wot recording without its engine record (cut short at start)")
     rec = Recording(xf.path)
@@ -505,7 +526,7 @@ def _read_wot_xdf(
     if bad:
         rec.notes.append(f"{bad} session record(s) unreadable (damaged), left out")
     raw = {s.text("desc/wot/modality"): s for s in xf.streams if s.text("desc/wot/modality")}
-    starts = {e["modality"]: e for e in events if e.get("event") == "stream_start"}
+    starts: dict[str, StreamStart] = {e.modality: e for e in log.of(StreamStart)}
     for m, want in channels.items():
         if want is None or m not in MODALITY_PATTERNS:
             continue
@@ -518,15 +539,15 @@ def _read_wot_xdf(
                 f"{name}: stream {want!r} was recorded as {hit[0].text('desc/wot/modality')}, "
                 f"not {m}"
             )
-    origin = next((float(e["lsl_time"]) for e in events if e.get("event") == "origin"), None)
+    origin = log.first(Origin).lsl_time if log.first(Origin) is not None else None
     if origin is None:
         # its record was lost to damage: each stream whose start record survived says where
         # its first kept sample sits (t0); a stream that lost first samples too says later, so
         # the earliest of them (else the earliest time stamp)
         cands = [
-            float(st.corrected_stamps()[int(starts[m]["drop"])]) - float(starts[m]["t0"])
+            float(st.corrected_stamps()[starts[m].drop]) - starts[m].t0
             for m, st in raw.items()
-            if m in starts and m != "rr" and len(st.time_stamps) > int(starts[m]["drop"])
+            if m in starts and m != "rr" and len(st.time_stamps) > starts[m].drop
         ]
         firsts = [float(st.corrected_stamps()[0]) for st in raw.values() if len(st.time_stamps)]
         if cands or firsts:
@@ -539,9 +560,9 @@ def _read_wot_xdf(
         if m not in starts and origin is not None:
             # its start record was lost to damage: place it as the engine would have
             t0 = round((float(st.corrected_stamps()[0]) - origin) * 1000.0) / 1000.0
-            fs_m = float(engine["sources"].get(m, {}).get("fs", st.nominal_srate))
+            fs_m = float(engine.sources.get(m, {}).get("fs", st.nominal_srate))
             drop = max(0, math.ceil(-t0 * fs_m - 1e-9)) if m != "rr" else 0
-            starts[m] = {"t0": 0.0 if m == "rr" else t0 + drop / fs_m, "drop": drop}
+            starts[m] = StreamStart(m, 0.0 if m == "rr" else t0 + drop / fs_m, drop)
             rec.notes.append(f"{m}: start placed from its time stamps (record lost)")
         chan = int(st.text("desc/wot/channel", "0"))
         width = 3 if m == "acc" else 1
@@ -560,15 +581,15 @@ def _read_wot_xdf(
         keep = np.asarray(st.time_series)[:, int(cc)] != 0 if cc and m == "rr" else None
         if keep is not None:
             data = data[keep]
-        drop = int(starts[m]["drop"])
+        drop = starts[m].drop
         data = data[drop:]
-        fs = float(engine["sources"].get(m, {}).get("fs", st.nominal_srate))
-        gaps = [e for e in events if e.get("event") == "gap" and e.get("modality") == m]
+        fs = float(engine.sources.get(m, {}).get("fs", st.nominal_srate))
+        gaps = [e for e in log.of(Gap) if e.modality == m]
         if xf.problems and m != "rr" and origin is not None:
             # samples lost to damage: the time stamps jump where no recorded gap explains it;
             # without filling, everything after would be placed too early on the session clock.
             # Positions are found by time here (indices after a loss no longer match live).
-            lead = origin + float(starts[m]["t0"])
+            lead = origin + starts[m].t0
             breaks = [max(0, b - drop) for b in st.breaks]
             fills, lost_s, bad = _gaps_from_stamps(
                 st.corrected_stamps()[drop:], fs, gaps, lead, breaks
@@ -582,7 +603,7 @@ def _read_wot_xdf(
             if bad:
                 rec.notes.append(f"{m}: {bad} implausible time stamp jump(s) ignored (damage)")
         elif gaps:
-            data = _insert_nan(data, [(int(g["after"]), int(g["n"])) for g in gaps])
+            data = _insert_nan(data, [(g.after, g.n) for g in gaps])
         if gaps:
             rec.notes.append(f"{m}: {len(gaps)} gap(s) the live engine filled are kept as gaps")
         units = st.units()
@@ -593,42 +614,62 @@ def _read_wot_xdf(
             times = st.corrected_stamps() - origin
             if keep is not None:
                 times = times[keep]
-        rec.signals[m] = Signal(data, fs, st.name, unit, float(starts[m]["t0"]), times)
+        rec.signals[m] = Signal(data, fs, st.name, unit, starts[m].t0, times)
     if not rec.signals:
         raise InputError(f"{name}: the recording holds no samples of any input stream")
+    info = log.first(SessionInfo)
+    masks, approximate = lost_masks(log)
     rec.session = {
-        "metadata": next((e for e in events if e.get("event") == "session"), {}),
-        "parameters": engine.get("parameters"),
-        "baseline_window": engine.get("baseline_window"),
-        "baseline": engine.get("baseline"),
-        "calibrations": [
-            (float(e["start_s"]), float(e["end_s"]))
-            for e in events
-            if e.get("event") == "calibrate"
-        ],
-        "lost": [e for e in events if e.get("event") in ("lost", "resume")],
-        "end": next((e for e in events if e.get("event") == "end"), None),
+        "metadata": {"event": "session", **info.metadata} if info is not None else {},
+        "parameters": engine.parameters,
+        "baseline_window": engine.baseline_window,
+        "baseline": engine.baseline,
+        "calibrations": [(float(e.start_s), float(e.end_s)) for e in log.of(Calibrate)],
+        "masks": masks,
+        "end": log.first(End),
+        "schema": sorted(log.versions),
     }
     marks = xf.by_name("wot-markers")
-    noted = [e for e in events if e.get("event") == "marker"]
+    noted = log.of(Marker)
     if noted:  # the engine's own session time of each note (exact, whatever the speed)
-        rec.markers = [(round(float(e["time_s"]), 3), str(e.get("text", ""))) for e in noted]
+        rec.markers = [(round(float(e.time_s), 3), str(e.text)) for e in noted]
     elif marks is not None and origin is not None and len(marks.time_stamps):
         for t, val in zip(marks.corrected_stamps(), marks.time_series, strict=False):
             text = str(val[0] if isinstance(val, list | tuple) and val else val)
             rec.markers.append((round(float(t) - origin, 3), text))
     if rec.session["end"] is None:
         rec.notes.append("the session has no end record: the recording was cut short (crash?)")
-    if rec.session["lost"]:
+    for m, spans in masks.items():
         rec.notes.append(
-            "the live engine gave up on a stream for a while; offline, its samples that arrived "
-            "late are used, so zones around that moment may differ from live"
+            f"{m}: the live engine went on without it {len(spans)} time(s) (stream lost); "
+            "those frames are fused without it here too"
+            + (" (placed from the loss's frame: a schema-1 recording)" if approximate else "")
         )
     return rec
 
 
+def lost_masks(log: SessionLog) -> tuple[dict[str, list[tuple[int, int | None]]], bool]:
+    """Frames each stream was fused without because the live engine had given it up:
+    ``{modality: [(first, stop or None)]}``, and whether any span is approximate (schema 1
+    did not record the frames the stream had delivered; its loss frame stands in)."""
+    masks: dict[str, list[tuple[int, int | None]]] = {}
+    open_at: dict[str, int] = {}
+    approximate = False
+    for e in log.events:
+        if isinstance(e, Lost) and e.modality not in open_at:
+            approximate |= e.delivered is None
+            open_at[e.modality] = int(e.frame if e.delivered is None else e.delivered)
+        elif isinstance(e, Resume) and e.modality in open_at:
+            a = open_at.pop(e.modality)
+            if e.frame > a:
+                masks.setdefault(e.modality, []).append((a, int(e.frame)))
+    for m, a in open_at.items():
+        masks.setdefault(m, []).append((a, None))
+    return masks, approximate
+
+
 def _gaps_from_stamps(
-    ts: np.ndarray, fs: float, gaps: list[dict[str, Any]], lead: float, breaks: list[int]
+    ts: np.ndarray, fs: float, gaps: list[Gap], lead: float, breaks: list[int]
 ) -> tuple[list[tuple[int, int]], float, int]:
     """Where NaN go in a damaged stream: ``[(index, samples)]``, seconds lost to damage, and the
     number of implausible jumps ignored.
@@ -643,11 +684,11 @@ def _gaps_from_stamps(
     limit = len(ts) + 24 * 3600 * fs  # a damaged time stamp must not allocate the world
     fills: dict[int, int] = {}
     for g in gaps:  # real pauses, filled as live, wherever their first sample survived
-        if "t" not in g:
+        if not math.isfinite(g.t):
             continue
-        j = int(np.searchsorted(ts, float(g["t"]) - 1e-3))
-        if j < len(ts) and abs(float(ts[j]) - float(g["t"])) < 1e-3:
-            fills[j] = int(g["n"])
+        j = int(np.searchsorted(ts, g.t - 1e-3))
+        if j < len(ts) and abs(float(ts[j]) - g.t) < 1e-3:
+            fills[j] = g.n
     lost, bad = 0, 0
     for b in sorted(set(breaks)):
         if b >= len(ts):
