@@ -83,7 +83,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType, TracebackType
-from typing import Any
+from typing import Any, cast
 
 import pylsl
 
@@ -785,6 +785,7 @@ class SerialLineDriver:
                 self._count("headers")
         if not rows:
             return
+        times: Sequence[float | str]  # LSL times; stamped: a reason for a line that does not follow
         if self.stamped:
             xs = [v[0] * self.time_scale for _raw, v in rows]
             times, events = self._timing.stamped_chunk(xs, arrival)
@@ -794,18 +795,20 @@ class SerialLineDriver:
                 else:
                     self._push(values[1:], t)
         else:
-            times, events = self._timing.rate_chunk(len(rows), arrival)
-            for values, t in zip(rows, times, strict=True):
+            rate_times, events = self._timing.rate_chunk(len(rows), arrival)
+            times = rate_times
+            for values, rt in zip(rows, rate_times, strict=True):
                 if values is not None:
-                    self._push(values, t)
+                    self._push(values, rt)
         for i, kind, value in events:
+            at = cast(float, times[i])  # an event's line was accepted, so it has a time
             if kind == "gap":
                 self._count("gaps")
-                self._marker("gap start: no data from the device", times[i] - value)
-                self._marker(f"gap end: {value:.2f} s", times[i])
+                self._marker("gap start: no data from the device", at - value)
+                self._marker(f"gap end: {value:.2f} s", at)
             else:
                 self._count("restarts")
-                self._marker(f"device clock restarted (last time {value:.3f} s)", times[i])
+                self._marker(f"device clock restarted (last time {value:.3f} s)", at)
         while self._timing.notes:
             note = self._timing.notes.pop(0)
             self.log(f"serial: {note}")

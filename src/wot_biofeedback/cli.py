@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from ._extras import require, window_available
 from .errors import InputError, WotError
 
 
@@ -176,6 +177,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    require("report", "wot report")
     from .report import write_client_report, write_report
 
     if args.client:
@@ -237,6 +239,7 @@ def _auto_report(engine: Any, args: argparse.Namespace) -> dict[str, Any] | None
     path = Path(st["path"])
     out = path.with_name(path.stem + "-report")
     try:
+        require("report", "the session report")
         r = read_recording(path)
         cfg, baseline, _notes = recorded_setup(r.session or {}, None, None)
         res = analyze(r, out, cfg, baseline)
@@ -440,7 +443,7 @@ def _run_engine(
 
     try:
         engine.start()
-        if not args.headless and has_display():
+        if not args.headless and has_display() and window_available():
             from .ui import run_window
 
             client = not getattr(args, "no_client_view", False)
@@ -470,6 +473,7 @@ def _report_recording(engine: Any) -> None:
 def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: float) -> int:
     """``wot demo --screenshot DIR --duration S``: S seconds of simulated session, offscreen,
     then both views as PNGs."""
+    require("ui", "wot demo --screenshot")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from .ui import take_screenshots
 

@@ -18,3 +18,7 @@ class StreamNotFoundError(WotError):
 
 class SignalQualityWarning(UserWarning):
     """A data-quality problem the engine worked around (NaNs, gaps, flatline, wrong units)."""
+
+
+class MissingExtraError(WotError, ImportError):
+    """An optional part is not installed; the message names the extra that brings it."""

@@ -30,6 +30,7 @@ from urllib.parse import quote
 import numpy as np
 
 from . import __version__
+from ._extras import missing, require
 from .errors import InputError
 
 ZONES = ("hyper", "within", "hypo", "unknown")
@@ -196,6 +197,7 @@ def quality_table(data: SessionData) -> list[dict[str, Any]]:
 
 # figures -------------------------------------------------------------------------------------
 def _figure(w: float, h: float) -> Any:
+    require("report", "a report figure")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -856,7 +858,8 @@ def write_index(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> 
     """``index.html`` for a cohort: the cohort table, each session linked to its report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fig = cohort_figure(rows, out / "cohort.png")
+    # without matplotlib (a headless install analysing a folder) the table still stands
+    fig = None if missing("report") else cohort_figure(rows, out / "cohort.png")
     body = []
     for r in rows:
         cells = []
@@ -880,7 +883,7 @@ def write_index(rows: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> 
         f'<p class="sub">{len(rows)} recording(s), {len(rows) - n_err} analysed, {n_err} with '
         'errors · table: <a href="cohort.csv">cohort.csv</a></p>',
         '<section id="cohort">',
-        _img(fig, "time in each zone per session"),
+        _img(fig, "time in each zone per session") if fig is not None else "",
         _table(cols, body),
         "</section>",
     ]
