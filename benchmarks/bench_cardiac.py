@@ -6,7 +6,7 @@ Run on demand (prints a table, asserts nothing)::
 
 What is timed, in one process, after a warm-up run of every path:
 
-* ``wot CardiacChannel``: the whole cardiac channel (sample quality, R-peak detector, causal
+* ``wot EcgChannel``: the whole cardiac channel (sample quality, R-peak detector, causal
   Lipponen-Tarvainen correction, and every 0.25-s frame of HR, RMSSD, SDNN, pNN50, Lomb LF/HF
   over 300 s, coherence over 64 s, corrected share, quality), fed in 1-s chunks;
 * the same fed in 32-sample chunks (the cost of one small live chunk);
@@ -25,13 +25,13 @@ import warnings
 import numpy as np
 from wot_simulators import SimConfig, load_scenario, simulate_session
 
-from wot_biofeedback.dsp.cardiac import CardiacChannel
+from wot_biofeedback.dsp.cardiac import EcgChannel
 
 FS = 250.0
 
 
 def _wot(x: np.ndarray, chunk: int) -> float:
-    ch = CardiacChannel(FS)
+    ch = EcgChannel(FS)
     t = time.perf_counter()
     for i in range(0, x.size, chunk):
         ch.update(x[i : i + chunk])
@@ -39,7 +39,7 @@ def _wot(x: np.ndarray, chunk: int) -> float:
 
 
 def _wot_chunk_us(x: np.ndarray, n_chunks: int = 20000) -> tuple[float, float, float]:
-    ch = CardiacChannel(FS)
+    ch = EcgChannel(FS)
     ch.update(x[: int(400 * FS)])  # a running session with full windows
     costs = []
     base = int(400 * FS)
@@ -86,9 +86,9 @@ def main() -> None:
     _neurokit(x[: int(400 * FS)], "lomb")
     rows = []
     t1 = min(_wot(x, int(FS)) for _ in range(args.repeat))
-    rows.append(("wot CardiacChannel, 1-s chunks", t1, dur / t1))
+    rows.append(("wot EcgChannel, 1-s chunks", t1, dur / t1))
     t10 = min(_wot(x, int(10 * FS)) for _ in range(args.repeat))
-    rows.append(("wot CardiacChannel, 10-s chunks", t10, dur / t10))
+    rows.append(("wot EcgChannel, 10-s chunks", t10, dur / t10))
     pk, hw = _neurokit(x, "welch")
     tnk = pk + hw
     rows.append(("NeuroKit2 ecg_peaks(correct_artifacts)", pk, dur / pk))

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _synth import ecg_like
-from wot_biofeedback.dsp.cardiac import CARDIAC_FEATURES, CardiacChannel, RRChannel
+from wot_biofeedback.dsp.cardiac import CARDIAC_FEATURES, EcgChannel, RRChannel
 from wot_biofeedback.dsp.hrv import (
     ECTOPIC,
     EXCLUDED,
@@ -117,8 +117,8 @@ ECG[int(140 * ECG_FS) : int(142 * ECG_FS)] = 0.3
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(1, 512), min_size=1, max_size=20))
 def test_cardiac_frames_streaming_equal_batch(sizes):
-    ref = CardiacChannel(ECG_FS).update(ECG).features
-    ch = CardiacChannel(ECG_FS)
+    ref = EcgChannel(ECG_FS).update(ECG).features
+    ch = EcgChannel(ECG_FS)
     got: dict[str, list[np.ndarray]] = {k: [] for k in CARDIAC_FEATURES}
     i = k = 0
     while i < ECG.size:
@@ -145,7 +145,7 @@ def test_cardiac_bad_input_never_invents_beats_and_quality_recovers():
     burst = (180.0, 190.0)  # electrode motion: broadband noise as large as the QRS
     a, b = (int(v * fs) for v in burst)
     x[a:b] += np.random.default_rng(1).normal(0.0, 1.0, b - a)
-    ch = CardiacChannel(fs)
+    ch = EcgChannel(fs)
     outs = [ch.update(c) for c in np.array_split(x, 97)]  # never raises
     peaks = np.concatenate([o.events["rpeak_idx"] for o in outs])
     q = np.concatenate([o.features["quality_ecg"] for o in outs if o.n_frames])
@@ -195,7 +195,7 @@ def test_hrv_is_withheld_when_too_many_beats_are_corrected(rng):
 
 def test_rr_stream_gives_the_same_hrv_as_the_ecg(rng):
     x, _ = ecg_like(ECG_FS, 300.0, seed=7)
-    ecg = CardiacChannel(ECG_FS).update(x)
+    ecg = EcgChannel(ECG_FS).update(x)
     beats = ecg.events["rpeak_time"]
     rr = np.diff(beats) * 1000
     ch = RRChannel(t0=float(beats[0]))
@@ -271,7 +271,7 @@ def test_rpeaks_with_simulator_artifacts(fs):
     s = simulate_session(
         load_scenario("full-session"), SimConfig(seed=4, ecg_fs=fs, artifacts=0.15), 900.0
     )
-    ch = CardiacChannel(fs)
+    ch = EcgChannel(fs)
     outs = [ch.update(c) for c in np.array_split(s.ecg, 331)]
     beats = np.concatenate([o.events["rpeak_time"] for o in outs])
     truth = s.beat_times_s
@@ -303,7 +303,7 @@ def test_infinite_samples_are_gaps_not_poison():
     x, truth = ecg_like(ECG_FS, 120.0, seed=11)
     x[int(50 * ECG_FS)] = np.inf
     x[int(70 * ECG_FS)] = -np.inf
-    out = CardiacChannel(ECG_FS).update(x)
+    out = EcgChannel(ECG_FS).update(x)
     beats = out.events["rpeak_time"]
     late = truth[truth / ECG_FS > 75.0] / ECG_FS
     found = np.abs(late[:, None] - beats[None, :]).min(axis=1) < 0.02
@@ -316,8 +316,8 @@ def test_one_huge_chunk_equals_small_chunks_on_a_long_record():
     """Bounded rings (events, Welch segments) must not overflow whatever the chunk size."""
     fs = 128.0
     x, _ = ecg_like(fs, 1500.0, hr_bpm=75.0, seed=12)
-    ref = CardiacChannel(fs).update(x).features
-    ch = CardiacChannel(fs)
+    ref = EcgChannel(fs).update(x).features
+    ch = EcgChannel(fs)
     parts = [ch.update(c) for c in np.array_split(x, 150)]
     for name in CARDIAC_FEATURES:
         got = np.concatenate([p.features[name] for p in parts if p.n_frames])
@@ -368,7 +368,7 @@ def test_time_domain_frames_match_their_definitions():
         load_scenario("full-session"), SimConfig(seed=3, artifacts=0.1), duration_s=900.0
     )
     fs = 250.0
-    ch = CardiacChannel(fs)
+    ch = EcgChannel(fs)
     outs = [ch.update(c) for c in np.array_split(s.ecg, 97)]
     names = ("hr_bpm", "rmssd_ms", "sdnn_ms", "pnn50", "rr_corrected_pct")
     feat = {k: np.concatenate([o.features[k] for o in outs if o.n_frames]) for k in names}
@@ -407,7 +407,7 @@ def test_quality_recovers_after_a_long_lead_off_rail():
     fs = 250.0
     x, _ = ecg_like(fs, 900.0, 70.0, seed=4)
     x[int(200 * fs) : int(500 * fs)] = -10.0
-    ch = CardiacChannel(fs)
+    ch = EcgChannel(fs)
     q, t = [], []
     for i in range(0, x.size, int(5 * fs)):
         out = ch.update(x[i : i + int(5 * fs)])

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, modalities
 from .config import EngineConfig
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
-from .pipeline import CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
+from .pipeline import BEAT_TIME, CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
 from .sources.files import Recording
 from .state import Baseline, StateEngine
 from .summary import build_summary
@@ -222,8 +222,9 @@ def analyze(
     out.mkdir(parents=True, exist_ok=True)
 
     cardiac = next((m for m in CARDIAC_SOURCES if m in rec.signals), "ecg")
-    rt = res.event(cardiac, "rpeak_time")
-    _write_csv(out / "rpeaks.csv", "time_s", [rt], ["%.4f"])
+    rt = res.event(cardiac, BEAT_TIME)
+    _write_csv(out / "beats.csv", "time_s", [rt], ["%.4f"])
+    _write_csv(out / "rpeaks.csv", "time_s", [rt], ["%.4f"])  # beats.csv's older name
     kinds = res.event(cardiac, "rr_kind").astype(np.int64)
     _write_rr_csv(
         out / "rr.csv",
@@ -282,15 +283,8 @@ def analyze(
         for t, z, a, c in zip(times, zones, arousal, conf, strict=True):
             fh.write(f"{t:.2f},{z},{_fmt(a)},{_fmt(c)}\n")
 
-    # the cardiac channel's quality column is quality_ecg whatever its source (ECG, PPG, RR)
-    qcol = {
-        m: "quality_ecg"
-        if m in CARDIAC_SOURCES
-        else "quality_resp"
-        if m == "acc"
-        else f"quality_{m}"
-        for m in rec.signals
-    }  # breathing from a chest accelerometer is the resp channel
+    # each modality's quality is its channel's (e.g. PPG: quality_cardiac; ACC: quality_resp)
+    qcol = {m: modalities.quality_of(m) for m in rec.signals}
     quality = {m: np.array([f.features.get(qcol[m], 0.0) for f in frames]) for m in rec.signals}
     summary = build_summary(times, zones, arousal, quality, pipe.cues.log, config.frame_rate_hz)
     summary.update(

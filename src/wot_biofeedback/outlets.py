@@ -38,6 +38,7 @@ FEATURE_UNITS = {
     "quality_ecg": "1",
     "quality_eda": "1",
     "quality_resp": "1",
+    "quality_cardiac": "1",
     "arousal": "z",
     "confidence": "1",
     "zone_code": "hypo=-1,within=0,hyper=1,unknown=2",

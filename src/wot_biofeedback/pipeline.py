@@ -20,25 +20,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import modalities
 from .config import EngineConfig
 from .cues import Cue, CuePolicy
 from .dsp.acc import AccRespChannel
-from .dsp.cardiac import CARDIAC_FEATURES, CardiacChannel, RRChannel
-from .dsp.channels import CHANNEL_TYPES, Channel, EdaChannel
+from .dsp.cardiac import CARDIAC_FEATURES, EcgChannel, PpgChannel, RRChannel
+from .dsp.channels import Channel, EdaChannel
+from .dsp.resp import RespChannel
 from .dsp.rsa import RsaTracker
 from .state import StateEngine, StateResult
 
-MODALITIES = ("ecg", "ppg", "rr", "eda", "resp", "acc")
-CARDIAC_SOURCES = ("ecg", "ppg", "rr")
-"""Modalities that feed the one cardiac channel (at most one per session)."""
-CHANNEL_CLASSES: dict[str, type[Channel]] = {**CHANNEL_TYPES, "acc": AccRespChannel}
-"""Channel class per modality (``acc``: breathing from a chest accelerometer)."""
+CHANNEL_CLASSES: dict[str, type[Channel]] = {
+    cls.modality: cls
+    for cls in (EcgChannel, PpgChannel, RRChannel, EdaChannel, RespChannel, AccRespChannel)
+}
+"""Channel class per modality (each class names its modality)."""
+assert set(CHANNEL_CLASSES) == set(modalities.NAMES), "a modality without its channel class"
+CARDIAC_SOURCES = modalities.cardiac()
+"""Modalities that feed the one cardiac channel (at most one per subject)."""
+BEAT_TIME, RPEAK_TIME = "beat_time", "rpeak_time"
+"""The cardiac channel's beat times (any source), and their older name (ECG R-peaks)."""
 
 
 def _role(modality: str) -> str:
-    """The modality a channel stands for downstream: the cardiac source is ``ecg``, ACC
-    breathing is ``resp``."""
-    return "ecg" if modality in CARDIAC_SOURCES else ("resp" if modality == "acc" else modality)
+    """The key a channel goes under downstream: the cardiac source is ``ecg``, ACC breathing
+    is ``resp`` (:func:`wot_biofeedback.modalities.key_of`)."""
+    return modalities.key_of(modality)
 
 
 FEATURE_COLUMNS = (
@@ -56,6 +63,7 @@ FEATURE_COLUMNS = (
     "quality_ecg",
     "quality_eda",
     "quality_resp",
+    "quality_cardiac",  # the cardiac channel's quality whatever its source; = quality_ecg
 )
 
 
@@ -97,16 +105,18 @@ class Pipeline:
         baseline_window: tuple[float, float] | None = None,
     ) -> None:
         self.config = config or EngineConfig()
-        unknown = set(rates) - set(MODALITIES)
+        unknown = set(rates) - set(modalities.NAMES)
         if unknown:
-            raise ValueError(f"unknown modality {sorted(unknown)}; expected {MODALITIES}")
+            raise ValueError(f"unknown modality {sorted(unknown)}; expected {modalities.NAMES}")
         if not rates:
             raise ValueError("at least one modality is needed")
         cardiac = [m for m in rates if m in CARDIAC_SOURCES]
         if len(cardiac) > 1:
             raise ValueError(f"one cardiac source at a time, got {cardiac}; choose ECG, PPG or RR")
-        # a belt beats a chest accelerometer for breathing: ACC is then ignored
-        self.ignored = {"acc"} if "acc" in rates and "resp" in rates else set()
+        # within a role the preferred source wins (a belt beats a chest accelerometer for
+        # breathing): the others are ignored
+        chosen = set(modalities.preferred(list(rates)).values())
+        self.ignored = set(rates) - chosen
         self.rates = {m: fs for m, fs in rates.items() if m not in self.ignored}
         self.channels: dict[str, Channel] = {}
         self._pending: dict[str, dict[str, np.ndarray]] = {}
@@ -146,7 +156,7 @@ class Pipeline:
                 ch = EdaChannel(
                     self.rates[modality], t0, self.frame_rate, self.config.eda_min_amplitude_us
                 )
-            elif issubclass(cls, (CardiacChannel, RRChannel)):
+            elif issubclass(cls, (EcgChannel, RRChannel)):
                 ch = cls(self.rates[modality], t0, self.frame_rate, self.config.max_corrected_share)
             else:
                 ch = cls(self.rates[modality], t0, self.frame_rate)
@@ -189,7 +199,10 @@ class Pipeline:
                 self._pending_first[modality] = out.first_frame
             for k, v in out.features.items():
                 pend[k] = np.concatenate((pend[k], v)) if k in pend else v
-        res = PipelineOutput(events={"resp" if modality == "acc" else modality: out.events})
+        events = out.events
+        if RPEAK_TIME in events:  # beats under their source-neutral name too
+            events = {**events, BEAT_TIME: events[RPEAK_TIME]}
+        res = PipelineOutput(events={_role(modality) if modality == "acc" else modality: events})
         res.frames = self._fuse(self._ready_until())
         return res
 
@@ -203,7 +216,10 @@ class Pipeline:
         for m, ch in self.channels.items():
             fin = getattr(ch, "finish", None)
             if fin is not None:
-                out["resp" if m == "acc" else m] = fin()
+                ev = fin()
+                if RPEAK_TIME in ev:
+                    ev = {**ev, BEAT_TIME: ev[RPEAK_TIME]}
+                out[_role(m) if m == "acc" else m] = ev
         return out
 
     def flush(self) -> list[Frame]:
@@ -268,6 +284,8 @@ class Pipeline:
                 self._pending_first[m] = first + drop
         if self.rsa is not None:
             feats["rsa_ms"] = self.rsa.frames(start, stop, self.frame_rate)
+        if "quality_ecg" in feats:
+            feats["quality_cardiac"] = feats["quality_ecg"]
         for k in FEATURE_COLUMNS:
             if k not in feats:
                 feats[k] = np.full(n, np.nan if not k.startswith("quality") else 0.0)

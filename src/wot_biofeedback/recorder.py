@@ -50,6 +50,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
+from .modalities import lsl_types
 from .session_log import (
     End,
     EngineStart,
@@ -460,7 +461,7 @@ class SessionRecorder:
         return {"path": str(self.path), "bytes": self.writer.size, "error": msg}
 
 
-RAW_TYPES = {"ecg": "ECG", "ppg": "PPG", "eda": "EDA", "resp": "RESP", "acc": "ACC"}
+RAW_TYPES = lsl_types()
 
 
 def write_recording_xdf(

@@ -32,6 +32,7 @@ import numpy as np
 from . import __version__
 from ._extras import missing, require
 from .errors import InputError
+from .modalities import ROLES
 
 ZONES = ("hyper", "within", "hypo", "unknown")
 ZONE_COLORS = {"within": "#009E73", "hyper": "#E69F00", "hypo": "#56B4E9", "unknown": "#9A9A9A"}
@@ -48,7 +49,9 @@ PHYSIOLOGY = (
     ("resp_rate_bpm", "Breathing", "/min", 1),
     ("resp_depth", "Breath depth", "rel.", 2),
 )
-QUALITY_COLS = {"ecg": "quality_ecg", "eda": "quality_eda", "resp": "quality_resp"}
+QUALITY_COLS = {r.key: r.quality_alias or r.quality for r in ROLES.values()}
+"""Quality column per channel key in features.csv (the cardiac one by its older name, which
+every features.csv has)."""
 REPORT_FILES = ("report.html", "timeline.png", "physiology.png", "zones.png")
 
 

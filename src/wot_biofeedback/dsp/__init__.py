@@ -5,8 +5,9 @@ function named in the NeuroKit2 style that runs the same code on a whole record,
 identical output for any chunking. Nothing here imports Qt or pylsl.
 """
 
+from ..modalities import NAMES
 from .acc import AccBreathing, AccRespChannel, acc_breathing
-from .cardiac import CARDIAC_FEATURES, CardiacChannel, PpgChannel, RRChannel
+from .cardiac import CARDIAC_FEATURES, EcgChannel, PpgChannel, RRChannel
 from .channels import EdaChannel
 from .ecg import ECG_DELAY_S, EcgPeakDetector, ecg_peaks
 from .eda import EdaScrDetector, eda_scr
@@ -19,7 +20,7 @@ from .ringbuffer import RingBuffer
 from .rsa import RsaTracker
 
 
-def warm_up(modalities: tuple[str, ...] = ("ecg", "ppg", "rr", "eda", "resp", "acc")) -> None:
+def warm_up(modalities: tuple[str, ...] = NAMES) -> None:
     """Compile (or load from numba's on-disk cache) the kernels of these modalities' channels.
 
     The live engine calls this before its first chunk, so a cold start does not stall the
@@ -35,7 +36,7 @@ def warm_up(modalities: tuple[str, ...] = ("ecg", "ppg", "rr", "eda", "resp", "a
     wave[100] = np.nan
     breath = np.sin(2.0 * np.pi * 0.25 * t)
     if "ecg" in modalities:
-        CardiacChannel(fs).update(wave)
+        EcgChannel(fs).update(wave)
     if "ppg" in modalities:
         PpgChannel(fs).update(wave)
     if "rr" in modalities:
@@ -55,7 +56,7 @@ __all__ = [
     "KIND_NAMES",
     "AccBreathing",
     "AccRespChannel",
-    "CardiacChannel",
+    "EcgChannel",
     "EcgPeakDetector",
     "EdaChannel",
     "EdaScrDetector",

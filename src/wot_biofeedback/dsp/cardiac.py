@@ -677,7 +677,7 @@ def _row_events(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-class CardiacChannel(Channel):
+class EcgChannel(Channel):
     """ECG → R-peaks → corrected NN intervals → HR, HRV, spectra and coherence frames.
 
     Parameters
@@ -751,8 +751,8 @@ class CardiacChannel(Channel):
         return _row_events(self._corrector.flush())
 
 
-class PpgChannel(CardiacChannel):
-    """PPG → pulses → the same corrected NN series and features as :class:`CardiacChannel`."""
+class PpgChannel(EcgChannel):
+    """PPG → pulses → the same corrected NN series and features as :class:`EcgChannel`."""
 
     modality = "ppg"
 

@@ -32,7 +32,6 @@ from collections import deque
 
 import numpy as np
 
-from .cardiac import CardiacChannel, PpgChannel, RRChannel
 from .eda import (
     FLAG_CONTACT,
     FLAG_GAP,
@@ -43,7 +42,6 @@ from .eda import (
 )
 from .events import EventLog, window_bounds, window_sum
 from .framing import FRAME_RATE_HZ, Channel, _safe_div
-from .resp import RespChannel
 
 
 class EdaChannel(Channel):
@@ -214,12 +212,3 @@ def _issue_text(recent: list[str], level: float) -> str:
     if math.isfinite(level) and not lo <= level <= hi:
         return f"level {level:.3g} µS is implausible: check the unit (--eda-unit)"
     return ""
-
-
-CHANNEL_TYPES: dict[str, type[Channel]] = {
-    "ecg": CardiacChannel,
-    "ppg": PpgChannel,
-    "rr": RRChannel,
-    "eda": EdaChannel,
-    "resp": RespChannel,
-}

@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-CARDIAC_SOURCES = ("ecg", "ppg", "rr")
+from ..modalities import cardiac
+
+CARDIAC_SOURCES = cardiac()
 
 
 class RsaTracker:

@@ -30,6 +30,7 @@ import numpy as np
 from .._checks import check_rate
 from ..clock import place_whole
 from ..errors import InputError, SignalQualityWarning
+from ..modalities import FILE_MODALITIES, MODALITIES
 from ..session_log import (
     Calibrate,
     End,
@@ -46,10 +47,7 @@ from ..session_log import (
 from .xdf import SESSION_STREAM, XdfFile, read_varlen, read_xdf
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
-    "ecg": (r"^ecg", r"ecg", r"^(mlii|ml2|ii|i|iii|v[1-6]|avr|avl|avf|lead.*)$"),
-    "ppg": (r"^ppg", r"ppg", r"pleth", r"^bvp"),
-    "eda": (r"^eda", r"gsr", r"eda", r"^sc[lr]?$", r"skin.?cond"),
-    "resp": (r"^resp", r"^rsp", r"resp", r"breath"),
+    m: MODALITIES[m].file_patterns for m in FILE_MODALITIES
 }
 
 ACC_AXIS_PATTERN = (
@@ -723,7 +721,7 @@ def _xdf_channel_labels(info: dict) -> list[str]:
 
 
 def _modalities(channels: dict[str, str | None]) -> tuple[str, ...]:
-    return ("ecg", "ppg", "eda", "resp")
+    return FILE_MODALITIES
 
 
 def _one_cardiac(rec: Recording, channels: dict[str, str | None]) -> None:

@@ -25,7 +25,6 @@ from pylsl.util import TimeoutError as LslTimeoutError
 from ..errors import InputError, StreamNotFoundError
 from .files import parse_eda_unit
 
-DEFAULT_TYPES = {"ecg": "ECG", "eda": "EDA", "resp": "RESP", "acc": "ACC"}
 CLOCK_OFFSET_S = 5.0
 """How often the clock correction is read for a recording, s (LabRecorder's interval)."""
 EDA_CHECK_S = 10.0
