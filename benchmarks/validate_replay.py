@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 from wot_simulators import ReplayPublisher, load_replay
 
-from wot_biofeedback.cli import _open_sources
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
 from wot_biofeedback.offline import run_recording
 from wot_biofeedback.sources.files import read_recording
+from wot_biofeedback.sources.lsl import open_sources
 
 ZONES = ("hyper", "within", "hypo", "unknown")
 TAIL_S = 2.0
@@ -88,7 +88,7 @@ def main() -> int:
         print(f"  note: {note}")
     wall = time.perf_counter()
     with pub:
-        sources = _open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0)
+        sources = open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0)
         with Engine(sources, cfg, outlets_source_id=None) as engine:
             if not pub.wait_finished(end_s / args.speed + 120.0):
                 print("replay did not finish in time", file=sys.stderr)

@@ -179,6 +179,45 @@ def test_analyze_eda_in_nanosiemens_is_flagged_and_convertible(tmp_path, capsys)
     assert np.nanmedian(f["quality_eda"][f["time_s"] > 10]) == 1.0
 
 
+def test_analyze_path_is_the_use_case_behind_wot_analyze(tmp_path):
+    """One call reads, sets up and analyses; its steps go to on_message in order."""
+    from wot_biofeedback.analysis import AnalysisOptions, analyze_path
+    from wot_biofeedback.errors import SignalQualityWarning
+
+    fs = 32.0
+    t = np.arange(0, 200, 1 / fs)
+    p = tmp_path / "e.csv"
+    eda_ns = 5000.0 + 300.0 * np.exp(-((t - 100) % 20) / 3.0)
+    np.savetxt(p, np.column_stack([t, eda_ns]), delimiter=",", header="time_s,EDA", comments="")
+    marks = tmp_path / "m.csv"
+    marks.write_text("time_s,text\n50,task\n", encoding="utf-8")
+    said: list[tuple[str, str]] = []
+    opts = AnalysisOptions(markers=marks, baseline=(10.0, 130.0))
+    got = analyze_path(p, tmp_path / "a", opts, on_message=lambda k, m: said.append((k, m)))
+    kinds = [k for k, _ in said]
+    assert kinds[:2] == ["warning", "info"] and kinds[-1] == "result", said
+    assert set(kinds[2:-1]) <= {"note"}  # the reader's notes
+    assert "check --eda-unit" in said[0][1]
+    assert said[1][1] == f"markers: 1 added from {marks}"
+    assert said[-1][1].startswith("analysed 200 s (eda=EDA@32Hz) in ")
+    assert got.out == tmp_path / "a" and got.profile_path is None
+    assert got.summary == json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert got.recording.markers == [(50.0, "task")]
+    # without a listener the reader's warnings stay warnings, and nothing is printed
+    with pytest.warns(SignalQualityWarning, match="check --eda-unit"):
+        quiet = analyze_path(p, tmp_path / "b", AnalysisOptions(eda_unit="uS"))
+    assert quiet.summary["fraction_in_zone"] == got.summary["fraction_in_zone"]
+
+
+def test_analysis_options_refuse_a_profile_baseline_without_a_profile():
+    from wot_biofeedback.analysis import AnalysisOptions
+
+    with pytest.raises(InputError, match="profile_baseline needs a profile"):
+        AnalysisOptions(profile_baseline=True)
+    with pytest.raises(InputError, match="not both"):
+        AnalysisOptions(profile="c", profile_baseline=True, baseline=(0.0, 60.0))
+
+
 def test_recording_shorter_than_calibration_says_so(tmp_path):
     import sys as _sys
 

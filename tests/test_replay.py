@@ -18,6 +18,7 @@ from wot_biofeedback.engine import Engine
 from wot_biofeedback.errors import InputError
 from wot_biofeedback.offline import run_recording
 from wot_biofeedback.sources.files import read_recording
+from wot_biofeedback.sources.lsl import open_sources
 
 
 def _xdf_file(wot_data: Path, name: str) -> Path:
@@ -320,8 +321,8 @@ def test_drive05_replayed_drives_the_live_engine_to_the_offline_zones(wot_data, 
     wall = time.monotonic()
     pub = ReplayPublisher(streams, speed=DRIVE_SPEED, duration_s=DRIVE_S, wait_for_consumers=30)
     with pub:
-        # as cmd_run: streams found by type and source id
-        sources = cli._open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, source_id, 10.0)
+        # as wot run: streams found by type and source id
+        sources = open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, source_id, 10.0)
         with Engine(sources, cfg, outlets_source_id=None) as engine:
             assert pub.wait_finished(DRIVE_S / DRIVE_SPEED + 60), "replay did not finish"
             deadline = time.monotonic() + 30

@@ -1,7 +1,8 @@
 """Cohort analysis: every recording of a folder through ``wot analyze``, one row per session.
 
 The unit of work is :func:`analyze_one`: read one recording, analyse it into
-``OUT/<session>/`` (the files of the ``wot analyze`` contract) and return one flat row
+``OUT/<session>/`` (:func:`wot_biofeedback.analysis.analyze_path`, as ``wot analyze`` does:
+the files of its contract) and return one flat row
 (:func:`session_row`). :func:`run_cohort` runs it over many recordings, in this process
 (``workers=1``), on this machine's cores (a spawned process pool) or on a Dask distributed
 cluster (``scheduler="tcp://host:8786"``), and writes the rows to ``OUT/cohort.csv`` in input
@@ -376,24 +377,18 @@ def analyze_one(
 
 
 def _analyze(p: Path, analysis_dir: Path, opts: dict[str, Any]) -> Any:
-    from .config import load_config
-    from .offline import analyze, recorded_setup
-    from .sources.files import read_markers, read_recording
+    from .analysis import AnalysisOptions, analyze_path
 
-    cfg: Any = load_config(opts.get("config"))
     baseline = opts.get("baseline")
-    baseline = tuple(baseline) if baseline is not None else None
-    rec = read_recording(p, dict(opts.get("channels") or {}), opts.get("fs"), opts.get("eda_unit"))
-    notes: list[str] = []
-    if rec.session is not None:
-        cfg, baseline, notes = recorded_setup(
-            rec.session, cfg, baseline, opts.get("config") is not None, baseline is not None
-        )
-    rec.notes.extend(n for n in notes if not n.startswith(("parameters:", "baseline:")))
-    if opts.get("markers"):
-        extra = read_markers(opts["markers"], _stem(p))
-        rec.markers = sorted(rec.markers + extra, key=lambda m: m[0])
-    return analyze(rec, analysis_dir, cfg, baseline)
+    options = AnalysisOptions(
+        channels=dict(opts.get("channels") or {}),
+        fs=opts.get("fs"),
+        eda_unit=opts.get("eda_unit"),
+        config=opts.get("config"),
+        baseline=(float(baseline[0]), float(baseline[1])) if baseline is not None else None,
+        markers=opts.get("markers"),
+    )
+    return analyze_path(p, analysis_dir, options)
 
 
 # the cohort ----------------------------------------------------------------------------------

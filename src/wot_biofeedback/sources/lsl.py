@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
@@ -355,3 +356,60 @@ class LslSource:
 
     def close(self) -> None:
         self.inlet.close_stream()
+
+
+def open_sources(
+    types: dict[str, str],
+    source_id: str | None = None,
+    timeout: float = 5.0,
+    eda_unit: str | None = None,
+    channels: dict[str, str | None] | None = None,
+    on_missing: Callable[[str], None] | None = None,
+) -> dict[str, LslSource]:
+    """An inlet per modality of ``types`` (``{"ecg": "ECG", "eda": "EDA", ...}``), found by
+    stream type, and by source_id ``SOURCE_ID-<modality>`` when ``source_id`` is given.
+
+    Every type is looked for at once: a missing one (no belt, no EDA band) costs one
+    ``timeout``, not one each. A missing stream is left out and reported to ``on_missing``
+    (default: a log warning); a chest accelerometer (``acc``) is used only without a RESP
+    stream, and stands in for it. ``channels`` picks a channel per modality (0-based index or
+    label, default 0); ``eda_unit`` as :class:`LslSource`.
+
+    Raises
+    ------
+    StreamNotFoundError
+        None of the streams was found (the message lists what was looked for and seen).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def find(item: tuple[str, str]) -> tuple[str, pylsl.StreamInfo | None, str]:
+        m, stype = item
+        sid = f"{source_id}-{m}" if source_id else None
+        try:
+            return m, resolve(stype, None, sid, timeout), ""
+        except StreamNotFoundError as exc:
+            return m, None, str(exc)
+
+    # liblsl's resolver releases the GIL, so the threads wait side by side
+    with ThreadPoolExecutor(max_workers=max(1, len(types))) as pool:
+        found = list(pool.map(find, types.items()))
+    sources: dict[str, LslSource] = {}
+    missing: dict[str, str] = {}
+    for m, info, err in found:  # in the order asked
+        if m == "acc" and "resp" in sources:
+            continue  # breathing comes from the belt; a chest accelerometer is not needed
+        if info is None:
+            missing[m] = err
+            continue
+        chan = (channels or {}).get(m)
+        sources[m] = LslSource(m, info, eda_unit=eda_unit, channel=0 if chan is None else chan)
+        if m == "acc":
+            missing.pop("resp", None)  # the accelerometer stands in for the belt
+    if not sources:
+        raise StreamNotFoundError("; ".join(missing.values()))
+    for msg in missing.values():
+        if on_missing is None:
+            log.warning("%s (continuing without it)", msg)
+        else:
+            on_missing(msg)
+    return sources

@@ -1,0 +1,51 @@
+"""The ``wot`` command line: demo, run, simulate, replay, streams, analyze, report, assess,
+driver.
+
+One module per command holds its arguments (``add_parser(sub)``) and a thin ``run(args)``
+that converts them into a call of the core (e.g. :func:`wot_biofeedback.analysis.analyze_path`);
+``_args`` holds the option groups several commands share, ``_analysis`` what analyze and
+report share, ``_live`` what run and demo share. Nothing outside this package imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import WotError
+from . import analyze, assess, demo, driver, replay, report, run, simulate, streams
+
+COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, driver)
+"""The command modules, in the order ``wot --help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wot",
+        description=(
+            "Window-of-tolerance biofeedback: fused ECG/HRV, skin conductance and respiration."
+        ),
+    )
+    p.add_argument("--version", action="version", version=f"wot-biofeedback {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (WotError, ValueError, OSError) as exc:
+        print(f"wot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopped (Ctrl-C)")
+        return 0
+
+
+__all__ = ["build_parser", "main"]

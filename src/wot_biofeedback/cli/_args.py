@@ -1,0 +1,100 @@
+"""Argument groups several commands share, and their conversion into the core's terms."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import InputError
+
+
+def parse_window(text: str | None, option: str = "--baseline") -> tuple[float, float] | None:
+    """``START:END`` seconds (``--baseline``, ``--rest``, ...) as a tuple; None for None."""
+    if text is None:
+        return None
+    try:
+        a, b = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError(f"{option} {text!r} must be START:END in seconds, e.g. 60:360") from None
+    if not 0 <= a < b:
+        raise InputError(f"{option} {text!r}: need 0 <= START < END")
+    return a, b
+
+
+def check_profile_args(args: argparse.Namespace) -> None:
+    """``--profile-baseline`` needs ``--profile`` and excludes ``--baseline``."""
+    if args.profile_baseline and not args.profile:
+        raise InputError("--profile-baseline needs --profile NAME")
+    if args.profile_baseline and args.baseline:
+        raise InputError("give either --baseline or --profile-baseline, not both")
+
+
+def profile_setup(args: argparse.Namespace, cfg: Any) -> tuple[Any, Any]:
+    """Load the client profile (``--profile``) into ``cfg``; return it and the baseline
+    argument for the pipeline (a window, or the profile's baseline with ``--profile-baseline``)."""
+    from ..profiles import apply_window, load_profile, profile_baseline
+
+    check_profile_args(args)
+    if not args.profile:
+        return None, parse_window(args.baseline)
+    prof = load_profile(args.profile, cfg)
+    apply_window(prof, cfg)
+    if args.profile_baseline:
+        return prof, profile_baseline(prof, cfg)
+    return prof, parse_window(args.baseline)
+
+
+def profile_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        default=None,
+        metavar="NAME",
+        help="client profile: use its window bounds, and add this session to it",
+    )
+    p.add_argument(
+        "--profile-baseline",
+        action="store_true",
+        help="start from the profile's baseline (its recent sessions) instead of calibrating",
+    )
+
+
+def analysis_args(p: argparse.ArgumentParser) -> None:
+    """Options of ``wot analyze`` and ``wot report`` after the channel options."""
+    p.add_argument("--baseline", default=None, help="START:END seconds (default: first 120 s)")
+    p.add_argument("--config", default=None)
+    p.add_argument(
+        "--markers", default=None, metavar="CSV",
+        help="annotations to add: time_s (or start_s[,end_s]) and text/label/segment columns",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=int, default=None,
+        help="folder: local processes (default: one per core; 1 = serial)",
+    )  # fmt: skip
+    p.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="folder: run on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="folder: no progress bar")
+    profile_args(p)
+
+
+def record_args(p: argparse.ArgumentParser) -> None:
+    """``--record``/``--no-record``/``--no-report`` of the live commands."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--record",
+        default=None,
+        metavar="PATH",
+        help="record the session to this new XDF file (default: a new file in "
+        "$WOT_RECORD_DIR, else the user data directory's wot-biofeedback/sessions)",
+    )
+    g.add_argument("--no-record", action="store_true", help="do not record the session")
+    p.add_argument(
+        "--no-report", action="store_true",
+        help="do not write the session report (NAME-report/report.html beside the recording)",
+    )  # fmt: skip
+
+
+def channels(args: argparse.Namespace) -> dict[str, str | None]:
+    """The ``--ecg``/``--ppg``/``--eda``/``--resp`` choices of the file commands."""
+    return {"ecg": args.ecg, "ppg": args.ppg, "eda": args.eda, "resp": args.resp}

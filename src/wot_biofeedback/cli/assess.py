@@ -1,0 +1,66 @@
+"""``wot assess``: the client's window from one rest -> mild stressor -> recovery recording."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._args import channels, parse_window
+
+
+def add_parser(sub: Any) -> None:
+    w = sub.add_parser(
+        "assess",
+        help="estimate the client's window from one rest -> mild stressor -> recovery recording",
+    )
+    w.add_argument("input")
+    for k, what in (("rest", "at least 60 s"), ("stressor", "30 s+"), ("recovery", "60 s+")):
+        w.add_argument(f"--{k}", required=True, help=f"START:END seconds ({what})")
+    w.add_argument("--ecg", default=None)
+    w.add_argument("--ppg", default=None)
+    w.add_argument("--eda", default=None)
+    w.add_argument("--resp", default=None)
+    w.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
+    w.add_argument("--eda-unit", default=None)
+    w.add_argument("--config", default=None)
+    w.add_argument(
+        "--recovered-s",
+        type=float,
+        default=60.0,
+        help="a response the client recovers from within this many seconds is inside the window",
+    )
+    w.add_argument("--out", default=None, help="write the assessment as JSON")
+    w.add_argument("--profile", default=None, help="save the window into this client profile")
+    w.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..assessment import assess
+    from ..config import load_config
+    from ..profiles import apply_window, json_safe, load_profile, save_profile
+    from ..sources.files import read_recording
+
+    cfg = load_config(args.config)
+    prof = load_profile(args.profile, cfg) if args.profile else None
+    if prof is not None:
+        apply_window(prof, cfg)  # the client's current window is the starting point
+    periods = [parse_window(getattr(args, k), f"--{k}") for k in ("rest", "stressor", "recovery")]
+    rest, stressor, recovery = (p for p in periods if p is not None)
+    rec = read_recording(args.input, channels(args), args.fs, args.eda_unit)
+    out = assess(rec, rest, stressor, recovery, cfg, args.recovered_s)
+    out["input"] = str(args.input)
+    w = out["window"]
+    print(f"window of tolerance (baseline z): lower {w['lower']:+.2f}, upper {w['upper']:+.2f}")
+    for line in out["reasoning"]:
+        print(f"  {line}")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(json_safe(out), fh, indent=2, allow_nan=False)
+        print(f"  written to {args.out}")
+    if prof is not None:
+        prof["window"] = {"upper": w["upper"], "lower": w["lower"]}
+        prof.setdefault("assessments", []).append(out)
+        path = save_profile(prof)
+        print(f"  profile {prof['client']}: window saved to {path}")
+    return 0

@@ -1,0 +1,137 @@
+"""``wot demo``: a simulated client and the engine, in a window or the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+from .._extras import require
+from ..errors import InputError
+from ._args import record_args
+from ._live import open_sources, recorder, report_recording, run_engine
+
+
+def add_parser(sub: Any) -> None:
+    d = sub.add_parser("demo", help="simulated client + engine, in a window or the terminal")
+    d.add_argument(
+        "--scenario", default="full-session", help="shipped scenario name or a .toml path"
+    )
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after S wall-clock seconds (with --screenshot: S seconds of simulated session)",
+    )
+    d.add_argument(
+        "--speed",
+        type=float,
+        default=10.0,
+        help="playback speed; 10 compresses the 15-min full session into 90 s; 1 = real time",
+    )
+    d.add_argument("--calibration", type=float, default=None, help="baseline length, session s")
+    d.add_argument(
+        "--headless", action="store_true", help="terminal view even when a display exists"
+    )
+    d.add_argument("--config", default=None)
+    d.add_argument(
+        "--screenshot",
+        default=None,
+        metavar="DIR",
+        help="run offscreen for --duration S seconds of simulated session (default 300), then "
+        "write DIR/therapist.png and DIR/client.png and exit",
+    )
+    d.add_argument(
+        "--no-client-view", action="store_true", help="only the therapist console, no client view"
+    )
+    record_args(d)
+    d.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+
+    from ..config import load_config
+    from ..engine import Engine
+
+    try:
+        scen = load_scenario(args.scenario)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    cfg = load_config(args.config)
+    if args.calibration is not None:
+        cfg.calibration.duration_s = args.calibration
+    sess = simulate_session(scen, SimConfig(seed=args.seed))
+    sid = f"wot-demo-{uuid.uuid4().hex[:8]}"
+    pub = SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=args.speed)
+    pub.start()
+    try:
+        sources = open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0)
+        meta = {
+            "command": "demo",
+            "client": "simulated",
+            "scenario": scen.name,
+            "seed": args.seed,
+            "speed": args.speed,
+        }
+        rec = recorder(args, "demo", meta)
+        try:
+            engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine", recorder=rec)
+        except BaseException:
+            if rec is not None:
+                rec.discard()
+            raise
+
+        def truth(t: float) -> str:
+            return str(sess.zone_at(np.array([t]))[0])
+
+        title = f"wot demo | scenario {scen.name} (seed {args.seed}) at {args.speed:g}x"
+        if args.screenshot:
+            return _screenshots(engine, args, truth, sess.duration_s)
+        drained = {"t": math.nan}
+
+        def finished() -> bool:
+            # stop a few seconds after the simulator has played everything
+            if pub.finished and math.isnan(drained["t"]):
+                drained["t"] = time.monotonic()
+            return pub.finished and time.monotonic() - drained["t"] > 2.0
+
+        code, _summary = run_engine(engine, args, truth, title, finished)
+        return code
+    finally:
+        pub.stop()
+
+
+def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: float) -> int:
+    """``wot demo --screenshot DIR --duration S``: S seconds of simulated session, offscreen,
+    then both views as PNGs."""
+    require("ui", "wot demo --screenshot")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ..ui import take_screenshots
+
+    until_s = min(args.duration if args.duration is not None else 300.0, total_s - 1.0)
+    engine.start()
+    try:
+        paths, reached = take_screenshots(
+            engine,
+            args.screenshot,
+            lambda snap: snap.session_s >= until_s,
+            timeout_s=until_s / args.speed + 60.0,
+            truth=truth,
+        )
+        snap = engine.snapshot()
+    finally:
+        engine.stop()
+        report_recording(engine)
+    print(f"screenshots at session {snap.session_s:.0f} s ({snap.zone}): {', '.join(paths)}")
+    if snap.error or not reached:
+        why = f"engine error {snap.error}" if snap.error else f"session never reached {until_s:g} s"
+        print(f"wot: error: screenshots taken early: {why}", file=sys.stderr)
+        return 2
+    return 0

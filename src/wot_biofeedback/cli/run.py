@@ -1,0 +1,142 @@
+"""``wot run``: the engine on live LSL streams."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from ..errors import InputError
+from ._args import profile_args, profile_setup, record_args
+from ._live import open_sources, recorder, run_engine
+
+
+def add_parser(sub: Any) -> None:
+    r = sub.add_parser("run", help="the engine on live LSL streams")
+    r.add_argument("--ecg-type", default="ECG", help="LSL type of the ECG stream ('' to skip)")
+    r.add_argument(
+        "--ppg-type", default="", help="LSL type of a PPG stream to use instead of ECG (e.g. PPG)"
+    )
+    r.add_argument(
+        "--rr-type",
+        default="",
+        help="LSL type of an inter-beat-interval stream (ms) to use instead of ECG (e.g. RR)",
+    )
+    for m in ("ecg", "ppg", "rr", "eda", "resp", "acc"):
+        r.add_argument(
+            f"--{m}-channel", default=None, metavar="N|LABEL",
+            help=f"channel of the {m.upper()} stream by 0-based index or label (default 0"
+            + ("; ACC: the first of three)" if m == "acc" else ")"),
+        )  # fmt: skip
+    r.add_argument("--eda-type", default="EDA")
+    r.add_argument(
+        "--eda-unit",
+        default=None,
+        help="unit of the EDA stream: uS, nS, mS, S or raw:SCALE (default: the stream's "
+        "channel metadata, else uS)",
+    )
+    r.add_argument("--resp-type", default="RESP")
+    r.add_argument(
+        "--acc-type",
+        default="ACC",
+        help="LSL type of a 3-axis chest accelerometer, used for breathing when there is no "
+        "RESP stream ('' to skip)",
+    )
+    r.add_argument(
+        "--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp/-acc"
+    )
+    r.add_argument("--timeout", type=float, default=5.0, help="seconds to look for each stream")
+    r.add_argument(
+        "--lost-after", type=float, default=3.0, metavar="S",
+        help="a stream silent this long is lost (lagging after a third of it; an RR stream "
+        "gets three times as long), and the zone shows unknown when no new data has come for "
+        "this long (default 3 s)",
+    )  # fmt: skip
+    r.add_argument(
+        "--baseline", default=None, help="START:END session seconds (default: first 120 s)"
+    )
+    r.add_argument("--duration", type=float, default=None)
+    r.add_argument("--headless", action="store_true")
+    r.add_argument(
+        "--no-client-view", action="store_true", help="only the therapist console, no client view"
+    )
+    profile_args(r)
+    r.add_argument(
+        "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"
+    )
+    r.add_argument("--config", default=None)
+    record_args(r)
+    r.set_defaults(func=run)
+
+
+def _stream_types(args: argparse.Namespace) -> dict[str, str]:
+    """The LSL type per modality asked for; one cardiac source (a PPG or RR stream asked for
+    replaces the default ECG)."""
+    types = {
+        m: t
+        for m, t in (
+            ("ecg", args.ecg_type),
+            ("ppg", args.ppg_type),
+            ("rr", args.rr_type),
+            ("eda", args.eda_type),
+            ("resp", args.resp_type),
+            ("acc", args.acc_type),
+        )
+        if t
+    }
+    if len([m for m in ("ecg", "ppg", "rr") if m in types]) > 1:
+        types.pop("ecg", None)
+        if "ppg" in types and "rr" in types:
+            raise InputError("give either --ppg-type or --rr-type: one cardiac source at a time")
+    return types
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..engine import Engine
+    from ..sources.files import parse_eda_unit
+    from ..state import Baseline
+
+    if args.eda_unit:
+        parse_eda_unit(args.eda_unit)  # a bad unit is reported before looking for streams
+    if not (math.isfinite(args.lost_after) and args.lost_after > 0):
+        raise InputError(f"--lost-after {args.lost_after!r} must be a positive number of seconds")
+    cfg = load_config(args.config)
+    prof, baseline = profile_setup(args, cfg)  # a bad profile too
+    types = _stream_types(args)
+    chans = {m: getattr(args, f"{m}_channel", None) for m in types}
+    sources = open_sources(types, args.source_id, args.timeout, args.eda_unit, chans)
+    for m, s in sources.items():
+        what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
+        if m == "acc":
+            what += "; breathing from the chest accelerometer (no RESP belt)"
+        print(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
+    window = None if isinstance(baseline, Baseline) else baseline
+    meta = {
+        "command": "run",
+        "client": args.profile,
+        "profile": prof["client"] if prof is not None else None,
+        "profile_baseline": bool(getattr(args, "profile_baseline", False)),
+    }
+    rec = recorder(args, args.profile or "session", meta)
+    try:
+        engine = Engine(
+            sources, cfg, window, outlets_source_id=args.outlet_id, recorder=rec,
+            stall_s=args.lost_after / 3.0,
+        )  # fmt: skip
+    except BaseException:
+        if rec is not None:
+            rec.discard()
+        raise
+    if isinstance(baseline, Baseline):
+        engine.pipeline.state.set_baseline(baseline)
+    code, summary = run_engine(engine, args, title="wot run")
+    if prof is not None:
+        from ..profiles import add_session, engine_summary, save_profile
+
+        # the analysis of the recording (the same frames, plus resting levels and recovery)
+        # when the session report ran; else the engine's own frame history
+        add_session(prof, summary or engine_summary(engine), engine.pipeline.state.baseline, "live")
+        path = save_profile(prof)
+        print(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
+    return code
