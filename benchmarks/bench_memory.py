@@ -57,9 +57,12 @@ def main(argv: list[str] | None = None) -> int:
           f"Python {platform.python_version()}; {args.hours:g} h session at {args.speed:g}x "
           f"(simulated in {t_sim:.1f} s); RSS before the engine {rss_mb():.1f} MB")  # fmt: skip
     rows: list[tuple[float, float, int, float, int]] = []
-    with tempfile.TemporaryDirectory() as tmp, SimulatorPublisher(
-        sess, source_id=sid, name_prefix=sid, speed=args.speed, wait_for_consumers=30.0
-    ) as pub:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SimulatorPublisher(
+            sess, source_id=sid, name_prefix=sid, speed=args.speed, wait_for_consumers=30.0
+        ) as pub,
+    ):
         sources = {
             m: LslSource(m, resolve(m.upper(), source_id=f"{sid}-{m}", timeout=10.0))
             for m in ("ecg", "eda", "resp")
@@ -89,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     growth = base[-1][1] - base[0][1]
     peak = max(r[1] for r in base) - base[0][1]
-    print(f"\nRSS after warm-up ({base[0][0]:.0f} min): {base[0][1]:.1f} MB; at the end "
-          f"({base[-1][0]:.0f} min): {base[-1][1]:.1f} MB; growth {growth:+.1f} MB "
-          f"(peak {peak:+.1f} MB); limit {args.limit_mb:g} MB; recording {size:.0f} MB")  # fmt: skip
+    print(
+        f"\nRSS after warm-up ({base[0][0]:.0f} min): {base[0][1]:.1f} MB; at the end "
+        f"({base[-1][0]:.0f} min): {base[-1][1]:.1f} MB; growth {growth:+.1f} MB "
+        f"(peak {peak:+.1f} MB); limit {args.limit_mb:g} MB; recording {size:.0f} MB"
+    )
     return 0 if growth <= args.limit_mb else 1
 
 

@@ -16,4 +16,6 @@ Each module has ``HELP``, ``add_arguments(parser)`` and ``run(args)``; its hardw
 imported only in ``run``.
 """
 
-STREAM_TYPES = ("ECG", "PPG", "RR", "EDA", "RESP", "ACC")
+from wot_biofeedback.modalities import lsl_types
+
+STREAM_TYPES = tuple(lsl_types().values())

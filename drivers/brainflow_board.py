@@ -50,6 +50,7 @@ import numpy as np
 import pylsl
 
 from wot_biofeedback.errors import InputError, WotError
+from wot_biofeedback.modalities import MODALITIES
 
 from ._common import Backoff, ClockMapper, MarkerOutlet, make_outlet, run_while
 
@@ -58,14 +59,16 @@ HELP = (
     "ECG, PPG, EDA and ACC streams with units, and a Markers stream"
 )
 
-KINDS = ("ecg", "ppg", "eda", "acc")
-DESCR_KEYS = {
-    "ecg": "ecg_channels",
-    "ppg": "ppg_channels",
-    "eda": "eda_channels",
-    "acc": "accel_channels",
+_BOARD_KINDS = {
+    # BrainFlow's board-description key: (the modality its rows are, the unit BrainFlow gives)
+    "ecg_channels": ("ecg", "uV"),
+    "ppg_channels": ("ppg", MODALITIES["ppg"].unit),
+    "eda_channels": ("eda", MODALITIES["eda"].unit),
+    "accel_channels": ("acc", MODALITIES["acc"].unit),
 }
-UNITS = {"ecg": "uV", "ppg": "a.u.", "eda": "uS", "acc": "g"}
+KINDS = tuple(m for m, _unit in _BOARD_KINDS.values())
+DESCR_KEYS = {m: key for key, (m, _unit) in _BOARD_KINDS.items()}
+UNITS = {m: unit for m, unit in _BOARD_KINDS.values()}
 PRESETS = {"default": 0, "auxiliary": 1, "ancillary": 2}
 PRESET_NAMES = {v: k for k, v in PRESETS.items()}
 POLL_S = 0.05
@@ -613,7 +616,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KINDS",
         help="which of ecg,ppg,eda,acc to publish when the board has them (default: all)",
     )
-    for kind in ("ecg", "ppg", "eda"):
+    for kind in (k for k in KINDS if MODALITIES[k].width == 1):
         s.add_argument(
             f"--{kind}-channel",
             type=int,
@@ -691,7 +694,7 @@ def run(args: argparse.Namespace) -> int:
         bs.BoardShim.enable_dev_board_logger()
     else:  # BrainFlow's default (info) prints every connection attempt's JSON
         bs.BoardShim.set_log_level(int(bs.LogLevels.LEVEL_WARN))
-    first = {k: getattr(args, f"{k}_channel") for k in ("ecg", "ppg", "eda")}
+    first = {k: getattr(args, f"{k}_channel") for k in KINDS if MODALITIES[k].width == 1}
     plans = plan_streams(described, args.preset, _kinds(args.streams), first, args.eda_unit)
     if not plans:
         raise InputError(

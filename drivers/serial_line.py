@@ -87,8 +87,9 @@ from typing import Any, cast
 
 import pylsl
 
-from wot_biofeedback._checks import check_rate, check_value
+from wot_biofeedback.checks import check_rate, check_value
 from wot_biofeedback.errors import InputError
+from wot_biofeedback.modalities import FILE_MODALITIES, MODALITIES
 
 from ._common import Backoff, ClockMapper, MarkerOutlet, make_outlet, run_while
 
@@ -127,13 +128,8 @@ REFIT_PPM = 500.0
 
 # --channels name: (modality, default unit, channel label in the stream)
 CHANNEL_KINDS = {
-    "ecg": ("ecg", "mV", "ECG"),
-    "ppg": ("ppg", "a.u.", "PPG"),
-    "eda": ("eda", "uS", "EDA"),
-    "resp": ("resp", "a.u.", "RESP"),
-    "acc_x": ("acc", "g", "x"),
-    "acc_y": ("acc", "g", "y"),
-    "acc_z": ("acc", "g", "z"),
+    **{m: (m, MODALITIES[m].unit, MODALITIES[m].lsl_type) for m in FILE_MODALITIES},
+    **{f"acc_{a}": ("acc", MODALITIES["acc"].unit, a) for a in "xyz"},
 }
 _LABEL = re.compile(r"[^\W\d][\w .()/%°µ\[\]-]*")
 

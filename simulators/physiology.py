@@ -49,6 +49,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lfilter
 
+from wot_biofeedback.modalities import ROLES, of_role
+
 from .scenario import Scenario
 
 DT = 0.01
@@ -103,7 +105,8 @@ _SCR_DEAD_S = 1.5
 _SCR_WIN = 30.0  # s rendered after each onset (decay τ <= 4 s: < 0.1 % left)
 _EDA_FLOOR = 0.01  # µS; conductance of skin never reaches 0
 
-MODALITIES = ("ecg", "eda", "resp")
+MODALITIES = tuple(of_role(role)[0] for role in ROLES)
+"""What the simulator makes: one signal per role, its preferred kind (ECG, EDA, a RESP belt)."""
 
 
 @dataclass(frozen=True)
@@ -514,7 +517,7 @@ def simulate_session(
     dur = scenario.duration_s
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(10)]
     r_person, r_arousal, r_breath, r_heart, r_eda, r_art, *r_noise = rngs
-    noise_rng = dict(zip(("ecg", "eda", "resp", "art"), r_noise, strict=True))
+    noise_rng = dict(zip((*MODALITIES, "art"), r_noise, strict=True))
 
     # latent grid and arousal
     tg = -_PRE_S + DT * np.arange(math.ceil((dur + _PRE_S + _POST_S) / DT) + 1)

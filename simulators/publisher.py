@@ -32,18 +32,23 @@ from typing import Any
 import numpy as np
 import pylsl
 
+from wot_biofeedback.modalities import MODALITIES as MODS
+
 from ._thread import PublisherThread
 from .acc import chest_acc
 from .physiology import MODALITIES, SimulatedSession
 
+STREAMS = (*MODALITIES, "acc")
 _STREAM = {
     # modality: (name suffix, LSL type, channel labels, unit)
-    "ecg": ("ECG", "ECG", ("ECG",), "mV"),
-    "eda": ("EDA", "EDA", ("EDA",), "uS"),
-    "resp": ("RESP", "RESP", ("RESP",), "a.u."),
-    "acc": ("ACC", "ACC", ("x", "y", "z"), "g"),
+    m: (
+        MODS[m].lsl_type,
+        MODS[m].lsl_type,
+        ("x", "y", "z") if MODS[m].width == 3 else (MODS[m].lsl_type,),
+        MODS[m].unit,
+    )
+    for m in STREAMS
 }
-STREAMS = (*MODALITIES, "acc")
 """Streams a publisher can open (besides the truth markers)."""
 
 

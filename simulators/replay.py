@@ -42,11 +42,12 @@ import numpy as np
 import pylsl
 
 from wot_biofeedback.errors import InputError, SignalQualityWarning
+from wot_biofeedback.modalities import NAMES
 from wot_biofeedback.sources.files import load_pyxdf
 
 from ._thread import PublisherThread
 
-MODALITY_TYPES = ("ecg", "ppg", "rr", "eda", "resp", "acc")
+MODALITY_TYPES = NAMES
 """LSL types (case-insensitive) whose first stream gets the source id ``{source_id}-{type}``."""
 
 FORMATS = {"float32": pylsl.cf_float32, "double64": pylsl.cf_double64, "string": pylsl.cf_string}

@@ -273,19 +273,26 @@ def _xdf(wot_data, name):
 
 def test_xdf_with_clock_resets_reads_on_one_clock(wot_data, tmp_path):
     """clock_resets.xdf: an 8-channel 100 Hz stream whose recording clock was reset (raw
-    timestamps jump from ~653,150 s to ~262 s) plus a marker stream. Synchronised, the stream is
-    one continuous 278 s signal; chosen by stream name or type; markers are listed, not used."""
+    timestamps jump from ~653,150 s to ~262 s) plus a marker stream. Synchronised (pyxdf's
+    clock-reset handling), the 27,815 samples sit on one clock: 128.76 s, then a 273.9-s step in
+    the time stamps, then the rest. The session clock places them as the live engine places the
+    same file replayed (``wot replay``): the step is a pause, filled with NaN, so what follows
+    keeps its time. Chosen by stream name or type; markers are listed, not used."""
     path = _xdf(wot_data, "clock_resets.xdf")
     rec = read_recording(path, {"ecg": "EEG"})  # by type
     sig = rec.signals["ecg"]
-    assert (sig.fs, sig.data.size, sig.t0, sig.name) == (100.0, 27815, 0.0, "BioSemi")
-    assert rec.duration_s == pytest.approx(278.15)
+    assert (sig.fs, sig.t0, sig.name) == (100.0, 0.0, "BioSemi")
+    assert int(np.isfinite(sig.data).sum()) == 27815
+    gap = np.flatnonzero(np.isnan(sig.data))
+    assert gap[0] == 12876 and gap.size == pytest.approx(27387, abs=1)  # after 12,876 samples
+    assert rec.duration_s == pytest.approx(552.0, abs=0.1)
+    assert any("pauses in the stream are left as gaps" in n for n in rec.notes)
     assert any("MyMarkerStream" in n and "not used" in n for n in rec.notes)
     assert any("channel 0 of stream 'BioSemi' (8 channels)" in n for n in rec.notes)
     out = tmp_path / "out"
     assert main(["analyze", str(path), "--ecg", "BioSemi", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["duration_s"] == pytest.approx(278.25, abs=0.3)
+    assert summary["duration_s"] == pytest.approx(552.0, abs=0.3)
 
 
 def test_xdf_empty_streams_give_a_clear_report(wot_data, capsys):

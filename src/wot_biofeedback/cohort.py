@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import modalities
 from .errors import InputError
 
 RECORDING_SUFFIXES = (".xdf", ".xdfz", ".csv", ".edf", ".bdf", ".hea")
@@ -279,8 +280,7 @@ def session_row(summary: dict[str, Any], name: str) -> dict[str, Any]:
         row["cue_back_to_window_median_s"] = _num(_median([b for b in back if b is not None]))
     quality = _dict(summary.get("signal_quality"))
     # the channel each modality feeds (as the pipeline maps them)
-    channel_of = dict.fromkeys(("ecg", "ppg", "rr"), "ecg") | {"eda": "eda", "resp": "resp"}
-    channel_of["acc"] = "resp"
+    channel_of = {m: modalities.key_of(m) for m in modalities.NAMES}
     for m, q in quality.items():
         ch = channel_of.get(m)
         if ch is not None and row[f"usable_{ch}"] is None:
@@ -411,7 +411,7 @@ def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
             f"unknown cohort option(s) {', '.join(unknown)}; known: {', '.join(OPTION_KEYS)}"
         )
     channels = opts.get("channels") or {}
-    if not isinstance(channels, dict) or set(channels) - {"ecg", "ppg", "eda", "resp"}:
+    if not isinstance(channels, dict) or set(channels) - set(modalities.FILE_MODALITIES):
         raise InputError(
             f"channels {channels!r} must map ecg/ppg/eda/resp to a channel name or index"
         )

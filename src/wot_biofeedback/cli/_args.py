@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import InputError
+from ..modalities import FILE_MODALITIES
 
 
 def parse_window(text: str | None, option: str = "--baseline") -> tuple[float, float] | None:
@@ -97,4 +98,4 @@ def record_args(p: argparse.ArgumentParser) -> None:
 
 def channels(args: argparse.Namespace) -> dict[str, str | None]:
     """The ``--ecg``/``--ppg``/``--eda``/``--resp`` choices of the file commands."""
-    return {"ecg": args.ecg, "ppg": args.ppg, "eda": args.eda, "resp": args.resp}
+    return {m: getattr(args, m) for m in FILE_MODALITIES}

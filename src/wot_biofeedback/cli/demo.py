@@ -56,9 +56,11 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+    from wot_simulators.physiology import MODALITIES as SIMULATED
 
     from ..config import load_config
     from ..engine import Engine
+    from ..modalities import lsl_types
 
     try:
         scen = load_scenario(args.scenario)
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     pub = SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=args.speed)
     pub.start()
     try:
-        sources = open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0)
+        sources = open_sources({m: lsl_types()[m] for m in SIMULATED}, sid, 10.0)
         meta = {
             "command": "demo",
             "client": "simulated",

@@ -10,6 +10,7 @@ from typing import Any
 from .._extras import require
 from ..analysis import analyze_path
 from ..errors import InputError
+from ..modalities import FILE_MODALITIES
 from ._analysis import note_single, options, run_folder, say
 from ._args import analysis_args
 
@@ -58,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if src.is_dir():
         given = [
             f"--{k.replace('_', '-')}"
-            for k in ("ecg", "ppg", "eda", "resp", "fs", "eda_unit", "baseline", "config",
-                      "markers", "profile")
+            for k in (*FILE_MODALITIES, "fs", "eda_unit", "baseline", "config", "markers",
+                      "profile")
             if getattr(args, k)
         ] + (["--profile-baseline"] if args.profile_baseline else [])  # fmt: skip
         if given:

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from ..errors import InputError
+from ..modalities import NAMES, cardiac
 from ._args import profile_args, profile_setup, record_args
 from ._live import open_sources, recorder, run_engine
 
@@ -22,7 +23,7 @@ def add_parser(sub: Any) -> None:
         default="",
         help="LSL type of an inter-beat-interval stream (ms) to use instead of ECG (e.g. RR)",
     )
-    for m in ("ecg", "ppg", "rr", "eda", "resp", "acc"):
+    for m in NAMES:
         r.add_argument(
             f"--{m}-channel", default=None, metavar="N|LABEL",
             help=f"channel of the {m.upper()} stream by 0-based index or label (default 0"
@@ -72,22 +73,15 @@ def add_parser(sub: Any) -> None:
 def _stream_types(args: argparse.Namespace) -> dict[str, str]:
     """The LSL type per modality asked for; one cardiac source (a PPG or RR stream asked for
     replaces the default ECG)."""
-    types = {
-        m: t
-        for m, t in (
-            ("ecg", args.ecg_type),
-            ("ppg", args.ppg_type),
-            ("rr", args.rr_type),
-            ("eda", args.eda_type),
-            ("resp", args.resp_type),
-            ("acc", args.acc_type),
-        )
-        if t
-    }
-    if len([m for m in ("ecg", "ppg", "rr") if m in types]) > 1:
-        types.pop("ecg", None)
-        if "ppg" in types and "rr" in types:
-            raise InputError("give either --ppg-type or --rr-type: one cardiac source at a time")
+    types = {m: t for m in NAMES if (t := getattr(args, f"{m}_type"))}
+    heart = [m for m in cardiac() if m in types]
+    if len(heart) > 1:
+        default = cardiac()[0]  # ECG, by default on: gives way to the one asked for
+        types.pop(default, None)
+        asked = [m for m in heart if m != default]
+        if len(asked) > 1:
+            either = " or ".join(f"--{m}-type" for m in asked)
+            raise InputError(f"give either {either}: one cardiac source at a time")
     return types
 
 

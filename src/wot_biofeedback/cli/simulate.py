@@ -38,6 +38,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wot_simulators import SimConfig, load_scenario, publish, simulate_session, simulate_to_csv
+    from wot_simulators.publisher import STREAMS
 
     try:
         scen = load_scenario(args.scenario)
@@ -57,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--speed {args.speed!r} must be > 0")
     cfg = SimConfig(args.ecg_fs, args.eda_fs, args.resp_fs, args.seed, args.noise, args.artifacts)
     sess = simulate_session(scen, cfg, args.duration)
-    streams = ("ecg", "eda") + (() if args.no_resp else ("resp",)) + (("acc",) if args.acc else ())
+    skip = {"resp"} if args.no_resp else set()
+    skip |= set() if args.acc else {"acc"}
+    streams = tuple(m for m in STREAMS if m not in skip)
     names = "/".join(m.upper() for m in streams)
     print(
         f"publishing {scen.name} (seed {args.seed}, {sess.duration_s:.0f} s, "

@@ -46,7 +46,7 @@ import math
 import numpy as np
 from scipy import signal as _sig
 
-from .._checks import check_rate
+from ..checks import check_rate
 from ..errors import InputError
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED
 from ._numba import njit

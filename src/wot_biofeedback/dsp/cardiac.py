@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import as_1d_float
+from ..checks import as_1d_float
 from ..errors import InputError
 from ._numba import njit
 from .ecg import EcgPeakDetector

@@ -84,7 +84,7 @@ import math
 
 import numpy as np
 
-from .._checks import as_signal, check_rate
+from ..checks import as_signal, check_rate
 from ._kernels import (
     I_BAD_UNTIL,
     I_N,

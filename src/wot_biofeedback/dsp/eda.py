@@ -78,7 +78,7 @@ import math
 import numpy as np
 from scipy import signal as _sig
 
-from .._checks import as_signal, check_rate
+from ..checks import as_signal, check_rate
 from ..errors import InputError
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit

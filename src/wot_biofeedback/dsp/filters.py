@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as _sig
 
-from .._checks import as_1d_float, check_rate
+from ..checks import as_1d_float, check_rate
 from ._numba import njit
 
 

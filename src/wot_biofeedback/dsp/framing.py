@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import as_signal, check_rate
+from ..checks import as_signal, check_rate
 
 FRAME_RATE_HZ = 4.0
 

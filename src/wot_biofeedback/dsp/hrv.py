@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._checks import as_1d_float
+from ..checks import as_1d_float
 from ..errors import InputError
 from ._numba import njit
 

@@ -145,7 +145,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import signal as _sig
 
-from .._checks import as_1d_float, check_value
+from ..checks import as_1d_float, check_value
 from ..errors import InputError
 from ._numba import njit
 

@@ -73,7 +73,7 @@ import math
 import numpy as np
 from scipy import signal as _sig
 
-from .._checks import as_signal, check_rate
+from ..checks import as_signal, check_rate
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit

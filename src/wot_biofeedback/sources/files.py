@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_rate
+from ..checks import check_rate
 from ..clock import place_whole
 from ..errors import InputError, SignalQualityWarning
 from ..modalities import FILE_MODALITIES, MODALITIES
