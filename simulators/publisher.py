@@ -52,8 +52,10 @@ _STREAM = {
 """Streams a publisher can open (besides the truth markers)."""
 
 
-def _describe(info: pylsl.StreamInfo, session: SimulatedSession) -> None:
+def _describe(info: pylsl.StreamInfo, session: SimulatedSession, subject: str | None) -> None:
     desc = info.desc()
+    if subject:
+        desc.append_child_value("subject", subject)  # whose signals these are
     acq = desc.append_child("acquisition")
     acq.append_child_value("manufacturer", "wot-biofeedback")
     acq.append_child_value("model", "simulator")
@@ -64,7 +66,12 @@ def _describe(info: pylsl.StreamInfo, session: SimulatedSession) -> None:
 
 
 def _stream_info(
-    session: SimulatedSession, modality: str, name_prefix: str, source_id: str, fs: float
+    session: SimulatedSession,
+    modality: str,
+    name_prefix: str,
+    source_id: str,
+    fs: float,
+    subject: str | None = None,
 ) -> pylsl.StreamInfo:
     suffix, stype, labels, unit = _STREAM[modality]
     info = pylsl.StreamInfo(
@@ -81,11 +88,13 @@ def _stream_info(
         ch.append_child_value("label", label)
         ch.append_child_value("unit", unit)
         ch.append_child_value("type", stype)
-    _describe(info, session)
+    _describe(info, session, subject)
     return info
 
 
-def _truth_info(session: SimulatedSession, name_prefix: str, source_id: str) -> pylsl.StreamInfo:
+def _truth_info(
+    session: SimulatedSession, name_prefix: str, source_id: str, subject: str | None = None
+) -> pylsl.StreamInfo:
     info = pylsl.StreamInfo(
         f"{name_prefix}-truth",
         "Markers",
@@ -97,7 +106,7 @@ def _truth_info(session: SimulatedSession, name_prefix: str, source_id: str) -> 
     ch = info.desc().append_child("channels").append_child("channel")
     ch.append_child_value("label", "truth")
     ch.append_child_value("type", "Markers")
-    _describe(info, session)
+    _describe(info, session, subject)
     return info
 
 
@@ -154,6 +163,7 @@ class SimulatorPublisher(PublisherThread):
         wait_for_consumers: float = 0.0,
         streams: tuple[str, ...] = MODALITIES,
         acc_fs: float = 50.0,
+        subject: str | None = None,
     ) -> None:
         bad = [m for m in streams if m not in STREAMS]
         if bad or not streams:
@@ -163,6 +173,7 @@ class SimulatorPublisher(PublisherThread):
         if not (math.isfinite(chunk_s) and chunk_s > 0):
             raise ValueError(f"chunk_s {chunk_s!r} must be > 0 s")
         self.session = session
+        self.subject = subject
         self.source_id = source_id
         self.name_prefix = name_prefix
         self.chunk_s = float(chunk_s)
@@ -194,10 +205,12 @@ class SimulatorPublisher(PublisherThread):
     # outlets --------------------------------------------------------------------------------
     def _open(self) -> tuple[list[pylsl.StreamOutlet], list[pylsl.StreamOutlet]]:
         for m in self.streams:
-            info = _stream_info(self.session, m, self.name_prefix, self.source_id, self._fs[m])
+            info = _stream_info(
+                self.session, m, self.name_prefix, self.source_id, self._fs[m], self.subject
+            )
             self._outlets[m] = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
         self._outlets["truth"] = pylsl.StreamOutlet(
-            _truth_info(self.session, self.name_prefix, self.source_id)
+            _truth_info(self.session, self.name_prefix, self.source_id, self.subject)
         )
         return list(self._outlets.values()), list(self._outlets.values())
 

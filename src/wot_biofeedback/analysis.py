@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -74,6 +74,9 @@ class AnalysisOptions:
     markers: str | os.PathLike[str] | None = None
     profile: str | None = None
     profile_baseline: bool = False
+    subject: str | None = None
+    """The person to analyse (a wot recording's subject, or a prefix of the file's signal
+    names); None: every subject of a wot recording of several people, each in ``out/ID``."""
 
     def __post_init__(self) -> None:
         from .errors import InputError
@@ -109,6 +112,9 @@ class AnalysisOutcome:
     out: Path
     elapsed_s: float
     profile_path: Path | None = None
+    subjects: dict[str, AnalysisOutcome] = field(default_factory=dict)
+    """The other subjects of a session of several people (``out/ID`` each); this outcome is
+    the first subject's."""
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -159,7 +165,17 @@ def analyze_path(
         from .errors import SignalQualityWarning
 
         warnings.simplefilter("always", SignalQualityWarning)
-        rec = read_recording(path, dict(opts.channels), opts.fs, opts.eda_unit)
+        rec = read_recording(path, dict(opts.channels), opts.fs, opts.eda_unit, opts.subject)
+    if opts.subject is None and len(rec.subjects) > 1:
+        # a session of several people: each analysed as its own person, into out/SUBJECT
+        say("info", f"subjects: {', '.join(rec.subjects)} (one folder each in {out})")
+        done = {
+            sid: analyze_path(path, Path(out) / sid, replace(opts, subject=sid),
+                              on_message=on_message)
+            for sid in rec.subjects
+        }  # fmt: skip
+        first = done.pop(rec.subjects[0])
+        return replace(first, subjects={first.recording.subject: first, **done})
     for w in caught:
         if on_message is None:
             warnings.warn(w.message, stacklevel=2)

@@ -20,16 +20,37 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .session_log import DEFAULT_SUBJECT, Gap, Origin, SessionEvent, StreamStart
+
+CLIENT = DEFAULT_SUBJECT
 
 GAP_MIN_S = 0.5
 """A jump between consecutive time stamps counts as a pause when it exceeds one sample period by
 more than ``max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)``: time-stamp jitter (e.g. of Bluetooth
 packets) and slow clock drift stay well below it."""
 GAP_MIN_SAMPLES = 10.0
+
+
+@dataclass
+class Chunk:
+    """Samples of one stream of one subject.
+
+    Either ``timestamps`` (one per row, on the source's clock: LSL time live, the file's clock
+    offline) for the session clock to place, or ``t0`` (and ``stamps`` for an irregular
+    stream) where the chunk is already placed on the session clock.
+    """
+
+    subject: str
+    modality: str
+    data: np.ndarray
+    timestamps: np.ndarray | None = None
+    t0: float | None = None
+    stamps: np.ndarray | None = None
+    raw: Any = None  # what came with it that a recorder keeps (live: the pull result)
 
 
 @dataclass

@@ -23,22 +23,23 @@ from .config import EngineConfig
 from .cues import Cue
 from .dsp import warm_up
 from .dsp.ringbuffer import RingBuffer
+from .modalities import ROLES
 from .outlets import EngineOutlets, event_rows, frame_block, state_messages
-from .pipeline import Frame, Pipeline, PipelineOutput
+from .pipeline import Frame, Pipeline
 from .recorder import SessionRecorder
+from .run import RunStats, run
+from .session import Session, StepOutput, check_subject
 from .session_log import (
-    Calibrate,
+    DEFAULT_SUBJECT,
     End,
     EngineStart,
-    Lost,
     Marker,
     Mute,
     Origin,
-    Resume,
     SessionEvent,
     StreamStart,
 )
-from .sources.lsl import LslSource
+from .sources.lsl import LslSource, LslStreams, stream_state
 from .state import ZONE_CODE
 
 HISTORY_SERIES = (
@@ -99,12 +100,18 @@ class Snapshot:
 
 
 class Engine:
-    """Run the pipeline on live LSL sources in a background thread.
+    """The session core on live LSL streams, in a background thread, with snapshots.
+
+    The worker runs :func:`wot_biofeedback.run.run` (the loop every way in shares) on the
+    inlets, paced; the engine is that loop's sink: it keeps what the views read, publishes the
+    ``wot-*`` outlets and feeds the recorder.
 
     Parameters
     ----------
     sources : dict
-        ``{modality: LslSource}``.
+        ``{modality: LslSource}`` for one person (subject ``client``), or
+        ``{subject: {modality: LslSource}}`` for several (a therapist and a client, a group).
+        The views and outlets show the first subject.
     config : EngineConfig
     baseline_window : (start_s, end_s), optional
     outlets_source_id : str or None
@@ -117,13 +124,15 @@ class Engine:
         3× this long (the views and cues never act on stale data), and losing a source and
         getting it back are marked (:attr:`markers`, ``[engine] …``).
     recorder : SessionRecorder, optional
-        Records the session (raw streams, engine outputs, placement decisions) into XDF; it is
+        Records the session (raw streams, engine outputs, the session log) into XDF; it is
         started with the engine and closed by :meth:`stop`.
+    frame_buffer_s : float
+        Session seconds of frames kept for :meth:`frames_since` (memory stays flat).
     """
 
     def __init__(
         self,
-        sources: dict[str, LslSource],
+        sources: dict[str, LslSource] | dict[str, dict[str, LslSource]],
         config: EngineConfig | None = None,
         baseline_window: tuple[float, float] | None = None,
         outlets_source_id: str | None = "wot-engine",
@@ -134,10 +143,28 @@ class Engine:
         frame_buffer_s: float = FRAME_BUFFER_S,
     ) -> None:
         self.config = config or EngineConfig()
-        self.sources = sources
-        self.pipeline = Pipeline(
-            {m: s.fs for m, s in sources.items()}, self.config, baseline_window
+        self.streams: dict[tuple[str, str], LslSource] = {}
+        for k, v in sources.items():
+            if isinstance(v, dict):
+                self.streams.update({(check_subject(k), m): src for m, src in v.items()})
+            else:
+                self.streams[(DEFAULT_SUBJECT, k)] = v
+        if not self.streams:
+            raise ValueError("the engine needs at least one stream")
+        self.subject_ids = list(dict.fromkeys(sid for sid, _m in self.streams))
+        first = self.subject_ids[0]
+        self.sources = {m: s for (sid, m), s in self.streams.items() if sid == first}
+        """The first subject's streams by modality (what the views show)."""
+        self.session = Session(
+            {
+                sid: {m: s.fs for (x, m), s in self.streams.items() if x == sid}
+                for sid in self.subject_ids
+            },
+            self.config,
+            baseline_window,
+            emit=self._emit,
         )
+        self.input = LslStreams(self.streams, stall_s)
         self.outlets = (
             EngineOutlets(outlets_source_id, self.config.frame_rate_hz)
             if outlets_source_id
@@ -146,45 +173,72 @@ class Engine:
         self.period_s = period_s
         self.stall_s = stall_s
         self._frame_wall = math.nan  # monotonic time of the newest frame
-        self._lost_at: dict[str, float] = {}  # modality -> monotonic time it was marked lost
-        self.clock = SessionClock(
-            {m: s.fs for m, s in sources.items()},
-            [m for m, s in sources.items() if getattr(s, "irregular", False) or m == "rr"],
-            self._emit,
-        )
+        self._lost_at: dict[tuple[str, str], float] = {}  # stream -> monotonic time it was lost
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        self.overruns = 0
+        self.stats = RunStats()
         self.frames_total = 0
         cap = int(history_s * self.config.frame_rate_hz)
         self._hist = {k: RingBuffer(cap) for k in HISTORY_SERIES}
-        self._raw = {m: RingBuffer(int(RAW_SECONDS * s.fs)) for m, s in sources.items()}
+        self._raw = {m: RingBuffer(int(RAW_SECONDS * s.fs)) for m, s in self.sources.items()}
         self._raw_t0: dict[str, float] = {}
         self._raw_times: dict[str, RingBuffer] = {}  # session times of irregular raw values
-        self._marks: dict[str, list[float]] = {"rpeak": [], "scr": [], "breath": []}
+        self._marks: dict[str, list[float]] = {r.mark: [] for r in ROLES.values()}
         self._last: Frame | None = None
         self._last_cue: Cue | None = None
-        # the newest frames, for :meth:`frames_since` (bounded: a long session keeps flat memory)
+        # the newest frames per subject, for :meth:`frames_since` (bounded: flat memory)
         keep = max(1, int(frame_buffer_s * self.config.frame_rate_hz))
-        self._frame_buf: deque[Frame] = deque(maxlen=keep)
+        self._frame_buf: dict[str, deque[Frame]] = {
+            sid: deque(maxlen=keep) for sid in self.subject_ids
+        }
+        self._frames_made: dict[str, int] = dict.fromkeys(self.subject_ids, 0)
         self._commands: list[tuple[str, Any]] = []
         self.markers: list[tuple[float, str]] = []  # (session s, text) of therapist annotations
         self.recorder = recorder
         self.baseline_window = baseline_window
-        self._zone_logged = ""
-        self._drained = 0
+        self._zone_logged: dict[str, str] = dict.fromkeys(self.subject_ids, "")
+        self._drained: dict[str, int] = dict.fromkeys(self.subject_ids, 0)
         self._repeat: list[tuple[float, SessionEvent]] = []  # (when, event) to write again
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The first subject's pipeline (its state, cues and channels)."""
+        return self.session.first.pipeline
+
+    @property
+    def clock(self) -> SessionClock:
+        """The first subject's session clock."""
+        return self.session.first.clock
+
+    @property
+    def origin(self) -> float:
+        """Session time 0 on the LSL clock: the first time stamp the engine received."""
+        return self.session.origin
+
+    @property
+    def gaps_filled(self) -> dict[str, float]:
+        """Seconds of NaN inserted per modality (first subject) where a stream paused."""
+        return self.clock.gaps_filled
+
+    @property
+    def overruns(self) -> int:
+        return self.stats.overruns
+
+    def _key(self, subject: str, name: str) -> str:
+        """A recorded stream's key: the name alone for one subject (today's layout), else
+        ``subject/name``."""
+        return name if len(self.subject_ids) == 1 else f"{subject}/{name}"
 
     # lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("engine already started")
         # compile the kernels before the first chunk (a cached start takes a fraction of a s)
-        warm_up(tuple(self.sources))
+        warm_up(tuple(dict.fromkeys(m for _sid, m in self.streams)))
         if self.recorder is not None:
-            for src in self.sources.values():
+            for src in self.streams.values():
                 src.record = True
             self._open_recording(self.recorder)
         self._thread = threading.Thread(target=self._run, name="wot-engine", daemon=True)
@@ -194,8 +248,7 @@ class Engine:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        for s in self.sources.values():
-            s.close()
+        self.input.close()
         if self.recorder is not None:
             end = End(
                 self.frames_total,
@@ -210,33 +263,47 @@ class Engine:
     def _open_recording(self, rec: SessionRecorder) -> None:
         from .outlets import features_header, marker_header
 
-        for m, src in self.sources.items():
-            rec.add_stream(m, src.header_xml())
-        rec.add_stream(
-            "wot-features", features_header("wot-rec", self.config.frame_rate_hz), local=True
-        )
-        for name in ("wot-state", "wot-cues", "wot-markers", "wot-events"):
-            rec.add_stream(name, marker_header(name, f"wot-rec-{name}"), "string", local=True)
-        st = self.pipeline.state
-        rec.event(
-            EngineStart(
-                parameters=self.config.to_dict(),
-                baseline_window=self.baseline_window,
-                baseline=st.baseline.to_dict() if st.baseline is not None else None,
-                sources={
-                    m: {
-                        "name": s.name,
-                        "type": s.info.type(),
-                        "source_id": s.info.source_id(),
-                        "fs": s.fs,
-                        "channel": s.channel,
-                        "scale": s.scale,
-                        "unit": s.unit,
-                    }
-                    for m, s in self.sources.items()
-                },
+        for (sid, m), src in self.streams.items():
+            rec.add_stream(self._key(sid, m), src.header_xml(sid))
+        multi = len(self.subject_ids) > 1
+        for sid in self.subject_ids:
+            # the engine's outputs per person: wot-features-SUBJECT, ... (one person: today's)
+            name = f"wot-features-{sid}" if multi else "wot-features"
+            rec.add_stream(
+                self._key(sid, "wot-features"),
+                features_header(f"wot-rec-{name}", self.config.frame_rate_hz, name),
+                local=True,
             )
-        )
+            for base in ("wot-state", "wot-cues", "wot-events"):
+                name = f"{base}-{sid}" if multi else base
+                rec.add_stream(
+                    self._key(sid, base), marker_header(name, f"wot-rec-{name}"), "string", True
+                )
+        rec.add_stream("wot-markers", marker_header("wot-markers", "wot-rec-wot-markers"),
+                       "string", local=True)  # fmt: skip
+        for sid in self.subject_ids:
+            st = self.session.subject(sid).pipeline.state
+            rec.event(
+                EngineStart(
+                    parameters=self.config.to_dict(),
+                    baseline_window=self.baseline_window,
+                    baseline=st.baseline.to_dict() if st.baseline is not None else None,
+                    sources={
+                        m: {
+                            "name": s.name,
+                            "type": s.info.type(),
+                            "source_id": s.info.source_id(),
+                            "fs": s.fs,
+                            "channel": s.channel,
+                            "scale": s.scale,
+                            "unit": s.unit,
+                        }
+                        for (x, m), s in self.streams.items()
+                        if x == sid
+                    },
+                    subject=sid,
+                )
+            )
         rec.start()
 
     def _emit(self, event: SessionEvent) -> None:
@@ -306,49 +373,30 @@ class Engine:
 
     # worker ---------------------------------------------------------------------------------
     def _run(self) -> None:
-        next_t = time.monotonic()
         try:
-            while not self._stop.is_set():
-                self._step()
-                next_t += self.period_s
-                delay = next_t - time.monotonic()
-                if delay > 0:
-                    self._stop.wait(delay)
-                else:
-                    self.overruns += 1
-                    next_t = time.monotonic()
+            run(
+                self.input,
+                self.session,
+                [self],
+                period_s=self.period_s,
+                stop=self._stop,
+                stats=self.stats,
+                before_step=self._apply_commands,
+                after_step=self._after_step,
+            )
         except BaseException as exc:  # never die silently: the snapshot reports it
             self.error = exc
             raise
 
-    def _step(self) -> None:
-        self._apply_commands()
-        frames: list[Frame] = []
-        pulled = {m: src.pull() for m, src in self.sources.items()}
-        for m, got in pulled.items():
-            if self.recorder is not None and got.raw is not None and len(got.raw):
-                self._guard(self._record_raw, m, self.sources[m], got)
-        firsts = [float(g.timestamps[0]) for g in pulled.values() if g.data.size]
-        if firsts:
-            # session time 0: the earliest sample of the first pull that brought any
-            self.clock.set_origin(min(firsts))
-        for m, got in pulled.items():
-            if got.data.size == 0:
+    def consume(self, out: StepOutput, session: Session) -> None:
+        """The run loop's sink: record, keep what the views read, publish."""
+        if self.recorder is not None:
+            self._guard(self._record_step, out)
+        first = self.subject_ids[0]
+        for chunk, data, t0, stamps in out.placed:
+            if chunk.subject != first or len(data) == 0:
                 continue
-            if m in self.pipeline.ended:
-                # a stream given up on delivers again: wait for it from the next frame on,
-                # before its samples are fused (so the frames fused without it are exactly
-                # those from its last delivered frame to here, as the recording says)
-                self.pipeline.resume(m)
-                self._emit(Resume(m, self.pipeline.next_frame))
-            placed = self.clock.place(m, got.timestamps, got.data)
-            if placed is None:
-                continue
-            data, t0, stamps = placed.data, placed.t0, placed.stamps
-            out = self.pipeline.push(m, data, t0, stamps)
-            frames.extend(out.frames)
-            if self.recorder is not None:
-                self._guard(self._record_events, out)
+            m = chunk.modality
             if data.ndim == 2:
                 # ACC: show its breathing surrogate (the first axis while it is ignored)
                 data = getattr(self.pipeline.channels.get(m), "surrogate", data[:, 0])
@@ -359,52 +407,34 @@ class Engine:
                     self._raw_times.setdefault(m, RingBuffer(self._raw[m].capacity)).write(
                         np.asarray(stamps, dtype=np.float64)
                     )
-                for ev in out.events.values():  # ACC breaths come keyed "resp"
-                    for key, name in (
-                        ("rpeak_time", "rpeak"),
-                        ("scr_peak_time", "scr"),
-                        ("breath_onset_time", "breath"),
-                    ):
-                        if key in ev and len(ev[key]):
-                            self._marks[name].extend(ev[key].tolist())
-        # a lost source must not freeze the others: fuse past it
-        lost = [m for m in self.sources if self._status(m).state == "lost"]
-        if lost and len(lost) < len(self.sources):
-            for m in lost:
-                if m not in self.pipeline.ended:
-                    ch = self.pipeline.channels.get(m)
-                    nxt = self.pipeline.next_frame
-                    self._emit(Lost(m, nxt, max(nxt, ch.next_frame) if ch else nxt))
-                    self.pipeline.end(m)
-        frames.extend(self.pipeline.fuse_ready())
-        if frames:
-            self._publish(frames)
+        with self._lock:
+            for ev in out.events.get(first, {}).values():  # ACC breaths come keyed "resp"
+                for role in ROLES.values():
+                    for part in ev.get(role.event_time, []):
+                        if len(part):
+                            self._marks[role.mark].extend(part.tolist())
+        for sid, frames in out.frames.items():
+            if frames:
+                self._publish(sid, frames)
+
+    def _after_step(self, out: StepOutput) -> None:
         self._mark_lost_and_back()
         if self._repeat:
             self._emit_repeats()
-
-    @property
-    def origin(self) -> float:
-        """Session time 0 on the LSL clock: the first time stamp the engine received."""
-        return self.clock.origin
-
-    @property
-    def gaps_filled(self) -> dict[str, float]:
-        """Seconds of NaN inserted per modality where a stream paused."""
-        return self.clock.gaps_filled
 
     def _mark_lost_and_back(self) -> None:
         """Put a stream that is lost, and its return, on the session's markers (and so on the
         ``wot-markers`` outlet, in the recording and in the report's timeline)."""
         now = time.monotonic()
-        for m in self.sources:
-            st = self._status(m)
-            if st.state == "lost" and m not in self._lost_at:
-                self._lost_at[m] = now - st.since_last_s
-                self.add_marker(f"[engine] {m} signal lost (no data for {st.since_last_s:.1f} s)")
-            elif st.state == "ok" and m in self._lost_at:
-                gone = now - self._lost_at.pop(m)
-                self.add_marker(f"[engine] {m} signal back after {gone:.1f} s")
+        for (sid, m), src in self.streams.items():
+            state, since = stream_state(src, self.stall_s, now)
+            who = f"{sid} " if len(self.subject_ids) > 1 else ""
+            if state == "lost" and (sid, m) not in self._lost_at:
+                self._lost_at[(sid, m)] = now - since
+                self.add_marker(f"[engine] {who}{m} signal lost (no data for {since:.1f} s)")
+            elif state == "ok" and (sid, m) in self._lost_at:
+                gone = now - self._lost_at.pop((sid, m))
+                self.add_marker(f"[engine] {who}{m} signal back after {gone:.1f} s")
 
     def _apply_commands(self) -> None:
         with self._lock:
@@ -412,13 +442,14 @@ class Engine:
         now = self._last.time_s if self._last else 0.0
         for cmd, arg in cmds:
             if cmd == "calibrate":
-                # from the next frame (frame 0 when none has been made yet)
-                start = self.pipeline.next_frame / self.pipeline.frame_rate
-                self.pipeline.schedule_recalibration(start, start + arg)
-                self._emit(Calibrate(start, start + arg))
+                for subj in self.session.subjects.values():
+                    # from the next frame (frame 0 when none has been made yet)
+                    start = subj.pipeline.next_frame / subj.pipeline.frame_rate
+                    self.session.calibrate(start, start + arg, subj.id)
             elif cmd == "mute":
-                self.pipeline.cues.muted = arg
-                self._emit(Mute(arg, now))
+                for subj in self.session.subjects.values():
+                    subj.pipeline.cues.muted = arg
+                    self._emit(Mute(arg, now, subject=subj.id))
             elif cmd == "cue":
                 zone = self._last.state.zone if self._last else "within"
                 cue = self.pipeline.cues.send_now(now, zone, arg)
@@ -428,47 +459,65 @@ class Engine:
                 if self.recorder is not None and not math.isnan(self.origin):
                     self._guard(
                         self.recorder.strings,
-                        "wot-cues",
+                        self._key(self.subject_ids[0], "wot-cues"),
                         [self.origin + cue.time_s],
                         [json.dumps(cue.to_dict())],
                     )
 
-    def _record_raw(self, m: str, src: LslSource, got: Any) -> None:
+    def _record_step(self, out: StepOutput) -> None:
         assert self.recorder is not None
-        for t, off in src.new_offsets:  # before the samples they apply to
-            self.recorder.clock_offset(m, t, off)
-        src.new_offsets.clear()
-        stamps = got.timestamps if got.raw_timestamps is None else got.raw_timestamps
-        self.recorder.samples(m, stamps - got.clock_offset, got.raw)
+        rec = self.recorder
+        for chunk in out.chunks:
+            got = chunk.raw
+            if got is None or got.raw is None or not len(got.raw):
+                continue
+            key = self._key(chunk.subject, chunk.modality)
+            src = self.streams[(chunk.subject, chunk.modality)]
+            for t, off in src.new_offsets:  # before the samples they apply to
+                rec.clock_offset(key, t, off)
+            src.new_offsets.clear()
+            stamps = got.timestamps if got.raw_timestamps is None else got.raw_timestamps
+            rec.samples(key, stamps - got.clock_offset, got.raw)
+        for sid, ev in out.events.items():
+            merged = {
+                key: {k: np.concatenate(parts) for k, parts in d.items() if parts}
+                for key, d in ev.items()
+            }
+            times, texts = event_rows(merged, self.origin)
+            if texts:
+                rec.strings(self._key(sid, "wot-events"), times, texts)
 
-    def _record_events(self, out: PipelineOutput) -> None:
-        assert self.recorder is not None
-        times, texts = event_rows(out.events, self.origin)
-        if texts:
-            self.recorder.strings("wot-events", times, texts)
-
-    def _record_frames(self, frames: list[Frame]) -> None:
+    def _record_frames(self, subject: str, frames: list[Frame]) -> None:
         assert self.recorder is not None
         rec = self.recorder
         times = self.origin + np.array([f.time_s for f in frames])
-        rec.samples("wot-features", times, frame_block(frames))
-        msgs, self._zone_logged = state_messages(frames, self._zone_logged)
+        rec.samples(self._key(subject, "wot-features"), times, frame_block(frames))
+        msgs, self._zone_logged[subject] = state_messages(frames, self._zone_logged[subject])
         if msgs:
-            rec.strings("wot-state", [self.origin + t for t, _ in msgs], [j for _, j in msgs])
+            rec.strings(
+                self._key(subject, "wot-state"),
+                [self.origin + t for t, _ in msgs],
+                [j for _, j in msgs],
+            )
         cues = [f.cue for f in frames if f.cue is not None]
         if cues:
             rec.strings(
-                "wot-cues",
+                self._key(subject, "wot-cues"),
                 [self.origin + c.time_s for c in cues],
                 [json.dumps(c.to_dict()) for c in cues],
             )
 
-    def _publish(self, frames: list[Frame]) -> None:
+    def _publish(self, subject: str, frames: list[Frame]) -> None:
+        if self.recorder is not None:
+            self._guard(self._record_frames, subject, frames)
+        with self._lock:
+            self._frame_buf[subject].extend(frames)
+            self._frames_made[subject] += len(frames)
+        if subject != self.subject_ids[0]:
+            return
         self._frame_wall = time.monotonic()
         if self.outlets is not None:
             self.outlets.push_frames(frames, self.origin)
-        if self.recorder is not None:
-            self._guard(self._record_frames, frames)
         cols = {k: np.empty(len(frames)) for k in HISTORY_SERIES}
         for i, f in enumerate(frames):
             cols["time_s"][i] = f.time_s
@@ -485,7 +534,6 @@ class Engine:
                 if f.cue is not None:
                     self._last_cue = f.cue
             self.frames_total += len(frames)
-            self._frame_buf.extend(frames)
             horizon = frames[-1].time_s - RAW_SECONDS
             for name, lst in self._marks.items():
                 if lst and lst[0] < horizon:
@@ -493,13 +541,7 @@ class Engine:
 
     def _status(self, m: str) -> StreamStatus:
         src = self.sources[m]
-        if src.n_samples == 0:
-            state, since = "waiting", math.inf
-        else:
-            since = time.monotonic() - src.last_wall
-            # an RR stream delivers one value per beat: allow for slow heart rates
-            stall = self.stall_s * (3.0 if getattr(src, "irregular", False) else 1.0)
-            state = "ok" if since < stall else ("lagging" if since < 3 * stall else "lost")
+        state, since = stream_state(src, self.stall_s, time.monotonic())
         note = getattr(src, "note", "")
         # what the channel found in the signal itself (e.g. EDA contact lost, saturation)
         issue = getattr(self.pipeline.channels.get(m), "issue", "")
@@ -508,19 +550,23 @@ class Engine:
             note = f"{note}; {issue}" if note else issue
         return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples, note)
 
-    def frames_since(self, cursor: int = 0) -> tuple[list[Frame], int]:
-        """The frames made since ``cursor`` (a frame count returned by an earlier call; 0: the
-        oldest kept) and the cursor to pass next time. Only the newest ``frame_buffer_s`` of
-        frames are kept: a reader that falls further behind gets what is left."""
+    def frames_since(self, cursor: int = 0, subject: str | None = None) -> tuple[list[Frame], int]:
+        """A subject's frames (the first subject's by default) made since ``cursor`` (a frame
+        count returned by an earlier call; 0: the oldest kept), and the cursor to pass next
+        time. Only the newest ``frame_buffer_s`` of frames are kept: a reader that falls
+        further behind gets what is left."""
+        sid = subject or self.subject_ids[0]
         with self._lock:
-            first = self.frames_total - len(self._frame_buf)
-            skip = max(0, cursor - first)
-            out = list(self._frame_buf)[skip:] if skip < len(self._frame_buf) else []
-            return out, self.frames_total
+            buf = self._frame_buf[sid]
+            made = self._frames_made[sid]
+            skip = max(0, cursor - (made - len(buf)))
+            out = list(buf)[skip:] if skip < len(buf) else []
+            return out, made
 
-    def drain_frames(self) -> list[Frame]:
-        """Every kept frame not drained before (tests, benchmarks); see :meth:`frames_since`."""
-        out, self._drained = self.frames_since(self._drained)
+    def drain_frames(self, subject: str | None = None) -> list[Frame]:
+        """Every kept frame of a subject not drained before (tests, benchmarks)."""
+        sid = subject or self.subject_ids[0]
+        out, self._drained[sid] = self.frames_since(self._drained[sid], sid)
         return out
 
     def snapshot(self, history_s: float = 600.0) -> Snapshot:

@@ -22,7 +22,10 @@ from . import __version__, modalities
 from .config import EngineConfig
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
 from .pipeline import BEAT_TIME, CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
-from .sources.files import Recording
+from .run import Collector, run
+from .session import Session
+from .session_log import DEFAULT_SUBJECT
+from .sources.files import Recording, RecordingSource
 from .state import Baseline, StateEngine
 from .summary import build_summary
 
@@ -48,54 +51,46 @@ def run_recording(
     baseline: tuple[float, float] | Baseline | None = None,
     chunk_s: float = CHUNK_S,
 ) -> tuple[AnalysisResult, Pipeline]:
-    """Feed a recording through :class:`Pipeline` in chunks, modality by modality in time order.
+    """Run a recording through the session core (:func:`wot_biofeedback.run.run`), flat out,
+    as one subject.
 
     ``baseline`` is a calibration window (start_s, end_s), or a ready :class:`Baseline` (e.g.
-    from a client profile), which skips calibration.
+    from a client profile), which skips calibration. A wot recording's own decisions
+    (calibrations, frames fused without a stream the live engine had given up) are replayed.
     """
+    results, session = run_subjects({DEFAULT_SUBJECT: rec}, config, baseline, chunk_s)
+    return results[DEFAULT_SUBJECT], session.first.pipeline
+
+
+def run_subjects(
+    recordings: dict[str, Recording],
+    config: EngineConfig | None = None,
+    baseline: tuple[float, float] | Baseline | None = None,
+    chunk_s: float = CHUNK_S,
+) -> tuple[dict[str, AnalysisResult], Session]:
+    """Run the recordings of one session's subjects (``{subject: Recording}``) together, on
+    one session clock; one :class:`AnalysisResult` per subject."""
     config = config or EngineConfig()
     window = baseline if isinstance(baseline, tuple) else None
-    pipe = Pipeline({m: s.fs for m, s in rec.signals.items()}, config, window)
-    if isinstance(baseline, Baseline):
-        pipe.state.set_baseline(baseline)
-    for start, end in (rec.session or {}).get("calibrations", []):
-        pipe.schedule_recalibration(start, end)  # a recorded "calibrate now", as live
-    for m, spans in (rec.session or {}).get("masks", {}).items():
-        for first, stop in spans:  # a stream the live engine went on without, as live
-            if m in pipe.rates:
-                pipe.mask(m, first, stop)
-    res = AnalysisResult()
-    pos = dict.fromkeys(rec.signals, 0)
-    t = 0.0
-    while any(pos[m] < len(s.data) for m, s in rec.signals.items()):
-        t += chunk_s
-        for m, sig in rec.signals.items():
-            if sig.times is not None:  # irregular (RR): the values whose time has come
-                stop = int(np.searchsorted(sig.times, t, side="right"))
-            else:
-                stop = min(len(sig.data), round((t - sig.t0) * sig.fs))
-            if stop <= pos[m]:
-                continue
-            stamps = None if sig.times is None else sig.times[pos[m] : stop]
-            out = pipe.push(m, sig.data[pos[m] : stop], sig.t0, stamps)
-            pos[m] = stop
-            if stop >= len(sig.data):
-                pipe.end(m)
-            res.frames.extend(out.frames)
-            for mod, ev in out.events.items():
-                d = res.events.setdefault(mod, {})
-                for k, v in ev.items():
-                    d.setdefault(k, []).append(v)
-    res.frames.extend(pipe.flush())
-    for mod, ev in pipe.finish_events().items():
-        d = res.events.setdefault(mod, {})
-        for k, v in ev.items():
-            d.setdefault(k, []).append(v)
-    # a file ends: the frames past the last sample of the longest signal carry no data
-    t_end = rec.duration_s
-    res.frames = [f for f in res.frames if f.time_s < t_end]
-    res.baseline = pipe.state.baseline
-    return res, pipe
+    session = Session(
+        {sid: {m: s.fs for m, s in r.signals.items()} for sid, r in recordings.items()},
+        config,
+        window,
+        baseline if isinstance(baseline, Baseline) else None,
+    )
+    collector = Collector()
+    run(RecordingSource(recordings, chunk_s), session, [collector])
+    results = {}
+    for sid, rec in recordings.items():
+        got = collector.subjects.get(sid)
+        res = AnalysisResult()
+        if got is not None:
+            # a file ends: the frames past the last sample of the longest signal carry no data
+            res.frames = [f for f in got.frames if f.time_s < rec.duration_s]
+            res.events = got.events
+        res.baseline = session.subject(sid).pipeline.state.baseline
+        results[sid] = res
+    return results, session
 
 
 def score_before_baseline(res: AnalysisResult, pipe: Pipeline) -> int:

@@ -52,9 +52,11 @@ def _marker_info(name: str, source_id: str) -> pylsl.StreamInfo:
     return info
 
 
-def _features_info(source_id: str, frame_rate: float) -> pylsl.StreamInfo:
+def _features_info(
+    source_id: str, frame_rate: float, name: str = "wot-features"
+) -> pylsl.StreamInfo:
     info = pylsl.StreamInfo(
-        "wot-features", "Features", len(OUTLET_CHANNELS), frame_rate, pylsl.cf_float32,
+        name, "Features", len(OUTLET_CHANNELS), frame_rate, pylsl.cf_float32,
         f"{source_id}-features",
     )  # fmt: skip
     chans = info.desc().append_child("channels")
@@ -66,9 +68,9 @@ def _features_info(source_id: str, frame_rate: float) -> pylsl.StreamInfo:
     return info
 
 
-def features_header(source_id: str, frame_rate: float) -> str:
+def features_header(source_id: str, frame_rate: float, name: str = "wot-features") -> str:
     """XML header of the ``wot-features`` stream (for a recording)."""
-    return str(_features_info(source_id, frame_rate).as_xml())
+    return str(_features_info(source_id, frame_rate, name).as_xml())
 
 
 def marker_header(name: str, source_id: str) -> str:

@@ -26,6 +26,7 @@ def options(args: argparse.Namespace) -> AnalysisOptions:
         markers=args.markers,
         profile=args.profile,
         profile_baseline=bool(args.profile_baseline),
+        subject=args.subject,
     )
 
 

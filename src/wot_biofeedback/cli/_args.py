@@ -76,6 +76,12 @@ def analysis_args(p: argparse.ArgumentParser) -> None:
         help="folder: run on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="folder: no progress bar")
+    p.add_argument(
+        "--subject", default=None, metavar="ID",
+        help="the person to analyse: a subject of a wot recording of several people, or the "
+        "prefix of a file's columns/streams (ID_ecg, ...); default: every subject of a wot "
+        "recording (one folder each in OUT when there are several), else the whole file",
+    )  # fmt: skip
     profile_args(p)
 
 

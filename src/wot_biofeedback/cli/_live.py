@@ -124,7 +124,9 @@ def auto_report(engine: Any, args: argparse.Namespace) -> dict[str, Any] | None:
         require("report", "the session report")
         # as recorded: the session's own parameters and calibration
         res = analyze_path(path, out)
-        print(f"session report: {write_report(out, out)}")
+        for sub in (res.subjects or {res.recording.subject: res}).values():
+            who = f" ({sub.recording.subject})" if res.subjects else ""
+            print(f"session report{who}: {write_report(sub.out, sub.out)}")
         return dict(res.summary)
     except Exception as exc:  # the session is saved; only its report failed
         print(f"wot: warning: no session report ({type(exc).__name__}: {exc}); make one "

@@ -49,6 +49,14 @@ def add_parser(sub: Any) -> None:
     d.add_argument(
         "--no-client-view", action="store_true", help="only the therapist console, no client view"
     )
+    d.add_argument(
+        "--subjects",
+        default=None,
+        metavar="ID[:SCENARIO],...",
+        help="simulate several people at once, e.g. client,therapist:calm (each its own "
+        "streams, seed and zones, recorded in one file; the views show the first); a person "
+        "without :SCENARIO follows --scenario (default: one person, 'client')",
+    )
     record_args(d)
     d.set_defaults(func=run)
 
@@ -69,12 +77,25 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.calibration is not None:
         cfg.calibration.duration_s = args.calibration
-    sess = simulate_session(scen, SimConfig(seed=args.seed))
+    people = _people(args.subjects, scen)
     sid = f"wot-demo-{uuid.uuid4().hex[:8]}"
-    pub = SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=args.speed)
-    pub.start()
+    pubs, sims = [], {}
+    for i, (who, person_scen) in enumerate(people.items()):
+        sims[who] = simulate_session(person_scen, SimConfig(seed=args.seed + i))
+        tag = sid if len(people) == 1 else f"{sid}-{who}"
+        pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
+                                       speed=args.speed, subject=who))  # fmt: skip
+    sess = next(iter(sims.values()))
+    pub = pubs[0]
+    for p in pubs:
+        p.start()
     try:
-        sources = open_sources({m: lsl_types()[m] for m in SIMULATED}, sid, 10.0)
+        types = {m: lsl_types()[m] for m in SIMULATED}
+        sources: Any = (
+            open_sources(types, sid, 10.0)
+            if len(people) == 1
+            else {who: open_sources(types, f"{sid}-{who}", 10.0) for who in people}
+        )
         meta = {
             "command": "demo",
             "client": "simulated",
@@ -82,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "speed": args.speed,
         }
+        if len(people) > 1:
+            meta["subjects"] = {w: s.name for w, s in people.items()}
         rec = recorder(args, "demo", meta)
         try:
             engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine", recorder=rec)
@@ -107,7 +130,29 @@ def run(args: argparse.Namespace) -> int:
         code, _summary = run_engine(engine, args, truth, title, finished)
         return code
     finally:
-        pub.stop()
+        for p in pubs:
+            p.stop()
+
+
+def _people(text: str | None, scen: Any) -> dict[str, Any]:
+    """``--subjects client,therapist:calm`` → ``{id: Scenario}`` (default: one client)."""
+    from wot_simulators import load_scenario
+
+    from ..session import check_subject
+
+    if not text:
+        return {"client": scen}
+    people: dict[str, Any] = {}
+    for item in text.split(","):
+        who, _, name = item.strip().partition(":")
+        try:
+            check_subject(who)
+            people[who] = load_scenario(name) if name else scen
+        except ValueError as exc:
+            raise InputError(f"--subjects {text!r}: {exc}") from None
+    if len(people) != len(text.split(",")):
+        raise InputError(f"--subjects {text!r}: each person once")
+    return people
 
 
 def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: float) -> int:

@@ -71,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
         page = write_report(src, args.out or src)
     else:
         out = Path(args.out) if args.out else src.with_name(src.stem + "-report")
-        analyze_path(args.input, out, options(args), on_message=say)
-        page = write_report(out, out)
+        done = analyze_path(args.input, out, options(args), on_message=say)
+        if done.subjects:  # a session of several people: a report each
+            for sub in done.subjects.values():
+                print(f"report ({sub.recording.subject}): {write_report(sub.out, sub.out)}")
+            return 0
+        page = write_report(done.out, done.out)
     print(f"report: {page}")
     return 0
 

@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_rate
-from ..clock import place_whole
+from ..clock import Chunk, place_whole
 from ..errors import InputError, SignalQualityWarning
 from ..modalities import FILE_MODALITIES, MODALITIES
 from ..session_log import (
+    DEFAULT_SUBJECT,
     Calibrate,
     End,
     EngineStart,
@@ -44,6 +45,7 @@ from ..session_log import (
     SessionLog,
     StreamStart,
 )
+from .base import Batch
 from .xdf import SESSION_STREAM, XdfFile, read_varlen, read_xdf
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -103,13 +105,39 @@ class Recording:
     markers: list[tuple[float, str]] = field(default_factory=list)
     """Annotations ``(time_s, text)`` on the recording's clock: a wot session's therapist
     markers, an XDF file's string streams, or a ``--markers`` file."""
+    subject: str = DEFAULT_SUBJECT
+    """The person these signals are of."""
+    subjects: list[str] = field(default_factory=lambda: [DEFAULT_SUBJECT])
+    """Every subject the file holds (a wot recording of a session with several people)."""
 
     @property
     def duration_s(self) -> float:
         return max((s.t0 + s.duration_s for s in self.signals.values()), default=0.0)
 
 
-def _pick(names: list[str], modality: str, choice: str | None, where: str) -> int | None:
+def _of_subject(name: str, subject: str | None) -> str | None:
+    """``name`` without a ``SUBJECT_`` (or ``SUBJECT-``, ``SUBJECT.``, ``SUBJECT:``,
+    ``SUBJECT/``, ``SUBJECT ``) prefix, or None where it is not one of that subject's; the
+    name itself when no subject is asked for."""
+    if subject is None:
+        return name
+    m = re.match(rf"\s*{re.escape(subject)}[_\-.:/ ](.+)", name, re.IGNORECASE)
+    return m.group(1) if m else None
+
+
+def _for_subject(rec: Recording, subject: str | None) -> Recording:
+    if subject is not None:
+        rec.subject = subject
+        rec.subjects = [subject]
+    return rec
+
+
+def _pick(
+    names: list[str], modality: str, choice: str | None, where: str, subject: str | None = None
+) -> int | None:
+    """The index of ``modality``'s signal among ``names``: the one named by ``choice`` (a name
+    or a 0-based index), else the first whose name fits the modality's patterns; with a
+    ``subject``, only names prefixed by it (``therapist_ecg``) are looked at."""
     lower = [n.strip().lower() for n in names]
     if choice is not None:
         if re.fullmatch(r"\d+", choice.strip()):
@@ -126,9 +154,10 @@ def _pick(names: list[str], modality: str, choice: str | None, where: str) -> in
         raise InputError(
             f"{modality} channel {choice!r} not found in {where}; available: {', '.join(names)}"
         )
+    own = [_of_subject(n, subject) for n in lower]
     for pat in MODALITY_PATTERNS[modality]:
-        for i, n in enumerate(lower):
-            if re.search(pat, n):
+        for i, n in enumerate(own):
+            if n is not None and re.search(pat, n):
                 return i
     return None
 
@@ -155,8 +184,9 @@ def read_recording(
     channels: dict[str, str | None] | None = None,
     fs: float | None = None,
     eda_unit: str | None = None,
+    subject: str | None = None,
 ) -> Recording:
-    """Read a recording and choose one signal per modality.
+    """Read a recording and choose one signal per modality (of one subject).
 
     Parameters
     ----------
@@ -182,13 +212,13 @@ def read_recording(
         raise InputError(f"{p} is a directory; give a CSV file or a WFDB record path")
     suffix = p.suffix.lower()
     if suffix in (".edf", ".bdf"):
-        rec = _read_edf(p, channels)
+        rec = _read_edf(p, channels, subject)
     elif suffix in (".xdf", ".xdfz"):
-        rec = _read_xdf(p, channels, factor if eda_unit else None)
+        rec = _read_xdf(p, channels, factor if eda_unit else None, subject)
     elif suffix in (".csv", ".txt", ".tsv"):
-        rec = _read_csv(p, channels, fs)
+        rec = _read_csv(p, channels, fs, subject)
     elif suffix in (".hea", ".dat", "") or p.with_suffix(".hea").exists():
-        rec = _read_wfdb(p.with_suffix("") if suffix in (".hea", ".dat") else p, channels)
+        rec = _read_wfdb(p.with_suffix("") if suffix in (".hea", ".dat") else p, channels, subject)
     else:
         raise InputError(f"{p.name}: unknown file type {suffix!r} (expected .csv or a WFDB record)")
     if "eda" in rec.signals and rec.session is None:  # a wot recording is in µS already
@@ -210,7 +240,9 @@ def read_recording(
     return rec
 
 
-def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Recording:
+def _read_csv(
+    p: Path, channels: dict[str, str | None], fs: float | None, subject: str | None = None
+) -> Recording:
     if not p.exists():
         raise InputError(f"file not found: {p}")
     try:
@@ -236,13 +268,14 @@ def _read_csv(p: Path, channels: dict[str, str | None], fs: float | None) -> Rec
     else:
         raise InputError(f"{p.name}: no time_s column; give the sampling rate with --fs")
     rate = check_rate(rate, "CSV sampling rate")
-    rec = Recording(str(p))
+    rec = _for_subject(Recording(str(p)), subject)
     for m in _modalities(channels):
-        idx = _pick(names, m, channels.get(m), p.name)
+        idx = _pick(names, m, channels.get(m), p.name, subject)
         if idx is not None:
             rec.signals[m] = Signal(np.ascontiguousarray(data[:, idx]), rate, names[idx])
     _one_cardiac(rec, channels)
-    _acc_columns(rec, names, data, rate)
+    own = [_of_subject(n, subject) or "" for n in names]
+    _acc_columns(rec, own, data, rate)
     return rec
 
 
@@ -264,7 +297,7 @@ def _acc_columns(rec: Recording, names: list[str], data: np.ndarray, rate: float
     rec.notes.append(f"breathing derived from the chest accelerometer columns {label}")
 
 
-def _read_edf(p: Path, channels: dict[str, str | None]) -> Recording:
+def _read_edf(p: Path, channels: dict[str, str | None], subject: str | None = None) -> Recording:
     """EDF/EDF+ or BDF/BDF+ read with edfio: physical values, each signal at its own rate.
 
     Signals are chosen by label (``--ecg "ECG I"``) or 0-based index, else by the usual
@@ -282,10 +315,10 @@ def _read_edf(p: Path, channels: dict[str, str | None]) -> Recording:
         raise InputError(f"{p.name}: not a readable {p.suffix[1:].upper()} file ({why})") from None
     sigs: list[Any] = list(edf.signals)
     labels = [s.label.strip() for s in sigs]
-    rec = Recording(str(p))
+    rec = _for_subject(Recording(str(p)), subject)
     used: set[int] = set()
     for m in _modalities(channels):
-        idx = _pick(labels, m, channels.get(m), p.name)
+        idx = _pick(labels, m, channels.get(m), p.name, subject)
         if idx is None or idx in used:
             continue
         used.add(idx)
@@ -309,7 +342,10 @@ def _xdf_text(info: dict, key: str) -> str:
 
 
 def _read_xdf(
-    p: Path, channels: dict[str, str | None], eda_factor: float | None = None
+    p: Path,
+    channels: dict[str, str | None],
+    eda_factor: float | None = None,
+    subject: str | None = None,
 ) -> Recording:
     """An XDF recording: a wot session (:func:`_read_wot_xdf`), or LabRecorder's (or any XDF
     writer's), read with pyxdf.
@@ -331,11 +367,11 @@ def _read_xdf(
         except (OSError, ValueError, EOFError, gzip.BadGzipFile) as exc:
             raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
         if xf.by_name(SESSION_STREAM) is not None:
-            return _read_wot_xdf(xf, channels, eda_factor)
+            return _read_wot_xdf(xf, channels, eda_factor, subject)
     streams, damage, _ = load_pyxdf(p, dejitter_timestamps=True, handle_clock_resets=True)
     if not streams:
         raise InputError(f"{p.name}: no streams in the file (empty, or not XDF)")
-    rec = Recording(str(p))
+    rec = _for_subject(Recording(str(p)), subject)
     # damage pyxdf worked around (it skips to the next boundary chunk)
     rec.notes.extend(f"damaged file: {m}" for m in damage)  # errors only, not clock notes
     numeric = []
@@ -373,7 +409,8 @@ def _read_xdf(
         for pat in MODALITY_PATTERNS[m]:
             hit = [
                 x for x in numeric if x not in chosen.values()
-                and (re.search(pat, x[1].lower()) or re.search(pat, x[0].lower()))
+                and (own := _of_subject(x[0].lower(), subject)) is not None
+                and (re.search(pat, x[1].lower()) or re.search(pat, own))
             ]  # fmt: skip
             if hit:
                 chosen[m] = hit[0]
@@ -502,7 +539,10 @@ def load_pyxdf(
 
 
 def _read_wot_xdf(
-    xf: XdfFile, channels: dict[str, str | None], eda_factor: float | None
+    xf: XdfFile,
+    channels: dict[str, str | None],
+    eda_factor: float | None,
+    subject: str | None = None,
 ) -> Recording:
     """A session recorded by wot: the pipeline gets exactly what the live engine fed it.
 
@@ -516,15 +556,23 @@ def _read_wot_xdf(
     name = Path(xf.path).name
     log = SessionLog.parse(list(xf.by_name(SESSION_STREAM).time_series))  # type: ignore[union-attr]
     bad = log.unreadable
-    engine = log.first(EngineStart)
+    subjects = log.subjects or [DEFAULT_SUBJECT]
+    sid = subject or subjects[0]
+    if sid not in subjects:
+        raise InputError(f"{name}: no subject {sid!r}; the recording has {', '.join(subjects)}")
+    engine = log.first(EngineStart, sid)
     if engine is None:
         raise InputError(f"{name}: a wot recording without its engine record (cut short at start)")
-    rec = Recording(xf.path)
+    rec = Recording(xf.path, subject=sid, subjects=subjects)
     rec.notes.extend(f"damaged file: {m}" for m in xf.problems)
     if bad:
         rec.notes.append(f"{bad} session record(s) unreadable (damaged), left out")
-    raw = {s.text("desc/wot/modality"): s for s in xf.streams if s.text("desc/wot/modality")}
-    starts: dict[str, StreamStart] = {e.modality: e for e in log.of(StreamStart)}
+    raw = {
+        s.text("desc/wot/modality"): s
+        for s in xf.streams
+        if s.text("desc/wot/modality") and s.text("desc/wot/subject", DEFAULT_SUBJECT) == sid
+    }
+    starts: dict[str, StreamStart] = {e.modality: e for e in log.of(StreamStart, sid)}
     for m, want in channels.items():
         if want is None or m not in MODALITY_PATTERNS:
             continue
@@ -582,7 +630,7 @@ def _read_wot_xdf(
         drop = starts[m].drop
         data = data[drop:]
         fs = float(engine.sources.get(m, {}).get("fs", st.nominal_srate))
-        gaps = [e for e in log.of(Gap) if e.modality == m]
+        gaps = [e for e in log.of(Gap, sid) if e.modality == m]
         if xf.problems and m != "rr" and origin is not None:
             # samples lost to damage: the time stamps jump where no recorded gap explains it;
             # without filling, everything after would be placed too early on the session clock.
@@ -616,13 +664,13 @@ def _read_wot_xdf(
     if not rec.signals:
         raise InputError(f"{name}: the recording holds no samples of any input stream")
     info = log.first(SessionInfo)
-    masks, approximate = lost_masks(log)
+    masks, approximate = lost_masks(log, sid)
     rec.session = {
         "metadata": {"event": "session", **info.metadata} if info is not None else {},
         "parameters": engine.parameters,
         "baseline_window": engine.baseline_window,
         "baseline": engine.baseline,
-        "calibrations": [(float(e.start_s), float(e.end_s)) for e in log.of(Calibrate)],
+        "calibrations": [(float(e.start_s), float(e.end_s)) for e in log.of(Calibrate, sid)],
         "masks": masks,
         "end": log.first(End),
         "schema": sorted(log.versions),
@@ -646,7 +694,9 @@ def _read_wot_xdf(
     return rec
 
 
-def lost_masks(log: SessionLog) -> tuple[dict[str, list[tuple[int, int | None]]], bool]:
+def lost_masks(
+    log: SessionLog, subject: str = DEFAULT_SUBJECT
+) -> tuple[dict[str, list[tuple[int, int | None]]], bool]:
     """Frames each stream was fused without because the live engine had given it up:
     ``{modality: [(first, stop or None)]}``, and whether any span is approximate (schema 1
     did not record the frames the stream had delivered; its loss frame stands in)."""
@@ -654,6 +704,8 @@ def lost_masks(log: SessionLog) -> tuple[dict[str, list[tuple[int, int | None]]]
     open_at: dict[str, int] = {}
     approximate = False
     for e in log.events:
+        if e.subject != subject:
+            continue
         if isinstance(e, Lost) and e.modality not in open_at:
             approximate |= e.delivered is None
             open_at[e.modality] = int(e.frame if e.delivered is None else e.delivered)
@@ -772,7 +824,9 @@ def _csv_numeric(p: Path, names: list[str]) -> np.ndarray:
     return out
 
 
-def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
+def _read_wfdb(
+    base: Path, channels: dict[str, str | None], subject: str | None = None
+) -> Recording:
     import wfdb
 
     if not base.with_suffix(".hea").exists():
@@ -784,11 +838,11 @@ def _read_wfdb(base: Path, channels: dict[str, str | None]) -> Recording:
             f"{base.name}: unreadable WFDB record ({type(exc).__name__}: {exc})"
         ) from None
     names = list(r.sig_name)
-    rec = Recording(str(base))
+    rec = _for_subject(Recording(str(base)), subject)
     sigs = r.e_p_signal
     spf = r.samps_per_frame
     for m in _modalities(channels):
-        idx = _pick(names, m, channels.get(m), base.name)
+        idx = _pick(names, m, channels.get(m), base.name, subject)
         if idx is None:
             continue
         data = np.ascontiguousarray(sigs[idx], dtype=np.float64)
@@ -859,3 +913,68 @@ def read_markers(
     starts = {round(t, 3) for t, _ in out}
     out += [(e, f"end {text}") for _s, e, text in spans if round(e, 3) not in starts]
     return sorted(out, key=lambda m: m[0])
+
+
+class RecordingSource:
+    """Recorded signals as a :class:`~wot_biofeedback.sources.base.Source`: each read gives
+    the next ``chunk_s`` seconds of every signal, already placed on the session clock (a
+    file's reader placed them), per subject; a wot recording's own decisions (calibrations, the
+    frames fused without a lost stream) come with it (:meth:`decisions`).
+
+    Parameters
+    ----------
+    recordings : Recording or dict
+        One recording (subject ``client``) or ``{subject: Recording}``.
+    chunk_s : float
+        Seconds of signal per read; the result does not depend on it.
+    """
+
+    live = False
+
+    def __init__(self, recordings: Recording | dict[str, Recording], chunk_s: float = 10.0) -> None:
+        self.recordings = (
+            {DEFAULT_SUBJECT: recordings} if isinstance(recordings, Recording) else recordings
+        )
+        self.chunk_s = float(chunk_s)
+        self._pos = {(s, m): 0 for s, r in self.recordings.items() for m in r.signals}
+        self._t = 0.0
+
+    def decisions(self) -> dict[str, dict[str, Any]]:
+        return {
+            sid: {
+                "calibrations": (rec.session or {}).get("calibrations", []),
+                "masks": (rec.session or {}).get("masks", {}),
+            }
+            for sid, rec in self.recordings.items()
+            if rec.session
+        }
+
+    def read(self) -> Batch:
+        batch = Batch()
+        self._t += self.chunk_s
+        t = self._t
+        for sid, rec in self.recordings.items():
+            for m, sig in rec.signals.items():
+                pos = self._pos[(sid, m)]
+                if pos >= len(sig.data):
+                    continue
+                if sig.times is not None:  # irregular (RR): the values whose time has come
+                    stop = int(np.searchsorted(sig.times, t, side="right"))
+                else:
+                    stop = min(len(sig.data), round((t - sig.t0) * sig.fs))
+                if stop <= pos:
+                    continue
+                stamps = None if sig.times is None else sig.times[pos:stop]
+                batch.chunks.append(Chunk(sid, m, sig.data[pos:stop], t0=sig.t0, stamps=stamps))
+                self._pos[(sid, m)] = stop
+                if stop >= len(sig.data):
+                    batch.ended.append((sid, m))
+        batch.done = all(
+            self._pos[(s, m)] >= len(sig.data)
+            for s, r in self.recordings.items()
+            for m, sig in r.signals.items()
+        )
+        return batch
+
+    def close(self) -> None:
+        pass

@@ -13,9 +13,11 @@ first three channels as ``(n, 3)`` chunks.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
@@ -23,7 +25,10 @@ import pylsl
 from pylsl.util import LostError
 from pylsl.util import TimeoutError as LslTimeoutError
 
+from ..clock import Chunk
 from ..errors import InputError, StreamNotFoundError
+from ..session_log import DEFAULT_SUBJECT
+from .base import Batch
 from .files import parse_eda_unit
 
 CLOCK_OFFSET_S = 5.0
@@ -49,9 +54,14 @@ def describe(info: pylsl.StreamInfo) -> str:
 
 
 def resolve(
-    stype: str, name: str | None = None, source_id: str | None = None, timeout: float = 5.0
+    stype: str,
+    name: str | None = None,
+    source_id: str | None = None,
+    timeout: float = 5.0,
+    subject: str | None = None,
 ) -> pylsl.StreamInfo:
-    """Find one stream of type ``stype`` (and ``name``/``source_id`` when given).
+    """Find one stream of type ``stype`` (and ``name``/``source_id`` when given, and whose
+    ``desc/subject`` is ``subject`` when given).
 
     Raises
     ------
@@ -63,6 +73,8 @@ def resolve(
         pred += f" and name='{name}'"
     if source_id:
         pred += f" and source_id='{source_id}'"
+    if subject:
+        pred += f" and desc/subject='{subject}'"
     found = pylsl.resolve_bypred(pred, 1, timeout)
     if found:
         return found[0]
@@ -72,6 +84,7 @@ def resolve(
         f"type {stype!r}"
         + (f", name {name!r}" if name else "")
         + (f", source_id {source_id!r}" if source_id else "")
+        + (f", subject {subject!r}" if subject else "")
     )
     raise StreamNotFoundError(
         f"no LSL stream with {what} found within {timeout:g} s; visible: {seen}"
@@ -237,7 +250,7 @@ class LslSource:
         self.contact_channel = contact_channel(self.info) if modality == "rr" else None
         self.contact = True
 
-    def header_xml(self) -> str:
+    def header_xml(self, subject: str = DEFAULT_SUBJECT) -> str:
         """The stream's header as liblsl gives it, with what a recording of it needs: values
         are stored as the engine receives them (float32), and ``desc/wot`` names the
         modality, the channel used and the scale to µS (EDA)."""
@@ -252,6 +265,7 @@ class LslSource:
         wot = ElementTree.SubElement(desc, "wot")
         items = [
             ("modality", self.modality),
+            ("subject", subject),
             ("channel", str(self.channel)),
             ("scale", repr(self.scale)),
             ("unit_source", self.unit_source),
@@ -365,9 +379,12 @@ def open_sources(
     eda_unit: str | None = None,
     channels: dict[str, str | None] | None = None,
     on_missing: Callable[[str], None] | None = None,
+    subject: str | None = None,
 ) -> dict[str, LslSource]:
     """An inlet per modality of ``types`` (``{"ecg": "ECG", "eda": "EDA", ...}``), found by
-    stream type, and by source_id ``SOURCE_ID-<modality>`` when ``source_id`` is given.
+    stream type, and by source_id ``SOURCE_ID-<modality>`` when ``source_id`` is given. A
+    ``subject``'s streams are those whose ``desc/subject`` names it (any source_id), or, with a
+    ``source_id``, those with source_id ``SOURCE_ID-<modality>`` (one source_id per person).
 
     Every type is looked for at once: a missing one (no belt, no EDA band) costs one
     ``timeout``, not one each. A missing stream is left out and reported to ``on_missing``
@@ -385,8 +402,9 @@ def open_sources(
     def find(item: tuple[str, str]) -> tuple[str, pylsl.StreamInfo | None, str]:
         m, stype = item
         sid = f"{source_id}-{m}" if source_id else None
+        by_desc = subject if not source_id else None
         try:
-            return m, resolve(stype, None, sid, timeout), ""
+            return m, resolve(stype, None, sid, timeout, by_desc), ""
         except StreamNotFoundError as exc:
             return m, None, str(exc)
 
@@ -413,3 +431,47 @@ def open_sources(
         else:
             on_missing(msg)
     return sources
+
+
+def stream_state(src: LslSource, stall_s: float, now: float) -> tuple[str, float]:
+    """``(state, seconds since its last sample)`` of a stream: ``waiting`` (nothing yet),
+    ``ok``, ``lagging`` (silent ``stall_s``), ``lost`` (silent 3× that). An RR stream delivers
+    one value per beat: it is allowed three times as long (slow heart rates)."""
+    if src.n_samples == 0:
+        return "waiting", math.inf
+    since = now - src.last_wall
+    stall = stall_s * (3.0 if src.irregular else 1.0)
+    return ("ok" if since < stall else "lagging" if since < 3 * stall else "lost"), since
+
+
+class LslStreams:
+    """LSL inlets as a :class:`~wot_biofeedback.sources.base.Source` for the run loop:
+    ``{(subject, modality): LslSource}``. Each read pulls every inlet without blocking and
+    reports the streams silent long enough to be lost."""
+
+    live = True
+
+    def __init__(self, streams: dict[tuple[str, str], LslSource], stall_s: float = 1.0) -> None:
+        self.streams = streams
+        self.stall_s = stall_s
+
+    def read(self) -> Batch:
+        batch = Batch()
+        for (sid, m), src in self.streams.items():
+            got = src.pull()
+            if got.data.size or (got.raw is not None and len(got.raw)):
+                batch.chunks.append(Chunk(sid, m, got.data, got.timestamps, raw=got))
+        now = time.monotonic()
+        batch.lost = [
+            key
+            for key, src in self.streams.items()
+            if stream_state(src, self.stall_s, now)[0] == "lost"
+        ]
+        return batch
+
+    def decisions(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def close(self) -> None:
+        for src in self.streams.values():
+            src.close()
