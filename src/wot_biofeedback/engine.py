@@ -40,7 +40,7 @@ from .session_log import (
     StreamStart,
 )
 from .sources.lsl import LslSource, LslStreams, stream_state
-from .state import ZONE_CODE
+from .state import ZONE_CODE, Baseline
 
 HISTORY_SERIES = (
     "time_s",
@@ -128,6 +128,8 @@ class Engine:
         started with the engine and closed by :meth:`stop`.
     frame_buffer_s : float
         Session seconds of frames kept for :meth:`frames_since` (memory stays flat).
+    baseline : Baseline, optional
+        A ready baseline (a client profile's), which skips calibration.
     """
 
     def __init__(
@@ -141,6 +143,7 @@ class Engine:
         history_s: float = 4 * 3600.0,
         recorder: SessionRecorder | None = None,
         frame_buffer_s: float = FRAME_BUFFER_S,
+        baseline: Baseline | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.streams: dict[tuple[str, str], LslSource] = {}
@@ -162,6 +165,7 @@ class Engine:
             },
             self.config,
             baseline_window,
+            baseline,
             emit=self._emit,
         )
         self.input = LslStreams(self.streams, stall_s)

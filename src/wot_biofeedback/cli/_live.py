@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._extras import require, window_available
+from .._extras import window_available
 from ..errors import InputError
 
 
@@ -40,44 +40,61 @@ def open_sources(
     return dict(open_sources(types, source_id, timeout, eda_unit, channels, on_missing=warn))
 
 
-def recorder(args: argparse.Namespace, prefix: str, meta: dict[str, Any]) -> Any:
-    """The session recorder ``--record``/``--no-record`` ask for (default: a new file in the
-    session directory); None without recording."""
+def record_path(args: argparse.Namespace, prefix: str) -> Path | None:
+    """The file ``--record``/``--no-record`` ask for (default: a new file in the session
+    directory); None without recording."""
     if args.no_record:
         return None
-    from ..recorder import SessionRecorder, default_record_path
+    from ..recorder import default_record_path
 
     path = Path(args.record) if args.record else default_record_path(prefix)
     if path.is_dir():
         raise InputError(f"--record {path} is a directory; give a new file name ending in .xdf")
     if path.suffix.lower() != ".xdf":
         raise InputError(f"--record {path}: the file name must end in .xdf")
-    rec = SessionRecorder(path, meta)
-    print(f"recording to {path}")
-    return rec
+    return path
+
+
+def live_session(
+    args: argparse.Namespace, sources: Any, config: Any, prefix: str, meta: dict[str, Any],
+    baseline: Any = None, **options: Any,
+) -> Any:  # fmt: skip
+    """The :class:`~wot_biofeedback.live.LiveSession` of ``wot run``/``wot demo``."""
+    from ..live import LiveSession
+
+    path = record_path(args, prefix)
+    live = LiveSession.open(
+        sources, config, baseline, record=path, metadata=meta,
+        report=not getattr(args, "no_report", False), **options,
+    )  # fmt: skip
+    if path is not None:
+        print(f"recording to {path}")
+    return live
 
 
 def run_engine(
-    engine: Any,
+    live: Any,
     args: argparse.Namespace,
     truth: Callable[[float], str] | None = None,
     title: str = "",
     finished: Callable[[], bool] | None = None,
 ) -> tuple[int, dict[str, Any] | None]:
-    """Show the engine in a window or in the terminal until duration/finish/Ctrl-C; return the
-    exit code and the summary of the recording's analysis (None without a session report)."""
+    """Show the live session in a window or in the terminal until duration/finish/Ctrl-C;
+    return the exit code and the summary of the recording's analysis (None without a session
+    report)."""
     from ..terminal import TerminalView, run_terminal
 
     start = time.monotonic()
+    engine = live.engine
 
     def done() -> bool:
         if args.duration is not None and time.monotonic() - start >= args.duration:
             return True
         return bool(finished is not None and finished())
 
-    code, summary = 0, None
+    code = 0
     try:
-        engine.start()
+        live.start()
         if not args.headless and has_display() and window_available():
             from ..ui import run_window
 
@@ -88,47 +105,23 @@ def run_engine(
     except KeyboardInterrupt:
         print("\nstopped (Ctrl-C)")
     finally:
-        engine.stop()
-        report_recording(engine)
-        summary = auto_report(engine, args)
+        out = live.stop()
+        summary = say_outcome(out)
     return code, summary
 
 
-def report_recording(engine: Any) -> None:
-    """Say where the session went (or why recording stopped), once the engine has stopped."""
-    rec = getattr(engine, "recorder", None)
-    if rec is None:
-        return
-    st = rec.status()
-    if st["error"]:
-        print(f"wot: warning: {st['error']}", file=sys.stderr)
-    else:
-        print(f"session recorded to {st['path']} ({st['bytes'] / 1e6:.1f} MB)")
-
-
-def auto_report(engine: Any, args: argparse.Namespace) -> dict[str, Any] | None:
-    """After a recorded ``wot run``/``wot demo``: analyse the session file and write its report
-    beside it (``NAME-report/report.html``). A failure here is reported; the recording stays."""
-    rec = getattr(engine, "recorder", None)
-    if rec is None or getattr(args, "no_report", False):
+def say_outcome(out: Any) -> dict[str, Any] | None:
+    """Say where the session went (or why recording stopped) and where its report is."""
+    if out.recording is None:
         return None
-    st = rec.status()
-    if st["error"] or not st["path"] or not Path(st["path"]).exists():
+    if out.recording_error:
+        print(f"wot: warning: {out.recording_error}", file=sys.stderr)
         return None
-    from ..analysis import analyze_path
-    from ..report import write_report
-
-    path = Path(st["path"])
-    out = path.with_name(path.stem + "-report")
-    try:
-        require("report", "the session report")
-        # as recorded: the session's own parameters and calibration
-        res = analyze_path(path, out)
-        for sub in (res.subjects or {res.recording.subject: res}).values():
-            who = f" ({sub.recording.subject})" if res.subjects else ""
-            print(f"session report{who}: {write_report(sub.out, sub.out)}")
-        return dict(res.summary)
-    except Exception as exc:  # the session is saved; only its report failed
-        print(f"wot: warning: no session report ({type(exc).__name__}: {exc}); make one "
-              f"later with: wot report {path}", file=sys.stderr)  # fmt: skip
-        return None
+    print(f"session recorded to {out.recording} ({out.recording_bytes / 1e6:.1f} MB)")
+    for sid, page in out.report_pages.items():
+        who = f" ({sid})" if len(out.report_pages) > 1 else ""
+        print(f"session report{who}: {page}")
+    if out.report_error:
+        print(f"wot: warning: no session report ({out.report_error}); make one "
+              f"later with: wot report {out.recording}", file=sys.stderr)  # fmt: skip
+    return dict(out.analysis.summary) if out.analysis is not None else None

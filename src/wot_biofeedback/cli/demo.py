@@ -13,7 +13,7 @@ from typing import Any
 from .._extras import require
 from ..errors import InputError
 from ._args import record_args
-from ._live import open_sources, recorder, report_recording, run_engine
+from ._live import live_session, open_sources, run_engine, say_outcome
 
 
 def add_parser(sub: Any) -> None:
@@ -67,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     from wot_simulators.physiology import MODALITIES as SIMULATED
 
     from ..config import load_config
-    from ..engine import Engine
     from ..modalities import lsl_types
 
     try:
@@ -105,20 +104,14 @@ def run(args: argparse.Namespace) -> int:
         }
         if len(people) > 1:
             meta["subjects"] = {w: s.name for w, s in people.items()}
-        rec = recorder(args, "demo", meta)
-        try:
-            engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine", recorder=rec)
-        except BaseException:
-            if rec is not None:
-                rec.discard()
-            raise
+        live = live_session(args, sources, cfg, "demo", meta, outlets_source_id=f"{sid}-engine")
 
         def truth(t: float) -> str:
             return str(sess.zone_at(np.array([t]))[0])
 
         title = f"wot demo | scenario {scen.name} (seed {args.seed}) at {args.speed:g}x"
         if args.screenshot:
-            return _screenshots(engine, args, truth, sess.duration_s)
+            return _screenshots(live, args, truth, sess.duration_s)
         drained = {"t": math.nan}
 
         def finished() -> bool:
@@ -127,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 drained["t"] = time.monotonic()
             return pub.finished and time.monotonic() - drained["t"] > 2.0
 
-        code, _summary = run_engine(engine, args, truth, title, finished)
+        code, _summary = run_engine(live, args, truth, title, finished)
         return code
     finally:
         for p in pubs:
@@ -155,7 +148,7 @@ def _people(text: str | None, scen: Any) -> dict[str, Any]:
     return people
 
 
-def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: float) -> int:
+def _screenshots(live: Any, args: argparse.Namespace, truth: Any, total_s: float) -> int:
     """``wot demo --screenshot DIR --duration S``: S seconds of simulated session, offscreen,
     then both views as PNGs."""
     require("ui", "wot demo --screenshot")
@@ -163,7 +156,9 @@ def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: flo
     from ..ui import take_screenshots
 
     until_s = min(args.duration if args.duration is not None else 300.0, total_s - 1.0)
-    engine.start()
+    engine = live.engine
+    live.report = False  # pictures of the views: no session report
+    live.start()
     try:
         paths, reached = take_screenshots(
             engine,
@@ -174,8 +169,7 @@ def _screenshots(engine: Any, args: argparse.Namespace, truth: Any, total_s: flo
         )
         snap = engine.snapshot()
     finally:
-        engine.stop()
-        report_recording(engine)
+        say_outcome(live.stop())
     print(f"screenshots at session {snap.session_s:.0f} s ({snap.zone}): {', '.join(paths)}")
     if snap.error or not reached:
         why = f"engine error {snap.error}" if snap.error else f"session never reached {until_s:g} s"

@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import InputError
 from ..modalities import NAMES, cardiac
 from ._args import profile_args, profile_setup, record_args
-from ._live import open_sources, recorder, run_engine
+from ._live import live_session, open_sources, run_engine
 
 
 def add_parser(sub: Any) -> None:
@@ -87,9 +87,7 @@ def _stream_types(args: argparse.Namespace) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..engine import Engine
     from ..sources.files import parse_eda_unit
-    from ..state import Baseline
 
     if args.eda_unit:
         parse_eda_unit(args.eda_unit)  # a bad unit is reported before looking for streams
@@ -105,26 +103,18 @@ def run(args: argparse.Namespace) -> int:
         if m == "acc":
             what += "; breathing from the chest accelerometer (no RESP belt)"
         print(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
-    window = None if isinstance(baseline, Baseline) else baseline
     meta = {
         "command": "run",
         "client": args.profile,
         "profile": prof["client"] if prof is not None else None,
         "profile_baseline": bool(getattr(args, "profile_baseline", False)),
     }
-    rec = recorder(args, args.profile or "session", meta)
-    try:
-        engine = Engine(
-            sources, cfg, window, outlets_source_id=args.outlet_id, recorder=rec,
-            stall_s=args.lost_after / 3.0,
-        )  # fmt: skip
-    except BaseException:
-        if rec is not None:
-            rec.discard()
-        raise
-    if isinstance(baseline, Baseline):
-        engine.pipeline.state.set_baseline(baseline)
-    code, summary = run_engine(engine, args, title="wot run")
+    live = live_session(
+        args, sources, cfg, args.profile or "session", meta, baseline=baseline,
+        outlets_source_id=args.outlet_id, stall_s=args.lost_after / 3.0,
+    )  # fmt: skip
+    engine = live.engine
+    code, summary = run_engine(live, args, title="wot run")
     if prof is not None:
         from ..profiles import add_session, engine_summary, save_profile
 
