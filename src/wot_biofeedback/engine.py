@@ -12,7 +12,6 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from .session_log import (
     SessionEvent,
     StreamStart,
 )
+from .snapshot import Snapshot, StreamStatus  # re-exported: engine.Snapshot
 from .sources.lsl import LslSource
 from .state import ZONE_CODE
 
@@ -57,45 +57,6 @@ REPEAT_AFTER_S = 2.0
 """The session clock's start is written again this long after it was first written, s."""
 FRAME_BUFFER_S = 1800.0
 """Frames kept for :meth:`Engine.frames_since`, s of session (4 Hz: 7,200 frames, ~14 MB)."""
-
-
-@dataclass(frozen=True)
-class StreamStatus:
-    """Status of one input stream as seen by the engine."""
-
-    modality: str
-    name: str
-    fs: float
-    unit: str
-    state: str  # "waiting", "ok", "lagging", "lost"
-    since_last_s: float
-    n_samples: int
-    note: str = ""  # a problem found in the stream, e.g. an implausible EDA level
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A consistent copy of what the engine knows now; safe to read from any thread."""
-
-    session_s: float
-    zone: str
-    arousal: float
-    confidence: float
-    explanation: str
-    drivers: list[tuple[str, float, str]]
-    features: dict[str, float]
-    calibrating: bool
-    message: str
-    window: tuple[float, float]
-    cue: Cue | None
-    history: dict[str, np.ndarray]
-    raw: dict[str, tuple[np.ndarray, np.ndarray]]
-    marks: dict[str, np.ndarray]
-    streams: dict[str, StreamStatus]
-    n_frames: int
-    overruns: int
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Engine:

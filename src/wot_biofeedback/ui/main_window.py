@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pyqtgraph as pg
@@ -43,10 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..snapshot import Snapshot
 from ..state import ZONE_CODE
-
-if TYPE_CHECKING:
-    from ..engine import Snapshot
 
 __all__ = ["MainWindow", "run_window", "take_screenshots"]
 
