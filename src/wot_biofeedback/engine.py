@@ -37,7 +37,7 @@ from .session_log import (
     SessionEvent,
     StreamStart,
 )
-from .snapshot import Snapshot, StreamStatus  # re-exported: engine.Snapshot
+from .snapshot import HISTORY_WINDOW_S, Snapshot, StreamStatus  # re-exported: engine.Snapshot
 from .sources.lsl import LslSource
 from .state import ZONE_CODE
 
@@ -484,11 +484,19 @@ class Engine:
         out, self._drained = self.frames_since(self._drained)
         return out
 
-    def snapshot(self, history_s: float = 600.0) -> Snapshot:
-        """Copy the current state for a view."""
-        n_hist = int(history_s * self.config.frame_rate_hz)
+    def snapshot(self, history_since: int | None = None) -> Snapshot:
+        """Copy the current state for a view.
+
+        ``history_since`` is the view's history cursor (the ``history_cursor`` of its previous
+        snapshot; 0 for every row kept): ``history`` then holds only the rows written since.
+        None: the last ``HISTORY_WINDOW_S`` of rows. See :mod:`wot_biofeedback.snapshot`.
+        """
         with self._lock:
-            hist = {k: rb.peek(n_hist)[0] for k, rb in self._hist.items()}
+            # the history rings are written together under this lock: one row count for all
+            written = self._hist["time_s"].write_index
+            if history_since is None:
+                history_since = written - int(HISTORY_WINDOW_S * self.config.frame_rate_hz)
+            hist = {k: rb.read_since(max(0, history_since))[0] for k, rb in self._hist.items()}
             raw = {}
             for m, rb in self._raw.items():
                 x, start = rb.peek(rb.capacity)
@@ -556,4 +564,6 @@ class Engine:
                 "cues_muted": self.pipeline.cues.muted,
                 "recording": self.recorder.status() if self.recorder is not None else None,
             },
+            history_start=written - hist["time_s"].size,
+            history_cursor=written,
         )

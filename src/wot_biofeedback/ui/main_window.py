@@ -1,7 +1,10 @@
 """The live window: zone banner, arousal history with the window of tolerance, raw traces.
 
 The window never computes a feature. A ``QTimer`` (about 30 Hz) calls ``engine.snapshot()`` and
-only draws what the snapshot holds; buttons forward to the engine's thread-safe commands.
+only draws what the snapshot holds; buttons forward to the engine's thread-safe commands. The
+frame history (arousal, zones, trends) comes by cursor: each snapshot carries only the rows
+written since the last one, which the window appends to its own arrays (:class:`ViewHistory`)
+and draws from.
 
 Drawing follows the usual pyqtgraph rules for live plots: one curve item per trace created up
 front and updated with ``setData`` (``skipFiniteCheck`` when the data are finite, ``connect=
@@ -15,7 +18,6 @@ vision deficiencies; the zone is always written in words too, never shown by col
 
 from __future__ import annotations
 
-import contextlib
 import math
 import signal
 import sys
@@ -43,8 +45,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..snapshot import Snapshot
+from ..snapshot import Snapshot, SnapshotSource
 from ..state import ZONE_CODE
+from .history import ViewHistory
 
 __all__ = ["MainWindow", "run_window", "take_screenshots"]
 
@@ -100,16 +103,18 @@ TRENDS = (
     ("scl_us", "SCL (µS)", ORANGE),
     ("resp_rate_bpm", "breathing (/min)", GREEN),
 )
+HISTORY_KEYS = ("time_s", "arousal", "zone_code", *(k for k, _, _ in TRENDS))
+"""The frame-history series the window keeps (its own copy, up to ``TREND_HISTORY_S``)."""
 AROUSAL_YRANGE = (-4.3, 4.3)  # the index is clipped to ±4
 REFRESH_HZ = 30.0
 CALIBRATE_S = 60.0
 MAX_MARKER_LINES = 200
 
 
-class EngineLike(Protocol):
-    """What the window needs from the engine (``wot_biofeedback.engine.Engine`` has it)."""
+class EngineLike(SnapshotSource, Protocol):
+    """What the window calls on the engine (``wot_biofeedback.engine.Engine`` has it):
+    ``snapshot(history_since=cursor)`` and the commands."""
 
-    def snapshot(self) -> Snapshot: ...
     def calibrate_now(self, duration_s: float = ...) -> None: ...
     def mute_cues(self, muted: bool) -> None: ...
     def send_cue(self, text: str | None = ...) -> None: ...
@@ -201,8 +206,9 @@ class MainWindow(QMainWindow):
     Parameters
     ----------
     engine : Engine-like
-        Anything with ``snapshot()`` and the command methods ``calibrate_now``, ``mute_cues``,
-        ``send_cue``, ``add_marker`` (and ``stop`` when ``owns_engine``).
+        Anything with ``snapshot(history_since=...)`` and the command methods
+        ``calibrate_now``, ``mute_cues``, ``send_cue``, ``add_marker`` (and ``stop`` when
+        ``owns_engine``); see :class:`EngineLike`.
     truth : callable, optional
         ``session_s -> zone`` for a simulated session's ground truth (shown small).
     owns_engine : bool
@@ -237,9 +243,7 @@ class MainWindow(QMainWindow):
         self._banner_key = ""
         self.raw_span_s = RAW_SPAN_S
         self._raw_source: dict[str, str] = {}
-        self._trend_t: list[np.ndarray] = []
-        self._trend_v: dict[str, list[np.ndarray]] = {k: [] for k, _, _ in TRENDS}
-        self._trend_last = -math.inf
+        self.history = ViewHistory(HISTORY_KEYS, TREND_HISTORY_S)
         self._n_markers_drawn = 0
 
         self.setWindowTitle("wot-biofeedback — window of tolerance")
@@ -591,7 +595,7 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Pull one snapshot from the engine and draw it (the timer's slot)."""
         try:
-            snap = self.engine.snapshot()
+            snap = self.engine.snapshot(history_since=self.history.cursor)
         except Exception as exc:  # an engine fault must not take the window down
             self.engine_label.setText(f"snapshot failed: {exc!r}")
             return
@@ -604,10 +608,10 @@ class MainWindow(QMainWindow):
         self._draw_streams(snap)
         self._draw_recording(snap)
         self._draw_raw(snap)
-        if snap.n_frames != self._n_frames:
+        if self.history.update(snap) or snap.n_frames != self._n_frames:
             self._n_frames = snap.n_frames
             self._draw_history(snap)
-            self._draw_trends(snap)
+            self._draw_trends()
             self._draw_numbers(snap)
         self._count_fps(snap)
 
@@ -695,8 +699,8 @@ class MainWindow(QMainWindow):
                 lab.setStyleSheet(f"color: {STREAM_COLOURS.get(state, GREY)};")
 
     def _draw_history(self, snap: Snapshot) -> None:
-        h = snap.history
-        t = h.get("time_s", np.empty(0))
+        h = self.history
+        t = h["time_s"]
         now = float(t[-1]) if t.size else snap.session_s
         # the first minute fills from the left, then up to HISTORY_SPAN_S scroll by
         right = max(now, 60.0)
@@ -704,7 +708,8 @@ class MainWindow(QMainWindow):
         span = right - x0
         # a little room on the right so the "now" dot is not cut in half
         self.arousal_plot.setXRange(x0, right + 0.015 * span, padding=0)
-        a = h.get("arousal", np.empty(0))
+        i0 = h.index_at(x0)
+        t, a = t[i0:], h["arousal"][i0:]
         _set_curve(self.arousal_curve, t, a)
         if t.size and math.isfinite(a[-1]):
             self.now_dot.setData([now], [float(a[-1])])
@@ -720,7 +725,7 @@ class MainWindow(QMainWindow):
         self.band_labels["hyper"].setPos(xl, hi + 0.05)
         self.band_labels["hypo"].setPos(xl, lo - 0.05)
         # zone strip: one filled step curve per zone, 1 where the frame is in that zone
-        zc = h.get("zone_code", np.empty(0))
+        zc = h["zone_code"][i0:]
         if t.size:
             dt = float(np.median(np.diff(t))) if t.size > 1 else 0.25
             edges = np.append(t - 0.5 * dt, t[-1] + 0.5 * dt)
@@ -729,30 +734,19 @@ class MainWindow(QMainWindow):
                     edges, (zc == code).astype(np.float64), skipFiniteCheck=True
                 )
 
-    def _draw_trends(self, snap: Snapshot) -> None:
-        """Keep the whole session's trend rows (the snapshot holds the last 10 min only)."""
-        h = snap.history
-        if not self._trend_t:
-            # the first draw: the session so far, not just the snapshot's last 10 min
-            with contextlib.suppress(TypeError):  # an engine-like without history_s
-                h = self.engine.snapshot(history_s=TREND_HISTORY_S).history  # type: ignore[call-arg]
-        t = h.get("time_s", np.empty(0))
-        new = t > self._trend_last
-        if new.any():
-            self._trend_t.append(t[new])
-            for key in self._trend_v:
-                self._trend_v[key].append(h.get(key, np.full(t.size, np.nan))[new])
-            self._trend_last = float(t[new][-1])
-            if len(self._trend_t) > 64:  # keep few, large arrays
-                self._trend_t = [np.concatenate(self._trend_t)]
-                for key in self._trend_v:
-                    self._trend_v[key] = [np.concatenate(self._trend_v[key])]
-        if not self._trend_t:
+    def _draw_trends(self) -> None:
+        """The whole session's trends (up to ``TREND_HISTORY_S``), from the window's history."""
+        h = self.history
+        if not len(h):
+            for curve in self.trend_curves.values():
+                curve.setData([], [])
             return
-        tt = np.concatenate(self._trend_t)
+        t = h["time_s"]
+        x0 = max(0.0, float(t[-1]) - TREND_HISTORY_S)
+        i0 = h.index_at(x0)
         for key, curve in self.trend_curves.items():
-            _set_curve(curve, tt, np.concatenate(self._trend_v[key]))
-        self.trend_plots[TRENDS[0][0]].setXRange(0.0, max(60.0, float(tt[-1])), padding=0.01)
+            _set_curve(curve, t[i0:], h[key][i0:])
+        self.trend_plots[TRENDS[0][0]].setXRange(x0, max(60.0, float(t[-1])), padding=0.01)
 
     def _draw_numbers(self, snap: Snapshot) -> None:
         f = snap.features
@@ -915,7 +909,7 @@ def take_screenshots(
     reached = False
     while time.monotonic() < t_end:
         app.processEvents()
-        if until(engine.snapshot()):
+        if until(engine.snapshot(history_since=win.history.cursor)):
             reached = True
             break
         time.sleep(0.01)
