@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import wot_biofeedback
+from wot_biofeedback.modalities import NAMES
 
 PKG = Path(wot_biofeedback.__file__).parent
 VIEWS = [*sorted((PKG / "ui").glob("*.py")), PKG / "terminal.py"]
@@ -53,3 +54,47 @@ def test_snapshot_module_is_light():
 
     assert engine.Snapshot is snapshot.Snapshot  # still importable from the engine
     assert engine.StreamStatus is snapshot.StreamStatus
+
+
+def _listings(tree: ast.AST) -> list[tuple[int, set[str]]]:
+    """``(line, names)`` of each tuple, list, set or dict literal naming two modalities or more
+    as string constants (dict keys and values both count; case-insensitive)."""
+    names = {n.lower() for n in NAMES}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            items: list[ast.expr | None] = list(node.elts)
+        elif isinstance(node, ast.Dict):
+            items = [*node.keys, *node.values]
+        else:
+            continue
+        found = {
+            e.value.lower()
+            for e in items
+            if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            and e.value.lower() in names
+        }  # fmt: skip
+        if len(found) >= 2:
+            out.append((node.lineno, found))
+    return out
+
+
+def test_views_list_no_modalities():
+    """Modality names come from ``wot_biofeedback.modalities`` (ROLES, MODALITIES, of_role),
+    never from a literal in a view."""
+    assert {"ecg", "ppg", "rr", "eda", "resp", "acc"} <= set(NAMES)
+    for path in VIEWS:
+        found = _listings(ast.parse(path.read_text(encoding="utf-8")))
+        assert not found, f"{path.name} lists modalities at (line, names) {found}"
+
+
+def test_the_modality_check_finds_listings():
+    code = (
+        'A = {"ecg": "mV", "EDA": "uS"}\n'
+        'B = ("resp", "acc")\n'
+        "C = [m for m in ['ECG', 'ppg', 'x']]\n"
+        'D = {"x": "rr", "y": "eda"}\n'
+        'E = {"ecg": "ECG"}\n'  # one modality only: fine
+        'F = ("ecg", "hr_bpm")\n'
+    )
+    assert sorted(line for line, _ in _listings(ast.parse(code))) == [1, 2, 3, 4]

@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..modalities import MODALITIES, ROLES, Role, of_role
 from ..snapshot import Snapshot, SnapshotSource
 from ..state import ZONE_CODE
 from .history import ViewHistory
@@ -71,20 +72,9 @@ ZONE_WORDS = {
 }
 CALIBRATING_WORDS = "Calibrating baseline…"
 STREAM_COLOURS = {"ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY}
-MODALITY_LABELS = {"ecg": "ECG", "eda": "EDA", "resp": "RESP"}
-RAW_UNITS = {"ecg": "mV", "eda": "µS", "resp": "a.u."}
-RAW_MARKS = {"ecg": ("rpeak", "R-peaks"), "eda": ("scr", "SCRs"), "resp": ("breath", "breaths")}
-RAW_COLOURS = {"ecg": DARK, "eda": DARK, "resp": DARK}
-MARK_COLOURS = {"ecg": VERMILLION, "eda": BLUE, "resp": GREEN}
-RAW_SOURCES = {"ecg": ("ecg", "ppg", "rr"), "eda": ("eda",), "resp": ("resp", "acc")}
-RAW_SOURCE_LABELS = {
-    "ecg": ("ECG", "mV", "R-peaks"),
-    "ppg": ("PPG pulse", "a.u.", "pulses"),
-    "rr": ("RR intervals", "ms", "beats"),
-    "eda": ("EDA", "µS", "SCRs"),
-    "resp": ("RESP", "a.u.", "breaths"),
-    "acc": ("ACC breathing (chest tilt)", "a.u.", "breaths"),
-}
+MARK_COLOURS = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
+"""Colour of the event marks on each role's raw trace (the roles of ``modalities.ROLES``)."""
+UNIT_TEXT = {"uS": "µS"}  # units as written on screen
 NUMBERS = (
     ("hr_bpm", "HR", "bpm", "{:.0f}"),
     ("rmssd_ms", "RMSSD", "ms", "{:.0f}"),
@@ -120,6 +110,21 @@ class EngineLike(SnapshotSource, Protocol):
     def send_cue(self, text: str | None = ...) -> None: ...
     def add_marker(self, text: str) -> None: ...
     def stop(self) -> None: ...
+
+
+def _source_text(modality: str) -> tuple[str, str, str]:
+    """``(label, unit, marks)`` of the raw trace ``modality`` feeds, from the modality table."""
+    d = MODALITIES[modality]
+    # a multi-axis signal (a chest accelerometer) is drawn as the one-dimensional breathing
+    # surrogate the engine derives from it, which has no physical unit
+    unit = "a.u." if d.width > 1 else d.unit
+    return d.label, UNIT_TEXT.get(unit, unit), d.marks
+
+
+def _source(role: Role, present: Container[str]) -> str:
+    """The modality feeding ``role`` in ``present`` (the preferred one when none does)."""
+    sources = of_role(role.name)
+    return next((m for m in sources if m in present), sources[0])
 
 
 def clock(s: float) -> str:
@@ -423,19 +428,20 @@ class MainWindow(QMainWindow):
         self.raw_plots: dict[str, pg.PlotItem] = {}
         self.raw_curves: dict[str, pg.PlotDataItem] = {}
         self.raw_marks: dict[str, pg.ScatterPlotItem] = {}
-        for i, m in enumerate(("ecg", "eda", "resp")):
-            last = i == 2
+        # one plot per role (cardiac, electrodermal, respiratory), keyed by the role's key
+        for i, role in enumerate(ROLES.values()):
+            m = role.key
+            last = i == len(ROLES) - 1
+            _, unit, what = _source_text(of_role(role.name)[0])
             p = self.raw_view.addPlot(row=i, col=0)
-            _style_plot(
-                p, f"{MODALITY_LABELS[m]} ({RAW_UNITS[m]})", "seconds (0 = now)" if last else None
-            )
-            p.setTitle(f"{MODALITY_LABELS[m]} — ● {RAW_MARKS[m][1]}", color=DARK, size="10pt")
+            _style_plot(p, f"{role.label} ({unit})", "seconds (0 = now)" if last else None)
+            p.setTitle(f"{role.label} — ● {what}", color=DARK, size="10pt")
             p.setXRange(-RAW_SPAN_S, 0.1, padding=0)
             p.setYRange(0.0, 1.0, padding=0)
             if i:
-                p.setXLink(self.raw_plots["ecg"])
-            self.raw_curves[m] = p.plot(pen=pg.mkPen(RAW_COLOURS[m], width=1))
-            sc = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(MARK_COLOURS[m]))
+                p.setXLink(next(iter(self.raw_plots.values())))
+            self.raw_curves[m] = p.plot(pen=pg.mkPen(DARK, width=1))
+            sc = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(MARK_COLOURS[role.name]))
             p.addItem(sc)
             self.raw_plots[m] = p
             self.raw_marks[m] = sc
@@ -482,13 +488,13 @@ class MainWindow(QMainWindow):
         )
         lay.addWidget(self.quality_label)
         self.stream_labels: dict[str, QLabel] = {}
-        for m in ("ecg", "eda", "resp"):
-            lab = QLabel(f"{MODALITY_LABELS[m]} waiting", box)
+        for role in ROLES.values():
+            lab = QLabel(f"{role.label} waiting", box)
             lab.setFont(_font(11, bold=True))
             lab.setMinimumWidth(96)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             lay.addWidget(lab)
-            self.stream_labels[m] = lab
+            self.stream_labels[role.key] = lab
         return box
 
     @staticmethod
@@ -678,9 +684,10 @@ class MainWindow(QMainWindow):
             self.record_label.setStyleSheet(f"color: {colour};")
 
     def _draw_streams(self, snap: Snapshot) -> None:
-        for m, lab in self.stream_labels.items():
+        for role in ROLES.values():
+            lab = self.stream_labels[role.key]
             # the row stands for whichever source fills the role (ECG, PPG or RR; RESP or ACC)
-            src = next((s for s in RAW_SOURCES[m] if s in snap.streams), m)
+            src = _source(role, snap.streams)
             name = src.upper()
             st = snap.streams.get(src)
             if st is None:
@@ -751,10 +758,10 @@ class MainWindow(QMainWindow):
     def _draw_numbers(self, snap: Snapshot) -> None:
         f = snap.features
         parts = []
-        for m in ("ecg", "eda", "resp"):
-            q = f.get(f"quality_{m}", math.nan)
-            if m in snap.streams or any(s in snap.streams for s in RAW_SOURCES[m]):
-                parts.append(f"{MODALITY_LABELS[m]} {q:.0%}" if math.isfinite(q) else f"{m} --")
+        for role in ROLES.values():
+            q = f.get(role.quality, math.nan)  # quality_cardiac: whichever source feeds it
+            if any(s in snap.streams for s in of_role(role.name)):
+                parts.append(f"{role.label} {q:.0%}" if math.isfinite(q) else f"{role.key} --")
         _set_text(self.quality_label, "signal quality<br>" + " · ".join(parts) if parts else "")
         for key, name, unit, fmt in NUMBERS:
             v = f.get(key, math.nan)
@@ -766,13 +773,14 @@ class MainWindow(QMainWindow):
         if not ends:
             return
         now = max(ends)
-        for m, plot in self.raw_plots.items():
+        for role in ROLES.values():
+            m, plot = role.key, self.raw_plots[role.key]
             # the cardiac plot shows the cardiac source (ECG, PPG or an RR stream), the
             # breathing plot a belt or, without one, the chest accelerometer's breathing
-            src = next((s for s in RAW_SOURCES[m] if s in snap.raw), m)
+            src = _source(role, snap.raw)
             if self._raw_source.get(m) != src:
                 self._raw_source[m] = src
-                label, unit, what = RAW_SOURCE_LABELS[src]
+                label, unit, what = _source_text(src)
                 plot.setTitle(f"{label} — ● {what}", color=DARK, size="10pt")
                 plot.setLabel("left", f"{label.split(' ')[0]} ({unit})")
                 self._raw_yrange.pop(m, None)
@@ -780,7 +788,7 @@ class MainWindow(QMainWindow):
             i0 = int(np.searchsorted(t, now - self.raw_span_s)) if t.size else 0
             tv, xv = t[i0:] - now, x[i0:]
             _set_curve(self.raw_curves[m], tv, xv)
-            marks = snap.marks.get(RAW_MARKS[m][0], np.empty(0))
+            marks = snap.marks.get(role.mark, np.empty(0))
             if tv.size > 1 and marks.size:
                 mt = marks[(marks >= t[i0]) & (marks <= t[-1])]
                 self.raw_marks[m].setData(mt - now, np.interp(mt, t[i0:], xv))
