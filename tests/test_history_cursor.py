@@ -128,3 +128,15 @@ def test_view_history_overlap_gap_restart_and_hand_made():
     assert len(h) == 4
     with pytest.raises(ValueError, match="time_s"):
         ViewHistory(("arousal",), 10.0)
+
+
+def test_engine_summary_reads_every_kept_row():
+    from wot_biofeedback.profiles import engine_summary
+
+    eng = _engine(history_s=4 * 3600.0)
+    eng._publish(_frames(0, 4000))  # 1000 s: more than a cursor-less snapshot's 10 min
+    whole = engine_summary(eng)
+    assert sum(whole["time_in_zone_s"].values()) == pytest.approx(1000.0, abs=1.0)
+    assert sum(engine_summary(eng, history_s=100.0)["time_in_zone_s"].values()) == (
+        pytest.approx(100.0, abs=1.0)
+    )
