@@ -6,17 +6,19 @@ Run on demand (prints a table, asserts nothing)::
 
 A stand-in engine hands the console a new snapshot on every frame: three raw traces of 10 s at
 1 kHz (ECG with R-peak marks, EDA with SCR marks, RESP with breath marks; 10,000 points each,
-moving on by 1/60 s per frame), 10 min of arousal and zone history and the session trends,
-growing by 4 frames per second of session. The loop draws as fast as it can: snapshot →
-``MainWindow.show_snapshot`` → Qt paints. A frame counts when the raw-trace view actually
-painted (a paint event on its viewport). Reported: sustained frames per second free-running,
-and, paced at 60 Hz like a display, the frames painted and the CPU time per wall second of the
-process (100 % = one core).
+moving on by 1/60 s per frame), and the frame history by cursor, as the engine hands it out
+(the first snapshot the session so far, 10 min; each later one only the rows written since, 4
+per second of session), from which the console draws 10 min of arousal and zone history and
+the trends. The loop draws as fast as it can: snapshot → ``MainWindow.show_snapshot`` → Qt
+paints. A frame counts when the raw-trace view actually painted (a paint event on its
+viewport). Reported: sustained frames per second free-running, and, paced at 60 Hz like a
+display, the frames painted and the CPU time per wall second of the process (100 % = one core).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -28,7 +30,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from wot_biofeedback.cues import Cue
-from wot_biofeedback.engine import Snapshot, StreamStatus
+from wot_biofeedback.snapshot import Snapshot, StreamStatus
 from wot_biofeedback.ui import ClientWindow, MainWindow
 
 FS = 1000.0
@@ -63,14 +65,17 @@ class FakeEngine:
         self.eda = 5 + 0.3 * np.sin(2 * np.pi * tt / 17) + 0.005 * rng.standard_normal(n)
         self.resp = np.sin(2 * np.pi * tt / 5) + 0.02 * rng.standard_normal(n)
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, history_since: int | None = None) -> Snapshot:
         self.t += self.step_s
         now = self.t
+        written = int(now * FRAME_RATE)  # history rows: one per frame, row i at i / FRAME_RATE
+        first = written - int(600 * FRAME_RATE) if history_since is None else history_since
+        first = max(0, first, written - int(4 * 3600 * FRAME_RATE))
         n = int(SPAN_S * FS)
         start = int((now * FS) % (30 * FS))
         t = now - SPAN_S + np.arange(n) / FS
         raw = {m: (t, getattr(self, m)[start : start + n].copy()) for m in ("ecg", "eda", "resp")}
-        h_t = np.arange(max(0.0, now - 600.0), now, 1.0 / FRAME_RATE)
+        h_t = np.arange(first, written) / FRAME_RATE
         k = h_t.size
         hist = {
             "time_s": h_t,
@@ -94,7 +99,7 @@ class FakeEngine:
         return Snapshot(
             session_s=now,
             zone="hyper",
-            arousal=float(hist["arousal"][-1]),
+            arousal=2.0 * math.sin(now / 60.0),
             confidence=1.0,
             explanation="within: HR +2 bpm, breathing 12/min, SCR rate ×1.0",
             drivers=[],
@@ -108,8 +113,10 @@ class FakeEngine:
             marks=marks,
             streams=st,
             # a new engine frame every 1/4 s of session: history and trends redraw then
-            n_frames=int(now * FRAME_RATE),
+            n_frames=written,
             overruns=0,
+            history_start=first if k else written,
+            history_cursor=written,
         )
 
 
@@ -126,13 +133,13 @@ def main() -> int:
     counter = PaintCounter()
     win.raw_view.viewport().installEventFilter(counter)
     for _ in range(30):  # warm-up
-        win.show_snapshot(eng.snapshot())
+        win.show_snapshot(eng.snapshot(win.history.cursor))
         app.processEvents()
     counter.n = 0
     wall0, cpu0 = time.perf_counter(), time.process_time()
     loops = 0
     while time.perf_counter() - wall0 < args.seconds:
-        win.show_snapshot(eng.snapshot())
+        win.show_snapshot(eng.snapshot(win.history.cursor))
         app.processEvents()
         loops += 1
     wall = time.perf_counter() - wall0
@@ -154,7 +161,7 @@ def main() -> int:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     next_t = wall0
     while time.perf_counter() - wall0 < args.seconds:
-        snap = eng.snapshot()
+        snap = eng.snapshot(win.history.cursor)
         win.show_snapshot(snap)
         client.show_snapshot(snap)
         client.pacer.update()
@@ -170,7 +177,10 @@ def main() -> int:
         f"pacer {client_paints.n / wall:.0f} fps, CPU {100 * cpu / wall:.0f} % of one core"
     )
     client.close()
-    print("  3 traces x 10 s at 1 kHz with marks, 10 min arousal + zone history, 4 trends")
+    print(
+        "  3 traces x 10 s at 1 kHz with marks, 10 min arousal + zone history, 4 trends"
+        " (history by cursor)"
+    )
     win.close()
     return 0
 

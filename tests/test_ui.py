@@ -225,7 +225,7 @@ class StubEngine:
         self.calls: list[tuple[str, object]] = []
         self.stopped = False
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, history_since: int | None = None) -> Snapshot:
         empty = np.empty(0)
         streams = {m: StreamStatus(m, m.upper(), 100.0, "", "waiting", math.inf, 0) for m in TYPES}
         return Snapshot(
@@ -275,7 +275,7 @@ def test_waiting_engine_and_run_window(qtbot):
 class NotedEngine(StubEngine):
     """A running EDA stream with a signal problem named by the engine."""
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, history_since: int | None = None) -> Snapshot:
         snap = super().snapshot()
         streams = dict(snap.streams)
         streams["eda"] = StreamStatus(
@@ -479,7 +479,7 @@ def test_demo_screenshot_writes_both_views(tmp_path):
 class PpgEngine(StubEngine):
     """A PPG pulse stream instead of ECG, and breathing from a chest accelerometer."""
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, history_since: int | None = None) -> Snapshot:
         snap = super().snapshot()
         t = np.arange(0, 20, 0.01)
         raw = {"ppg": (t, np.sin(2 * np.pi * 1.1 * t)), "acc": (t, np.sin(2 * np.pi * t / 5))}
@@ -498,20 +498,30 @@ def test_cardiac_and_breathing_plots_follow_the_connected_sources(qtbot):
 
 
 class GrowingEngine(StubEngine):
-    """A session that grows past the engine's 10-min snapshot history."""
+    """A session that grows by a frame every 0.25 s; its snapshots keep the history contract
+    (only the rows written since the view's cursor; without one, the last 10 min)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_rows: int = 4 * 3600 * 4) -> None:
         super().__init__()
         self.now = 0.0
+        self.keep_rows = keep_rows  # rows the engine keeps
+        self.asked: list[int | None] = []
+        self.sent = 0  # history rows handed out
 
-    def snapshot(self, history_s: float = 600.0) -> Snapshot:
+    def snapshot(self, history_since: int | None = None) -> Snapshot:
+        self.asked.append(history_since)
         snap = super().snapshot()
-        t = np.arange(max(0.0, self.now - history_s), self.now, 0.25)
+        written = int(self.now * 4)
+        since = written - 2400 if history_since is None else history_since
+        first = max(since, written - self.keep_rows, 0)
+        t = np.arange(first, written) * 0.25
+        self.sent += t.size
         hist = {"time_s": t, "arousal": np.zeros(t.size), "zone_code": np.zeros(t.size),
                 "hr_bpm": 70 + t / 100.0}  # fmt: skip
         return dataclasses.replace(
-            snap, session_s=self.now, history=hist, n_frames=int(self.now * 4), calibrating=False
-        )
+            snap, session_s=self.now, history=hist, n_frames=written, calibrating=False,
+            history_start=first if t.size else written, history_cursor=written,
+        )  # fmt: skip
 
 
 def test_trends_hold_the_whole_session(qtbot):
@@ -519,14 +529,29 @@ def test_trends_hold_the_whole_session(qtbot):
     eng.now = 300.0
     win = MainWindow(eng, owns_engine=True)
     qtbot.addWidget(win)
-    for now in np.arange(300.0, 1500.0, 40.0):  # 25 min, snapshots of the last 10 min only
+    for now in np.arange(300.0, 1500.0, 40.0):  # 25 min, polled every 40 s of session
         eng.now = float(now)
         win.refresh()
+    # the first poll takes every row kept, each later one only the new rows
+    assert eng.asked[0] == 0 and eng.asked[1:] == [
+        int(n * 4) for n in np.arange(300.0, 1460.0, 40.0)
+    ]
+    assert eng.sent == int(eng.now * 4)
     curve = win.trend_curves["hr_bpm"]
     tx, ty = curve.xData, curve.yData  # the data set, before clipping to the view
     assert tx[0] == 0.0 and tx[-1] == pytest.approx(eng.now - 0.25)
     assert np.all(np.diff(tx) == 0.25)  # no gap, no duplicate
     assert ty[-1] == pytest.approx(70 + tx[-1] / 100.0)
+    # the arousal plot shows the last 10 min of the same rows
+    ax = win.arousal_curve.xData
+    assert ax[-1] == tx[-1] and ax[0] <= tx[-1] - 600.0 < ax[1]
+    # a restarted engine (fewer rows than the cursor): the window starts again from its rows
+    eng.now = 100.0
+    win.refresh()
+    assert len(win.history) == 0 and win.history.cursor == 0
+    win.refresh()
+    assert win.trend_curves["hr_bpm"].xData[-1] == pytest.approx(99.75)
+    assert win.history.cursor == 400
     win.close()
 
 

@@ -12,7 +12,6 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +38,7 @@ from .session_log import (
     SessionEvent,
     StreamStart,
 )
+from .snapshot import HISTORY_WINDOW_S, Snapshot, StreamStatus  # re-exported: engine.Snapshot
 from .sources.lsl import LslSource, LslStreams, stream_state
 from .state import ZONE_CODE, Baseline
 
@@ -58,45 +58,6 @@ REPEAT_AFTER_S = 2.0
 """The session clock's start is written again this long after it was first written, s."""
 FRAME_BUFFER_S = 1800.0
 """Frames kept for :meth:`Engine.frames_since`, s of session (4 Hz: 7,200 frames, ~14 MB)."""
-
-
-@dataclass(frozen=True)
-class StreamStatus:
-    """Status of one input stream as seen by the engine."""
-
-    modality: str
-    name: str
-    fs: float
-    unit: str
-    state: str  # "waiting", "ok", "lagging", "lost"
-    since_last_s: float
-    n_samples: int
-    note: str = ""  # a problem found in the stream, e.g. an implausible EDA level
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A consistent copy of what the engine knows now; safe to read from any thread."""
-
-    session_s: float
-    zone: str
-    arousal: float
-    confidence: float
-    explanation: str
-    drivers: list[tuple[str, float, str]]
-    features: dict[str, float]
-    calibrating: bool
-    message: str
-    window: tuple[float, float]
-    cue: Cue | None
-    history: dict[str, np.ndarray]
-    raw: dict[str, tuple[np.ndarray, np.ndarray]]
-    marks: dict[str, np.ndarray]
-    streams: dict[str, StreamStatus]
-    n_frames: int
-    overruns: int
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Engine:
@@ -573,11 +534,19 @@ class Engine:
         out, self._drained[sid] = self.frames_since(self._drained[sid], sid)
         return out
 
-    def snapshot(self, history_s: float = 600.0) -> Snapshot:
-        """Copy the current state for a view."""
-        n_hist = int(history_s * self.config.frame_rate_hz)
+    def snapshot(self, history_since: int | None = None) -> Snapshot:
+        """Copy the current state for a view.
+
+        ``history_since`` is the view's history cursor (the ``history_cursor`` of its previous
+        snapshot; 0 for every row kept): ``history`` then holds only the rows written since.
+        None: the last ``HISTORY_WINDOW_S`` of rows. See :mod:`wot_biofeedback.snapshot`.
+        """
         with self._lock:
-            hist = {k: rb.peek(n_hist)[0] for k, rb in self._hist.items()}
+            # the history rings are written together under this lock: one row count for all
+            written = self._hist["time_s"].write_index
+            if history_since is None:
+                history_since = written - int(HISTORY_WINDOW_S * self.config.frame_rate_hz)
+            hist = {k: rb.read_since(max(0, history_since))[0] for k, rb in self._hist.items()}
             raw = {}
             for m, rb in self._raw.items():
                 x, start = rb.peek(rb.capacity)
@@ -645,4 +614,6 @@ class Engine:
                 "cues_muted": self.pipeline.cues.muted,
                 "recording": self.recorder.status() if self.recorder is not None else None,
             },
+            history_start=written - hist["time_s"].size,
+            history_cursor=written,
         )

@@ -217,8 +217,9 @@ def engine_summary(engine: Any, history_s: float = 4 * 3600.0) -> dict[str, Any]
 
     from .summary import build_summary
 
-    snap = engine.snapshot(history_s=history_s)
-    h = snap.history
+    snap = engine.snapshot(history_since=0)  # every row the engine keeps
+    keep = int(history_s * engine.config.frame_rate_hz)
+    h = {k: v[max(0, v.size - keep) :] for k, v in snap.history.items()}
     names = {code: zone for zone, code in ZONE_CODE.items()}
     zones = [names.get(int(c), "unknown") for c in np.nan_to_num(h["zone_code"], nan=2.0)]
     summary = build_summary(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from .engine import Snapshot
+from .snapshot import Snapshot
 
 ZONE_WORDS = {
     "hyper": "HYPERAROUSED (above the window)",

@@ -9,14 +9,15 @@ The pacer is driven by wall-clock time (``time.monotonic``), not by counting tim
 circle's size is a pure function of the time since the pacer started (:func:`pacer_state`), so
 a late or skipped repaint never shifts the rhythm. Colours are Okabe-Ito and calm: teal green
 inside the window, warm orange above it, sky blue below it, grey when unsure; never an alarm
-red. The window never computes a feature; it polls ``engine.snapshot()`` on a ``QTimer``.
+red. The window never computes a feature; it polls ``engine.snapshot()`` on a ``QTimer`` (with a
+history cursor: it draws no history, so it asks only for the rows written since it last polled).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import (
@@ -32,8 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-if TYPE_CHECKING:
-    from ..engine import Snapshot
+from ..snapshot import Snapshot, SnapshotSource
 
 __all__ = ["ClientWindow", "pacer_state"]
 
@@ -202,15 +202,15 @@ class ClientWindow(QWidget):
 
     Parameters
     ----------
-    engine : Engine-like
-        Anything with ``snapshot()``.
+    engine : SnapshotSource
+        Anything with ``snapshot(history_since=...)``.
     poll_hz, paint_hz : float
         Snapshot polling rate and pacer repaint rate.
     """
 
     def __init__(
         self,
-        engine: Any,
+        engine: SnapshotSource,
         poll_hz: float = 15.0,
         paint_hz: float = 60.0,
         parent: QWidget | None = None,
@@ -218,6 +218,8 @@ class ClientWindow(QWidget):
         super().__init__(parent)
         self.engine = engine
         self.last_snapshot: Snapshot | None = None
+        # the engine's history row count at the last poll (at the first, None: its default)
+        self._history_cursor: int | None = None
         self.error = ""  # the last snapshot failure, if any
         self._cues: dict[str, Any] = {}  # zone -> the latest cue for it
         self.setWindowTitle("wot-biofeedback — for you")
@@ -270,10 +272,11 @@ class ClientWindow(QWidget):
     # polling ---------------------------------------------------------------------------------
     def refresh(self) -> None:
         try:
-            snap = self.engine.snapshot()
+            snap = self.engine.snapshot(history_since=self._history_cursor)
         except Exception as exc:  # an engine fault must not take the client's screen down
             self.error = repr(exc)
             return
+        self._history_cursor = snap.history_cursor
         self.show_snapshot(snap)
 
     def show_snapshot(self, snap: Snapshot) -> None:

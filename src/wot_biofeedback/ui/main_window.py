@@ -1,7 +1,10 @@
 """The live window: zone banner, arousal history with the window of tolerance, raw traces.
 
 The window never computes a feature. A ``QTimer`` (about 30 Hz) calls ``engine.snapshot()`` and
-only draws what the snapshot holds; buttons forward to the engine's thread-safe commands.
+only draws what the snapshot holds; buttons forward to the engine's thread-safe commands. The
+frame history (arousal, zones, trends) comes by cursor: each snapshot carries only the rows
+written since the last one, which the window appends to its own arrays (:class:`ViewHistory`)
+and draws from.
 
 Drawing follows the usual pyqtgraph rules for live plots: one curve item per trace created up
 front and updated with ``setData`` (``skipFiniteCheck`` when the data are finite, ``connect=
@@ -15,15 +18,14 @@ vision deficiencies; the zone is always written in words too, never shown by col
 
 from __future__ import annotations
 
-import contextlib
 import math
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pyqtgraph as pg
@@ -43,10 +45,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..modalities import MODALITIES, ROLES, Role, of_role
+from ..snapshot import Snapshot, SnapshotSource
 from ..state import ZONE_CODE
-
-if TYPE_CHECKING:
-    from ..engine import Snapshot
+from .history import ViewHistory
 
 __all__ = ["MainWindow", "run_window", "take_screenshots"]
 
@@ -70,20 +72,9 @@ ZONE_WORDS = {
 }
 CALIBRATING_WORDS = "Calibrating baseline…"
 STREAM_COLOURS = {"ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY}
-MODALITY_LABELS = {"ecg": "ECG", "eda": "EDA", "resp": "RESP"}
-RAW_UNITS = {"ecg": "mV", "eda": "µS", "resp": "a.u."}
-RAW_MARKS = {"ecg": ("rpeak", "R-peaks"), "eda": ("scr", "SCRs"), "resp": ("breath", "breaths")}
-RAW_COLOURS = {"ecg": DARK, "eda": DARK, "resp": DARK}
-MARK_COLOURS = {"ecg": VERMILLION, "eda": BLUE, "resp": GREEN}
-RAW_SOURCES = {"ecg": ("ecg", "ppg", "rr"), "eda": ("eda",), "resp": ("resp", "acc")}
-RAW_SOURCE_LABELS = {
-    "ecg": ("ECG", "mV", "R-peaks"),
-    "ppg": ("PPG pulse", "a.u.", "pulses"),
-    "rr": ("RR intervals", "ms", "beats"),
-    "eda": ("EDA", "µS", "SCRs"),
-    "resp": ("RESP", "a.u.", "breaths"),
-    "acc": ("ACC breathing (chest tilt)", "a.u.", "breaths"),
-}
+MARK_COLOURS = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
+"""Colour of the event marks on each role's raw trace (the roles of ``modalities.ROLES``)."""
+UNIT_TEXT = {"uS": "µS"}  # units as written on screen
 NUMBERS = (
     ("hr_bpm", "HR", "bpm", "{:.0f}"),
     ("rmssd_ms", "RMSSD", "ms", "{:.0f}"),
@@ -102,21 +93,38 @@ TRENDS = (
     ("scl_us", "SCL (µS)", ORANGE),
     ("resp_rate_bpm", "breathing (/min)", GREEN),
 )
+HISTORY_KEYS = ("time_s", "arousal", "zone_code", *(k for k, _, _ in TRENDS))
+"""The frame-history series the window keeps (its own copy, up to ``TREND_HISTORY_S``)."""
 AROUSAL_YRANGE = (-4.3, 4.3)  # the index is clipped to ±4
 REFRESH_HZ = 30.0
 CALIBRATE_S = 60.0
 MAX_MARKER_LINES = 200
 
 
-class EngineLike(Protocol):
-    """What the window needs from the engine (``wot_biofeedback.engine.Engine`` has it)."""
+class EngineLike(SnapshotSource, Protocol):
+    """What the window calls on the engine (``wot_biofeedback.engine.Engine`` has it):
+    ``snapshot(history_since=cursor)`` and the commands."""
 
-    def snapshot(self) -> Snapshot: ...
     def calibrate_now(self, duration_s: float = ...) -> None: ...
     def mute_cues(self, muted: bool) -> None: ...
     def send_cue(self, text: str | None = ...) -> None: ...
     def add_marker(self, text: str) -> None: ...
     def stop(self) -> None: ...
+
+
+def _source_text(modality: str) -> tuple[str, str, str]:
+    """``(label, unit, marks)`` of the raw trace ``modality`` feeds, from the modality table."""
+    d = MODALITIES[modality]
+    # a multi-axis signal (a chest accelerometer) is drawn as the one-dimensional breathing
+    # surrogate the engine derives from it, which has no physical unit
+    unit = "a.u." if d.width > 1 else d.unit
+    return d.label, UNIT_TEXT.get(unit, unit), d.marks
+
+
+def _source(role: Role, present: Container[str]) -> str:
+    """The modality feeding ``role`` in ``present`` (the preferred one when none does)."""
+    sources = of_role(role.name)
+    return next((m for m in sources if m in present), sources[0])
 
 
 def clock(s: float) -> str:
@@ -203,8 +211,9 @@ class MainWindow(QMainWindow):
     Parameters
     ----------
     engine : Engine-like
-        Anything with ``snapshot()`` and the command methods ``calibrate_now``, ``mute_cues``,
-        ``send_cue``, ``add_marker`` (and ``stop`` when ``owns_engine``).
+        Anything with ``snapshot(history_since=...)`` and the command methods
+        ``calibrate_now``, ``mute_cues``, ``send_cue``, ``add_marker`` (and ``stop`` when
+        ``owns_engine``); see :class:`EngineLike`.
     truth : callable, optional
         ``session_s -> zone`` for a simulated session's ground truth (shown small).
     owns_engine : bool
@@ -239,9 +248,7 @@ class MainWindow(QMainWindow):
         self._banner_key = ""
         self.raw_span_s = RAW_SPAN_S
         self._raw_source: dict[str, str] = {}
-        self._trend_t: list[np.ndarray] = []
-        self._trend_v: dict[str, list[np.ndarray]] = {k: [] for k, _, _ in TRENDS}
-        self._trend_last = -math.inf
+        self.history = ViewHistory(HISTORY_KEYS, TREND_HISTORY_S)
         self._n_markers_drawn = 0
 
         self.setWindowTitle("wot-biofeedback — window of tolerance")
@@ -421,19 +428,20 @@ class MainWindow(QMainWindow):
         self.raw_plots: dict[str, pg.PlotItem] = {}
         self.raw_curves: dict[str, pg.PlotDataItem] = {}
         self.raw_marks: dict[str, pg.ScatterPlotItem] = {}
-        for i, m in enumerate(("ecg", "eda", "resp")):
-            last = i == 2
+        # one plot per role (cardiac, electrodermal, respiratory), keyed by the role's key
+        for i, role in enumerate(ROLES.values()):
+            m = role.key
+            last = i == len(ROLES) - 1
+            _, unit, what = _source_text(of_role(role.name)[0])
             p = self.raw_view.addPlot(row=i, col=0)
-            _style_plot(
-                p, f"{MODALITY_LABELS[m]} ({RAW_UNITS[m]})", "seconds (0 = now)" if last else None
-            )
-            p.setTitle(f"{MODALITY_LABELS[m]} — ● {RAW_MARKS[m][1]}", color=DARK, size="10pt")
+            _style_plot(p, f"{role.label} ({unit})", "seconds (0 = now)" if last else None)
+            p.setTitle(f"{role.label} — ● {what}", color=DARK, size="10pt")
             p.setXRange(-RAW_SPAN_S, 0.1, padding=0)
             p.setYRange(0.0, 1.0, padding=0)
             if i:
-                p.setXLink(self.raw_plots["ecg"])
-            self.raw_curves[m] = p.plot(pen=pg.mkPen(RAW_COLOURS[m], width=1))
-            sc = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(MARK_COLOURS[m]))
+                p.setXLink(next(iter(self.raw_plots.values())))
+            self.raw_curves[m] = p.plot(pen=pg.mkPen(DARK, width=1))
+            sc = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(MARK_COLOURS[role.name]))
             p.addItem(sc)
             self.raw_plots[m] = p
             self.raw_marks[m] = sc
@@ -480,13 +488,13 @@ class MainWindow(QMainWindow):
         )
         lay.addWidget(self.quality_label)
         self.stream_labels: dict[str, QLabel] = {}
-        for m in ("ecg", "eda", "resp"):
-            lab = QLabel(f"{MODALITY_LABELS[m]} waiting", box)
+        for role in ROLES.values():
+            lab = QLabel(f"{role.label} waiting", box)
             lab.setFont(_font(11, bold=True))
             lab.setMinimumWidth(96)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             lay.addWidget(lab)
-            self.stream_labels[m] = lab
+            self.stream_labels[role.key] = lab
         return box
 
     @staticmethod
@@ -593,7 +601,7 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Pull one snapshot from the engine and draw it (the timer's slot)."""
         try:
-            snap = self.engine.snapshot()
+            snap = self.engine.snapshot(history_since=self.history.cursor)
         except Exception as exc:  # an engine fault must not take the window down
             self.engine_label.setText(f"snapshot failed: {exc!r}")
             return
@@ -606,10 +614,10 @@ class MainWindow(QMainWindow):
         self._draw_streams(snap)
         self._draw_recording(snap)
         self._draw_raw(snap)
-        if snap.n_frames != self._n_frames:
+        if self.history.update(snap) or snap.n_frames != self._n_frames:
             self._n_frames = snap.n_frames
             self._draw_history(snap)
-            self._draw_trends(snap)
+            self._draw_trends()
             self._draw_numbers(snap)
         self._count_fps(snap)
 
@@ -676,9 +684,10 @@ class MainWindow(QMainWindow):
             self.record_label.setStyleSheet(f"color: {colour};")
 
     def _draw_streams(self, snap: Snapshot) -> None:
-        for m, lab in self.stream_labels.items():
+        for role in ROLES.values():
+            lab = self.stream_labels[role.key]
             # the row stands for whichever source fills the role (ECG, PPG or RR; RESP or ACC)
-            src = next((s for s in RAW_SOURCES[m] if s in snap.streams), m)
+            src = _source(role, snap.streams)
             name = src.upper()
             st = snap.streams.get(src)
             if st is None:
@@ -697,8 +706,8 @@ class MainWindow(QMainWindow):
                 lab.setStyleSheet(f"color: {STREAM_COLOURS.get(state, GREY)};")
 
     def _draw_history(self, snap: Snapshot) -> None:
-        h = snap.history
-        t = h.get("time_s", np.empty(0))
+        h = self.history
+        t = h["time_s"]
         now = float(t[-1]) if t.size else snap.session_s
         # the first minute fills from the left, then up to HISTORY_SPAN_S scroll by
         right = max(now, 60.0)
@@ -706,7 +715,8 @@ class MainWindow(QMainWindow):
         span = right - x0
         # a little room on the right so the "now" dot is not cut in half
         self.arousal_plot.setXRange(x0, right + 0.015 * span, padding=0)
-        a = h.get("arousal", np.empty(0))
+        i0 = h.index_at(x0)
+        t, a = t[i0:], h["arousal"][i0:]
         _set_curve(self.arousal_curve, t, a)
         if t.size and math.isfinite(a[-1]):
             self.now_dot.setData([now], [float(a[-1])])
@@ -722,7 +732,7 @@ class MainWindow(QMainWindow):
         self.band_labels["hyper"].setPos(xl, hi + 0.05)
         self.band_labels["hypo"].setPos(xl, lo - 0.05)
         # zone strip: one filled step curve per zone, 1 where the frame is in that zone
-        zc = h.get("zone_code", np.empty(0))
+        zc = h["zone_code"][i0:]
         if t.size:
             dt = float(np.median(np.diff(t))) if t.size > 1 else 0.25
             edges = np.append(t - 0.5 * dt, t[-1] + 0.5 * dt)
@@ -731,38 +741,27 @@ class MainWindow(QMainWindow):
                     edges, (zc == code).astype(np.float64), skipFiniteCheck=True
                 )
 
-    def _draw_trends(self, snap: Snapshot) -> None:
-        """Keep the whole session's trend rows (the snapshot holds the last 10 min only)."""
-        h = snap.history
-        if not self._trend_t:
-            # the first draw: the session so far, not just the snapshot's last 10 min
-            with contextlib.suppress(TypeError):  # an engine-like without history_s
-                h = self.engine.snapshot(history_s=TREND_HISTORY_S).history  # type: ignore[call-arg]
-        t = h.get("time_s", np.empty(0))
-        new = t > self._trend_last
-        if new.any():
-            self._trend_t.append(t[new])
-            for key in self._trend_v:
-                self._trend_v[key].append(h.get(key, np.full(t.size, np.nan))[new])
-            self._trend_last = float(t[new][-1])
-            if len(self._trend_t) > 64:  # keep few, large arrays
-                self._trend_t = [np.concatenate(self._trend_t)]
-                for key in self._trend_v:
-                    self._trend_v[key] = [np.concatenate(self._trend_v[key])]
-        if not self._trend_t:
+    def _draw_trends(self) -> None:
+        """The whole session's trends (up to ``TREND_HISTORY_S``), from the window's history."""
+        h = self.history
+        if not len(h):
+            for curve in self.trend_curves.values():
+                curve.setData([], [])
             return
-        tt = np.concatenate(self._trend_t)
+        t = h["time_s"]
+        x0 = max(0.0, float(t[-1]) - TREND_HISTORY_S)
+        i0 = h.index_at(x0)
         for key, curve in self.trend_curves.items():
-            _set_curve(curve, tt, np.concatenate(self._trend_v[key]))
-        self.trend_plots[TRENDS[0][0]].setXRange(0.0, max(60.0, float(tt[-1])), padding=0.01)
+            _set_curve(curve, t[i0:], h[key][i0:])
+        self.trend_plots[TRENDS[0][0]].setXRange(x0, max(60.0, float(t[-1])), padding=0.01)
 
     def _draw_numbers(self, snap: Snapshot) -> None:
         f = snap.features
         parts = []
-        for m in ("ecg", "eda", "resp"):
-            q = f.get(f"quality_{m}", math.nan)
-            if m in snap.streams or any(s in snap.streams for s in RAW_SOURCES[m]):
-                parts.append(f"{MODALITY_LABELS[m]} {q:.0%}" if math.isfinite(q) else f"{m} --")
+        for role in ROLES.values():
+            q = f.get(role.quality, math.nan)  # quality_cardiac: whichever source feeds it
+            if any(s in snap.streams for s in of_role(role.name)):
+                parts.append(f"{role.label} {q:.0%}" if math.isfinite(q) else f"{role.key} --")
         _set_text(self.quality_label, "signal quality<br>" + " · ".join(parts) if parts else "")
         for key, name, unit, fmt in NUMBERS:
             v = f.get(key, math.nan)
@@ -774,13 +773,14 @@ class MainWindow(QMainWindow):
         if not ends:
             return
         now = max(ends)
-        for m, plot in self.raw_plots.items():
+        for role in ROLES.values():
+            m, plot = role.key, self.raw_plots[role.key]
             # the cardiac plot shows the cardiac source (ECG, PPG or an RR stream), the
             # breathing plot a belt or, without one, the chest accelerometer's breathing
-            src = next((s for s in RAW_SOURCES[m] if s in snap.raw), m)
+            src = _source(role, snap.raw)
             if self._raw_source.get(m) != src:
                 self._raw_source[m] = src
-                label, unit, what = RAW_SOURCE_LABELS[src]
+                label, unit, what = _source_text(src)
                 plot.setTitle(f"{label} — ● {what}", color=DARK, size="10pt")
                 plot.setLabel("left", f"{label.split(' ')[0]} ({unit})")
                 self._raw_yrange.pop(m, None)
@@ -788,7 +788,7 @@ class MainWindow(QMainWindow):
             i0 = int(np.searchsorted(t, now - self.raw_span_s)) if t.size else 0
             tv, xv = t[i0:] - now, x[i0:]
             _set_curve(self.raw_curves[m], tv, xv)
-            marks = snap.marks.get(RAW_MARKS[m][0], np.empty(0))
+            marks = snap.marks.get(role.mark, np.empty(0))
             if tv.size > 1 and marks.size:
                 mt = marks[(marks >= t[i0]) & (marks <= t[-1])]
                 self.raw_marks[m].setData(mt - now, np.interp(mt, t[i0:], xv))
@@ -917,7 +917,7 @@ def take_screenshots(
     reached = False
     while time.monotonic() < t_end:
         app.processEvents()
-        if until(engine.snapshot()):
+        if until(engine.snapshot(history_since=win.history.cursor)):
             reached = True
             break
         time.sleep(0.01)

@@ -1,0 +1,86 @@
+"""What a view reads from the live engine: :class:`Snapshot` and :class:`StreamStatus`.
+
+The engine makes them (:meth:`wot_biofeedback.engine.Engine.snapshot`); the views (``ui/``, the
+terminal view) only read them. Keeping the types here lets a view import them without
+importing the engine (and with it pylsl and the pipeline): views sit above the engine and never
+import it.
+
+**History by cursor.** The engine numbers the rows of its frame history (one row per feature
+frame; the row number is a monotonic count of the rows written, like
+:class:`~wot_biofeedback.dsp.ringbuffer.RingBuffer`'s write index). A view keeps its own copy
+of the history and asks only for what is new: ``engine.snapshot(history_since=cursor)`` returns
+the rows written since ``cursor`` (``0``: every row the engine still keeps, up to 4 h), and
+``snap.history_cursor`` is the cursor to pass next time. Rows the engine no longer keeps are
+skipped: ``snap.history_start`` is the number of the first row returned, past ``cursor`` when
+some were lost. Without a cursor (``history_since=None``) ``history`` holds the last
+:data:`HISTORY_WINDOW_S` of rows.
+
+This module imports no Qt, no pylsl and nothing of the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .cues import Cue
+
+__all__ = ["HISTORY_WINDOW_S", "Snapshot", "SnapshotSource", "StreamStatus"]
+
+HISTORY_WINDOW_S = 600.0
+"""The history a snapshot taken without a cursor holds, s of session."""
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """Status of one input stream as seen by the engine."""
+
+    modality: str
+    name: str
+    fs: float
+    unit: str
+    state: str  # "waiting", "ok", "lagging", "lost"
+    since_last_s: float
+    n_samples: int
+    note: str = ""  # a problem found in the stream, e.g. an implausible EDA level
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent copy of what the engine knows now; safe to read from any thread.
+
+    ``history`` holds the frame-history rows ``history_start`` to ``history_cursor`` (not
+    included), one array per series (``time_s``, ``arousal``, ``zone_code``, features); see
+    the module docstring. ``history_cursor`` is None for a snapshot made by hand (tests, a
+    stand-in engine): its ``history`` is then a window complete in itself.
+    """
+
+    session_s: float
+    zone: str
+    arousal: float
+    confidence: float
+    explanation: str
+    drivers: list[tuple[str, float, str]]
+    features: dict[str, float]
+    calibrating: bool
+    message: str
+    window: tuple[float, float]
+    cue: Cue | None
+    history: dict[str, np.ndarray]
+    raw: dict[str, tuple[np.ndarray, np.ndarray]]
+    marks: dict[str, np.ndarray]
+    streams: dict[str, StreamStatus]
+    n_frames: int
+    overruns: int
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    history_start: int = 0  # row number of history's first row
+    history_cursor: int | None = None  # rows written so far: the next history_since
+
+
+class SnapshotSource(Protocol):
+    """What a view polls (``wot_biofeedback.engine.Engine`` is one)."""
+
+    def snapshot(self, history_since: int | None = None) -> Snapshot: ...
