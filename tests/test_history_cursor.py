@@ -43,7 +43,7 @@ def test_engine_snapshot_hands_out_rows_since_the_cursor():
     snap = eng.snapshot(history_since=0)
     assert snap.history_cursor == 0 and snap.history_start == 0
     assert set(snap.history) == set(HISTORY_SERIES) and snap.history["time_s"].size == 0
-    eng._publish(_frames(0, 10))
+    eng._publish("client", _frames(0, 10))
     snap = eng.snapshot(history_since=0)
     assert (snap.history_start, snap.history_cursor) == (0, 10)
     np.testing.assert_array_equal(snap.history["time_s"], np.arange(10) / RATE)
@@ -53,7 +53,7 @@ def test_engine_snapshot_hands_out_rows_since_the_cursor():
     nothing = eng.snapshot(history_since=10)
     assert nothing.history_cursor == 10 and all(v.size == 0 for v in nothing.history.values())
     # rows the engine no longer keeps are skipped: history_start says where the rows begin
-    eng._publish(_frames(10, 500))
+    eng._publish("client", _frames(10, 500))
     snap = eng.snapshot(history_since=5)
     assert (snap.history_start, snap.history_cursor) == (110, 510)
     assert snap.history["time_s"][0] == 110 / RATE
@@ -65,7 +65,7 @@ def test_engine_snapshot_hands_out_rows_since_the_cursor():
 
 def test_engine_snapshot_without_cursor_is_the_last_ten_minutes():
     eng = _engine(history_s=4 * 3600.0)
-    eng._publish(_frames(0, 3000))
+    eng._publish("client", _frames(0, 3000))
     snap = eng.snapshot()
     n = int(HISTORY_WINDOW_S * RATE)
     assert snap.history["time_s"].size == n and snap.history_start == 3000 - n
@@ -134,7 +134,7 @@ def test_engine_summary_reads_every_kept_row():
     from wot_biofeedback.profiles import engine_summary
 
     eng = _engine(history_s=4 * 3600.0)
-    eng._publish(_frames(0, 4000))  # 1000 s: more than a cursor-less snapshot's 10 min
+    eng._publish("client", _frames(0, 4000))  # 1000 s: more than a cursor-less snapshot's 10 min
     whole = engine_summary(eng)
     assert sum(whole["time_in_zone_s"].values()) == pytest.approx(1000.0, abs=1.0)
     assert sum(engine_summary(eng, history_s=100.0)["time_in_zone_s"].values()) == (
