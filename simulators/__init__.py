@@ -10,6 +10,7 @@ from .physiology import SimConfig, SimulatedSession, simulate_session, simulate_
 from .publisher import SimulatorPublisher, publish
 from .replay import ReplayPublisher, ReplayStream, load_replay, play
 from .scenario import Scenario, Segment, list_scenarios, load_scenario
+from .source import SimulatedSource
 
 __all__ = [
     "ReplayPublisher",
@@ -18,6 +19,7 @@ __all__ = [
     "Segment",
     "SimConfig",
     "SimulatedSession",
+    "SimulatedSource",
     "SimulatorPublisher",
     "list_scenarios",
     "load_replay",

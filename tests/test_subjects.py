@@ -148,3 +148,32 @@ def test_a_csv_with_two_people_reads_per_person_by_prefix(tmp_path):
     assert rec.signals["resp"].name == "therapist_resp"
     assert rec.signals["eda"].name == "therapist_eda"
     assert read_recording(p, subject="client").signals["eda"].name == "client_eda"
+
+
+def test_the_simulator_in_process_gives_the_same_frames_as_the_file_path():
+    """Two simulated people straight into the run loop (no LSL): each person's frames equal
+    those of their signals analysed as a recording, and follow their own script."""
+    from wot_simulators import SimulatedSource
+
+    from wot_biofeedback.run import Collector, run
+    from wot_biofeedback.sources.files import Recording, Signal
+
+    sims = {
+        who: simulate_session(load_scenario(scen), SimConfig(seed=3 + i), 480.0)
+        for i, (who, scen) in enumerate(PEOPLE.items())
+    }
+    src = SimulatedSource(sims, chunk_s=0.7)
+    session = Session(src.rates())
+    got = Collector()
+    run(src, session, [got])
+    for who, sim in sims.items():
+        rec = Recording(
+            who, {m: Signal(sim.signal(m), sim.fs(m), m) for m in ("ecg", "eda", "resp")}
+        )
+        res, _ = run_recording(rec)
+        n = _same(got.subjects[who].frames, res.frames)
+        assert n == len(res.frames) >= 1900
+        agree = load_scenario(PEOPLE[who]).agreement(
+            [f.time_s for f in res.frames], [f.state.zone for f in res.frames], 120.0
+        )
+        assert all(v >= MIN_AGREEMENT for v in agree.values()), (who, agree)
