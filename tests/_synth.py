@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
@@ -92,3 +93,22 @@ def write_xdf(path: Path, streams: list[dict]) -> None:
         ).encode()
         out += chunk(6, struct.pack("<I", sid) + footer)
     path.write_bytes(bytes(out))
+
+
+def assert_same_frames(a, b, what: str = "") -> int:
+    """Frames present in both are identical (features, zone, arousal, confidence)."""
+    fb = {f.index: f for f in b}
+    n = 0
+    for f in a:
+        g = fb.get(f.index)
+        if g is None:
+            continue
+        n += 1
+        assert f.state.zone == g.state.zone, (what, f.time_s, f.state.zone, g.state.zone)
+        for x, y, name in (
+            (f.state.arousal, g.state.arousal, "arousal"),
+            (f.state.confidence, g.state.confidence, "confidence"),
+            *((f.features[k], g.features[k], k) for k in f.features),
+        ):
+            assert (math.isnan(x) and math.isnan(y)) or x == y, (what, f.time_s, name, x, y)
+    return n

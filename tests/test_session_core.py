@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from wot_simulators import ReplayPublisher, load_replay
 
-from _synth import breathing, ecg_like, scr_like, write_xdf
+from _synth import assert_same_frames, breathing, ecg_like, scr_like, write_xdf
 from wot_biofeedback import session_log as sl
 from wot_biofeedback.clock import SessionClock, place_whole
 from wot_biofeedback.config import EngineConfig
@@ -155,25 +154,6 @@ def test_clock_drops_what_came_before_time_0_across_chunks():
 
 
 # the same frames every way in ---------------------------------------------------------------
-def _assert_same_frames(a: list[Frame], b: list[Frame], what: str) -> int:
-    """Frames present in both are identical (features, zone, arousal, confidence)."""
-    fb = {f.index: f for f in b}
-    n = 0
-    for f in a:
-        g = fb.get(f.index)
-        if g is None:
-            continue
-        n += 1
-        assert f.state.zone == g.state.zone, (what, f.time_s, f.state.zone, g.state.zone)
-        for x, y, name in (
-            (f.state.arousal, g.state.arousal, "arousal"),
-            (f.state.confidence, g.state.confidence, "confidence"),
-            *((f.features[k], g.features[k], k) for k in f.features),
-        ):
-            assert (math.isnan(x) and math.isnan(y)) or x == y, (what, f.time_s, name, x, y)
-    return n
-
-
 def _config() -> EngineConfig:
     cfg = EngineConfig()
     cfg.calibration.duration_s = 30.0
@@ -240,12 +220,12 @@ def test_foreign_xdf_with_a_pause_gives_the_same_frames_offline_replayed_and_rec
         with engine:
             live = _drain_until(engine, dur - 1.0, 60.0)
     assert engine.gaps_filled == {"ecg": pytest.approx(20.0, abs=0.01)}
-    n = _assert_same_frames(live, offline.frames, "replayed live vs offline")
+    n = assert_same_frames(live, offline.frames, "replayed live vs offline")
     assert n >= 590
     again = read_recording(tmp_path / "live.xdf")
     cfg, base, _ = recorded_setup(again.session or {}, None, None)
     recorded, _ = run_recording(again, cfg, base)
-    assert _assert_same_frames(live, recorded.frames, "live vs its recording") == len(live)
+    assert assert_same_frames(live, recorded.frames, "live vs its recording") == len(live)
     zones = {f.state.zone for f in live if f.time_s > 40}
     assert zones & {"within", "hyper", "hypo"}  # zones were given, not only unknown
 
@@ -306,4 +286,4 @@ def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_fram
     assert q[(t > 45.0) & (t < 52.0)].max() == 0.0  # fused without EDA while it was lost
     cfg, base, _ = recorded_setup(rec.session, None, None)
     res, _ = run_recording(rec, cfg, base)
-    assert _assert_same_frames(live, res.frames, "live vs recording") == len(live)
+    assert assert_same_frames(live, res.frames, "live vs recording") == len(live)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
 
+from _synth import assert_same_frames
 from wot_biofeedback.analysis import analyze_path
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
@@ -22,20 +23,6 @@ from wot_biofeedback.sources.lsl import LslSource, resolve
 
 PEOPLE = {"client": "stress-and-recovery", "therapist": "calm"}
 MIN_AGREEMENT = 0.8
-
-
-def _same(a, b) -> int:
-    fb = {f.index: f for f in b}
-    n = 0
-    for f in a:
-        g = fb.get(f.index)
-        if g is None:
-            continue
-        n += 1
-        assert (f.state.zone, f.state.arousal) == (g.state.zone, g.state.arousal) or (
-            f.state.zone == g.state.zone and np.isnan(f.state.arousal) and np.isnan(g.state.arousal)
-        ), (f.time_s, f.state.zone, g.state.zone)
-    return n
 
 
 @pytest.mark.lsl
@@ -102,7 +89,7 @@ def test_two_simulated_people_run_recorded_and_analysed_per_person(tmp_path, sou
         assert rec.subject == who and rec.subjects == list(PEOPLE)
         cfg2, base, _ = recorded_setup(rec.session or {}, None, None)
         res, _ = run_recording(rec, cfg2, base)
-        assert _same(live[who], res.frames) >= len(live[who]) - 4
+        assert assert_same_frames(live[who], res.frames) >= len(live[who]) - 4
     # and through the use case the CLI calls: one folder per person
     out = analyze_path(tmp_path / "two.xdf", tmp_path / "out")
     assert set(out.subjects) == set(PEOPLE)
@@ -171,7 +158,7 @@ def test_the_simulator_in_process_gives_the_same_frames_as_the_file_path():
             who, {m: Signal(sim.signal(m), sim.fs(m), m) for m in ("ecg", "eda", "resp")}
         )
         res, _ = run_recording(rec)
-        n = _same(got.subjects[who].frames, res.frames)
+        n = assert_same_frames(got.subjects[who].frames, res.frames)
         assert n == len(res.frames) >= 1900
         agree = load_scenario(PEOPLE[who]).agreement(
             [f.time_s for f in res.frames], [f.state.zone for f in res.frames], 120.0

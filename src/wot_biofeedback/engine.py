@@ -191,6 +191,16 @@ class Engine:
     def overruns(self) -> int:
         return self.stats.overruns
 
+    @property
+    def baseline(self) -> Baseline | None:
+        """The first subject's baseline now (None while calibrating)."""
+        return self.pipeline.state.baseline
+
+    @property
+    def cue_log(self) -> list[Cue]:
+        """Every cue the first subject was given, in order."""
+        return list(self.pipeline.cues.log)
+
     def _key(self, subject: str, name: str) -> str:
         """A recorded stream's key: the name alone for one subject (today's layout), else
         ``subject/name``."""

@@ -227,7 +227,7 @@ def engine_summary(engine: Any, history_s: float = 4 * 3600.0) -> dict[str, Any]
         zones,
         np.asarray(h["arousal"]),
         {},
-        list(engine.pipeline.cues.log),
+        engine.cue_log,
         engine.config.frame_rate_hz,
     )
     summary["markers"] = [{"time_s": t, "text": text} for t, text in snap.extra.get("markers", [])]

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
         # the analysis of the recording (the same frames, plus resting levels and recovery)
         # when the session report ran; else the engine's own frame history
-        add_session(prof, summary or engine_summary(engine), engine.pipeline.state.baseline, "live")
+        add_session(prof, summary or engine_summary(engine), engine.baseline, "live")
         path = save_profile(prof)
         print(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
     return code
