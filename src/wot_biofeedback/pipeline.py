@@ -260,6 +260,12 @@ class Pipeline:
             return []
         n = stop - start
         feats: dict[str, np.ndarray] = {}
+        # frames fused without a modality's data (given up live, masked offline, or past its
+        # end): RSA, which pairs two channels' events, is left out there too, whichever way in
+        without = np.zeros(n, dtype=bool)
+        for m in self.rates:
+            if m not in self._pending:
+                without[:] = True  # no data of it at all yet
         for m, pend in self._pending.items():
             first = self._pending_first[m]
             avail = first + (len(next(iter(pend.values()))) if pend else 0)
@@ -268,6 +274,11 @@ class Pipeline:
                 for a, b in self._masks.get(m, ())
                 if a < stop and b > start
             ]
+            have = np.zeros(n, dtype=bool)
+            have[max(start, first) - start : max(0, min(stop, avail) - start)] = True
+            for a, b in masked:
+                have[a:b] = False
+            without |= ~have
             for k in CHANNEL_CLASSES[m].feature_names:
                 col = np.full(n, np.nan)
                 if pend:
@@ -283,7 +294,9 @@ class Pipeline:
                     pend[k] = pend[k][drop:]
                 self._pending_first[m] = first + drop
         if self.rsa is not None:
-            feats["rsa_ms"] = self.rsa.frames(start, stop, self.frame_rate)
+            rsa = self.rsa.frames(start, stop, self.frame_rate)
+            rsa[without] = np.nan
+            feats["rsa_ms"] = rsa
         if "quality_ecg" in feats:
             feats["quality_cardiac"] = feats["quality_ecg"]
         for k in FEATURE_COLUMNS:

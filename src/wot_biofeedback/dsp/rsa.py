@@ -39,6 +39,7 @@ class RsaTracker:
         self._on_t, self._on_k = z, zi
         self._pk_t, self._pk_k = z, zi
         self._b_end, self._b_rsa, self._b_k = z, z, zi
+        self._resp_frames = 0
 
     def add(self, modality: str, channel: Any, events: dict[str, np.ndarray]) -> None:
         """Take the events one channel update produced."""
@@ -50,6 +51,9 @@ class RsaTracker:
             self._nn_v = np.concatenate((self._nn_v, events["nn_ms"]))
             self._nn_k = np.concatenate((self._nn_k, k))
         elif modality == "resp":
+            # frames the breathing channel has delivered: every breath event known by a frame
+            # before this one is in
+            self._resp_frames = int(getattr(channel, "next_frame", 0))
             on = events.get("breath_onset_time")
             if on is not None and on.size:
                 k = channel.known_frame(events["breath_onset_confirm"])
@@ -72,10 +76,15 @@ class RsaTracker:
             after = int(np.searchsorted(self._nn_t, t_b, side="left"))
             if after >= self._nn_t.size:
                 break  # the NN series does not reach past this breath yet
+            k = max(int(self._on_k[b + 1]), int(self._nn_k[after]))
+            if k >= self._resp_frames:
+                # the breath's peak is looked for among the events known by frame k, once
+                # they are all in: the value never depends on the order chunks arrived in
+                break
             used = b + 1
             p = np.flatnonzero((self._pk_t > t_a) & (self._pk_t < t_b))
+            p = p[self._pk_k[p] <= k]
             rsa = np.nan
-            k = max(int(self._on_k[b + 1]), int(self._nn_k[after]))
             if p.size:
                 t_p = self._pk_t[p[0]]
                 k = max(k, int(self._pk_k[p[0]]))
