@@ -33,11 +33,10 @@ from . import __version__
 from ._extras import missing, require
 from .errors import InputError
 from .modalities import ROLES
+from .theme import BAND, CALM, INK
 
 ZONES = ("hyper", "within", "hypo", "unknown")
-ZONE_COLORS = {"within": "#009E73", "hyper": "#E69F00", "hypo": "#56B4E9", "unknown": "#9A9A9A"}
-BAND = "#BFE3D3"
-INK = "#2B2B2B"
+ZONE_COLORS = CALM  # as the client view shows the zones
 
 # (column, label, unit, decimals) of the physiology summaries
 PHYSIOLOGY = (

@@ -34,18 +34,10 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..snapshot import Snapshot, SnapshotSource
+from ..theme import BACKGROUND, BAND, CALM, INK
 
 __all__ = ["ClientWindow", "pacer_state"]
 
-CALM = {
-    "within": "#009E73",  # bluish green
-    "hyper": "#E69F00",  # orange, not red
-    "hypo": "#56B4E9",  # sky blue
-    "unknown": "#9A9A9A",
-}
-BACKGROUND = "#F7F5F0"
-BAND = "#BFE3D3"  # the window band: a soft version of the within colour
-INK = "#2B2B2B"
 WORDS = {
     "within": "You're in your window",
     "hyper": "Your body is revved up",

@@ -48,21 +48,15 @@ from PySide6.QtWidgets import (
 from ..modalities import MODALITIES, ROLES, Role, of_role
 from ..snapshot import Snapshot, SnapshotSource
 from ..state import ZONE_CODE
+from ..theme import ALERT, BLUE, GREEN, ORANGE, PURPLE, VERMILLION
 from .history import ViewHistory
 
 __all__ = ["MainWindow", "run_window", "take_screenshots"]
 
-# Okabe-Ito
-GREEN = "#009E73"  # within
-VERMILLION = "#D55E00"  # hyper
-BLUE = "#0072B2"  # hypo
-ORANGE = "#E69F00"
-SKY = "#56B4E9"
-PURPLE = "#CC79A7"
-GREY = "#7A7A7A"  # unknown
+GREY = ALERT["unknown"]
 DARK = "#222222"
 
-ZONE_COLOURS = {"within": GREEN, "hyper": VERMILLION, "hypo": BLUE, "unknown": GREY}
+ZONE_COLOURS = ALERT
 CALIBRATING_COLOUR = "#5A5A5A"
 ZONE_WORDS = {
     "within": "In the window",
