@@ -369,7 +369,8 @@ def analyze_one(
                 warnings.simplefilter("ignore")
                 from .report import write_report  # type: ignore[import-not-found,unused-ignore]
 
-                write_report(Path(out_dir) / name, Path(out_dir) / name)
+                # a recording of several people: the first person's folder (OUT/name/ID)
+                write_report(res.out, res.out)
         except Exception as exc:  # the analysis stands; the row says the report failed
             row["status"] = "error"
             row["error"] = "report: " + _error_text(exc, p)

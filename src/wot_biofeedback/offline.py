@@ -296,6 +296,7 @@ def analyze(
             },
             # the session's own record (client, scenario, command, date), for wot recordings
             "session": dict((rec.session or {}).get("metadata") or {}),
+            "subject": rec.subject,  # whose signals (a session may hold several people)
             "markers": [{"time_s": t, "text": text} for t, text in rec.markers],
             "counts": {
                 "rpeaks": int(rt.size),
