@@ -89,14 +89,19 @@ def main() -> int:
     wall = time.perf_counter()
     with pub:
         sources = open_sources({"ecg": "ECG", "eda": "EDA", "resp": "RESP"}, sid, 10.0)
+        live = []  # drained as they come: the engine keeps only its newest FRAME_BUFFER_S
         with Engine(sources, cfg, outlets_source_id=None) as engine:
-            if not pub.wait_finished(end_s / args.speed + 120.0):
-                print("replay did not finish in time", file=sys.stderr)
+            give_up = time.monotonic() + end_s / args.speed + 120.0
+            while not pub.wait_finished(1.0):
+                live += engine.drain_frames()
+                if time.monotonic() > give_up:
+                    print("replay did not finish in time", file=sys.stderr)
+                    break
             deadline = time.monotonic() + 60.0
             while time.monotonic() < deadline and engine.snapshot().session_s < end_s - 1.5:
                 time.sleep(0.05)
             snap = engine.snapshot()
-        live = engine.drain_frames()
+        live += engine.drain_frames()
     wall = time.perf_counter() - wall
 
     off, liv = _zones(offline.frames, rate), _zones(live, rate)
