@@ -14,6 +14,7 @@ from _synth import assert_same_frames
 from wot_biofeedback.analysis import analyze_path
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
+from wot_biofeedback.errors import InputError
 from wot_biofeedback.offline import recorded_setup, run_recording
 from wot_biofeedback.recorder import SessionRecorder
 from wot_biofeedback.session import Session, check_subject
@@ -135,6 +136,8 @@ def test_a_csv_with_two_people_reads_per_person_by_prefix(tmp_path):
     assert rec.signals["resp"].name == "therapist_resp"
     assert rec.signals["eda"].name == "therapist_eda"
     assert read_recording(p, subject="client").signals["eda"].name == "client_eda"
+    with pytest.raises(InputError, match="of subject 'visitor'"):
+        read_recording(p, subject="visitor")
 
 
 def test_the_simulator_in_process_gives_the_same_frames_as_the_file_path():

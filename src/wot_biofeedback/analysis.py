@@ -87,6 +87,13 @@ class AnalysisOptions:
             raise InputError(
                 f"baseline {self.baseline!r} and profile_baseline: give one of them, not both"
             )
+        if self.subject is not None:
+            from .session import check_subject
+
+            try:
+                check_subject(self.subject)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -234,8 +234,14 @@ def read_recording(
             rec.notes.append(msg)
             warnings.warn(msg, SignalQualityWarning, stacklevel=2)
     if not rec.signals:
+        whose = (
+            f" of subject {subject!r} (names starting {subject}_, {subject}-, ...)"
+            if subject and rec.session is None
+            else ""
+        )
         raise InputError(
-            f"{p.name}: no ECG, EDA or RESP signal found; name them with --ecg/--eda/--resp"
+            f"{p.name}: no ECG, EDA or RESP signal found{whose}; name them with "
+            "--ecg/--eda/--resp"
         )
     return rec
 
