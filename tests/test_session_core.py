@@ -123,6 +123,26 @@ def test_clock_fills_a_pause_and_keeps_drift_and_jitter_out():
     assert clock.gaps_filled == {"ecg": 20.0}
 
 
+def test_clock_takes_packets_stamped_on_arrival_for_what_they_are():
+    """A bridge that stamps every sample of a Bluetooth packet with its arrival time (130 Hz ECG
+    in 73-sample packets, 0.56 s apart, with arrival jitter): no false gaps; a real 10-s pause
+    in the middle is found, to within a packet."""
+    rng = np.random.default_rng(4)
+    fs, per = 130.0, 73
+    arrivals = 100.0 + np.arange(40) * per / fs + rng.normal(0, 0.02, 40)
+    arrivals[20:] += 10.0  # the strap stops sending for 10 s
+    ts = np.repeat(arrivals, per)
+    events: list[sl.SessionEvent] = []
+    clock = SessionClock({"ecg": fs}, emit=events.append)
+    clock.set_origin(ts[0])
+    placed = [clock.place("ecg", ts[a : a + 37], np.zeros(len(ts[a : a + 37]))) for a in
+              range(0, ts.size, 37)]  # fmt: skip
+    gaps = [e for e in events if isinstance(e, sl.Gap)]
+    assert len(gaps) == 1 and gaps[0].after == 20 * per, gaps
+    assert gaps[0].n / fs == pytest.approx(10.0, abs=per / fs)
+    assert sum(np.isnan(p.data).sum() for p in placed if p is not None) == gaps[0].n
+
+
 @settings(max_examples=40, deadline=None)
 @given(cuts=st.lists(st.integers(1, 9999), max_size=30), seed=st.integers(0, 3))
 def test_clock_placement_does_not_depend_on_chunking(cuts, seed):

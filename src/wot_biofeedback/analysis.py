@@ -173,6 +173,13 @@ def analyze_path(
 
         warnings.simplefilter("always", SignalQualityWarning)
         rec = read_recording(path, dict(opts.channels), opts.fs, opts.eda_unit, opts.subject)
+    if opts.subject is None and len(rec.subjects) > 1 and opts.profile:
+        from .errors import InputError
+
+        raise InputError(
+            f"{Path(path).name} holds {', '.join(rec.subjects)}: say whose session goes into "
+            f"profile {opts.profile!r} with --subject"
+        )
     if opts.subject is None and len(rec.subjects) > 1:
         # a session of several people: each analysed as its own person, into out/SUBJECT
         say("info", f"subjects: {', '.join(rec.subjects)} (one folder each in {out})")

@@ -5,7 +5,8 @@ hands its samples here with the time stamps they came with, and gets them back p
 session clock: session time 0 is the earliest time stamp seen, samples from before it are
 dropped, a stream's samples are then counted at its nominal rate from its first kept sample
 (so a device whose clock drifts slightly never moves the frames), and a pause in a stream
-(consecutive time stamps further apart than a sample plus a tolerance) is filled with NaN, so
+(a sample whose time stamp is later than its count says, by more than a tolerance beyond the
+samples of the last two seconds) is filled with NaN, so
 what follows keeps its place and the detectors see a gap. Irregular streams (RR intervals) keep
 each value's own time.
 
@@ -23,16 +24,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from .session_log import DEFAULT_SUBJECT, Gap, Origin, SessionEvent, StreamStart
 
 CLIENT = DEFAULT_SUBJECT
 
 GAP_MIN_S = 0.5
-"""A jump between consecutive time stamps counts as a pause when it exceeds one sample period by
-more than ``max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)``: time-stamp jitter (e.g. of Bluetooth
-packets) and slow clock drift stay well below it."""
+"""A sample whose time stamp is later than its count says by more than
+``max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)`` beyond the recent samples follows a pause: time-stamp
+jitter (e.g. of Bluetooth packets) and slow clock drift stay well below it."""
 GAP_MIN_SAMPLES = 10.0
+REF_S = 2.0
+"""A sample's lag is compared with the largest lag of this many seconds of samples before it."""
+MAX_FILL_S = 24 * 3600.0
+"""Longest pause filled; a larger jump is a broken time stamp and is not filled."""
 
 
 @dataclass
@@ -61,7 +67,6 @@ class Placed:
     data: np.ndarray  # samples after the drop, with NaN where a pause was filled
     t0: float  # session seconds of the stream's first kept sample (the same for every chunk)
     stamps: np.ndarray | None = None  # session seconds of each value (irregular streams only)
-    filled: int = 0  # NaN samples inserted into this chunk
 
 
 class SessionClock:
@@ -94,8 +99,10 @@ class SessionClock:
         self.t0: dict[str, float] = {}
         self.gaps_filled: dict[str, float] = {}  # seconds of NaN inserted per modality
         self._drop: dict[str, int] = {}
-        self._last_ts: dict[str, float] = {}  # time stamp of the newest sample received
         self._n_recv: dict[str, int] = {}  # samples received after the drop
+        self._first_ts: dict[str, float] = {}  # time stamp of the first kept sample
+        self._count: dict[str, int] = {}  # samples placed (gap fill included)
+        self._tail: dict[str, np.ndarray] = {}  # the lags of the last REF_S of samples, s
 
     def set_origin(self, t: float) -> None:
         """Session time 0 (once; later calls are ignored)."""
@@ -136,29 +143,55 @@ class SessionClock:
         return self._fill(modality, fs, ts, data)
 
     def _fill(self, m: str, fs: float, ts: np.ndarray, data: np.ndarray) -> Placed:
-        """NaN before each sample that follows a pause (found from consecutive time stamps,
-        across chunk boundaries too)."""
-        prev = self._last_ts.get(m)
+        """NaN before each sample that follows a pause.
+
+        Each sample's *lag* is its time stamp minus the time its count gives it (first kept
+        stamp + samples placed / rate). A pause is a lag that exceeds the largest lag of the
+        previous ``REF_S`` seconds of samples by more than the tolerance: slow clock drift and
+        jitter never do, nor do bursts of samples that share one time stamp (a bridge that
+        stamps each Bluetooth packet on arrival). The rule looks at samples only, across chunk
+        boundaries, so the placement does not depend on chunking.
+        """
         n_recv = self._n_recv.get(m, 0)
-        steps = np.diff(ts, prepend=ts[0] if prev is None else prev)
-        tol = 1.0 / fs + max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)
-        at = np.flatnonzero(steps > tol)
-        self._last_ts[m] = float(ts[-1])
         self._n_recv[m] = n_recv + len(data)
-        if at.size == 0:
+        if m not in self._first_ts:
+            self._first_ts[m] = float(ts[0])
+            self._count[m] = 0
+            self._tail[m] = np.empty(0)
+        k = 2 * round(REF_S * fs / 2) + 1  # odd: the trailing window below is exact
+        tol = max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)
+        lags = ts - (self._first_ts[m] + (self._count[m] + np.arange(len(ts))) / fs)
+        tail = self._tail[m]
+        fills: list[tuple[int, int]] = []
+        i0 = 0
+        limit = len(ts) + MAX_FILL_S * fs  # a broken time stamp must not allocate the world
+        while True:
+            seq = np.concatenate((tail, lags))
+            upto = maximum_filter1d(seq, k, mode="constant", cval=-np.inf, origin=(k - 1) // 2)
+            ref = np.concatenate(([-np.inf], upto[:-1]))[tail.size :]  # the k lags before
+            with np.errstate(invalid="ignore"):  # the very first sample has nothing before it
+                over = np.flatnonzero(np.isfinite(ref[i0:]) & (lags[i0:] - ref[i0:] > tol))
+            if over.size == 0:
+                break
+            i = i0 + int(over[0])
+            n = round(float(lags[i] - ref[i]) * fs)
+            if 0 < n <= limit:
+                self.emit(Gap(m, n_recv + i, n, float(ts[i]), subject=self.subject))
+                fills.append((i, n))
+                lags[i:] -= n / fs
+            i0 = i + 1
+        filled = sum(n for _i, n in fills)
+        self._count[m] += len(ts) + filled
+        self._tail[m] = np.concatenate((tail, lags))[-k:]
+        if not fills:
             return Placed(m, data, self.t0[m])
-        parts, start, filled = [], 0, 0
-        for i in at.tolist():
-            n = round((float(steps[i]) - 1.0 / fs) * fs)
-            if n <= 0:
-                continue
-            self.emit(Gap(m, n_recv + i, n, float(ts[i]), subject=self.subject))
+        parts, start = [], 0
+        for i, n in fills:
             parts += [data[start:i], np.full((n, *data.shape[1:]), np.nan)]
             start = i
-            filled += n
         parts.append(data[start:])
         self.gaps_filled[m] = self.gaps_filled.get(m, 0.0) + filled / fs
-        return Placed(m, np.concatenate(parts), self.t0[m], filled=filled)
+        return Placed(m, np.concatenate(parts), self.t0[m])
 
 
 def place_whole(

@@ -12,12 +12,13 @@ import math
 import threading
 import time
 from collections import deque
+from itertools import islice
 from typing import Any
 
 import numpy as np
 import pylsl
 
-from .clock import SessionClock
+from .clock import Chunk, SessionClock
 from .config import EngineConfig
 from .cues import Cue
 from .dsp import warm_up
@@ -39,6 +40,7 @@ from .session_log import (
     StreamStart,
 )
 from .snapshot import HISTORY_WINDOW_S, Snapshot, StreamStatus  # re-exported: engine.Snapshot
+from .sources.base import Batch
 from .sources.lsl import LslSource, LslStreams, stream_state
 from .state import ZONE_CODE, Baseline
 
@@ -110,6 +112,8 @@ class Engine:
         self.streams: dict[tuple[str, str], LslSource] = {}
         for k, v in sources.items():
             if isinstance(v, dict):
+                if not v:
+                    raise ValueError(f"subject {k!r} has no streams")
                 self.streams.update({(check_subject(k), m): src for m, src in v.items()})
             else:
                 self.streams[(DEFAULT_SUBJECT, k)] = v
@@ -357,6 +361,7 @@ class Engine:
                 stop=self._stop,
                 stats=self.stats,
                 before_step=self._apply_commands,
+                on_read=self._record_read,
                 after_step=self._after_step,
             )
         except BaseException as exc:  # never die silently: the snapshot reports it
@@ -439,10 +444,15 @@ class Engine:
                         [json.dumps(cue.to_dict())],
                     )
 
-    def _record_step(self, out: StepOutput) -> None:
+    def _record_read(self, batch: Batch) -> None:
+        """Every raw chunk as received, before the session processes it."""
+        if self.recorder is not None:
+            self._guard(self._record_raw, batch.chunks)
+
+    def _record_raw(self, chunks: list[Chunk]) -> None:
         assert self.recorder is not None
         rec = self.recorder
-        for chunk in out.chunks:
+        for chunk in chunks:
             got = chunk.raw
             if got is None or got.raw is None or not len(got.raw):
                 continue
@@ -453,6 +463,10 @@ class Engine:
             src.new_offsets.clear()
             stamps = got.timestamps if got.raw_timestamps is None else got.raw_timestamps
             rec.samples(key, stamps - got.clock_offset, got.raw)
+
+    def _record_step(self, out: StepOutput) -> None:
+        assert self.recorder is not None
+        rec = self.recorder
         for sid, ev in out.events.items():
             merged = {
                 key: {k: np.concatenate(parts) for k, parts in d.items() if parts}
@@ -530,12 +544,12 @@ class Engine:
         count returned by an earlier call; 0: the oldest kept), and the cursor to pass next
         time. Only the newest ``frame_buffer_s`` of frames are kept: a reader that falls
         further behind gets what is left."""
-        sid = subject or self.subject_ids[0]
+        sid = self.session.subject(subject).id if subject else self.subject_ids[0]
         with self._lock:
             buf = self._frame_buf[sid]
             made = self._frames_made[sid]
             skip = max(0, cursor - (made - len(buf)))
-            out = list(buf)[skip:] if skip < len(buf) else []
+            out = list(islice(buf, skip, None))
             return out, made
 
     def drain_frames(self, subject: str | None = None) -> list[Frame]:

@@ -263,7 +263,8 @@ class Pipeline:
         # frames fused without a modality's data (given up live, masked offline, or past its
         # end): RSA, which pairs two channels' events, is left out there too, whichever way in
         without = np.zeros(n, dtype=bool)
-        for m in self.rates:
+        rsa_inputs = {m for m in self.rates if _role(m) in (_role(CARDIAC_SOURCES[0]), "resp")}
+        for m in rsa_inputs:
             if m not in self._pending:
                 without[:] = True  # no data of it at all yet
         for m, pend in self._pending.items():
@@ -278,7 +279,8 @@ class Pipeline:
             have[max(start, first) - start : max(0, min(stop, avail) - start)] = True
             for a, b in masked:
                 have[a:b] = False
-            without |= ~have
+            if m in rsa_inputs:
+                without |= ~have
             for k in CHANNEL_CLASSES[m].feature_names:
                 col = np.full(n, np.nan)
                 if pend:

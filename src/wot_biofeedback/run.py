@@ -20,7 +20,7 @@ import numpy as np
 
 from .pipeline import Frame
 from .session import Session, StepOutput
-from .sources.base import Source
+from .sources.base import Batch, Source
 
 
 class Sink(Protocol):
@@ -47,11 +47,13 @@ def run(
     stop: threading.Event | None = None,
     stats: RunStats | None = None,
     before_step: Callable[[], None] | None = None,
+    on_read: Callable[[Batch], None] | None = None,
     after_step: Callable[[StepOutput], None] | None = None,
 ) -> RunStats:
     """Run ``source`` through ``session`` into ``sinks`` until the source is done (files) or
-    ``stop`` is set (live). ``before_step`` / ``after_step`` run on the loop's thread each step
-    (the live engine applies its commands and marks lost streams there)."""
+    ``stop`` is set (live). ``before_step``, ``on_read`` (the batch as read, before the session
+    sees it: the live engine records raw samples there, so a step that fails cannot lose them)
+    and ``after_step`` run on the loop's thread each step."""
     stats = stats if stats is not None else RunStats()
     sinks = list(sinks)
     session.replay(source.decisions())
@@ -61,6 +63,8 @@ def run(
         if before_step is not None:
             before_step()
         batch = source.read()
+        if on_read is not None:
+            on_read(batch)
         out = session.step(batch.chunks, batch.lost, batch.ended)
         stats.steps += 1
         stats.frames += out.n_frames

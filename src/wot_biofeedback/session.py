@@ -51,8 +51,6 @@ class StepOutput:
     events: dict[str, dict[str, dict[str, list[np.ndarray]]]] = field(default_factory=dict)
     placed: list[tuple[Chunk, np.ndarray, float, np.ndarray | None]] = field(default_factory=list)
     """(chunk, placed data, t0, placed stamps) of every chunk fed in the step."""
-    chunks: list[Chunk] = field(default_factory=list)
-    """Every chunk the source gave in the step (with what a recorder keeps)."""
 
     def add(self, subject: str, out: PipelineOutput) -> None:
         if out.frames:
@@ -148,16 +146,24 @@ class Session:
         by_subject: dict[str, dict[str, float]] = {}
         for k, v in streams.items():
             if isinstance(v, dict):
-                by_subject[k] = v
+                if not v:
+                    raise ValueError(f"subject {k!r} has no streams")
+                by_subject.setdefault(k, {}).update(v)
             else:  # a one-person session given as {modality: rate}
                 by_subject.setdefault(DEFAULT_SUBJECT, {})[k] = float(v)
         if not by_subject:
             raise ValueError("a session needs at least one subject with one stream")
         self.emit: Callable[[SessionEvent], None] = emit or (lambda _e: None)
         self.subjects: dict[str, Subject] = {}
+        first = next(iter(by_subject))
         for sid, rates in by_subject.items():
             cfg = config.get(sid) if isinstance(config, dict) else config
-            base = baseline.get(sid) if isinstance(baseline, dict) else baseline
+            # one baseline (a client profile's) is the first person's, never everyone's
+            base = (
+                baseline.get(sid)
+                if isinstance(baseline, dict)
+                else (baseline if sid == first else None)
+            )
             self.subjects[sid] = Subject(
                 sid, rates, cfg or EngineConfig(), baseline_window, base, self._emit
             )
@@ -196,7 +202,7 @@ class Session:
         """Feed ``chunks``; give up the ``lost`` streams (``(subject, modality)``, live) where
         their subject has another stream still delivering; stop waiting for the ``ended`` ones
         (a file's stream at its end); fuse what is ready."""
-        out = StepOutput(chunks=chunks)
+        out = StepOutput()
         firsts = [
             float(c.timestamps[0])
             for c in chunks

@@ -193,7 +193,7 @@ def to_record(event: SessionEvent) -> dict[str, Any]:
         body = {**body.pop("metadata"), "subject": body["subject"]}
     if isinstance(event, End):
         body = {**body.pop("extra"), **body}
-    return {"event": event.kind, "v": SCHEMA_VERSION, **body}
+    return {**body, "event": event.kind, "v": SCHEMA_VERSION}
 
 
 def encode(event: SessionEvent) -> str:

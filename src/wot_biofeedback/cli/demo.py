@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
                                        speed=args.speed, subject=who))  # fmt: skip
     sess = next(iter(sims.values()))
-    pub = pubs[0]
+
     for p in pubs:
         p.start()
     try:
@@ -116,9 +116,10 @@ def run(args: argparse.Namespace) -> int:
 
         def finished() -> bool:
             # stop a few seconds after the simulator has played everything
-            if pub.finished and math.isnan(drained["t"]):
+            over = all(p.finished for p in pubs)  # every person's script played
+            if over and math.isnan(drained["t"]):
                 drained["t"] = time.monotonic()
-            return pub.finished and time.monotonic() - drained["t"] > 2.0
+            return over and time.monotonic() - drained["t"] > 2.0
 
         code, _summary = run_engine(live, args, truth, title, finished)
         return code

@@ -240,8 +240,7 @@ def read_recording(
             else ""
         )
         raise InputError(
-            f"{p.name}: no ECG, EDA or RESP signal found{whose}; name them with "
-            "--ecg/--eda/--resp"
+            f"{p.name}: no ECG, EDA or RESP signal found{whose}; name them with --ecg/--eda/--resp"
         )
     return rec
 
