@@ -28,8 +28,6 @@ from scipy.ndimage import maximum_filter1d
 
 from .session_log import DEFAULT_SUBJECT, Gap, Origin, SessionEvent, StreamStart
 
-CLIENT = DEFAULT_SUBJECT
-
 GAP_MIN_S = 0.5
 """A sample whose time stamp is later than its count says by more than
 ``max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)`` beyond the recent samples follows a pause: time-stamp
