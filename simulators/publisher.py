@@ -212,7 +212,9 @@ class SimulatorPublisher(PublisherThread):
         self._outlets["truth"] = pylsl.StreamOutlet(
             _truth_info(self.session, self.name_prefix, self.source_id, self.subject)
         )
-        return list(self._outlets.values()), list(self._outlets.values())
+        # an engine takes the signals; the truth markers are waited for only briefly
+        signals = [o for m, o in self._outlets.items() if m != "truth"]
+        return signals, list(self._outlets.values())
 
     def _close_outlets(self) -> None:
         self._outlets.clear()

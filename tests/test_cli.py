@@ -209,3 +209,37 @@ def test_simulate_acc_without_belt_then_run_uses_it(source_id):
     assert "eda: " in r.stdout and "'uS' in metadata, scaled to µS" in r.stdout
     assert "type 'RESP'" not in r.stderr  # the accelerometer stands in for the belt
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.timeout(240)
+def test_first_demo_on_a_cold_cache_sees_the_session_from_its_first_second(tmp_path):
+    """An empty numba cache (a first run): the demo says it is preparing, compiles before the
+    simulator's clock starts, and the engine records the session from sample 0 and follows the
+    scripted zones (it used to join minutes late and calibrate during the stressor)."""
+    import numpy as np
+    from wot_simulators import SimConfig, load_scenario, simulate_session
+
+    from wot_biofeedback.analysis import analyze_path
+    from wot_biofeedback.sources.files import read_recording
+
+    rec = tmp_path / "first.xdf"
+    env = {**ENV, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    r = subprocess.run(
+        [*WOT, "demo", "--headless", "--scenario", "stress-and-recovery", "--speed", "40",
+         "--record", str(rec), "--no-report"],
+        capture_output=True, text=True, timeout=220, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "preparing the signal processing (first run only" in r.stdout
+    got = read_recording(rec)
+    sim = simulate_session(load_scenario("stress-and-recovery"), SimConfig(seed=1))
+    for m, sig in got.signals.items():
+        assert sig.t0 < 0.1, (m, sig.t0)  # from the session's first second
+        x = sim.signal(m)[:200].astype(np.float32)
+        np.testing.assert_allclose(sig.data[:200], x, rtol=1e-6, err_msg=m)  # its first samples
+    out = analyze_path(rec, tmp_path / "out")
+    frames = out.result.frames
+    agree = load_scenario("stress-and-recovery").agreement(
+        [f.time_s for f in frames], [f.state.zone for f in frames], 120.0
+    )
+    assert agree and all(v >= 0.9 for v in agree.values()), agree

@@ -82,10 +82,14 @@ def run(args: argparse.Namespace) -> int:
     for i, (who, person_scen) in enumerate(people.items()):
         sims[who] = simulate_session(person_scen, SimConfig(seed=args.seed + i))
         tag = sid if len(people) == 1 else f"{sid}-{who}"
+        # the session's clock starts once the engine's inlets are connected: nothing is missed
         pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
-                                       speed=args.speed, subject=who))  # fmt: skip
+                                       speed=args.speed, subject=who,
+                                       wait_for_consumers=30.0))  # fmt: skip
     sess = next(iter(sims.values()))
-
+    # the signal processing is made ready before the simulator's clock starts, so the engine
+    # sees the session from its first second (a cold numba cache compiles for ~25 s here)
+    _prepare(SIMULATED)
     for p in pubs:
         p.start()
     try:
@@ -126,6 +130,20 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for p in pubs:
             p.stop()
+
+
+def _prepare(modalities: tuple[str, ...]) -> None:
+    """Compile (or load from numba's cache) the kernels before the session starts, saying so
+    when it takes a while (the first run on a machine)."""
+    from ..dsp import compiled_before, warm_up
+
+    cold = not compiled_before()
+    if cold:
+        print("preparing the signal processing (first run only, about 25-60 s) ...", flush=True)
+    t = time.perf_counter()
+    warm_up(modalities)
+    if cold:
+        print(f"ready in {time.perf_counter() - t:.0f} s", flush=True)
 
 
 def _people(text: str | None, scen: Any) -> dict[str, Any]:

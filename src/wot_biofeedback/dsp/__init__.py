@@ -20,6 +20,22 @@ from .ringbuffer import RingBuffer
 from .rsa import RsaTracker
 
 
+def compiled_before() -> bool:
+    """Whether numba's on-disk cache already holds this package's kernels (so
+    :func:`warm_up` loads them in about a second instead of compiling for tens of seconds)."""
+    import os
+    from pathlib import Path
+
+    import numba
+
+    # NUMBA_CACHE_DIR, where set, holds the cache; else each module's __pycache__
+    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
+    d = Path(custom) if custom else Path(__file__).resolve().parent / "__pycache__"
+    return d.is_dir() and any(
+        f.endswith(".nbi") for _root, _dirs, files in os.walk(d) for f in files
+    )
+
+
 def warm_up(modalities: tuple[str, ...] = NAMES) -> None:
     """Compile (or load from numba's on-disk cache) the kernels of these modalities' channels.
 
