@@ -26,8 +26,11 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
+from .modalities import MODALITIES
 from .session_log import DEFAULT_SUBJECT, Gap, Origin, SessionEvent, StreamStart
 
+IRREGULAR = tuple(m for m, d in MODALITIES.items() if d.irregular)
+"""Modalities whose values each carry their own time (RR intervals)."""
 GAP_MIN_S = 0.5
 """A sample whose time stamp is later than its count says by more than
 ``max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)`` beyond the recent samples follows a pause: time-stamp
@@ -85,7 +88,7 @@ class SessionClock:
     def __init__(
         self,
         rates: dict[str, float],
-        irregular: Collection[str] = ("rr",),
+        irregular: Collection[str] = IRREGULAR,
         emit: Callable[[SessionEvent], None] | None = None,
         subject: str = DEFAULT_SUBJECT,
     ) -> None:
@@ -195,7 +198,7 @@ class SessionClock:
 def place_whole(
     streams: dict[str, tuple[np.ndarray, np.ndarray]],
     rates: dict[str, float],
-    irregular: Collection[str] = ("rr",),
+    irregular: Collection[str] = IRREGULAR,
     emit: Callable[[SessionEvent], None] | None = None,
 ) -> tuple[SessionClock, dict[str, Placed]]:
     """Place whole recorded streams ``{modality: (timestamps, data)}`` as the live engine

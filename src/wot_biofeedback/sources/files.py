@@ -575,7 +575,8 @@ def _read_wot_xdf(
     raw = {
         s.text("desc/wot/modality"): s
         for s in xf.streams
-        if s.text("desc/wot/modality") and s.text("desc/wot/subject", DEFAULT_SUBJECT) == sid
+        if s.text("desc/wot/modality") in MODALITIES
+        and s.text("desc/wot/subject", DEFAULT_SUBJECT) == sid
     }
     starts: dict[str, StreamStart] = {e.modality: e for e in log.of(StreamStart, sid)}
     for m, want in channels.items():
@@ -598,7 +599,7 @@ def _read_wot_xdf(
         cands = [
             float(st.corrected_stamps()[starts[m].drop]) - starts[m].t0
             for m, st in raw.items()
-            if m in starts and m != "rr" and len(st.time_stamps) > starts[m].drop
+            if m in starts and not MODALITIES[m].irregular and len(st.time_stamps) > starts[m].drop
         ]
         firsts = [float(st.corrected_stamps()[0]) for st in raw.values() if len(st.time_stamps)]
         if cands or firsts:
@@ -612,11 +613,12 @@ def _read_wot_xdf(
             # its start record was lost to damage: place it as the engine would have
             t0 = round((float(st.corrected_stamps()[0]) - origin) * 1000.0) / 1000.0
             fs_m = float(engine.sources.get(m, {}).get("fs", st.nominal_srate))
-            drop = max(0, math.ceil(-t0 * fs_m - 1e-9)) if m != "rr" else 0
-            starts[m] = StreamStart(m, 0.0 if m == "rr" else t0 + drop / fs_m, drop)
+            irregular = MODALITIES[m].irregular
+            drop = 0 if irregular else max(0, math.ceil(-t0 * fs_m - 1e-9))
+            starts[m] = StreamStart(m, 0.0 if irregular else t0 + drop / fs_m, drop)
             rec.notes.append(f"{m}: start placed from its time stamps (record lost)")
         chan = int(st.text("desc/wot/channel", "0"))
-        width = 3 if m == "acc" else 1
+        width = MODALITIES[m].width
         vals = np.asarray(st.time_series)[:, chan : chan + width].astype(np.float64)
         data = vals[:, 0] if width == 1 else vals
         scale = float(st.text("desc/wot/scale", "1"))
@@ -636,7 +638,7 @@ def _read_wot_xdf(
         data = data[drop:]
         fs = float(engine.sources.get(m, {}).get("fs", st.nominal_srate))
         gaps = [e for e in log.of(Gap, sid) if e.modality == m]
-        if xf.problems and m != "rr" and origin is not None:
+        if xf.problems and not MODALITIES[m].irregular and origin is not None:
             # samples lost to damage: the time stamps jump where no recorded gap explains it;
             # without filling, everything after would be placed too early on the session clock.
             # Positions are found by time here (indices after a loss no longer match live).
@@ -660,7 +662,7 @@ def _read_wot_xdf(
         units = st.units()
         unit = "uS" if m == "eda" else (units[chan] if chan < len(units) else "")
         times = None
-        if m == "rr" and origin is not None:
+        if MODALITIES[m].irregular and origin is not None:
             # irregular: each interval at its own (clock-corrected) time, as live
             times = st.corrected_stamps() - origin
             if keep is not None:

@@ -27,6 +27,7 @@ from pylsl.util import TimeoutError as LslTimeoutError
 
 from ..clock import Chunk
 from ..errors import InputError, StreamNotFoundError
+from ..modalities import MODALITIES
 from ..session_log import DEFAULT_SUBJECT
 from .base import Batch
 from .files import parse_eda_unit
@@ -206,7 +207,7 @@ class LslSource:
             )
         if modality == "rr":
             self.fs = 1.0
-        width = 3 if modality == "acc" else 1
+        width = MODALITIES[modality].width
         if isinstance(channel, str):  # a label or an index, e.g. from --ecg-channel
             channel = channel_index(self.info, channel)
         if not 0 <= channel <= self.info.channel_count() - width:
