@@ -1,20 +1,101 @@
-"""Shared fixtures: real-data location, unique LSL ids, offscreen Qt."""
+"""Shared fixtures: real-data location, unique LSL ids, offscreen Qt; markers by fixture.
+
+Markers are applied here, from what a test uses, so they cannot be forgotten:
+
+- ``realdata``: the test uses the ``wot_data`` fixture (the shared real recordings);
+- ``lsl``: it uses the ``source_id`` fixture (every LSL test needs unique ids). A test that
+  opens an LSL outlet, inlet or resolver in this process without being marked fails, saying so;
+- ``qt``: it uses ``qtbot`` or ``qapp``;
+- ``slow``: set by hand on the long live scenarios (``-m "not slow"`` for a quick run).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# wot run/demo record every session by default: the test suite's go to a temporary directory
-os.environ.setdefault("WOT_RECORD_DIR", tempfile.mkdtemp(prefix="wot-test-sessions-"))
+# wot run/demo record every session by default: the test suite's go to a temporary directory,
+# removed at the end of the run
+_RECORD_DIR: str | None = None
+if "WOT_RECORD_DIR" not in os.environ:
+    _RECORD_DIR = tempfile.mkdtemp(prefix="wot-test-sessions-")
+    os.environ["WOT_RECORD_DIR"] = _RECORD_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
+
+_BY_FIXTURE = {"wot_data": "realdata", "source_id": "lsl", "qtbot": "qt", "qapp": "qt"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            marker = _BY_FIXTURE.get(fixture)
+            if marker is not None and item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _RECORD_DIR is not None:
+        shutil.rmtree(_RECORD_DIR, ignore_errors=True)
+
+
+_LSL_OPENERS = (
+    ("StreamOutlet", "__init__"),
+    ("StreamInlet", "__init__"),
+    ("ContinuousResolver", "__init__"),
+)
+_LSL_FUNCTIONS = ("resolve_streams", "resolve_byprop", "resolve_bypred", "resolve_stream")
+
+
+@pytest.fixture(autouse=True)
+def _lsl_needs_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that opens LSL in this process without the ``lsl`` marker.
+
+    The real pylsl calls still run; they are only counted, so ``-m "not lsl"`` really runs
+    without the network.
+    """
+    if request.node.get_closest_marker("lsl") is not None:
+        yield
+        return
+    import pylsl
+
+    opened: list[str] = []
+    saved: list[tuple[object, str, object]] = []
+
+    def counting(owner: object, name: str) -> None:
+        real = getattr(owner, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            opened.append(f"{getattr(owner, '__name__', owner)}.{name}")
+            return real(*args, **kwargs)
+
+        saved.append((owner, name, real))
+        setattr(owner, name, wrapper)
+
+    for cls, method in _LSL_OPENERS:
+        if hasattr(pylsl, cls):
+            counting(getattr(pylsl, cls), method)
+    for fn in _LSL_FUNCTIONS:
+        if hasattr(pylsl, fn):
+            counting(pylsl, fn)
+    try:
+        yield
+    finally:
+        for owner, name, real in reversed(saved):
+            setattr(owner, name, real)
+    if opened:
+        pytest.fail(
+            f"this test opened LSL ({', '.join(sorted(set(opened)))}) but is not marked lsl: "
+            "use the source_id fixture (or mark it @pytest.mark.lsl)"
+        )
 
 
 def data_dir() -> Path:
