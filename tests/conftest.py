@@ -42,6 +42,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(marker)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than there are cores, at least three.
+
+    Many tests wait on real-time LSL streams, so a core can serve more than one worker;
+    ``WOT_TEST_WORKERS`` overrides.
+    """
+    env = os.environ.get("WOT_TEST_WORKERS")
+    if env:
+        return int(env)
+    return max(3, (os.cpu_count() or 1) + 1)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _RECORD_DIR is not None:
         shutil.rmtree(_RECORD_DIR, ignore_errors=True)

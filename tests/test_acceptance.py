@@ -106,6 +106,7 @@ def test_calm_with_artifacts_raises_no_alarm(tmp_path):
         assert frac["within"] > 0.8
 
 
+@pytest.mark.slow
 @pytest.mark.lsl
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -460,6 +460,7 @@ def test_eda_zeros_before_contact_do_not_raise_a_unit_warning(source_id):
     assert src.note == ""
 
 
+@pytest.mark.slow
 def test_source_vanishes_for_10_s_and_returns(source_id):
     """A sensor bridge dies (its LSL outlet disappears) for 10 s of wall clock and comes back
     with the same source_id: the engine marks the loss, shows the stream lost and the zone

@@ -108,6 +108,7 @@ def test_profile_option_errors(profiles, calm_csv, tmp_path, capsys):
     assert not (profiles / "new-client.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.lsl
 def test_live_session_is_added_to_the_profile(profiles, source_id):
     env = {**os.environ, "WOT_PROFILE_DIR": str(profiles), "QT_QPA_PLATFORM": "offscreen"}

@@ -341,6 +341,8 @@ def test_disk_filling_during_a_session_keeps_what_was_recorded(tmp_path, source_
     assert _analyze(path, tmp_path / "out")["counts"]["rpeaks"] > 20  # about 30 s at 10x
 
 
+@pytest.mark.slow
+@pytest.mark.lsl
 def test_killed_demo_leaves_a_loadable_recording(tmp_path):
     """``kill -9`` of ``wot demo --record``: at most ~1 s lost, and ``wot analyze`` gives the
     live zones back (benchmarks/validate_recording.py runs the 60-s version)."""
@@ -379,6 +381,7 @@ def test_killed_demo_leaves_a_loadable_recording(tmp_path):
     assert "within" in live
 
 
+@pytest.mark.lsl
 def test_demo_refuses_to_overwrite_a_recording(tmp_path, capsys):
     path = tmp_path / "keep.xdf"
     path.write_bytes(b"XDF:")
@@ -388,6 +391,7 @@ def test_demo_refuses_to_overwrite_a_recording(tmp_path, capsys):
     assert path.read_bytes() == b"XDF:"
 
 
+@pytest.mark.lsl
 def test_demo_records_by_default_into_the_session_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("WOT_RECORD_DIR", str(tmp_path / "sessions"))
     assert cli.main(["demo", "--headless", "--duration", "3", "--speed", "10"]) == 0

@@ -297,6 +297,7 @@ DRIVE_SPEED = 40.0
 MIN_SAME_ZONE = 0.98
 
 
+@pytest.mark.slow
 @pytest.mark.lsl
 @pytest.mark.realdata
 @pytest.mark.timeout(300)

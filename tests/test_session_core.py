@@ -250,6 +250,7 @@ def test_foreign_xdf_with_a_pause_gives_the_same_frames_offline_replayed_and_rec
     assert zones & {"within", "hyper", "hypo"}  # zones were given, not only unknown
 
 
+@pytest.mark.slow
 @pytest.mark.lsl
 @pytest.mark.timeout(120)
 def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_frame(

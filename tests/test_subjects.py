@@ -26,6 +26,7 @@ PEOPLE = {"client": "stress-and-recovery", "therapist": "calm"}
 MIN_AGREEMENT = 0.8
 
 
+@pytest.mark.slow
 @pytest.mark.lsl
 @pytest.mark.timeout(180)
 def test_two_simulated_people_run_recorded_and_analysed_per_person(tmp_path, source_id):
