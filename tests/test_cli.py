@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pylsl
 import pytest
@@ -31,6 +32,28 @@ def test_streams_lists_a_visible_stream(source_id):
         assert "type=EDA" in line and "32 Hz" in line
     finally:
         del outlet
+
+
+def test_liblsl_keeps_quiet_unless_the_user_configured_it(tmp_path):
+    """liblsl prints two INFO lines at every start; wot gives it an errors-only configuration,
+    but a user's own (``LSLAPICFG`` or an ``lsl_api.cfg``) is read instead, never replaced."""
+    if Path("/etc/lsl_api/lsl_api.cfg").exists():
+        pytest.skip("this machine has a system-wide liblsl configuration")
+    env = {k: v for k, v in ENV.items() if k != "LSLAPICFG"}
+    env["HOME"] = str(tmp_path)  # no ~/lsl_api/lsl_api.cfg; nor one in the working directory
+    args = dict(capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    r = subprocess.run([*WOT, "streams", "--timeout", "0.5"], env=env, **args)
+    assert r.returncode == 0, r.stderr
+    assert "INFO|" not in r.stderr and "Loaded default config" not in r.stderr, r.stderr
+    mine = tmp_path / "mine.cfg"
+    mine.write_text("[log]\nlevel = 0\n")  # INFO: liblsl names the file it read
+    r = subprocess.run([*WOT, "streams", "--timeout", "0.5"], env={**env, "LSLAPICFG": str(mine)},
+                       **args)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"{mine}" in r.stderr and "INFO|" in r.stderr
+    (tmp_path / "lsl_api.cfg").write_text("[log]\nlevel = 0\n")  # one in the working directory
+    r = subprocess.run([*WOT, "streams", "--timeout", "0.5"], env=env, **args)
+    assert "lsl_api.cfg" in r.stderr and "INFO|" in r.stderr
 
 
 def test_run_without_streams_says_what_is_missing(source_id):

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import WotError
 from . import analyze, assess, demo, driver, replay, report, run, simulate, streams
+from ._console import quiet_liblsl, quiet_stdout, say
 
 COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, driver)
 """The command modules, in the order ``wot --help`` lists them."""
@@ -36,15 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_liblsl()  # before any command reaches liblsl
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here at the latest
+        return code
+    except BrokenPipeError:
+        # the reader of the output went away (``wot ... | head``): nothing to report, the
+        # output was cut short (a live session handles this itself: it ends as on Ctrl-C)
+        quiet_stdout()
+        return 1
     except (WotError, ValueError, OSError) as exc:
         print(f"wot: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nstopped (Ctrl-C)")
+        say("\nstopped (Ctrl-C)")
         return 0
 
 
