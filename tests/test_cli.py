@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -71,60 +73,143 @@ def test_run_without_streams_says_what_is_missing(source_id):
     assert "Traceback" not in r.stderr
 
 
+def test_plain_terminal_output_writes_each_moment_once():
+    """Piped (not a TTY), the view writes a line when the session clock's second or the zone
+    changes; while no new frame comes it stays silent instead of repeating the last line."""
+    import io
+    import math
+
+    from wot_biofeedback.snapshot import Snapshot, StreamStatus
+    from wot_biofeedback.terminal import TerminalView
+
+    def snap(t: float, zone: str, why: str = "", calibrating: bool = False) -> Snapshot:
+        lost = "lost" if "lost" in why else "ok"
+        return Snapshot(
+            t, zone, math.nan, 0.0, why, [], {}, calibrating, "", (-1.0, 1.5), None, {}, {}, {},
+            {"ecg": StreamStatus("ecg", "ECG", 250.0, "mV", lost, 0.1, 100)}, 0, 0,
+        )  # fmt: skip
+
+    out = io.StringIO()
+    view = TerminalView(out)
+    for s in (
+        snap(0.0, "unknown", "unknown: waiting for ecg", calibrating=True),
+        snap(0.0, "unknown", "unknown: waiting for ecg", calibrating=True),  # same moment
+        snap(0.6, "unknown", "unknown: calibrating", calibrating=True),  # same second
+        snap(61.2, "within", "within: HR -1 bpm"),
+        snap(61.2, "within", "within: HR -1 bpm"),  # no new frame: silent
+        snap(61.2, "unknown", "unknown: all signals lost; check the sensors"),  # new zone
+        snap(61.2, "unknown", "unknown: all signals lost; check the sensors"),
+        snap(62.0, "within", "within: HR +2 bpm"),
+    ):
+        view.show(s)
+    lines = out.getvalue().splitlines()
+    assert [ln.split()[:2] for ln in lines] == [
+        ["[00:00]", "zone=calibrating"], ["[01:01]", "zone=within"],
+        ["[01:01]", "zone=unknown"], ["[01:02]", "zone=within"],
+    ], lines  # fmt: skip
+    assert "why: all signals lost" in lines[2]
+
+
+def _status_lines(out: str) -> list[str]:
+    """The plain status lines (``[MM:SS] zone=...``) of a terminal view's output."""
+    return [ln for ln in out.splitlines() if ln.startswith("[")]
+
+
 @pytest.mark.timeout(120)
 def test_demo_headless_shows_zone_why_and_cue():
     r = subprocess.run(
-        [*WOT, "demo", "--headless", "--duration", "20", "--speed", "20"],
+        [*WOT, "demo", "--headless", "--duration", "400", "--speed", "20", "--no-record"],
         capture_output=True,
         text=True,
         timeout=100,
         env=ENV,
     )
     assert r.returncode == 0, r.stderr
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
-    assert len(lines) >= 15  # one status line a second
+    lines = _status_lines(r.stdout)
+    assert len(lines) >= 15  # about one status line a wall second (20 s of session each)
+    # a pipe gets each moment once: no line repeats the one before (clock and zone)
+    moments = [(ln[:7], ln.split()[1]) for ln in lines]
+    assert all(a != b for a, b in itertools.pairwise(moments)), moments
     assert "zone=calibrating" in lines[0]
     text = "\n".join(lines)
-    # 20 s at 20x covers calibration, the calm baseline and the start of the stressor
+    # 400 s of session covers calibration, the calm baseline and the start of the stressor
     assert "zone=within" in text and "zone=hyper" in text
     hyper = [ln for ln in lines if "zone=hyper" in ln and "truth: hyper" in ln]
     assert hyper, text
     assert all("why: " in ln and "cue: " in ln for ln in hyper)
     assert any("HR +" in ln.split("why: ")[1] for ln in hyper)
+    # --duration counts session seconds: the view stopped at 400 s of session, not of wall
+    assert "session ended after 06:4" in r.stdout and "(--duration 400 s)" in r.stdout
+    assert lines[-1].startswith("[06:")
 
 
-@pytest.mark.timeout(60)
-def test_demo_stops_cleanly_on_ctrl_c():
-    p = subprocess.Popen(
-        [*WOT, "demo", "--headless"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    try:
-        t0 = time.monotonic()
-        first = p.stdout.readline()
-        assert first.startswith("recording to ")
-        recording = first.split("recording to ", 1)[1].strip()
-        assert p.stdout.readline().startswith("[")
-        while time.monotonic() - t0 < 3:
-            p.stdout.readline()
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=20)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 0, err
-    assert "stopped" in out
-    # a clean stop closes the recording: end record and stream footers
+def _load_session(rec: Path) -> dict:
+    """A closed recording (stream footers, the session's end record) and its report's summary."""
     import pyxdf
 
-    streams, _ = pyxdf.load_xdf(recording)
+    streams, _ = pyxdf.load_xdf(str(rec))
     assert all("footer" in st for st in streams)
     session = next(st for st in streams if st["info"]["name"][0] == "wot-session")
     assert '"event": "end"' in session["time_series"][-1][0]
-    assert "Traceback" not in err
+    report = rec.with_name(rec.stem + "-report")
+    assert '<section id="timeline">' in (report / "report.html").read_text(encoding="utf-8")
+    return json.loads((report / "summary.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c, pipe closed", "pipe closed"])
+def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
+    """Ctrl-C; ``wot demo --headless | tee out`` and Ctrl-C (tee goes too: the pipe closes as
+    the signal comes); ``wot demo --headless | head -3`` (the pipe closes): each ends the session
+    as a normal end does (recording closed, report written), exit 0, nothing on stderr."""
+    rec = tmp_path / "demo.xdf"
+    with subprocess.Popen(
+        [*WOT, "demo", "--headless", "--speed", "20", "--record", str(rec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    ) as p:  # fmt: skip
+        try:
+            assert p.stdout.readline().startswith(f"recording to {rec}")
+            assert p.stdout.readline().startswith("[")  # the session runs
+            assert p.stdout.readline().startswith("[")
+            if "pipe closed" in how:
+                p.stdout.close()
+            if "ctrl-c" in how:
+                p.send_signal(signal.SIGINT)
+            rest = "" if p.stdout.closed else p.stdout.read()
+            err = p.stderr.read()
+            p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert p.returncode == 0, err
+    assert not err.strip(), err  # no "Broken pipe", no error, no traceback
+    if "pipe closed" not in how:
+        assert "stopped (Ctrl-C) after 00:" in rest and "session report:" in rest, rest
+    summary = _load_session(rec)
+    assert summary["fraction_in_zone"]
+
+
+@pytest.mark.timeout(90)
+def test_demo_to_the_end_of_its_scenario_reads_as_the_end_of_the_session(tmp_path):
+    """The simulator's streams end with its script: that is the end of the session, never
+    reported as lost signals (on screen, or as markers in the recording)."""
+    scen = tmp_path / "short.toml"
+    scen.write_text('name = "short"\n[[segment]]\nzone = "within"\nduration_s = 90\n')
+    rec = tmp_path / "short.xdf"
+    r = subprocess.run(
+        [*WOT, "demo", "--headless", "--scenario", str(scen), "--calibration", "30",
+         "--speed", "10", "--record", str(rec)],
+        capture_output=True, text=True, timeout=80, env=ENV,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = _status_lines(r.stdout)
+    assert lines and lines[-1].startswith("[01:"), r.stdout  # shown up to the end
+    assert "lost" not in r.stdout and "zone=unknown" not in lines[-1], r.stdout
+    end = r.stdout.split("session ended after ", 1)[1].splitlines()[0]
+    assert end.startswith(("01:29", "01:30")) and "(the simulated session is over)" in end, end
+    _load_session(rec)
+    markers = (tmp_path / "short-report" / "markers.csv").read_text(encoding="utf-8")
+    assert markers.startswith("time_s,text") and "lost" not in markers, markers
 
 
 @pytest.mark.timeout(60)

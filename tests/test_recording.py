@@ -390,7 +390,7 @@ def test_demo_refuses_to_overwrite_a_recording(tmp_path, capsys):
 
 def test_demo_records_by_default_into_the_session_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("WOT_RECORD_DIR", str(tmp_path / "sessions"))
-    assert cli.main(["demo", "--headless", "--duration", "3", "--speed", "10"]) == 0
+    assert cli.main(["demo", "--headless", "--duration", "30", "--speed", "10"]) == 0
     files = list((tmp_path / "sessions").glob("demo-*.xdf"))
     assert len(files) == 1
     s = _load(files[0])

@@ -270,6 +270,16 @@ def test_waiting_engine_and_run_window(qtbot):
     other = StubEngine()
     assert run_window(other, duration_s=0.5) == 0
     assert not other.stopped
+    # ... or once until(snapshot) holds for the console's latest snapshot (wot run/demo: a
+    # session length); duration_s is only the fallback that would leave `seen` empty
+    seen: list[float] = []
+
+    def until(snap: Snapshot) -> bool:
+        seen.append(snap.session_s)
+        return True
+
+    assert run_window(other, duration_s=30.0, until=until) == 0
+    assert seen[:1] == [0.0]
 
 
 class NotedEngine(StubEngine):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import WotError
 from . import analyze, assess, demo, driver, replay, report, run, simulate, streams
-from ._console import quiet_liblsl, quiet_stdout, say
+from ._console import begin, quiet_stdout, say
 
 COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, driver)
 """The command modules, in the order ``wot --help`` lists them."""
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    quiet_liblsl()  # before any command reaches liblsl
+    begin()  # before any command reaches liblsl
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -11,6 +11,8 @@ from pathlib import Path
 LSL_CONFIG = "lsl_api.cfg"
 """Package data beside this module: liblsl's log level (errors only)."""
 
+_stdout_gone = False  # the process's standard output: one per process, closed once
+
 
 def lsl_user_config() -> str | None:
     """The liblsl configuration the user has: ``$LSLAPICFG`` (even empty: their choice), else
@@ -23,6 +25,14 @@ def lsl_user_config() -> str | None:
         if p.is_file():
             return str(p)
     return None
+
+
+def begin() -> None:
+    """At the start of a command: liblsl quiet, standard output open (:func:`main` may run
+    again in one process, e.g. in the tests)."""
+    global _stdout_gone
+    _stdout_gone = False
+    quiet_liblsl()
 
 
 def quiet_liblsl() -> None:
@@ -41,6 +51,8 @@ def quiet_stdout() -> None:
     """The reader of standard output has gone (a closed pipe): send what is still printed to
     the null device, so the command finishes its work without a broken-pipe error
     (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    global _stdout_gone
+    _stdout_gone = True
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())
@@ -48,6 +60,11 @@ def quiet_stdout() -> None:
         pass
     finally:
         os.close(devnull)
+
+
+def stdout_gone() -> bool:
+    """True once the reader of standard output has gone (a live view then ends the session)."""
+    return _stdout_gone
 
 
 def say(*parts: object) -> None:

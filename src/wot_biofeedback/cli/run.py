@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import InputError
 from ..modalities import NAMES, cardiac
 from ._args import profile_args, profile_setup, record_args
+from ._console import say
 from ._live import live_session, open_sources, run_engine
 
 
@@ -56,8 +57,13 @@ def add_parser(sub: Any) -> None:
     r.add_argument(
         "--baseline", default=None, help="START:END session seconds (default: first 120 s)"
     )
-    r.add_argument("--duration", type=float, default=None)
-    r.add_argument("--headless", action="store_true")
+    r.add_argument(
+        "--duration", type=float, default=None, metavar="S",
+        help="stop after S seconds of session (default: run until Ctrl-C or the window closes)",
+    )  # fmt: skip
+    r.add_argument(
+        "--headless", action="store_true", help="terminal view even when a display exists"
+    )
     r.add_argument(
         "--no-client-view", action="store_true", help="only the therapist console, no client view"
     )
@@ -102,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
         if m == "acc":
             what += "; breathing from the chest accelerometer (no RESP belt)"
-        print(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
+        say(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
     meta = {
         "command": "run",
         "client": args.profile,
@@ -122,5 +128,5 @@ def run(args: argparse.Namespace) -> int:
         # when the session report ran; else the engine's own frame history
         add_session(prof, summary or engine_summary(engine), engine.baseline, "live")
         path = save_profile(prof)
-        print(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
+        say(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
     return code

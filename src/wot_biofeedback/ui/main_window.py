@@ -873,9 +873,11 @@ def run_window(
     truth: Callable[[float], str] | None = None,
     duration_s: float | None = None,
     client: bool = True,
+    until: Callable[[Snapshot], bool] | None = None,
 ) -> int:
     """Show the therapist console (and, with ``client``, the client view in its own window) on
-    ``engine`` until the console is closed (or ``duration_s`` passes).
+    ``engine`` until the console is closed, ``duration_s`` (wall clock) passes, or
+    ``until(snapshot)`` is true for the console's latest snapshot (e.g. a session length).
 
     The caller starts and stops the engine. Creates the ``QApplication`` when there is none.
     Ctrl-C in the terminal closes the windows. Returns the event loop's exit code.
@@ -899,6 +901,17 @@ def run_window(
     closer.timeout.connect(win.close)
     if duration_s is not None:
         closer.start(max(0, round(duration_s * 1000.0)))
+    watch = QTimer(win)
+    if until is not None:
+        check = until  # narrowed for the closure
+
+        def over() -> None:
+            snap = win.last_snapshot
+            if snap is not None and check(snap):
+                win.close()
+
+        watch.timeout.connect(over)
+        watch.start(200)
     # Qt's loop blocks Python's signal handling: wake the interpreter now and then for Ctrl-C
     old_handler = None
     wake = QTimer(win)
@@ -911,6 +924,7 @@ def run_window(
     finally:
         wake.stop()
         closer.stop()
+        watch.stop()
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
         win.timer.stop()
