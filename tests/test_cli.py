@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -71,6 +72,53 @@ def test_run_without_streams_says_what_is_missing(source_id):
     assert r.returncode == 2
     assert "no LSL stream with type 'ECG'" in r.stderr and f"{source_id}-ecg" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _arguments(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """``(parser, command path, action)`` of every argument of every (sub)command."""
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sub in a.choices.items():
+                yield from _arguments(sub, (*path, name))
+        elif not isinstance(a, argparse._HelpAction | argparse._VersionAction):
+            yield parser, path, a
+
+
+def test_every_option_of_every_command_says_what_it_is_and_its_default():
+    found = list(_arguments(cli.build_parser()))
+    assert {path[0] for _p, path, _a in found} == {c.__name__.rsplit(".", 1)[1].replace("_", "-")
+                                                   for c in cli.COMMANDS}  # fmt: skip
+    assert len(found) > 150  # the drivers' options too
+    bare = [f"wot {' '.join(path)} {a.option_strings or a.dest}"
+            for _p, path, a in found if not (a.help or "").strip()]  # fmt: skip
+    assert not bare, bare
+    silent = []
+    for parser, path, a in found:
+        if not a.option_strings or a.default in (None, False, "", [], argparse.SUPPRESS):
+            continue  # nothing to say (a flag off, an optional value left out)
+        fmt = parser._get_formatter()
+        fmt.add_argument(a)
+        entry = " ".join(fmt.format_help().split())  # the option's lines in --help
+        if "default" not in entry.lower():
+            silent.append(f"wot {' '.join(path)} {a.option_strings[0]}: {entry}")
+    assert not silent, silent
+
+
+def test_scenario_options_list_the_shipped_scenarios(capsys):
+    from wot_simulators import list_scenarios
+
+    from wot_biofeedback.cli._args import scenario_names
+
+    names = list_scenarios()
+    assert len(names) >= 4 and scenario_names() == names  # read without importing the simulator
+    for command in ("demo", "simulate"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([command, "--help"])
+        assert exit_.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        scenario = text.split("--scenario SCENARIO ", 1)[1].split(" --", 1)[0]
+        assert all(n in scenario for n in names), scenario
+        assert "(default: full-session)" in scenario
 
 
 def test_plain_terminal_output_writes_each_moment_once():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from ..errors import WotError
@@ -22,8 +23,36 @@ COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, drive
 """The command modules, in the order ``wot --help`` lists them."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Each option's help ends with its default where it has one to say and the help does not
+    already say it (``argparse.ArgumentDefaultsHelpFormatter`` also writes "default: None"
+    and "default: False")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        d = action.default
+        if (
+            not action.option_strings
+            or d is None
+            or isinstance(d, bool)
+            or d in ("", [])
+            or d is argparse.SUPPRESS
+            or "default" in text.lower()
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``wot``'s parsers: :class:`HelpFormatter` (subcommands inherit the class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="wot",
         description=(
             "Window-of-tolerance biofeedback: fused ECG/HRV, skin conductance and respiration."

@@ -12,17 +12,17 @@ from typing import Any
 
 from .._extras import require
 from ..errors import InputError
-from ._args import record_args
+from ._args import CONFIG_HELP, record_args, scenario_help
 from ._console import say
 from ._live import live_session, open_sources, run_engine, say_outcome
 
 
 def add_parser(sub: Any) -> None:
     d = sub.add_parser("demo", help="simulated client + engine, in a window or the terminal")
+    d.add_argument("--scenario", default="full-session", help=scenario_help())
     d.add_argument(
-        "--scenario", default="full-session", help="shipped scenario name or a .toml path"
+        "--seed", type=int, default=1, help="seed of the simulated client (same seed, same session)"
     )
-    d.add_argument("--seed", type=int, default=1)
     d.add_argument(
         "--duration", type=float, default=None, metavar="S",
         help="stop after S seconds of session (at --speed 10, S/10 s of wall clock); default: "
@@ -34,11 +34,14 @@ def add_parser(sub: Any) -> None:
         default=10.0,
         help="playback speed; 10 compresses the 15-min full session into 90 s; 1 = real time",
     )
-    d.add_argument("--calibration", type=float, default=None, help="baseline length, session s")
+    d.add_argument(
+        "--calibration", type=float, default=None, metavar="S",
+        help="baseline length, session seconds (default: the configuration's, 120 s)",
+    )  # fmt: skip
     d.add_argument(
         "--headless", action="store_true", help="terminal view even when a display exists"
     )
-    d.add_argument("--config", default=None)
+    d.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     d.add_argument(
         "--screenshot",
         default=None,

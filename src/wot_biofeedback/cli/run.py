@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..modalities import NAMES, cardiac
-from ._args import profile_args, profile_setup, record_args
+from ._args import CONFIG_HELP, profile_args, profile_setup, record_args
 from ._console import say
 from ._live import live_session, open_sources, run_engine
 
@@ -30,14 +30,17 @@ def add_parser(sub: Any) -> None:
             help=f"channel of the {m.upper()} stream by 0-based index or label (default 0"
             + ("; ACC: the first of three)" if m == "acc" else ")"),
         )  # fmt: skip
-    r.add_argument("--eda-type", default="EDA")
+    r.add_argument("--eda-type", default="EDA", help="LSL type of the EDA stream ('' to skip)")
     r.add_argument(
         "--eda-unit",
         default=None,
         help="unit of the EDA stream: uS, nS, mS, S or raw:SCALE (default: the stream's "
         "channel metadata, else uS)",
     )
-    r.add_argument("--resp-type", default="RESP")
+    r.add_argument(
+        "--resp-type", default="RESP",
+        help="LSL type of the breathing belt stream ('' to skip: breathing from ACC, if any)",
+    )  # fmt: skip
     r.add_argument(
         "--acc-type",
         default="ACC",
@@ -71,7 +74,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument(
         "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"
     )
-    r.add_argument("--config", default=None)
+    r.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     record_args(r)
     r.set_defaults(func=run)
 
