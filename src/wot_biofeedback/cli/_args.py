@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..modalities import FILE_MODALITIES
+from ..modalities import FILE_MODALITIES, MODALITIES
 
 
 def scenario_names() -> list[str]:
@@ -81,16 +81,11 @@ CONFIG_HELP = "engine settings, a TOML file (default: the built-in settings)"
 def channel_args(p: argparse.ArgumentParser, xdf: bool = True) -> None:
     """The signals of a recording (``--ecg``/``--ppg``/``--eda``/``--resp``), ``--fs`` and
     ``--eda-unit``: the options of the commands that read files."""
-    what = {
-        "ecg": "ECG",
-        "ppg": "PPG (pulse, instead of ECG: pulse-rate HRV)",
-        "eda": "EDA (skin conductance)",
-        "resp": "breathing (RESP)",
-    }
     for m in FILE_MODALITIES:
+        d = MODALITIES[m]
         p.add_argument(
             f"--{m}", default=None, metavar="NAME|N",
-            help=f"{what.get(m, m.upper())} signal: its name (CSV column, WFDB/EDF signal"
+            help=f"{d.label} signal ({d.role}): its name (CSV column, WFDB/EDF signal"
             + (", XDF stream name or type" if xdf else "; not XDF")
             + ") or 0-based index (default: found by its name)",
         )  # fmt: skip

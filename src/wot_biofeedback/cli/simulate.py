@@ -24,10 +24,9 @@ def add_parser(sub: Any) -> None:
     )  # fmt: skip
     s.add_argument("--speed", type=float, default=1.0, help="session seconds per wall-clock second")
     s.add_argument("--loop", action="store_true", help="start the session again at its end")
-    for m, hz in (("ecg", 250.0), ("eda", 32.0), ("resp", 50.0)):
-        s.add_argument(
-            f"--{m}-fs", type=float, default=hz, metavar="HZ", help=f"{m.upper()} rate, Hz"
-        )
+    s.add_argument("--ecg-fs", type=float, default=250.0, metavar="HZ", help="ECG rate, Hz")
+    s.add_argument("--eda-fs", type=float, default=32.0, metavar="HZ", help="EDA rate, Hz")
+    s.add_argument("--resp-fs", type=float, default=50.0, metavar="HZ", help="RESP rate, Hz")
     s.add_argument(
         "--acc", action="store_true", help="also publish a 3-axis chest accelerometer (ACC, g)"
     )
