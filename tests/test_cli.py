@@ -6,6 +6,7 @@ import argparse
 import itertools
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -85,9 +86,12 @@ def _arguments(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 
 def test_every_option_of_every_command_says_what_it_is_and_its_default():
-    found = list(_arguments(cli.build_parser()))
-    assert {path[0] for _p, path, _a in found} == {c.__name__.rsplit(".", 1)[1].replace("_", "-")
-                                                   for c in cli.COMMANDS}  # fmt: skip
+    parser = cli.build_parser()
+    found = list(_arguments(parser))
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = {c.__name__.rsplit(".", 1)[1].replace("_", "-") for c in cli.COMMANDS}
+    assert set(sub.choices) == commands  # every command module's parser, walked below
+    assert {path[0] for _p, path, _a in found} == commands - {"sys-info"}  # it has no options
     assert len(found) > 150  # the drivers' options too
     bare = [f"wot {' '.join(path)} {a.option_strings or a.dest}"
             for _p, path, a in found if not (a.help or "").strip()]  # fmt: skip
@@ -156,6 +160,44 @@ def test_plain_terminal_output_writes_each_moment_once():
         ["[01:01]", "zone=unknown"], ["[01:02]", "zone=within"],
     ], lines  # fmt: skip
     assert "why: all signals lost" in lines[2]
+
+
+def test_sys_info_names_versions_libraries_and_folders(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import pylsl
+
+    from wot_biofeedback import __version__
+    from wot_biofeedback.cli.sys_info import _version
+    from wot_biofeedback.dsp import cache_dir, compiled_before
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)  # main sets it: undone after the test
+    monkeypatch.setenv("WOT_RECORD_DIR", str(tmp_path / "sessions"))
+    monkeypatch.setenv("WOT_PROFILE_DIR", str(tmp_path / "profiles"))
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "sessions" / "demo-1.xdf").write_bytes(b"x" * 2_000_000)
+    assert cli.main(["sys-info"]) == 0
+    out = capsys.readouterr().out
+    rows = {}
+    for ln in out.splitlines():
+        if ln.startswith("  "):
+            k, _, v = ln.strip().partition(": ")
+            rows[k.rstrip(":")] = v.strip()
+    assert rows["wot-biofeedback"].startswith(__version__)
+    assert rows["Python"].startswith(platform.python_version())
+    assert rows["CPUs"].startswith(str(os.cpu_count())) and rows["OS"]
+    assert rows["numpy"] == np.__version__ and rows["pylsl"] == pylsl.__version__
+    for name in ("scipy", "numba", "PySide6-Essentials", "pyqtgraph", "matplotlib", "neurokit2"):
+        assert rows[name][:1].isdigit(), (name, rows[name])  # installed for the tests
+    assert _version("no-such-distribution-wot") == "not installed"
+    v = pylsl.library_version()
+    assert rows["liblsl"].startswith(f"{v // 100}.{v % 100} (") and Path(rows["library"]).is_file()
+    assert rows["configuration"]
+    assert rows["Qt"][:1].isdigit() and rows["platform"] == "offscreen (QT_QPA_PLATFORM)"
+    assert rows["recordings"].startswith(f"{tmp_path / 'sessions'} ($WOT_RECORD_DIR): 1 sessions")
+    assert "2.0 MB" in rows["recordings"] and "--no-record" in rows["recordings"]
+    assert rows["profiles"] == f"{tmp_path / 'profiles'} ($WOT_PROFILE_DIR)"
+    assert rows["numba cache"].startswith(f"{cache_dir()}")
+    assert ("(kernels compiled" in rows["numba cache"]) == compiled_before()
 
 
 def _status_lines(out: str) -> list[str]:

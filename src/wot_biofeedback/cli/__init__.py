@@ -1,5 +1,5 @@
 """The ``wot`` command line: demo, run, simulate, replay, streams, analyze, report, assess,
-driver.
+driver, sys-info.
 
 One module per command holds its arguments (``add_parser(sub)``) and a thin ``run(args)``
 that converts them into a call of the core (e.g. :func:`wot_biofeedback.analysis.analyze_path`);
@@ -16,10 +16,10 @@ from typing import Any
 
 from .. import __version__
 from ..errors import WotError
-from . import analyze, assess, demo, driver, replay, report, run, simulate, streams
+from . import analyze, assess, demo, driver, replay, report, run, simulate, streams, sys_info
 from ._console import begin, quiet_stdout, say
 
-COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, driver)
+COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, driver, sys_info)
 """The command modules, in the order ``wot --help`` lists them."""
 
 
