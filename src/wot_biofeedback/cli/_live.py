@@ -68,8 +68,9 @@ def live_session(
         report=not getattr(args, "no_report", False), **options,
     )  # fmt: skip
     if path is not None:
-        # the default folder fills up unseen (a few MB a demo): say how not to
-        off = "" if args.record else " (--no-record: no recording)"
+        # the default folder fills up unseen (a few MB a demo; wot sys-info shows it): say
+        # how not to
+        off = "" if args.record else " (turn off with --no-record)"
         say(f"recording to {path}{off}")
     return live
 
