@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from .._extras import require
+from ..config import EngineConfig
 from ..errors import InputError
 from ._args import CONFIG_HELP, record_args, scenario_help
 from ._console import say
@@ -36,7 +37,8 @@ def add_parser(sub: Any) -> None:
     )
     d.add_argument(
         "--calibration", type=float, default=None, metavar="S",
-        help="baseline length, session seconds (default: the configuration's, 120 s)",
+        help="baseline length, session seconds (default: the configuration's, "
+        f"{EngineConfig().calibration.duration_s:g} s)",
     )  # fmt: skip
     d.add_argument(
         "--headless", action="store_true", help="terminal view even when a display exists"
