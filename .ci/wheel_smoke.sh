@@ -69,7 +69,7 @@ EOF
 simulate_and_analyze "$tmp/full"
 "$tmp/full/bin/wot" report analysis --out report
 [ -s report/report.html ] || fail "wot report wrote no report/report.html"
-timeout 120 "$tmp/full/bin/wot" demo --headless --no-record --duration 5 --speed 10 > demo.txt \
+timeout 120 "$tmp/full/bin/wot" demo --headless --no-record --duration 50 --speed 10 > demo.txt \
   || fail "wot demo --headless (exit $?)"
 grep -q "zone=" demo.txt || fail "wot demo --headless showed no zone: $(tail -n 3 demo.txt)"
 [ ! -e "$tmp/sessions" ] || fail "wot demo --no-record recorded into $tmp/sessions"

@@ -579,8 +579,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--ip-address", default="", help="board or broadcast address (EmotiBit, WiFi shield)"
     )
-    c.add_argument("--ip-port", type=int, default=0)
-    c.add_argument("--ip-protocol", choices=("none", "udp", "tcp"), default="none")
+    c.add_argument(
+        "--ip-port", type=int, default=0, help="port of a network board (0: the board's own)"
+    )
+    c.add_argument(
+        "--ip-protocol", choices=("none", "udp", "tcp"), default="none",
+        help="protocol of a network board",
+    )  # fmt: skip
     c.add_argument(
         "--serial-number", default="", help="device serial number / name (Muse, BrainBit)"
     )

@@ -1049,10 +1049,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-ecg", action="store_true", help="do not stream ECG")
     p.add_argument("--no-acc", action="store_true", help="do not stream the accelerometer")
     p.add_argument(
-        "--acc-rate", type=int, choices=ACC_RATES, default=50, help="accelerometer Hz (50)"
+        "--acc-rate", type=int, choices=ACC_RATES, default=50, help="accelerometer rate, Hz"
     )
     p.add_argument(
-        "--acc-range", type=int, choices=ACC_RANGES, default=8, help="accelerometer range g (8)"
+        "--acc-range", type=int, choices=ACC_RANGES, default=8, help="accelerometer range, g"
     )
     p.add_argument(
         "--source-id", default=None, metavar="ID",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,15 +103,11 @@ def test_analyze_neurokit_resting_csv(wot_data, tmp_path):
     assert s["fraction_in_zone"]["hyper"] < 0.1
 
 
-def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path):
+def test_analyze_bad_inputs_exit_nonzero_with_one_line(tmp_path, capsys):
+    # in-process (tests/test_cli.py runs the installed entry point as a subprocess)
     def run(*args):
-        r = subprocess.run(
-            [sys.executable, "-m", "wot_biofeedback.cli", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return r.returncode, r.stderr.strip()
+        code = main(list(args))
+        return code, capsys.readouterr().err.strip()
 
     rc, err = run("analyze", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o"))
     assert rc != 0 and err.count("\n") == 0 and "not found" in err

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import json
 import os
+import platform
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pylsl
 import pytest
+
+from wot_biofeedback import cli
 
 WOT = [sys.executable, "-m", "wot_biofeedback.cli"]
 ENV = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -31,7 +38,31 @@ def test_streams_lists_a_visible_stream(source_id):
         del outlet
 
 
+def test_liblsl_keeps_quiet_unless_the_user_configured_it(tmp_path):
+    """liblsl prints two INFO lines at every start; wot gives it an errors-only configuration,
+    but a user's own (``LSLAPICFG`` or an ``lsl_api.cfg``) is read instead, never replaced."""
+    if Path("/etc/lsl_api/lsl_api.cfg").exists():
+        pytest.skip("this machine has a system-wide liblsl configuration")
+    env = {k: v for k, v in ENV.items() if k != "LSLAPICFG"}
+    env["HOME"] = str(tmp_path)  # no ~/lsl_api/lsl_api.cfg; nor one in the working directory
+    args = dict(capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    r = subprocess.run([*WOT, "streams", "--timeout", "0.5"], env=env, **args)
+    assert r.returncode == 0, r.stderr
+    assert "INFO|" not in r.stderr and "Loaded default config" not in r.stderr, r.stderr
+    mine = tmp_path / "mine.cfg"
+    mine.write_text("[log]\nlevel = 0\n")  # INFO: liblsl names the file it read
+    r = subprocess.run([*WOT, "streams", "--timeout", "0.5"], env={**env, "LSLAPICFG": str(mine)},
+                       **args)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"{mine}" in r.stderr and "INFO|" in r.stderr
+    (tmp_path / "lsl_api.cfg").write_text("[log]\nlevel = 0\n")  # one in the working directory
+    r = subprocess.run([*WOT, "streams", "--timeout", "0.5"], env=env, **args)
+    assert "lsl_api.cfg" in r.stderr and "INFO|" in r.stderr
+
+
 def test_run_without_streams_says_what_is_missing(source_id):
+    """The installed entry point itself (``python -m``): an error is one line, exit 2 (the other
+    error messages are checked in-process, through ``cli.main``)."""
     r = subprocess.run(
         [*WOT, "run", "--source-id", source_id, "--timeout", "0.5", "--headless"],
         capture_output=True,
@@ -44,60 +75,231 @@ def test_run_without_streams_says_what_is_missing(source_id):
     assert "Traceback" not in r.stderr
 
 
+def _arguments(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """``(parser, command path, action)`` of every argument of every (sub)command."""
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sub in a.choices.items():
+                yield from _arguments(sub, (*path, name))
+        elif not isinstance(a, argparse._HelpAction | argparse._VersionAction):
+            yield parser, path, a
+
+
+def test_every_option_of_every_command_says_what_it_is_and_its_default():
+    parser = cli.build_parser()
+    found = list(_arguments(parser))
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = {c.__name__.rsplit(".", 1)[1].replace("_", "-") for c in cli.COMMANDS}
+    assert set(sub.choices) == commands  # every command module's parser, walked below
+    assert {path[0] for _p, path, _a in found} == commands - {"sys-info"}  # it has no options
+    assert len(found) > 150  # the drivers' options too
+    bare = [f"wot {' '.join(path)} {a.option_strings or a.dest}"
+            for _p, path, a in found if not (a.help or "").strip()]  # fmt: skip
+    assert not bare, bare
+    silent = []
+    for parser, path, a in found:
+        if not a.option_strings or a.default in (None, False, "", [], argparse.SUPPRESS):
+            continue  # nothing to say (a flag off, an optional value left out)
+        fmt = parser._get_formatter()
+        fmt.add_argument(a)
+        entry = " ".join(fmt.format_help().split())  # the option's lines in --help
+        if "default" not in entry.lower():
+            silent.append(f"wot {' '.join(path)} {a.option_strings[0]}: {entry}")
+    assert not silent, silent
+
+
+def test_scenario_options_list_the_shipped_scenarios(capsys):
+    from wot_simulators import list_scenarios
+
+    from wot_biofeedback.cli._args import scenario_names
+
+    names = list_scenarios()
+    assert len(names) >= 4 and scenario_names() == names  # read without importing the simulator
+    for command in ("demo", "simulate"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([command, "--help"])
+        assert exit_.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        scenario = text.split("--scenario SCENARIO ", 1)[1].split(" --", 1)[0]
+        assert all(n in scenario for n in names), scenario
+        assert "(default: full-session)" in scenario
+
+
+def test_plain_terminal_output_writes_each_moment_once():
+    """Piped (not a TTY), the view writes a line when the session clock's second or the zone
+    changes; while no new frame comes it stays silent instead of repeating the last line."""
+    import io
+    import math
+
+    from wot_biofeedback.snapshot import Snapshot, StreamStatus
+    from wot_biofeedback.terminal import TerminalView
+
+    def snap(t: float, zone: str, why: str = "", calibrating: bool = False) -> Snapshot:
+        lost = "lost" if "lost" in why else "ok"
+        return Snapshot(
+            t, zone, math.nan, 0.0, why, [], {}, calibrating, "", (-1.0, 1.5), None, {}, {}, {},
+            {"ecg": StreamStatus("ecg", "ECG", 250.0, "mV", lost, 0.1, 100)}, 0, 0,
+        )  # fmt: skip
+
+    out = io.StringIO()
+    view = TerminalView(out)
+    for s in (
+        snap(0.0, "unknown", "unknown: waiting for ecg", calibrating=True),
+        snap(0.0, "unknown", "unknown: waiting for ecg", calibrating=True),  # same moment
+        snap(0.6, "unknown", "unknown: calibrating", calibrating=True),  # same second
+        snap(61.2, "within", "within: HR -1 bpm"),
+        snap(61.2, "within", "within: HR -1 bpm"),  # no new frame: silent
+        snap(61.2, "unknown", "unknown: all signals lost; check the sensors"),  # new zone
+        snap(61.2, "unknown", "unknown: all signals lost; check the sensors"),
+        snap(62.0, "within", "within: HR +2 bpm"),
+    ):
+        view.show(s)
+    lines = out.getvalue().splitlines()
+    assert [ln.split()[:2] for ln in lines] == [
+        ["[00:00]", "zone=calibrating"], ["[01:01]", "zone=within"],
+        ["[01:01]", "zone=unknown"], ["[01:02]", "zone=within"],
+    ], lines  # fmt: skip
+    assert "why: all signals lost" in lines[2]
+
+
+def test_sys_info_names_versions_libraries_and_folders(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    import pylsl
+
+    from wot_biofeedback import __version__
+    from wot_biofeedback.cli.sys_info import _version
+    from wot_biofeedback.dsp import cache_dir, compiled_before
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)  # main sets it: undone after the test
+    monkeypatch.setenv("WOT_RECORD_DIR", str(tmp_path / "sessions"))
+    monkeypatch.setenv("WOT_PROFILE_DIR", str(tmp_path / "profiles"))
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "sessions" / "demo-1.xdf").write_bytes(b"x" * 2_000_000)
+    assert cli.main(["sys-info"]) == 0
+    out = capsys.readouterr().out
+    rows = {}
+    for ln in out.splitlines():
+        if ln.startswith("  "):
+            k, _, v = ln.strip().partition(": ")
+            rows[k.rstrip(":")] = v.strip()
+    assert rows["wot-biofeedback"].startswith(__version__)
+    assert rows["Python"].startswith(platform.python_version())
+    assert rows["CPUs"].startswith(str(os.cpu_count())) and rows["OS"]
+    assert rows["numpy"] == np.__version__ and rows["pylsl"] == pylsl.__version__
+    for name in ("scipy", "numba", "PySide6-Essentials", "pyqtgraph", "matplotlib", "neurokit2"):
+        assert rows[name][:1].isdigit(), (name, rows[name])  # installed for the tests
+    assert _version("no-such-distribution-wot") == "not installed"
+    v = pylsl.library_version()
+    assert rows["liblsl"].startswith(f"{v // 100}.{v % 100} (") and Path(rows["library"]).is_file()
+    assert rows["configuration"]
+    assert rows["Qt"][:1].isdigit() and rows["platform"] == "offscreen (QT_QPA_PLATFORM)"
+    assert rows["recordings"].startswith(f"{tmp_path / 'sessions'} ($WOT_RECORD_DIR): 1 sessions")
+    assert "2.0 MB" in rows["recordings"] and "--no-record" in rows["recordings"]
+    assert rows["profiles"] == f"{tmp_path / 'profiles'} ($WOT_PROFILE_DIR)"
+    assert rows["numba cache"].startswith(f"{cache_dir()}")
+    assert ("(kernels compiled" in rows["numba cache"]) == compiled_before()
+
+
+def _status_lines(out: str) -> list[str]:
+    """The plain status lines (``[MM:SS] zone=...``) of a terminal view's output."""
+    return [ln for ln in out.splitlines() if ln.startswith("[")]
+
+
 @pytest.mark.timeout(120)
 def test_demo_headless_shows_zone_why_and_cue():
     r = subprocess.run(
-        [*WOT, "demo", "--headless", "--duration", "20", "--speed", "20"],
+        [*WOT, "demo", "--headless", "--duration", "400", "--speed", "20", "--no-record"],
         capture_output=True,
         text=True,
         timeout=100,
         env=ENV,
     )
     assert r.returncode == 0, r.stderr
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("[")]
-    assert len(lines) >= 15  # one status line a second
+    lines = _status_lines(r.stdout)
+    assert len(lines) >= 15  # about one status line a wall second (20 s of session each)
+    # a pipe gets each moment once: no line repeats the one before (clock and zone)
+    moments = [(ln[:7], ln.split()[1]) for ln in lines]
+    assert all(a != b for a, b in itertools.pairwise(moments)), moments
     assert "zone=calibrating" in lines[0]
     text = "\n".join(lines)
-    # 20 s at 20x covers calibration, the calm baseline and the start of the stressor
+    # 400 s of session covers calibration, the calm baseline and the start of the stressor
     assert "zone=within" in text and "zone=hyper" in text
     hyper = [ln for ln in lines if "zone=hyper" in ln and "truth: hyper" in ln]
     assert hyper, text
     assert all("why: " in ln and "cue: " in ln for ln in hyper)
     assert any("HR +" in ln.split("why: ")[1] for ln in hyper)
+    # --duration counts session seconds: the view stopped at 400 s of session, not of wall
+    assert "session ended after 06:4" in r.stdout and "(--duration 400 s)" in r.stdout
+    assert lines[-1].startswith("[06:")
 
 
-@pytest.mark.timeout(60)
-def test_demo_stops_cleanly_on_ctrl_c():
-    p = subprocess.Popen(
-        [*WOT, "demo", "--headless"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
-    try:
-        t0 = time.monotonic()
-        first = p.stdout.readline()
-        assert first.startswith("recording to ")
-        recording = first.split("recording to ", 1)[1].strip()
-        assert p.stdout.readline().startswith("[")
-        while time.monotonic() - t0 < 3:
-            p.stdout.readline()
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=20)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 0, err
-    assert "stopped" in out
-    # a clean stop closes the recording: end record and stream footers
+def _load_session(rec: Path) -> dict:
+    """A closed recording (stream footers, the session's end record) and its report's summary."""
     import pyxdf
 
-    streams, _ = pyxdf.load_xdf(recording)
+    streams, _ = pyxdf.load_xdf(str(rec))
     assert all("footer" in st for st in streams)
     session = next(st for st in streams if st["info"]["name"][0] == "wot-session")
     assert '"event": "end"' in session["time_series"][-1][0]
-    assert "Traceback" not in err
+    report = rec.with_name(rec.stem + "-report")
+    assert '<section id="timeline">' in (report / "report.html").read_text(encoding="utf-8")
+    return json.loads((report / "summary.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c, pipe closed", "pipe closed"])
+def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
+    """Ctrl-C; ``wot demo --headless | tee out`` and Ctrl-C (tee goes too: the pipe closes as
+    the signal comes); ``wot demo --headless | head -3`` (the pipe closes): each ends the session
+    as a normal end does (recording closed, report written), exit 0, nothing on stderr."""
+    rec = tmp_path / "demo.xdf"
+    with subprocess.Popen(
+        [*WOT, "demo", "--headless", "--speed", "20", "--record", str(rec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    ) as p:  # fmt: skip
+        try:
+            assert p.stdout.readline().startswith(f"recording to {rec}")
+            assert p.stdout.readline().startswith("[")  # the session runs
+            assert p.stdout.readline().startswith("[")
+            if "pipe closed" in how:
+                p.stdout.close()
+            if "ctrl-c" in how:
+                p.send_signal(signal.SIGINT)
+            rest = "" if p.stdout.closed else p.stdout.read()
+            err = p.stderr.read()
+            p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert p.returncode == 0, err
+    assert not err.strip(), err  # no "Broken pipe", no error, no traceback
+    if "pipe closed" not in how:
+        assert "stopped (Ctrl-C) after 00:" in rest and "session report:" in rest, rest
+    summary = _load_session(rec)
+    assert summary["fraction_in_zone"]
+
+
+@pytest.mark.timeout(90)
+def test_demo_to_the_end_of_its_scenario_reads_as_the_end_of_the_session(tmp_path):
+    """The simulator's streams end with its script: that is the end of the session, never
+    reported as lost signals (on screen, or as markers in the recording)."""
+    scen = tmp_path / "short.toml"
+    scen.write_text('name = "short"\n[[segment]]\nzone = "within"\nduration_s = 90\n')
+    rec = tmp_path / "short.xdf"
+    r = subprocess.run(
+        [*WOT, "demo", "--headless", "--scenario", str(scen), "--calibration", "30",
+         "--speed", "10", "--record", str(rec)],
+        capture_output=True, text=True, timeout=80, env=ENV,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = _status_lines(r.stdout)
+    assert lines and lines[-1].startswith("[01:"), r.stdout  # shown up to the end
+    assert "lost" not in r.stdout and "zone=unknown" not in lines[-1], r.stdout
+    end = r.stdout.split("session ended after ", 1)[1].splitlines()[0]
+    assert end.startswith(("01:29", "01:30")) and "(the simulated session is over)" in end, end
+    _load_session(rec)
+    markers = (tmp_path / "short-report" / "markers.csv").read_text(encoding="utf-8")
+    assert markers.startswith("time_s,text") and "lost" not in markers, markers
 
 
 @pytest.mark.timeout(60)
@@ -138,39 +340,27 @@ def test_simulate_publishes_streams_that_resolve(source_id):
     assert p.returncode == 0
 
 
-def test_unknown_scenario_is_a_clear_error():
-    r = subprocess.run(
-        [*WOT, "simulate", "--scenario", "nope", "--out", "x.csv"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-    )
-    assert r.returncode == 2
-    assert "nope" in r.stderr and "full-session" in r.stderr
+def test_unknown_scenario_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["simulate", "--scenario", "nope", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "full-session" in err
+    assert not (tmp_path / "x.csv").exists()
 
 
 @pytest.mark.parametrize(
     ("unit", "says"),
     [("furlongs", "unknown EDA unit 'furlongs'"), ("raw:abc", "raw:SCALE"), ("raw:-2", "> 0")],
 )
-def test_run_bad_eda_unit_is_a_one_line_error(source_id, unit, says):
-    r = subprocess.run(
-        [*WOT, "run", "--source-id", source_id, "--timeout", "0.2", "--eda-unit", unit],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-    )
-    assert r.returncode == 2
-    assert says in r.stderr and "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
-    assert "no LSL stream" not in r.stderr  # reported before looking for streams
+def test_run_bad_eda_unit_is_a_one_line_error(source_id, unit, says, capsys):
+    argv = ["run", "--source-id", source_id, "--timeout", "0.2", "--eda-unit", unit]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert "no LSL stream" not in err  # reported before looking for streams
 
 
 def test_run_bad_lost_after_is_a_one_line_error(source_id, capsys):
-    from wot_biofeedback import cli
-
     assert cli.main(["run", "--source-id", source_id, "--timeout", "0.2", "--lost-after", "0"]) == 2
     err = capsys.readouterr().err
     assert "--lost-after" in err and "no LSL stream" not in err

@@ -74,3 +74,12 @@ def test_scenarios_are_package_data(dist):
     assert tomls, "no shipped scenarios found"
     patterns = dist.package_data.get("wot_simulators.scenarios", [])
     assert all(any(fnmatch.fnmatch(t, p) for p in patterns) for t in tomls), patterns
+
+
+def test_the_liblsl_configuration_is_package_data(dist):
+    """``wot`` points liblsl at this file (errors only): without it in the wheel, every start
+    of an installed ``wot`` prints liblsl's INFO lines again."""
+    cfg = ROOT / "src" / "wot_biofeedback" / "cli" / "lsl_api.cfg"
+    assert "level = -2" in cfg.read_text(encoding="utf-8")
+    patterns = dist.package_data.get("wot_biofeedback.cli", [])
+    assert any(fnmatch.fnmatch(cfg.name, p) for p in patterns), patterns

@@ -392,11 +392,14 @@ def test_demo_refuses_to_overwrite_a_recording(tmp_path, capsys):
 
 
 @pytest.mark.lsl
-def test_demo_records_by_default_into_the_session_directory(tmp_path, monkeypatch):
+def test_demo_records_by_default_into_the_session_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WOT_RECORD_DIR", str(tmp_path / "sessions"))
-    assert cli.main(["demo", "--headless", "--duration", "3", "--speed", "10"]) == 0
+    assert cli.main(["demo", "--headless", "--duration", "30", "--speed", "10"]) == 0
     files = list((tmp_path / "sessions").glob("demo-*.xdf"))
     assert len(files) == 1
+    # it says so as it starts, and how not to
+    out = capsys.readouterr().out
+    assert f"recording to {files[0]} (turn off with --no-record)" in out.splitlines()[:3], out
     s = _load(files[0])
     assert any(st["info"]["type"][0] == "ECG" and len(st["time_stamps"]) for st in s.values())
     # and its report, analysed from the file, beside it

@@ -270,6 +270,16 @@ def test_waiting_engine_and_run_window(qtbot):
     other = StubEngine()
     assert run_window(other, duration_s=0.5) == 0
     assert not other.stopped
+    # ... or once until(snapshot) holds for the console's latest snapshot (wot run/demo: a
+    # session length); duration_s is only the fallback that would leave `seen` empty
+    seen: list[float] = []
+
+    def until(snap: Snapshot) -> bool:
+        seen.append(snap.session_s)
+        return True
+
+    assert run_window(other, duration_s=30.0, until=until) == 0
+    assert seen[:1] == [0.0]
 
 
 class NotedEngine(StubEngine):
@@ -469,6 +479,8 @@ def test_demo_screenshot_writes_both_views(tmp_path):
         capture_output=True, text=True, timeout=170,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
+    # third-party notices stay out: the offscreen platform's, once per window, and liblsl's
+    assert "propagateSizeHints" not in r.stderr and "INFO|" not in r.stderr, r.stderr
     session = float(r.stdout.split("screenshots at session ")[1].split(" s")[0])
     assert session >= 240.0
     for name in ("therapist.png", "client.png"):

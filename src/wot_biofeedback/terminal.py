@@ -1,4 +1,5 @@
-"""Terminal view: a block redrawn every second (or one line per second when not a TTY)."""
+"""Terminal view: a block redrawn every second, or, when not a TTY (a pipe, a file), one line
+each time the session clock's second or the zone changes (never the same moment twice)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def _bar(arousal: float, lo: float, hi: float, width: int = 31) -> str:
     return "hypo " + "".join(cells) + " hyper"
 
 
-def _clock(s: float) -> str:
+def clock(s: float) -> str:
+    """Session seconds as ``MM:SS``."""
     s = max(0.0, s)
     return f"{int(s // 60):02d}:{int(s % 60):02d}"
 
@@ -46,7 +48,7 @@ def _clock(s: float) -> str:
 def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[str]:
     """The lines of the terminal view for one snapshot."""
     f = snap.features
-    lines = [f"{title}  session {_clock(snap.session_s)}".strip()]
+    lines = [f"{title}  session {clock(snap.session_s)}".strip()]
     if snap.calibrating:
         left = snap.explanation.rsplit(",", 1)[-1].strip() if "left" in snap.explanation else ""
         lines.append(f"Zone     CALIBRATING BASELINE, please sit quietly ({left or snap.message})")
@@ -95,6 +97,7 @@ class TerminalView:
         self.title = title
         self._tty = self.stream.isatty()
         self._drawn = 0
+        self._last: tuple[str, str] | None = None  # (clock, zone) of the last line written
 
     def show(self, snap: Snapshot, truth: str | None = None) -> None:
         lines = render(snap, self.title, truth)
@@ -106,11 +109,16 @@ class TerminalView:
             self._drawn = len(lines)
         else:
             z = "calibrating" if snap.calibrating else snap.zone
+            # a line per second of session (or change of zone): while no new frame comes (the
+            # streams wait, lag or were lost) the last line stands instead of repeating
+            if (clock(snap.session_s), z) == self._last:
+                return
+            self._last = (clock(snap.session_s), z)
             f = snap.features
             why = snap.explanation.split(":", 1)[1].strip() if ":" in snap.explanation else ""
             cue = snap.cue.text if snap.cue is not None else ""
             self.stream.write(
-                f"[{_clock(snap.session_s)}] zone={z:<11s} "
+                f"[{clock(snap.session_s)}] zone={z:<11s} "
                 f"arousal={_num(snap.arousal, '+.2f').strip()} "
                 f"conf={snap.confidence:.2f} HR={_num(f.get('hr_bpm', math.nan), '.0f').strip()} "
                 f"RMSSD={_num(f.get('rmssd_ms', math.nan), '.0f').strip()} "
@@ -127,19 +135,21 @@ class TerminalView:
 
 def run_terminal(
     snapshot: Callable[[], Snapshot],
-    stop_when: Callable[[], bool],
+    stop_when: Callable[[Snapshot], bool],
     view: TerminalView,
     truth: Callable[[float], str] | None = None,
     period_s: float = 1.0,
-) -> None:
-    """Show a snapshot every ``period_s`` until ``stop_when()`` is true (Ctrl-C propagates)."""
+) -> Snapshot:
+    """Show a snapshot every ``period_s`` until ``stop_when(snapshot)`` is true, and return
+    that last snapshot (not shown: the caller says how the session ended). Ctrl-C and a closed
+    output (``BrokenPipeError``) propagate."""
     import time
 
     next_t = time.monotonic()
     while True:
         snap = snapshot()
+        if stop_when(snap):
+            return snap
         view.show(snap, truth(snap.session_s) if truth else None)
-        if stop_when():
-            break
         next_t += period_s
         time.sleep(max(0.0, next_t - time.monotonic()))

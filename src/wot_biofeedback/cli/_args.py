@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..modalities import FILE_MODALITIES
+from ..modalities import FILE_MODALITIES, MODALITIES
+
+
+def scenario_names() -> list[str]:
+    """The shipped scenarios, as ``wot_simulators.list_scenarios`` names them, read from its
+    ``scenarios`` folder without importing the simulator (its scipy import would add about a
+    second to every ``wot`` command, ``--help`` included)."""
+    spec = importlib.util.find_spec("wot_simulators")  # finds, does not run, the package
+    folders = spec.submodule_search_locations if spec is not None else None
+    return sorted({p.stem for d in folders or () for p in (Path(d) / "scenarios").glob("*.toml")})
+
+
+def scenario_help() -> str:
+    names = ", ".join(scenario_names()) or "see wot_simulators.list_scenarios()"
+    return f"shipped scenario ({names}) or a path to a scenario .toml file"
 
 
 def parse_window(text: str | None, option: str = "--baseline") -> tuple[float, float] | None:
@@ -59,10 +75,35 @@ def profile_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+CONFIG_HELP = "engine settings, a TOML file (default: the built-in settings)"
+
+
+def channel_args(p: argparse.ArgumentParser, xdf: bool = True) -> None:
+    """The signals of a recording (``--ecg``/``--ppg``/``--eda``/``--resp``), ``--fs`` and
+    ``--eda-unit``: the options of the commands that read files."""
+    for m in FILE_MODALITIES:
+        d = MODALITIES[m]
+        p.add_argument(
+            f"--{m}", default=None, metavar="NAME|N",
+            help=f"{d.label} signal ({d.role}): its name (CSV column, WFDB/EDF signal"
+            + (", XDF stream name or type" if xdf else "; not XDF")
+            + ") or 0-based index (default: found by its name)",
+        )  # fmt: skip
+    p.add_argument(
+        "--fs", type=float, default=None, metavar="HZ",
+        help="sampling rate of a CSV without a time_s column, Hz",
+    )  # fmt: skip
+    p.add_argument(
+        "--eda-unit", default=None, metavar="UNIT",
+        help="unit of the EDA signal: uS, nS, mS, S or raw:SCALE (default: uS, or the unit an "
+        "XDF stream states)",
+    )  # fmt: skip
+
+
 def analysis_args(p: argparse.ArgumentParser) -> None:
     """Options of ``wot analyze`` and ``wot report`` after the channel options."""
     p.add_argument("--baseline", default=None, help="START:END seconds (default: first 120 s)")
-    p.add_argument("--config", default=None)
+    p.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     p.add_argument(
         "--markers", default=None, metavar="CSV",
         help="annotations to add: time_s (or start_s[,end_s]) and text/label/segment columns",

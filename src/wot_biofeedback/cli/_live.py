@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .._extras import window_available
 from ..errors import InputError
+from ._console import quiet_stdout, say, stdout_gone
 
 
 def has_display() -> bool:
@@ -68,7 +68,10 @@ def live_session(
         report=not getattr(args, "no_report", False), **options,
     )  # fmt: skip
     if path is not None:
-        print(f"recording to {path}")
+        # the default folder fills up unseen (a few MB a demo; wot sys-info shows it): say
+        # how not to
+        off = "" if args.record else " (turn off with --no-record)"
+        say(f"recording to {path}{off}")
     return live
 
 
@@ -77,20 +80,29 @@ def run_engine(
     args: argparse.Namespace,
     truth: Callable[[float], str] | None = None,
     title: str = "",
-    finished: Callable[[], bool] | None = None,
+    finished: Callable[[Any], bool] | None = None,
+    over: str = "",
 ) -> tuple[int, dict[str, Any] | None]:
-    """Show the live session in a window or in the terminal until duration/finish/Ctrl-C;
-    return the exit code and the summary of the recording's analysis (None without a session
-    report)."""
+    """Show the live session in a window or in the terminal until ``--duration`` seconds of
+    session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, or the
+    reader of the output goes away (a closed pipe). Each ends the session alike: the recording
+    closed, its report written, how it ended said. Returns the exit code and the summary of the
+    recording's analysis (None without a session report)."""
     from ..terminal import TerminalView, run_terminal
 
-    start = time.monotonic()
     engine = live.engine
+    end = {"why": ""}
 
-    def done() -> bool:
-        if args.duration is not None and time.monotonic() - start >= args.duration:
-            return True
-        return bool(finished is not None and finished())
+    def done(snap: Any) -> bool:
+        if args.duration is not None and snap.session_s >= args.duration:
+            end["why"] = f"--duration {args.duration:g} s"
+        elif finished is not None and finished(snap):
+            end["why"] = over
+        elif stdout_gone():  # the reader went while we were starting (see say)
+            end["why"] = "output closed"
+        else:
+            return False
+        return True
 
     code = 0
     try:
@@ -99,15 +111,38 @@ def run_engine(
             from ..ui import run_window
 
             client = not getattr(args, "no_client_view", False)
-            code = int(run_window(engine, truth=truth, duration_s=args.duration, client=client))
+            code = int(run_window(engine, truth=truth, client=client, until=done))
         else:
             run_terminal(engine.snapshot, done, TerminalView(title=title), truth)
     except KeyboardInterrupt:
-        print("\nstopped (Ctrl-C)")
+        end["why"] = "Ctrl-C"
+    except BrokenPipeError:  # the reader went (``| head``): end as on Ctrl-C, quietly
+        quiet_stdout()
+        end["why"] = "output closed"
     finally:
         out = live.stop()
+        say_end(engine, end["why"])
         summary = say_outcome(out)
     return code, summary
+
+
+def say_end(engine: Any, why: str) -> None:
+    """One line on how the session ended, after how long, and its time in each zone."""
+    from ..profiles import engine_summary
+    from ..terminal import clock
+
+    s = engine_summary(engine)
+    at = clock(engine.snapshot(history_since=0).session_s)
+    head = f"stopped (Ctrl-C) after {at}" if why == "Ctrl-C" else f"session ended after {at}"
+    if why and why != "Ctrl-C":
+        head += f" ({why})"
+    frac = s.get("fraction_in_zone", {})
+    zones = (
+        ", ".join(f"{z} {frac.get(z, 0.0):.0%}" for z in ("within", "hyper", "hypo", "unknown"))
+        if s.get("duration_s")
+        else "no zone decided (no data came)"
+    )
+    say(f"\n{head}: {zones}")
 
 
 def say_outcome(out: Any) -> dict[str, Any] | None:
@@ -117,10 +152,10 @@ def say_outcome(out: Any) -> dict[str, Any] | None:
     if out.recording_error:
         print(f"wot: warning: {out.recording_error}", file=sys.stderr)
         return None
-    print(f"session recorded to {out.recording} ({out.recording_bytes / 1e6:.1f} MB)")
+    say(f"session recorded to {out.recording} ({out.recording_bytes / 1e6:.1f} MB)")
     for sid, page in out.report_pages.items():
         who = f" ({sid})" if len(out.report_pages) > 1 else ""
-        print(f"session report{who}: {page}")
+        say(f"session report{who}: {page}")
     if out.report_error:
         print(f"wot: warning: no session report ({out.report_error}); make one "
               f"later with: wot report {out.recording}", file=sys.stderr)  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..analysis import analyze_path
 from ._analysis import note_single, options, run_folder, say
-from ._args import analysis_args
+from ._args import analysis_args, channel_args
 
 
 def add_parser(sub: Any) -> None:
@@ -17,15 +17,12 @@ def add_parser(sub: Any) -> None:
         help="offline analysis of a recording (CSV, WFDB, XDF, EDF/BDF) or a folder of them",
     )
     a.add_argument("input", help="a recording, or a folder of recordings (cohort table)")
-    a.add_argument("--out", required=True)
-    a.add_argument("--ecg", default=None, help="ECG signal name or 0-based index")
     a.add_argument(
-        "--ppg", default=None, help="PPG signal name or index (instead of ECG: pulse-rate HRV)"
-    )
-    a.add_argument("--eda", default=None)
-    a.add_argument("--resp", default=None)
-    a.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
-    a.add_argument("--eda-unit", default=None, help="uS (default), nS, mS, S or raw:SCALE")
+        "--out", required=True, metavar="DIR",
+        help="output folder: the CSV files and summary.json (a folder of recordings: one "
+        "folder each and the cohort table cohort.csv)",
+    )  # fmt: skip
+    channel_args(a)
     analysis_args(a)
     a.set_defaults(func=run)
 

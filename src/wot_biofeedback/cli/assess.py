@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ._args import channels, parse_window
+from ._args import CONFIG_HELP, channel_args, channels, parse_window
 
 
 def add_parser(sub: Any) -> None:
@@ -14,16 +14,11 @@ def add_parser(sub: Any) -> None:
         "assess",
         help="estimate the client's window from one rest -> mild stressor -> recovery recording",
     )
-    w.add_argument("input")
+    w.add_argument("input", metavar="FILE", help="the recording (CSV, WFDB, XDF, EDF/BDF)")
     for k, what in (("rest", "at least 60 s"), ("stressor", "30 s+"), ("recovery", "60 s+")):
         w.add_argument(f"--{k}", required=True, help=f"START:END seconds ({what})")
-    w.add_argument("--ecg", default=None)
-    w.add_argument("--ppg", default=None)
-    w.add_argument("--eda", default=None)
-    w.add_argument("--resp", default=None)
-    w.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
-    w.add_argument("--eda-unit", default=None)
-    w.add_argument("--config", default=None)
+    channel_args(w)
+    w.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     w.add_argument(
         "--recovered-s",
         type=float,

@@ -11,34 +11,39 @@ import uuid
 from typing import Any
 
 from .._extras import require
+from ..config import EngineConfig
 from ..errors import InputError
-from ._args import record_args
+from ._args import CONFIG_HELP, record_args, scenario_help
+from ._console import say
 from ._live import live_session, open_sources, run_engine, say_outcome
 
 
 def add_parser(sub: Any) -> None:
     d = sub.add_parser("demo", help="simulated client + engine, in a window or the terminal")
+    d.add_argument("--scenario", default="full-session", help=scenario_help())
     d.add_argument(
-        "--scenario", default="full-session", help="shipped scenario name or a .toml path"
+        "--seed", type=int, default=1, help="seed of the simulated client (same seed, same session)"
     )
-    d.add_argument("--seed", type=int, default=1)
     d.add_argument(
-        "--duration",
-        type=float,
-        default=None,
-        help="stop after S wall-clock seconds (with --screenshot: S seconds of simulated session)",
-    )
+        "--duration", type=float, default=None, metavar="S",
+        help="stop after S seconds of session (at --speed 10, S/10 s of wall clock); default: "
+        "the whole scenario (with --screenshot: 300)",
+    )  # fmt: skip
     d.add_argument(
         "--speed",
         type=float,
         default=10.0,
         help="playback speed; 10 compresses the 15-min full session into 90 s; 1 = real time",
     )
-    d.add_argument("--calibration", type=float, default=None, help="baseline length, session s")
+    d.add_argument(
+        "--calibration", type=float, default=None, metavar="S",
+        help="baseline length, session seconds (default: the configuration's, "
+        f"{EngineConfig().calibration.duration_s:g} s)",
+    )  # fmt: skip
     d.add_argument(
         "--headless", action="store_true", help="terminal view even when a display exists"
     )
-    d.add_argument("--config", default=None)
+    d.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     d.add_argument(
         "--screenshot",
         default=None,
@@ -116,16 +121,20 @@ def run(args: argparse.Namespace) -> int:
         title = f"wot demo | scenario {scen.name} (seed {args.seed}) at {args.speed:g}x"
         if args.screenshot:
             return _screenshots(live, args, truth, sess.duration_s)
-        drained = {"t": math.nan}
+        seen = {"t": -math.inf, "wall": math.nan}  # the newest frame, and when it came
 
-        def finished() -> bool:
-            # stop a few seconds after the simulator has played everything
-            over = all(p.finished for p in pubs)  # every person's script played
-            if over and math.isnan(drained["t"]):
-                drained["t"] = time.monotonic()
-            return over and time.monotonic() - drained["t"] > 2.0
+        def finished(snap: Any) -> bool:
+            # every person's script played, and the engine has the session's end, or no new
+            # frame came for 2 s (less than a stream takes to count as lost: the end of the
+            # scenario is never reported as lost signals)
+            if snap.session_s > seen["t"]:
+                seen.update(t=snap.session_s, wall=time.monotonic())
+            if not all(p.finished for p in pubs):
+                return False
+            return snap.session_s >= sess.duration_s - 1.0 or time.monotonic() - seen["wall"] > 2.0
 
-        code, _summary = run_engine(live, args, truth, title, finished)
+        over = "the simulated session is over"
+        code, _summary = run_engine(live, args, truth, title, finished, over)
         return code
     finally:
         for p in pubs:
@@ -139,11 +148,11 @@ def _prepare(modalities: tuple[str, ...]) -> None:
 
     cold = not compiled_before()
     if cold:
-        print("preparing the signal processing (first run only, about 25-60 s) ...", flush=True)
+        say("preparing the signal processing (first run only, about 25-60 s) ...")
     t = time.perf_counter()
     warm_up(modalities)
     if cold:
-        print(f"ready in {time.perf_counter() - t:.0f} s", flush=True)
+        say(f"ready in {time.perf_counter() - t:.0f} s")
 
 
 def _people(text: str | None, scen: Any) -> dict[str, Any]:

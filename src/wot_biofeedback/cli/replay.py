@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import InputError
-from ._args import channels
+from ._args import channel_args, channels
 
 
 def add_parser(sub: Any) -> None:
@@ -14,7 +14,7 @@ def add_parser(sub: Any) -> None:
         "replay",
         help="publish a recording (XDF, CSV, WFDB, EDF/BDF) as LSL streams with its own timing",
     )
-    rp.add_argument("input", metavar="FILE")
+    rp.add_argument("input", metavar="FILE", help="the recording (XDF, CSV, WFDB, EDF/BDF)")
     rp.add_argument(
         "--speed", type=float, default=1.0, help="recording seconds per wall-clock second"
     )
@@ -36,12 +36,7 @@ def add_parser(sub: Any) -> None:
     rp.add_argument(
         "--name-prefix", default=None, help="stream name prefix (default: file name; XDF: none)"
     )
-    rp.add_argument("--ecg", default=None, help="ECG signal name or 0-based index (not XDF)")
-    rp.add_argument("--ppg", default=None)
-    rp.add_argument("--eda", default=None)
-    rp.add_argument("--resp", default=None)
-    rp.add_argument("--fs", type=float, default=None, help="sampling rate for CSV without time_s")
-    rp.add_argument("--eda-unit", default=None, help="uS (default), nS, mS, S or raw:SCALE")
+    channel_args(rp, xdf=False)
     rp.add_argument(
         "--wait",
         type=float,

@@ -12,7 +12,7 @@ from ..analysis import analyze_path
 from ..errors import InputError
 from ..modalities import FILE_MODALITIES
 from ._analysis import note_single, options, run_folder, say
-from ._args import analysis_args
+from ._args import analysis_args, channel_args
 
 
 def add_parser(sub: Any) -> None:
@@ -32,12 +32,7 @@ def add_parser(sub: Any) -> None:
     rp2.add_argument(
         "--client", default=None, metavar="ID", help="trends across this client's sessions"
     )
-    rp2.add_argument("--ecg", default=None)
-    rp2.add_argument("--ppg", default=None)
-    rp2.add_argument("--eda", default=None)
-    rp2.add_argument("--resp", default=None)
-    rp2.add_argument("--fs", type=float, default=None)
-    rp2.add_argument("--eda-unit", default=None)
+    channel_args(rp2)
     analysis_args(rp2)
     rp2.set_defaults(func=run)
 

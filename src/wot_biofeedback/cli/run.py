@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..modalities import NAMES, cardiac
-from ._args import profile_args, profile_setup, record_args
+from ._args import CONFIG_HELP, profile_args, profile_setup, record_args
+from ._console import say
 from ._live import live_session, open_sources, run_engine
 
 
@@ -29,14 +30,17 @@ def add_parser(sub: Any) -> None:
             help=f"channel of the {m.upper()} stream by 0-based index or label (default 0"
             + ("; ACC: the first of three)" if m == "acc" else ")"),
         )  # fmt: skip
-    r.add_argument("--eda-type", default="EDA")
+    r.add_argument("--eda-type", default="EDA", help="LSL type of the EDA stream ('' to skip)")
     r.add_argument(
         "--eda-unit",
         default=None,
         help="unit of the EDA stream: uS, nS, mS, S or raw:SCALE (default: the stream's "
         "channel metadata, else uS)",
     )
-    r.add_argument("--resp-type", default="RESP")
+    r.add_argument(
+        "--resp-type", default="RESP",
+        help="LSL type of the breathing belt stream ('' to skip: breathing from ACC, if any)",
+    )  # fmt: skip
     r.add_argument(
         "--acc-type",
         default="ACC",
@@ -56,8 +60,13 @@ def add_parser(sub: Any) -> None:
     r.add_argument(
         "--baseline", default=None, help="START:END session seconds (default: first 120 s)"
     )
-    r.add_argument("--duration", type=float, default=None)
-    r.add_argument("--headless", action="store_true")
+    r.add_argument(
+        "--duration", type=float, default=None, metavar="S",
+        help="stop after S seconds of session (default: run until Ctrl-C or the window closes)",
+    )  # fmt: skip
+    r.add_argument(
+        "--headless", action="store_true", help="terminal view even when a display exists"
+    )
     r.add_argument(
         "--no-client-view", action="store_true", help="only the therapist console, no client view"
     )
@@ -65,7 +74,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument(
         "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"
     )
-    r.add_argument("--config", default=None)
+    r.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     record_args(r)
     r.set_defaults(func=run)
 
@@ -102,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
         if m == "acc":
             what += "; breathing from the chest accelerometer (no RESP belt)"
-        print(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
+        say(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
     meta = {
         "command": "run",
         "client": args.profile,
@@ -122,5 +131,5 @@ def run(args: argparse.Namespace) -> int:
         # when the session report ran; else the engine's own frame history
         add_session(prof, summary or engine_summary(engine), engine.baseline, "live")
         path = save_profile(prof)
-        print(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
+        say(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
     return code

@@ -6,31 +6,44 @@ import argparse
 from typing import Any
 
 from ..errors import InputError
+from ._args import scenario_help
 
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser(
         "simulate", help="publish a simulated session as LSL streams, or write a CSV"
     )
-    s.add_argument("--scenario", default="full-session")
-    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--scenario", default="full-session", help=scenario_help())
     s.add_argument(
-        "--duration", type=float, default=None, help="session seconds (default: scenario)"
+        "--seed", type=int, default=1, help="seed of the simulated client (same seed, same session)"
     )
-    s.add_argument("--speed", type=float, default=1.0)
-    s.add_argument("--loop", action="store_true")
-    s.add_argument("--ecg-fs", type=float, default=250.0)
-    s.add_argument("--eda-fs", type=float, default=32.0)
-    s.add_argument("--resp-fs", type=float, default=50.0)
+    s.add_argument(
+        "--duration", type=float, default=None, metavar="S",
+        help="S seconds of session: the scenario cut short or its last segment extended (default: "
+        "the scenario's length)",
+    )  # fmt: skip
+    s.add_argument("--speed", type=float, default=1.0, help="session seconds per wall-clock second")
+    s.add_argument("--loop", action="store_true", help="start the session again at its end")
+    s.add_argument("--ecg-fs", type=float, default=250.0, metavar="HZ", help="ECG rate, Hz")
+    s.add_argument("--eda-fs", type=float, default=32.0, metavar="HZ", help="EDA rate, Hz")
+    s.add_argument("--resp-fs", type=float, default=50.0, metavar="HZ", help="RESP rate, Hz")
     s.add_argument(
         "--acc", action="store_true", help="also publish a 3-axis chest accelerometer (ACC, g)"
     )
-    s.add_argument("--acc-fs", type=float, default=50.0)
+    s.add_argument("--acc-fs", type=float, default=50.0, metavar="HZ", help="ACC rate, Hz")
     s.add_argument("--no-resp", action="store_true", help="do not publish the RESP belt")
-    s.add_argument("--noise", type=float, default=1.0)
-    s.add_argument("--artifacts", type=float, default=0.0, help="fraction of time with artifacts")
+    s.add_argument(
+        "--noise", type=float, default=1.0,
+        help="scale of the sensor noise (0: none; physiological variability stays)",
+    )  # fmt: skip
+    s.add_argument(
+        "--artifacts", type=float, default=0.0, help="fraction of time with artifacts (0-0.5)"
+    )
     s.add_argument("--name", default="wot-sim", help="stream name prefix")
-    s.add_argument("--source-id", default="wot-sim")
+    s.add_argument(
+        "--source-id", default="wot-sim", metavar="ID",
+        help="source_id prefix: ID-ecg/-eda/-resp/-acc/-truth (for wot run --source-id ID)",
+    )  # fmt: skip
     s.add_argument("--out", default=None, help="write FILE.csv (time_s,ecg,eda,resp,zone) instead")
     s.add_argument("--fs", type=float, default=250.0, help="common rate of the CSV, Hz")
     s.set_defaults(func=run)

@@ -8,7 +8,9 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     ls = sub.add_parser("streams", help="list visible LSL streams")
-    ls.add_argument("--timeout", type=float, default=2.0)
+    ls.add_argument(
+        "--timeout", type=float, default=2.0, metavar="S", help="seconds to look for streams"
+    )
     ls.set_defaults(func=run)
 
 

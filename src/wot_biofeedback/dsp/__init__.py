@@ -5,6 +5,8 @@ function named in the NeuroKit2 style that runs the same code on a whole record,
 identical output for any chunking. Nothing here imports Qt or pylsl.
 """
 
+from pathlib import Path
+
 from ..modalities import NAMES
 from .acc import AccBreathing, AccRespChannel, acc_breathing
 from .cardiac import CARDIAC_FEATURES, EcgChannel, PpgChannel, RRChannel
@@ -20,17 +22,23 @@ from .ringbuffer import RingBuffer
 from .rsa import RsaTracker
 
 
+def cache_dir() -> Path:
+    """Where numba keeps this package's compiled kernels: ``NUMBA_CACHE_DIR`` where set, else
+    the ``__pycache__`` beside these modules (numba's first choice; where this folder is not
+    writable numba falls back to its user-wide cache, which :func:`compiled_before` does not
+    look into)."""
+    import numba
+
+    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
+    return Path(custom) if custom else Path(__file__).resolve().parent / "__pycache__"
+
+
 def compiled_before() -> bool:
     """Whether numba's on-disk cache already holds this package's kernels (so
     :func:`warm_up` loads them in about a second instead of compiling for tens of seconds)."""
     import os
-    from pathlib import Path
 
-    import numba
-
-    # NUMBA_CACHE_DIR, where set, holds the cache; else each module's __pycache__
-    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
-    d = Path(custom) if custom else Path(__file__).resolve().parent / "__pycache__"
+    d = cache_dir()
     return d.is_dir() and any(
         f.endswith(".nbi") for _root, _dirs, files in os.walk(d) for f in files
     )
@@ -89,6 +97,8 @@ __all__ = [
     "StreamingWelch",
     "acc_breathing",
     "butter_sos",
+    "cache_dir",
+    "compiled_before",
     "ecg_peaks",
     "eda_scr",
     "hrv_frequency",

@@ -29,7 +29,16 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEventLoop,
+    QMessageLogContext,
+    Qt,
+    QTimer,
+    QtMsgType,
+    Signal,
+    qFormatLogMessage,
+    qInstallMessageHandler,
+)
 from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -830,9 +839,33 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+QT_NOISE = frozenset({"This plugin does not support propagateSizeHints()"})
+"""Qt messages dropped: the offscreen platform (screenshots, tests) says this for every window
+it shows; it is no fault of ours nor of the user's."""
+
+
+def _quiet_qt_noise() -> None:
+    """Drop exactly the :data:`QT_NOISE` messages; every other Qt message goes where it went
+    (the handler before, else stderr in Qt's own format)."""
+    previous: Any = None
+
+    def handler(mode: QtMsgType, context: QMessageLogContext, message: str) -> None:
+        if message in QT_NOISE:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            print(qFormatLogMessage(mode, context, message), file=sys.stderr)
+
+    previous = qInstallMessageHandler(handler)
+
+
 def _app() -> QApplication:
     app = cast(QApplication | None, QApplication.instance())
-    return app if app is not None else QApplication(sys.argv[:1])
+    if app is not None:  # someone else's (a test's): its message handling is theirs
+        return app
+    _quiet_qt_noise()
+    return QApplication(sys.argv[:1])
 
 
 def run_window(
@@ -840,9 +873,11 @@ def run_window(
     truth: Callable[[float], str] | None = None,
     duration_s: float | None = None,
     client: bool = True,
+    until: Callable[[Snapshot], bool] | None = None,
 ) -> int:
     """Show the therapist console (and, with ``client``, the client view in its own window) on
-    ``engine`` until the console is closed (or ``duration_s`` passes).
+    ``engine`` until the console is closed, ``duration_s`` (wall clock) passes, or
+    ``until(snapshot)`` is true for the console's latest snapshot (e.g. a session length).
 
     The caller starts and stops the engine. Creates the ``QApplication`` when there is none.
     Ctrl-C in the terminal closes the windows. Returns the event loop's exit code.
@@ -866,6 +901,17 @@ def run_window(
     closer.timeout.connect(win.close)
     if duration_s is not None:
         closer.start(max(0, round(duration_s * 1000.0)))
+    watch = QTimer(win)
+    if until is not None:
+        check = until  # narrowed for the closure
+
+        def over() -> None:
+            snap = win.last_snapshot
+            if snap is not None and check(snap):
+                win.close()
+
+        watch.timeout.connect(over)
+        watch.start(200)
     # Qt's loop blocks Python's signal handling: wake the interpreter now and then for Ctrl-C
     old_handler = None
     wake = QTimer(win)
@@ -878,6 +924,7 @@ def run_window(
     finally:
         wake.stop()
         closer.stop()
+        watch.stop()
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
         win.timer.stop()
