@@ -205,6 +205,7 @@ def _status_lines(out: str) -> list[str]:
     return [ln for ln in out.splitlines() if ln.startswith("[")]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_demo_headless_shows_zone_why_and_cue():
     r = subprocess.run(
@@ -401,6 +402,7 @@ def test_simulate_acc_without_belt_then_run_uses_it(source_id):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_first_demo_on_a_cold_cache_sees_the_session_from_its_first_second(tmp_path):
     """An empty numba cache (a first run): the demo says it is preparing, compiles before the

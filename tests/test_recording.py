@@ -381,13 +381,25 @@ def test_killed_demo_leaves_a_loadable_recording(tmp_path):
     assert "within" in live
 
 
-@pytest.mark.lsl
 def test_demo_refuses_to_overwrite_a_recording(tmp_path, capsys):
     path = tmp_path / "keep.xdf"
     path.write_bytes(b"XDF:")
     code = cli.main(["demo", "--headless", "--duration", "1", "--record", str(path)])
     assert code == 2
     assert "already exists" in capsys.readouterr().err
+    assert path.read_bytes() == b"XDF:"
+
+
+@pytest.mark.parametrize("command", ["demo", "run"])
+def test_a_bad_record_path_is_said_before_any_stream_opens(tmp_path, capsys, command):
+    """Not marked lsl: conftest fails the test if the command opened or looked for a stream
+    before refusing."""
+    path = tmp_path / "keep.xdf"
+    path.write_bytes(b"XDF:")
+    assert cli.main([command, "--headless", "--record", str(path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert cli.main([command, "--headless", "--record", str(tmp_path / "x.csv")]) == 2
+    assert "must end in .xdf" in capsys.readouterr().err
     assert path.read_bytes() == b"XDF:"
 
 

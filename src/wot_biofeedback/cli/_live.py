@@ -52,6 +52,8 @@ def record_path(args: argparse.Namespace, prefix: str) -> Path | None:
         raise InputError(f"--record {path} is a directory; give a new file name ending in .xdf")
     if path.suffix.lower() != ".xdf":
         raise InputError(f"--record {path}: the file name must end in .xdf")
+    if path.exists():
+        raise InputError(f"{path} already exists; a recording never overwrites another file")
     return path
 
 

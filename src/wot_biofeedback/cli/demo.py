@@ -15,7 +15,7 @@ from ..config import EngineConfig
 from ..errors import InputError
 from ._args import CONFIG_HELP, record_args, scenario_help
 from ._console import say
-from ._live import live_session, open_sources, run_engine, say_outcome
+from ._live import live_session, open_sources, record_path, run_engine, say_outcome
 
 
 def add_parser(sub: Any) -> None:
@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.calibration is not None:
         cfg.calibration.duration_s = args.calibration
+    if args.record:  # a bad --record is said before anything starts
+        record_path(args, "demo")
     people = _people(args.subjects, scen)
     sid = f"wot-demo-{uuid.uuid4().hex[:8]}"
     pubs, sims = [], {}

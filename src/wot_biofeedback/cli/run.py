@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..modalities import NAMES, cardiac
 from ._args import CONFIG_HELP, profile_args, profile_setup, record_args
 from ._console import say
-from ._live import live_session, open_sources, run_engine
+from ._live import live_session, open_sources, record_path, run_engine
 
 
 def add_parser(sub: Any) -> None:
@@ -104,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--lost-after {args.lost_after!r} must be a positive number of seconds")
     cfg = load_config(args.config)
     prof, baseline = profile_setup(args, cfg)  # a bad profile too
+    if args.record:  # and a bad --record
+        record_path(args, "session")
     types = _stream_types(args)
     chans = {m: getattr(args, f"{m}_channel", None) for m in types}
     sources = open_sources(types, args.source_id, args.timeout, args.eda_unit, chans)
