@@ -198,7 +198,11 @@ def test_local_pool_and_dask_cluster_match_serial(serial, cohort, tmp_path):
     assert (tmp_path / "pool" / "cohort.csv").read_bytes() == expected
     assert len(pool) == N_GOOD + 2
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        local_directory=str(tmp_path / "dask-scratch"),
     ) as cluster:
         rows = run_cohort(paths, tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert (tmp_path / "dask" / "cohort.csv").read_bytes() == expected

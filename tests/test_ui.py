@@ -11,7 +11,6 @@ import math
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pylsl
@@ -34,11 +33,12 @@ from wot_biofeedback.ui.client_view import CALM
 from wot_biofeedback.ui.client_view import WORDS as CLIENT_WORDS
 from wot_biofeedback.ui.main_window import CALIBRATING_WORDS, ZONE_WORDS
 
-pytestmark = [pytest.mark.qt, pytest.mark.timeout(120)]
+# qtbot.waitUntil timeouts are generous: they only bound how long a test waits for what must
+# happen, and the suite runs on more workers than cores
+pytestmark = [pytest.mark.qt, pytest.mark.timeout(180)]
 
 TYPES = {"ecg": "ECG", "eda": "EDA", "resp": "RESP"}
 SPEED = 20.0  # data seconds per wall second
-CHECK_PNG = Path("/tmp/wot_ui_check.png")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def _wait_for_markers(qtbot, inlet: pylsl.StreamInlet, n: int) -> list[str]:
             got.append(sample[0])
         return len(got) >= n
 
-    qtbot.waitUntil(arrived, timeout=5_000)
+    qtbot.waitUntil(arrived, timeout=15_000)
     return got
 
 
@@ -106,18 +106,18 @@ def test_window_draws_a_live_session(qtbot, live, tmp_path):
     win.show()
     assert (win.width(), win.height()) == (1280, 800)
     # the calibration is announced while it runs
-    qtbot.waitUntil(lambda: win.zone_label.text() == CALIBRATING_WORDS, timeout=10_000)
+    qtbot.waitUntil(lambda: win.zone_label.text() == CALIBRATING_WORDS, timeout=30_000)
     # then a zone, with history and raw traces drawn
-    qtbot.waitUntil(lambda: _banner_settled(win), timeout=15_000)
-    qtbot.waitUntil(lambda: win.arousal_curve.getData()[0] is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: _banner_settled(win), timeout=45_000)
+    qtbot.waitUntil(lambda: win.arousal_curve.getData()[0] is not None, timeout=15_000)
     qtbot.waitUntil(
         lambda: all(c.getData()[0] is not None and c.getData()[0].size > 10
                     for c in win.raw_curves.values()),
-        timeout=5_000,
+        timeout=15_000,
     )  # fmt: skip
     # let the stressor begin (180 s) so the picture shows a zone change
-    qtbot.waitUntil(lambda: engine.snapshot().session_s >= 215.0, timeout=20_000)
-    qtbot.waitUntil(lambda: win.last_snapshot.session_s >= 215.0, timeout=2_000)
+    qtbot.waitUntil(lambda: engine.snapshot().session_s >= 215.0, timeout=60_000)
+    qtbot.waitUntil(lambda: win.last_snapshot.session_s >= 215.0, timeout=6_000)
 
     x, y = win.arousal_curve.getData()
     assert x.size > 600 and np.isfinite(y).sum() > 300  # 4 frames/s after calibration
@@ -132,19 +132,18 @@ def test_window_draws_a_live_session(qtbot, live, tmp_path):
     assert all(lab.text().endswith("ok") for lab in win.stream_labels.values())
     assert "ECG" in win.quality_label.text() and "%" in win.quality_label.text()
     # the zone changed to hyper at the stressor: the automatic cue is shown with its pacer
-    qtbot.waitUntil(lambda: win.last_snapshot.zone == "hyper", timeout=10_000)
+    qtbot.waitUntil(lambda: win.last_snapshot.zone == "hyper", timeout=30_000)
     assert "auto, down-regulate" in win.cue_label.text()
     assert "pacer 6/min" in win.cue_label.text()
     # the trends hold the whole session so far, not just the last 10 min
     tx = win.trend_curves["hr_bpm"].xData
     assert tx is not None and tx[0] < 5.0 and tx[-1] >= 215.0
 
-    # screenshots: one for the test, one to look at
+    # the screenshot (pytest's tmp_path keeps it after the run, to look at)
     png = tmp_path / "window.png"
     assert win.grab_png(png)
     img = QImage(str(png))
     assert img.width() >= 1280 and img.height() >= 800
-    assert win.grab_png(CHECK_PNG)
 
     # frozen engine: the labels show exactly what the snapshot says
     engine.stop()
@@ -165,16 +164,16 @@ def test_buttons_call_through_to_the_engine(qtbot, live, source_id):
     qtbot.addWidget(win)
     win.show()
     assert not win.truth_label.isVisible()
-    qtbot.waitUntil(lambda: engine.snapshot().n_frames > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: engine.snapshot().n_frames > 0, timeout=30_000)
 
     win.mute_button.click()
     assert win.mute_button.isChecked()
-    qtbot.waitUntil(lambda: engine.pipeline.cues.muted, timeout=5_000)
+    qtbot.waitUntil(lambda: engine.pipeline.cues.muted, timeout=15_000)
     win.mute_button.click()
-    qtbot.waitUntil(lambda: not engine.pipeline.cues.muted, timeout=5_000)
+    qtbot.waitUntil(lambda: not engine.pipeline.cues.muted, timeout=15_000)
 
     win.cue_button.click()
-    qtbot.waitUntil(lambda: "therapist" in win.cue_label.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: "therapist" in win.cue_label.text(), timeout=15_000)
     assert engine.snapshot().cue.text in win.cue_label.text()
 
     # markers go out on the engine's wot-markers LSL stream
@@ -186,10 +185,10 @@ def test_buttons_call_through_to_the_engine(qtbot, live, source_id):
     assert got[0] == win.markers[0][1] and got[0].startswith("marker ")
 
     # calibrate now: once calibrated, a new baseline starts
-    qtbot.waitUntil(lambda: not engine.snapshot().calibrating, timeout=15_000)
+    qtbot.waitUntil(lambda: not engine.snapshot().calibrating, timeout=45_000)
     win.calibrate_button.click()
-    qtbot.waitUntil(lambda: engine.snapshot().calibrating, timeout=5_000)
-    qtbot.waitUntil(lambda: "calibrating baseline" in win.explanation_label.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: engine.snapshot().calibrating, timeout=15_000)
+    qtbot.waitUntil(lambda: "calibrating baseline" in win.explanation_label.text(), timeout=15_000)
     win.close()
 
 
@@ -201,16 +200,16 @@ def test_stream_loss_shows_in_the_status_row(qtbot, live):
     win.show()
     qtbot.waitUntil(
         lambda: all(lab.text().endswith("ok") for lab in win.stream_labels.values()),
-        timeout=10_000,
+        timeout=30_000,
     )
     pub.stop()  # every stream vanishes
-    qtbot.waitUntil(lambda: "lost" in win.stream_labels["ecg"].text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "lost" in win.stream_labels["ecg"].text(), timeout=30_000)
     assert win.stream_labels["ecg"].text().startswith("ECG lost (")
     # with every stream gone the last zone is stale: the banner must not keep claiming it
     qtbot.waitUntil(
-        lambda: all("lost" in lab.text() for lab in win.stream_labels.values()), timeout=5_000
+        lambda: all("lost" in lab.text() for lab in win.stream_labels.values()), timeout=15_000
     )
-    qtbot.waitUntil(lambda: win.zone_label.text() == ZONE_WORDS["unknown"], timeout=2_000)
+    qtbot.waitUntil(lambda: win.zone_label.text() == ZONE_WORDS["unknown"], timeout=6_000)
     assert win.explanation_label.text().startswith("all signals lost")
     assert win.timer.isActive()  # the window keeps drawing
     win.close()
@@ -304,7 +303,6 @@ def test_signal_problem_is_named_in_the_status_row(qtbot):
     assert eda.text() == "EDA ok: electrode contact lost"
     assert "color" in eda.styleSheet() and eda.styleSheet() != win.stream_labels["ecg"].styleSheet()
     assert win.stream_labels["ecg"].text() == "ECG ok"
-    win.grab().save(str(CHECK_PNG.with_name("wot_ui_eda_note.png")))
     win.close()
 
 
@@ -323,15 +321,15 @@ def test_client_view_follows_a_live_session(qtbot, live, tmp_path):
         return win.zone_label.text() in (CLIENT_WORDS["within"], CLIENT_WORDS["hyper"])
 
     try:
-        qtbot.waitUntil(settled, timeout=20_000)
+        qtbot.waitUntil(settled, timeout=60_000)
     except Exception:
         snap = engine.snapshot()
         raise AssertionError(
             f"client label {win.zone_label.text()!r}; engine {snap.zone} {snap.calibrating} "
             f"{snap.session_s} {snap.explanation}; error {win.error}"
         ) from None
-    qtbot.waitUntil(lambda: win.zone_label.text() == CLIENT_WORDS["hyper"], timeout=30_000)
-    qtbot.waitUntil(lambda: win.pacer.active, timeout=10_000)
+    qtbot.waitUntil(lambda: win.zone_label.text() == CLIENT_WORDS["hyper"], timeout=90_000)
+    qtbot.waitUntil(lambda: win.pacer.active, timeout=30_000)
     snap = win.last_snapshot
     assert snap.cue is not None and snap.cue.zone == "hyper"
     assert win.cue_label.text() == snap.cue.text
@@ -389,7 +387,7 @@ def test_markers_with_notes_are_kept_and_published(qtbot, live, source_id):
     win = MainWindow(engine)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: engine.snapshot().n_frames > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: engine.snapshot().n_frames > 0, timeout=30_000)
     inlet = pylsl.StreamInlet(resolve("Markers", source_id=f"{source_id}-engine-markers"))
     inlet.open_stream(timeout=5.0)
     time.sleep(0.3)
@@ -454,9 +452,9 @@ def test_a_stream_that_stalls_shows_lost_and_recovers(qtbot, source_id):
         qtbot.wait(50)
         seen.add(win.stream_labels["ecg"].text())
     assert "ECG ok" in seen
-    qtbot.waitUntil(lambda: "lost" in win.stream_labels["ecg"].text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "lost" in win.stream_labels["ecg"].text(), timeout=30_000)
     assert win.stream_labels["ecg"].text().startswith("ECG lost (")
-    qtbot.waitUntil(lambda: client.zone_label.text() == CLIENT_WORDS["unknown"], timeout=3_000)
+    qtbot.waitUntil(lambda: client.zone_label.text() == CLIENT_WORDS["unknown"], timeout=9_000)
     t_lsl = pylsl.local_clock() - pos["i"] / fs  # resume on the live clock
     seen.clear()
     for _ in range(20):
