@@ -152,14 +152,17 @@ def test_plain_terminal_output_writes_each_moment_once():
         snap(61.2, "unknown", "unknown: all signals lost; check the sensors"),  # new zone
         snap(61.2, "unknown", "unknown: all signals lost; check the sensors"),
         snap(62.0, "within", "within: HR +2 bpm"),
+        snap(62.0, "within", "within: HR +2 bpm; ECG lost"),  # a stream went: said at once
+        snap(62.0, "within", "within: HR +2 bpm; ECG lost"),
     ):
         view.show(s)
     lines = out.getvalue().splitlines()
     assert [ln.split()[:2] for ln in lines] == [
         ["[00:00]", "zone=calibrating"], ["[01:01]", "zone=within"],
-        ["[01:01]", "zone=unknown"], ["[01:02]", "zone=within"],
+        ["[01:01]", "zone=unknown"], ["[01:02]", "zone=within"], ["[01:02]", "zone=within"],
     ], lines  # fmt: skip
     assert "why: all signals lost" in lines[2]
+    assert "signals:" not in lines[3] and "| signals: ECG lost" in lines[4]
 
 
 def test_sys_info_names_versions_libraries_and_folders(tmp_path, monkeypatch, capsys):
@@ -435,3 +438,31 @@ def test_first_demo_on_a_cold_cache_sees_the_session_from_its_first_second(tmp_p
         [f.time_s for f in frames], [f.state.zone for f in frames], 120.0
     )
     assert agree and all(v >= 0.9 for v in agree.values()), agree
+
+
+@pytest.mark.timeout(90)
+def test_run_duration_ends_a_session_whose_streams_are_all_lost(source_id, capsys, monkeypatch):
+    """``wot run --duration`` counts session seconds; when every stream dies the session time
+    stands still, and the run still ends after the duration (wall clock from the first frame)
+    with its normal ending, instead of waiting for Ctrl-C."""
+    from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)  # cli.main sets it; restored afterwards
+    sess = simulate_session(load_scenario("calm"), SimConfig(seed=2), 6.0)
+    pub = SimulatorPublisher(
+        sess, source_id=source_id, name_prefix=source_id, speed=1.0, wait_for_consumers=15.0
+    )
+    pub.start()
+    try:
+        start = time.monotonic()
+        argv = ["run", "--source-id", source_id, "--timeout", "10", "--duration", "14",
+                "--headless", "--no-record", "--lost-after", "1.5"]  # fmt: skip
+        assert cli.main(argv) == 0
+        took = time.monotonic() - start
+    finally:
+        pub.stop()
+    out = capsys.readouterr().out
+    assert "(--duration 14 s)" in out, out
+    # the piped view says the streams went, although the session clock stood still
+    assert "| signals: ECG lost, EDA lost, RESP lost" in out, out
+    assert took < 60.0  # it ended by itself (the session stood still at ~6 s)

@@ -1,5 +1,6 @@
 """Terminal view: a block redrawn every second, or, when not a TTY (a pipe, a file), one line
-each time the session clock's second or the zone changes (never the same moment twice)."""
+each time the session clock's second, the zone or a stream's state changes (never the same
+moment twice)."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ class TerminalView:
         self.title = title
         self._tty = self.stream.isatty()
         self._drawn = 0
-        self._last: tuple[str, str] | None = None  # (clock, zone) of the last line written
+        self._last: tuple[str, str, tuple[str, ...]] | None = None  # the last line's key
 
     def show(self, snap: Snapshot, truth: str | None = None) -> None:
         lines = render(snap, self.title, truth)
@@ -109,11 +110,19 @@ class TerminalView:
             self._drawn = len(lines)
         else:
             z = "calibrating" if snap.calibrating else snap.zone
-            # a line per second of session (or change of zone): while no new frame comes (the
-            # streams wait, lag or were lost) the last line stands instead of repeating
-            if (clock(snap.session_s), z) == self._last:
+            # streams that are not delivering, named once the session has started
+            bad = tuple(
+                f"{m.upper()} {st.state}"
+                for m, st in snap.streams.items()
+                if st.state in ("lagging", "lost")
+            )
+            # a line per second of session, change of zone or change of a stream's state:
+            # while no new frame comes (the streams wait, lag or were lost) the last line
+            # stands instead of repeating
+            key = (clock(snap.session_s), z, bad)
+            if key == self._last:
                 return
-            self._last = (clock(snap.session_s), z)
+            self._last = key
             f = snap.features
             why = snap.explanation.split(":", 1)[1].strip() if ":" in snap.explanation else ""
             cue = snap.cue.text if snap.cue is not None else ""
@@ -126,6 +135,7 @@ class TerminalView:
                 f"SCR/min={_num(f.get('scr_per_min', math.nan), '.1f').strip()} "
                 f"breaths/min={_num(f.get('resp_rate_bpm', math.nan), '.1f').strip()}"
                 + (f" | why: {why}" if why else "")
+                + (f" | signals: {', '.join(bad)}" if bad else "")
                 + (f" | cue: {cue}" if cue else "")
                 + (f" | truth: {truth}" if truth else "")
                 + "\n"

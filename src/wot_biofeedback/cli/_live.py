@@ -4,8 +4,10 @@ the engine (window or terminal), and the recording's report once the session end
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,19 +86,33 @@ def run_engine(
     title: str = "",
     finished: Callable[[Any], bool] | None = None,
     over: str = "",
+    real_time: bool = False,
 ) -> tuple[int, dict[str, Any] | None]:
     """Show the live session in a window or in the terminal until ``--duration`` seconds of
     session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, or the
     reader of the output goes away (a closed pipe). Each ends the session alike: the recording
     closed, its report written, how it ended said. Returns the exit code and the summary of the
-    recording's analysis (None without a session report)."""
+    recording's analysis (None without a session report).
+
+    ``real_time``: the sources are sensors, whose session seconds are wall seconds; a session
+    whose streams are all lost (its session time stands still) still ends after ``--duration``
+    seconds of wall clock from its first frame.
+    """
     from ..terminal import TerminalView, run_terminal
 
     engine = live.engine
     end = {"why": ""}
+    first = {"wall": math.nan}
+
+    def elapsed(snap: Any) -> float:
+        if not real_time:
+            return float(snap.session_s)
+        if math.isnan(first["wall"]) and snap.session_s > 0:
+            first["wall"] = time.monotonic() - snap.session_s
+        return max(float(snap.session_s), time.monotonic() - first["wall"])
 
     def done(snap: Any) -> bool:
-        if args.duration is not None and snap.session_s >= args.duration:
+        if args.duration is not None and elapsed(snap) >= args.duration:
             end["why"] = f"--duration {args.duration:g} s"
         elif finished is not None and finished(snap):
             end["why"] = over

@@ -62,7 +62,9 @@ def add_parser(sub: Any) -> None:
     )
     r.add_argument(
         "--duration", type=float, default=None, metavar="S",
-        help="stop after S seconds of session (default: run until Ctrl-C or the window closes)",
+        help="stop after S seconds of session (also when every stream is lost meanwhile: then "
+        "wall-clock seconds from the first frame count; default: run until Ctrl-C or the "
+        "window closes)",
     )  # fmt: skip
     r.add_argument(
         "--headless", action="store_true", help="terminal view even when a display exists"
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         outlets_source_id=args.outlet_id, stall_s=args.lost_after / 3.0,
     )  # fmt: skip
     engine = live.engine
-    code, summary = run_engine(live, args, title="wot run")
+    code, summary = run_engine(live, args, title="wot run", real_time=True)
     if prof is not None:
         from ..profiles import add_session, engine_summary, save_profile
 
