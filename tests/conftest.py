@@ -121,7 +121,7 @@ def wot_data() -> Path:
     if not (d / "mitdb").is_dir():
         pytest.skip(
             f"real recordings not found at {d} (set WOT_DATA_DIR to the shared data folder; "
-            "the PhysioNet records can be fetched with wfdb, see README)"
+            "the PhysioNet records can be fetched with wfdb, see docs/development.md)"
         )
     return d
 

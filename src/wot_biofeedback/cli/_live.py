@@ -94,22 +94,27 @@ def run_engine(
     closed, its report written, how it ended said. Returns the exit code and the summary of the
     recording's analysis (None without a session report).
 
-    ``real_time``: the sources are sensors, whose session seconds are wall seconds; a session
-    whose streams are all lost (its session time stands still) still ends after ``--duration``
-    seconds of wall clock from its first frame.
+    ``real_time``: the sources are sensors, whose session seconds are wall seconds; while
+    every stream is lost the session time stands still, and the wall clock since it last moved
+    counts instead, so ``--duration`` still ends the session.
     """
     from ..terminal import TerminalView, run_terminal
 
     engine = live.engine
     end = {"why": ""}
-    first = {"wall": math.nan}
+    moved = {"t": -math.inf, "wall": math.nan}  # the session time, when it last moved
 
     def elapsed(snap: Any) -> float:
+        t = float(snap.session_s)
         if not real_time:
-            return float(snap.session_s)
-        if math.isnan(first["wall"]) and snap.session_s > 0:
-            first["wall"] = time.monotonic() - snap.session_s
-        return max(float(snap.session_s), time.monotonic() - first["wall"])
+            return t
+        now = time.monotonic()
+        if t > moved["t"]:
+            moved.update(t=t, wall=now)
+        states = [st.state for st in snap.streams.values()]
+        if states and all(s == "lost" for s in states) and math.isfinite(moved["t"]):
+            return max(t, moved["t"] + now - moved["wall"])
+        return t
 
     def done(snap: Any) -> bool:
         if args.duration is not None and elapsed(snap) >= args.duration:

@@ -62,9 +62,8 @@ def add_parser(sub: Any) -> None:
     )
     r.add_argument(
         "--duration", type=float, default=None, metavar="S",
-        help="stop after S seconds of session (also when every stream is lost meanwhile: then "
-        "wall-clock seconds from the first frame count; default: run until Ctrl-C or the "
-        "window closes)",
+        help="stop after S seconds of session (while every stream is lost, wall-clock seconds "
+        "count; default: run until Ctrl-C or the window closes)",
     )  # fmt: skip
     r.add_argument(
         "--headless", action="store_true", help="terminal view even when a display exists"
