@@ -307,7 +307,9 @@ def test_drive05_replayed_drives_the_live_engine_to_the_offline_zones(wot_data, 
     that the offline analysis of the same record gives, second by second after calibration."""
     base = wot_data / "drivedb" / "drive05"
     if not base.with_suffix(".hea").exists():
-        pytest.skip(f"drivedb/drive05 not found under {wot_data} (see README: fetch with wfdb)")
+        pytest.skip(
+            f"drivedb/drive05 not found under {wot_data} (see docs/development.md: fetch with wfdb)"
+        )
     rec = read_recording(base)
     # what `wot analyze drive05` picks, and so what is replayed
     assert {m: s.name for m, s in rec.signals.items()} == {

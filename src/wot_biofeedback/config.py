@@ -50,23 +50,22 @@ class FeatureSpec:
 
 
 def _default_features() -> dict[str, FeatureSpec]:
-    # Weights and directions (see README, "Fused arousal index"): sympathetic activation raises
-    # HR, SCL, SCR rate and SCR amplitude and speeds breathing; vagal withdrawal lowers RMSSD
-    # (Task Force 1996; Boucsein 2012; Kreibig 2010, a review of autonomic responses in
-    # emotion). Breathing grows irregular under stress and anxiety and more regular in
-    # shutdown (Boiten, Frijda & Wientjes 1994; Vlemincx et al. 2013), so the CV of breath
-    # intervals enters, with quarter weight (a 60-s window, so it is slow). SCL enters as
-    # ``scl_rel``, its log ratio to the client's running resting level (see dsp.channels),
-    # with half weight, because the tonic level drifts with electrode drying and habituation;
-    # SCR amplitude scales with that level too, so it also has half weight, and it abstains in
-    # a minute without any SCR (the SCR rate speaks then). Breathing depth has weight 0: it
-    # falls in panic breathing and rises in sighing and paced breathing, so it has no fixed
-    # direction in arousal; it serves the hypoarousal signature (shallow breathing) only. HF
-    # power is left out: slow breathing (the 6/min pacer of the down-regulation cue) moves
-    # respiratory sinus arrhythmia from the HF into the LF band, so HF would read the client's
-    # own regulation as vagal withdrawal. Floors are the smallest change treated as
-    # meaningful, about a calm person's minute-to-minute spread: 4 bpm, 20 % RMSSD, 8 % SCL,
-    # 2 SCR/min, 65 % SCR amplitude (single responses vary that much), 2 breaths/min, 30 %
+    # Weights and directions (see docs/state-engine.md, "Fused arousal index"): sympathetic
+    # activation raises HR, SCL, SCR rate and SCR amplitude and speeds breathing; vagal withdrawal
+    # lowers RMSSD (Task Force 1996; Boucsein 2012; Kreibig 2010, a review of autonomic responses in
+    # emotion). Breathing grows irregular under stress and anxiety and more regular in shutdown
+    # (Boiten, Frijda & Wientjes 1994; Vlemincx et al. 2013), so the CV of breath intervals enters,
+    # with quarter weight (a 60-s window, so it is slow). SCL enters as ``scl_rel``, its log ratio
+    # to the client's running resting level (see dsp.channels), with half weight, because the tonic
+    # level drifts with electrode drying and habituation; SCR amplitude scales with that level too,
+    # so it also has half weight, and it abstains in a minute without any SCR (the SCR rate speaks
+    # then). Breathing depth has weight 0: it falls in panic breathing and rises in sighing and
+    # paced breathing, so it has no fixed direction in arousal; it serves the hypoarousal signature
+    # (shallow breathing) only. HF power is left out: slow breathing (the 6/min pacer of the
+    # down-regulation cue) moves respiratory sinus arrhythmia from the HF into the LF band, so HF
+    # would read the client's own regulation as vagal withdrawal. Floors are the smallest change
+    # treated as meaningful, about a calm person's minute-to-minute spread: 4 bpm, 20 % RMSSD, 8 %
+    # SCL, 2 SCR/min, 65 % SCR amplitude (single responses vary that much), 2 breaths/min, 30 %
     # breathing CV, 15 % breathing depth.
     return {
         "hr_bpm": FeatureSpec(1.0, "linear", 4.0, 1.0, "quality_ecg", "HR", "bpm"),
@@ -95,7 +94,7 @@ FUSIONS = ("mean-median", "mean", "median")
 @dataclass
 class ZoneConfig:
     # A symmetric window of 1.5 robust z either way. Measured on the simulator (16 seeds of
-    # every scenario, README "Zones"): the smoothed index of within stretches lies in
+    # every scenario, docs/state-engine.md "Zones"): the smoothed index of within stretches lies in
     # [-1.12, +1.14] 98 % of the time; 99 % of hyper frames lie above +1.84, of hypo frames
     # below -1.85.
     upper: float = 1.5

@@ -1,6 +1,6 @@
 """Offline analysis: a recording through the live pipeline, as fast as the CPU allows.
 
-Writes the files of the ``wot analyze`` contract (see README):
+Writes the files of the ``wot analyze`` contract (see docs/analysis.md):
 ``rpeaks.csv``, ``rr.csv``, ``scr.csv``, ``breaths.csv``, ``features.csv``, ``states.csv`` and
 ``summary.json``. Times are seconds from the first sample of the input.
 """
