@@ -567,3 +567,61 @@ def test_one_multichannel_stream_feeds_several_modalities(source_id):
     assert np.all(np.concatenate(got_ecg) == 0.5) and np.all(np.concatenate(got_eda) == 4.0)
     with pytest.raises(StreamNotFoundError, match="nSeq, ECG, EDA"):
         LslSource("resp", found, channel="RESP")
+
+
+WARM_UP_COVERS_THE_ENGINE = """
+import sys, time
+from numba.core.registry import CPUDispatcher
+from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+from wot_biofeedback.config import EngineConfig
+from wot_biofeedback.dsp import warm_up
+from wot_biofeedback.engine import Engine
+from wot_biofeedback.sources.lsl import LslSource, resolve
+
+def compiled():
+    return {
+        f"{name}.{k}": len(v.signatures)
+        for name, mod in list(sys.modules.items()) if name.startswith("wot_biofeedback")
+        for k, v in list(vars(mod).items()) if isinstance(v, CPUDispatcher)
+    }
+
+sid = sys.argv[1]
+warm_up(("ecg", "eda", "resp", "acc"))
+before = compiled()
+sess = simulate_session(load_scenario("stress-and-recovery"), SimConfig(seed=5), 200.0)
+pub = SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=20.0,
+                         streams=("ecg", "eda", "resp", "acc"), wait_for_consumers=10.0)
+pub.start()
+try:
+    sources = {m: LslSource(m, resolve(t, source_id=f"{sid}-{m}", timeout=10.0))
+               for m, t in (("ecg", "ECG"), ("eda", "EDA"), ("resp", "RESP"), ("acc", "ACC"))}
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 60.0
+    with Engine(sources, cfg, outlets_source_id=None) as engine:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and engine.snapshot().session_s < 150.0:
+            time.sleep(0.05)
+        engine.snapshot()
+        assert engine.snapshot().session_s >= 150.0, engine.snapshot().session_s
+finally:
+    pub.stop()
+after = compiled()
+late = sorted(k for k, n in after.items() if n > before.get(k, 0))
+print("compiled after warm_up:", late)
+"""
+
+
+def test_warm_up_compiles_every_kernel_the_live_engine_uses(source_id):
+    """A kernel compiled on the engine thread stalls the first seconds of a session on a new
+    machine (streams shown lagging, the session clock jumping): after ``warm_up`` a live
+    session past calibration, zones and cues compiles nothing more. Run in a fresh process,
+    whose numba dispatchers start empty."""
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-c", WARM_UP_COVERS_THE_ENGINE, source_id],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "compiled after warm_up: []" in r.stdout, r.stdout

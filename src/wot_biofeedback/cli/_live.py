@@ -59,6 +59,21 @@ def record_path(args: argparse.Namespace, prefix: str) -> Path | None:
     return path
 
 
+def prepare_dsp(modalities: tuple[str, ...]) -> None:
+    """Compile (or load from numba's cache) the kernels before any stream is opened, saying
+    so when it takes a while (the first run on a machine): a session then starts without a
+    backlog of samples that arrived while compiling."""
+    from ..dsp import compiled_before, warm_up
+
+    cold = not compiled_before()
+    if cold:
+        say("preparing the signal processing (first run only, about 25-60 s) ...")
+    t = time.perf_counter()
+    warm_up(modalities)
+    if cold:
+        say(f"ready in {time.perf_counter() - t:.0f} s")
+
+
 def live_session(
     args: argparse.Namespace, sources: Any, config: Any, prefix: str, meta: dict[str, Any],
     baseline: Any = None, **options: Any,

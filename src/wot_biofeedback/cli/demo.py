@@ -14,8 +14,14 @@ from .._extras import require
 from ..config import EngineConfig
 from ..errors import InputError
 from ._args import CONFIG_HELP, record_args, scenario_help
-from ._console import say
-from ._live import live_session, open_sources, record_path, run_engine, say_outcome
+from ._live import (
+    live_session,
+    open_sources,
+    prepare_dsp,
+    record_path,
+    run_engine,
+    say_outcome,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     sess = next(iter(sims.values()))
     # the signal processing is made ready before the simulator's clock starts, so the engine
     # sees the session from its first second (a cold numba cache compiles for ~25 s here)
-    _prepare(SIMULATED)
+    prepare_dsp(SIMULATED)
     for p in pubs:
         p.start()
     try:
@@ -141,20 +147,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for p in pubs:
             p.stop()
-
-
-def _prepare(modalities: tuple[str, ...]) -> None:
-    """Compile (or load from numba's cache) the kernels before the session starts, saying so
-    when it takes a while (the first run on a machine)."""
-    from ..dsp import compiled_before, warm_up
-
-    cold = not compiled_before()
-    if cold:
-        say("preparing the signal processing (first run only, about 25-60 s) ...")
-    t = time.perf_counter()
-    warm_up(modalities)
-    if cold:
-        say(f"ready in {time.perf_counter() - t:.0f} s")
 
 
 def _people(text: str | None, scen: Any) -> dict[str, Any]:

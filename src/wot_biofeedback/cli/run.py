@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..modalities import NAMES, cardiac
 from ._args import CONFIG_HELP, profile_args, profile_setup, record_args
 from ._console import say
-from ._live import live_session, open_sources, record_path, run_engine
+from ._live import live_session, open_sources, prepare_dsp, record_path, run_engine
 
 
 def add_parser(sub: Any) -> None:
@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         record_path(args, "session")
     types = _stream_types(args)
     chans = {m: getattr(args, f"{m}_channel", None) for m in types}
+    prepare_dsp(tuple(types))
     sources = open_sources(types, args.source_id, args.timeout, args.eda_unit, chans)
     for m, s in sources.items():
         what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"

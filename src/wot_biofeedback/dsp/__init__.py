@@ -72,6 +72,11 @@ def warm_up(modalities: tuple[str, ...] = NAMES) -> None:
     if "acc" in modalities:
         g = np.column_stack((0.01 * breath, 0.02 * breath, 1.0 + 0.0 * breath))
         AccRespChannel(fs).update(g)
+    # the live engine's history and raw-trace buffers
+    ring = RingBuffer(16)
+    ring.write(breath[:40])
+    ring.peek(8)
+    ring.read_since(0)
 
 
 __all__ = [
