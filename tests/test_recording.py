@@ -130,7 +130,7 @@ def live_session(tmp_path_factory):
         with engine:
             _wait(lambda: engine.snapshot().session_s >= 100.0, 60)
             engine.calibrate_now(30.0)
-            engine.add_marker("client looks away")
+            engine.add_marker("marker 01:40", "client looks away")  # the note is recorded
             _wait(lambda: engine.snapshot().session_s >= 240.0, 60)
             assert engine.snapshot().error is None
     return path, engine
@@ -180,7 +180,7 @@ def test_recording_holds_every_stream_with_metadata(live_session):
         assert len(st["clock_times"]) >= 2  # liblsl's clock correction, as LabRecorder keeps it
         assert st["footer"]["info"]["sample_count"] == [str(len(st["time_stamps"]))]
         assert st["info"]["desc"][0]["channels"][0]["channel"][0]["unit"][0]
-    assert s["wot-markers"]["time_series"] == [["client looks away"]]
+    assert s["wot-markers"]["time_series"] == [["marker 01:40: client looks away"]]
     feats = s["wot-features"]
     labels = [c["label"][0] for c in feats["info"]["desc"][0]["channels"][0]["channel"]]
     assert labels == list(OUTLET_CHANNELS)
@@ -222,9 +222,11 @@ def test_offline_analysis_of_a_recording_equals_the_live_session(live_session, t
     assert 100.0 <= summary["baseline"]["start_s"] <= 110.5
     # the therapist's note sits at its session time (not the wall clock of a 20x session)
     assert len(engine.markers) == 1 and engine.markers[0][0] > 99.0
-    assert summary["markers"] == [{"time_s": engine.markers[0][0], "text": "client looks away"}]
+    assert summary["markers"] == [
+        {"time_s": engine.markers[0][0], "text": "marker 01:40: client looks away"}
+    ]
     assert _csv(tmp_path / "markers.csv") == [
-        {"time_s": f"{engine.markers[0][0]:.3f}", "text": "client looks away"}
+        {"time_s": f"{engine.markers[0][0]:.3f}", "text": "marker 01:40: client looks away"}
     ]
     # events: every live one offline, at the same time (±1 sample of its signal)
     for name, file, col, fs in (

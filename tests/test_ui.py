@@ -243,8 +243,8 @@ class StubEngine:
     def send_cue(self, text: str | None = None) -> None:
         self.calls.append(("cue", text))
 
-    def add_marker(self, text: str) -> None:
-        self.calls.append(("marker", text))
+    def add_marker(self, text: str, note: str = "") -> None:
+        self.calls.append(("marker", f"{text}: {note}" if note else text))
 
     def stop(self) -> None:
         self.stopped = True
@@ -382,7 +382,7 @@ def test_pacer_state_follows_rate_and_ratio():
 
 
 @pytest.mark.lsl
-def test_markers_with_notes_are_kept_and_published(qtbot, live, source_id):
+def test_marker_notes_are_kept_and_only_published_when_shared(qtbot, live, source_id):
     _, _, engine = live
     win = MainWindow(engine)
     qtbot.addWidget(win)
@@ -399,10 +399,17 @@ def test_markers_with_notes_are_kept_and_published(qtbot, live, source_id):
     qtbot.keyClick(win.span_box, Qt.Key.Key_M)
     assert len(win.markers) == 2
     got = _wait_for_markers(qtbot, inlet, 2)
-    assert got[0].endswith(": client recalls the accident")
-    # kept with the session, at session time, for the summary and the client profile
+    # the note about the client stays on this machine: the network sees the marker and time
+    assert got[0].startswith("marker ") and "accident" not in got[0]
+    assert win.markers[0][1] == f"{got[0]}: client recalls the accident"
+    # kept whole with the session, at session time, for the summary and the client profile
     texts = [text for _t, text in engine.snapshot().extra["markers"]]
     assert texts == [m[1] for m in win.markers]
+    # with --share-notes (Engine(share_notes=True)) the note goes out too
+    engine.share_notes = True
+    qtbot.keyClicks(win.note_edit, "breathing slows")
+    qtbot.keyClick(win.note_edit, Qt.Key.Key_Return)
+    assert _wait_for_markers(qtbot, inlet, 1)[0].endswith(": breathing slows")
     win.close()
 
 

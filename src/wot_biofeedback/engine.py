@@ -107,8 +107,12 @@ class Engine:
         recorder: SessionRecorder | None = None,
         frame_buffer_s: float = FRAME_BUFFER_S,
         baseline: Baseline | None = None,
+        share_notes: bool = False,
     ) -> None:
         self.config = config or EngineConfig()
+        self.share_notes = share_notes
+        """Whether a marker's note text goes out on ``wot-markers`` (off: the event and its
+        time go out, the note stays in the recording on this machine)."""
         self.streams: dict[tuple[str, str], LslSource] = {}
         for k, v in sources.items():
             if isinstance(v, dict):
@@ -335,20 +339,23 @@ class Engine:
         with self._lock:
             self._commands.append(("cue", text))
 
-    def add_marker(self, text: str) -> None:
-        """Therapist annotation: kept with the session (:attr:`markers`, ``Snapshot.extra``)
-        at the current session time, and published on ``wot-markers`` with the LSL time."""
+    def add_marker(self, text: str, note: str = "") -> None:
+        """Therapist annotation: ``text: note`` is kept with the session (:attr:`markers`,
+        ``Snapshot.extra``, the recording) at the current session time. ``text`` is published
+        on ``wot-markers`` with the LSL time; the ``note`` (free text about the client) goes
+        out on the network only with ``share_notes``."""
+        full = f"{text}: {note}" if note else str(text)
         with self._lock:
             t = self._last.time_s if self._last is not None else 0.0
-            self.markers.append((t, str(text)))
+            self.markers.append((t, full))
         now = pylsl.local_clock()
         if self.outlets is not None:
-            self.outlets.push_marker(text, now)
+            self.outlets.push_marker(full if self.share_notes else str(text), now)
         if self.recorder is not None:
-            self._guard(self.recorder.strings, "wot-markers", [now], [str(text)])
+            self._guard(self.recorder.strings, "wot-markers", [now], [full])
             # its place on the session (data) clock: the LSL stamp above is wall-clock time,
             # which runs slower than the data in an accelerated demo or replay
-            self._emit(Marker(t, str(text)))
+            self._emit(Marker(t, full))
 
     # worker ---------------------------------------------------------------------------------
     def _run(self) -> None:

@@ -75,6 +75,12 @@ def add_parser(sub: Any) -> None:
     r.add_argument(
         "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"
     )
+    r.add_argument(
+        "--share-notes", action="store_true",
+        help="publish the text of the therapist's marker notes on the wot-markers outlet "
+        "(default: the marker and its time go out; the note stays in the recording on this "
+        "machine, because LSL streams are readable by anyone on the network)",
+    )  # fmt: skip
     r.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     record_args(r)
     r.set_defaults(func=run)
@@ -125,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     live = live_session(
         args, sources, cfg, args.profile or "session", meta, baseline=baseline,
         outlets_source_id=args.outlet_id, stall_s=args.lost_after / 3.0,
+        share_notes=args.share_notes,
     )  # fmt: skip
     engine = live.engine
     code, summary = run_engine(live, args, title="wot run", real_time=True)

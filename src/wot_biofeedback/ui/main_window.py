@@ -111,7 +111,7 @@ class EngineLike(SnapshotSource, Protocol):
     def calibrate_now(self, duration_s: float = ...) -> None: ...
     def mute_cues(self, muted: bool) -> None: ...
     def send_cue(self, text: str | None = ...) -> None: ...
-    def add_marker(self, text: str) -> None: ...
+    def add_marker(self, text: str, note: str = ...) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -521,7 +521,8 @@ class MainWindow(QMainWindow):
         self.mute_button.setToolTip("Stop automatic cues (therapist cues still go out)")
         self.marker_button = QPushButton("Marker (M)", self)
         self.marker_button.setToolTip(
-            "Annotate this moment with the note beside (published on wot-markers); key M"
+            "Annotate this moment with the note beside (the marker is published on wot-markers, "
+            "the note only with --share-notes); key M"
         )
         self.note_edit = QLineEdit(self)
         self.note_edit.setPlaceholderText("note for a marker, Enter to add")
@@ -577,10 +578,9 @@ class MainWindow(QMainWindow):
         """Add a marker now, with the typed note (if any); the note field is then cleared."""
         t = self._session_s()
         note = self.note_edit.text().strip()
-        text = f"marker {clock(t)} (session {t:.1f} s, {datetime.now():%H:%M:%S})"
-        if note:
-            text += f": {note}"
-        self.engine.add_marker(text)
+        event = f"marker {clock(t)} (session {t:.1f} s, {datetime.now():%H:%M:%S})"
+        text = f"{event}: {note}" if note else event
+        self.engine.add_marker(event, note)
         self.markers.append((t, text))
         self.note_edit.clear()
         self._draw_marker(t, note)
