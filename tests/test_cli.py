@@ -164,6 +164,26 @@ def test_plain_terminal_output_writes_each_moment_once():
     assert "why: all signals lost" in lines[2]
     assert "signals:" not in lines[3] and "| signals: ECG lost" in lines[4]
 
+    # a cue is shown in its zone, never once the zone is unknown; a recording that stops
+    # (a full disk) is said at once, not only at the end
+    import dataclasses
+
+    from wot_biofeedback.cues import Cue
+
+    cue = Cue(63.0, "hyper", "down", "Let's slow down together.")
+    hyper = dataclasses.replace(snap(63.0, "hyper", "hyper: HR +20 bpm"), cue=cue)
+    unknown = dataclasses.replace(snap(64.0, "unknown", "unknown: all signals lost"), cue=cue)
+    full = dataclasses.replace(hyper, extra={"recording": {"error": "No space left on device"}})
+    out = io.StringIO()
+    view = TerminalView(out)
+    for s in (hyper, unknown, full):
+        view.show(s)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3, lines
+    assert "| cue: Let's slow down together." in lines[0]
+    assert "cue:" not in lines[1]
+    assert "| recording stopped: No space left on device" in lines[2]
+
 
 def test_sys_info_names_versions_libraries_and_folders(tmp_path, monkeypatch, capsys):
     import numpy as np

@@ -40,6 +40,14 @@ def _bar(arousal: float, lo: float, hi: float, width: int = 31) -> str:
     return "hypo " + "".join(cells) + " hyper"
 
 
+def _cue(snap: Snapshot) -> str:
+    """The cue to show: none while the zone is unknown (the last cue was for a zone the engine
+    can no longer vouch for) or while calibrating."""
+    if snap.cue is None or snap.calibrating or snap.zone == "unknown":
+        return ""
+    return snap.cue.text
+
+
 def clock(s: float) -> str:
     """Session seconds as ``MM:SS``."""
     s = max(0.0, s)
@@ -71,7 +79,7 @@ def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[st
         f"SCRs {_num(f.get('scr_per_min', math.nan), '.1f', '/min')}"
     )
     lines.append(f"Breath   {_num(f.get('resp_rate_bpm', math.nan), '.1f', ' breaths/min')}")
-    cue = snap.cue.text if snap.cue is not None else "--"
+    cue = _cue(snap) or "--"
     lines.append(f"Cue      {cue}")
     st = "  ".join(
         f"{m.upper()} {s.state}"
@@ -98,7 +106,7 @@ class TerminalView:
         self.title = title
         self._tty = self.stream.isatty()
         self._drawn = 0
-        self._last: tuple[str, str, tuple[str, ...]] | None = None  # the last line's key
+        self._last: tuple[object, ...] | None = None  # the last line's key
 
     def show(self, snap: Snapshot, truth: str | None = None) -> None:
         lines = render(snap, self.title, truth)
@@ -116,16 +124,18 @@ class TerminalView:
                 for m, st in snap.streams.items()
                 if st.state in ("lagging", "lost")
             )
+            rec = snap.extra.get("recording") if snap.extra else None
+            rec_error = rec.get("error") if rec else None
             # a line per second of session, change of zone or change of a stream's state:
             # while no new frame comes (the streams wait, lag or were lost) the last line
             # stands instead of repeating
-            key = (clock(snap.session_s), z, bad)
+            key = (clock(snap.session_s), z, bad, rec_error)
             if key == self._last:
                 return
             self._last = key
             f = snap.features
             why = snap.explanation.split(":", 1)[1].strip() if ":" in snap.explanation else ""
-            cue = snap.cue.text if snap.cue is not None else ""
+            cue = _cue(snap)
             self.stream.write(
                 f"[{clock(snap.session_s)}] zone={z:<11s} "
                 f"arousal={_num(snap.arousal, '+.2f').strip()} "
@@ -137,6 +147,7 @@ class TerminalView:
                 + (f" | why: {why}" if why else "")
                 + (f" | signals: {', '.join(bad)}" if bad else "")
                 + (f" | cue: {cue}" if cue else "")
+                + (f" | recording stopped: {rec_error}" if rec_error else "")
                 + (f" | truth: {truth}" if truth else "")
                 + "\n"
             )
