@@ -21,7 +21,6 @@ before they are sent.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import modalities
+from .csvtext import write_csv
 from .errors import InputError
 
 RECORDING_SUFFIXES = (".xdf", ".xdfz", ".csv", ".edf", ".bdf", ".hea")
@@ -589,23 +589,8 @@ def _run_dask(client: Any, jobs: list[Any], rows: list[Any], bar: Any) -> None:
         fut.release()
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
 def write_cohort_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` as CSV with the :data:`COLUMNS` header (blank for None; ``\\n`` line
-    ends), atomically: a reader never sees half a file."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS)
-        for r in rows:
-            w.writerow([_cell(r.get(c)) for c in COLUMNS])
-    os.replace(tmp, p)
-    return p
+    ends; text cells escaped against spreadsheet formulas, :mod:`~wot_biofeedback.csvtext`),
+    atomically: a reader never sees half a file."""
+    return write_csv(path, COLUMNS, ([r.get(c) for c in COLUMNS] for r in rows))

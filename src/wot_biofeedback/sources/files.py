@@ -29,6 +29,7 @@ import numpy as np
 
 from ..checks import check_rate
 from ..clock import Chunk, place_whole
+from ..csvtext import unescape_cell
 from ..errors import InputError, SignalQualityWarning
 from ..modalities import FILE_MODALITIES, MODALITIES
 from ..session_log import (
@@ -906,7 +907,8 @@ def read_markers(
             ) from None
         if not math.isfinite(t):
             raise InputError(f"markers file {p}, line {i}: time {r.get(tcol)!r} is not finite")
-        text = (r.get(text_col) or "").strip() if text_col else ""
+        # an analysis folder's markers.csv has its formula-like texts escaped: taken off
+        text = unescape_cell((r.get(text_col) or "").strip()) if text_col else ""
         text = text or f"marker {len(out) + 1}"
         out.append((t, text))
         end = (r.get(cols["end_s"]) or "").strip() if "end_s" in cols else ""
