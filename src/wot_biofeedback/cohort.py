@@ -103,7 +103,9 @@ COLUMNS: tuple[str, ...] = (
   ``notes``: the reader's notes and data-quality warnings, joined with " | ".
 """
 
-OPTION_KEYS = ("channels", "fs", "eda_unit", "config", "baseline", "markers", "report")
+OPTION_KEYS = (
+    "channels", "fs", "eda_unit", "config", "baseline", "markers", "report", "skip_bad_lines",
+)  # fmt: skip
 """Keys of the options dict of :func:`analyze_one` and :func:`run_cohort`:
 
 * ``channels``: ``{"ecg"|"ppg"|"eda"|"resp": name or 0-based index}``, as ``wot analyze``'s
@@ -116,7 +118,8 @@ OPTION_KEYS = ("channels", "fs", "eda_unit", "config", "baseline", "markers", "r
 * ``markers``: a markers table (:func:`~wot_biofeedback.sources.files.read_markers`); each
   session gets the rows of its file stem (all rows when the table names no recordings), added
   to its own markers;
-* ``report``: also write each session's report into its analysis folder.
+* ``report``: also write each session's report into its analysis folder;
+* ``skip_bad_lines``: CSV files: skip (and count) malformed lines instead of failing.
 """
 
 _MAX_ERROR_CHARS = 500
@@ -388,6 +391,7 @@ def _analyze(p: Path, analysis_dir: Path, opts: dict[str, Any]) -> Any:
         config=opts.get("config"),
         baseline=(float(baseline[0]), float(baseline[1])) if baseline is not None else None,
         markers=opts.get("markers"),
+        skip_bad_lines=bool(opts.get("skip_bad_lines")),
     )
     return analyze_path(p, analysis_dir, options)
 
@@ -440,6 +444,7 @@ def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
         load_config(opts["config"])  # a bad file is reported once, here
         opts["config"] = str(Path(opts["config"]).resolve())
     opts["report"] = bool(opts.get("report", False))
+    opts["skip_bad_lines"] = bool(opts.get("skip_bad_lines", False))
     return opts
 
 

@@ -299,6 +299,8 @@ def analyze(
                 },
                 "notes": rec.notes,
                 "recorded_by_wot": rec.session is not None,
+                # a CSV file: separator, decimal mark, rate, bad lines skipped, time gaps
+                **({"csv": rec.csv_info} if rec.csv_info is not None else {}),
             },
             # the session's own record (client, scenario, command, date), for wot recordings
             "session": dict((rec.session or {}).get("metadata") or {}),
