@@ -198,6 +198,10 @@ CASES = {
         ("error", ["column 'zone' (--ecg) holds text ('within' on line 2), not a signal"]),
     ),
     "bom": (lambda h, r: [h, *r], {"bom": True}, [], ("ok", [])),
+    "quoted_crlf_blank_lines": (
+        lambda h, r: [",".join(f'"{f}"' for f in ln.split(",")) + "\r" for ln in (h, *r)]
+        + ["\r", ""], {}, [], ("ok", []),
+    ),
     "semicolon_decimal_comma": (
         lambda h, r: _european([h, *r], ";"), {}, [],
         ("ok", ["read as semicolon-separated values with decimal commas"]),

@@ -157,7 +157,7 @@ def sniff_csv(p: Path) -> CsvLayout:
     names = [h.strip() for h in _split(header, sep)]
     rows = [(i, _split(ln, sep)) for i, ln in body]
     decimal_comma = sep != "," and any(
-        _DECIMAL_COMMA.fullmatch(v.strip()) for _i, r in rows[:20] for v in r
+        _DECIMAL_COMMA.fullmatch(v.strip()) for _i, r in rows for v in r
     )
     layout = CsvLayout(p, names, sep, decimal_comma, encoding)
     first = next(((i, r) for i, r in rows if len(r) == len(names)), None)
