@@ -303,6 +303,8 @@ def _read_csv(
         label = ",".join(names[i] for i in acc)
         rec.notes.append(f"accelerometer columns {label} not used: the RESP belt gives breathing")
         acc = None
+    if not picked and not acc:
+        return rec  # no signal to read: read_recording says so, naming the options
     used = sorted({*picked.values(), *(acc or ())} | ({tcol} if tcol is not None else set()))
     table = read_csv_columns(
         layout,
