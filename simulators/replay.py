@@ -150,6 +150,7 @@ def load_replay(
     eda_unit: str | None = None,
     source_id: str = "wot-replay",
     name_prefix: str | None = None,
+    skip_bad_lines: bool = False,
 ) -> tuple[list[ReplayStream], list[str]]:
     """Read a recording into streams to replay.
 
@@ -171,6 +172,8 @@ def load_replay(
     name_prefix : str, optional
         CSV/WFDB/EDF: stream names are ``{name_prefix}-ECG`` ... (default: the file's stem).
         XDF: when given, stream names become ``{name_prefix}-{recorded name}``.
+    skip_bad_lines : bool
+        CSV: skip (and count in the notes) malformed lines instead of failing at the first.
 
     Returns
     -------
@@ -190,6 +193,7 @@ def load_replay(
             raise InputError(f"file not found: {p}")
         given = [f"--{m}" for m, v in (channels or {}).items() if v is not None]
         given += ["--fs"] * (fs is not None) + ["--eda-unit"] * (eda_unit is not None)
+        given += ["--skip-bad-lines"] * skip_bad_lines
         streams, notes = _load_xdf(p, source_id, name_prefix)
         if given:
             notes.append(
@@ -198,7 +202,7 @@ def load_replay(
         return streams, notes
     if not p.exists() and not p.with_suffix(".hea").exists():
         raise InputError(f"file not found: {p}")
-    return _load_recording(p, channels, fs, eda_unit, source_id, name_prefix)
+    return _load_recording(p, channels, fs, eda_unit, source_id, name_prefix, skip_bad_lines)
 
 
 def _load_recording(
@@ -208,13 +212,14 @@ def _load_recording(
     eda_unit: str | None,
     source_id: str,
     name_prefix: str | None,
+    skip_bad_lines: bool = False,
 ) -> tuple[list[ReplayStream], list[str]]:
     from wot_biofeedback.sources.files import read_recording
 
     with warnings.catch_warnings():
         # an implausible EDA level is in rec.notes as well; report it there, once
         warnings.simplefilter("ignore", SignalQualityWarning)
-        rec = read_recording(p, channels, fs, eda_unit)
+        rec = read_recording(p, channels, fs, eda_unit, skip_bad_lines=skip_bad_lines)
     prefix = name_prefix or Path(rec.path).stem
     streams = []
     for m, sig in rec.signals.items():

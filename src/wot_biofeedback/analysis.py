@@ -64,6 +64,9 @@ class AnalysisOptions:
     profile_baseline : bool
         Start from the profile's baseline (its recent sessions) instead of calibrating; needs
         ``profile`` and no ``baseline``.
+    skip_bad_lines : bool
+        CSV: skip malformed lines (counted in the notes and ``summary.json``) instead of
+        stopping at the first with an error naming it.
     """
 
     channels: Mapping[str, str | None] = field(default_factory=dict)
@@ -74,6 +77,7 @@ class AnalysisOptions:
     markers: str | os.PathLike[str] | None = None
     profile: str | None = None
     profile_baseline: bool = False
+    skip_bad_lines: bool = False
     subject: str | None = None
     """The person to analyse (a wot recording's subject, or a prefix of the file's signal
     names); None: every subject of a wot recording of several people, each in ``out/ID``."""
@@ -172,7 +176,9 @@ def analyze_path(
         from .errors import SignalQualityWarning
 
         warnings.simplefilter("always", SignalQualityWarning)
-        rec = read_recording(path, dict(opts.channels), opts.fs, opts.eda_unit, opts.subject)
+        rec = read_recording(
+            path, dict(opts.channels), opts.fs, opts.eda_unit, opts.subject, opts.skip_bad_lines
+        )
     if opts.subject is None and len(rec.subjects) > 1 and opts.profile:
         from .errors import InputError
 

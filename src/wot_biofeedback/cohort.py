@@ -21,7 +21,6 @@ before they are sent.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import modalities
+from .csvtext import write_csv
 from .errors import InputError
 
 RECORDING_SUFFIXES = (".xdf", ".xdfz", ".csv", ".edf", ".bdf", ".hea")
@@ -103,7 +103,9 @@ COLUMNS: tuple[str, ...] = (
   ``notes``: the reader's notes and data-quality warnings, joined with " | ".
 """
 
-OPTION_KEYS = ("channels", "fs", "eda_unit", "config", "baseline", "markers", "report")
+OPTION_KEYS = (
+    "channels", "fs", "eda_unit", "config", "baseline", "markers", "report", "skip_bad_lines",
+)  # fmt: skip
 """Keys of the options dict of :func:`analyze_one` and :func:`run_cohort`:
 
 * ``channels``: ``{"ecg"|"ppg"|"eda"|"resp": name or 0-based index}``, as ``wot analyze``'s
@@ -116,7 +118,8 @@ OPTION_KEYS = ("channels", "fs", "eda_unit", "config", "baseline", "markers", "r
 * ``markers``: a markers table (:func:`~wot_biofeedback.sources.files.read_markers`); each
   session gets the rows of its file stem (all rows when the table names no recordings), added
   to its own markers;
-* ``report``: also write each session's report into its analysis folder.
+* ``report``: also write each session's report into its analysis folder;
+* ``skip_bad_lines``: CSV files: skip (and count) malformed lines instead of failing.
 """
 
 _MAX_ERROR_CHARS = 500
@@ -388,6 +391,7 @@ def _analyze(p: Path, analysis_dir: Path, opts: dict[str, Any]) -> Any:
         config=opts.get("config"),
         baseline=(float(baseline[0]), float(baseline[1])) if baseline is not None else None,
         markers=opts.get("markers"),
+        skip_bad_lines=bool(opts.get("skip_bad_lines")),
     )
     return analyze_path(p, analysis_dir, options)
 
@@ -440,6 +444,7 @@ def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
         load_config(opts["config"])  # a bad file is reported once, here
         opts["config"] = str(Path(opts["config"]).resolve())
     opts["report"] = bool(opts.get("report", False))
+    opts["skip_bad_lines"] = bool(opts.get("skip_bad_lines", False))
     return opts
 
 
@@ -589,23 +594,8 @@ def _run_dask(client: Any, jobs: list[Any], rows: list[Any], bar: Any) -> None:
         fut.release()
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
 def write_cohort_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` as CSV with the :data:`COLUMNS` header (blank for None; ``\\n`` line
-    ends), atomically: a reader never sees half a file."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(COLUMNS)
-        for r in rows:
-            w.writerow([_cell(r.get(c)) for c in COLUMNS])
-    os.replace(tmp, p)
-    return p
+    ends; text cells escaped against spreadsheet formulas, :mod:`~wot_biofeedback.csvtext`),
+    atomically: a reader never sees half a file."""
+    return write_csv(path, COLUMNS, ([r.get(c) for c in COLUMNS] for r in rows))

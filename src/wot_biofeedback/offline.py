@@ -7,7 +7,6 @@ Writes the files of the ``wot analyze`` contract (see docs/analysis.md):
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -20,6 +19,7 @@ import numpy as np
 
 from . import __version__, modalities
 from .config import EngineConfig
+from .csvtext import write_csv
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
 from .pipeline import BEAT_TIME, CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
 from .run import Collector, run
@@ -180,25 +180,25 @@ def baseline_levels(frames: list[Frame], base: Baseline | None) -> dict[str, flo
 
 
 def _write_csv(path: Path, header: str, cols: list[np.ndarray], fmt: list[str]) -> None:
-    with open(path, "w", newline="") as fh:
-        fh.write(header + "\n")
-        if cols and len(cols[0]):
-            np.savetxt(fh, np.column_stack(cols), fmt=fmt, delimiter=",")
+    """Numeric columns, each value formatted with its ``%`` format."""
+    rows = zip(*(c.tolist() for c in cols), strict=True) if cols else iter(())
+    write_csv(path, header.split(","), ([f % v for f, v in zip(fmt, r, strict=True)] for r in rows))
 
 
 def _write_rr_csv(
     path: Path, t: np.ndarray, rr: np.ndarray, nn: np.ndarray, kind: np.ndarray
 ) -> None:
     """One row per beat of the NN series (an inserted beat has no detected interval)."""
-    with open(path, "w", newline="") as fh:
-        fh.write("time_s,rr_ms,corrected,nn_ms,artifact\n")
-        for ti, ri, ni, ki in zip(t.tolist(), rr.tolist(), nn.tolist(), kind.tolist(), strict=True):
-            if ki == EXCLUDED and not np.isfinite(ri):
-                continue  # the first beat: no interval at all
-            fh.write(
-                f"{ti:.4f},{_fmt(ri, '.2f')},{int(ki != NORMAL)},{_fmt(ni, '.2f')},"
-                f"{KIND_NAMES[ki]}\n"
-            )
+    beats = zip(t.tolist(), rr.tolist(), nn.tolist(), kind.tolist(), strict=True)
+    write_csv(
+        path,
+        ["time_s", "rr_ms", "corrected", "nn_ms", "artifact"],
+        (
+            [f"{ti:.4f}", _fmt(ri, ".2f"), int(ki != NORMAL), _fmt(ni, ".2f"), KIND_NAMES[ki]]
+            for ti, ri, ni, ki in beats
+            if not (ki == EXCLUDED and not np.isfinite(ri))  # the first beat: no interval at all
+        ),
+    )
 
 
 def analyze(
@@ -249,10 +249,8 @@ def analyze(
         ["%.3f", "%.3f", "%.4f", "%.3f", "%.3f"],
     )
     _write_csv(out / "breaths.csv", "time_s", [res.event("resp", "breath_onset_time")], ["%.3f"])
-    with open(out / "markers.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["time_s", "text"])
-        w.writerows([f"{t:.3f}", text] for t, text in rec.markers)
+    # free text: a marker typed as =FORMULA(...) must not run in a spreadsheet (csvtext)
+    write_csv(out / "markers.csv", ["time_s", "text"], ([f"{t:.3f}", x] for t, x in rec.markers))
 
     frames = res.frames
     times = np.array([f.time_s for f in frames])
@@ -260,23 +258,31 @@ def analyze(
     arousal = np.array([f.state.arousal for f in frames])
     conf = np.array([f.state.confidence for f in frames])
     zfeat = list(config.features)
-    with open(out / "features.csv", "w", newline="") as fh:
-        cols = ["time_s", *FEATURE_COLUMNS, "arousal", "confidence", "state",
-                *(f"z_{k}" for k in zfeat), "drivers", "explanation"]  # fmt: skip
-        fh.write(",".join(cols) + "\n")
-        for f in frames:
-            vals = [f"{f.time_s:.2f}"]
-            vals += [_fmt(f.features.get(k, np.nan)) for k in FEATURE_COLUMNS]
-            vals += [_fmt(f.state.arousal), _fmt(f.state.confidence), f.state.zone]
-            vals += [_fmt(f.state.z.get(k, np.nan)) for k in zfeat]
-            vals.append('"' + "; ".join(d[2] for d in f.state.drivers) + '"')
-            # no commas inside, so that any CSV reader (even numpy's) keeps the columns
-            vals.append('"' + f.state.explanation.replace(", ", "; ").replace('"', "'") + '"')
-            fh.write(",".join(vals) + "\n")
-    with open(out / "states.csv", "w", newline="") as fh:
-        fh.write("time_s,state,arousal,confidence\n")
-        for t, z, a, c in zip(times, zones, arousal, conf, strict=True):
-            fh.write(f"{t:.2f},{z},{_fmt(a)},{_fmt(c)}\n")
+
+    def feature_row(f: Frame) -> list[str]:
+        vals = [f"{f.time_s:.2f}"]
+        vals += [_fmt(f.features.get(k, np.nan)) for k in FEATURE_COLUMNS]
+        vals += [_fmt(f.state.arousal), _fmt(f.state.confidence), f.state.zone]
+        vals += [_fmt(f.state.z.get(k, np.nan)) for k in zfeat]
+        vals.append("; ".join(d[2] for d in f.state.drivers))
+        # no commas inside, so that any CSV reader (even numpy's) keeps the columns
+        vals.append(f.state.explanation.replace(", ", "; ").replace('"', "'"))
+        return vals
+
+    write_csv(
+        out / "features.csv",
+        ["time_s", *FEATURE_COLUMNS, "arousal", "confidence", "state",
+         *(f"z_{k}" for k in zfeat), "drivers", "explanation"],
+        map(feature_row, frames),
+    )  # fmt: skip
+    write_csv(
+        out / "states.csv",
+        ["time_s", "state", "arousal", "confidence"],
+        (
+            [f"{t:.2f}", z, _fmt(a), _fmt(c)]
+            for t, z, a, c in zip(times, zones, arousal, conf, strict=True)
+        ),
+    )
 
     # each modality's quality is its channel's (e.g. PPG: quality_cardiac; ACC: quality_resp)
     qcol = {m: modalities.quality_of(m) for m in rec.signals}
@@ -293,6 +299,8 @@ def analyze(
                 },
                 "notes": rec.notes,
                 "recorded_by_wot": rec.session is not None,
+                # a CSV file: separator, decimal mark, rate, bad lines skipped, time gaps
+                **({"csv": rec.csv_info} if rec.csv_info is not None else {}),
             },
             # the session's own record (client, scenario, command, date), for wot recordings
             "session": dict((rec.session or {}).get("metadata") or {}),

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import __version__
 from ._extras import missing, require
+from .csvtext import unescape_cell, write_csv
 from .errors import InputError
 from .modalities import ROLES
 from .theme import BAND, CALM, INK
@@ -115,7 +116,9 @@ def load_session(analysis_dir: str | os.PathLike[str]) -> SessionData:
     if (d / "markers.csv").exists():
         try:
             with open(d / "markers.csv", newline="", encoding="utf-8") as fh:
-                markers = [(float(r["time_s"]), r["text"] or "") for r in csv.DictReader(fh)]
+                markers = [
+                    (float(r["time_s"]), unescape_cell(r["text"] or "")) for r in csv.DictReader(fh)
+                ]
         except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
             raise InputError(
                 f"{d / 'markers.csv'}: not a markers table (time_s,text): {exc}"
@@ -807,10 +810,8 @@ def write_client_report(profile: dict[str, Any], out_dir: str | os.PathLike[str]
     fig = client_figure(rows, out / "client_trends.png")
     page = out / "client.html"
     _write_text(page, render_client_html(profile, rows, fig))
-    with open(out / "client_history.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    cols = list(rows[0])
+    write_csv(out / "client_history.csv", cols, ([r.get(c) for c in cols] for r in rows))
     return page
 
 

@@ -26,6 +26,7 @@ def options(args: argparse.Namespace) -> AnalysisOptions:
         markers=args.markers,
         profile=args.profile,
         profile_baseline=bool(args.profile_baseline),
+        skip_bad_lines=bool(args.skip_bad_lines),
         subject=args.subject,
     )
 
@@ -75,6 +76,7 @@ def run_folder(args: argparse.Namespace, report: bool) -> int:
         "baseline": parse_window(args.baseline),
         "markers": str(Path(args.markers).resolve()) if args.markers else None,
         "report": report,
+        "skip_bad_lines": bool(args.skip_bad_lines),
     }
     where = f"Dask scheduler {args.scheduler}" if args.scheduler else (
         "1 process" if args.workers == 1 else f"{args.workers or os.cpu_count()} local processes"

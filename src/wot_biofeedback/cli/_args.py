@@ -98,6 +98,11 @@ def channel_args(p: argparse.ArgumentParser, xdf: bool = True) -> None:
         help="unit of the EDA signal: uS, nS, mS, S or raw:SCALE (default: uS, or the unit an "
         "XDF stream states)",
     )  # fmt: skip
+    p.add_argument(
+        "--skip-bad-lines", action="store_true",
+        help="CSV: skip malformed lines (too few or too many fields, a value that is not a "
+        "number) and count them in the notes (default: stop at the first, naming its line)",
+    )  # fmt: skip
 
 
 def analysis_args(p: argparse.ArgumentParser) -> None:

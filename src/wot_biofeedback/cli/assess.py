@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         apply_window(prof, cfg)  # the client's current window is the starting point
     periods = [parse_window(getattr(args, k), f"--{k}") for k in ("rest", "stressor", "recovery")]
     rest, stressor, recovery = (p for p in periods if p is not None)
-    rec = read_recording(args.input, channels(args), args.fs, args.eda_unit)
+    rec = read_recording(
+        args.input, channels(args), args.fs, args.eda_unit, skip_bad_lines=args.skip_bad_lines
+    )
     out = assess(rec, rest, stressor, recovery, cfg, args.recovered_s)
     out["input"] = str(args.input)
     w = out["window"]

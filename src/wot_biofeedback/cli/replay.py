@@ -56,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         raise InputError(f"--duration {args.duration!r} must be > 0 s")
     streams, notes = load_replay(
-        args.input, channels(args), args.fs, args.eda_unit, args.source_id, args.name_prefix
-    )
+        args.input, channels(args), args.fs, args.eda_unit, args.source_id, args.name_prefix,
+        skip_bad_lines=args.skip_bad_lines,
+    )  # fmt: skip
     pub = ReplayPublisher(
         streams, speed=args.speed, loop=args.loop, start_s=args.start,
         duration_s=args.duration, wait_for_consumers=args.wait,

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         given = [
             f"--{k.replace('_', '-')}"
             for k in (*FILE_MODALITIES, "fs", "eda_unit", "baseline", "config", "markers",
-                      "profile")
+                      "profile", "skip_bad_lines")
             if getattr(args, k)
         ] + (["--profile-baseline"] if args.profile_baseline else [])  # fmt: skip
         if given:

@@ -1,9 +1,9 @@
 """Recorded files → per-modality signals for the same pipeline that runs live.
 
-Supported now: CSV with a header (a ``time_s`` column, or ``--fs``), WFDB records (PhysioNet;
-multi-rate records such as drivedb are read with ``smooth_frames=False`` so each signal keeps its
-own rate), XDF (LabRecorder; read with pyxdf, clock offsets and resets applied) and EDF/BDF
-(read with edfio).
+Supported now: CSV with a header (a ``time_s`` column, or ``--fs``; read by :mod:`.csvfile`),
+WFDB records (PhysioNet; multi-rate records such as drivedb are read with ``smooth_frames=False``
+so each signal keeps its own rate), XDF (LabRecorder; read with pyxdf, clock offsets and resets
+applied) and EDF/BDF (read with edfio).
 
 Channel selection: each modality can be named (CSV column, WFDB signal name, case-insensitive)
 or given as a 0-based index. Without a choice, names are matched against common spellings
@@ -29,6 +29,7 @@ import numpy as np
 
 from ..checks import check_rate
 from ..clock import Chunk, place_whole
+from ..csvtext import unescape_cell
 from ..errors import InputError, SignalQualityWarning
 from ..modalities import FILE_MODALITIES, MODALITIES
 from ..session_log import (
@@ -46,6 +47,7 @@ from ..session_log import (
     StreamStart,
 )
 from .base import Batch
+from .csvfile import KEEP, place_by_time, read_csv_columns, sniff_csv
 from .xdf import SESSION_STREAM, XdfFile, read_varlen, read_xdf
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -109,6 +111,9 @@ class Recording:
     """The person these signals are of."""
     subjects: list[str] = field(default_factory=lambda: [DEFAULT_SUBJECT])
     """Every subject the file holds (a wot recording of a session with several people)."""
+    csv_info: dict[str, Any] | None = None
+    """For a CSV file: how it was read (separator, decimal mark, rate, bad lines skipped, time
+    gaps), as ``summary.json`` gives it under ``input.csv``; None for other files."""
 
     @property
     def duration_s(self) -> float:
@@ -133,11 +138,17 @@ def _for_subject(rec: Recording, subject: str | None) -> Recording:
 
 
 def _pick(
-    names: list[str], modality: str, choice: str | None, where: str, subject: str | None = None
+    names: list[str],
+    modality: str,
+    choice: str | None,
+    where: str,
+    subject: str | None = None,
+    skip: set[int] | None = None,
 ) -> int | None:
     """The index of ``modality``'s signal among ``names``: the one named by ``choice`` (a name
     or a 0-based index), else the first whose name fits the modality's patterns; with a
-    ``subject``, only names prefixed by it (``therapist_ecg``) are looked at."""
+    ``subject``, only names prefixed by it (``therapist_ecg``) are looked at; the indices in
+    ``skip`` (a CSV file's text columns) are never found by their name."""
     lower = [n.strip().lower() for n in names]
     if choice is not None:
         if re.fullmatch(r"\d+", choice.strip()):
@@ -154,7 +165,7 @@ def _pick(
         raise InputError(
             f"{modality} channel {choice!r} not found in {where}; available: {', '.join(names)}"
         )
-    own = [_of_subject(n, subject) for n in lower]
+    own = [None if i in (skip or ()) else _of_subject(n, subject) for i, n in enumerate(lower)]
     for pat in MODALITY_PATTERNS[modality]:
         for i, n in enumerate(own):
             if n is not None and re.search(pat, n):
@@ -185,6 +196,7 @@ def read_recording(
     fs: float | None = None,
     eda_unit: str | None = None,
     subject: str | None = None,
+    skip_bad_lines: bool = False,
 ) -> Recording:
     """Read a recording and choose one signal per modality (of one subject).
 
@@ -198,6 +210,11 @@ def read_recording(
         Sampling rate for CSV files without a ``time_s`` column, Hz.
     eda_unit : str, optional
         Unit of the EDA signal (default µS).
+    subject : str, optional
+        The person whose signals to read (a wot recording's subject, or a prefix of the
+        file's signal names).
+    skip_bad_lines : bool
+        CSV: skip and count malformed lines instead of stopping at the first.
 
     Raises
     ------
@@ -216,11 +233,13 @@ def read_recording(
     elif suffix in (".xdf", ".xdfz"):
         rec = _read_xdf(p, channels, factor if eda_unit else None, subject)
     elif suffix in (".csv", ".txt", ".tsv"):
-        rec = _read_csv(p, channels, fs, subject)
+        rec = _read_csv(p, channels, fs, subject, skip_bad_lines)
     elif suffix in (".hea", ".dat", "") or p.with_suffix(".hea").exists():
         rec = _read_wfdb(p.with_suffix("") if suffix in (".hea", ".dat") else p, channels, subject)
     else:
         raise InputError(f"{p.name}: unknown file type {suffix!r} (expected .csv or a WFDB record)")
+    if skip_bad_lines and rec.csv_info is None:
+        rec.notes.append("--skip-bad-lines is for CSV files; this one is read as it is")
     if "eda" in rec.signals and rec.session is None:  # a wot recording is in µS already
         sig = rec.signals["eda"]
         sig.data = sig.data * factor
@@ -246,60 +265,111 @@ def read_recording(
 
 
 def _read_csv(
-    p: Path, channels: dict[str, str | None], fs: float | None, subject: str | None = None
+    p: Path,
+    channels: dict[str, str | None],
+    fs: float | None,
+    subject: str | None = None,
+    skip_bad_lines: bool = False,
 ) -> Recording:
-    if not p.exists():
-        raise InputError(f"file not found: {p}")
-    try:
-        with open(p, newline="") as fh:
-            header = next(csv.reader(fh))
-    except StopIteration:
-        raise InputError(f"{p.name}: the file is empty (expected a CSV header line)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p.name}: cannot read a CSV header ({exc})") from None
-    names = [h.strip() for h in header]
-    data = _csv_numeric(p, names)
+    """A CSV file (:mod:`~wot_biofeedback.sources.csvfile`): only the columns chosen are read;
+    a ``time_s`` column places the rows on the session clock (gaps stay gaps), else ``fs``."""
+    layout = sniff_csv(p)
+    names = layout.names
     lower = [n.lower() for n in names]
-    if "time_s" in lower:
-        t = data[:, lower.index("time_s")]
-        dt = np.diff(t[np.isfinite(t)])
-        if dt.size == 0 or np.median(dt) <= 0:
-            raise InputError(f"{p.name}: time_s must increase")
-        rate = 1.0 / float(np.median(dt))
-        if fs is not None and abs(fs - rate) > 0.01 * rate:
-            raise InputError(f"{p.name}: --fs {fs:g} Hz disagrees with time_s ({rate:.6g} Hz)")
-    elif fs is not None:
-        rate = fs
-    else:
+    tcol = lower.index("time_s") if "time_s" in lower else None
+    if tcol is None and fs is None:
         raise InputError(f"{p.name}: no time_s column; give the sampling rate with --fs")
-    rate = check_rate(rate, "CSV sampling rate")
+    if tcol is None:
+        rate = check_rate(fs, "CSV sampling rate")  # before reading the file
+    if tcol is not None and tcol in layout.text:
+        line, v = layout.text[tcol]
+        raise InputError(f"{p.name}, line {line}: time_s is {v!r}; it must be seconds (a number)")
     rec = _for_subject(Recording(str(p)), subject)
+    rec.notes.extend(layout.notes())
+    picked: dict[str, int] = {}
     for m in _modalities(channels):
-        idx = _pick(names, m, channels.get(m), p.name, subject)
+        idx = _pick(names, m, channels.get(m), p.name, subject, skip=set(layout.text))
+        if idx is not None and idx in layout.text:
+            line, v = layout.text[idx]
+            raise InputError(
+                f"{p.name}: column {names[idx]!r} (--{m}) holds text ({v!r} on line {line}), "
+                "not a signal"
+            )
         if idx is not None:
-            rec.signals[m] = Signal(np.ascontiguousarray(data[:, idx]), rate, names[idx])
-    _one_cardiac(rec, channels)
+            picked[m] = idx
     own = [_of_subject(n, subject) or "" for n in names]
-    _acc_columns(rec, own, data, rate)
+    acc = _acc_columns(own, set(layout.text))
+    if acc and "resp" in picked:
+        label = ",".join(names[i] for i in acc)
+        rec.notes.append(f"accelerometer columns {label} not used: the RESP belt gives breathing")
+        acc = None
+    if not picked and not acc:
+        return rec  # no signal to read: read_recording says so, naming the options
+    used = sorted({*picked.values(), *(acc or ())} | ({tcol} if tcol is not None else set()))
+    table = read_csv_columns(
+        layout,
+        used,
+        required=(tcol,) if tcol is not None else (),
+        skip_bad_lines=skip_bad_lines,
+        keep_place=tcol is None,
+    )
+    info: dict[str, Any] = {
+        "separator": layout.separator,
+        "decimal_mark": "," if layout.decimal_comma else ".",
+        "encoding": "utf-8" if layout.encoding == "utf-8-sig" else layout.encoding,
+        "rows": table.rows,
+        "skipped_lines": table.skipped,
+        "skipped_line_list": [{"line": n, "problem": why} for n, why in table.skipped_lines],
+    }
+    if table.skipped:
+        shown = "; ".join(f"line {n}: {why}" for n, why in table.skipped_lines[:3])
+        more = f"; and {table.skipped - 3} more" if table.skipped > 3 else ""
+        rec.notes.append(
+            f"{table.skipped} bad line(s) skipped ({shown}{more})"
+            + (", each left as a missing sample (NaN) so what follows keeps its time"
+               if tcol is None else "")
+        )  # fmt: skip
+    if tcol is not None:
+        placed = place_by_time(table, tcol, fs)
+        rate = placed.rate
+        info["time_column"] = names[tcol]
+        info["gaps"] = len(placed.gaps)
+        info["gap_s"] = round(placed.gap_s, 6)
+        info["gap_list"] = [
+            {"start_s": a, "length_s": n, "line": line} for a, n, line in placed.gaps[:KEEP]
+        ]
+        if placed.gaps:
+            a, n, line = max(placed.gaps, key=lambda g: g[1])
+            where = f"{n:.1f} s from {a:.1f} s, before line {line}"
+            rec.notes.append(
+                f"time_s: a gap ({where}) is left empty (NaN), so what follows keeps its time"
+                if len(placed.gaps) == 1
+                else f"time_s: {len(placed.gaps)} gaps, {placed.gap_s:.1f} s in all, are left "
+                f"empty (NaN), so what follows keeps its time; the longest: {where}"
+            )
+    info["rate_hz"] = rate
+    rec.csv_info = info
+    for m, idx in picked.items():
+        rec.signals[m] = Signal(table.columns[idx], rate, names[idx])
+    _one_cardiac(rec, channels)
+    if acc:
+        label = ",".join(names[i] for i in acc)
+        rec.signals["acc"] = Signal(np.column_stack([table.columns[i] for i in acc]), rate, label)
+        rec.notes.append(f"breathing derived from the chest accelerometer columns {label}")
     return rec
 
 
-def _acc_columns(rec: Recording, names: list[str], data: np.ndarray, rate: float) -> None:
-    """Three accelerometer columns become the ``acc`` signal, unless a belt is there."""
+def _acc_columns(names: list[str], skip: set[int]) -> list[int] | None:
+    """The three accelerometer columns (x, y, z) among ``names``, or None."""
     lower = [n.strip().lower() for n in names]
     idx = []
     for axis in "xyz":
         pat = ACC_AXIS_PATTERN.format(axis)
-        hit = [i for i, n in enumerate(lower) if re.fullmatch(pat, n)]
+        hit = [i for i, n in enumerate(lower) if i not in skip and re.fullmatch(pat, n)]
         if not hit:
-            return
+            return None
         idx.append(hit[0])
-    label = ",".join(names[i] for i in idx)
-    if "resp" in rec.signals:
-        rec.notes.append(f"accelerometer columns {label} not used: the RESP belt gives breathing")
-        return
-    rec.signals["acc"] = Signal(np.ascontiguousarray(data[:, idx]), rate, label)
-    rec.notes.append(f"breathing derived from the chest accelerometer columns {label}")
+    return idx
 
 
 def _read_edf(p: Path, channels: dict[str, str | None], subject: str | None = None) -> Recording:
@@ -796,41 +866,6 @@ def _one_cardiac(rec: Recording, channels: dict[str, str | None]) -> None:
         )
 
 
-def _csv_numeric(p: Path, names: list[str]) -> np.ndarray:
-    """Numeric columns as floats (text columns such as a zone label become NaN)."""
-    with open(p, newline="") as fh:
-        fh.readline()
-        first = fh.readline().strip().split(",")
-    if len(first) != len(names):
-        raise InputError(f"{p.name}: no data rows matching the {len(names)}-column header")
-
-    def numeric(v: str) -> bool:
-        try:
-            float(v)
-            return True
-        except ValueError:
-            return v.strip() == ""
-
-    cols = [i for i, v in enumerate(first) if numeric(v)]
-    if not cols:
-        raise InputError(f"{p.name}: no numeric columns")
-    try:
-        # the fast C reader handles the common, clean case
-        part = np.loadtxt(p, delimiter=",", skiprows=1, usecols=cols, ndmin=2, dtype=np.float64)
-    except ValueError:
-        try:
-            part = np.genfromtxt(
-                p, delimiter=",", skip_header=1, usecols=cols, dtype=np.float64, invalid_raise=False
-            ).reshape(-1, len(cols))
-        except ValueError as exc:
-            raise InputError(f"{p.name}: unreadable CSV data ({exc})") from None
-    if part.size == 0 or not np.isfinite(part).any():
-        raise InputError(f"{p.name}: no numeric data rows")
-    out = np.full((part.shape[0], len(names)), np.nan)
-    out[:, cols] = part
-    return out
-
-
 def _read_wfdb(
     base: Path, channels: dict[str, str | None], subject: str | None = None
 ) -> Recording:
@@ -906,7 +941,8 @@ def read_markers(
             ) from None
         if not math.isfinite(t):
             raise InputError(f"markers file {p}, line {i}: time {r.get(tcol)!r} is not finite")
-        text = (r.get(text_col) or "").strip() if text_col else ""
+        # an analysis folder's markers.csv has its formula-like texts escaped: taken off
+        text = unescape_cell((r.get(text_col) or "").strip()) if text_col else ""
         text = text or f"marker {len(out) + 1}"
         out.append((t, text))
         end = (r.get(cols["end_s"]) or "").strip() if "end_s" in cols else ""
