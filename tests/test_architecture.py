@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("vocabulary", ("wot_biofeedback", "wot_biofeedback.errors", "wot_biofeedback.modalities",
                     "wot_biofeedback.session_log", "wot_biofeedback.checks",
                     "wot_biofeedback._extras", "wot_biofeedback.config",
-                    "wot_biofeedback.theme")),
+                    "wot_biofeedback.validation", "wot_biofeedback.theme")),
     ("dsp", ("wot_biofeedback.dsp", "wot_biofeedback.clock")),
     ("sources", ("wot_biofeedback.sources",)),
     ("state", ("wot_biofeedback.state", "wot_biofeedback.cues", "wot_biofeedback.pipeline",
