@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("vocabulary", ("wot_biofeedback", "wot_biofeedback.errors", "wot_biofeedback.modalities",
                     "wot_biofeedback.session_log", "wot_biofeedback.checks",
                     "wot_biofeedback.csvtext", "wot_biofeedback._extras", "wot_biofeedback.config",
+                    "wot_biofeedback.validation", "wot_biofeedback.atomic",
                     "wot_biofeedback.theme")),
     ("dsp", ("wot_biofeedback.dsp", "wot_biofeedback.clock")),
     ("sources", ("wot_biofeedback.sources",)),

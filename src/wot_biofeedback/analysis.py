@@ -172,6 +172,8 @@ def analyze_path(
     say: OnMessage = on_message or _quiet
     cfg: Any = load_config(opts.config)
     prof, baseline = _profile_setup(opts, cfg)
+    for note in getattr(prof, "notes", ()):
+        say("note", note)
     with warnings.catch_warnings(record=True) as caught:
         from .errors import SignalQualityWarning
 
@@ -233,12 +235,12 @@ def analyze_path(
         f"unknown {fz['unknown']:.0%}; {res.summary['calibration_message']}",
     )
     saved = None
-    if prof is not None:
-        from .profiles import add_session, save_profile
+    if prof is not None and opts.profile:
+        from .profiles import save_session
 
-        add_session(prof, res.summary, res.baseline, str(path))
-        saved = save_profile(prof)
-        say("info", f"profile {prof['client']}: session {len(prof['sessions'])} saved to {saved}")
+        # added to the profile as it is now (others may have saved to it since it was read)
+        number, saved = save_session(opts.profile, prof, res.summary, res.baseline, str(path))
+        say("info", f"profile {opts.profile}: session {number} saved to {saved}")
     return AnalysisOutcome(res, rec, Path(out), dt, saved)
 
 

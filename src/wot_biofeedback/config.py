@@ -1,7 +1,9 @@
 """Engine configuration: one dataclass tree, loadable from a TOML file (``--config FILE``).
 
 Every section and key is optional in the file; missing keys keep their defaults. Unknown keys are
-an error naming the key, so a typo never silently falls back to a default.
+an error naming the key, so a typo never silently falls back to a default. Every value is checked
+for its type and range (the classes below say which; pydantic does the checking), and a bad one
+is a one-line error naming the file and the field.
 
 Example::
 
@@ -22,13 +24,40 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import field
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.dataclasses import dataclass
 
 from .errors import InputError
+from .modalities import ROLES
+from .validation import one_line
+
+# Every number is finite and within a range (pydantic checks them when a config is made, from a
+# file or in code): values outside it either crash the engine (a frame rate of 0) or turn it
+# into nonsense without a word (upper -1, lower 1: "hyper 92 %"). Strict: a quoted "1.5" or
+# `true` is not a number; whole numbers are taken as floats.
+_TABLE = ConfigDict(extra="forbid")  # an unknown key is an error
+Num = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A finite number (an int is taken as a float; a bool or a string is refused)."""
+Seconds = Annotated[Num, Field(ge=0.0, le=86400.0)]
+"""A time from 0 to one day, s."""
+Duration = Annotated[Num, Field(gt=0.0, le=86400.0)]
+"""A time above 0, up to one day, s."""
+Share = Annotated[Num, Field(ge=0.0, le=1.0)]
+"""A share, 0 to 1."""
+Text = Annotated[str, Field(strict=True, max_length=64)]
+
+QUALITY_NAMES: tuple[str, ...] = (
+    "",
+    *(r.quality for r in ROLES.values()),
+    *(r.quality_alias for r in ROLES.values() if r.quality_alias),
+)
+"""The values of a feature's ``quality``: a frame's quality column, or "" (always usable)."""
 
 
-@dataclass
+@dataclass(config=_TABLE)
 class FeatureSpec:
     """How one feature enters the arousal index.
 
@@ -37,16 +66,31 @@ class FeatureSpec:
     RMSSD and SCL, where the floor is then a fractional change).
     """
 
-    sign: float = 1.0
-    transform: str = "linear"
-    floor: float = 1.0
-    weight: float = 1.0
-    quality: str = ""
-    label: str = ""
-    unit: str = ""
+    sign: Num = 1.0  # 1 or -1
+    transform: Literal["linear", "log"] = "linear"
+    floor: Annotated[Num, Field(gt=0.0, le=1e6)] = 1.0
+    weight: Annotated[Num, Field(ge=0.0, le=1e3)] = 1.0
+    quality: Annotated[str, Field(strict=True)] = ""  # one of QUALITY_NAMES
+    label: Text = ""
+    unit: Text = ""
     # a value of exactly 0 means "no event to measure" (SCR amplitude in a minute without
     # SCRs): the feature then abstains instead of counting as lost signal
-    zero_abstains: bool = False
+    zero_abstains: Annotated[bool, Field(strict=True)] = False
+
+    @field_validator("sign")
+    @classmethod
+    def _sign(cls, v: float) -> float:
+        if v not in (1.0, -1.0):
+            raise ValueError(f"must be 1 or -1 (got {v:g})")
+        return v
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _quality(cls, v: Any) -> Any:
+        if isinstance(v, str) and v not in QUALITY_NAMES:
+            names = ", ".join(repr(q) for q in QUALITY_NAMES)
+            raise ValueError(f"must be one of {names} (got {v!r:.40})")
+        return v
 
 
 def _default_features() -> dict[str, FeatureSpec]:
@@ -81,47 +125,61 @@ def _default_features() -> dict[str, FeatureSpec]:
     }
 
 
-@dataclass
+@dataclass(config=_TABLE)
 class CalibrationConfig:
-    start_s: float = 0.0
-    duration_s: float = 120.0
-    min_coverage: float = 0.25  # share of calibration frames a feature needs to be calibrated
+    start_s: Seconds = 0.0
+    duration_s: Duration = 120.0
+    # share of calibration frames a feature needs to be calibrated
+    min_coverage: Annotated[Num, Field(gt=0.0, le=1.0)] = 0.25
 
 
-FUSIONS = ("mean-median", "mean", "median")
+Fusion = Literal["mean-median", "mean", "median"]  # see wot_biofeedback.state
+FUSIONS: tuple[str, ...] = get_args(Fusion)
 
 
-@dataclass
+@dataclass(config=_TABLE)
 class ZoneConfig:
     # A symmetric window of 1.5 robust z either way. Measured on the simulator (16 seeds of
     # every scenario, docs/state-engine.md "Zones"): the smoothed index of within stretches lies in
     # [-1.12, +1.14] 98 % of the time; 99 % of hyper frames lie above +1.84, of hypo frames
-    # below -1.85.
-    upper: float = 1.5
-    lower: float = -1.5
-    hysteresis: float = 0.3
-    confirm_s: float = 3.0
-    min_dwell_s: float = 10.0
-    min_usable: float = 0.5  # share of calibrated evidence at good quality needed for a zone
-    smoothing_s: float = 4.0
-    clip: float = 4.0
-    hypo_signature_z: float = -0.5
-    fusion: str = "mean-median"  # or "mean" or "median" (see wot_biofeedback.state)
+    # below -1.85. The bounds are baseline z: upper above 0 (the baseline), lower below.
+    upper: Annotated[Num, Field(gt=0.0, le=20.0)] = 1.5
+    lower: Annotated[Num, Field(ge=-20.0, lt=0.0)] = -1.5
+    # smaller than either bound, so that leaving hyper (hypo) never needs the index past 0
+    hysteresis: Annotated[Num, Field(ge=0.0)] = 0.3
+    confirm_s: Seconds = 3.0
+    min_dwell_s: Seconds = 10.0
+    min_usable: Share = 0.5  # share of calibrated evidence at good quality needed for a zone
+    smoothing_s: Seconds = 4.0
+    clip: Annotated[Num, Field(gt=0.0, le=100.0)] = 4.0
+    # the hypoarousal signature's threshold: below the baseline
+    hypo_signature_z: Annotated[Num, Field(ge=-20.0, lt=0.0)] = -0.5
+    fusion: Fusion = "mean-median"
+
+    @model_validator(mode="after")
+    def _hysteresis_inside_the_window(self) -> ZoneConfig:
+        if not self.hysteresis < min(self.upper, -self.lower):
+            raise ValueError(
+                f"hysteresis {self.hysteresis:g} must be smaller than upper ({self.upper:g}) "
+                f"and -lower ({-self.lower:g})"
+            )
+        return self
 
 
-@dataclass
+@dataclass(config=_TABLE)
 class CueConfig:
-    min_interval_s: float = 30.0
-    repeat_s: float = 90.0
-    pacer_rate_bpm: float = 6.0
-    pacer_inhale_ratio: float = 0.4
+    min_interval_s: Seconds = 30.0
+    repeat_s: Duration = 90.0
+    pacer_rate_bpm: Annotated[Num, Field(gt=0.0, le=60.0)] = 6.0
+    pacer_inhale_ratio: Annotated[Num, Field(gt=0.0, lt=1.0)] = 0.4
 
 
-@dataclass
+@dataclass(config=_TABLE)
 class EngineConfig:
-    frame_rate_hz: float = 4.0
-    eda_min_amplitude_us: float = 0.02
-    max_corrected_share: float = 0.2  # HRV withheld when more beats of a window were corrected
+    frame_rate_hz: Annotated[Num, Field(gt=0.0, le=100.0)] = 4.0
+    # the EDA channel's smallest SCR, µS (it refuses anything outside (0, 5))
+    eda_min_amplitude_us: Annotated[Num, Field(gt=0.0, lt=5.0)] = 0.02
+    max_corrected_share: Share = 0.2  # HRV withheld when more beats of a window were corrected
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     zones: ZoneConfig = field(default_factory=ZoneConfig)
     cues: CueConfig = field(default_factory=CueConfig)
@@ -131,29 +189,15 @@ class EngineConfig:
         return dataclasses.asdict(self)
 
 
-def _update_dataclass(obj: Any, values: dict[str, Any], where: str) -> None:
-    names = {f.name: f for f in dataclasses.fields(obj)}
-    for key, val in values.items():
-        if key not in names:
-            raise InputError(f"unknown config key {where}{key!r}; known: {', '.join(names)}")
-        cur = getattr(obj, key)
-        if dataclasses.is_dataclass(cur):
-            if not isinstance(val, dict):
-                raise InputError(f"config {where}{key} must be a table")
-            _update_dataclass(cur, val, f"{where}{key}.")
-        elif isinstance(cur, float | int) and not isinstance(cur, bool):
-            if not isinstance(val, int | float) or isinstance(val, bool):
-                raise InputError(f"config {where}{key} must be a number, got {val!r}")
-            setattr(obj, key, float(val))
-        else:
-            setattr(obj, key, val)
-
-
 def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
-    """Load an :class:`EngineConfig` from TOML (defaults when ``path`` is None)."""
-    cfg = EngineConfig()
+    """Load an :class:`EngineConfig` from TOML (defaults when ``path`` is None).
+
+    A bad file (not TOML, an unknown key or feature, a value of the wrong type or out of range)
+    raises :class:`InputError` naming the file and the field, e.g. ``config c.toml:
+    zones.upper: must be > 0 (got -1)``.
+    """
     if path is None:
-        return cfg
+        return EngineConfig()
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -161,31 +205,41 @@ def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
         raise InputError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
-    return config_from_dict(data)
+    return config_from_dict(data, where=f"config {path}")
 
 
-def config_from_dict(values: dict[str, Any]) -> EngineConfig:
+def _known_keys() -> dict[str, list[str]]:
+    """Each table's keys by its path (``""``, ``zones``, ``features.hr_bpm``), for errors."""
+    d = EngineConfig().to_dict()
+    out = {"": list(d)}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "features":
+            out[k] = list(v)
+    for name, spec in d["features"].items():
+        out[f"features.{name}"] = list(spec)
+    return out
+
+
+def config_from_dict(values: dict[str, Any], where: str = "config") -> EngineConfig:
     """An :class:`EngineConfig` from a TOML table or :meth:`EngineConfig.to_dict` output (e.g.
-    the parameters stored in a recording), validated as :func:`load_config` does."""
-    cfg = EngineConfig()
-    data = dict(values)
-    feats = data.pop("features", {})
-    _update_dataclass(cfg, data, "")
-    if cfg.zones.fusion not in FUSIONS:
-        raise InputError(
-            f"config zones.fusion must be one of {', '.join(FUSIONS)}, got {cfg.zones.fusion!r}"
-        )
-    for name, spec in feats.items():
-        if name not in cfg.features:
-            continue
-        if "weight" in spec and not spec["weight"] >= 0:
-            raise InputError(f"config features.{name}.weight must be >= 0")
-        if "floor" in spec and not spec["floor"] > 0:
-            raise InputError(f"config features.{name}.floor must be > 0")
-    for name, spec in feats.items():
-        if name not in cfg.features:
-            raise InputError(
-                f"unknown feature {name!r} in config; known: {', '.join(cfg.features)}"
-            )
-        _update_dataclass(cfg.features[name], spec, f"features.{name}.")
-    return cfg
+    the parameters stored in a recording), validated as :func:`load_config` does: every key
+    missing keeps its default; ``where`` starts the error message."""
+    merged = EngineConfig().to_dict()
+    for key, val in dict(values).items():
+        if key == "features" and isinstance(val, dict):
+            for name, spec in val.items():
+                if name not in merged["features"]:
+                    known = ", ".join(merged["features"])
+                    raise InputError(f"{where}: features.{name}: unknown feature (known: {known})")
+                if isinstance(spec, dict):
+                    merged["features"][name].update(spec)
+                else:
+                    merged["features"][name] = spec
+        elif isinstance(val, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(val)
+        else:
+            merged[key] = val
+    try:
+        return EngineConfig(**merged)
+    except ValidationError as exc:
+        raise InputError(one_line(where, exc, known=_known_keys())) from None

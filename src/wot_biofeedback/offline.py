@@ -7,7 +7,6 @@ Writes the files of the ``wot analyze`` contract (see docs/analysis.md):
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, modalities
+from .atomic import write_json
 from .config import EngineConfig
 from .csvtext import write_csv
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
@@ -343,16 +343,10 @@ def analyze(
         }
     )
     res.summary = summary
-    with open(out / "summary.json", "w") as fh:
-        json.dump(summary, fh, indent=2, default=_json_default, allow_nan=False)
+    # whole or not at all, NaN as null: a value JSON cannot hold never leaves half a file
+    write_json(out / "summary.json", summary)
     return res
 
 
 def _fmt(v: float, spec: str = ".4g") -> str:
     return format(v, spec) if math.isfinite(v) else ""
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.floating | np.integer):
-        return o.item()
-    raise TypeError(type(o).__name__)

@@ -6,7 +6,7 @@ A profile is one human-readable JSON file per client in the profile directory:
 Windows) under ``wot-biofeedback/profiles/NAME.json``. Its fields::
 
     {
-      "format": "wot-biofeedback client profile", "version": 1,
+      "format": "wot-biofeedback client profile", "version": 1, "schema": 2,
       "client": "NAME", "created": "...", "updated": "...",
       "window": {"upper": 1.5, "lower": -1.0},      # the client's bounds, baseline-z units
       "baseline": {"median": {...}, "z_median": {...}, "z_scale": {...},
@@ -14,8 +14,7 @@ Windows) under ``wot-biofeedback/profiles/NAME.json``. Its fields::
       "sessions": [{"date": "...", "source": "...", "duration_s": ...,
                     "baseline": {...}, "time_in_zone_s": {...}, "fraction_in_zone": {...},
                     "n_excursions": {...}, "recovery_s": {...}}, ...],
-      "assessments": [{...}, ...]   # optional: ``wot assess --profile`` results (it also
-                                    # sets ``window``)
+      "assessments": [{...}, ...]   # ``wot assess --profile`` results (it also sets ``window``)
     }
 
 ``window`` is read into the zone bounds of every session (edit it to widen or narrow the
@@ -24,27 +23,63 @@ summary are appended; the merged ``baseline`` is the per-feature median over the
 ``MERGE_SESSIONS`` sessions, and a session can start from it (``--profile-baseline``) instead
 of calibrating, e.g. when there is no quiet period at its start. The history shows whether the
 time in the window grows and excursions shorten across sessions.
+
+The profiles are a small database. The file name (``--profile NAME``) is the client's identity;
+the ``client`` field is only informational. A command reads the profile when it starts (the
+window, the baseline) and saves what it adds when it ends: :func:`save_session` and
+:func:`save_window` read the file as it is *then*, merge the change in and write it back, under
+an exclusive lock on ``NAME.json.lock`` beside it (``fcntl.flock`` on POSIX, ``msvcrt.locking``
+on Windows), through a temporary file, fsync and ``os.replace``. So commands that run at the
+same time (a live session and an analysis, six analyses) all keep what they add, and a reader
+never sees half a file. Every file read is checked (:func:`load_profile`): a file that is not
+a valid profile is a one-line :class:`InputError` naming the file and the field, and is never
+written to. ``"schema"`` counts the revisions of the fields: a file without it (written before
+it existed) is schema 1 and is upgraded when read; a newer schema than :data:`SCHEMA` is
+refused. ``"version": 1`` stays for the releases that only read that key.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as _dt
 import json
 import math
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from .config import EngineConfig
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .atomic import json_safe, write_text
+from .config import EngineConfig, Num
 from .errors import InputError
 from .state import ZONE_CODE, Baseline
+from .validation import check_limits, one_line
 
 FORMAT = "wot-biofeedback client profile"
 VERSION = 1
+"""The ``version`` key: 1 in every file, kept for the releases that check only it."""
+SCHEMA = 2
+"""The revision of the fields this version writes (and the newest it reads). 1: the files
+written before ``schema`` existed (read and upgraded: ``schema`` and ``assessments`` added)."""
 MERGE_SESSIONS = 5
+MAX_SESSIONS = 10_000
+"""The most sessions (and assessments) a profile keeps; a save beyond it is refused."""
+MAX_BYTES = 64 * 2**20
+"""The largest profile file read (a session takes about 2.2 kB: 10,000 about 22 MB)."""
+LIMITS: dict[str, Any] = {
+    "max_depth": 16,  # a real profile nests 5 deep (sessions[i].baseline.z_median.NAME)
+    "max_items": MAX_SESSIONS,
+    "max_chars": 10_000,
+    "max_abs": 1e9,  # e.g. 31 years in seconds; no value of a real profile comes near
+}
+"""Limits on every value of a profile file, whatever its key (:func:`validation.check_limits`)."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+T = TypeVar("T")
 
 
 def profile_dir() -> Path:
@@ -64,7 +99,7 @@ def profile_dir() -> Path:
 def profile_path(name: str) -> Path:
     if not _NAME.match(name):
         raise InputError(
-            f"profile name {name!r}: use letters, digits, '.', '_' or '-' (up to 64), "
+            f"profile name {name!r:.80}: use letters, digits, '.', '_' or '-' (up to 64), "
             "starting with a letter or digit"
         )
     return profile_dir() / f"{name}.json"
@@ -74,70 +109,211 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def new_profile(name: str, config: EngineConfig) -> dict[str, Any]:
-    now = _now()
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "client": name,
-        "created": now,
-        "updated": now,
-        "window": {"upper": config.zones.upper, "lower": config.zones.lower},
-        "baseline": None,
-        "sessions": [],
-    }
+class Profile(dict[str, Any]):
+    """A profile's fields (a plain dict to JSON), with the ``name`` it was read under (its file,
+    its identity) and ``notes`` on reading it (e.g. a ``client`` field that names someone
+    else)."""
+
+    def __init__(self, name: str, fields: Mapping[str, Any], notes: list[str] | None = None):
+        super().__init__(fields)
+        self.name = name
+        self.notes = list(notes or [])
 
 
-def load_profile(name: str, config: EngineConfig) -> dict[str, Any]:
-    """The client's profile, or a new one (not yet saved) if there is none.
+# the schema: what the code reads from a profile, checked before anything uses it ---------------
+_OPEN = ConfigDict(extra="allow")  # keys of later versions or added by hand are kept
+Short = Annotated[str, Field(strict=True, max_length=64)]
+Bound = Annotated[Num, Field(ge=-20.0, le=20.0)]  # as the configuration's zones.upper/lower
+Values = dict[Short, Num | None]
+Scales = dict[Short, Annotated[Num, Field(gt=0.0)]]
 
-    A file that is not a valid profile raises :class:`InputError` naming the file; it is never
-    overwritten.
-    """
-    path = profile_path(name)
-    if not path.exists():
-        return new_profile(name, config)
-    try:
-        prof = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"profile {path} is not readable JSON ({exc}); fix or move it") from None
+
+class Window(BaseModel):
+    model_config = _OPEN
+    upper: Bound
+    lower: Bound
+
+    @model_validator(mode="after")
+    def _around_the_baseline(self) -> Window:
+        if not self.lower < 0.0 < self.upper:
+            raise ValueError(
+                f"window needs lower < 0 < upper, got lower {self.lower:g}, upper {self.upper:g}"
+            )
+        return self
+
+
+class SessionBaseline(BaseModel):
+    model_config = _OPEN
+    start_s: Num | None = None
+    end_s: Num | None = None
+    median: Values = {}
+    z_median: dict[Short, Num] = {}
+    z_scale: Scales = {}
+
+
+class MergedBaseline(BaseModel):
+    model_config = _OPEN
+    median: Values = {}
+    z_median: dict[Short, Num] = {}
+    z_scale: Scales = {}
+    sessions: Annotated[int, Field(strict=True, ge=0)] = 0
+
+
+class Session(BaseModel):
+    """A session record (older ones lack the keys added since: every key is optional)."""
+
+    model_config = _OPEN
+    date: Short | None = None
+    source: Annotated[str, Field(strict=True, max_length=4096)] | None = None
+    duration_s: Annotated[Num, Field(ge=0.0)] | None = None
+    baseline: SessionBaseline | None = None
+    time_in_zone_s: Values | None = None
+    fraction_in_zone: Values | None = None
+    n_excursions: Values | None = None
+    recovery_s: Values | None = None
+    recovery_from_peak_s: Values | None = None
+    baseline_levels: Values | None = None
+    markers: list[Any] | None = None
+    window: Window | None = None
+
+
+class ProfileFields(BaseModel):
+    model_config = _OPEN
+    client: Short | None = None
+    created: Short | None = None
+    updated: Short | None = None
+    window: Window
+    baseline: MergedBaseline | None = None
+    sessions: Annotated[list[Session], Field(max_length=MAX_SESSIONS)]
+    assessments: Annotated[list[dict[str, Any]], Field(max_length=MAX_SESSIONS)] = []
+
+
+_NOUNS = {
+    "Window": "a window (upper, lower)",
+    "SessionBaseline": "a baseline",
+    "MergedBaseline": "a baseline",
+    "Session": "a session record",
+    "ProfileFields": "a profile",
+}
+
+
+def check_profile(prof: Any, where: str) -> dict[str, Any]:
+    """``prof`` (parsed JSON) as a profile of schema :data:`SCHEMA` (an older one upgraded, in
+    place), or :class:`InputError` ``WHERE: FIELD: PROBLEM``."""
     if not isinstance(prof, dict) or prof.get("format") != FORMAT:
-        raise InputError(f"{path} is not a wot-biofeedback client profile")
+        raise InputError(f"{where} is not a wot-biofeedback client profile")
     if prof.get("version") != VERSION:
-        raise InputError(f"profile {path} has version {prof.get('version')!r}; need {VERSION}")
-    win = prof.get("window", {})
+        raise InputError(f"{where} has version {prof.get('version')!r:.40}; need {VERSION}")
+    schema = prof.get("schema", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise InputError(f"{where}: schema: must be a whole number >= 1 (got {schema!r:.40})")
+    if schema > SCHEMA:
+        raise InputError(
+            f"{where} has schema {schema}, newer than this version of wot-biofeedback reads "
+            f"({SCHEMA}); update wot-biofeedback"
+        )
+    problem = check_limits(prof, **LIMITS)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
     try:
-        upper, lower = float(win["upper"]), float(win["lower"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"profile {path}: window needs numbers 'upper' and 'lower'") from None
-    if not (math.isfinite(upper) and math.isfinite(lower) and lower < 0.0 < upper):
-        raise InputError(f"profile {path}: window needs lower < 0 < upper, got {lower}, {upper}")
-    if not isinstance(prof.get("sessions"), list):
-        raise InputError(f"profile {path}: 'sessions' must be a list")
+        ProfileFields.model_validate(prof)
+    except ValidationError as exc:
+        raise InputError(one_line(where, exc, _NOUNS)) from None
+    if schema == 1:  # the upgrade: schema 2 adds these two keys and nothing else
+        prof["schema"] = SCHEMA
+        prof.setdefault("assessments", [])
     return prof
 
 
-def apply_window(profile: dict[str, Any], config: EngineConfig) -> None:
+def _read(path: Path) -> dict[str, Any] | None:
+    """The checked profile in ``path``; None when there is no file."""
+    where = f"profile {path}"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"{where} cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"{where} is larger than a profile can be ({MAX_BYTES >> 20} MB)")
+    try:
+        prof = json.loads(raw.decode("utf-8"))
+    except RecursionError:  # the parser's own limit, far deeper than any profile
+        raise InputError(f"{where}: nested deeper than {LIMITS['max_depth']} levels") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{where} is not readable JSON ({exc}); fix or move it") from None
+    return check_profile(prof, where)
+
+
+def new_profile(name: str, config: EngineConfig | None = None, window: Any = None) -> Profile:
+    """A new profile (not saved): the window given, else the configuration's zone bounds."""
+    now = _now()
+    if window is None:
+        cfg = config or EngineConfig()
+        window = {"upper": cfg.zones.upper, "lower": cfg.zones.lower}
+    fields = {
+        "format": FORMAT,
+        "version": VERSION,
+        "schema": SCHEMA,
+        "client": name,
+        "created": now,
+        "updated": now,
+        "window": {"upper": float(window["upper"]), "lower": float(window["lower"])},
+        "baseline": None,
+        "sessions": [],
+        "assessments": [],
+    }
+    return Profile(name, fields)
+
+
+def load_profile(name: str, config: EngineConfig) -> Profile:
+    """The client's profile as it is now, or a new one (not yet saved) if there is none.
+
+    A file that is not a valid profile raises :class:`InputError` naming the file and the
+    field; it is never overwritten. A ``client`` field naming someone else is kept (it is only
+    informational) and noted in ``notes``: the file name is the identity.
+    """
+    path = profile_path(name)
+    prof = _read(path)
+    if prof is None:
+        return new_profile(name, config)
+    notes = []
+    client = prof.get("client")
+    if client is not None and client != name:
+        notes.append(
+            f"profile {name}: the file's client field says {client!r}; its sessions are "
+            f"saved to {path.name} (the name given) all the same"
+        )
+    return Profile(name, prof, notes)
+
+
+def apply_window(profile: Mapping[str, Any], config: EngineConfig) -> None:
     """Use the client's window bounds in ``config``."""
     config.zones.upper = float(profile["window"]["upper"])
     config.zones.lower = float(profile["window"]["lower"])
 
 
-def profile_baseline(profile: dict[str, Any], config: EngineConfig) -> Baseline:
+def _name(profile: Mapping[str, Any]) -> str:
+    return str(getattr(profile, "name", None) or profile.get("client", "?"))
+
+
+def profile_baseline(profile: Mapping[str, Any], config: EngineConfig) -> Baseline:
     """The merged baseline of the profile's recent sessions, for features still configured."""
     merged = profile.get("baseline")
     if not merged or not merged.get("z_median"):
         raise InputError(
-            f"profile {profile['client']!r} has no baseline yet: run a calibrated session first"
+            f"profile {_name(profile)!r} has no baseline yet: run a calibrated session first"
         )
     base = Baseline(source="profile")
     for name in config.features:
-        if name in merged["z_median"] and name in merged["z_scale"]:
+        if name in merged["z_median"] and name in merged.get("z_scale", {}):
             base.median[name] = float(merged["z_median"][name])
             base.scale[name] = float(merged["z_scale"][name])
-            base.raw_median[name] = float(merged.get("median", {}).get(name, math.nan))
+            raw = (merged.get("median") or {}).get(name)
+            base.raw_median[name] = math.nan if raw is None else float(raw)
     if not base.median:
-        raise InputError(f"profile {profile['client']!r}: no configured feature in its baseline")
+        raise InputError(f"profile {_name(profile)!r}: no configured feature in its baseline")
     return base
 
 
@@ -149,65 +325,174 @@ def _merge(sessions: list[dict[str, Any]]) -> dict[str, Any] | None:
     for key in ("median", "z_median", "z_scale"):
         names = {n for b in recent for n in b.get(key, {})}
         for n in sorted(names):
-            vals = sorted(float(b[key][n]) for b in recent if n in b.get(key, {}))
+            vals = sorted(float(b[key][n]) for b in recent if b.get(key, {}).get(n) is not None)
+            vals = [v for v in vals if math.isfinite(v)]
+            if not vals:
+                continue
             mid = len(vals) // 2
             out[key][n] = vals[mid] if len(vals) % 2 else 0.5 * (vals[mid - 1] + vals[mid])
     return out
 
 
-def add_session(
-    profile: dict[str, Any],
-    summary: dict[str, Any],
+def session_record(
+    summary: Mapping[str, Any],
     baseline: Baseline | None,
     source: str,
-) -> None:
-    """Append one session (its own calibrated baseline, if any, and zone summary)."""
+    window: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One session as the profile keeps it: its own calibrated baseline (if it calibrated), zone
+    summary, and the window it was scored with."""
     base = None
     if baseline is not None and baseline.source == "calibration":
         d = baseline.to_dict()
         base = {k: d[k] for k in ("start_s", "end_s", "median", "z_median", "z_scale")}
-    profile["sessions"].append(
-        {
-            "date": _now(),
-            "source": source,
-            "duration_s": summary.get("duration_s"),
-            "baseline": base,
-            "time_in_zone_s": summary.get("time_in_zone_s"),
-            "fraction_in_zone": summary.get("fraction_in_zone"),
-            "n_excursions": summary.get("n_excursions"),
-            "recovery_s": summary.get("recovery_s"),
-            "recovery_from_peak_s": summary.get("recovery_from_peak_s"),
-            "baseline_levels": summary.get("baseline_levels"),
-            "markers": summary.get("markers", []),
-            # the bounds this session was scored with, so the history shows the window widen
-            "window": dict(profile["window"]),
-        }
-    )
+    rec = {
+        "date": _now(),
+        "source": source,
+        "duration_s": summary.get("duration_s"),
+        "baseline": base,
+        "time_in_zone_s": summary.get("time_in_zone_s"),
+        "fraction_in_zone": summary.get("fraction_in_zone"),
+        "n_excursions": summary.get("n_excursions"),
+        "recovery_s": summary.get("recovery_s"),
+        "recovery_from_peak_s": summary.get("recovery_from_peak_s"),
+        "baseline_levels": summary.get("baseline_levels"),
+        "markers": summary.get("markers", []),
+        # the bounds this session was scored with, so the history shows the window widen
+        "window": {"upper": window["upper"], "lower": window["lower"]},
+    }
+    return json_safe(rec)
+
+
+def _append(profile: dict[str, Any], record: dict[str, Any]) -> int:
+    if len(profile["sessions"]) >= MAX_SESSIONS:
+        raise InputError(
+            f"profile {_name(profile)} holds {MAX_SESSIONS} sessions, the most one keeps; "
+            "the session was not added (start a new profile, or move old sessions out)"
+        )
+    profile["sessions"].append(record)
     profile["baseline"] = _merge(profile["sessions"])
     profile["updated"] = _now()
+    return len(profile["sessions"])
 
 
-def json_safe(obj: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, str):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+def add_session(
+    profile: dict[str, Any],
+    summary: Mapping[str, Any],
+    baseline: Baseline | None,
+    source: str,
+) -> int:
+    """Append one session to ``profile`` in memory (see :func:`save_session` for the file);
+    returns its number (1 for the first)."""
+    return _append(profile, session_record(summary, baseline, source, profile["window"]))
 
 
-def save_profile(profile: dict[str, Any]) -> Path:
-    """Write the profile atomically (a crash never leaves half a file)."""
-    path = profile_path(str(profile["client"]))
+# the file: locked read-modify-write -----------------------------------------------------------
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``PATH.lock`` for the duration (other wot commands wait for it).
+    The lock file stays: removing it while another process waits on it would let two in."""
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            while True:  # LK_LOCK tries for 10 s, then raises: wait on
+                try:
+                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks until free; freed when the holder exits
+        yield
+    finally:
+        if sys.platform == "win32":
+            import msvcrt
+
+            with contextlib.suppress(OSError):
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        os.close(fd)  # releases a flock
+
+
+def _write(path: Path, prof: Mapping[str, Any]) -> None:
+    """Write ``prof`` atomically, after checking it as a read would (a save never leaves a
+    file the next command refuses)."""
+    text = json.dumps(json_safe(dict(prof)), indent=2, allow_nan=False)
+    check_profile(json.loads(text), f"profile {path} (not saved)")
+    write_text(path, text + "\n")
+
+
+def update_profile(
+    name: str, started: Mapping[str, Any], change: Callable[[dict[str, Any]], T]
+) -> tuple[T, Path]:
+    """Apply ``change`` to the profile file as it is now, under the lock, and write it back.
+
+    ``started`` is the profile as the command read it at its start: when there is no file (any
+    more) a new profile with its window is made. Returns what ``change`` returned and the path.
+    """
+    path = profile_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    text = json.dumps(json_safe(profile), indent=2, allow_nan=False)
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with _locked(path):
+        found = _read(path)
+        prof = (
+            new_profile(name, window=started["window"]) if found is None else Profile(name, found)
+        )
+        result = change(prof)
+        _write(path, prof)
+    return result, path
+
+
+def save_session(
+    name: str,
+    started: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    baseline: Baseline | None,
+    source: str,
+) -> tuple[int, Path]:
+    """Add one session to profile ``name`` (the file as it is now, whatever was saved to it
+    since ``started`` was read); returns the session's number and the file. The session records
+    the window it was scored with, ``started``'s."""
+    record = session_record(summary, baseline, source, started["window"])
+    return update_profile(name, started, lambda prof: _append(prof, record))
+
+
+def save_window(
+    name: str, started: Mapping[str, Any], window: Mapping[str, Any], assessment: Any
+) -> Path:
+    """Set profile ``name``'s window (replacing the one there now) and keep the assessment it
+    came from."""
+    new = {"upper": float(window["upper"]), "lower": float(window["lower"])}
+    entry = json_safe(assessment)
+
+    def change(prof: dict[str, Any]) -> None:
+        if len(prof.setdefault("assessments", [])) >= MAX_SESSIONS:
+            raise InputError(f"profile {name} holds {MAX_SESSIONS} assessments, the most it keeps")
+        prof["window"] = new
+        prof["assessments"].append(entry)
+        prof["updated"] = _now()
+
+    _, path = update_profile(name, started, change)
+    return path
+
+
+def save_profile(profile: Mapping[str, Any], name: str | None = None) -> Path:
+    """Write ``profile`` whole to profile ``name`` (default: the name it was read under, see
+    :class:`Profile`), replacing what is there, under the lock; for profiles built in code.
+    The commands add to a profile with :func:`save_session` and :func:`save_window`, which
+    keep what others saved meanwhile."""
+    name = name or getattr(profile, "name", None)
+    if not name:
+        raise InputError("save_profile: give the profile's name (its file name)")
+    fields = copy.deepcopy(dict(profile))
+
+    def replace(prof: dict[str, Any]) -> None:
+        prof.clear()
+        prof.update(fields)
+
+    _, path = update_profile(name, profile, replace)
     return path
 
 

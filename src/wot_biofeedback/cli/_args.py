@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ def profile_setup(args: argparse.Namespace, cfg: Any) -> tuple[Any, Any]:
     if not args.profile:
         return None, parse_window(args.baseline)
     prof = load_profile(args.profile, cfg)
+    for note in prof.notes:
+        print(f"wot: note: {note}", file=sys.stderr)
     apply_window(prof, cfg)
     if args.profile_baseline:
         return prof, profile_baseline(prof, cfg)

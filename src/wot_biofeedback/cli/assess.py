@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from typing import Any
 
 from ._args import CONFIG_HELP, channel_args, channels, parse_window
@@ -32,13 +32,16 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..assessment import assess
+    from ..atomic import write_json
     from ..config import load_config
-    from ..profiles import apply_window, json_safe, load_profile, save_profile
+    from ..profiles import apply_window, load_profile, save_window
     from ..sources.files import read_recording
 
     cfg = load_config(args.config)
     prof = load_profile(args.profile, cfg) if args.profile else None
     if prof is not None:
+        for note in prof.notes:
+            print(f"wot: note: {note}", file=sys.stderr)
         apply_window(prof, cfg)  # the client's current window is the starting point
     periods = [parse_window(getattr(args, k), f"--{k}") for k in ("rest", "stressor", "recovery")]
     rest, stressor, recovery = (p for p in periods if p is not None)
@@ -52,12 +55,10 @@ def run(args: argparse.Namespace) -> int:
     for line in out["reasoning"]:
         print(f"  {line}")
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(json_safe(out), fh, indent=2, allow_nan=False)
+        write_json(args.out, out)  # whole or not at all
         print(f"  written to {args.out}")
-    if prof is not None:
-        prof["window"] = {"upper": w["upper"], "lower": w["lower"]}
-        prof.setdefault("assessments", []).append(out)
-        path = save_profile(prof)
-        print(f"  profile {prof['client']}: window saved to {path}")
+    if args.profile and prof is not None:
+        # the window replaces the one in the profile as it is now; sessions saved meanwhile stay
+        path = save_window(args.profile, prof, w, out)
+        print(f"  profile {args.profile}: window saved to {path}")
     return 0

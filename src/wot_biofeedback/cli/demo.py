@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     cfg = load_config(args.config)
     if args.calibration is not None:
+        if not (math.isfinite(args.calibration) and 0 < args.calibration <= 86400):
+            raise InputError(f"--calibration {args.calibration:g} must be 0 < S <= 86400 seconds")
         cfg.calibration.duration_s = args.calibration
     if args.record:  # a bad --record is said before anything starts
         record_path(args, "demo")

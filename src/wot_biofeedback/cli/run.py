@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         "command": "run",
         "client": args.profile,
-        "profile": prof["client"] if prof is not None else None,
+        "profile": args.profile if prof is not None else None,
         "profile_baseline": bool(getattr(args, "profile_baseline", False)),
     }
     live = live_session(
@@ -136,11 +136,13 @@ def run(args: argparse.Namespace) -> int:
     engine = live.engine
     code, summary = run_engine(live, args, title="wot run", real_time=True)
     if prof is not None:
-        from ..profiles import add_session, engine_summary, save_profile
+        from ..profiles import engine_summary, save_session
 
         # the analysis of the recording (the same frames, plus resting levels and recovery)
-        # when the session report ran; else the engine's own frame history
-        add_session(prof, summary or engine_summary(engine), engine.baseline, "live")
-        path = save_profile(prof)
-        say(f"  profile {prof['client']}: session {len(prof['sessions'])} saved to {path}")
+        # when the session report ran; else the engine's own frame history. Added to the
+        # profile as it is now: what was saved to it during the session stays.
+        n, path = save_session(
+            args.profile, prof, summary or engine_summary(engine), engine.baseline, "live"
+        )
+        say(f"  profile {args.profile}: session {n} saved to {path}")
     return code
