@@ -460,6 +460,7 @@ def test_first_demo_on_a_cold_cache_sees_the_session_from_its_first_second(tmp_p
     assert agree and all(v >= 0.9 for v in agree.values()), agree
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_run_duration_ends_a_session_whose_streams_are_all_lost(source_id, capsys, monkeypatch):
     """``wot run --duration`` counts session seconds; when every stream dies the session time
