@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_rate
-from ..clock import MAX_FILL_S, Chunk, SessionClock, place_whole
+from ..clock import GAP_MIN_S, GAP_MIN_SAMPLES, MAX_FILL_S, Chunk, SessionClock, place_whole
 from ..errors import InputError, SignalQualityWarning
 from ..modalities import FILE_MODALITIES, MODALITIES
 from ..session_log import (
@@ -384,7 +384,16 @@ def _read_xdf(
             raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
         if xf.by_name(SESSION_STREAM) is not None:
             return _read_wot_xdf(xf, channels, eda_factor, subject)
-    streams, damage, _ = load_pyxdf(p, dejitter_timestamps=True, handle_clock_resets=True)
+    streams, damage, _ = load_pyxdf(
+        p,
+        dejitter_timestamps=True,
+        handle_clock_resets=True,
+        # pyxdf's default fits one line across any pause shorter than max(1 s, 500 samples),
+        # handing the missing stretch's time to the samples around it (a shift); a pause
+        # longer than the session clock's gap rule is a break, as in ``wot replay``
+        jitter_break_threshold_seconds=GAP_MIN_S,
+        jitter_break_threshold_samples=GAP_MIN_SAMPLES,
+    )
     if not streams:
         raise InputError(f"{p.name}: no streams in the file (empty, or not XDF)")
     rec = _for_subject(Recording(str(p)), subject)
@@ -1031,7 +1040,8 @@ def _gaps_from_stamps(
     number of implausible jumps ignored.
 
     Recorded gaps get the live engine's fill, found by the time stamp of the sample after them
-    (indices after a loss no longer match live). At each ``break`` (where the reader skipped a
+    (indices after a loss no longer match live; where that time stamp is not there, by their
+    count less the samples lost before them). At each ``break`` (where the reader skipped a
     damaged stretch) the samples lost are counted from the time the jump spans (at index 0:
     from ``lead``, the LSL time where the first sample belongs); nowhere else, so timestamp
     jitter in an intact stretch is never taken for a loss.
@@ -1039,13 +1049,15 @@ def _gaps_from_stamps(
     step = 1.0 / fs
     limit = len(ts) + 24 * 3600 * fs  # a damaged time stamp must not allocate the world
     fills: dict[int, int] = {}
+    unfound = []
     for g in gaps:  # real pauses, filled as live, wherever their first sample survived
-        if not math.isfinite(g.t):
-            continue
-        j = int(np.searchsorted(ts, g.t - 1e-3))
+        j = int(np.searchsorted(ts, g.t - 1e-3)) if math.isfinite(g.t) else len(ts)
         if j < len(ts) and abs(float(ts[j]) - g.t) < 1e-3:
             fills[j] = g.n
+        else:
+            unfound.append(g)
     lost, bad = 0, 0
+    at_break: dict[int, int] = {}
     for b in sorted(set(breaks)):
         if b >= len(ts):
             continue
@@ -1057,6 +1069,15 @@ def _gaps_from_stamps(
         if n > 0:  # the whole jump: lost samples and any recorded pause inside it
             lost += n - fills.get(b, 0)
             fills[b] = n
+            at_break[b] = n
+    for g in unfound:  # by its count: the samples lost before it are not in ``ts``
+        missing = 0
+        for b, n in sorted(at_break.items()):
+            if b + missing + n <= g.after:
+                missing += n
+        j = g.after - missing
+        if 0 <= j <= len(ts) and j not in fills:
+            fills[j] = g.n
     return sorted(fills.items()), max(0, lost) / fs, bad
 
 
