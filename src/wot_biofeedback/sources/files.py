@@ -656,10 +656,10 @@ def _read_wot_xdf(
         raise InputError(f"{name}: no subject {sid!r}; the recording has {', '.join(subjects)}")
     engine = log.first(EngineStart, sid)
     if engine is None:
-        why = [w for _i, k, _m, w in log.rejected if k in ("engine", "")]
+        whys = [w for _i, k, _m, w in log.rejected if k in ("engine", "")]
         raise InputError(
-            f"{name}: a wot recording without a readable engine record ({why[0]})"
-            if why
+            f"{name}: a wot recording without a readable engine record ({whys[0]})"
+            if whys
             else f"{name}: a wot recording without its engine record (cut short at start)"
         )
     rec = Recording(xf.path, subject=sid, subjects=subjects)
@@ -734,10 +734,10 @@ def _read_wot_xdf(
         if len(st.time_stamps) == 0:
             rec.notes.append(f"stream {st.name!r} ({m}) delivered no samples during the session")
             continue
-        why = _wot_stream(rec, log, sid, m, st, rates[m], starts, origin, eda_factor, xf)
-        if why is not None:
-            refused.append(f"{m}: {why}")
-            rec.notes.append(f"{m}: stream {st.name!r} {why}: not used")
+        unused = _wot_stream(rec, log, sid, m, st, rates[m], starts, origin, eda_factor, xf)
+        if unused is not None:
+            refused.append(f"{m}: {unused}")
+            rec.notes.append(f"{m}: stream {st.name!r} {unused}: not used")
     if not rec.signals:
         raise InputError(
             f"{name}: the recording holds no usable samples of any input stream"
@@ -820,7 +820,7 @@ def _wot_rate(
         return v > 0 if irregular else lo <= v <= hi
 
     rec_fs = sources.get(m, {}).get("fs")
-    if ok(rec_fs):
+    if isinstance(rec_fs, int | float) and ok(rec_fs):
         return float(rec_fs)
     hdr = st.nominal_srate
     if rec_fs is not None:

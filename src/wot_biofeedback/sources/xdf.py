@@ -700,8 +700,8 @@ def read_xdf(path: str | Path) -> XdfFile:
                 count += len(d.stamps)
         # a samples chunk skipped anywhere may have been this stream's (its id damaged)
         cum = np.cumsum([0] + [len(d.stamps) for d in parts])
-        at = np.searchsorted([d.start for d in parts], sorted(set(skipped)))
-        breaks.update(int(cum[k]) for k in at)
+        lost_at = np.searchsorted([d.start for d in parts], sorted(set(skipped)))
+        breaks.update(int(cum[k]) for k in lost_at)
         stamps = np.concatenate([d.stamps for d in parts]) if parts else np.zeros(0)
         if fmt == "string":
             series: Any = [v for d in parts for v in d.values]
@@ -712,10 +712,10 @@ def read_xdf(path: str | Path) -> XdfFile:
             )
         if (fmt, str(nch)) != (a.fmt, a.nch_text):  # the layout read, for every reader after
             for tag, val in (("channel_format", fmt), ("channel_count", str(nch))):
-                el = a.header.find(tag)
-                if el is None:
-                    el = ElementTree.SubElement(a.header, tag)
-                el.text = val
+                node = a.header.find(tag)
+                if node is None:
+                    node = ElementTree.SubElement(a.header, tag)
+                node.text = val
         out.streams.append(
             XdfStream(
                 sid,
