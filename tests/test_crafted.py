@@ -147,3 +147,26 @@ def test_the_cohort_command_takes_a_file_timeout(tmp_path, capsys):
     assert "error: late: timed out after 0.5 s" in err
     assert cli.main(["analyze", str(folder), "--out", str(out), "--file-timeout", "-1"]) == 2
     assert "file_timeout -1.0 must be a number of seconds >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_crafted_recording_loads_for_replay_or_is_refused(name, crafted):
+    """``wot replay`` reads XDF through the same bounded reader: streams it can publish (time
+    stamps finite and in order, a nominal rate LSL can size its buffers by) or one error."""
+    from wot_simulators.replay import MAX_RATE_HZ, load_replay
+
+    from wot_biofeedback.errors import InputError
+
+    folder, base, _ = crafted
+    path = write_case(name, base, folder)
+    try:
+        streams, _notes = load_replay(path, source_id=f"crafted-{name}")
+    except InputError as exc:
+        assert path.name in str(exc)
+        return
+    assert streams
+    for s in streams:
+        assert np.isfinite(s.timestamps).all() and np.all(np.diff(s.timestamps) >= 0), s.name
+        assert 0 <= s.fs <= MAX_RATE_HZ
+        assert s.timestamps[-1] - s.timestamps[0] <= 2 * 24 * 3600
