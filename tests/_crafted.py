@@ -458,6 +458,13 @@ def _gz(base: Path, out: Path) -> None:
     out.write_bytes(gzip.compress(base.read_bytes(), 6))
 
 
+def _gz_members(base: Path, out: Path) -> None:
+    """Two gzip members, split inside a chunk, then zero padding (as tape tools leave)."""
+    data = base.read_bytes()
+    half = len(data) // 2
+    out.write_bytes(gzip.compress(data[:half]) + gzip.compress(data[half:]) + bytes(512))
+
+
 def _gz_cut(base: Path, out: Path) -> None:
     data = gzip.compress(base.read_bytes(), 6)
     out.write_bytes(data[: len(data) // 2])
@@ -718,6 +725,8 @@ CASES: dict[str, Case] = {
         Case("truncated", "the file cut at 60 %", None, build=_truncate,
              says=r"the file ends inside a chunk .* cut short", beats="prefix"),
         Case("xdfz", "the base recording gzipped (.xdfz)", None, suffix=".xdfz", build=_gz),
+        Case("xdfz_members", "a .xdfz of two gzip members and zero padding", None,
+             suffix=".xdfz", build=_gz_members),
         Case("xdfz_cut", "a .xdfz cut in half", None, suffix=".xdfz", build=_gz_cut,
              says=r"the compressed data end after \d+ bytes, before their end marker",
              beats="prefix"),

@@ -21,6 +21,8 @@ import pytest
 from _crafted import CASES, base_recording, late_recording, write_case
 from wot_biofeedback import cli
 from wot_biofeedback.cohort import run_cohort
+from wot_biofeedback.errors import InputError
+from wot_biofeedback.sources.files import Recording, RecordingSource, Signal
 
 TESTS = Path(__file__).parent
 MEMORY_BOUND_MB = 1024  # a correctness bound (the bomb alone would take 10 GiB), not a target
@@ -79,6 +81,21 @@ def test_a_crafted_recording_is_analysed_or_refused_in_one_line(name, crafted, c
     elif case.beats == "none":  # the ECG was refused: no beats, the rest analysed
         assert got.size == 0
         assert json.loads((out / "summary.json").read_text())["input"]["signals"]
+
+
+def test_the_offline_loop_refuses_what_no_reader_should_pass_and_always_ends():
+    samples = np.zeros(1000)
+    with pytest.raises(InputError, match=r"x\.xdf: ecg \(client\): sampling rate 0\.0 Hz"):
+        RecordingSource(Recording("x.xdf", {"ecg": Signal(samples, 0.0, "ECG")}))
+    with pytest.raises(InputError, match=r"starts at session time 1000000000000\.0 s"):
+        RecordingSource(Recording("x.xdf", {"ecg": Signal(samples, 250.0, "ECG", t0=1e12)}))
+    # an interval whose time is not finite can never come: the reads end after the last one
+    times = np.array([1.0, 2.0, 3.0, 4.0, np.nan])
+    rr = Signal(np.full(5, 800.0), 1.0, "RR", times=times)
+    src = RecordingSource(Recording("x.xdf", {"rr": rr}), chunk_s=1.0)
+    reads = [src.read() for _ in range(8)]
+    done = [k for k, b in enumerate(reads) if b.done]
+    assert done and done[0] <= 6 and ("client", "rr") in reads[done[0]].ended
 
 
 _PEAK = textwrap.dedent(
@@ -155,8 +172,6 @@ def test_a_crafted_recording_loads_for_replay_or_is_refused(name, crafted):
     """``wot replay`` reads XDF through the same bounded reader: streams it can publish (time
     stamps finite and in order, a nominal rate LSL can size its buffers by) or one error."""
     from wot_simulators.replay import MAX_RATE_HZ, load_replay
-
-    from wot_biofeedback.errors import InputError
 
     folder, base, _ = crafted
     path = write_case(name, base, folder)
