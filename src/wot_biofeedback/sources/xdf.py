@@ -16,8 +16,11 @@ This module holds the constants and encoders shared by the recorder
 samples one at a time in Python (about a second per million samples); the reader here decodes a
 chunk whose samples all carry a time stamp with one structured ``numpy.frombuffer``, which is
 what the recorder writes, and falls back to the sample loop otherwise. It is tolerant: a chunk
-it cannot parse is reported with its byte offset and skipped to the next boundary chunk; a file
-cut short (a crash, a full disk) keeps every complete chunk.
+whose length cannot be parsed is reported with its byte offset and skipped to the next boundary
+chunk, one whose content cannot be is skipped alone; a file cut short (a crash, a full disk)
+keeps every complete chunk. It is bounded: no count, channel number or size in the file is
+believed that its bytes cannot hold (see :func:`read_xdf` and the limits below), so a damaged or
+hostile file costs memory and time in proportion to its size.
 """
 
 from __future__ import annotations
