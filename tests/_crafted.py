@@ -39,8 +39,10 @@ from wot_biofeedback.session_log import (
     EngineStart,
     Lost,
     Marker,
+    Origin,
     Resume,
     SessionEvent,
+    StreamStart,
 )
 from wot_biofeedback.sources import xdf
 
@@ -454,6 +456,30 @@ def _bomb(base: Path, out: Path) -> None:
         fh.write(end + struct.pack("<II", crc, size & 0xFFFFFFFF))
 
 
+def _rr_damaged(base: Path, out: Path) -> None:
+    """A session of RR intervals (a chest strap's beat-to-beat stream, with its skin-contact
+    channel), one interval stamped 1e12 and the last NaN."""
+    sr = SessionRecorder(out, {"client": "crafted", "scenario": "rr"}, fsync=False)
+    hdr = ElementTree.fromstring(
+        stream_header("RR", "RR", 2, 0.0, "float32", "crafted-rr", [("rr", "ms"), ("contact", "")])
+    )
+    wot = ElementTree.SubElement(hdr.find("desc"), "wot")  # type: ignore[arg-type]
+    for k, v in (("modality", "rr"), ("channel", "0"), ("scale", "1.0"), ("contact_channel", "1")):
+        ElementTree.SubElement(wot, k).text = v
+    sr.add_stream("rr", ElementTree.tostring(hdr, encoding="unicode"))
+    sr.event(EngineStart(parameters=EngineConfig().to_dict(), sources={"rr": {"fs": 1.0}}), ORIGIN)
+    sr.event(Origin(ORIGIN), ORIGIN)
+    sr.event(StreamStart("rr", 0.0, 0), ORIGIN)
+    rr = 800.0 + 50.0 * np.sin(np.arange(120) / 5.0)
+    t = ORIGIN + np.cumsum(rr) / 1000.0
+    t[60], t[-1] = 1e12, math.nan
+    for k in range(0, rr.size, 10):
+        sr.writer.boundary()
+        sr.samples("rr", t[k : k + 10], np.column_stack([rr, np.ones_like(rr)])[k : k + 10])
+    sr.event(End(session_s=float(t[-2] - ORIGIN)), ORIGIN)
+    sr.stop()
+
+
 def _gz(base: Path, out: Path) -> None:
     out.write_bytes(gzip.compress(base.read_bytes(), 6))
 
@@ -733,6 +759,9 @@ CASES: dict[str, Case] = {
         Case("gzip_bomb", "10 GiB of zeros after the recording, gzipped (about 10 MB)", None,
              suffix=".xdfz", build=_bomb, expect="error",
              says=r"gzip_bomb\.xdfz: decompresses to more than 256 MiB"),
+        Case("rr_stamps", "RR intervals, one stamped 1e12 and the last NaN", None,
+             build=_rr_damaged, beats=None,
+             says=r"rr: 2 value\(s\) whose time stamp is not finite, goes back in time or lies"),
         # LabRecorder's layout (no session records): read with pyxdf
         Case("foreign", "the same streams without the session records", _foreign()),
         Case("foreign_first_stamp_1e12", "LabRecorder layout, first ECG time stamp 1e12",

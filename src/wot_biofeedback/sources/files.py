@@ -876,7 +876,7 @@ def _wot_stream(
         data *= scale
     stamps = st.corrected_stamps()
     if irregular:
-        return _wot_irregular(rec, m, st, data, series, stamps, origin)
+        return _wot_irregular(rec, m, st, fs, data, series, stamps, origin)
     start = starts.get(m)
     if start is not None and start.drop > len(data):
         rec.notes.append(
@@ -942,6 +942,7 @@ def _wot_irregular(
     rec: Recording,
     m: str,
     st: Any,
+    fs: float,
     data: np.ndarray,
     series: np.ndarray,
     stamps: np.ndarray,
@@ -965,17 +966,17 @@ def _wot_irregular(
     times = stamps - origin
     # a value whose time is not finite, earlier than one before it or more than a day into the
     # session cannot be placed
-    ok = np.isfinite(times)
-    latest = np.maximum.accumulate(np.where(ok, times, -np.inf))
-    ok[1:] &= times[1:] >= latest[:-1]
-    ok &= times <= MAX_FILL_S
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(times) & (times <= MAX_FILL_S)
+        latest = np.maximum.accumulate(np.where(ok, times, -np.inf))
+        ok[1:] &= times[1:] >= latest[:-1]
     if (keep & ~ok).any():
         rec.notes.append(
             f"{m}: {int((keep & ~ok).sum())} value(s) whose time stamp is not finite, goes back "
             "in time or lies more than a day in left out"
         )
     keep &= ok
-    rec.signals[m] = Signal(data[keep], st.nominal_srate or 1.0, st.name, "", 0.0, times[keep])
+    rec.signals[m] = Signal(data[keep], fs, st.name, "", 0.0, times[keep])
     return None
 
 
