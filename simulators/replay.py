@@ -48,6 +48,10 @@ from wot_biofeedback.sources.files import load_pyxdf
 from ._thread import PublisherThread
 
 MODALITY_TYPES = NAMES
+MAX_RATE_HZ = 100_000.0
+"""A higher nominal rate in a file is damage (LSL outlets size their buffers by it)."""
+MAX_SPREAD_S = 24 * 3600.0
+"""A time stamp this far from its stream's others is damage, not a pause."""
 """LSL types (case-insensitive) whose first stream gets the source id ``{source_id}-{type}``."""
 
 FORMATS = {"float32": pylsl.cf_float32, "double64": pylsl.cf_double64, "string": pylsl.cf_string}
@@ -274,6 +278,16 @@ def _wot_desc(info: dict[str, Any]) -> dict[str, str]:
         return {}
 
 
+def _number(text: Any, default: float) -> float:
+    """``text`` as a number (``default`` when absent), NaN when it is not one."""
+    if text is None or text == "":
+        return default
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _load_xdf(
     p: Path, source_id: str, name_prefix: str | None
 ) -> tuple[list[ReplayStream], list[str]]:
@@ -311,7 +325,10 @@ def _load_xdf(
             rate = float(_text(info, "nominal_srate") or 0.0)
         except ValueError:
             rate = 0.0
-        rate = rate if math.isfinite(rate) and rate > 0 else 0.0
+        if math.isfinite(rate) and rate > MAX_RATE_HZ:
+            notes.append(f"stream {name!r}: nominal rate {rate:g} Hz is not a rate: published "
+                         "as irregular")  # fmt: skip
+        rate = rate if math.isfinite(rate) and 0 < rate <= MAX_RATE_HZ else 0.0
         series = st["time_series"]
         if fmt == "string":
             rows = [list(map(str, r)) if isinstance(r, list | tuple) else [str(r)] for r in series]
@@ -322,6 +339,24 @@ def _load_xdf(
             arr = arr.reshape(ts.size, -1)
             n_ch = arr.shape[1]
             data = arr
+        # a damaged time stamp (not finite, or a day from the stream's others) would stall the
+        # replay for ever: its sample is left out
+        ok = np.isfinite(ts)
+        if ok.any():
+            ok &= np.abs(ts - np.median(ts[ok])) <= MAX_SPREAD_S
+        if not ok.all():
+            notes.append(
+                f"stream {name!r}: {int((~ok).sum())} sample(s) whose time stamp is not finite or "
+                "a day away from the others left out"
+            )
+            ts = ts[ok]
+            data = (
+                data[ok]
+                if isinstance(data, np.ndarray)
+                else [d for d, k in zip(data, ok, strict=True) if k]
+            )
+            if ts.size == 0:
+                continue
         if np.any(np.diff(ts) < 0):
             order = np.argsort(ts, kind="stable")
             notes.append(f"stream {name!r}: timestamps out of order, replayed sorted by time")
@@ -329,11 +364,15 @@ def _load_xdf(
             data = data[order] if isinstance(data, np.ndarray) else [data[i] for i in order]
         labels, units = _channels(info)
         wot = _wot_desc(info)
-        scale = float(wot.get("scale", "1") or 1.0)
+        scale, ch = _number(wot.get("scale"), 1.0), _number(wot.get("channel"), 0.0)
+        if not (math.isfinite(scale) and scale > 0 and ch.is_integer() and 0 <= ch < n_ch):
+            notes.append(f"stream {name!r}: recorded scale {wot.get('scale')!r} or channel "
+                         f"{wot.get('channel')!r} cannot be: replayed as recorded")  # fmt: skip
+            scale, ch = 1.0, 0.0
         if wot.get("modality") == "eda" and scale != 1.0 and isinstance(data, np.ndarray):
             # a wot recording keeps EDA as received; the unit the session used (--eda-unit or
             # the metadata) is its scale to µS: replay what the engine saw, in µS
-            ch = int(wot.get("channel", "0") or 0)
+            ch = int(ch)
             data = data.copy()
             data[:, ch] *= scale
             units = list(units) + [""] * max(0, ch + 1 - len(units))

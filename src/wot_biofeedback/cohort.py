@@ -12,7 +12,10 @@ depend on where or when it ran (no timings, no absolute paths), floats rounded t
 :data:`DECIMALS` places.
 
 A file that cannot be read or analysed (corrupt, empty, no usable signal, ...) gives a row with
-``status`` "error" and a one-line ``error``; it never stops the batch.
+``status`` "error" and a one-line ``error``; it never stops the batch. Nor does a file that
+takes too long: each session has :data:`FILE_TIMEOUT_S` seconds (``file_timeout``), after
+which its row says ``timed out after S s`` and its worker process is ended (on a Dask cluster,
+the task's slot is freed; see :func:`run_cohort`).
 
 On a cluster, every worker must have wot-biofeedback installed and see the input files and the
 output folder at the same paths as this process (a shared file system); paths are made absolute
@@ -24,8 +27,11 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
+import time
 import uuid
 import warnings
+from collections import deque
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,6 +129,11 @@ OPTION_KEYS = (
 """
 
 _MAX_ERROR_CHARS = 500
+
+FILE_TIMEOUT_S = 3600.0
+"""Default longest time one session of a cohort may take, s: an hour, many times what a long
+recording needs (a day of ECG, EDA and breathing is analysed in minutes), so only a file that
+would never end meets it."""
 
 
 # finding recordings --------------------------------------------------------------------------
@@ -468,6 +479,7 @@ def run_cohort(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    file_timeout: float | None = FILE_TIMEOUT_S,
 ) -> list[dict[str, Any]]:
     """Analyse every recording of ``paths`` and write ``out_dir/cohort.csv``.
 
@@ -492,6 +504,16 @@ def run_cohort(
         of its run anyway, and warnings are captured per process, not per thread.
     progress : bool
         A progress bar on stderr, advanced as each session completes.
+    file_timeout : float, optional
+        Longest time one session may take, s (default :data:`FILE_TIMEOUT_S`; None or 0: no
+        limit). A session that takes longer gives a row with ``status`` "error" and ``error``
+        "timed out after S s". Local workers are processes, ended at the limit (the pool is
+        restarted; sessions it was running at the time start again). With ``workers=1`` and a
+        limit, the sessions run one after the other in one worker process (without a limit,
+        in this process). On a Dask cluster the limit counts from when the session starts on
+        its worker; the task then returns its error row and frees its slot, but Python cannot
+        stop the analysis itself, which runs on in the background until it ends or the worker
+        restarts (``dask worker --lifetime``).
 
     Returns
     -------
@@ -509,6 +531,14 @@ def run_cohort(
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
         raise InputError(f"workers {workers!r} must be a whole number >= 1")
+    if file_timeout is not None and not (
+        isinstance(file_timeout, int | float)
+        and not isinstance(file_timeout, bool)
+        and file_timeout >= 0
+        and not math.isnan(file_timeout)
+    ):
+        raise InputError(f"file_timeout {file_timeout!r} must be a number of seconds >= 0")
+    limit = float(file_timeout) if file_timeout and math.isfinite(file_timeout) else None
     client = _dask_client(scheduler) if scheduler is not None else None
     out = Path(out_dir).resolve()
     files = [Path(p).resolve() for p in paths]
@@ -519,16 +549,16 @@ def run_cohort(
         if client is not None:
             with client:
                 out.mkdir(parents=True, exist_ok=True)
-                _run_dask(client, jobs, rows, bar)
+                _run_dask(client, jobs, rows, bar, limit)
         else:
             out.mkdir(parents=True, exist_ok=True)
             n = min(workers or os.cpu_count() or 1, max(len(jobs), 1))
-            if n == 1:
+            if n == 1 and limit is None:
                 for i, job in enumerate(jobs):
                     rows[i] = analyze_one(*job)
                     bar.update(1)
             else:
-                _run_pool(jobs, rows, n, bar)
+                _run_pool(jobs, rows, n, bar, limit)
     done = [
         r if r is not None else _failed(j, "the session was never analysed")
         for r, j in zip(rows, jobs, strict=True)
@@ -544,20 +574,85 @@ def _failed(job: tuple[str, str, dict[str, Any], str], why: str) -> dict[str, An
     return row
 
 
-def _run_pool(jobs: list[Any], rows: list[Any], n: int, bar: Any) -> None:
+def _ready() -> bool:
+    """A worker process's first task: the analysis modules imported, so a session's time limit
+    does not count the start of its process."""
+    from . import analysis, offline  # noqa: F401
+
+    return True
+
+
+def _run_pool(
+    jobs: list[Any], rows: list[Any], n: int, bar: Any, limit: float | None = None
+) -> None:
+    """The sessions on ``n`` spawned worker processes, at most ``n`` at a time so each starts
+    when it is sent; one that runs past ``limit`` seconds is an error row, and the pool is
+    ended (its processes killed: a running task cannot be stopped otherwise) and started
+    again, the sessions it was still running sent again."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        futures = {pool.submit(analyze_one, *job): i for i, job in enumerate(jobs)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                rows[i] = fut.result()
-            except Exception as exc:  # the worker process died (e.g. out of memory)
-                rows[i] = _failed(jobs[i], f"worker failed: {type(exc).__name__}: {exc}")
-            bar.update(1)
+
+    def start() -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+        if limit is not None:
+            wait([pool.submit(_ready) for _ in range(n)])
+        return pool
+
+    todo = deque(range(len(jobs)))
+    running: dict[Future[Any], tuple[int, float]] = {}
+    pool = start()
+    try:
+        while todo or running:
+            while todo and len(running) < n:
+                i = todo.popleft()
+                try:
+                    fut = pool.submit(analyze_one, *jobs[i])
+                except BrokenProcessPool:  # a worker died (e.g. out of memory): a new pool
+                    todo.appendleft(i)
+                    _end_pool(pool)
+                    pool = start()
+                    continue
+                running[fut] = (i, time.monotonic())
+            due = None
+            if limit is not None:
+                due = max(0.0, min(t for _i, t in running.values()) + limit - time.monotonic())
+            done, _ = wait(running, timeout=due, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i, _t = running.pop(fut)
+                try:
+                    rows[i] = fut.result()
+                except Exception as exc:  # the worker process died (e.g. out of memory)
+                    rows[i] = _failed(jobs[i], f"worker failed: {type(exc).__name__}: {exc}")
+                bar.update(1)
+            now = time.monotonic()
+            late = [f for f, (_i, t) in running.items() if limit is not None and now - t >= limit]
+            if late:
+                for fut in late:
+                    i, _t = running.pop(fut)
+                    rows[i] = _failed(jobs[i], f"timed out after {limit:g} s")
+                    bar.update(1)
+                # the others lose their work so far: sent again, in their order
+                todo.extendleft(sorted((i for i, _t in running.values()), reverse=True))
+                running.clear()
+                _end_pool(pool)
+                pool = start()
+    finally:
+        _end_pool(pool, kill=bool(running))
+
+
+def _end_pool(pool: Any, kill: bool = True) -> None:
+    """Shut a process pool down; with ``kill``, end its processes first (a task that never
+    returns would keep ``shutdown`` waiting for ever)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    if kill:
+        for proc in procs:
+            proc.kill()
+    pool.shutdown(wait=not kill, cancel_futures=True)
+    for proc in procs:
+        proc.join(10.0)
 
 
 def _dask_client(scheduler: str) -> Any:
@@ -575,12 +670,41 @@ def _dask_client(scheduler: str) -> Any:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
 
-def _run_dask(client: Any, jobs: list[Any], rows: list[Any], bar: Any) -> None:
+def analyze_one_limited(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    options: dict[str, Any] | None = None,
+    name: str | None = None,
+    limit: float | None = None,
+) -> dict[str, Any]:
+    """:func:`analyze_one` with a time limit, for a Dask worker: the analysis runs on a thread
+    of its own, and past ``limit`` seconds the row says it timed out (the thread cannot be
+    stopped; it runs on in the background, its result dropped)."""
+    if limit is None:
+        return analyze_one(path, out_dir, options, name)
+    got: list[dict[str, Any]] = []
+    job = threading.Thread(
+        target=lambda: got.append(analyze_one(path, out_dir, options, name)),
+        name="wot-cohort-session",
+        daemon=True,
+    )
+    job.start()
+    job.join(limit)
+    if got:
+        return got[0]
+    p = Path(path)
+    return _failed((str(p), str(out_dir), dict(options or {}), name or _stem(p)),
+                   f"timed out after {limit:g} s")  # fmt: skip
+
+
+def _run_dask(
+    client: Any, jobs: list[Any], rows: list[Any], bar: Any, limit: float | None = None
+) -> None:
     from distributed import as_completed
 
     run = uuid.uuid4().hex[:12]  # unique keys: a rerun is never taken for a cached result
     futures = [
-        client.submit(analyze_one, *job, key=f"wot-cohort-{run}-{i}", pure=False)
+        client.submit(analyze_one_limited, *job, limit, key=f"wot-cohort-{run}-{i}", pure=False)
         for i, job in enumerate(jobs)
     ]
     index = {f.key: i for i, f in enumerate(futures)}

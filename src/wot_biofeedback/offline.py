@@ -144,10 +144,24 @@ def recorded_setup(
             notes.append("parameters: as recorded")
         except InputError as exc:  # e.g. recorded by a version with other parameters
             notes.append(f"the recorded parameters do not fit this version ({exc}); defaults used")
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a damaged record
+            why = f"{type(exc).__name__}: {exc}"
+            notes.append(f"the recorded parameters are unreadable ({why}); defaults used")
     if not keep_baseline:
+        base = None
         if session.get("baseline"):
-            baseline = Baseline.from_dict(session["baseline"])
+            try:
+                base = Baseline.from_dict(session["baseline"])
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:  # damaged
+                why = f"{type(exc).__name__}: {exc}"
+                notes.append(f"the recorded baseline is unreadable ({why}); not used")
+        if base is not None and all(
+            math.isfinite(v) for d in (base.median, base.scale) for v in d.values()
+        ):
+            baseline = base
             notes.append(f"baseline: as recorded ({baseline.source})")
+        elif base is not None:
+            notes.append("the recorded baseline holds values that are not finite; not used")
         elif session.get("baseline_window"):
             a, b = session["baseline_window"]
             baseline = (float(a), float(b))

@@ -16,7 +16,6 @@ is one owner of each decision whatever the way in.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +26,8 @@ from . import modalities
 from .clock import Chunk, SessionClock
 from .config import EngineConfig
 from .pipeline import Frame, Pipeline, PipelineOutput
-from .session_log import DEFAULT_SUBJECT, Calibrate, Lost, Resume, SessionEvent
+from .session_log import DEFAULT_SUBJECT, SUBJECT_ID, Calibrate, Lost, Resume, SessionEvent
 from .state import Baseline
-
-SUBJECT_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-"""A subject id: a letter, then letters, digits, ``_`` or ``-`` (at most 32)."""
 
 
 def check_subject(subject: str) -> str:

@@ -45,7 +45,11 @@ def say(kind: MessageKind, text: str) -> None:
 
 def note_single(args: argparse.Namespace) -> None:
     """Options that only a folder of recordings uses are reported, never silently dropped."""
+    from ..cohort import FILE_TIMEOUT_S
+
     extra = [o for o, v in (("--workers", args.workers), ("--scheduler", args.scheduler)) if v]
+    if args.file_timeout != FILE_TIMEOUT_S:
+        extra.append("--file-timeout")
     if extra:
         print(f"wot: note: {' and '.join(extra)} apply to a folder of recordings; one session "
               "runs here", file=sys.stderr)  # fmt: skip
@@ -85,7 +89,7 @@ def run_folder(args: argparse.Namespace, report: bool) -> int:
     t = time.perf_counter()
     rows = run_cohort(
         paths, args.out, opts, workers=args.workers, scheduler=args.scheduler,
-        progress=not args.no_progress,
+        progress=not args.no_progress, file_timeout=args.file_timeout,
     )  # fmt: skip
     bad = [r for r in rows if r.get("status") != "ok"]
     for r in bad:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cohort import FILE_TIMEOUT_S
 from ..errors import InputError
 from ..modalities import FILE_MODALITIES, MODALITIES
 
@@ -123,6 +124,11 @@ def analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler", default=None, metavar="ADDRESS",
         help="folder: run on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786)",
+    )  # fmt: skip
+    p.add_argument(
+        "--file-timeout", type=float, default=FILE_TIMEOUT_S, metavar="S",
+        help="folder: seconds one recording may take; a longer one is ended and its row says "
+        "'timed out after S s' (0: no limit)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="folder: no progress bar")
     p.add_argument(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import logging
 import math
 import os
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_rate
-from ..clock import Chunk, place_whole
+from ..clock import GAP_MIN_S, GAP_MIN_SAMPLES, MAX_FILL_S, Chunk, SessionClock, place_whole
 from ..csvtext import unescape_cell
 from ..errors import InputError, SignalQualityWarning
 from ..modalities import FILE_MODALITIES, MODALITIES
@@ -48,7 +49,15 @@ from ..session_log import (
 )
 from .base import Batch
 from .csvfile import KEEP, place_by_time, read_csv_columns, sniff_csv
-from .xdf import SESSION_STREAM, XdfFile, read_varlen, read_xdf
+from .xdf import (
+    SESSION_STREAM,
+    VALUE_TYPES,
+    DecompressionLimitError,
+    XdfFile,
+    encode_xdf,
+    read_varlen,
+    read_xdf,
+)
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
     m: MODALITIES[m].file_patterns for m in FILE_MODALITIES
@@ -439,11 +448,22 @@ def _read_xdf(
     if is_wot_recording(p):
         try:
             xf = read_xdf(p)
-        except (OSError, ValueError, EOFError, gzip.BadGzipFile) as exc:
+        except DecompressionLimitError as exc:
+            raise InputError(str(exc)) from None
+        except (OSError, ValueError) as exc:
             raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
         if xf.by_name(SESSION_STREAM) is not None:
             return _read_wot_xdf(xf, channels, eda_factor, subject)
-    streams, damage, _ = load_pyxdf(p, dejitter_timestamps=True, handle_clock_resets=True)
+    streams, damage, _ = load_pyxdf(
+        p,
+        dejitter_timestamps=True,
+        handle_clock_resets=True,
+        # pyxdf's default fits one line across any pause shorter than max(1 s, 500 samples),
+        # handing the missing stretch's time to the samples around it (a shift); a pause
+        # longer than the session clock's gap rule is a break, as in ``wot replay``
+        jitter_break_threshold_seconds=GAP_MIN_S,
+        jitter_break_threshold_samples=GAP_MIN_SAMPLES,
+    )
     if not streams:
         raise InputError(f"{p.name}: no streams in the file (empty, or not XDF)")
     rec = _for_subject(Recording(str(p)), subject)
@@ -463,6 +483,12 @@ def _read_xdf(
         if fmt == "string":
             marker_streams.append(st)
             rec.notes.append(f"stream {name!r} ({typ or 'no type'}): markers, not used as a signal")
+            continue
+        if not math.isfinite(rate):
+            rec.notes.append(
+                f"stream {name!r} ({typ or 'no type'}): nominal rate {rate:g} Hz is not a rate, "
+                "not used"
+            )
             continue
         if rate <= 0:
             rec.notes.append(f"stream {name!r} ({typ or 'no type'}): irregular, not used")
@@ -509,7 +535,18 @@ def _read_xdf(
             f"{p.name}: no ECG, PPG, EDA or RESP stream (streams: {listed or 'none'}); "
             "name one with --ecg/--ppg/--eda/--resp (stream name or type)"
         )
-    t_first = min(float(x[4]["time_stamps"][0]) for x in chosen.values())
+    refused = []
+    for m, (name, _typ, rate, _n, _st) in list(chosen.items()):
+        lo, hi = MODALITIES[m].fs_range
+        if not lo <= rate <= hi:
+            why = f"stream {name!r} has rate {rate:g} Hz, outside the {lo:g}-{hi:g} Hz {m} supports"
+            if channels.get(m) is not None:
+                raise InputError(f"{p.name}: the {m} {why}")
+            refused.append(why)
+            rec.notes.append(f"{why}: no {m}")
+            del chosen[m]
+    if not chosen:
+        raise InputError(f"{p.name}: no usable ECG, PPG, EDA or RESP stream ({'; '.join(refused)})")
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     names: dict[str, str] = {}
     for m, (name, _typ, _rate, _n, st) in chosen.items():
@@ -526,13 +563,37 @@ def _read_xdf(
                     f"{m}: channel {col} of stream {name!r} ({data.shape[1]} channels) used"
                 )
             data = data[:, col]
-        series[m] = (np.asarray(st["time_stamps"], dtype=np.float64), data)
+        ts = np.asarray(st["time_stamps"], dtype=np.float64)
+        # a damaged time stamp (not finite, or a day away from the stream's others) cannot
+        # place its sample, nor may it place the stream: the sample is left out
+        ok = np.isfinite(ts)
+        if ok.any():
+            ok &= np.abs(ts - np.median(ts[ok])) <= MAX_FILL_S
+        if not ok.all():
+            rec.notes.append(
+                f"{m}: {int((~ok).sum())} sample(s) of stream {name!r} whose time stamp is not "
+                "finite or a day away from the others left out"
+            )
+            ts, data = ts[ok], data[ok]
+        if len(ts) == 0:
+            rec.notes.append(f"stream {name!r} holds no samples with a usable time stamp: no {m}")
+            continue
+        series[m] = (ts, data)
         names[m] = name
+    if not series:
+        raise InputError(f"{p.name}: no stream with usable time stamps")
+    t_first = min(float(ts[0]) for ts, _ in series.values())
     # placed on the session clock as the live engine places the same streams (a replay of
     # this file into ``wot run`` gives the same session): pauses become gaps, not a shift
-    rates = {m: check_rate(x[2], m) for m, x in chosen.items()}
+    rates = {m: check_rate(chosen[m][2], m) for m in series}
     clock, placed = place_whole(series, rates)
     for m, got in placed.items():
+        if not got.t0 <= MAX_FILL_S:
+            rec.notes.append(
+                f"stream {names[m]!r} starts {got.t0:g} s after the others (more than a day): "
+                f"no {m}"
+            )
+            continue
         rec.signals[m] = Signal(got.data, rates[m], names[m], "", got.t0)
         if clock.gaps_filled.get(m):
             rec.notes.append(
@@ -586,13 +647,28 @@ def load_pyxdf(
     """``pyxdf.load_xdf(p, **options)`` with its log messages (at ``level`` and above) and its
     warnings returned as notes rather than printed: (streams, log messages, warnings).
 
+    The file is read by :func:`~wot_biofeedback.sources.xdf.read_xdf` first (bounded: a
+    ``.xdfz`` file's size after decompression is limited, no count or channel number is
+    believed that the chunks cannot hold). Where it found damage, pyxdf reads what it made of
+    the file (:func:`~wot_biofeedback.sources.xdf.encode_xdf`), so pyxdf never allocates for
+    a damaged count; the damage is among the log messages.
+
     Raises
     ------
     InputError
-        pyxdf cannot read the file (it raises many kinds on a damaged one).
+        The file cannot be read (pyxdf raises many kinds on a damaged one).
     """
     import pyxdf
 
+    try:
+        xf = read_xdf(p)
+    except DecompressionLimitError as exc:
+        raise InputError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
+    damage = list(xf.problems)
+    source: Any = io.BytesIO(encode_xdf(xf)) if damage else str(p)
+    del xf
     log = logging.getLogger("pyxdf.pyxdf")
     was = log.level, log.propagate, log.disabled
     collect = _Collect(level)
@@ -602,7 +678,7 @@ def load_pyxdf(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            streams, _header = pyxdf.load_xdf(str(p), verbose=False, **options)
+            streams, _header = pyxdf.load_xdf(source, verbose=False, **options)
     except Exception as exc:
         why = f"{type(exc).__name__}: {exc}"
         raise InputError(f"{p.name}: not a readable XDF file ({why})") from None
@@ -610,7 +686,7 @@ def load_pyxdf(
         log.removeHandler(collect)
         log.setLevel(was[0])
         log.propagate, log.disabled = was[1], was[2]
-    return streams, collect.messages, [str(w.message) for w in caught]
+    return streams, [*damage, *collect.messages], [str(w.message) for w in caught]
 
 
 def _read_wot_xdf(
@@ -627,28 +703,50 @@ def _read_wot_xdf(
     scaled as live). A stream can be chosen by name or type (``--ecg NAME``); by default the
     recording's own streams are used. Its parameters, baseline and calibrations are returned in
     :attr:`Recording.session`.
+
+    Nothing in the file is believed that cannot be: a record with an impossible value is left
+    out (:mod:`~wot_biofeedback.session_log`), and a stream whose placement records were left
+    out is placed from its time stamps by the session clock's own rule, as live; a gap longer
+    than the stream's own time stamps span (or than a day) is not filled; a stream whose rate
+    is outside what its modality supports, or whose recorded channel or scale cannot be, is
+    not used. Each is said in a note.
     """
     name = Path(xf.path).name
-    log = SessionLog.parse(list(xf.by_name(SESSION_STREAM).time_series))  # type: ignore[union-attr]
-    bad = log.unreadable
+    sess = xf.by_name(SESSION_STREAM)
+    assert sess is not None
+    if sess.fmt != "string":
+        raise InputError(
+            f"{name}: its {SESSION_STREAM} stream holds {sess.fmt} samples, not text: its "
+            "session records cannot be read"
+        )
+    log = SessionLog.parse(list(sess.time_series))
     subjects = log.subjects or [DEFAULT_SUBJECT]
     sid = subject or subjects[0]
     if sid not in subjects:
         raise InputError(f"{name}: no subject {sid!r}; the recording has {', '.join(subjects)}")
     engine = log.first(EngineStart, sid)
     if engine is None:
-        raise InputError(f"{name}: a wot recording without its engine record (cut short at start)")
+        whys = [w for _i, k, _m, w in log.rejected if k in ("engine", "")]
+        raise InputError(
+            f"{name}: a wot recording without a readable engine record ({whys[0]})"
+            if whys
+            else f"{name}: a wot recording without its engine record (cut short at start)"
+        )
     rec = Recording(xf.path, subject=sid, subjects=subjects)
     rec.notes.extend(f"damaged file: {m}" for m in xf.problems)
-    if bad:
-        rec.notes.append(f"{bad} session record(s) unreadable (damaged), left out")
+    if log.rejected:
+        rec.notes.append(_rejected_note(log))
+    rec.notes.extend(log.dropped[:5])
+    sources = _engine_sources(engine, rec.notes)
     raw = {
         s.text("desc/wot/modality"): s
         for s in xf.streams
         if s.text("desc/wot/modality") in MODALITIES
         and s.text("desc/wot/subject", DEFAULT_SUBJECT) == sid
     }
-    starts: dict[str, StreamStart] = {e.modality: e for e in log.of(StreamStart, sid)}
+    starts: dict[str, StreamStart] = {}
+    for e in log.of(StreamStart, sid):  # the first of each (the engine writes it twice)
+        starts.setdefault(e.modality, e)
     for m, want in channels.items():
         if want is None or m not in MODALITY_PATTERNS:
             continue
@@ -661,7 +759,32 @@ def _read_wot_xdf(
                 f"{name}: stream {want!r} was recorded as {hit[0].text('desc/wot/modality')}, "
                 f"not {m}"
             )
+    firsts = [
+        float(st.corrected_stamps()[0])
+        for st in raw.values()
+        if len(st.time_stamps) and math.isfinite(float(st.corrected_stamps()[0]))
+    ]
     origin = log.first(Origin).lsl_time if log.first(Origin) is not None else None
+    if origin is not None and firsts and min(abs(f - origin) for f in firsts) > MAX_FILL_S:
+        rec.notes.append(
+            f"the origin record (LSL time {origin:g}) is more than a day from the first time "
+            "stamp of every stream: not used"
+        )
+        origin = None
+    refused: list[str] = []
+    rates: dict[str, float] = {}
+    for m, st in raw.items():
+        fs = _wot_rate(m, st, sources, rec.notes)
+        if fs is None:
+            lo, hi = MODALITIES[m].fs_range
+            why = (
+                f"has rate {st.nominal_srate:g} Hz, outside the {lo:g}-{hi:g} Hz "
+                f"{MODALITIES[m].label} supports"
+            )
+            refused.append(f"{m}: {why}")
+            rec.notes.append(f"{m}: stream {st.name!r} {why}: not used")
+            continue
+        rates[m] = fs
     if origin is None:
         # its record was lost to damage: each stream whose start record survived says where
         # its first kept sample sits (t0); a stream that lost first samples too says later, so
@@ -671,75 +794,25 @@ def _read_wot_xdf(
             for m, st in raw.items()
             if m in starts and not MODALITIES[m].irregular and len(st.time_stamps) > starts[m].drop
         ]
-        firsts = [float(st.corrected_stamps()[0]) for st in raw.values() if len(st.time_stamps)]
+        cands = [c for c in cands if math.isfinite(c)]
         if cands or firsts:
             origin = min(cands) if cands else min(firsts)
             rec.notes.append("session time 0 rebuilt from the time stamps (its record was lost)")
     for m, st in raw.items():
+        if m not in rates:
+            continue
         if len(st.time_stamps) == 0:
             rec.notes.append(f"stream {st.name!r} ({m}) delivered no samples during the session")
             continue
-        if m not in starts and origin is not None:
-            # its start record was lost to damage: place it as the engine would have
-            t0 = round((float(st.corrected_stamps()[0]) - origin) * 1000.0) / 1000.0
-            fs_m = float(engine.sources.get(m, {}).get("fs", st.nominal_srate))
-            irregular = MODALITIES[m].irregular
-            drop = 0 if irregular else max(0, math.ceil(-t0 * fs_m - 1e-9))
-            starts[m] = StreamStart(m, 0.0 if irregular else t0 + drop / fs_m, drop)
-            rec.notes.append(f"{m}: start placed from its time stamps (record lost)")
-        chan = int(st.text("desc/wot/channel", "0"))
-        width = MODALITIES[m].width
-        vals = np.asarray(st.time_series)[:, chan : chan + width].astype(np.float64)
-        data = vals[:, 0] if width == 1 else vals
-        scale = float(st.text("desc/wot/scale", "1"))
-        if m == "eda" and eda_factor is not None:
-            scale = eda_factor
-            rec.notes.append(
-                f"EDA rescaled with --eda-unit (recorded scale {st.text('desc/wot/scale')})"
-            )
-        if scale != 1.0:
-            data *= scale
-        cc = st.text("desc/wot/contact_channel")
-        # intervals the strap sent without skin contact are left out, as live
-        keep = np.asarray(st.time_series)[:, int(cc)] != 0 if cc and m == "rr" else None
-        if keep is not None:
-            data = data[keep]
-        drop = starts[m].drop
-        data = data[drop:]
-        fs = float(engine.sources.get(m, {}).get("fs", st.nominal_srate))
-        gaps = [e for e in log.of(Gap, sid) if e.modality == m]
-        if xf.problems and not MODALITIES[m].irregular and origin is not None:
-            # samples lost to damage: the time stamps jump where no recorded gap explains it;
-            # without filling, everything after would be placed too early on the session clock.
-            # Positions are found by time here (indices after a loss no longer match live).
-            lead = origin + starts[m].t0
-            breaks = [max(0, b - drop) for b in st.breaks]
-            fills, lost_s, bad = _gaps_from_stamps(
-                st.corrected_stamps()[drop:], fs, gaps, lead, breaks
-            )
-            data = _insert_nan(data, fills)
-            if lost_s:
-                rec.notes.append(
-                    f"{m}: {lost_s:.1f} s of samples lost to the damage are left as gaps, so "
-                    "what follows keeps its place on the session clock"
-                )
-            if bad:
-                rec.notes.append(f"{m}: {bad} implausible time stamp jump(s) ignored (damage)")
-        elif gaps:
-            data = _insert_nan(data, [(g.after, g.n) for g in gaps])
-        if gaps:
-            rec.notes.append(f"{m}: {len(gaps)} gap(s) the live engine filled are kept as gaps")
-        units = st.units()
-        unit = "uS" if m == "eda" else (units[chan] if chan < len(units) else "")
-        times = None
-        if MODALITIES[m].irregular and origin is not None:
-            # irregular: each interval at its own (clock-corrected) time, as live
-            times = st.corrected_stamps() - origin
-            if keep is not None:
-                times = times[keep]
-        rec.signals[m] = Signal(data, fs, st.name, unit, starts[m].t0, times)
+        unused = _wot_stream(rec, log, sid, m, st, rates[m], starts, origin, eda_factor, xf)
+        if unused is not None:
+            refused.append(f"{m}: {unused}")
+            rec.notes.append(f"{m}: stream {st.name!r} {unused}: not used")
     if not rec.signals:
-        raise InputError(f"{name}: the recording holds no samples of any input stream")
+        raise InputError(
+            f"{name}: the recording holds no usable samples of any input stream"
+            + (f" ({'; '.join(refused)})" if refused else "")
+        )
     info = log.first(SessionInfo)
     masks, approximate = lost_masks(log, sid)
     rec.session = {
@@ -759,7 +832,8 @@ def _read_wot_xdf(
     elif marks is not None and origin is not None and len(marks.time_stamps):
         for t, val in zip(marks.corrected_stamps(), marks.time_series, strict=False):
             text = str(val[0] if isinstance(val, list | tuple) and val else val)
-            rec.markers.append((round(float(t) - origin, 3), text))
+            if math.isfinite(float(t) - origin):
+                rec.markers.append((round(float(t) - origin, 3), text))
     if rec.session["end"] is None:
         rec.notes.append("the session has no end record: the recording was cut short (crash?)")
     for m, spans in masks.items():
@@ -769,6 +843,241 @@ def _read_wot_xdf(
             + (" (placed from the loss's frame: a schema-1 recording)" if approximate else "")
         )
     return rec
+
+
+def _rejected_note(log: SessionLog) -> str:
+    """One note for the session records left out, with the first reasons."""
+    shown = "; ".join(f"#{i + 1} {why}" for i, _k, _m, why in log.rejected[:3])
+    more = f"; and {len(log.rejected) - 3} more" if len(log.rejected) > 3 else ""
+    return (
+        f"{len(log.rejected)} session record(s) unreadable or impossible (damaged), left out: "
+        f"{shown}{more}"
+    )
+
+
+def _engine_sources(engine: EngineStart, notes: list[str]) -> dict[str, dict[str, Any]]:
+    """The engine record's input streams, each a JSON object (others are noted, not used)."""
+    src = engine.sources
+    if not isinstance(src, dict):
+        notes.append(
+            f"session record 'engine': sources {str(src)[:40]!r} is not a JSON object: the "
+            "stream headers are used instead"
+        )
+        return {}
+    out = {}
+    for k, v in src.items():
+        if isinstance(v, dict):
+            out[str(k)] = v
+        else:
+            notes.append(
+                f"session record 'engine': sources.{k} {str(v)[:40]!r} is not a JSON object: "
+                "its stream header is used instead"
+            )
+    return out
+
+
+def _wot_rate(
+    m: str, st: Any, sources: dict[str, dict[str, Any]], notes: list[str]
+) -> float | None:
+    """The rate a recorded stream ran at live: the engine record's, else its header's; None
+    when neither is a rate the modality supports."""
+    irregular = MODALITIES[m].irregular
+    lo, hi = MODALITIES[m].fs_range
+
+    def ok(v: Any) -> bool:
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+            return False
+        return v > 0 if irregular else lo <= v <= hi
+
+    rec_fs = sources.get(m, {}).get("fs")
+    if isinstance(rec_fs, int | float) and ok(rec_fs):
+        return float(rec_fs)
+    hdr = st.nominal_srate
+    if rec_fs is not None:
+        notes.append(
+            f"session record 'engine': sources.{m}.fs {rec_fs!r} is not a rate "
+            + ("" if irregular else f"{lo:g}-{hi:g} Hz ")
+            + ("of the stream: its header's is used" if ok(hdr) else "of the stream")
+        )
+    if ok(hdr):
+        return float(hdr)
+    return 1.0 if irregular else None
+
+
+def _wot_stream(
+    rec: Recording,
+    log: SessionLog,
+    sid: str,
+    m: str,
+    st: Any,
+    fs: float,
+    starts: dict[str, StreamStart],
+    origin: float | None,
+    eda_factor: float | None,
+    xf: XdfFile,
+) -> str | None:
+    """Rebuild one recorded stream into ``rec.signals[m]`` as the live engine had it; the
+    reason it cannot be used, else None."""
+    irregular = MODALITIES[m].irregular
+    width = MODALITIES[m].width
+    if st.fmt not in VALUE_TYPES:
+        return f"holds {st.fmt} samples, not numbers"
+    try:
+        chan = int(st.text("desc/wot/channel", "0"))
+    except ValueError:
+        return f"names channel {st.text('desc/wot/channel')!r}, not a channel number"
+    if not 0 <= chan <= st.channel_count - width:
+        return f"has {st.channel_count} channel(s); the recorded channel {chan} is not one"
+    try:
+        scale = float(st.text("desc/wot/scale", "1"))
+    except ValueError:
+        scale = math.nan
+    if not (math.isfinite(scale) and scale != 0):
+        return f"has scale {st.text('desc/wot/scale')!r}, not a finite factor"
+    series = np.asarray(st.time_series)
+    vals = series[:, chan : chan + width].astype(np.float64)
+    data = vals[:, 0] if width == 1 else vals
+    if m == "eda" and eda_factor is not None:
+        scale = eda_factor
+        rec.notes.append(
+            f"EDA rescaled with --eda-unit (recorded scale {st.text('desc/wot/scale')})"
+        )
+    if scale != 1.0:
+        data *= scale
+    stamps = st.corrected_stamps()
+    if irregular:
+        return _wot_irregular(rec, m, st, fs, data, series, stamps, origin)
+    start = starts.get(m)
+    if start is not None and start.drop > len(data):
+        rec.notes.append(
+            f"{m}: its start record drops {start.drop} samples of the {len(data)} recorded: "
+            "not used"
+        )
+        start = None
+    gaps, bad = _checked_gaps(log, sid, m, stamps, fs, len(data) - (start.drop if start else 0))
+    rec.notes.extend(f"{m}: {b}" for b in bad)
+    suspect = bool(bad) or bool(log.rejected_of(m, ("gap", "stream_start"))) or start is None
+    finite = bool(np.isfinite(stamps).all())
+    if suspect and origin is not None and finite:
+        # its placement records are damaged: place it from its time stamps by the rule the
+        # live session clock placed it with (which wrote those records)
+        clock = SessionClock({m: fs}, ())
+        clock.set_origin(origin)
+        placed = clock.place(m, stamps, data)
+        if placed is None:
+            return "lies wholly before session time 0"
+        data, t0 = placed.data, placed.t0
+        rec.notes.append(
+            f"{m}: placed from its time stamps by the session clock's rule (its recorded "
+            "placement is damaged)"
+            + (
+                f"; {clock.gaps_filled[m]:.1f} s of pauses left as gaps"
+                if clock.gaps_filled
+                else ""
+            )
+        )
+    else:
+        if start is None:
+            return "has no start record and no time stamps to place it by"
+        drop, t0 = start.drop, start.t0
+        data = data[drop:]
+        if xf.problems and origin is not None:
+            # samples lost to damage: the time stamps jump where no recorded gap explains it;
+            # without filling, everything after would be placed too early on the session clock.
+            # Positions are found by time here (indices after a loss no longer match live).
+            lead = origin + t0
+            breaks = [max(0, b - drop) for b in st.breaks]
+            fills, lost_s, nbad = _gaps_from_stamps(stamps[drop:], fs, gaps, lead, breaks)
+            data = _insert_nan(data, fills)
+            if lost_s:
+                rec.notes.append(
+                    f"{m}: {lost_s:.1f} s of samples lost to the damage are left as gaps, so "
+                    "what follows keeps its place on the session clock"
+                )
+            if nbad:
+                rec.notes.append(f"{m}: {nbad} implausible time stamp jump(s) ignored (damage)")
+        elif gaps:
+            data = _insert_nan(data, [(g.after, g.n) for g in gaps])
+        if gaps:
+            rec.notes.append(f"{m}: {len(gaps)} gap(s) the live engine filled are kept as gaps")
+    if not (math.isfinite(t0) and 0 <= t0 <= MAX_FILL_S):
+        return f"would start at session time {t0:g} s (more than a day in)"
+    units = st.units()
+    unit = "uS" if m == "eda" else (units[chan] if chan < len(units) else "")
+    rec.signals[m] = Signal(data, fs, st.name, unit, t0, None)
+    return None
+
+
+def _wot_irregular(
+    rec: Recording,
+    m: str,
+    st: Any,
+    fs: float,
+    data: np.ndarray,
+    series: np.ndarray,
+    stamps: np.ndarray,
+    origin: float | None,
+) -> str | None:
+    """An irregular stream (RR intervals): each value at its own time, as live."""
+    if origin is None:
+        return "has no session time 0 to place its values by"
+    cc = st.text("desc/wot/contact_channel")
+    keep = np.ones(len(data), dtype=bool)
+    if cc:
+        try:
+            k = int(cc)
+        except ValueError:
+            k = -1
+        if 0 <= k < series.shape[1]:
+            # intervals the strap sent without skin contact are left out, as live
+            keep = series[:, k] != 0
+        else:
+            rec.notes.append(f"{m}: contact channel {cc!r} is not one of its channels: ignored")
+    times = stamps - origin
+    # a value whose time is not finite, earlier than one before it or more than a day into the
+    # session cannot be placed
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(times) & (times <= MAX_FILL_S)
+        latest = np.maximum.accumulate(np.where(ok, times, -np.inf))
+        ok[1:] &= times[1:] >= latest[:-1]
+    if (keep & ~ok).any():
+        rec.notes.append(
+            f"{m}: {int((keep & ~ok).sum())} value(s) whose time stamp is not finite, goes back "
+            "in time or lies more than a day in left out"
+        )
+    keep &= ok
+    rec.signals[m] = Signal(data[keep], fs, st.name, "", 0.0, times[keep])
+    return None
+
+
+def _checked_gaps(
+    log: SessionLog, sid: str, m: str, stamps: np.ndarray, fs: float, n: int
+) -> tuple[list[Gap], list[str]]:
+    """The stream's recorded gaps that can be, and why the others cannot: a gap must lie
+    within the ``n`` samples kept, and the gaps together must be no longer than the stream's
+    own span (a gap is a pause between its samples: its time stamps span it; where they are
+    damaged, its samples' duration stands in) nor than a day."""
+    good = np.isfinite(stamps)
+    span = float(stamps[good].max() - stamps[good].min()) if good.any() else 0.0
+    span = max(span, n / fs)
+    limit = min(MAX_FILL_S, span + 1.0)
+    out, bad = [], []
+    total = 0.0
+    for g in log.of(Gap, sid):
+        if g.modality != m:
+            continue
+        if g.after > n:
+            bad.append(f"a gap record after sample {g.after} of {n}: left out")
+        elif total + g.n / fs > limit:
+            bad.append(
+                f"a gap record of {g.n} samples ({g.n / fs:.4g} s) is longer than the stream's "
+                f"own span ({span:.4g} s; a day at most): left out, not filled"
+            )
+        else:
+            total += g.n / fs
+            out.append(g)
+    out.sort(key=lambda g: g.after)
+    return out, bad
 
 
 def lost_masks(
@@ -802,7 +1111,8 @@ def _gaps_from_stamps(
     number of implausible jumps ignored.
 
     Recorded gaps get the live engine's fill, found by the time stamp of the sample after them
-    (indices after a loss no longer match live). At each ``break`` (where the reader skipped a
+    (indices after a loss no longer match live; where that time stamp is not there, by their
+    count less the samples lost before them). At each ``break`` (where the reader skipped a
     damaged stretch) the samples lost are counted from the time the jump spans (at index 0:
     from ``lead``, the LSL time where the first sample belongs); nowhere else, so timestamp
     jitter in an intact stretch is never taken for a loss.
@@ -810,13 +1120,15 @@ def _gaps_from_stamps(
     step = 1.0 / fs
     limit = len(ts) + 24 * 3600 * fs  # a damaged time stamp must not allocate the world
     fills: dict[int, int] = {}
+    unfound = []
     for g in gaps:  # real pauses, filled as live, wherever their first sample survived
-        if not math.isfinite(g.t):
-            continue
-        j = int(np.searchsorted(ts, g.t - 1e-3))
+        j = int(np.searchsorted(ts, g.t - 1e-3)) if math.isfinite(g.t) else len(ts)
         if j < len(ts) and abs(float(ts[j]) - g.t) < 1e-3:
             fills[j] = g.n
+        else:
+            unfound.append(g)
     lost, bad = 0, 0
+    at_break: dict[int, int] = {}
     for b in sorted(set(breaks)):
         if b >= len(ts):
             continue
@@ -828,6 +1140,15 @@ def _gaps_from_stamps(
         if n > 0:  # the whole jump: lost samples and any recorded pause inside it
             lost += n - fills.get(b, 0)
             fills[b] = n
+            at_break[b] = n
+    for g in unfound:  # by its count: the samples lost before it are not in ``ts``
+        missing = 0
+        for b, n in sorted(at_break.items()):
+            if b + missing + n <= g.after:
+                missing += n
+        j = g.after - missing
+        if 0 <= j <= len(ts) and j not in fills:
+            fills[j] = g.n
     return sorted(fills.items()), max(0, lost) / fs, bad
 
 
@@ -979,8 +1300,26 @@ class RecordingSource:
             {DEFAULT_SUBJECT: recordings} if isinstance(recordings, Recording) else recordings
         )
         self.chunk_s = float(chunk_s)
+        if not (math.isfinite(self.chunk_s) and self.chunk_s > 0):
+            raise InputError(f"chunk_s {chunk_s!r} must be a positive number of seconds")
         self._pos = {(s, m): 0 for s, r in self.recordings.items() for m in r.signals}
         self._t = 0.0
+        # every loop over the signals ends: the reads are bounded by the latest sample's time
+        # (a rate or a start that no reader should have let through is refused here)
+        self._end = 0.0
+        for sid, rec in self.recordings.items():
+            for m, sig in rec.signals.items():
+                where = f"{Path(rec.path).name}: {m} ({sid})"
+                if not (math.isfinite(sig.fs) and sig.fs > 0):
+                    raise InputError(f"{where}: sampling rate {sig.fs!r} Hz is not a rate")
+                if not (math.isfinite(sig.t0) and 0 <= sig.t0 <= MAX_FILL_S):
+                    raise InputError(f"{where}: starts at session time {sig.t0!r} s")
+                if sig.times is not None:
+                    t = sig.times[np.isfinite(sig.times)]
+                    last = float(t.max()) if t.size else 0.0
+                else:
+                    last = sig.t0 + len(sig.data) / sig.fs
+                self._end = max(self._end, min(last, sig.t0 + MAX_FILL_S + len(sig.data) / sig.fs))
 
     def decisions(self) -> dict[str, dict[str, Any]]:
         return {
@@ -1017,6 +1356,14 @@ class RecordingSource:
             for s, r in self.recordings.items()
             for m, sig in r.signals.items()
         )
+        if not batch.done and t > self._end + self.chunk_s:
+            # past the latest sample: what is left cannot be reached (an irregular value whose
+            # time is not finite); the signals end here
+            for (s, m), pos in self._pos.items():
+                if pos < len(self.recordings[s].signals[m].data):
+                    batch.ended.append((s, m))
+                    self._pos[(s, m)] = len(self.recordings[s].signals[m].data)
+            batch.done = True
         return batch
 
     def close(self) -> None:

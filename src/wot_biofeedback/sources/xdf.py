@@ -16,14 +16,18 @@ This module holds the constants and encoders shared by the recorder
 samples one at a time in Python (about a second per million samples); the reader here decodes a
 chunk whose samples all carry a time stamp with one structured ``numpy.frombuffer``, which is
 what the recorder writes, and falls back to the sample loop otherwise. It is tolerant: a chunk
-it cannot parse is reported with its byte offset and skipped to the next boundary chunk; a file
-cut short (a crash, a full disk) keeps every complete chunk.
+whose length cannot be parsed is reported with its byte offset and skipped to the next boundary
+chunk, one whose content cannot be is skipped alone; a file cut short (a crash, a full disk)
+keeps every complete chunk. It is bounded: no count, channel number or size in the file is
+believed that its bytes cannot hold (see :func:`read_xdf` and the limits below), so a damaged or
+hostile file costs memory and time in proportion to its size.
 """
 
 from __future__ import annotations
 
-import gzip
+import math
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,30 +183,153 @@ class XdfFile:
         return next((s for s in self.streams if s.name == name), None)
 
 
+# limits --------------------------------------------------------------------------------------
+MAX_CHANNELS = 1 << 16
+"""Most channels a stream header may declare (EEG caps have a few hundred)."""
+XDFZ_RATIO = 20
+"""A ``.xdfz`` file may decompress to this many times its own size (a recording's time stamps
+and samples compress two to five times), ..."""
+XDFZ_MIN_BYTES = 256 << 20
+"""... but at least to this many bytes (256 MiB) ..."""
+XDFZ_MAX_BYTES = 8 << 30
+"""... and never to more than this (8 GiB): beyond, it is refused as damaged or hostile (a gzip
+bomb), before it is decompressed any further."""
+_PREFERRED = {4: "float32", 8: "double64", 2: "int16", 1: "int8"}
+"""The format a sample width of this many bytes per value is taken for when a damaged header
+does not say (the recorder writes float32)."""
+
+
+class DecompressionLimitError(ValueError):
+    """A ``.xdfz`` file decompresses to more than :func:`xdfz_limit` allows."""
+
+
+def xdfz_limit(compressed_bytes: int) -> int:
+    """Most bytes a ``.xdfz`` file of ``compressed_bytes`` may decompress to."""
+    return int(min(XDFZ_MAX_BYTES, max(XDFZ_MIN_BYTES, XDFZ_RATIO * compressed_bytes)))
+
+
+def _size(n: float) -> str:
+    for unit, k in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << k:
+            return f"{n / (1 << k):.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def gunzip(path: str | Path, limit: int | None = None) -> tuple[bytearray, str | None]:
+    """The decompressed bytes of a gzip file, decompressed a block at a time and checked against
+    ``limit`` (default :func:`xdfz_limit` of its size) as they come, and a note when the
+    compressed data end early or break (what came before them is kept), else None.
+
+    Raises
+    ------
+    DecompressionLimitError
+        It decompresses to more than ``limit`` bytes (nothing beyond is decompressed).
+    OSError
+        It cannot be read, or is not gzip at all.
+    """
+    p = Path(path)
+    size = p.stat().st_size
+    cap = xdfz_limit(size) if limit is None else int(limit)
+    out = bytearray()
+    note = None
+
+    def add(piece: bytes) -> None:
+        if len(out) + len(piece) > cap:
+            raise DecompressionLimitError(
+                f"{p.name}: decompresses to more than {_size(cap)}, the limit for a .xdfz file "
+                f"of {_size(size)} ({XDFZ_RATIO} times its size, at least "
+                f"{_size(XDFZ_MIN_BYTES)}, at most {_size(XDFZ_MAX_BYTES)}): damaged or "
+                "hostile (a gzip bomb), not read"
+            )
+        out.extend(piece)
+
+    d = zlib.decompressobj(31)  # gzip
+    fed = False  # the current member has had input
+    pending = b""
+    with open(p, "rb") as fh:
+        while True:
+            data = pending or fh.read(1 << 16)
+            if not data:
+                break
+            if not fed and not data.strip(b"\0"):
+                break  # zero padding after the last member
+            fed = True
+            try:
+                # at most a block of output per call, whatever one input block expands to
+                add(d.decompress(data, 1 << 20))
+                pending = d.unconsumed_tail
+                while not pending and not d.eof:  # output held back from input taken
+                    more = d.decompress(b"", 1 << 20)
+                    if not more:
+                        break
+                    add(more)
+            except zlib.error as exc:
+                if not out:
+                    raise OSError(f"not readable as gzip ({exc})") from None
+                note = f"the compressed data break after {len(out)} bytes ({exc})"
+                fed = False
+                break
+            if d.eof:  # a gzip file may hold several members, one after the other
+                pending = d.unused_data
+                d = zlib.decompressobj(31)
+                fed = False
+    if fed and not d.eof:
+        if not out:
+            raise OSError("not readable as gzip (it ends before any data)")
+        note = f"the compressed data end after {len(out)} bytes, before their end marker"
+    if note is not None:
+        note += ": cut short, everything before is kept"
+    return out, note
+
+
+@dataclass
+class _Piece:
+    """A samples chunk, decoded once the stream's layout is known."""
+
+    start: int  # byte offset of the chunk
+    pos: int  # its first sample
+    end: int
+    n: int
+    offset: int  # index of the last clock offset before it
+
+
+@dataclass
+class _Decoded:
+    start: int
+    stamps: np.ndarray
+    values: Any
+    offset: int
+
+
 class _Acc:
-    def __init__(self, sid: int, header: ElementTree.Element) -> None:
+    def __init__(self, sid: int, header: ElementTree.Element, start: int) -> None:
         self.sid = sid
         self.header = header
-        fmt = header.findtext("channel_format", "float32")
-        self.fmt = fmt
+        self.start = start
+        self.name = header.findtext("name", "") or "?"
+        self.fmt = header.findtext("channel_format", "float32") or ""
+        self.nch_text = header.findtext("channel_count", "1") or ""
         try:
-            self.nch = int(header.findtext("channel_count", "1"))
+            nch: int | None = int(self.nch_text)
         except ValueError:
-            self.nch = 1
+            nch = None
+        self.nch = nch if nch is not None and 1 <= nch <= MAX_CHANNELS else None
         try:
-            rate = float(header.findtext("nominal_srate", "0"))
+            self.rate = float(header.findtext("nominal_srate", "0") or "0")
         except ValueError:
-            rate = 0.0
-        self.tdiff = 1.0 / rate if rate > 0 else 0.0
-        self.last_t = 0.0
-        self.stamps: list[np.ndarray] = []
-        self.values: list[Any] = []
-        self.offidx: list[np.ndarray] = []
+            self.rate = math.nan
+        self.pieces: list[_Piece | None] = []  # None: a damaged stretch (samples may be lost)
         self.clock_t: list[float] = []
         self.clock_v: list[float] = []
         self.footer: ElementTree.Element | None = None
-        self.breaks: list[int] = []
-        self.count = 0
+
+    def label(self) -> str:
+        return f"stream {self.sid} ({self.name})"
+
+    def brk(self) -> None:
+        if self.pieces and self.pieces[-1] is None:
+            return
+        self.pieces.append(None)
 
 
 def read_varlen(buf: memoryview, pos: int) -> tuple[int, int]:
@@ -216,72 +343,252 @@ def read_varlen(buf: memoryview, pos: int) -> tuple[int, int]:
     raise ValueError(f"invalid variable-length integer width {nb}")
 
 
-def _samples(acc: _Acc, buf: memoryview, pos: int, end: int) -> int:
-    n, pos = read_varlen(buf, pos)
-    vt = VALUE_TYPES.get(acc.fmt)
+def _decode(
+    buf: memoryview, pc: _Piece, fmt: str, nch: int, tdiff: float, last_t: float
+) -> tuple[np.ndarray, Any, float]:
+    """Time stamps and values of one samples chunk read as ``nch`` channels of ``fmt``, and
+    the last time stamp; ``ValueError`` where they do not fit the chunk."""
+    n, pos, end = pc.n, pc.pos, pc.end
+    vt = VALUE_TYPES.get(fmt)
+    if vt is None and fmt != "string":
+        raise ValueError(f"unknown channel_format {fmt!r}")
     # a damaged count must not allocate gigabytes: each sample takes at least its flag byte
     # and its values (strings: a flag and a length byte)
-    least = 1 + (np.dtype(vt).itemsize * acc.nch if vt is not None else 2 * acc.nch)
+    least = 1 + (np.dtype(vt).itemsize * nch if vt is not None else 2 * nch)
     if n * least > end - pos:
         raise ValueError(f"{n} samples cannot fit in a chunk of {end - pos} bytes")
     if vt is not None:
-        dt = _sample_dtype(vt, acc.nch)
+        dt = _sample_dtype(vt, nch)
         if pos + n * dt.itemsize == end and n:
             rec = np.frombuffer(buf, dtype=dt, count=n, offset=pos)
             if np.all(rec["flag"] == 8):  # the recorder's layout: one decode for the chunk
-                acc.stamps.append(rec["t"].astype(np.float64))
-                acc.values.append(np.array(rec["v"], dtype=np.dtype(vt).newbyteorder("=")))
-                acc.last_t = float(rec["t"][-1])
-                return n
+                stamps = rec["t"].astype(np.float64)
+                vals = np.array(rec["v"], dtype=np.dtype(vt).newbyteorder("="))
+                return stamps, vals, float(stamps[-1])
     stamps = np.empty(n)
-    vals: Any = [] if vt is None else np.empty((n, acc.nch), dtype=np.dtype(vt).newbyteorder("="))
-    size = 0 if vt is None else np.dtype(vt).itemsize * acc.nch
+    out: Any = [] if vt is None else np.empty((n, nch), dtype=np.dtype(vt).newbyteorder("="))
+    size = 0 if vt is None else np.dtype(vt).itemsize * nch
     for k in range(n):
+        if pos >= end:
+            raise ValueError("samples run past the end of their chunk")
         flag = buf[pos]
         pos += 1
         if flag == 8:
             stamps[k] = struct.unpack_from("<d", buf, pos)[0]
             pos += 8
         elif flag == 0:
-            stamps[k] = acc.last_t + acc.tdiff
+            stamps[k] = last_t + tdiff
         else:
             raise ValueError(f"invalid time stamp flag {flag}")
-        acc.last_t = stamps[k]
+        last_t = stamps[k]
         if vt is None:
             row = []
-            for _ in range(acc.nch):
+            for _ in range(nch):
                 ln, pos = read_varlen(buf, pos)
+                if pos + ln > end:
+                    raise ValueError("a string runs past the end of its chunk")
                 row.append(bytes(buf[pos : pos + ln]).decode("utf-8", "replace"))
                 pos += ln
-            vals.append(row[0] if acc.nch == 1 else row)
+            out.append(row[0] if nch == 1 else row)
         else:
-            vals[k] = np.frombuffer(buf, dtype=vt, count=acc.nch, offset=pos)
+            if pos + size > end:
+                raise ValueError("samples run past the end of their chunk")
+            out[k] = np.frombuffer(buf, dtype=vt, count=nch, offset=pos)
             pos += size
-        if pos > end:
-            raise ValueError("samples run past the end of their chunk")
     if pos != end:
         raise ValueError(f"{n} samples end {end - pos} bytes before their chunk does")
-    acc.stamps.append(stamps)
-    acc.values.append(vals)
-    return n
+    return stamps, out, last_t
+
+
+def _decode_all(
+    buf: memoryview, acc: _Acc, fmt: str, nch: int
+) -> tuple[list[_Decoded | None], list[tuple[int, str]], int]:
+    """Every piece of ``acc`` read as ``nch`` x ``fmt``: the decoded pieces (None: a break),
+    the pieces that do not fit ``(byte, why)``, and how many do."""
+    tdiff = 1.0 / acc.rate if math.isfinite(acc.rate) and acc.rate > 0 else 0.0
+    got: list[_Decoded | None] = []
+    failed: list[tuple[int, str]] = []
+    fit, last_t = 0, 0.0
+    for pc in acc.pieces:
+        if pc is None:
+            got.append(None)
+            continue
+        if pc.n == 0:
+            continue
+        try:
+            stamps, vals, last = _decode(buf, pc, fmt, nch, tdiff, last_t)
+        except (ValueError, struct.error, IndexError) as exc:
+            failed.append((pc.start, str(exc)))
+            got.append(None)  # its samples are lost: a break
+            continue
+        last_t = last
+        fit += 1
+        got.append(_Decoded(pc.start, stamps, vals, pc.offset))
+    return got, failed, fit
+
+
+def _candidates(buf: memoryview, acc: _Acc) -> list[tuple[str, int]]:
+    """Layouts ``(channel_format, channel_count)`` a stream's samples chunks may have, from
+    their byte counts, most likely first (for a header that does not fit them)."""
+    widths: dict[int, int] = {}
+    for pc in acc.pieces:
+        if pc is not None and pc.n and (pc.end - pc.pos) % pc.n == 0:
+            w = (pc.end - pc.pos) // pc.n
+            if buf[pc.pos] == 8:
+                widths[w] = widths.get(w, 0) + pc.n
+    out: list[tuple[str, int]] = []
+    for w in sorted(widths, key=lambda k: -widths[k]):
+        per = w - 9  # value bytes of a sample with its time stamp
+        if acc.fmt in VALUE_TYPES and per % np.dtype(VALUE_TYPES[acc.fmt]).itemsize == 0:
+            out.append((acc.fmt, per // np.dtype(VALUE_TYPES[acc.fmt]).itemsize))
+        if acc.nch is not None and per % acc.nch == 0 and per // acc.nch in _PREFERRED:
+            out.append((_PREFERRED[per // acc.nch], acc.nch))
+        if per % 4 == 0:
+            out.append(("float32", per // 4))
+    out.append(("string", 1))
+    seen: list[tuple[str, int]] = []
+    for c in out:
+        if c not in seen and 1 <= c[1] <= MAX_CHANNELS and c != (acc.fmt, acc.nch):
+            seen.append(c)
+    return seen
+
+
+def _read_stream(
+    buf: memoryview, acc: _Acc, problems: list[str], skipped: list[int]
+) -> tuple[str, int, list[_Decoded | None]]:
+    """Decode a stream's samples chunks with the layout its header gives, or, where that does
+    not fit most of them (a damaged channel_count or channel_format), with the layout their
+    byte counts give; chunks that fit neither are skipped (named in ``problems``)."""
+    total = sum(1 for pc in acc.pieces if pc is not None and pc.n)
+    header_ok = acc.nch is not None and (acc.fmt in VALUE_TYPES or acc.fmt == "string")
+    best: tuple[str, int, list[_Decoded | None], list[tuple[int, str]], int] | None = None
+    if header_ok:
+        assert acc.nch is not None
+        got, failed, fit = _decode_all(buf, acc, acc.fmt, acc.nch)
+        best = (acc.fmt, acc.nch, got, failed, fit)
+    if total and (best is None or 2 * best[4] < total):
+        for fmt, nch in _candidates(buf, acc):
+            got, failed, fit = _decode_all(buf, acc, fmt, nch)
+            if fit and (best is None or fit > best[4]):
+                best = (fmt, nch, got, failed, fit)
+            if 2 * fit >= total:
+                break
+        if best is not None and (best[0], best[1]) != (acc.fmt, acc.nch):
+            said = []
+            if best[0] != acc.fmt:
+                said.append(f"channel_format {acc.fmt!r}")
+            if best[1] != acc.nch:
+                try:
+                    said.append(f"channel_count {int(acc.nch_text)}")
+                except ValueError:
+                    said.append(f"channel_count {acc.nch_text!r}")
+            problems.append(
+                f"{acc.label()}: its header says {' and '.join(said)}, but its samples chunks "
+                f"hold {best[1]} channel(s) of {best[0]}: read as such (a damaged header)"
+            )
+    if best is None:
+        if total:
+            problems.append(
+                f"{acc.label()}: its header (channel_format {acc.fmt!r}, channel_count "
+                f"{acc.nch_text!r}) fits none of its samples chunks, nor does any other layout: "
+                "its samples are skipped"
+            )
+        nch = acc.nch or 1
+        fmt = acc.fmt if acc.fmt in VALUE_TYPES or acc.fmt == "string" else "float32"
+        return fmt, nch, [None] if total else []
+    fmt, nch, got, failed, _ = best
+    skipped.extend(b for b, _why in failed)  # samples of some stream are missing there
+    if failed:
+        problems.append(
+            f"{acc.label()}: {len(failed)} samples chunk(s) that do not fit it ({nch} x {fmt}), "
+            f"first at byte {failed[0][0]} ({failed[0][1]}): skipped"
+        )
+    return fmt, nch, got
+
+
+def _misrouted(
+    streams: dict[int, tuple[_Acc, str, int, list[_Decoded | None]]],
+    problems: list[str],
+    skipped: list[int],
+) -> None:
+    """Samples chunks whose stream id was damaged into that of another stream of the same
+    layout: their samples come at a rate far from the stream's own, at the rate of another
+    stream, and fill a hole in that stream's time stamps. They are dropped, and their byte
+    offsets added to ``skipped``."""
+    stamps = {
+        sid: np.concatenate([d.stamps for d in got if d is not None] or [np.zeros(0)])
+        for sid, (_a, fmt, _n, got) in streams.items()
+        if fmt != "string"
+    }
+    for sid, (acc, fmt, nch, got) in streams.items():
+        if fmt == "string" or not (math.isfinite(acc.rate) and acc.rate > 0):
+            continue
+        for i, d in enumerate(got):
+            if d is None or len(d.stamps) < 3:
+                continue
+            t0, t1 = float(d.stamps[0]), float(d.stamps[-1])
+            span = t1 - t0
+            if not (math.isfinite(span) and span > 0):
+                continue
+            rate = (len(d.stamps) - 1) / span
+            if 0.5 <= rate / acc.rate <= 2.0:
+                continue
+            for oid, (other, ofmt, onch, _og) in streams.items():
+                ts = stamps.get(oid)
+                if (
+                    oid == sid or (ofmt, onch) != (fmt, nch) or ts is None
+                    or not (math.isfinite(other.rate) and 0.8 <= rate / other.rate <= 1.25)
+                ):  # fmt: skip
+                    continue
+                k = int(np.searchsorted(ts, t0))
+                if (
+                    k == int(np.searchsorted(ts, t1, side="right"))
+                    and 0 < k < len(ts)
+                    and (ts[k] - ts[k - 1] >= span)
+                ):
+                    problems.append(
+                        f"a samples chunk at byte {d.start} labelled {acc.label()} holds samples "
+                        f"at {rate:.4g} Hz that fill a hole in {other.label()}: skipped (a "
+                        "damaged stream id)"
+                    )
+                    got[i] = None
+                    skipped.append(d.start)
+                    break
+
+
+def _read_bytes(p: Path) -> tuple[bytes | bytearray, list[str]]:
+    if p.suffix.lower() == ".xdfz":
+        raw, note = gunzip(p)
+        return raw, [note] if note else []
+    return p.read_bytes(), []
 
 
 def read_xdf(path: str | Path) -> XdfFile:
-    """Read every chunk of an XDF file (``.xdfz``: gzip) into :class:`XdfFile`.
+    """Read every chunk of an XDF file (``.xdfz``: gzip, see :func:`gunzip`) into
+    :class:`XdfFile`.
 
     Never raises on damage after the magic bytes: a chunk that cannot be parsed is named in
     :attr:`XdfFile.problems` (with its byte offset) and reading resumes after the next boundary
-    chunk; a file cut short keeps every complete chunk. Raises ``OSError`` when the file cannot
-    be read and ``ValueError`` when it is not XDF at all.
+    chunk; a file cut short keeps every complete chunk. Values that no chunk can hold are not
+    believed: a samples chunk whose count cannot fit it, or that does not fit its stream's
+    layout, is skipped; a stream header whose channel count or format does not fit its samples
+    chunks is repaired from their byte counts; a samples chunk of a stream without a header,
+    or whose stream id was damaged into another stream's, is skipped and counted. Wherever
+    samples are skipped, :attr:`XdfStream.breaks` says so. Raises ``OSError`` when the file
+    cannot be read and ``ValueError`` when it is not XDF at all
+    (:class:`DecompressionLimitError`: a ``.xdfz`` file that decompresses to too much).
     """
     p = Path(path)
-    raw = gzip.decompress(p.read_bytes()) if p.suffix.lower() == ".xdfz" else p.read_bytes()
+    raw, problems = _read_bytes(p)
     if raw[:4] != MAGIC:
         raise ValueError(f"{p.name}: not an XDF file (no 'XDF:' magic bytes)")
     buf = memoryview(raw)
-    out = XdfFile(str(p), None)
+    out = XdfFile(str(p), None, problems=problems)
     accs: dict[int, _Acc] = {}
     order: list[int] = []
+    orphans: dict[int, list[int]] = {}  # stream id: [samples chunks, first byte]
+    lost: dict[int, str] = {}  # stream id: why its header could not be read
+    skipped: list[int] = []  # byte offsets of samples chunks left out (whose stream lost them)
     pos = 4
     size = len(raw)
     while pos < size:
@@ -303,36 +610,68 @@ def read_xdf(path: str | Path) -> XdfFile:
             (tag,) = struct.unpack_from("<H", buf, pos)
             pos += 2
             if tag == TAG_FILE_HEADER:
-                out.header = ElementTree.fromstring(bytes(buf[pos:end]))
+                try:
+                    out.header = ElementTree.fromstring(bytes(buf[pos:end]))
+                except ElementTree.ParseError as exc:
+                    out.problems.append(f"the file header at byte {start} is unreadable ({exc})")
             elif tag in (TAG_STREAM_HEADER, TAG_SAMPLES, TAG_CLOCK_OFFSET, TAG_STREAM_FOOTER):
                 (sid,) = struct.unpack_from("<I", buf, pos)
                 pos += 4
+                if pos > end:
+                    raise ValueError(f"a chunk of {length} bytes has no room for its stream id")
                 if tag == TAG_STREAM_HEADER:
-                    accs[sid] = _Acc(sid, ElementTree.fromstring(bytes(buf[pos:end])))
-                    order.append(sid)
+                    if sid in accs:
+                        out.problems.append(
+                            f"a second header of {accs[sid].label()} at byte {start}: ignored, "
+                            "the first is kept"
+                        )
+                    else:
+                        try:
+                            el = ElementTree.fromstring(bytes(buf[pos:end]))
+                        except ElementTree.ParseError as exc:
+                            why = f"its header at byte {start} is unreadable ({exc})"
+                            lost.setdefault(sid, why)
+                        else:
+                            accs[sid] = _Acc(sid, el, start)
+                            order.append(sid)
+                            lost.pop(sid, None)
                 elif sid not in accs:
-                    # a chunk of a stream whose header was lost: its length is still good
-                    out.problems.append(
-                        f"a chunk of stream {sid} at byte {start}, whose header is missing: skipped"
-                    )
+                    # a chunk of a stream whose header was lost (or whose stream id is damaged):
+                    # its length is still good; the samples it held are missing somewhere
+                    if tag == TAG_SAMPLES:
+                        orphans.setdefault(sid, [0, start])[0] += 1
+                        skipped.append(start)
                 elif tag == TAG_SAMPLES:
                     acc = accs[sid]
-                    n = _samples(acc, buf, pos, end)
-                    acc.offidx.append(np.full(n, len(acc.clock_v) - 1, dtype=np.int64))
-                    acc.count += n
+                    n, at = read_varlen(buf, pos)
+                    if n > end - at:  # each sample takes at least two bytes
+                        out.problems.append(
+                            f"a samples chunk of {acc.label()} at byte {start}: {n} samples "
+                            f"cannot fit in a chunk of {end - at} bytes: skipped"
+                        )
+                        skipped.append(start)
+                    else:
+                        acc.pieces.append(_Piece(start, at, end, n, len(acc.clock_v) - 1))
                 elif tag == TAG_CLOCK_OFFSET:
+                    if end - pos < 16:
+                        raise ValueError(f"a clock offset chunk of {length} bytes")
                     ct, cv = struct.unpack_from("<dd", buf, pos)
                     accs[sid].clock_t.append(ct)
                     accs[sid].clock_v.append(cv)
                 else:
-                    accs[sid].footer = ElementTree.fromstring(bytes(buf[pos:end]))
+                    try:
+                        accs[sid].footer = ElementTree.fromstring(bytes(buf[pos:end]))
+                    except ElementTree.ParseError as exc:
+                        out.problems.append(
+                            f"the footer of {accs[sid].label()} at byte {start} is unreadable "
+                            f"({exc}): ignored"
+                        )
             elif tag != TAG_BOUNDARY:
                 out.problems.append(f"unknown chunk tag {tag} at byte {start}: skipped")
             pos = end
-        except (ValueError, struct.error, IndexError, ElementTree.ParseError) as exc:
+        except (ValueError, struct.error, IndexError) as exc:
             for a in accs.values():  # any stream may have lost samples here
-                if not a.breaks or a.breaks[-1] != a.count:
-                    a.breaks.append(a.count)
+                a.brk()
             nxt = raw.find(BOUNDARY_UUID, start + 1)
             where = f"a damaged chunk at byte {start} ({exc})"
             if nxt < 0:
@@ -340,28 +679,101 @@ def read_xdf(path: str | Path) -> XdfFile:
                 break
             pos = nxt + len(BOUNDARY_UUID)
             out.problems.append(f"{where}: skipped {pos - start} bytes to the next boundary")
+    for sid, (k, first) in orphans.items():
+        why = lost.get(sid, "which has no header")
+        out.problems.append(
+            f"{k} samples chunk(s) of stream {sid} ({why}), the first at byte {first}: skipped"
+        )
+    for sid, why in lost.items():
+        if sid not in orphans:
+            out.problems.append(f"stream {sid}: {why}; it is left out")
+    streams = {
+        sid: (accs[sid], *_read_stream(buf, accs[sid], out.problems, skipped)) for sid in order
+    }
+    _misrouted(streams, out.problems, skipped)
     for sid in order:
-        a = accs[sid]
-        if a.fmt == "string":
-            series: Any = [v for part in a.values for v in part]
+        a, fmt, nch, got = streams[sid]
+        parts = [d for d in got if d is not None]
+        breaks: set[int] = set()
+        count = 0
+        for d in got:
+            if d is None:
+                breaks.add(count)
+            else:
+                count += len(d.stamps)
+        # a samples chunk skipped anywhere may have been this stream's (its id damaged)
+        cum = np.cumsum([0] + [len(d.stamps) for d in parts])
+        lost_at = np.searchsorted([d.start for d in parts], sorted(set(skipped)))
+        breaks.update(int(cum[k]) for k in lost_at)
+        stamps = np.concatenate([d.stamps for d in parts]) if parts else np.zeros(0)
+        if fmt == "string":
+            series: Any = [v for d in parts for v in d.values]
         else:
-            dtype = VALUE_TYPES.get(a.fmt, "<f4")
+            dtype = np.dtype(VALUE_TYPES[fmt]).newbyteorder("=")
             series = (
-                np.concatenate(a.values)
-                if a.values
-                else np.zeros((0, a.nch), dtype=np.dtype(dtype).newbyteorder("="))
+                np.concatenate([d.values for d in parts]) if parts else np.zeros((0, nch), dtype)
             )
+        if (fmt, str(nch)) != (a.fmt, a.nch_text):  # the layout read, for every reader after
+            for tag, val in (("channel_format", fmt), ("channel_count", str(nch))):
+                node = a.header.find(tag)
+                if node is None:
+                    node = ElementTree.SubElement(a.header, tag)
+                node.text = val
         out.streams.append(
             XdfStream(
                 sid,
                 a.header,
-                np.concatenate(a.stamps) if a.stamps else np.zeros(0),
+                stamps,
                 series,
                 np.asarray(a.clock_t, dtype=np.float64),
                 np.asarray(a.clock_v, dtype=np.float64),
-                np.concatenate(a.offidx) if a.offidx else np.zeros(0, dtype=np.int64),
+                np.concatenate([np.full(len(d.stamps), d.offset, dtype=np.int64) for d in parts])
+                if parts
+                else np.zeros(0, dtype=np.int64),
                 a.footer,
-                a.breaks,
+                sorted(breaks),
             )
         )
     return out
+
+
+def encode_xdf(xf: XdfFile) -> bytes:
+    """An XDF file of what :func:`read_xdf` made of one: each stream's header (as repaired),
+    its samples (those it kept, every one with its time stamp), its clock offsets where they
+    came among them, and its footer. Other readers (pyxdf) read a damaged file through it, so
+    they never see the values :func:`read_xdf` did not believe."""
+    info = xf.header
+    if info is None:
+        info = ElementTree.Element("info")
+        ElementTree.SubElement(info, "version").text = "1.0"
+    out = [MAGIC, chunk(TAG_FILE_HEADER, ElementTree.tostring(info, encoding="utf-8"))]
+    for st in xf.streams:
+        sid = struct.pack("<I", st.stream_id)
+        out.append(chunk(TAG_STREAM_HEADER, sid + ElementTree.tostring(st.header, "utf-8")))
+        idx = np.asarray(st.offset_index)
+        for k in range(-1, len(st.clock_values)):
+            sel = np.flatnonzero(idx == k)
+            if sel.size:
+                ts = st.time_stamps[sel]
+                if st.fmt == "string":
+                    rows = [st.time_series[i] for i in sel.tolist()]
+                    out.append(_strings_chunk(st.stream_id, ts, rows))
+                else:
+                    out.append(numeric_samples(st.stream_id, ts, st.time_series[sel], st.fmt))
+            if k + 1 < len(st.clock_values):
+                out.append(
+                    clock_offset(st.stream_id, st.clock_times[k + 1], st.clock_values[k + 1])
+                )
+        if st.footer is not None:
+            out.append(chunk(TAG_STREAM_FOOTER, sid + ElementTree.tostring(st.footer, "utf-8")))
+    return b"".join(out)
+
+
+def _strings_chunk(stream_id: int, timestamps: np.ndarray, rows: list[Any]) -> bytes:
+    parts = [struct.pack("<I", stream_id), varlen(len(rows))]
+    for t, row in zip(np.asarray(timestamps, dtype=np.float64).tolist(), rows, strict=True):
+        parts.append(b"\x08" + struct.pack("<d", t))
+        for v in row if isinstance(row, list) else [row]:
+            b = str(v).encode("utf-8")
+            parts.append(varlen(len(b)) + b)
+    return chunk(TAG_SAMPLES, b"".join(parts))
