@@ -110,11 +110,12 @@ class TerminalView:
             self._drawn = len(lines)
         else:
             z = "calibrating" if snap.calibrating else snap.zone
-            # streams that are not delivering, named once the session has started
+            # streams that are not delivering, named once the session has started, and those
+            # that cannot run
             bad = tuple(
                 f"{m.upper()} {st.state}"
                 for m, st in snap.streams.items()
-                if st.state in ("lagging", "lost")
+                if st.state in ("lagging", "lost", "unusable")
             )
             # a line per second of session, change of zone or change of a stream's state:
             # while no new frame comes (the streams wait, lag or were lost) the last line

@@ -86,6 +86,8 @@ def live_session(
         sources, config, baseline, record=path, metadata=meta,
         report=not getattr(args, "no_report", False), **options,
     )  # fmt: skip
+    for text in live.engine.problems(" cannot run: "):
+        print(f"wot: warning: {text} (the session runs without it)", file=sys.stderr)
     if path is not None:
         # the default folder fills up unseen (a few MB a demo; wot sys-info shows it): say
         # how not to
@@ -104,10 +106,14 @@ def run_engine(
     real_time: bool = False,
 ) -> tuple[int, dict[str, Any] | None]:
     """Show the live session in a window or in the terminal until ``--duration`` seconds of
-    session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, or the
-    reader of the output goes away (a closed pipe). Each ends the session alike: the recording
-    closed, its report written, how it ended said. Returns the exit code and the summary of the
-    recording's analysis (None without a session report).
+    session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, the reader
+    of the output goes away (a closed pipe), or the engine fails. Each ends
+    the session alike: the recording closed, its report written, how it ended said. Returns the
+    exit code and the summary of the recording's analysis (None without a session report).
+
+    The exit code is 0, or 1 when the engine failed (the error is said on one line) or a
+    stream could not run (:meth:`~wot_biofeedback.engine.Engine.problems`; the session ran on
+    the others).
 
     ``real_time``: the sources are sensors, whose session seconds are wall seconds; while
     every stream is lost the session time stands still, and the wall clock since it last moved
@@ -126,13 +132,14 @@ def run_engine(
         now = time.monotonic()
         if t > moved["t"]:
             moved.update(t=t, wall=now)
-        states = [st.state for st in snap.streams.values()]
-        if states and all(s == "lost" for s in states) and math.isfinite(moved["t"]):
+        if snap.all_lost and math.isfinite(moved["t"]):
             return max(t, moved["t"] + now - moved["wall"])
         return t
 
     def done(snap: Any) -> bool:
-        if args.duration is not None and elapsed(snap) >= args.duration:
+        if snap.error:  # the engine's thread ended: no new data can come
+            end["why"] = "engine error"
+        elif args.duration is not None and elapsed(snap) >= args.duration:
             end["why"] = f"--duration {args.duration:g} s"
         elif finished is not None and finished(snap):
             end["why"] = over
@@ -161,6 +168,15 @@ def run_engine(
         out = live.stop()
         say_end(engine, end["why"])
         summary = say_outcome(out)
+    if engine.error is not None:
+        err = engine.error
+        print(f"wot: error: the engine failed ({type(err).__name__}: {err}); the session was "
+              "ended there", file=sys.stderr)  # fmt: skip
+        code = code or 1
+    problems = engine.problems()
+    if problems:
+        print(f"wot: error: the session ran without {'; '.join(problems)}", file=sys.stderr)
+        code = code or 1
     return code, summary
 
 

@@ -171,6 +171,11 @@ class LslSource:
     eda_unit : str, optional
         Unit of an EDA stream (``uS``, ``nS``, ``mS``, ``S``, ``raw:SCALE``); overrides the
         stream's metadata. EDA samples are scaled to µS.
+    strict : bool
+        A stream that cannot feed ``modality`` (an irregular rate for a sampled signal, too
+        few channels) raises :class:`StreamNotFoundError`; with ``strict=False`` it is kept,
+        delivers nothing, and :attr:`problem` says why (the engine reports it and runs on
+        with the other streams).
 
     Attributes
     ----------
@@ -179,6 +184,8 @@ class LslSource:
     note : str
         A problem with the stream found while running (e.g. an implausible EDA level), '' if
         none.
+    problem : str
+        Why the stream cannot feed its modality at all ('' if it can; see ``strict``).
     """
 
     def __init__(
@@ -187,6 +194,7 @@ class LslSource:
         info: pylsl.StreamInfo,
         channel: int | str = 0,
         eda_unit: str | None = None,
+        strict: bool = True,
     ) -> None:
         # a bad --eda-unit is the user's error: say so before connecting
         forced = parse_eda_unit(eda_unit) if eda_unit and modality == "eda" else None
@@ -200,8 +208,9 @@ class LslSource:
         self.fs = float(self.info.nominal_srate())
         # an RR stream is irregular by nature (one value per beat); nominally 1 value/s
         self.irregular = self.fs <= 0
+        self.problem = ""
         if self.irregular and modality != "rr":
-            raise StreamNotFoundError(
+            self.problem = (
                 f"stream {self.info.name()!r} has an irregular rate; "
                 f"{modality} needs a sampled signal"
             )
@@ -210,12 +219,19 @@ class LslSource:
         width = MODALITIES[modality].width
         if isinstance(channel, str):  # a label or an index, e.g. from --ecg-channel
             channel = channel_index(self.info, channel)
-        if not 0 <= channel <= self.info.channel_count() - width:
+        if not self.problem and not 0 <= channel <= self.info.channel_count() - width:
             need = f"channels {channel}-{channel + 2}" if width == 3 else f"channel {channel}"
-            raise StreamNotFoundError(
+            self.problem = (
                 f"stream {self.info.name()!r} has {self.info.channel_count()} channels; "
                 f"{modality} needs {need}"
             )
+        if self.problem:
+            if strict:
+                self.inlet.close_stream()
+                raise StreamNotFoundError(self.problem)
+            # kept, to be reported as a stream that cannot run; it delivers nothing
+            self.inlet.close_stream()
+            channel = 0
         self.channel = channel
         self.width = width
         self.unit = (channel_units(self.info) or [""])[channel]
@@ -292,6 +308,8 @@ class LslSource:
 
     def pull(self) -> PullResult:
         """Pull whatever has arrived, without blocking."""
+        if self.problem:  # closed: it cannot feed its modality
+            return PullResult(np.empty(0), np.empty(0))
         try:
             _, stamps = self.inlet.pull_chunk(
                 timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._buf

@@ -74,7 +74,9 @@ ZONE_WORDS = {
     "unknown": "Unknown / checking signals",
 }
 CALIBRATING_WORDS = "Calibrating baseline…"
-STREAM_COLOURS = {"ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY}
+STREAM_COLOURS = {
+    "ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY, "unusable": VERMILLION,
+}  # fmt: skip
 MARK_COLOURS = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
 """Colour of the event marks on each role's raw trace (the roles of ``modalities.ROLES``)."""
 UNIT_TEXT = {"uS": "µS"}  # units as written on screen
@@ -627,7 +629,7 @@ class MainWindow(QMainWindow):
     def _draw_banner(self, snap: Snapshot) -> None:
         calibrating = snap.calibrating and snap.zone == "unknown" and snap.n_frames > 0
         # with every input lost the engine produces no frames: its last zone is stale
-        stale = bool(snap.streams) and all(s.state == "lost" for s in snap.streams.values())
+        stale = snap.all_lost
         if stale:
             words, bg = ZONE_WORDS["unknown"], GREY
         elif calibrating:
