@@ -285,6 +285,37 @@ def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_demo_ends_on_sigterm_or_sighup_as_on_ctrl_c(tmp_path, name):
+    """A service manager's stop (SIGTERM) and a closed terminal (SIGHUP) end a live session as
+    Ctrl-C does (they used to kill it: no end record, no report): the recording closed with
+    its end record, the report written, exit 0."""
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} on this platform")
+    rec = tmp_path / "demo.xdf"
+    with subprocess.Popen(
+        [*WOT, "demo", "--headless", "--speed", "20", "--record", str(rec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    ) as p:  # fmt: skip
+        try:
+            assert p.stdout.readline().startswith(f"recording to {rec}")
+            assert p.stdout.readline().startswith("[")  # the session runs
+            assert p.stdout.readline().startswith("[")
+            p.send_signal(getattr(signal, name))
+            rest = p.stdout.read()
+            err = p.stderr.read()
+            p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert p.returncode == 0, err
+    assert not err.strip(), err
+    assert f"stopped ({name}) after 00:" in rest and "session report:" in rest, rest
+    summary = _load_session(rec)
+    assert summary["fraction_in_zone"]
+
+
+@pytest.mark.timeout(90)
 def test_demo_to_the_end_of_its_scenario_reads_as_the_end_of_the_session(tmp_path):
     """The simulator's streams end with its script: that is the end of the session, never
     reported as lost signals (on screen, or as markers in the recording)."""
@@ -502,6 +533,7 @@ def test_run_goes_on_without_a_stream_it_cannot_run(
     )
     pub.start()
     rec = tmp_path / "s.xdf"
+    handler = signal.getsignal(signal.SIGTERM)
     try:
         argv = ["run", "--source-id", source_id, "--timeout", "10", "--duration", "30",
                 "--headless", "--record", str(rec),
@@ -511,6 +543,7 @@ def test_run_goes_on_without_a_stream_it_cannot_run(
         pub.stop()
     out, err = capsys.readouterr()
     assert code == 1, err
+    assert signal.getsignal(signal.SIGTERM) is handler  # wot run's own handler is gone again
     name = f"{source_id}-{bad.upper()}"
     assert f"wot: warning: {bad} ({name}, {rates[f'{bad}_fs']:g} Hz) cannot run: {says}" in err
     # one line says why the exit code is not 0, and nothing else is an error

@@ -15,6 +15,7 @@ from typing import Any
 from .._extras import window_available
 from ..errors import InputError
 from ._console import quiet_stdout, say, stdout_gone
+from ._signals import StopSignal, stop_signals
 
 
 def has_display() -> bool:
@@ -106,8 +107,8 @@ def run_engine(
     real_time: bool = False,
 ) -> tuple[int, dict[str, Any] | None]:
     """Show the live session in a window or in the terminal until ``--duration`` seconds of
-    session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, the reader
-    of the output goes away (a closed pipe), or the engine fails. Each ends
+    session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, SIGTERM or
+    SIGHUP, the reader of the output goes away (a closed pipe), or the engine fails. Each ends
     the session alike: the recording closed, its report written, how it ended said. Returns the
     exit code and the summary of the recording's analysis (None without a session report).
 
@@ -149,25 +150,35 @@ def run_engine(
             return False
         return True
 
-    code = 0
-    try:
-        live.start()
-        if not args.headless and has_display() and window_available():
-            from ..ui import run_window
+    def stopped_by(name: str) -> None:  # a signal closed the window
+        end["why"] = "Ctrl-C" if name == "SIGINT" else name
 
-            client = not getattr(args, "no_client_view", False)
-            code = int(run_window(engine, truth=truth, client=client, until=done))
-        else:
-            run_terminal(engine.snapshot, done, TerminalView(title=title), truth)
-    except KeyboardInterrupt:
-        end["why"] = "Ctrl-C"
-    except BrokenPipeError:  # the reader went (``| head``): end as on Ctrl-C, quietly
-        quiet_stdout()
-        end["why"] = "output closed"
-    finally:
-        out = live.stop()
-        say_end(engine, end["why"])
-        summary = say_outcome(out)
+    code = 0
+    with stop_signals() as signals:
+        try:
+            live.start()
+            if not args.headless and has_display() and window_available():
+                from ..ui import run_window
+
+                client = not getattr(args, "no_client_view", False)
+                code = int(
+                    run_window(engine, truth=truth, client=client, until=done,
+                               on_signal=stopped_by)
+                )  # fmt: skip
+            else:
+                run_terminal(engine.snapshot, done, TerminalView(title=title), truth)
+        except KeyboardInterrupt:
+            end["why"] = "Ctrl-C"
+        except StopSignal as sig:  # SIGTERM, SIGHUP: as Ctrl-C
+            end["why"] = sig.name
+        except BrokenPipeError:  # the reader went (``| head``): end as on Ctrl-C, quietly
+            quiet_stdout()
+            end["why"] = "output closed"
+        finally:
+            signals["stopping"] = True
+            out = live.stop()
+            say_end(engine, end["why"])
+            summary = say_outcome(out)
     if engine.error is not None:
         err = engine.error
         print(f"wot: error: the engine failed ({type(err).__name__}: {err}); the session was "
@@ -187,8 +198,9 @@ def say_end(engine: Any, why: str) -> None:
 
     s = engine_summary(engine)
     at = clock(engine.snapshot(history_since=0).session_s)
-    head = f"stopped (Ctrl-C) after {at}" if why == "Ctrl-C" else f"session ended after {at}"
-    if why and why != "Ctrl-C":
+    signalled = why in ("Ctrl-C", "SIGTERM", "SIGHUP")
+    head = f"stopped ({why}) after {at}" if signalled else f"session ended after {at}"
+    if why and not signalled:
         head += f" ({why})"
     frac = s.get("fraction_in_zone", {})
     zones = (
