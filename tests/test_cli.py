@@ -650,3 +650,48 @@ def test_a_failure_on_the_engine_thread_ends_the_session_with_a_clear_error(
     end = _session_records(rec)[-1]
     assert end["event"] == "end" and "injected: the inlet broke" in end["error"]
     assert "in pull" in end["traceback"]  # where it happened, for a bug report
+
+
+def _outlet(name: str, stype: str, source_id: str) -> pylsl.StreamOutlet:
+    return pylsl.StreamOutlet(pylsl.StreamInfo(name, stype, 1, 250.0, pylsl.cf_float32, source_id))
+
+
+def test_run_warns_of_several_candidates_and_refuses_to_mix_sources(source_id, capsys):
+    """Two ECG streams (another client's on the network) and an EDA stream from a third
+    source: wot run names the candidates, and will not fuse one source's ECG with another's
+    EDA without being told; nothing starts. The types are this test's own, so other tests'
+    streams on the network are no candidates."""
+    ecg, eda = f"ECG{source_id}", f"EDA{source_id}"
+    keep = [  # noqa: F841 (the outlets live as long as the test)
+        _outlet("client-a-ECG", ecg, f"{source_id}-a-ecg"),
+        _outlet("client-b-ECG", ecg, f"{source_id}-b-ecg"),
+        _outlet("band-c-EDA", eda, f"{source_id}-c-eda"),
+    ]
+    argv = ["run", "--ecg-type", ecg, "--eda-type", eda, "--resp-type", "", "--acc-type", "",
+            "--timeout", "3", "--headless", "--no-record"]  # fmt: skip
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    warn, error = lines
+    assert warn.startswith("wot: warning: 2 ECG streams found: ")
+    for n, sid in (("client-a-ECG", "a-ecg"), ("client-b-ECG", "b-ecg")):
+        assert f"{n} (source_id {source_id}-{sid}, host " in warn
+    assert "--source-id" in warn
+    assert error.startswith("wot: error: the streams found come from different sources")
+    assert f"{source_id}-c-eda" in error and f"{source_id}-a-ecg" in error
+    assert "--source-id PREFIX" in error and "--allow-mixed-sources" in error
+    assert "recording to" not in out and not _status_lines(out)
+
+
+def test_stream_types_are_compared_never_put_into_a_query(source_id, capsys):
+    """``--ecg-type "ECG' or type='EDA"`` used to select an EDA stream as ECG (the type went
+    into liblsl's query text); it is a type no stream has."""
+    ecg, eda = f"ECG{source_id}", f"EDA{source_id}"
+    keep = [_outlet("e", eda, f"{source_id}-eda")]  # noqa: F841
+    argv = ["run", "--ecg-type", f"{ecg}' or type='{eda}", "--eda-type", "", "--resp-type", "",
+            "--acc-type", "", "--timeout", "1", "--headless", "--no-record"]  # fmt: skip
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"wot: error: no LSL stream with type \"{ecg}' or type='{eda}\" found")
+    assert err.count("\n") == 1 and "recording to" not in out

@@ -33,14 +33,22 @@ def open_sources(
     timeout: float,
     eda_unit: str | None = None,
     channels: dict[str, str | None] | None = None,
+    allow_mixed: bool = False,
 ) -> dict[str, Any]:
-    """:func:`wot_biofeedback.sources.lsl.open_sources`, a missing stream said on stderr."""
+    """:func:`wot_biofeedback.sources.lsl.open_sources`, a missing stream and a choice among
+    several said on stderr."""
     from ..sources.lsl import open_sources
 
-    def warn(msg: str) -> None:
+    def missing(msg: str) -> None:
         print(f"wot: warning: {msg} (continuing without it)", file=sys.stderr)
 
-    return dict(open_sources(types, source_id, timeout, eda_unit, channels, on_missing=warn))
+    def warn(msg: str) -> None:
+        print(f"wot: warning: {msg}", file=sys.stderr)
+
+    return dict(
+        open_sources(types, source_id, timeout, eda_unit, channels, on_missing=missing,
+                     on_warning=warn, allow_mixed=allow_mixed)
+    )  # fmt: skip
 
 
 def record_path(args: argparse.Namespace, prefix: str) -> Path | None:
