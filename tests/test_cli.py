@@ -17,6 +17,7 @@ import pylsl
 import pytest
 
 from wot_biofeedback import cli
+from wot_biofeedback.sources.lsl import LslSource
 
 WOT = [sys.executable, "-m", "wot_biofeedback.cli"]
 ENV = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -304,6 +305,37 @@ def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_demo_ends_on_sigterm_or_sighup_as_on_ctrl_c(tmp_path, name):
+    """A service manager's stop (SIGTERM) and a closed terminal (SIGHUP) end a live session as
+    Ctrl-C does (they used to kill it: no end record, no report): the recording closed with
+    its end record, the report written, exit 0."""
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} on this platform")
+    rec = tmp_path / "demo.xdf"
+    with subprocess.Popen(
+        [*WOT, "demo", "--headless", "--speed", "20", "--record", str(rec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    ) as p:  # fmt: skip
+        try:
+            assert p.stdout.readline().startswith(f"recording to {rec}")
+            assert p.stdout.readline().startswith("[")  # the session runs
+            assert p.stdout.readline().startswith("[")
+            p.send_signal(getattr(signal, name))
+            rest = p.stdout.read()
+            err = p.stderr.read()
+            p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert p.returncode == 0, err
+    assert not err.strip(), err
+    assert f"stopped ({name}) after 00:" in rest and "session report:" in rest, rest
+    summary = _load_session(rec)
+    assert summary["fraction_in_zone"]
+
+
+@pytest.mark.timeout(90)
 def test_demo_to_the_end_of_its_scenario_reads_as_the_end_of_the_session(tmp_path):
     """The simulator's streams end with its script: that is the end of the session, never
     reported as lost signals (on screen, or as markers in the recording)."""
@@ -487,3 +519,200 @@ def test_run_duration_ends_a_session_whose_streams_are_all_lost(source_id, capsy
     # the piped view says the streams went, although the session clock stood still
     assert "| signals: ECG lost, EDA lost, RESP lost" in out, out
     assert took < 60.0  # it ended by itself (the session stood still at ~6 s)
+
+
+def _session_records(rec: Path) -> list[dict]:
+    """The session log of a recording, as JSON records."""
+    import pyxdf
+
+    streams, _ = pyxdf.load_xdf(str(rec))
+    session = next(st for st in streams if st["info"]["name"][0] == "wot-session")
+    return [json.loads(row[0]) for row in session["time_series"]]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("rates", "bad", "says"),
+    [
+        ({"eda_fs": 2.0}, "eda", "EDA sampling rate 2.0 Hz is outside the supported range 4-"),
+        ({"ecg_fs": 40.0}, "ecg", "ECG sampling rate 40.0 Hz is outside the supported range 50-"),
+    ],
+)
+def test_run_goes_on_without_a_stream_it_cannot_run(
+    source_id, tmp_path, capsys, monkeypatch, rates, bad, says
+):
+    """A stream at a rate its signal processing does not support (the engine used to die on
+    its first chunk and show "calibrating" forever, exit 0, nothing recorded): the others run,
+    are recorded and reported; the stream shows as unusable with the reason, the session log
+    and its markers keep it, and the exit code says the session was not complete."""
+    from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)  # cli.main sets it; restored afterwards
+    sess = simulate_session(load_scenario("calm"), SimConfig(seed=2, **rates), 60.0)
+    pub = SimulatorPublisher(
+        sess, source_id=source_id, name_prefix=source_id, speed=4.0, wait_for_consumers=15.0
+    )
+    pub.start()
+    rec = tmp_path / "s.xdf"
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        argv = ["run", "--source-id", source_id, "--timeout", "10", "--duration", "30",
+                "--headless", "--record", str(rec),
+                "--outlet-id", f"{source_id}-engine"]  # fmt: skip
+        code = cli.main(argv)
+    finally:
+        pub.stop()
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert signal.getsignal(signal.SIGTERM) is handler  # wot run's own handler is gone again
+    name = f"{source_id}-{bad.upper()}"
+    assert f"wot: warning: {bad} ({name}, {rates[f'{bad}_fs']:g} Hz) cannot run: {says}" in err
+    # one line says why the exit code is not 0, and nothing else is an error
+    errors = [ln for ln in err.splitlines() if "error" in ln.lower()]
+    assert len(errors) == 1 and errors[0].startswith(f"wot: error: the session ran without {bad} ")
+    assert says in errors[0] and "Traceback" not in err
+    lines = _status_lines(out)
+    assert all(f"signals: {bad.upper()} unusable" in ln for ln in lines), out
+    # the others ran: their features came, to the end of the session
+    good = "SCL=" if bad == "ecg" else "HR="
+    assert any(f"{good}--" not in ln for ln in lines), out
+    assert "(--duration 30 s)" in out
+    summary = _load_session(rec)  # closed, with its end record and its report
+    assert summary["fraction_in_zone"]
+    records = _session_records(rec)
+    engine = next(r for r in records if r["event"] == "engine")
+    assert bad not in engine["sources"] and len(engine["sources"]) == 2
+    assert engine["unusable"][bad]["name"] == name and says in engine["unusable"][bad]["reason"]
+    notes = [r["text"] for r in records if r["event"] == "marker"]
+    assert any(t.startswith(f"[engine] {bad} ({name}") and says in t for t in notes), notes
+    end = records[-1]
+    assert end["event"] == "end" and end["frames"] >= 100 and end["error"] is None
+
+
+@pytest.mark.timeout(90)
+def test_run_with_no_stream_it_can_run_says_so_before_starting(
+    source_id, tmp_path, capsys, monkeypatch
+):
+    from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)
+    sess = simulate_session(load_scenario("calm"), SimConfig(40.0, 2.0, 50.0, seed=2), 30.0)
+    pub = SimulatorPublisher(
+        sess, source_id=source_id, name_prefix=source_id, streams=("ecg", "eda")
+    )
+    pub.start()
+    rec = tmp_path / "none.xdf"
+    try:
+        argv = ["run", "--source-id", source_id, "--timeout", "3", "--headless", "--record",
+                str(rec), "--resp-type", "", "--acc-type", ""]  # fmt: skip
+        code = cli.main(argv)
+    finally:
+        pub.stop()
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("wot: error: no stream can run: ecg ("), err
+    assert "ECG sampling rate 40.0 Hz" in err and "EDA sampling rate 2.0 Hz" in err
+    assert not rec.exists() and "recording to" not in out  # nothing started
+
+
+class _BreaksAfter(LslSource):
+    """A real inlet whose reads fail once 10 s of data have come: a fault injected on the
+    engine's thread (the inlet is real; only its failure is made up)."""
+
+    def pull(self):  # type: ignore[no-untyped-def]
+        got = super().pull()
+        if self.n_samples >= 10 * self.fs:
+            raise RuntimeError("injected: the inlet broke")
+        return got
+
+
+@pytest.mark.timeout(90)
+def test_a_failure_on_the_engine_thread_ends_the_session_with_a_clear_error(
+    source_id, tmp_path, capsys
+):
+    """Whatever still escapes the engine's thread ends the session as any end does (the
+    recording closed, its report written) with one line naming the error and exit code 1;
+    never "calibrating" forever."""
+    from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
+
+    from wot_biofeedback.cli._live import live_session, run_engine
+    from wot_biofeedback.config import EngineConfig
+    from wot_biofeedback.sources.lsl import resolve
+
+    sess = simulate_session(load_scenario("calm"), SimConfig(seed=3), 120.0)
+    pub = SimulatorPublisher(
+        sess, source_id=source_id, name_prefix=source_id, speed=4.0, wait_for_consumers=15.0
+    )
+    pub.start()
+    rec = tmp_path / "fault.xdf"
+    args = argparse.Namespace(record=str(rec), no_record=False, no_report=False,
+                              duration=600.0, headless=True)  # fmt: skip
+    try:
+        sources = {
+            "ecg": _BreaksAfter("ecg", resolve("ECG", source_id=f"{source_id}-ecg", timeout=10)),
+            "eda": LslSource("eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=10)),
+            "resp": LslSource("resp", resolve("RESP", source_id=f"{source_id}-resp", timeout=10)),
+        }
+        live = live_session(args, sources, EngineConfig(), "fault", {"command": "test"},
+                            outlets_source_id=None)  # fmt: skip
+        code, summary = run_engine(live, args, title="fault")
+    finally:
+        pub.stop()
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err == (
+        "wot: error: the engine failed (RuntimeError: injected: the inlet broke); "
+        "the session was ended there\n"
+    )
+    assert "(engine error)" in out.split("session ended after ", 1)[1].splitlines()[0], out
+    assert live.engine.snapshot().error == "RuntimeError('injected: the inlet broke')"
+    assert summary is not None  # the recording was analysed and reported
+    _load_session(rec)
+    end = _session_records(rec)[-1]
+    assert end["event"] == "end" and "injected: the inlet broke" in end["error"]
+    assert "in pull" in end["traceback"]  # where it happened, for a bug report
+
+
+def _outlet(name: str, stype: str, source_id: str) -> pylsl.StreamOutlet:
+    return pylsl.StreamOutlet(pylsl.StreamInfo(name, stype, 1, 250.0, pylsl.cf_float32, source_id))
+
+
+def test_run_warns_of_several_candidates_and_refuses_to_mix_sources(source_id, capsys):
+    """Two ECG streams (another client's on the network) and an EDA stream from a third
+    source: wot run names the candidates, and will not fuse one source's ECG with another's
+    EDA without being told; nothing starts. The types are this test's own, so other tests'
+    streams on the network are no candidates."""
+    ecg, eda = f"ECG{source_id}", f"EDA{source_id}"
+    keep = [  # noqa: F841 (the outlets live as long as the test)
+        _outlet("client-a-ECG", ecg, f"{source_id}-a-ecg"),
+        _outlet("client-b-ECG", ecg, f"{source_id}-b-ecg"),
+        _outlet("band-c-EDA", eda, f"{source_id}-c-eda"),
+    ]
+    argv = ["run", "--ecg-type", ecg, "--eda-type", eda, "--resp-type", "", "--acc-type", "",
+            "--timeout", "3", "--headless", "--no-record"]  # fmt: skip
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    warn, error = lines
+    assert warn.startswith("wot: warning: 2 ECG streams found: ")
+    for n, sid in (("client-a-ECG", "a-ecg"), ("client-b-ECG", "b-ecg")):
+        assert f"{n} (source_id {source_id}-{sid}, host " in warn
+    assert "--source-id" in warn
+    assert error.startswith("wot: error: the streams found come from different sources")
+    assert f"{source_id}-c-eda" in error and f"{source_id}-a-ecg" in error
+    assert "--source-id PREFIX" in error and "--allow-mixed-sources" in error
+    assert "recording to" not in out and not _status_lines(out)
+
+
+def test_stream_types_are_compared_never_put_into_a_query(source_id, capsys):
+    """``--ecg-type "ECG' or type='EDA"`` used to select an EDA stream as ECG (the type went
+    into liblsl's query text); it is a type no stream has."""
+    ecg, eda = f"ECG{source_id}", f"EDA{source_id}"
+    keep = [_outlet("e", eda, f"{source_id}-eda")]  # noqa: F841
+    argv = ["run", "--ecg-type", f"{ecg}' or type='{eda}", "--eda-type", "", "--resp-type", "",
+            "--acc-type", "", "--timeout", "1", "--headless", "--no-record"]  # fmt: skip
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"wot: error: no LSL stream with type \"{ecg}' or type='{eda}\" found")
+    assert err.count("\n") == 1 and "recording to" not in out

@@ -12,10 +12,10 @@ import pytest
 from _synth import breathing, ecg_like, scr_like
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
-from wot_biofeedback.errors import StreamNotFoundError
+from wot_biofeedback.errors import InputError, StreamNotFoundError
 from wot_biofeedback.offline import run_recording
 from wot_biofeedback.sources.files import Recording, Signal
-from wot_biofeedback.sources.lsl import LslSource, channel_units, resolve
+from wot_biofeedback.sources.lsl import LslSource, channel_units, open_sources, resolve
 
 pytestmark = [pytest.mark.lsl, pytest.mark.timeout(120)]
 
@@ -625,3 +625,74 @@ def test_warm_up_compiles_every_kernel_the_live_engine_uses(source_id):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "compiled after warm_up: []" in r.stdout, r.stdout
+
+
+def _plain_outlet(name: str, stype: str, sid: str, channels: int = 1) -> pylsl.StreamOutlet:
+    return pylsl.StreamOutlet(pylsl.StreamInfo(name, stype, channels, 50.0, pylsl.cf_float32, sid))
+
+
+def test_open_sources_takes_one_source_and_names_the_others(source_id):
+    """Without a source_id, the source that has every modality is taken whatever order the
+    network lists the streams in, and the other candidates are named; with one, exactly its
+    streams. (The types are this test's own: other tests' streams are no candidates.)"""
+    ecg, eda = f"ECG{source_id}", f"EDA{source_id}"
+    keep = [  # noqa: F841 (the outlets live as long as the test)
+        _plain_outlet("b-ECG", ecg, f"{source_id}-b-ecg"),
+        _plain_outlet("a-ECG", ecg, f"{source_id}-a-ecg"),
+        _plain_outlet("b-EDA", eda, f"{source_id}-b-eda"),
+    ]
+    said: list[str] = []
+    got = open_sources({"ecg": ecg, "eda": eda}, timeout=3.0, on_warning=said.append)
+    assert {m: s.info.source_id() for m, s in got.items()} == {
+        "ecg": f"{source_id}-b-ecg",
+        "eda": f"{source_id}-b-eda",
+    }
+    assert len(said) == 1 and said[0].startswith("2 ECG streams found: ")
+    assert f"a-ECG (source_id {source_id}-a-ecg, host {got['ecg'].info.hostname()})" in said[0]
+    assert "using b-ECG" in said[0]
+    said.clear()
+    got = open_sources({"ecg": ecg}, f"{source_id}-a", timeout=3.0, on_warning=said.append)
+    assert got["ecg"].info.source_id() == f"{source_id}-a-ecg" and said == []
+
+
+def test_open_sources_mixes_sources_only_when_told(source_id):
+    ecg, eda = f"ECG{source_id}", f"EDA{source_id}"
+    keep = [  # noqa: F841
+        _plain_outlet("a-ECG", ecg, f"{source_id}-a-ecg"),
+        _plain_outlet("c-EDA", eda, f"{source_id}-c-eda"),
+    ]
+    with pytest.raises(InputError, match="come from different sources") as err:
+        open_sources({"ecg": ecg, "eda": eda}, timeout=3.0)
+    assert f"{source_id}-a-ecg" in str(err.value) and f"{source_id}-c-eda" in str(err.value)
+    got = open_sources({"ecg": ecg, "eda": eda}, timeout=3.0, allow_mixed=True)
+    assert {m: s.name for m, s in got.items()} == {"ecg": "a-ECG", "eda": "c-EDA"}
+
+
+def test_a_stream_that_cannot_feed_its_modality_is_reported_and_the_others_run(source_id):
+    """An accelerometer stream with one channel (breathing needs x, y, z) next to a good ECG:
+    the engine shows it unusable with the reason and runs on the ECG. A channel the user asked
+    for that the stream does not have stays an error."""
+    x = _signals(40.0)["ecg"]
+    ecg_out = _outlet("ecg", source_id)
+    keep = _plain_outlet("acc", "ACC", f"{source_id}-acc", channels=1)  # noqa: F841
+    sources = open_sources({"ecg": "ECG", "acc": "ACC"}, source_id, 5.0)
+    assert sources["acc"].problem == "stream 'acc' has 1 channels; acc needs channels 0-2"
+    with pytest.raises(StreamNotFoundError, match="acc needs channels 0-2"):
+        open_sources({"acc": "ACC"}, source_id, 5.0, channels={"acc": "0"})
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 20.0
+    engine = Engine(sources, cfg, outlets_source_id=None, period_s=0.01)
+    assert set(engine.streams) == {("client", "ecg")} and engine.problems() == [
+        "acc (acc, 50 Hz): stream 'acc' has 1 channels; acc needs channels 0-2"
+    ]
+    stop = threading.Event()
+    with engine:
+        _push_all({"ecg": ecg_out}, {"ecg": x}, speed=10.0, stop=stop)
+        _wait_for(lambda: engine.snapshot().session_s >= 30.0, 20.0)
+        snap = engine.snapshot()
+    assert snap.error is None
+    acc = snap.streams["acc"]
+    assert acc.state == "unusable" and "acc needs channels 0-2" in acc.note
+    assert snap.streams["ecg"].state in ("ok", "lagging")
+    assert snap.features["hr_bpm"] == pytest.approx(72.0, abs=3.0)
+    assert engine.markers[0][1].startswith("[engine] acc (acc, 50 Hz) cannot run: ")

@@ -281,6 +281,34 @@ def test_waiting_engine_and_run_window(qtbot):
     assert seen[:1] == [0.0]
 
 
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_run_window_closes_on_ctrl_c_sigterm_and_sighup(qtbot, name):
+    """Ctrl-C, a service manager's stop and a closed terminal close the window (``wot run``
+    then ends the session as on Ctrl-C), say which signal it was, and the handlers in place
+    before are back afterwards."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    if not hasattr(signal, name):
+        pytest.skip(f"no {name} on this platform")
+    sig = getattr(signal, name)
+    outer: list[int] = []
+
+    def before(signum, _frame):  # what the process had: must neither fire nor be lost
+        outer.append(signum)
+
+    previous = signal.signal(sig, before)
+    try:
+        told: list[str] = []
+        QTimer.singleShot(300, lambda: os.kill(os.getpid(), sig))
+        assert run_window(StubEngine(), duration_s=20.0, on_signal=told.append) == 0
+        assert told == [name] and outer == []
+        assert signal.getsignal(sig) is before
+    finally:
+        signal.signal(sig, previous)
+
+
 class NotedEngine(StubEngine):
     """A running EDA stream with a signal problem named by the engine."""
 

@@ -11,6 +11,7 @@ import json
 import math
 import threading
 import time
+import traceback
 from collections import deque
 from itertools import islice
 from typing import Any
@@ -23,9 +24,10 @@ from .config import EngineConfig
 from .cues import Cue
 from .dsp import warm_up
 from .dsp.ringbuffer import RingBuffer
+from .errors import InputError
 from .modalities import ROLES
 from .outlets import EngineOutlets, event_rows, frame_block, state_messages
-from .pipeline import Frame, Pipeline
+from .pipeline import Frame, Pipeline, channel_problem
 from .recorder import SessionRecorder
 from .run import RunStats, run
 from .session import Session, StepOutput, check_subject
@@ -93,6 +95,14 @@ class Engine:
         Session seconds of frames kept for :meth:`frames_since` (memory stays flat).
     baseline : Baseline, optional
         A ready baseline (a client profile's), which skips calibration.
+
+    Every source is checked before the session starts: one the signal processing cannot run
+    on (a rate outside the range its modality's DSP supports, or a stream the source itself
+    found unusable, :attr:`LslSource.problem <wot_biofeedback.sources.lsl.LslSource.problem>`)
+    is left out and kept in :attr:`unusable`: its status says why (state ``unusable``), the
+    session log records it and a ``[engine] … cannot run`` marker names it, and the engine
+    runs on the others. With no source that can run, :class:`~wot_biofeedback.errors.InputError`
+    names each one's problem.
     """
 
     def __init__(
@@ -113,16 +123,31 @@ class Engine:
         self.share_notes = share_notes
         """Whether a marker's note text goes out on ``wot-markers`` (off: the event and its
         time go out, the note stays in the recording on this machine)."""
-        self.streams: dict[tuple[str, str], LslSource] = {}
+        given: dict[tuple[str, str], LslSource] = {}
         for k, v in sources.items():
             if isinstance(v, dict):
                 if not v:
                     raise ValueError(f"subject {k!r} has no streams")
-                self.streams.update({(check_subject(k), m): src for m, src in v.items()})
+                given.update({(check_subject(k), m): src for m, src in v.items()})
             else:
-                self.streams[(DEFAULT_SUBJECT, k)] = v
-        if not self.streams:
+                given[(DEFAULT_SUBJECT, k)] = v
+        if not given:
             raise ValueError("the engine needs at least one stream")
+        several = len({sid for sid, _m in given}) > 1
+        self.streams: dict[tuple[str, str], LslSource] = {}
+        self.unusable: dict[tuple[str, str], tuple[LslSource, str]] = {}
+        """``{(subject, modality): (source, why)}``: the streams that cannot run, left out."""
+        for (sid, m), src in given.items():
+            why = getattr(src, "problem", "") or channel_problem(m, src.fs, self.config)
+            if why:
+                self.unusable[(sid, m)] = (src, why)
+            else:
+                self.streams[(sid, m)] = src
+        self._several = several
+        for src, _why in self.unusable.values():
+            src.close()  # it would buffer data nobody reads
+        if not self.streams:
+            raise InputError("no stream can run: " + "; ".join(self.problems()))
         self.subject_ids = list(dict.fromkeys(sid for sid, _m in self.streams))
         first = self.subject_ids[0]
         self.sources = {m: s for (sid, m), s in self.streams.items() if sid == first}
@@ -151,6 +176,8 @@ class Engine:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        """What ended the engine's thread early (None while it runs or after a normal stop)."""
+        self.error_traceback = ""
         self.stats = RunStats()
         self.frames_total = 0
         cap = int(history_s * self.config.frame_rate_hz)
@@ -209,6 +236,14 @@ class Engine:
         """Every cue the first subject was given, in order."""
         return list(self.pipeline.cues.log)
 
+    def problems(self, sep: str = ": ") -> list[str]:
+        """One line per stream that cannot run: which (``eda (NAME, 2 Hz)``), ``sep``, why."""
+        out = []
+        for (sid, m), (src, why) in self.unusable.items():
+            who = f"{sid} " if self._several else ""
+            out.append(f"{who}{m} ({src.name}, {src.fs:g} Hz){sep}{why}")
+        return out
+
     def _key(self, subject: str, name: str) -> str:
         """A recorded stream's key: the name alone for one subject (today's layout), else
         ``subject/name``."""
@@ -224,6 +259,9 @@ class Engine:
             for src in self.streams.values():
                 src.record = True
             self._open_recording(self.recorder)
+        for text in self.problems(" cannot run: "):
+            # on the session's markers: the recording, the wot-markers outlet, the report
+            self.add_marker(f"[engine] {text}")
         self._thread = threading.Thread(target=self._run, name="wot-engine", daemon=True)
         self._thread.start()
 
@@ -239,6 +277,7 @@ class Engine:
                 self.overruns,
                 dict(self.gaps_filled),
                 None if self.error is None else repr(self.error),
+                {"traceback": self.error_traceback} if self.error_traceback else {},
             )
             self._guard(self.recorder.stop, timeout, end)
 
@@ -282,6 +321,17 @@ class Engine:
                             "unit": s.unit,
                         }
                         for (x, m), s in self.streams.items()
+                        if x == sid
+                    },
+                    unusable={
+                        m: {
+                            "name": s.name,
+                            "type": s.info.type(),
+                            "source_id": s.info.source_id(),
+                            "fs": s.fs,
+                            "reason": why,
+                        }
+                        for (x, m), (s, why) in self.unusable.items()
                         if x == sid
                     },
                     subject=sid,
@@ -371,9 +421,10 @@ class Engine:
                 on_read=self._record_read,
                 after_step=self._after_step,
             )
-        except BaseException as exc:  # never die silently: the snapshot reports it
+        except BaseException as exc:  # never die silently: the snapshot reports it, the
+            # views end the session on it, and the recording's end record keeps the traceback
+            self.error_traceback = traceback.format_exc()
             self.error = exc
-            raise
 
     def consume(self, out: StepOutput, session: Session) -> None:
         """The run loop's sink: record, keep what the views read, publish."""
@@ -536,6 +587,10 @@ class Engine:
                     self._marks[name] = [t for t in lst if t >= horizon]
 
     def _status(self, m: str) -> StreamStatus:
+        bad = self.unusable.get((self.subject_ids[0], m))
+        if bad is not None:
+            src, why = bad
+            return StreamStatus(m, src.name, src.fs, src.unit, "unusable", math.inf, 0, why)
         src = self.sources[m]
         state, since = stream_state(src, self.stall_s, time.monotonic())
         note = getattr(src, "note", "")
@@ -594,6 +649,8 @@ class Engine:
         zc = self.config.zones
         st = self.pipeline.state
         streams = {m: self._status(m) for m in self.sources}
+        first = self.subject_ids[0]
+        streams.update({m: self._status(m) for sid, m in self.unusable if sid == first})
         # what the zone fields say: the last decision, unless there is none or it is stale
         if last is None:
             waiting = [m for m in self.sources if self.sources[m].n_samples == 0]
@@ -610,13 +667,13 @@ class Engine:
             )
             explanation, drivers = last.state.explanation, list(last.state.drivers)
             age = time.monotonic() - self._frame_wall
-            if all(s.state == "lost" for s in streams.values()):
+            if all(streams[m].state == "lost" for m in self.sources):
                 # no new frames can come: never keep showing the last zone as if it were current
                 zone, arousal, conf, drivers = "unknown", math.nan, 0.0, []
                 explanation = "unknown: all signals lost; check the sensors"
             elif age > 3.0 * self.stall_s:
                 # frames wait for a lagging stream: the last decision is stale, never shown
-                slow = [m for m, s in streams.items() if s.state != "ok"]
+                slow = [m for m in self.sources if streams[m].state != "ok"]
                 zone, arousal, conf, drivers = "unknown", math.nan, 0.0, []
                 explanation = f"unknown: no new data for {age:.1f} s" + (
                     f" (waiting for {', '.join(slow)})" if slow else ""

@@ -48,6 +48,30 @@ def _role(modality: str) -> str:
     return modalities.key_of(modality)
 
 
+def new_channel(modality: str, fs: float, config: EngineConfig, t0: float = 0.0) -> Channel:
+    """The streaming channel of ``modality`` at ``fs`` Hz, as the pipeline builds it. Raises
+    :class:`~wot_biofeedback.errors.InputError` naming the problem where its signal processing
+    cannot run on that stream (e.g. a rate outside the range it supports)."""
+    cls = CHANNEL_CLASSES[modalities.get(modality).name]
+    frame_rate = config.frame_rate_hz
+    if cls is EdaChannel:
+        return EdaChannel(fs, t0, frame_rate, config.eda_min_amplitude_us)
+    if issubclass(cls, (EcgChannel, RRChannel)):
+        return cls(fs, t0, frame_rate, config.max_corrected_share)
+    return cls(fs, t0, frame_rate)
+
+
+def channel_problem(modality: str, fs: float, config: EngineConfig | None = None) -> str:
+    """Why the signal processing of ``modality`` cannot run on a stream at ``fs`` Hz, or ''
+    when it can: the live engine asks this of every stream before it starts, so a stream it
+    cannot process is reported and left out rather than failing mid-session."""
+    try:
+        new_channel(modality, fs, config or EngineConfig())
+    except ValueError as exc:  # InputError is one
+        return str(exc)
+    return ""
+
+
 FEATURE_COLUMNS = (
     *CARDIAC_FEATURES[:-1],
     "rsa_ms",
@@ -151,15 +175,7 @@ class Pipeline:
     def _channel(self, modality: str, t0: float) -> Channel:
         ch = self.channels.get(modality)
         if ch is None:
-            cls = CHANNEL_CLASSES[modality]
-            if cls is EdaChannel:
-                ch = EdaChannel(
-                    self.rates[modality], t0, self.frame_rate, self.config.eda_min_amplitude_us
-                )
-            elif issubclass(cls, (EcgChannel, RRChannel)):
-                ch = cls(self.rates[modality], t0, self.frame_rate, self.config.max_corrected_share)
-            else:
-                ch = cls(self.rates[modality], t0, self.frame_rate)
+            ch = new_channel(modality, self.rates[modality], self.config, t0)
             # frames already fused without this modality are skipped
             ch.next_frame = max(ch.next_frame, self.next_frame)
             self.channels[modality] = ch

@@ -16,7 +16,9 @@ Schema history
 1. The first recordings (no ``"v"`` field).
 2. ``"v": 2``; every event names its ``subject`` (``client`` when absent); ``lost`` records
    ``delivered`` (the frames the stream had delivered when it was given up on), so an offline
-   analysis masks exactly the frames the live engine fused without it.
+   analysis masks exactly the frames the live engine fused without it. Later additions, which
+   older readers ignore: ``engine`` records ``unusable`` (streams left out because they cannot
+   run, and why); ``end`` records the ``traceback`` of an engine failure.
 
 Reading is defensive: a record longer than :data:`MAX_RECORD_CHARS`, nested too deeply for the
 JSON parser, or whose fields have the wrong type or an impossible value (a negative count, a
@@ -73,6 +75,8 @@ class EngineStart(SessionEvent):
     baseline_window: tuple[float, float] | None = None
     baseline: dict[str, Any] | None = None
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unusable: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Streams found but left out because they cannot run (name, type, source_id, fs, reason)."""
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class StreamStatus:
     name: str
     fs: float
     unit: str
-    state: str  # "waiting", "ok", "lagging", "lost"
+    state: str  # "waiting", "ok", "lagging", "lost"; "unusable": it cannot run (see note)
     since_last_s: float
     n_samples: int
     note: str = ""  # a problem found in the stream, e.g. an implausible EDA level
@@ -78,6 +78,13 @@ class Snapshot:
     extra: dict[str, Any] = field(default_factory=dict)
     history_start: int = 0  # row number of history's first row
     history_cursor: int | None = None  # rows written so far: the next history_since
+
+    @property
+    def all_lost(self) -> bool:
+        """Every stream that runs is lost (one that cannot run, state ``unusable``, never
+        counts): the engine makes no frames, so the last zone is stale."""
+        running = [s.state for s in self.streams.values() if s.state != "unusable"]
+        return bool(running) and all(s == "lost" for s in running)
 
 
 class SnapshotSource(Protocol):

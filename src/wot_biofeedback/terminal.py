@@ -118,11 +118,12 @@ class TerminalView:
             self._drawn = len(lines)
         else:
             z = "calibrating" if snap.calibrating else snap.zone
-            # streams that are not delivering, named once the session has started
+            # streams that are not delivering, named once the session has started, and those
+            # that cannot run
             bad = tuple(
                 f"{m.upper()} {st.state}"
                 for m, st in snap.streams.items()
-                if st.state in ("lagging", "lost")
+                if st.state in ("lagging", "lost", "unusable")
             )
             rec = snap.extra.get("recording") if snap.extra else None
             rec_error = rec.get("error") if rec else None

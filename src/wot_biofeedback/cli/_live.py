@@ -15,6 +15,7 @@ from typing import Any
 from .._extras import window_available
 from ..errors import InputError
 from ._console import quiet_stdout, say, stdout_gone
+from ._signals import StopSignal, stop_signals
 
 
 def has_display() -> bool:
@@ -32,14 +33,22 @@ def open_sources(
     timeout: float,
     eda_unit: str | None = None,
     channels: dict[str, str | None] | None = None,
+    allow_mixed: bool = False,
 ) -> dict[str, Any]:
-    """:func:`wot_biofeedback.sources.lsl.open_sources`, a missing stream said on stderr."""
+    """:func:`wot_biofeedback.sources.lsl.open_sources`, a missing stream and a choice among
+    several said on stderr."""
     from ..sources.lsl import open_sources
 
-    def warn(msg: str) -> None:
+    def missing(msg: str) -> None:
         print(f"wot: warning: {msg} (continuing without it)", file=sys.stderr)
 
-    return dict(open_sources(types, source_id, timeout, eda_unit, channels, on_missing=warn))
+    def warn(msg: str) -> None:
+        print(f"wot: warning: {msg}", file=sys.stderr)
+
+    return dict(
+        open_sources(types, source_id, timeout, eda_unit, channels, on_missing=missing,
+                     on_warning=warn, allow_mixed=allow_mixed)
+    )  # fmt: skip
 
 
 def record_path(args: argparse.Namespace, prefix: str) -> Path | None:
@@ -86,6 +95,8 @@ def live_session(
         sources, config, baseline, record=path, metadata=meta,
         report=not getattr(args, "no_report", False), **options,
     )  # fmt: skip
+    for text in live.engine.problems(" cannot run: "):
+        print(f"wot: warning: {text} (the session runs without it)", file=sys.stderr)
     if path is not None:
         # the default folder fills up unseen (a few MB a demo; wot sys-info shows it): say
         # how not to
@@ -104,10 +115,14 @@ def run_engine(
     real_time: bool = False,
 ) -> tuple[int, dict[str, Any] | None]:
     """Show the live session in a window or in the terminal until ``--duration`` seconds of
-    session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, or the
-    reader of the output goes away (a closed pipe). Each ends the session alike: the recording
-    closed, its report written, how it ended said. Returns the exit code and the summary of the
-    recording's analysis (None without a session report).
+    session, ``finished(snapshot)`` (the source is over; ``over`` says why), Ctrl-C, SIGTERM or
+    SIGHUP, the reader of the output goes away (a closed pipe), or the engine fails. Each ends
+    the session alike: the recording closed, its report written, how it ended said. Returns the
+    exit code and the summary of the recording's analysis (None without a session report).
+
+    The exit code is 0, or 1 when the engine failed (the error is said on one line) or a
+    stream could not run (:meth:`~wot_biofeedback.engine.Engine.problems`; the session ran on
+    the others).
 
     ``real_time``: the sources are sensors, whose session seconds are wall seconds; while
     every stream is lost the session time stands still, and the wall clock since it last moved
@@ -126,13 +141,14 @@ def run_engine(
         now = time.monotonic()
         if t > moved["t"]:
             moved.update(t=t, wall=now)
-        states = [st.state for st in snap.streams.values()]
-        if states and all(s == "lost" for s in states) and math.isfinite(moved["t"]):
+        if snap.all_lost and math.isfinite(moved["t"]):
             return max(t, moved["t"] + now - moved["wall"])
         return t
 
     def done(snap: Any) -> bool:
-        if args.duration is not None and elapsed(snap) >= args.duration:
+        if snap.error:  # the engine's thread ended: no new data can come
+            end["why"] = "engine error"
+        elif args.duration is not None and elapsed(snap) >= args.duration:
             end["why"] = f"--duration {args.duration:g} s"
         elif finished is not None and finished(snap):
             end["why"] = over
@@ -142,25 +158,44 @@ def run_engine(
             return False
         return True
 
-    code = 0
-    try:
-        live.start()
-        if not args.headless and has_display() and window_available():
-            from ..ui import run_window
+    def stopped_by(name: str) -> None:  # a signal closed the window
+        end["why"] = "Ctrl-C" if name == "SIGINT" else name
 
-            client = not getattr(args, "no_client_view", False)
-            code = int(run_window(engine, truth=truth, client=client, until=done))
-        else:
-            run_terminal(engine.snapshot, done, TerminalView(title=title), truth)
-    except KeyboardInterrupt:
-        end["why"] = "Ctrl-C"
-    except BrokenPipeError:  # the reader went (``| head``): end as on Ctrl-C, quietly
-        quiet_stdout()
-        end["why"] = "output closed"
-    finally:
-        out = live.stop()
-        say_end(engine, end["why"])
-        summary = say_outcome(out)
+    code = 0
+    with stop_signals() as signals:
+        try:
+            live.start()
+            if not args.headless and has_display() and window_available():
+                from ..ui import run_window
+
+                client = not getattr(args, "no_client_view", False)
+                code = int(
+                    run_window(engine, truth=truth, client=client, until=done,
+                               on_signal=stopped_by)
+                )  # fmt: skip
+            else:
+                run_terminal(engine.snapshot, done, TerminalView(title=title), truth)
+        except KeyboardInterrupt:
+            end["why"] = "Ctrl-C"
+        except StopSignal as sig:  # SIGTERM, SIGHUP: as Ctrl-C
+            end["why"] = sig.name
+        except BrokenPipeError:  # the reader went (``| head``): end as on Ctrl-C, quietly
+            quiet_stdout()
+            end["why"] = "output closed"
+        finally:
+            signals["stopping"] = True
+            out = live.stop()
+            say_end(engine, end["why"])
+            summary = say_outcome(out)
+    if engine.error is not None:
+        err = engine.error
+        print(f"wot: error: the engine failed ({type(err).__name__}: {err}); the session was "
+              "ended there", file=sys.stderr)  # fmt: skip
+        code = code or 1
+    problems = engine.problems()
+    if problems:
+        print(f"wot: error: the session ran without {'; '.join(problems)}", file=sys.stderr)
+        code = code or 1
     return code, summary
 
 
@@ -171,8 +206,9 @@ def say_end(engine: Any, why: str) -> None:
 
     s = engine_summary(engine)
     at = clock(engine.snapshot(history_since=0).session_s)
-    head = f"stopped (Ctrl-C) after {at}" if why == "Ctrl-C" else f"session ended after {at}"
-    if why and why != "Ctrl-C":
+    signalled = why in ("Ctrl-C", "SIGTERM", "SIGHUP")
+    head = f"stopped ({why}) after {at}" if signalled else f"session ended after {at}"
+    if why and not signalled:
         head += f" ({why})"
     frac = s.get("fraction_in_zone", {})
     zones = (

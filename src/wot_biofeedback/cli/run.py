@@ -48,8 +48,16 @@ def add_parser(sub: Any) -> None:
         "RESP stream ('' to skip)",
     )
     r.add_argument(
-        "--source-id", default=None, help="only streams with source_id PREFIX-ecg/-eda/-resp/-acc"
-    )
+        "--source-id", default=None, metavar="PREFIX",
+        help="only streams with source_id PREFIX-ecg/-eda/-resp/-acc (default: any; with "
+        "several candidates, one source's streams, with a warning)",
+    )  # fmt: skip
+    r.add_argument(
+        "--allow-mixed-sources", action="store_true",
+        help="use streams from different sources together (source_id prefixes or hosts), e.g. "
+        "two devices of one client; without it wot run refuses them, as they may be another "
+        "client's",
+    )  # fmt: skip
     r.add_argument("--timeout", type=float, default=5.0, help="seconds to look for each stream")
     r.add_argument(
         "--lost-after", type=float, default=3.0, metavar="S",
@@ -116,12 +124,15 @@ def run(args: argparse.Namespace) -> int:
     types = _stream_types(args)
     chans = {m: getattr(args, f"{m}_channel", None) for m in types}
     prepare_dsp(tuple(types))
-    sources = open_sources(types, args.source_id, args.timeout, args.eda_unit, chans)
+    sources = open_sources(
+        types, args.source_id, args.timeout, args.eda_unit, chans, args.allow_mixed_sources
+    )
     for m, s in sources.items():
         what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
         if m == "acc":
             what += "; breathing from the chest accelerometer (no RESP belt)"
-        say(f"{m}: {s.name} at {s.fs:g} Hz ({what})")
+        rate = "irregular rate" if s.irregular and m != "rr" else f"{s.fs:g} Hz"
+        say(f"{m}: {s.name} at {rate} ({what}; source_id {s.info.source_id()})")
     meta = {
         "command": "run",
         "client": args.profile,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +56,61 @@ def describe(info: pylsl.StreamInfo) -> str:
     )
 
 
+SETTLE_S = 0.5
+"""Once every stream asked for is found, how long :func:`open_sources` listens on (counted
+from its start) for other streams that would fit as well, s."""
+_SUBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+
+
+@dataclass(frozen=True)
+class Want:
+    """What a stream must be to be taken: its type and, where given, its name and source_id
+    (compared exactly, never built into a query)."""
+
+    stype: str
+    name: str | None = None
+    source_id: str | None = None
+
+    def fits(self, info: pylsl.StreamInfo) -> bool:
+        return (
+            info.type() == self.stype
+            and (not self.name or info.name() == self.name)
+            and (not self.source_id or info.source_id() == self.source_id)
+        )
+
+    def text(self, subject: str | None = None) -> str:
+        return (
+            f"type {self.stype!r}"
+            + (f", name {self.name!r}" if self.name else "")
+            + (f", source_id {self.source_id!r}" if self.source_id else "")
+            + (f", subject {subject!r}" if subject else "")
+        )
+
+
+def find_streams(
+    wants: dict[str, Want], timeout: float, settle: float = 0.0, subject: str | None = None
+) -> tuple[dict[str, list[pylsl.StreamInfo]], list[pylsl.StreamInfo]]:
+    """Every visible stream that fits each of ``wants``, listening until each has one and
+    ``settle`` s have passed, or ``timeout`` s; and every stream seen. The streams are listed
+    by liblsl's resolver and compared here, so the user's text (a type given on the command
+    line) is never part of a query. ``subject``: only streams whose ``desc/subject`` names it
+    (answered by the streams themselves: a resolved stream carries no ``desc``)."""
+    pred = None
+    if subject is not None:
+        if not _SUBJECT.fullmatch(subject):  # it goes into a query: letters, digits, _ and -
+            raise InputError(f"subject id {subject!r}: use a letter, then letters, digits, _ or -")
+        pred = f"desc/subject='{subject}'"
+    resolver = pylsl.ContinuousResolver(pred=pred) if pred else pylsl.ContinuousResolver()
+    start = time.monotonic()
+    while True:
+        seen = resolver.results()
+        found = {k: [i for i in seen if w.fits(i)] for k, w in wants.items()}
+        waited = time.monotonic() - start
+        if waited >= timeout or (all(found.values()) and waited >= settle):
+            return found, seen
+        time.sleep(0.02)
+
+
 def resolve(
     stype: str,
     name: str | None = None,
@@ -62,34 +119,86 @@ def resolve(
     subject: str | None = None,
 ) -> pylsl.StreamInfo:
     """Find one stream of type ``stype`` (and ``name``/``source_id`` when given, and whose
-    ``desc/subject`` is ``subject`` when given).
+    ``desc/subject`` is ``subject`` when given); see :func:`find_streams`.
 
     Raises
     ------
     StreamNotFoundError
         With the list of the streams that were visible.
     """
-    pred = f"type='{stype}'"
-    if name:
-        pred += f" and name='{name}'"
-    if source_id:
-        pred += f" and source_id='{source_id}'"
-    if subject:
-        pred += f" and desc/subject='{subject}'"
-    found = pylsl.resolve_bypred(pred, 1, timeout)
-    if found:
-        return found[0]
-    visible = list_streams(0.5)
-    seen = "; ".join(f"{s.name()} ({s.type()})" for s in visible) or "none"
-    what = (
-        f"type {stype!r}"
-        + (f", name {name!r}" if name else "")
-        + (f", source_id {source_id!r}" if source_id else "")
-        + (f", subject {subject!r}" if subject else "")
-    )
-    raise StreamNotFoundError(
-        f"no LSL stream with {what} found within {timeout:g} s; visible: {seen}"
-    )
+    want = Want(stype, name, source_id)
+    found, seen = find_streams({"x": want}, timeout, subject=subject)
+    if found["x"]:
+        return found["x"][0]
+    raise StreamNotFoundError(_not_found(want, subject, timeout, seen))
+
+
+def _not_found(
+    want: Want, subject: str | None, timeout: float, seen: list[pylsl.StreamInfo]
+) -> str:
+    visible = "; ".join(f"{s.name()} ({s.type()})" for s in seen) or "none"
+    return f"no LSL stream with {want.text(subject)} found within {timeout:g} s; visible: {visible}"
+
+
+def origin(info: pylsl.StreamInfo) -> tuple[str, str]:
+    """Where a stream comes from: its host and its source_id without the last ``-part`` (a
+    driver or simulator publishes ``ID-ecg``, ``ID-eda``, … under one prefix ``ID``)."""
+    sid = info.source_id()
+    return info.hostname(), sid.rsplit("-", 1)[0] if "-" in sid else sid
+
+
+def _which(info: pylsl.StreamInfo) -> str:
+    sid = info.source_id() or "(none)"
+    return f"{info.name()} (source_id {sid}, host {info.hostname()})"
+
+
+def choose_streams(
+    found: dict[str, list[pylsl.StreamInfo]],
+    allow_mixed: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> dict[str, pylsl.StreamInfo]:
+    """One stream per modality from the candidates ``found`` (modalities without any are left
+    out), all from one :func:`origin` where there is a choice: the origin that has the most of
+    the modalities (this machine's first, then in order of name). A modality with several
+    candidates is reported to ``on_warning`` (each with its name, source_id and host).
+
+    Raises
+    ------
+    InputError
+        The streams taken come from different origins (another client's sensors, another
+        machine) and ``allow_mixed`` is false: the message lists them and how to choose.
+    """
+    warn = on_warning or (lambda msg: log.warning("%s", msg))
+    here = socket.gethostname()
+    cover: dict[tuple[str, str], set[str]] = {}
+    for m, infos in found.items():
+        for info in infos:
+            cover.setdefault(origin(info), set()).add(m)
+    if not cover:
+        return {}
+
+    def rank(o: tuple[str, str]) -> tuple[int, bool, tuple[str, str]]:
+        return -len(cover[o]), o[0] != here, o
+
+    chosen: dict[str, pylsl.StreamInfo] = {}
+    for m, infos in found.items():
+        if not infos:
+            continue
+        ordered = sorted(infos, key=lambda i: (rank(origin(i)), i.name(), i.source_id()))
+        chosen[m] = ordered[0]
+        if len(infos) > 1:
+            warn(
+                f"{len(infos)} {m.upper()} streams found: {', '.join(map(_which, ordered))}; "
+                f"using {chosen[m].name()} (choose one with --source-id PREFIX)"
+            )
+    origins = {origin(i) for i in chosen.values()}
+    if len(origins) > 1 and not allow_mixed:
+        used = ", ".join(f"{m.upper()} {_which(i)}" for m, i in chosen.items())
+        raise InputError(
+            f"the streams found come from different sources ({used}); choose one source with "
+            "--source-id PREFIX, or use them together with --allow-mixed-sources"
+        )
+    return chosen
 
 
 def channel_labels(info: pylsl.StreamInfo) -> list[str]:
@@ -171,6 +280,11 @@ class LslSource:
     eda_unit : str, optional
         Unit of an EDA stream (``uS``, ``nS``, ``mS``, ``S``, ``raw:SCALE``); overrides the
         stream's metadata. EDA samples are scaled to µS.
+    strict : bool
+        A stream that cannot feed ``modality`` (an irregular rate for a sampled signal, too
+        few channels) raises :class:`StreamNotFoundError`; with ``strict=False`` it is kept,
+        delivers nothing, and :attr:`problem` says why (the engine reports it and runs on
+        with the other streams).
 
     Attributes
     ----------
@@ -179,6 +293,8 @@ class LslSource:
     note : str
         A problem with the stream found while running (e.g. an implausible EDA level), '' if
         none.
+    problem : str
+        Why the stream cannot feed its modality at all ('' if it can; see ``strict``).
     """
 
     def __init__(
@@ -187,6 +303,7 @@ class LslSource:
         info: pylsl.StreamInfo,
         channel: int | str = 0,
         eda_unit: str | None = None,
+        strict: bool = True,
     ) -> None:
         # a bad --eda-unit is the user's error: say so before connecting
         forced = parse_eda_unit(eda_unit) if eda_unit and modality == "eda" else None
@@ -200,8 +317,9 @@ class LslSource:
         self.fs = float(self.info.nominal_srate())
         # an RR stream is irregular by nature (one value per beat); nominally 1 value/s
         self.irregular = self.fs <= 0
+        self.problem = ""
         if self.irregular and modality != "rr":
-            raise StreamNotFoundError(
+            self.problem = (
                 f"stream {self.info.name()!r} has an irregular rate; "
                 f"{modality} needs a sampled signal"
             )
@@ -210,12 +328,19 @@ class LslSource:
         width = MODALITIES[modality].width
         if isinstance(channel, str):  # a label or an index, e.g. from --ecg-channel
             channel = channel_index(self.info, channel)
-        if not 0 <= channel <= self.info.channel_count() - width:
+        if not self.problem and not 0 <= channel <= self.info.channel_count() - width:
             need = f"channels {channel}-{channel + 2}" if width == 3 else f"channel {channel}"
-            raise StreamNotFoundError(
+            self.problem = (
                 f"stream {self.info.name()!r} has {self.info.channel_count()} channels; "
                 f"{modality} needs {need}"
             )
+        if self.problem:
+            if strict:
+                self.inlet.close_stream()
+                raise StreamNotFoundError(self.problem)
+            # kept, to be reported as a stream that cannot run; it delivers nothing
+            self.inlet.close_stream()
+            channel = 0
         self.channel = channel
         self.width = width
         self.unit = (channel_units(self.info) or [""])[channel]
@@ -292,6 +417,8 @@ class LslSource:
 
     def pull(self) -> PullResult:
         """Pull whatever has arrived, without blocking."""
+        if self.problem:  # closed: it cannot feed its modality
+            return PullResult(np.empty(0), np.empty(0))
         try:
             _, stamps = self.inlet.pull_chunk(
                 timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._buf
@@ -381,6 +508,8 @@ def open_sources(
     channels: dict[str, str | None] | None = None,
     on_missing: Callable[[str], None] | None = None,
     subject: str | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    allow_mixed: bool = False,
 ) -> dict[str, LslSource]:
     """An inlet per modality of ``types`` (``{"ecg": "ECG", "eda": "EDA", ...}``), found by
     stream type, and by source_id ``SOURCE_ID-<modality>`` when ``source_id`` is given. A
@@ -388,40 +517,47 @@ def open_sources(
     ``source_id``, those with source_id ``SOURCE_ID-<modality>`` (one source_id per person).
 
     Every type is looked for at once: a missing one (no belt, no EDA band) costs one
-    ``timeout``, not one each. A missing stream is left out and reported to ``on_missing``
-    (default: a log warning); a chest accelerometer (``acc``) is used only without a RESP
-    stream, and stands in for it. ``channels`` picks a channel per modality (0-based index or
-    label, default 0); ``eda_unit`` as :class:`LslSource`.
+    ``timeout``, not one each; once all are found, :data:`SETTLE_S` is waited for other
+    streams that fit as well. Where several do, :func:`choose_streams` takes one set from one
+    source and warns (``on_warning``); streams from different sources (another client's
+    sensors, another machine) are refused unless ``allow_mixed``. A missing stream is left out
+    and reported to ``on_missing`` (default: a log warning); a chest accelerometer (``acc``) is
+    used only without a RESP stream, and stands in for it. ``channels`` picks a channel per
+    modality (0-based index or label, default 0; a channel asked for that the stream does not
+    have is an error); ``eda_unit`` as :class:`LslSource`. A stream that cannot feed its
+    modality (an irregular rate, too few channels) is opened with ``strict=False``: the engine
+    reports it (:attr:`LslSource.problem`) and runs on the others.
 
     Raises
     ------
     StreamNotFoundError
         None of the streams was found (the message lists what was looked for and seen).
+    InputError
+        The streams found come from different sources and ``allow_mixed`` is false.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    def find(item: tuple[str, str]) -> tuple[str, pylsl.StreamInfo | None, str]:
-        m, stype = item
-        sid = f"{source_id}-{m}" if source_id else None
-        by_desc = subject if not source_id else None
-        try:
-            return m, resolve(stype, None, sid, timeout, by_desc), ""
-        except StreamNotFoundError as exc:
-            return m, None, str(exc)
-
-    # liblsl's resolver releases the GIL, so the threads wait side by side
-    with ThreadPoolExecutor(max_workers=max(1, len(types))) as pool:
-        found = list(pool.map(find, types.items()))
+    wants = {
+        m: Want(stype, None, f"{source_id}-{m}" if source_id else None)
+        for m, stype in types.items()
+    }
+    by_desc = subject if not source_id else None
+    found, seen = find_streams(wants, timeout, min(SETTLE_S, timeout), by_desc)
+    if found.get("resp"):
+        found.pop("acc", None)  # breathing comes from the belt; an accelerometer is not needed
+    chosen = choose_streams({m: v for m, v in found.items() if v}, allow_mixed, on_warning)
     sources: dict[str, LslSource] = {}
     missing: dict[str, str] = {}
-    for m, info, err in found:  # in the order asked
+    for m in types:  # in the order asked
         if m == "acc" and "resp" in sources:
-            continue  # breathing comes from the belt; a chest accelerometer is not needed
+            continue
+        info = chosen.get(m)
         if info is None:
-            missing[m] = err
+            missing[m] = _not_found(wants[m], by_desc, timeout, seen)
             continue
         chan = (channels or {}).get(m)
-        sources[m] = LslSource(m, info, eda_unit=eda_unit, channel=0 if chan is None else chan)
+        sources[m] = LslSource(
+            m, info, eda_unit=eda_unit, channel=0 if chan is None else chan,
+            strict=chan is not None,
+        )  # fmt: skip
         if m == "acc":
             missing.pop("resp", None)  # the accelerometer stands in for the belt
     if not sources:

@@ -273,7 +273,7 @@ class ClientWindow(QWidget):
 
     def show_snapshot(self, snap: Snapshot) -> None:
         self.last_snapshot = snap
-        stale = bool(snap.streams) and all(s.state == "lost" for s in snap.streams.values())
+        stale = snap.all_lost
         zone = "unknown" if stale else snap.zone
         calibrating = snap.calibrating and zone == "unknown" and not stale
         cue_now = snap.cue

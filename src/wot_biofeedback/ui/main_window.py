@@ -74,7 +74,9 @@ ZONE_WORDS = {
     "unknown": "Unknown / checking signals",
 }
 CALIBRATING_WORDS = "Calibrating baseline…"
-STREAM_COLOURS = {"ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY}
+STREAM_COLOURS = {
+    "ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY, "unusable": VERMILLION,
+}  # fmt: skip
 MARK_COLOURS = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
 """Colour of the event marks on each role's raw trace (the roles of ``modalities.ROLES``)."""
 UNIT_TEXT = {"uS": "µS"}  # units as written on screen
@@ -627,7 +629,7 @@ class MainWindow(QMainWindow):
     def _draw_banner(self, snap: Snapshot) -> None:
         calibrating = snap.calibrating and snap.zone == "unknown" and snap.n_frames > 0
         # with every input lost the engine produces no frames: its last zone is stale
-        stale = bool(snap.streams) and all(s.state == "lost" for s in snap.streams.values())
+        stale = snap.all_lost
         if stale:
             words, bg = ZONE_WORDS["unknown"], GREY
         elif calibrating:
@@ -874,13 +876,16 @@ def run_window(
     duration_s: float | None = None,
     client: bool = True,
     until: Callable[[Snapshot], bool] | None = None,
+    on_signal: Callable[[str], None] | None = None,
 ) -> int:
     """Show the therapist console (and, with ``client``, the client view in its own window) on
     ``engine`` until the console is closed, ``duration_s`` (wall clock) passes, or
     ``until(snapshot)`` is true for the console's latest snapshot (e.g. a session length).
 
     The caller starts and stops the engine. Creates the ``QApplication`` when there is none.
-    Ctrl-C in the terminal closes the windows. Returns the event loop's exit code.
+    Ctrl-C in the terminal, SIGTERM and SIGHUP close the windows (called from the main thread;
+    the previous handlers are restored), after telling ``on_signal`` the signal's name
+    (``SIGINT``, ``SIGTERM``, ``SIGHUP``). Returns the event loop's exit code.
     """
     from .client_view import ClientWindow
 
@@ -912,11 +917,21 @@ def run_window(
 
         watch.timeout.connect(over)
         watch.start(200)
+
     # Qt's loop blocks Python's signal handling: wake the interpreter now and then for Ctrl-C
-    old_handler = None
+    # (and a service manager's SIGTERM, a closed terminal's SIGHUP)
+    def stop(signum: int, _frame: object) -> None:
+        if on_signal is not None:
+            on_signal(signal.Signals(signum).name)
+        win.close()
+
+    old_handlers: dict[int, Any] = {}
     wake = QTimer(win)
     if threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGINT, lambda *_: win.close())
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):  # no SIGHUP on Windows
+                sig = getattr(signal, name)
+                old_handlers[sig] = signal.signal(sig, stop)
         wake.timeout.connect(lambda: None)
         wake.start(200)
     try:
@@ -925,8 +940,8 @@ def run_window(
         wake.stop()
         closer.stop()
         watch.stop()
-        if old_handler is not None:
-            signal.signal(signal.SIGINT, old_handler)
+        for sig, old in old_handlers.items():
+            signal.signal(sig, old)
         win.timer.stop()
         if client_win is not None:
             client_win.stop_timers()
