@@ -264,8 +264,8 @@ def test_wot_run_finds_the_driver_streams(source_id):
         )  # fmt: skip
         assert bridge.error is None
     assert proc.returncode == 0, proc.stderr
-    assert f"ecg: {source_id}-ECG at 250 Hz (uV)" in proc.stdout
-    assert f"eda: {source_id}-EDA at 250 Hz ('uS' in metadata, scaled to µS)" in proc.stdout
+    assert f"ecg: {source_id}-ECG at 250 Hz (uV; source_id {source_id}-ecg)" in proc.stdout
+    assert f"eda: {source_id}-EDA at 250 Hz ('uS' in metadata, scaled to µS;" in proc.stdout
     assert f"acc: {source_id}-ACC at 250 Hz (g;" in proc.stdout
     assert "calibrating baseline" in proc.stdout  # frames came: the session clock runs
     assert "wot: error" not in proc.stderr

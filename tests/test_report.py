@@ -199,7 +199,8 @@ def test_xdf_marker_streams_become_markers(wot_data):
     path = wot_data / "xdf" / "minimal.xdf"
     if not path.exists():
         pytest.skip(f"xdf/minimal.xdf not found under {wot_data}")
-    rec = read_recording(path, {"ecg": "SendDataC"})
+    # its numeric stream runs at 10 Hz: an EDA rate (an ECG at 10 Hz is refused)
+    rec = read_recording(path, {"eda": "SendDataC"})
     assert len(rec.markers) == 9  # the string stream's 9 samples
     assert all(isinstance(text, str) and text for _t, text in rec.markers)
     times = [t for t, _ in rec.markers]
