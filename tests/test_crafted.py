@@ -46,13 +46,14 @@ def crafted(tmp_path_factory):
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", list(CASES))
-def test_a_crafted_recording_is_analysed_or_refused_in_one_line(name, crafted, capsys):
-    folder, base, original = crafted
+def test_a_crafted_recording_is_analysed_or_refused_in_one_line(name, crafted, capsys, tmp_path):
+    _folder, base, original = crafted
     case = CASES[name]
     assert len(CASES) >= 40
-    path = write_case(name, base, folder)
+    # each test writes its own copy: another test may craft the same case in this worker
+    path = write_case(name, base, tmp_path)
     assert path.read_bytes() != base.read_bytes()  # the case did change something
-    out = folder / f"{name}-out"
+    out = tmp_path / f"{name}-out"
     capsys.readouterr()
     code = cli.main(["analyze", str(path), "--out", str(out)])
     err = capsys.readouterr().err
@@ -113,9 +114,10 @@ _PEAK = textwrap.dedent(
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("name", "code"), [("gzip_bomb", 2), ("gap_huge", 0), ("json_50mb", 0)])
-def test_peak_memory_stays_bounded(name, code, crafted):
+def test_peak_memory_stays_bounded(name, code, crafted, tmp_path):
     """Measured in a process of its own (its peak resident size, imports included)."""
-    folder, base, _ = crafted
+    _folder, base, _ = crafted
+    folder = tmp_path
     path = write_case(name, base, folder)
     run = subprocess.run(
         [sys.executable, "-c", _PEAK, "analyze", str(path), "--out", str(folder / f"{name}-mem")],
@@ -168,13 +170,13 @@ def test_the_cohort_command_takes_a_file_timeout(tmp_path, capsys):
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", list(CASES))
-def test_a_crafted_recording_loads_for_replay_or_is_refused(name, crafted):
+def test_a_crafted_recording_loads_for_replay_or_is_refused(name, crafted, tmp_path):
     """``wot replay`` reads XDF through the same bounded reader: streams it can publish (time
     stamps finite and in order, a nominal rate LSL can size its buffers by) or one error."""
     from wot_simulators.replay import MAX_RATE_HZ, load_replay
 
-    folder, base, _ = crafted
-    path = write_case(name, base, folder)
+    _folder, base, _ = crafted
+    path = write_case(name, base, tmp_path)
     try:
         streams, _notes = load_replay(path, source_id=f"crafted-{name}")
     except InputError as exc:
