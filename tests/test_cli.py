@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pylsl
@@ -271,6 +273,25 @@ def _load_session(rec: Path) -> dict:
     return json.loads((report / "summary.json").read_text(encoding="utf-8"))
 
 
+@contextlib.contextmanager
+def _running_demo(rec: Path) -> Iterator[subprocess.Popen[str]]:
+    """``wot demo --headless --speed 20 --record REC`` once its session runs (it has said
+    where it records and shown two moments)."""
+    with subprocess.Popen(
+        [*WOT, "demo", "--headless", "--speed", "20", "--record", str(rec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    ) as p:  # fmt: skip
+        try:
+            assert p.stdout is not None
+            assert p.stdout.readline().startswith(f"recording to {rec}")
+            assert p.stdout.readline().startswith("[")  # the session runs
+            assert p.stdout.readline().startswith("[")
+        except BaseException:
+            p.kill()
+            raise
+        yield p
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c, pipe closed", "pipe closed"])
 def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
@@ -278,14 +299,8 @@ def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
     the signal comes); ``wot demo --headless | head -3`` (the pipe closes): each ends the session
     as a normal end does (recording closed, report written), exit 0, nothing on stderr."""
     rec = tmp_path / "demo.xdf"
-    with subprocess.Popen(
-        [*WOT, "demo", "--headless", "--speed", "20", "--record", str(rec)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-    ) as p:  # fmt: skip
+    with _running_demo(rec) as p:
         try:
-            assert p.stdout.readline().startswith(f"recording to {rec}")
-            assert p.stdout.readline().startswith("[")  # the session runs
-            assert p.stdout.readline().startswith("[")
             if "pipe closed" in how:
                 p.stdout.close()
             if "ctrl-c" in how:
@@ -313,14 +328,8 @@ def test_demo_ends_on_sigterm_or_sighup_as_on_ctrl_c(tmp_path, name):
     if not hasattr(signal, name):
         pytest.skip(f"no {name} on this platform")
     rec = tmp_path / "demo.xdf"
-    with subprocess.Popen(
-        [*WOT, "demo", "--headless", "--speed", "20", "--record", str(rec)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-    ) as p:  # fmt: skip
+    with _running_demo(rec) as p:
         try:
-            assert p.stdout.readline().startswith(f"recording to {rec}")
-            assert p.stdout.readline().startswith("[")  # the session runs
-            assert p.stdout.readline().startswith("[")
             p.send_signal(getattr(signal, name))
             rest = p.stdout.read()
             err = p.stderr.read()

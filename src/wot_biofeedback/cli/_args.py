@@ -140,6 +140,24 @@ def analysis_args(p: argparse.ArgumentParser) -> None:
     profile_args(p)
 
 
+def scenario_args(p: argparse.ArgumentParser) -> None:
+    """``--scenario``/``--seed`` of the commands that simulate a client (demo, simulate)."""
+    p.add_argument("--scenario", default="full-session", help=scenario_help())
+    p.add_argument(
+        "--seed", type=int, default=1, help="seed of the simulated client (same seed, same session)"
+    )
+
+
+def view_args(p: argparse.ArgumentParser) -> None:
+    """``--headless``/``--no-client-view`` of the live commands (demo, run)."""
+    p.add_argument(
+        "--headless", action="store_true", help="terminal view even when a display exists"
+    )
+    p.add_argument(
+        "--no-client-view", action="store_true", help="only the therapist console, no client view"
+    )
+
+
 def record_args(p: argparse.ArgumentParser) -> None:
     """``--record``/``--no-record``/``--no-report`` of the live commands."""
     g = p.add_mutually_exclusive_group()

@@ -13,7 +13,7 @@ from typing import Any
 from .._extras import require
 from ..config import EngineConfig
 from ..errors import InputError
-from ._args import CONFIG_HELP, record_args, scenario_help
+from ._args import CONFIG_HELP, record_args, scenario_args, view_args
 from ._live import (
     live_session,
     open_sources,
@@ -26,10 +26,7 @@ from ._live import (
 
 def add_parser(sub: Any) -> None:
     d = sub.add_parser("demo", help="simulated client + engine, in a window or the terminal")
-    d.add_argument("--scenario", default="full-session", help=scenario_help())
-    d.add_argument(
-        "--seed", type=int, default=1, help="seed of the simulated client (same seed, same session)"
-    )
+    scenario_args(d)
     d.add_argument(
         "--duration", type=float, default=None, metavar="S",
         help="stop after S seconds of session (at --speed 10, S/10 s of wall clock); default: "
@@ -46,9 +43,7 @@ def add_parser(sub: Any) -> None:
         help="baseline length, session seconds (default: the configuration's, "
         f"{EngineConfig().calibration.duration_s:g} s)",
     )  # fmt: skip
-    d.add_argument(
-        "--headless", action="store_true", help="terminal view even when a display exists"
-    )
+    view_args(d)
     d.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
     d.add_argument(
         "--screenshot",
@@ -56,9 +51,6 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="run offscreen for --duration S seconds of simulated session (default 300), then "
         "write DIR/therapist.png and DIR/client.png and exit",
-    )
-    d.add_argument(
-        "--no-client-view", action="store_true", help="only the therapist console, no client view"
     )
     d.add_argument(
         "--subjects",

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..modalities import NAMES, cardiac
-from ._args import CONFIG_HELP, profile_args, profile_setup, record_args
+from ._args import CONFIG_HELP, profile_args, profile_setup, record_args, view_args
 from ._console import say
 from ._live import live_session, open_sources, prepare_dsp, record_path, run_engine
 
@@ -73,12 +73,7 @@ def add_parser(sub: Any) -> None:
         help="stop after S seconds of session (while every stream is lost, wall-clock seconds "
         "count; default: run until Ctrl-C or the window closes)",
     )  # fmt: skip
-    r.add_argument(
-        "--headless", action="store_true", help="terminal view even when a display exists"
-    )
-    r.add_argument(
-        "--no-client-view", action="store_true", help="only the therapist console, no client view"
-    )
+    view_args(r)
     profile_args(r)
     r.add_argument(
         "--outlet-id", default="wot-engine", help="source_id prefix of the wot-* outlets"

@@ -6,17 +6,14 @@ import argparse
 from typing import Any
 
 from ..errors import InputError
-from ._args import scenario_help
+from ._args import scenario_args
 
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser(
         "simulate", help="publish a simulated session as LSL streams, or write a CSV"
     )
-    s.add_argument("--scenario", default="full-session", help=scenario_help())
-    s.add_argument(
-        "--seed", type=int, default=1, help="seed of the simulated client (same seed, same session)"
-    )
+    scenario_args(s)
     s.add_argument(
         "--duration", type=float, default=None, metavar="S",
         help="S seconds of session: the scenario cut short or its last segment extended (default: "

@@ -199,6 +199,16 @@ def parse_eda_unit(unit: str) -> float:
     return f
 
 
+def _open_xdf(p: Path) -> XdfFile:
+    """:func:`read_xdf`, its failures as one-line :class:`InputError` naming the file."""
+    try:
+        return read_xdf(p)
+    except DecompressionLimitError as exc:
+        raise InputError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
+
+
 def read_recording(
     path: str | os.PathLike[str],
     channels: dict[str, str | None] | None = None,
@@ -446,12 +456,7 @@ def _read_xdf(
     if not p.exists():
         raise InputError(f"file not found: {p}")
     if is_wot_recording(p):
-        try:
-            xf = read_xdf(p)
-        except DecompressionLimitError as exc:
-            raise InputError(str(exc)) from None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
+        xf = _open_xdf(p)
         if xf.by_name(SESSION_STREAM) is not None:
             return _read_wot_xdf(xf, channels, eda_factor, subject)
     streams, damage, _ = load_pyxdf(
@@ -660,12 +665,7 @@ def load_pyxdf(
     """
     import pyxdf
 
-    try:
-        xf = read_xdf(p)
-    except DecompressionLimitError as exc:
-        raise InputError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{p.name}: not a readable XDF file ({exc})") from None
+    xf = _open_xdf(p)
     damage = list(xf.problems)
     source: Any = io.BytesIO(encode_xdf(xf)) if damage else str(p)
     del xf
