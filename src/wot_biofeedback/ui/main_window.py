@@ -497,7 +497,9 @@ class MainWindow(QMainWindow):
             lab = QLabel(f"{role.label} waiting", box)
             lab.setFont(_font(11, bold=True))
             lab.setMinimumWidth(96)
-            lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            # left-aligned: a long problem note is cut at its end, never the stream's name and
+            # state at its start; the whole text is in the tooltip
+            lab.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             lay.addWidget(lab)
             self.stream_labels[role.key] = lab
         return box
@@ -708,6 +710,7 @@ class MainWindow(QMainWindow):
                     state = "lagging" if state == "ok" else state
             if lab.text() != text:
                 lab.setText(text)
+                lab.setToolTip(text)
                 lab.setStyleSheet(f"color: {STREAM_COLOURS.get(state, GREY)};")
 
     def _draw_history(self, snap: Snapshot) -> None:
