@@ -393,7 +393,7 @@ def test_demo_refuses_to_overwrite_a_recording(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", ["demo", "run"])
-def test_a_bad_record_path_is_said_before_any_stream_opens(tmp_path, capsys, command):
+def test_a_bad_record_path_or_duration_is_said_before_any_stream_opens(tmp_path, capsys, command):
     """Not marked lsl: conftest fails the test if the command opened or looked for a stream
     before refusing."""
     path = tmp_path / "keep.xdf"
@@ -403,6 +403,9 @@ def test_a_bad_record_path_is_said_before_any_stream_opens(tmp_path, capsys, com
     assert cli.main([command, "--headless", "--record", str(tmp_path / "x.csv")]) == 2
     assert "must end in .xdf" in capsys.readouterr().err
     assert path.read_bytes() == b"XDF:"
+    for bad in ("nan", "0", "-5", "inf"):
+        assert cli.main([command, "--headless", "--duration", bad]) == 2
+        assert f"--duration {float(bad)!r} must be a positive number" in capsys.readouterr().err
 
 
 @pytest.mark.lsl

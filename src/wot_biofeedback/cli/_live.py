@@ -68,6 +68,14 @@ def record_path(args: argparse.Namespace, prefix: str) -> Path | None:
     return path
 
 
+def check_duration(args: argparse.Namespace) -> None:
+    """A ``--duration`` that is not a positive, finite number of seconds is said before
+    anything starts (NaN would never end a session; 0 or less would end it unseen)."""
+    d = getattr(args, "duration", None)
+    if d is not None and not (math.isfinite(d) and d > 0):
+        raise InputError(f"--duration {d!r} must be a positive number of seconds of session")
+
+
 def prepare_dsp(modalities: tuple[str, ...]) -> None:
     """Compile (or load from numba's cache) the kernels before any stream is opened, saying
     so when it takes a while (the first run on a machine): a session then starts without a

@@ -15,6 +15,7 @@ from ..config import EngineConfig
 from ..errors import InputError
 from ._args import CONFIG_HELP, record_args, scenario_args, view_args
 from ._live import (
+    check_duration,
     live_session,
     open_sources,
     prepare_dsp,
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         if not (math.isfinite(args.calibration) and 0 < args.calibration <= 86400):
             raise InputError(f"--calibration {args.calibration:g} must be 0 < S <= 86400 seconds")
         cfg.calibration.duration_s = args.calibration
+    check_duration(args)
     if args.record:  # a bad --record is said before anything starts
         record_path(args, "demo")
     people = _people(args.subjects, scen)

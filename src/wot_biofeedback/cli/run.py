@@ -10,7 +10,7 @@ from ..errors import InputError
 from ..modalities import NAMES, cardiac
 from ._args import CONFIG_HELP, profile_args, profile_setup, record_args, view_args
 from ._console import say
-from ._live import live_session, open_sources, prepare_dsp, record_path, run_engine
+from ._live import check_duration, live_session, open_sources, prepare_dsp, record_path, run_engine
 
 
 def add_parser(sub: Any) -> None:
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--lost-after {args.lost_after!r} must be a positive number of seconds")
     cfg = load_config(args.config)
     prof, baseline = profile_setup(args, cfg)  # a bad profile too
+    check_duration(args)
     if args.record:  # and a bad --record
         record_path(args, "session")
     types = _stream_types(args)
