@@ -21,6 +21,7 @@ from .atomic import write_json
 from .config import EngineConfig
 from .csvtext import write_csv
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
+from .frames import FrameTable
 from .pipeline import BEAT_TIME, CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
 from .run import Collector, run
 from .session import Session
@@ -35,7 +36,8 @@ SEAM_S = 60.0  # longest the retrospective scoring runs on past the end of calib
 
 @dataclass
 class AnalysisResult:
-    frames: list[Frame] = field(default_factory=list)
+    frames: FrameTable = field(default_factory=FrameTable)
+    """Every frame, in time order (kept as columns: :mod:`wot_biofeedback.frames`)."""
     events: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     baseline: Baseline | None = None
@@ -86,7 +88,8 @@ def run_subjects(
         res = AnalysisResult()
         if got is not None:
             # a file ends: the frames past the last sample of the longest signal carry no data
-            res.frames = [f for f in got.frames if f.time_s < rec.duration_s]
+            got.frames.truncate(int(np.searchsorted(got.frames.times(), rec.duration_s)))
+            res.frames = got.frames
             res.events = got.events
         res.baseline = session.subject(sid).pipeline.state.baseline
         results[sid] = res
@@ -111,17 +114,16 @@ def score_before_baseline(res: AnalysisResult, pipe: Pipeline) -> int:
         return 0
     engine = StateEngine(pipe.config, None, pipe.state.measured_modalities)
     engine.set_baseline(base)
-    n = 0
-    for f in res.frames:
+    for i, f in enumerate(res.frames):
         st = engine.update(f.time_s, f.features)
         if f.time_s >= base.end_s and (
             (f.state.zone == st.zone and st.zone != "unknown") or f.time_s >= base.end_s + SEAM_S
         ):
-            break
+            return i
         st.explanation += " (scored after calibration)"
         f.state = st
-        n += 1
-    return n
+        res.frames[i] = f  # the table keeps a copy: the rescored frame goes back into it
+    return len(res.frames)
 
 
 def recorded_setup(
@@ -177,7 +179,9 @@ BASELINE_LEVELS = {
 }
 
 
-def baseline_levels(frames: list[Frame], base: Baseline | None) -> dict[str, float | None]:
+def baseline_levels(
+    frames: FrameTable | list[Frame], base: Baseline | None
+) -> dict[str, float | None]:
     """The client's resting levels in natural units (HR, RMSSD, SCL, SCR rate, breathing):
     medians over the calibration window's frames whose channel quality was usable (>= 0.5),
     as the calibration takes its values. None for a profile baseline (no window) or a
@@ -185,7 +189,9 @@ def baseline_levels(frames: list[Frame], base: Baseline | None) -> dict[str, flo
     out: dict[str, float | None] = dict.fromkeys(BASELINE_LEVELS)
     if base is None or not base.end_s > base.start_s:
         return out
-    inside = [f for f in frames if base.start_s <= f.time_s < base.end_s]
+    t = np.array([f.time_s for f in frames]) if isinstance(frames, list) else frames.times()
+    a, b = np.searchsorted(t, [base.start_s, base.end_s])  # frames are in time order
+    inside = frames[int(a) : int(b)]
     for name, q in BASELINE_LEVELS.items():
         v = [f.features.get(name, math.nan) for f in inside if f.features.get(q, 0.0) >= 0.5]
         v = [x for x in v if math.isfinite(x)]
@@ -267,10 +273,10 @@ def analyze(
     write_csv(out / "markers.csv", ["time_s", "text"], ([f"{t:.3f}", x] for t, x in rec.markers))
 
     frames = res.frames
-    times = np.array([f.time_s for f in frames])
-    zones = [f.state.zone for f in frames]
-    arousal = np.array([f.state.arousal for f in frames])
-    conf = np.array([f.state.confidence for f in frames])
+    times = frames.times()
+    zones = frames.zones()
+    arousal = frames.arousal()
+    conf = frames.confidence()
     zfeat = list(config.features)
 
     def feature_row(f: Frame) -> list[str]:
@@ -300,7 +306,7 @@ def analyze(
 
     # each modality's quality is its channel's (e.g. PPG: quality_cardiac; ACC: quality_resp)
     qcol = {m: modalities.quality_of(m) for m in rec.signals}
-    quality = {m: np.array([f.features.get(qcol[m], 0.0) for f in frames]) for m in rec.signals}
+    quality = {m: frames.column(qcol[m], 0.0) for m in rec.signals}
     summary = build_summary(times, zones, arousal, quality, pipe.cues.log, config.frame_rate_hz)
     summary.update(
         {

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .pipeline import Frame
+from .frames import FrameTable
 from .session import Session, StepOutput
 from .sources.base import Batch, Source
 
@@ -96,7 +96,8 @@ def run(
 class Collected:
     """Everything one subject's run produced (offline)."""
 
-    frames: list[Frame] = field(default_factory=list)
+    frames: FrameTable = field(default_factory=FrameTable)
+    """Every frame, kept as columns (a day of frames in about 150 MB)."""
     events: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
 
 
