@@ -17,6 +17,7 @@ import pytest
 from wot_biofeedback.cli import main
 from wot_biofeedback.csvtext import escape_cell, unescape_cell, write_csv
 from wot_biofeedback.errors import InputError
+from wot_biofeedback.sources.files import Recording
 
 FORMULAS = ["=SUM(A1)", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tx", "\rx", "'quoted"]
 
@@ -380,3 +381,44 @@ def test_skip_bad_lines_option_says_its_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     entry = text.split("--skip-bad-lines ", 1)[1].split(" --", 1)[0]
     assert "(default: stop at the first, naming its line)" in entry
+
+
+def _outcome(p: Path, args: list[str]) -> tuple[str, object]:
+    from wot_biofeedback.sources.files import read_recording
+
+    fs = float(args[1]) if args[:1] == ["--fs"] else None
+    channels = {"ecg": args[1]} if args[:1] == ["--ecg"] else None
+    try:
+        rec = read_recording(p, channels, fs=fs, skip_bad_lines="--skip-bad-lines" in args)
+    except InputError as exc:
+        return "error", str(exc)
+    return "ok", rec
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_crafted_csv_on_disk_a_block_at_a_time_reads_the_same(sim_csv, tmp_path, monkeypatch,
+                                                                name):  # fmt: skip
+    """A file too large for memory is read into temporary files and its time column checked
+    and placed a block of rows at a time: the same signals, notes and errors (row, line and
+    values) as the file read whole in memory; here forced on a small file, in blocks of 997
+    rows, so every check and gap crosses block edges."""
+    from wot_biofeedback.sources import spill
+
+    p, args, _expected = _write_case(sim_csv, tmp_path, name)
+    whole = _outcome(p, args)
+    monkeypatch.setenv("WOT_SPILL_MB", "0")
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 997)
+    blocked = _outcome(p, args)
+    assert blocked[0] == whole[0]
+    if whole[0] == "error":
+        assert blocked[1] == whole[1]
+        return
+    a, b = whole[1], blocked[1]
+    assert isinstance(a, Recording) and isinstance(b, Recording)
+    assert b.notes == a.notes and b.csv_info == a.csv_info
+    assert set(b.signals) == set(a.signals)
+    for m, sig in a.signals.items():
+        got = b.signals[m]
+        assert isinstance(got.data, spill.DiskArray)  # on disk, not in memory
+        assert (got.fs, got.t0, got.name, got.unit) == (sig.fs, sig.t0, sig.name, sig.unit)
+        np.testing.assert_array_equal(np.asarray(got.data), sig.data)

@@ -27,6 +27,7 @@ import csv
 import math
 import re
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_rate
-from ..clock import GAP_MIN_S, GAP_MIN_SAMPLES, MAX_FILL_S, place_whole
+from ..clock import GAP_MIN_S, GAP_MIN_SAMPLES, MAX_FILL_S, SessionClock
 from ..errors import InputError
 from ..session_log import Gap
+from .spill import Columns, blocks
 
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 """Separators recognised, with the name the notes give them."""
@@ -80,8 +82,10 @@ class CsvColumns:
     """The columns read from a CSV file (:func:`read_csv_columns`)."""
 
     layout: CsvLayout
-    columns: dict[int, np.ndarray]
-    """``{header index: values}``, float64, one value per row (NaN where a cell was empty)."""
+    columns: dict[int, Any]
+    """``{header index: values}``, float64, one value per row (NaN where a cell was empty):
+    numpy arrays, or :class:`~wot_biofeedback.sources.spill.DiskArray` for a file too large to
+    hold in memory."""
     rows: int
     skipped: int = 0
     """Bad lines skipped (``skip_bad_lines``)."""
@@ -201,18 +205,14 @@ def read_csv_columns(
     want = sorted(set(cols))
     out = CsvColumns(layout, {}, 0)
     # one contiguous row per column, sized from the file's length and its first lines (grown
-    # if they were short): no list of chunks to join at the end, no second copy of the data
-    store = np.empty((len(want), 0))
+    # if they were short), or, for a file larger than memory should hold, a temporary file
+    # per column (spill.Columns): no list of chunks to join at the end, no second copy
+    store: Columns | None = None
 
     def add(arr: np.ndarray) -> None:
-        nonlocal store
-        need = out.rows + len(arr)
-        if need > store.shape[1]:
-            grown = np.empty((len(want), max(need, int(store.shape[1] * 1.5))))
-            grown[:, : out.rows] = store[:, : out.rows]
-            store = grown
-        store[:, out.rows : need] = arr.T
-        out.rows = need
+        assert store is not None
+        store.add(arr)
+        out.rows = store.rows
 
     seps = len(names) - 1
 
@@ -261,9 +261,9 @@ def read_csv_columns(
             fh.readline()  # the header
             before = 1  # lines read
             while lines := fh.readlines(CHUNK_BYTES):
-                if not store.shape[1]:
+                if store is None:
                     per_line = max(1.0, sum(map(len, lines)) / len(lines))
-                    store = np.empty((len(want), int(size / per_line * 1.02) + 64))
+                    store = Columns(len(want), int(size / per_line * 1.02) + 64)
                 plain = (
                     sum(ln.count(sep) == seps for ln in lines) == len(lines)
                     and not any('"' in ln for ln in lines)
@@ -290,9 +290,8 @@ def read_csv_columns(
     if out.rows == 0:
         skipped = f" ({out.skipped} bad line(s) skipped)" if out.skipped else ""
         raise InputError(f"{p.name}: no data rows{skipped}")
-    if store.shape[1] > out.rows * 1.05:  # the first lines were long: give the rest back
-        store = store[:, : out.rows].copy()
-    out.columns = {c: store[j, : out.rows] for j, c in enumerate(want)}
+    assert store is not None
+    out.columns = dict(zip(want, store.finish(), strict=True))
     return out
 
 
@@ -311,9 +310,52 @@ class TimePlacement:
         return sum(g[1] for g in self.gaps)
 
 
+def _steps(t: Any) -> Iterator[tuple[int, np.ndarray]]:
+    """``(i, np.diff(t)[i : i + len(block)])`` a block at a time: each row's step from the row
+    before (the first block one shorter)."""
+    prev = None
+    k = 0
+    for b in blocks(t):
+        d = np.diff(b if prev is None else np.concatenate(([prev], b)))
+        yield k, d
+        k += len(d)
+        prev = b[-1]
+
+
+def _positive(t: Any) -> Iterator[np.ndarray]:
+    with np.errstate(invalid="ignore"):
+        for _k, d in _steps(t):
+            yield d[(d > 0) & np.isfinite(d)]
+
+
+def _select(values: Callable[[], Iterator[np.ndarray]], ks: list[int]) -> list[float]:
+    """The ``ks``-th smallest (0-based) of positive, finite float64 values, exactly, in four
+    passes over them and memory for 65,536 counts: such values sort as their IEEE 754 bit
+    patterns do, so each pass counts 16 more bits of the ones that share the bits found."""
+    prefix, rank = [0] * len(ks), list(ks)
+    for shift in (48, 32, 16, 0):
+        counts: dict[int, np.ndarray] = {}
+        for v in values():
+            bits = v.view(np.uint64)
+            for p in set(prefix):
+                sel = bits if shift == 48 else bits[(bits >> np.uint64(shift + 16)) == p]
+                idx = ((sel >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.intp)
+                counts[p] = counts.get(p, 0) + np.bincount(idx, minlength=1 << 16)
+        for j, p in enumerate(prefix):
+            cum = np.cumsum(counts[p])
+            b = int(np.searchsorted(cum, rank[j] + 1))
+            rank[j] -= int(cum[b - 1]) if b else 0
+            prefix[j] = (p << 16) | b
+    return [float(np.array(p, dtype=np.uint64).view(np.float64)) for p in prefix]
+
+
 def place_by_time(table: CsvColumns, time_col: int, fs: float | None = None) -> TimePlacement:
     """Check the time column and place the other columns on the session clock by it (in
     ``table.columns``, replaced by the placed columns: NaN over each gap).
+
+    The column is gone through a block of rows at a time (:data:`~.spill.BLOCK_ROWS`), so a
+    day of 1000-Hz rows needs no more memory than a few minutes of them; the median step is
+    found exactly (:func:`_select`), not estimated.
 
     Raises
     ------
@@ -324,7 +366,7 @@ def place_by_time(table: CsvColumns, time_col: int, fs: float | None = None) -> 
     """
     p, col = table.layout.path.name, table.layout.names[time_col]
     t = table.columns[time_col]
-    n = t.size
+    n = len(t)
 
     def row(i: int) -> str:
         return f"row {i + 1} (line {table.line_of(i)})"
@@ -334,38 +376,66 @@ def place_by_time(table: CsvColumns, time_col: int, fs: float | None = None) -> 
 
     if n < 2:
         raise InputError(f"{p}: one data row; {col} needs at least two to give a rate")
-    finite = np.isfinite(t)
-    with np.errstate(invalid="ignore"):
-        dt = np.diff(t)
-        pos = dt[(dt > 0) & np.isfinite(dt)]
-    step = float(np.median(pos)) if pos.size else math.nan
+    first_bad = first_back = n
+    n_pos, max_dt = 0, -math.inf
+    off = 0
+    for b in blocks(t):
+        finite = np.isfinite(b)
+        if not finite.all():
+            first_bad = off + int(np.argmin(finite))
+            break
+        off += len(b)
+    for k, d in _steps(t):
+        with np.errstate(invalid="ignore"):
+            back = np.flatnonzero(d <= 0)
+            ok = (d > 0) & np.isfinite(d)
+        if first_back == n and back.size:
+            first_back = k + int(back[0]) + 1
+        n_pos += int(np.count_nonzero(ok))
+        if ok.any():
+            max_dt = max(max_dt, float(np.max(d[ok])))
+    # the median positive step, as np.median gives it (the mean of the two middle ones)
+    if n_pos:
+        mid = _select(lambda: _positive(t), sorted({(n_pos - 1) // 2, n_pos // 2}))
+        step = (mid[0] + mid[-1]) / 2 if n_pos % 2 == 0 else mid[0]
+    else:
+        step = math.nan
     # the mean of the steps within half a step of the median: jitter and rounding of the time
     # stamps average out (256 Hz written to the ms: steps of 3 and 4 ms), while a missing row
     # (a step of two) or a pause does not count. The bounds are in (both, as floats: time
     # stamps rounded to the ms step exactly onto them), so what is kept stays symmetric
     lo, hi = 0.5 * step * (1 - 1e-6), 1.5 * step * (1 + 1e-6)
-    regular = pos[(pos >= lo) & (pos <= hi)]
-    rate = 1.0 / float(np.mean(regular)) if regular.size else math.nan
+    sums, n_regular = [], 0
+    for v in _positive(t):
+        regular = v[(v >= lo) & (v <= hi)]
+        sums.append(float(np.sum(regular)))
+        n_regular += regular.size
+    rate = 1.0 / (math.fsum(sums) / n_regular) if n_regular else math.nan
     rate = float(f"{rate:.9g}")  # a mean of decimal steps: 249.99999999997 is 250
     span = n / rate if math.isfinite(rate) else math.nan
     limit = min(MAX_FILL_S, span) if math.isfinite(span) else MAX_FILL_S
     longer = f"the {span:.6g} s the data covers" if span < MAX_FILL_S else "a day (24 h)"
-    first_bad = int(np.argmin(finite)) if not finite.all() else n
-    with np.errstate(invalid="ignore"):
-        back = np.flatnonzero(dt <= 0)
-        jump = np.flatnonzero(dt - 1.0 / rate > limit) if math.isfinite(rate) else back[:0]
-    i = min(first_bad, int(back[0]) + 1 if back.size else n, int(jump[0]) + 1 if jump.size else n)
+    first_jump = n
+    if math.isfinite(rate):
+        for k, d in _steps(t):
+            with np.errstate(invalid="ignore"):
+                jump = np.flatnonzero(d - 1.0 / rate > limit)
+            if jump.size:
+                first_jump = k + int(jump[0]) + 1
+                break
+    i = min(first_bad, first_back, first_jump)
     if i < n:
         if i == first_bad:
             raise InputError(f"{where(i)}: {col} is {float(t[i])!r}, not a finite time")
-        if dt[i - 1] <= 0:
+        ti, tp = float(t[i]), float(t[i - 1])
+        if ti - tp <= 0:
             raise InputError(
-                f"{where(i)}: {col} {t[i]:.9g} is not after the previous row's {t[i - 1]:.9g} "
+                f"{where(i)}: {col} {ti:.9g} is not after the previous row's {tp:.9g} "
                 "(times must increase: rows out of order or repeated?)"
             )
         raise InputError(
-            f"{where(i)}: {col} jumps by {dt[i - 1]:.6g} s (from {t[i - 1]:.9g} to "
-            f"{t[i]:.9g}), longer than {longer}: not filled as a gap (check {col}, or split "
+            f"{where(i)}: {col} jumps by {ti - tp:.6g} s (from {tp:.9g} to "
+            f"{ti:.9g}), longer than {longer}: not filled as a gap (check {col}, or split "
             "the file there)"
         )
     if not math.isfinite(rate):
@@ -379,10 +449,14 @@ def place_by_time(table: CsvColumns, time_col: int, fs: float | None = None) -> 
     # where the clock puts gaps, decided on the time stamps alone (no samples: no memory). It
     # fills before a sample whose lag (time stamp minus its count's time) exceeds the recent
     # lags by its tolerance; a lag grows by at most the step beyond one sample, so where no
-    # step exceeds the tolerance by a sample there is nothing to ask it
+    # step exceeds the tolerance by a sample there is nothing to ask it. The clock's decisions
+    # do not depend on how its input is chunked (clock.SessionClock): a block at a time
     events: list[Any] = []
-    if float(np.max(dt)) - 1.0 / rate > max(GAP_MIN_S, GAP_MIN_SAMPLES / rate):
-        place_whole({"csv": (t, np.empty((n, 0)))}, {"csv": rate}, irregular=(), emit=events.append)
+    if max_dt - 1.0 / rate > max(GAP_MIN_S, GAP_MIN_SAMPLES / rate):
+        clock = SessionClock({"csv": rate}, irregular=(), emit=events.append)
+        clock.set_origin(float(t[0]))
+        for b in blocks(t):
+            clock.place("csv", b, np.empty((len(b), 0)))
     gaps = [e for e in events if isinstance(e, Gap)]
     total = sum(g.n for g in gaps) / rate
     if total > limit:
@@ -395,8 +469,20 @@ def place_by_time(table: CsvColumns, time_col: int, fs: float | None = None) -> 
     for g in gaps:
         at = g.t - t_first
         got.gaps.append((round(at - g.n / rate, 6), round(g.n / rate, 6), table.line_of(g.after)))
-    for c in [c for c in table.columns if c != time_col and gaps]:
-        # placed one column at a time, as the live engine places a stream: the clock's rule
-        _clock, placed = place_whole({"csv": (t, table.columns[c])}, {"csv": rate}, irregular=())
-        table.columns[c] = placed["csv"].data
+    others = [c for c in table.columns if c != time_col]
+    if gaps and others:
+        # placed as the live engine places a stream (the clock's rule), the columns side by
+        # side, a block at a time, into new columns (in memory, or spilled as the file was)
+        clock = SessionClock({"csv": rate}, irregular=())
+        clock.set_origin(t_first)
+        fill = sum(g.n for g in gaps)
+        placed = Columns(len(others), n + fill)
+        cols = [blocks(table.columns[c]) for c in others]
+        for b in blocks(t):
+            data = np.column_stack([next(it) for it in cols])
+            put = clock.place("csv", b, data)
+            if put is not None:
+                placed.add(put.data)
+        for c, v in zip(others, placed.finish(), strict=True):
+            table.columns[c] = v
     return got

@@ -47,6 +47,7 @@ from ..session_log import (
     SessionLog,
     StreamStart,
 )
+from . import spill
 from .base import Batch
 from .csvfile import KEEP, place_by_time, read_csv_columns, sniff_csv
 from .xdf import (
@@ -87,7 +88,10 @@ EDA_UNITS = {
 class Signal:
     """One signal of a recording."""
 
-    data: np.ndarray
+    data: Any
+    """The samples: a numpy array, or for a file too large to hold in memory a
+    :class:`~wot_biofeedback.sources.spill.DiskArray` read a slice at a time (``len``,
+    ``shape``, slices and ``* factor`` work on both)."""
     fs: float
     name: str
     unit: str = ""
@@ -263,7 +267,7 @@ def read_recording(
         sig = rec.signals["eda"]
         sig.data = sig.data * factor
         sig.unit = "uS"
-        med = float(np.nanmedian(sig.data)) if np.isfinite(sig.data).any() else float("nan")
+        med = spill.median(sig.data)  # a day of samples: not all read into memory at once
         if np.isfinite(med) and not 0.05 <= med <= 100.0:
             msg = (
                 f"EDA median {med:.4g} is outside the plausible 0.05-100 µS; "
@@ -373,7 +377,7 @@ def _read_csv(
     _one_cardiac(rec, channels)
     if acc:
         label = ",".join(names[i] for i in acc)
-        rec.signals["acc"] = Signal(np.column_stack([table.columns[i] for i in acc]), rate, label)
+        rec.signals["acc"] = Signal(spill.stack([table.columns[i] for i in acc]), rate, label)
         rec.notes.append(f"breathing derived from the chest accelerometer columns {label}")
     return rec
 

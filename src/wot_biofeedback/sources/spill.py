@@ -1,0 +1,271 @@
+"""Signals too large to hold in memory, kept on disk and read a slice at a time.
+
+A day of a 1000-Hz CSV is 86 million rows: 0.7 GB for each column as float64. An offline
+analysis reads a recording front to back, ``chunk_s`` seconds at a time
+(:class:`~wot_biofeedback.sources.files.RecordingSource`), so it never needs a whole signal at
+once. :class:`Column` collects a column's values as a reader parses them, in memory while it is
+small and in a temporary file once the columns being read pass :data:`SPILL_BYTES`; what it
+gives back (:meth:`Column.finish`) is a numpy array, or a :class:`DiskArray` that behaves like
+one for what the analysis does with a signal: ``len``, ``shape``, slices (a numpy array each),
+``* factor`` (a scaled view) and :meth:`DiskArray.blocks`.
+
+The temporary file has no name (:func:`tempfile.TemporaryFile`, in ``TMPDIR``): it is gone when
+the array is, or when the process ends, however it ends. The numbers written and read back are
+the same float64 values, so a spilled recording gives the same analysis as one in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+SPILL_BYTES = 256 << 20
+"""The columns a reader keeps in memory, bytes in all; past this they go to temporary files.
+The environment variable ``WOT_SPILL_MB`` sets it (0: always spill)."""
+BLOCK_ROWS = 1 << 20
+"""Rows per block when a whole column is checked or placed a block at a time (8 MiB of
+float64 a column)."""
+_ITEM = 8  # float64
+
+
+def spill_bytes() -> int:
+    """:data:`SPILL_BYTES`, or ``WOT_SPILL_MB`` megabytes where that is set."""
+    v = os.environ.get("WOT_SPILL_MB", "").strip()
+    if v:
+        try:
+            return max(0, int(float(v) * (1 << 20)))
+        except ValueError:
+            pass
+    return SPILL_BYTES
+
+
+class DiskArray:
+    """A float64 array (1-D, or 2-D with ``width`` columns) in a temporary file.
+
+    Parameters
+    ----------
+    width : int
+        0 for a 1-D array; else the number of columns of a 2-D one.
+    """
+
+    def __init__(self, width: int = 0) -> None:
+        self.width = int(width)
+        # open for as long as the array lives (closed with it): no context manager here
+        self._file: io.BufferedRandom = tempfile.TemporaryFile(prefix="wot-spill-")  # noqa: SIM115
+        self._closer = weakref.finalize(self, self._file.close)  # gone with the array
+        self._rows = 0
+        self._scale = 1.0
+        self._owner: DiskArray | None = None  # a scaled view reads its owner's file
+
+    @property
+    def _row_bytes(self) -> int:
+        return _ITEM * max(1, self.width)
+
+    def append(self, values: np.ndarray) -> None:
+        """Add rows at the end (a view cannot be appended to)."""
+        if self._owner is not None:
+            raise ValueError("a scaled view of a spilled signal is read-only")
+        a = np.ascontiguousarray(values, dtype=np.float64)
+        self._file.seek(self._rows * self._row_bytes)
+        self._file.write(a.tobytes())
+        self._rows += len(a)
+
+    # numpy-like ------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._rows
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self._rows, self.width) if self.width else (self._rows,)
+
+    @property
+    def ndim(self) -> int:
+        return 2 if self.width else 1
+
+    @property
+    def size(self) -> int:
+        return self._rows * max(1, self.width)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * _ITEM
+
+    dtype = np.dtype(np.float64)
+
+    def _read(self, a: int, b: int) -> np.ndarray:
+        n = max(0, b - a)
+        out = np.empty((n, self.width) if self.width else n, dtype=np.float64)
+        if n:
+            f = (self._owner or self)._file
+            f.seek(a * self._row_bytes)
+            got = f.readinto(out.data.cast("B"))
+            if got != out.nbytes:
+                raise OSError(f"temporary signal file: read {got} of {out.nbytes} bytes")
+        if self._scale != 1.0:
+            out *= self._scale
+        return out
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            a, b, step = key.indices(self._rows)
+            if step > 0:
+                got = self._read(a, max(a, b))
+                return got if step == 1 else got[::step]
+            return self._read(b + 1, max(b + 1, a + 1))[::-1][::-step]
+        if isinstance(key, (int, np.integer)):
+            k = int(key) + self._rows if key < 0 else int(key)
+            if not 0 <= k < self._rows:
+                raise IndexError(f"index {key} of {self._rows}")
+            return self._read(k, k + 1)[0]
+        raise TypeError(f"a spilled signal is read by slices, not {type(key).__name__}")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """The whole array in memory (what spilling avoids: for small uses and tests)."""
+        out = self._read(0, self._rows)
+        return out if dtype is None else out.astype(dtype)
+
+    def __mul__(self, factor: float) -> DiskArray:
+        view = DiskArray.__new__(DiskArray)
+        view.width, view._rows = self.width, self._rows
+        view._file = self._file
+        view._owner = self._owner or self
+        view._scale = self._scale * float(factor)
+        return view
+
+    __rmul__ = __mul__
+
+    def blocks(self, rows: int | None = None) -> Iterator[np.ndarray]:
+        """The array a block of ``rows`` (default :data:`BLOCK_ROWS`) at a time, in order."""
+        rows = rows or BLOCK_ROWS
+        for a in range(0, self._rows, rows):
+            yield self._read(a, min(self._rows, a + rows))
+
+    def close(self) -> None:
+        """Give the disk space back now (else when the array is garbage collected)."""
+        if self._owner is None:
+            self._closer()
+
+
+class Stacked:
+    """Columns read side by side, as one 2-D signal (a chest accelerometer's x, y, z)."""
+
+    def __init__(self, columns: list[Any]) -> None:
+        self.columns = columns
+        self.width = len(columns)
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self), self.width)
+
+    ndim = 2
+    dtype = np.dtype(np.float64)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        return np.column_stack([c[key] for c in self.columns])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.column_stack([np.asarray(c) for c in self.columns])
+        return out if dtype is None else out.astype(dtype)
+
+    def __mul__(self, factor: float) -> Stacked:
+        return Stacked([c * factor for c in self.columns])
+
+    __rmul__ = __mul__
+
+
+def stack(columns: list[Any]) -> Any:
+    """``np.column_stack`` of columns in memory; a :class:`Stacked` view of spilled ones."""
+    if all(isinstance(c, np.ndarray) for c in columns):
+        return np.column_stack(columns)
+    return Stacked(columns)
+
+
+def blocks(a: Any, rows: int | None = None) -> Iterator[np.ndarray]:
+    """An array (in memory or spilled) a block of ``rows`` (default :data:`BLOCK_ROWS`) at a
+    time."""
+    rows = rows or BLOCK_ROWS
+    for k in range(0, len(a), rows):
+        yield a[k : k + rows]
+
+
+def median(a: Any, most: int = 1 << 22) -> float:
+    """The median of the finite values of ``a`` (NaN when there are none): exact for an array
+    in memory; for a spilled one, the median of every k-th value, at most ``most`` of them (a
+    plausibility check needs no more, and reads no more than that into memory)."""
+    if isinstance(a, np.ndarray):
+        v = a[np.isfinite(a)]
+    else:
+        k = max(1, -(-len(a) // most))
+        parts = [b[::k] for b in blocks(a, k * (BLOCK_ROWS // k or 1))]
+        v = np.concatenate(parts) if parts else np.empty(0)
+        v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
+
+
+class Columns:
+    """Columns of float64 values collected as a reader parses them: in memory (one
+    contiguous row per column, grown as needed) until they pass ``limit`` bytes in all, then
+    each in a :class:`DiskArray`.
+
+    Parameters
+    ----------
+    n : int
+        Number of columns.
+    expect_rows : int
+        Rows expected (e.g. from the file's size): the memory is sized for them at once, or,
+        when they would pass ``limit``, the columns go to disk from the start.
+    limit : int, optional
+        Bytes in memory (default :func:`spill_bytes`).
+    """
+
+    def __init__(self, n: int, expect_rows: int = 0, limit: int | None = None) -> None:
+        self.n = n
+        self.rows = 0
+        self.limit = spill_bytes() if limit is None else limit
+        self._disk: list[DiskArray] | None = None
+        self._store = np.empty((n, 0))
+        if expect_rows * n * _ITEM > self.limit:
+            self._disk = [DiskArray() for _ in range(n)]
+        else:
+            self._store = np.empty((n, expect_rows))
+
+    @property
+    def spilled(self) -> bool:
+        return self._disk is not None
+
+    def add(self, rows: np.ndarray) -> None:
+        """Append ``rows`` (shape ``(k, n)``)."""
+        need = self.rows + len(rows)
+        if self._disk is None and need * self.n * _ITEM > self.limit:
+            self._disk = [DiskArray() for _ in range(self.n)]
+            for j, d in enumerate(self._disk):
+                d.append(self._store[j, : self.rows])
+            self._store = np.empty((self.n, 0))
+        if self._disk is not None:
+            for j, d in enumerate(self._disk):
+                d.append(rows[:, j])
+        else:
+            if need > self._store.shape[1]:
+                grown = np.empty((self.n, max(need, int(self._store.shape[1] * 1.5))))
+                grown[:, : self.rows] = self._store[:, : self.rows]
+                self._store = grown
+            self._store[:, self.rows : need] = rows.T
+        self.rows = need
+
+    def finish(self) -> list[Any]:
+        """The columns: numpy arrays, or :class:`DiskArray` once spilled."""
+        if self._disk is not None:
+            return list(self._disk)
+        store = self._store
+        if store.shape[1] > self.rows * 1.05:  # sized for more rows than came: give them back
+            store = store[:, : self.rows].copy()
+        return [store[j, : self.rows] for j in range(self.n)]

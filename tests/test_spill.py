@@ -1,0 +1,191 @@
+"""Bounded memory offline: signals spilled to temporary files (sources/spill.py), the exact
+median step of a time column found a block at a time (csvfile._select), and a run's frames
+kept as columns (frames.FrameTable), each giving back exactly what an in-memory version
+gives. The peak memory itself is measured by benchmarks/bench_offline_memory.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wot_biofeedback.frames import FrameTable
+from wot_biofeedback.pipeline import Frame
+from wot_biofeedback.sources import spill
+from wot_biofeedback.sources.csvfile import _select
+from wot_biofeedback.state import StateResult
+
+RNG = np.random.default_rng(7)
+
+
+# DiskArray and Columns --------------------------------------------------------------------
+@pytest.fixture
+def values() -> np.ndarray:
+    return RNG.normal(size=2_345)
+
+
+def _disk(x: np.ndarray, parts: int = 3) -> spill.DiskArray:
+    d = spill.DiskArray(x.shape[1] if x.ndim == 2 else 0)
+    for part in np.array_split(x, parts):
+        d.append(part)
+    return d
+
+
+@pytest.mark.parametrize(
+    "key",
+    [slice(None), slice(3, 17), slice(3, 17, 4), slice(None, None, -1), slice(900, 10, -7),
+     slice(5, 2), slice(-10, None), slice(2000, 3000), slice(2344, 2345), 0, -1, 1234],
+)  # fmt: skip
+def test_disk_array_reads_like_numpy(values, key):
+    d = _disk(values)
+    assert len(d) == values.size and d.shape == values.shape and d.ndim == 1
+    np.testing.assert_array_equal(d[key], values[key])
+
+
+def test_disk_array_two_dimensional_scaled_and_whole(values):
+    x = values[:2340].reshape(-1, 3)
+    d = _disk(x)
+    assert d.shape == (780, 3) and d.ndim == 2 and d.nbytes == x.nbytes
+    np.testing.assert_array_equal(d[10:20], x[10:20])
+    np.testing.assert_array_equal(np.asarray(d), x)
+    half = d * 0.5  # a view on the same file, scaled as it is read
+    np.testing.assert_array_equal(half[100:200], x[100:200] * 0.5)
+    np.testing.assert_array_equal((2.0 * half)[5:9], x[5:9])
+    with pytest.raises(ValueError, match="read-only"):
+        half.append(x[:1])
+    with pytest.raises(IndexError):
+        d[780]
+    with pytest.raises(TypeError, match="by slices"):
+        d[[1, 2]]
+
+
+def test_disk_array_file_has_no_name_and_is_gone_with_the_array(values):
+    """The temporary file is unnamed (nothing left behind even if the process is killed) and
+    its descriptor is closed when the array is collected or closed."""
+    before = set(os.listdir(Path("/proc/self/fd"))) if Path("/proc/self/fd").exists() else None
+    d = _disk(values)
+    fd = d._file.fileno()
+    if before is not None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        assert "(deleted)" in target or target.startswith("/proc") or "#" in target, target
+    d.close()
+    assert d._file.closed
+    e = _disk(values)
+    f = e._file
+    del e
+    assert f.closed  # collected: closed with it
+
+
+def test_columns_spill_when_they_pass_the_limit(values):
+    """In memory while small; on disk from the add that passes the limit, with every value
+    added before it; the same numbers either way."""
+    rows = values[:2340].reshape(-1, 2)
+    small = spill.Columns(2, 10, limit=1 << 20)
+    big = spill.Columns(2, 10, limit=8 * 2 * 500)  # passes it at the third add below
+    for part in np.array_split(rows, 4):
+        small.add(part)
+        big.add(part)
+    assert not small.spilled and big.spilled and big.rows == small.rows == len(rows)
+    for a, b, want in zip(small.finish(), big.finish(), rows.T, strict=True):
+        assert isinstance(a, np.ndarray) and isinstance(b, spill.DiskArray)
+        np.testing.assert_array_equal(a, want)
+        np.testing.assert_array_equal(np.asarray(b), want)
+    assert spill.Columns(2, 10**9).spilled  # sized from the file: on disk from the start
+
+
+def test_spill_limit_from_the_environment(monkeypatch):
+    monkeypatch.setenv("WOT_SPILL_MB", "1.5")
+    assert spill.spill_bytes() == int(1.5 * (1 << 20))
+    monkeypatch.setenv("WOT_SPILL_MB", "lots")
+    assert spill.spill_bytes() == spill.SPILL_BYTES
+    monkeypatch.delenv("WOT_SPILL_MB")
+    assert spill.spill_bytes() == spill.SPILL_BYTES
+
+
+def test_stack_and_median_of_spilled_columns(values, monkeypatch):
+    cols = [values[:800], values[800:1600], values[1545:2345]]
+    st = spill.stack([_disk(c) for c in cols])
+    assert isinstance(st, spill.Stacked) and st.shape == (800, 3)
+    np.testing.assert_array_equal(st[7:19], np.column_stack(cols)[7:19])
+    np.testing.assert_array_equal((st * 3.0)[0:5], np.column_stack(cols)[0:5] * 3.0)
+    assert isinstance(spill.stack(cols), np.ndarray)
+    x = values.copy()
+    x[::5] = np.nan
+    assert spill.median(x) == np.nanmedian(x)
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 100)
+    assert spill.median(_disk(x)) == np.nanmedian(x)  # few enough: every value
+    strided = spill.median(_disk(x), most=600)  # every 4th value: at most 600 of them
+    assert abs(strided - np.nanmedian(x)) < 0.2
+    assert np.isnan(spill.median(np.full(10, np.nan)))
+
+
+# the exact median step ----------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 5000])
+def test_select_is_numpy_median_exactly(n):
+    """Duplicates, values across many binades and a few outliers: bit for bit np.median."""
+    steps = np.concatenate([np.full(n // 2, 0.004), RNG.uniform(0.0039, 0.0041, n - n // 2)])
+    steps[: max(1, n // 50)] = RNG.uniform(1e-9, 1e6, max(1, n // 50))
+    RNG.shuffle(steps)
+    parts = np.array_split(steps, 7)
+    mid = _select(lambda: iter(parts), sorted({(n - 1) // 2, n // 2}))
+    got = (mid[0] + mid[-1]) / 2 if n % 2 == 0 else mid[0]
+    assert got == np.median(steps)
+    k = n // 3
+    assert _select(lambda: iter(parts), [k]) == [np.sort(steps)[k]]
+
+
+# FrameTable -----------------------------------------------------------------------------------
+def _frame(i: int, keys: tuple[str, ...] = ("hr_bpm", "scl_us", "quality_ecg")) -> Frame:
+    feats = {k: float(RNG.normal()) for k in keys}
+    if i % 3 == 0 and "scl_us" in feats:
+        feats["scl_us"] = float("nan")
+    z = {"hr_bpm": float(RNG.normal())} if i % 2 else {}
+    drivers = [("hr_bpm", 1.5, "HR 80 bpm"), ("scl_us", -0.25, f"SCL {i % 4} µS")][: i % 3]
+    state = StateResult(i / 4 + 0.01, ("within", "hyper", "hypo", "unknown")[i % 4],
+                        float(RNG.normal()), 0.5, drivers, f"zone {i % 5}", z)  # fmt: skip
+    return Frame(i, i / 4, feats, state, None)
+
+
+def test_frame_table_gives_back_each_frame_as_it_was_given():
+    frames = [_frame(i) for i in range(40)]
+    frames[7] = _frame(7, ("scl_us", "hr_bpm"))  # another key order
+    frames[9] = _frame(9, ("hr_bpm", "rsa_ms"))  # a key no other frame has
+    table = FrameTable(frames)
+    assert len(table) == 40 and bool(table) and not FrameTable()
+    assert [repr(f) for f in table] == [repr(f) for f in frames]  # NaN compares as text
+    assert list(table[7].features) == ["scl_us", "hr_bpm"]
+    assert repr(table[-1]) == repr(frames[-1]) and [repr(f) for f in table[3:9:2]] == [
+        repr(f) for f in frames[3:9:2]
+    ]
+    with pytest.raises(IndexError):
+        table[40]
+    np.testing.assert_array_equal(table.times(), [f.time_s for f in frames])
+    assert table.zones() == [f.state.zone for f in frames]
+    np.testing.assert_array_equal(table.arousal(), [f.state.arousal for f in frames])
+    # a feature a frame does not have: the default there, its value (NaN too) elsewhere
+    want = [f.features.get("rsa_ms", -1.0) for f in frames]
+    np.testing.assert_array_equal(table.column("rsa_ms", -1.0), want)
+    scl = [f.features.get("scl_us", np.nan) for f in frames]
+    np.testing.assert_array_equal(table.column("scl_us"), scl)
+    assert np.isnan(table.column("nothing")).all()
+
+
+def test_frame_table_rewrites_truncates_and_keeps_cues():
+    from wot_biofeedback.cues import Cue
+
+    frames = [_frame(i) for i in range(12)]
+    frames[4].cue = Cue(1.0, "hyper", "breath", "Breathe out slowly")
+    table = FrameTable(frames)
+    assert table[4].cue == frames[4].cue and table[5].cue is None
+    new = _frame(100)
+    new.state.explanation += " (scored after calibration)"
+    new.state.drivers = [("rsa_ms", 2.0, "RSA up")]
+    table[2] = new
+    frames[2] = new
+    assert [repr(f) for f in table] == [repr(f) for f in frames]
+    table.truncate(5)
+    assert [repr(f) for f in table] == [repr(f) for f in frames[:5]]
+    table.append(frames[11])
+    assert len(table) == 6 and repr(table[5]) == repr(frames[11])
