@@ -1,0 +1,160 @@
+"""Peak memory of offline analysis: ``wot analyze`` on long CSV files, and on a long wot
+session recording (what ``wot run`` analyses for its end-of-session report).
+
+Run on demand (not part of the test suite)::
+
+    .venv/bin/python benchmarks/bench_offline_memory.py [--hours 1 24] [--fs 1000]
+        [--session-hours 6.7] [--dir DIR]
+
+For each ``--hours`` H it writes (once; kept in ``--dir`` for the next run) a CSV of H hours
+at ``--fs`` Hz (``time_s,ecg,eda,resp,zone``, the built-in simulator's ``full-session``
+scenario, one simulated hour after another, each with its own seed), then runs
+``wot analyze`` on it in a fresh process and reads that process's peak resident memory
+(its ``VmHWM``, so Linux only) and wall time. The 1-hour file is also analysed with spilling
+turned off (``WOT_SPILL_MB=0``: columns on disk whatever their size) to show what holding them in
+memory costs.
+
+``--session-hours`` S makes a wot session recording of S hours (ECG 250 Hz, EDA 32 Hz, RESP
+50 Hz, as the chest strap, the EDA band and the belt send them; written with
+:func:`wot_biofeedback.recorder.write_recording_xdf`) and analyses it the same way: that is
+the analysis behind the report at the end of a long live session.
+
+Prints one row per run: file, its size, rows, wall time, peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HOUR = 3600.0
+
+
+def write_long_csv(path: Path, hours: float, fs: float) -> None:
+    from wot_simulators import SimConfig, load_scenario, simulate_session
+
+    scen = load_scenario("full-session")
+    tmp = path.with_suffix(".part")
+    with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+        fh.write("time_s,ecg,eda,resp,zone\n")
+        left, k = hours * HOUR, 0
+        while left > 0:
+            dur = min(HOUR, left)
+            s = simulate_session(scen, SimConfig(ecg_fs=fs, eda_fs=fs, resp_fs=fs, seed=k), dur)
+            t = s.time("ecg")
+            zone = s.zone_at(t)
+            for c in range(0, t.size, 50_000):
+                sl = slice(c, c + 50_000)
+                rows = np.empty((len(t[sl]), 5), dtype=object)
+                rows[:, 0] = (t[sl] + k * HOUR).tolist()
+                rows[:, 1] = s.ecg[sl].tolist()
+                rows[:, 2] = s.eda[sl].tolist()
+                rows[:, 3] = s.resp[sl].tolist()
+                rows[:, 4] = zone[sl].tolist()
+                fh.write(("%.6f,%.5f,%.5f,%.5f,%s\n" * len(rows)) % tuple(rows.ravel().tolist()))
+            left -= dur
+            k += 1
+    tmp.replace(path)
+
+
+def write_session_xdf(path: Path, hours: float) -> None:
+    from wot_simulators import SimConfig, load_scenario, simulate_session
+
+    from wot_biofeedback.recorder import write_recording_xdf
+    from wot_biofeedback.sources.files import Recording, Signal
+
+    s = simulate_session(load_scenario("full-session"), SimConfig(seed=1), hours * HOUR)
+    cfg = s.config
+    rec = Recording(str(path))
+    rec.signals = {
+        "ecg": Signal(s.ecg, cfg.ecg_fs, "ECG", "mV"),
+        "eda": Signal(s.eda, cfg.eda_fs, "EDA", "uS"),
+        "resp": Signal(s.resp, cfg.resp_fs, "RESP", ""),
+    }
+    tmp = path.with_name(path.stem + ".part.xdf")
+    write_recording_xdf(rec, tmp)
+    tmp.replace(path)
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from wot_biofeedback.cli import main
+try:
+    code = main(sys.argv[2:])
+finally:
+    status = Path("/proc/self/status").read_text().splitlines()
+    hwm = [ln.split()[1] for ln in status if ln.startswith("VmHWM:")]
+    Path(sys.argv[1]).write_text(hwm[0] if hwm else "nan")
+sys.exit(code)
+"""
+
+
+def measure(path: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of ``wot analyze PATH`` in a fresh process.
+
+    The peak is the process's own ``VmHWM`` (Linux), read by the process as it ends: the
+    ``ru_maxrss`` that ``wait4`` gives would count this benchmark's own memory too (a child
+    starts from a copy of its parent, and Linux keeps that copy's peak across ``exec``).
+    """
+    with tempfile.TemporaryDirectory(prefix="wot-bench-mem-") as out:
+        log, peak = Path(out) / "log.txt", Path(out) / "peak.txt"
+        cmd = [sys.executable, "-c", CHILD, str(peak), "analyze", str(path), "--out", out]
+        t = time.perf_counter()
+        with log.open("wb") as fh:
+            code = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})  # fmt: skip
+        wall = time.perf_counter() - t
+        if code != 0:
+            raise SystemExit(f"wot analyze {path} failed:\n{log.read_text()[-2000:]}")
+        return wall, float(peak.read_text()) / 1024.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, nargs="*", default=[1.0, 24.0],
+                    help="CSV lengths, h (default 1 24)")  # fmt: skip
+    ap.add_argument("--fs", type=float, default=1000.0, help="CSV rate, Hz (default 1000)")
+    ap.add_argument("--session-hours", type=float, default=6.7,
+                    help="wot session recording length, h (default 6.7; 0: none)")  # fmt: skip
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "wot-bench-offline",
+                    help="where the inputs are written and kept")  # fmt: skip
+    args = ap.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    print(f"# {platform.node()} {platform.machine()}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} cores; inputs in {args.dir}")  # fmt: skip
+    runs: list[tuple[str, Path, dict[str, str] | None]] = []
+    for h in args.hours:
+        p = args.dir / f"session-{h:g}h-{args.fs:g}hz.csv"
+        if not p.exists():
+            t = time.perf_counter()
+            write_long_csv(p, h, args.fs)
+            print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+        runs.append((f"CSV {h:g} h at {args.fs:g} Hz", p, None))
+        if h <= 1.0:
+            runs.append((f"CSV {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}))
+    if args.session_hours > 0:
+        p = args.dir / f"recording-{args.session_hours:g}h.xdf"
+        if not p.exists():
+            t = time.perf_counter()
+            write_session_xdf(p, args.session_hours)
+            print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+        runs.append((f"wot recording {args.session_hours:g} h", p, None))
+    print(f"{'input':34s} {'size MB':>9s} {'wall s':>8s} {'peak MB':>9s}")
+    for label, p, env in runs:
+        wall, peak = measure(p, env)
+        size = p.stat().st_size / 1e6
+        print(f"{label:34s} {size:9.0f} {wall:8.1f} {peak:9.0f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
