@@ -32,7 +32,7 @@ from pydantic.dataclasses import dataclass
 
 from .errors import InputError
 from .modalities import ROLES
-from .validation import one_line
+from .validation import loc_text, one_line
 
 # Every number is finite and within a range (pydantic checks them when a config is made, from a
 # file or in code): values outside it either crash the engine (a frame rate of 0) or turn it
@@ -230,7 +230,8 @@ def config_from_dict(values: dict[str, Any], where: str = "config") -> EngineCon
             for name, spec in val.items():
                 if name not in merged["features"]:
                     known = ", ".join(merged["features"])
-                    raise InputError(f"{where}: features.{name}: unknown feature (known: {known})")
+                    field = loc_text(("features", name))
+                    raise InputError(f"{where}: {field}: unknown feature (known: {known})")
                 if isinstance(spec, dict):
                     merged["features"][name].update(spec)
                 else:
