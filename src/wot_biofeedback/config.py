@@ -192,9 +192,9 @@ class EngineConfig:
 def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
     """Load an :class:`EngineConfig` from TOML (defaults when ``path`` is None).
 
-    A bad file (not TOML, an unknown key or feature, a value of the wrong type or out of range)
-    raises :class:`InputError` naming the file and the field, e.g. ``config c.toml:
-    zones.upper: must be > 0 (got -1)``.
+    A bad file (unreadable, not UTF-8 TOML, an unknown key or feature, a value of the wrong
+    type or out of range) raises :class:`InputError` naming the file and the field, e.g.
+    ``config c.toml: zones.upper: must be > 0 (got -1)``.
     """
     if path is None:
         return EngineConfig()
@@ -203,6 +203,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"config file not found: {path}") from None
+    except OSError as exc:  # a folder, no permission
+        raise InputError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes before it parses
+        raise InputError(
+            f"config file {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
     return config_from_dict(data, where=f"config {path}")
