@@ -135,3 +135,30 @@ def test_the_cli_stops_with_exit_2_before_writing_anything(tmp_path):
     assert r.returncode == 2
     assert r.stderr == f"wot: error: config {cfg}: zones.upper: must be a finite number (got nan)\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"zones": {"a\nb": 1}}, r"zones\.'a\\nb': unknown key"),
+        ({"features": {"a\nb": 1}}, r"features\.'a\\nb': unknown feature"),
+        ({"": 1}, r"config: '': unknown key"),
+    ],
+)
+def test_a_key_with_a_line_break_is_named_on_one_line(values, field):
+    """A quoted TOML key may hold any text; the error names it quoted (found by
+    tests/test_fuzz.py: the message ran over two lines)."""
+    with pytest.raises(InputError, match=field) as exc:
+        config_from_dict(values)
+    assert "\n" not in str(exc.value)
+
+
+def test_a_config_file_that_is_not_utf8_or_not_a_file_is_one_line_naming_it(tmp_path):
+    """tomllib decodes the bytes itself: UnicodeDecodeError, and a folder IsADirectoryError,
+    came out of load_config as they were (found by tests/test_fuzz.py)."""
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b"[zones]\nupper = 1.5 # \xe9\n")
+    with pytest.raises(InputError, match=r"latin1\.toml is not valid TOML: not UTF-8 text"):
+        load_config(path)
+    with pytest.raises(InputError, match=r"config file .* cannot be read \(Is a directory\)"):
+        load_config(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -308,3 +309,24 @@ def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_fram
     cfg, base, _ = recorded_setup(rec.session, None, None)
     res, _ = run_recording(rec, cfg, base)
     assert assert_same_frames(live, res.frames, "live vs recording") == len(live)
+
+
+@pytest.mark.parametrize(
+    ("record", "says"),
+    [
+        ({"event": "origin", "lsl_time": 10**400}, "lsl_time 1000.* is beyond the range"),
+        ({"event": "stream_start", "modality": "ecg", "t0": 10**400}, "t0 .* is beyond the"),
+        ({"event": "calibrate", "start_s": 10**400, "end_s": 1.0}, "start_s .* is beyond the"),
+        ({"event": "gap", "modality": "ecg", "after": 1, "n": 2, "t": -(10**400)}, "t .* beyond"),
+    ],
+)
+def test_a_whole_number_beyond_a_float_in_a_session_record_is_rejected_not_raised(record, says):
+    """JSON has no limit on the digits of a whole number; ``float()`` of one beyond a float's
+    range raises OverflowError, which the readers did not expect (found by tests/test_fuzz.py)."""
+    with pytest.raises(ValueError, match=says):
+        sl.decode(json.dumps(record))
+    dropped: list[str] = []
+    engine = {"event": "engine", "baseline_window": [0, 10**400]}
+    ev = sl.decode(json.dumps(engine), dropped)  # an optional field: left out, said
+    assert isinstance(ev, sl.EngineStart) and ev.baseline_window is None
+    assert "baseline_window [0, 1000" in dropped[0] and "left out" in dropped[0]

@@ -32,7 +32,7 @@ from pydantic.dataclasses import dataclass
 
 from .errors import InputError
 from .modalities import ROLES
-from .validation import one_line
+from .validation import loc_text, one_line
 
 # Every number is finite and within a range (pydantic checks them when a config is made, from a
 # file or in code): values outside it either crash the engine (a frame rate of 0) or turn it
@@ -192,9 +192,9 @@ class EngineConfig:
 def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
     """Load an :class:`EngineConfig` from TOML (defaults when ``path`` is None).
 
-    A bad file (not TOML, an unknown key or feature, a value of the wrong type or out of range)
-    raises :class:`InputError` naming the file and the field, e.g. ``config c.toml:
-    zones.upper: must be > 0 (got -1)``.
+    A bad file (unreadable, not UTF-8 TOML, an unknown key or feature, a value of the wrong
+    type or out of range) raises :class:`InputError` naming the file and the field, e.g.
+    ``config c.toml: zones.upper: must be > 0 (got -1)``.
     """
     if path is None:
         return EngineConfig()
@@ -203,6 +203,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> EngineConfig:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"config file not found: {path}") from None
+    except OSError as exc:  # a folder, no permission
+        raise InputError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes before it parses
+        raise InputError(
+            f"config file {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
     return config_from_dict(data, where=f"config {path}")
@@ -230,7 +237,8 @@ def config_from_dict(values: dict[str, Any], where: str = "config") -> EngineCon
             for name, spec in val.items():
                 if name not in merged["features"]:
                     known = ", ".join(merged["features"])
-                    raise InputError(f"{where}: features.{name}: unknown feature (known: {known})")
+                    field = loc_text(("features", name))
+                    raise InputError(f"{where}: {field}: unknown feature (known: {known})")
                 if isinstance(spec, dict):
                     merged["features"][name].update(spec)
                 else:

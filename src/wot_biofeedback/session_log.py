@@ -269,6 +269,15 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _as_float(v: int | float) -> float | None:
+    """``v`` as a float; None for a whole number beyond a float's range (JSON has no limit on
+    its digits: ``float(10**400)`` raises ``OverflowError``)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
 def _problem(kind: str, name: str, v: Any) -> str | None:
     """Why field ``name`` of a ``kind`` record cannot hold ``v`` (:data:`_RULES`), or None:
     a negative count would move samples, a huge one allocate the world, a time that is not
@@ -289,9 +298,12 @@ def _problem(kind: str, name: str, v: Any) -> str | None:
     elif rule in ("time", "finite", "number"):
         if not _is_number(v):
             return "is not a number"
-        if rule != "number" and not math.isfinite(v):
+        f = _as_float(v)
+        if f is None:
+            return "is beyond the range of a number"
+        if rule != "number" and not math.isfinite(f):
             return "is not finite"
-        if rule == "time" and not -1e-6 <= v <= MAX_SESSION_S:
+        if rule == "time" and not -1e-6 <= f <= MAX_SESSION_S:
             return f"is not a session time (0 to {MAX_SESSION_S:g} s)"
     elif rule == "text" and not isinstance(v, str):
         return "is not text"
@@ -302,7 +314,8 @@ def _problem(kind: str, name: str, v: Any) -> str | None:
     elif rule == "window" and v is not None:
         if not (isinstance(v, list | tuple) and len(v) == 2 and all(map(_is_number, v))):
             return "is not [start, end]"
-        if not (math.isfinite(v[0]) and math.isfinite(v[1]) and 0 <= v[0] < v[1]):
+        a, b = _as_float(v[0]), _as_float(v[1])
+        if a is None or b is None or not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b):
             return "is not a window 0 <= start < end"
     return None
 

@@ -21,13 +21,18 @@ def show(value: Any, width: int = 40) -> str:
 
 
 def loc_text(loc: Iterable[Any]) -> str:
-    """``("sessions", 1, "baseline")`` as ``sessions[1].baseline``."""
+    """``("sessions", 1, "baseline")`` as ``sessions[1].baseline``. A key that is empty, long
+    or not printable (a line break in a quoted TOML or JSON key) is shown quoted and cut by
+    :func:`show`, so the message stays one line."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if not text or len(text) > 40 or not text.isprintable():
+                text = show(text)
+            out += ("." if out else "") + text
     return out
 
 
