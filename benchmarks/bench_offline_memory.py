@@ -4,7 +4,7 @@ session recording (what ``wot run`` analyses for its end-of-session report).
 Run on demand (not part of the test suite)::
 
     .venv/bin/python benchmarks/bench_offline_memory.py [--hours 1 24] [--fs 1000]
-        [--session-hours 6.7] [--dir DIR]
+        [--session-hours 6.7 24] [--dir DIR]
 
 For each ``--hours`` H it writes (once; kept in ``--dir`` for the next run) a CSV of H hours
 at ``--fs`` Hz (``time_s,ecg,eda,resp,zone``, the built-in simulator's ``full-session``
@@ -14,7 +14,7 @@ scenario, one simulated hour after another, each with its own seed), then runs
 turned off (``WOT_SPILL_MB=0``: columns on disk whatever their size) to show what holding them in
 memory costs.
 
-``--session-hours`` S makes a wot session recording of S hours (ECG 250 Hz, EDA 32 Hz, RESP
+Each ``--session-hours`` S makes a wot session recording of S hours (ECG 250 Hz, EDA 32 Hz, RESP
 50 Hz, as the chest strap, the EDA band and the belt send them; written with
 :func:`wot_biofeedback.recorder.write_recording_xdf`) and analyses it the same way: that is
 the analysis behind the report at the end of a long live session.
@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, nargs="*", default=[1.0, 24.0],
                     help="CSV lengths, h (default 1 24)")  # fmt: skip
     ap.add_argument("--fs", type=float, default=1000.0, help="CSV rate, Hz (default 1000)")
-    ap.add_argument("--session-hours", type=float, default=6.7,
-                    help="wot session recording length, h (default 6.7; 0: none)")  # fmt: skip
+    ap.add_argument("--session-hours", type=float, nargs="*", default=[6.7, 24.0],
+                    help="wot session recording lengths, h (default 6.7 24)")  # fmt: skip
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "wot-bench-offline",
                     help="where the inputs are written and kept")  # fmt: skip
     args = ap.parse_args(argv)
@@ -141,13 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         runs.append((f"CSV {h:g} h at {args.fs:g} Hz", p, None))
         if h <= 1.0:
             runs.append((f"CSV {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}))
-    if args.session_hours > 0:
-        p = args.dir / f"recording-{args.session_hours:g}h.xdf"
+    for h in args.session_hours:
+        p = args.dir / f"recording-{h:g}h.xdf"
         if not p.exists():
             t = time.perf_counter()
-            write_session_xdf(p, args.session_hours)
+            write_session_xdf(p, h)
             print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
-        runs.append((f"wot recording {args.session_hours:g} h", p, None))
+        runs.append((f"wot recording {h:g} h", p, None))
     print(f"{'input':34s} {'size MB':>9s} {'wall s':>8s} {'peak MB':>9s}")
     for label, p, env in runs:
         wall, peak = measure(p, env)

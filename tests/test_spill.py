@@ -189,3 +189,64 @@ def test_frame_table_rewrites_truncates_and_keeps_cues():
     assert [repr(f) for f in table] == [repr(f) for f in frames[:5]]
     table.append(frames[11])
     assert len(table) == 6 and repr(table[5]) == repr(frames[11])
+
+
+# XDF read through a mapping ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    from _crafted import base_recording
+
+    return base_recording(tmp_path_factory.mktemp("xdf") / "base.xdf")
+
+
+def _streams(path: Path) -> list[tuple]:
+    from wot_biofeedback.sources import xdf
+
+    f = xdf.read_xdf(path)
+    out = []
+    for s in f.streams:
+        series = s.time_series if isinstance(s.time_series, list) else s.time_series.tolist()
+        out.append((s.stream_id, s.name, s.time_stamps.tolist(), series, s.breaks,
+                    s.corrected_stamps().tolist(), s.offset_index.tolist()))  # fmt: skip
+    return out
+
+
+def test_xdf_mapped_gzipped_and_paged_out_read_the_same(recording, tmp_path, monkeypatch):
+    """The file is mapped, not read into memory; a .xdfz is decompressed into an unnamed
+    temporary file and mapped; pages gone through are handed back as the reader goes (forced
+    here every page): every stream comes out the same each way."""
+    import gzip
+
+    from wot_biofeedback.sources import xdf
+
+    whole = _streams(recording)
+    assert {"ECG", "wot-session"} <= {s[1] for s in whole}
+    assert any(len(s[2]) > 1000 for s in whole)
+    gz = tmp_path / "base.xdfz"
+    gz.write_bytes(gzip.compress(recording.read_bytes()))
+    assert _streams(gz) == whole
+    monkeypatch.setattr(xdf._Mapped, "STEP", 1)
+    assert _streams(recording) == whole
+
+
+def test_one_corrected_stamp_is_that_of_all(recording):
+    from wot_biofeedback.sources import xdf
+
+    for s in xdf.read_xdf(recording).streams:
+        if len(s.time_stamps):
+            all_ = s.corrected_stamps()
+            for i in (0, len(all_) // 2, len(all_) - 1):
+                assert s.corrected_stamp(i) == all_[i]
+
+
+def test_an_empty_or_foreign_file_is_not_xdf(tmp_path):
+    from wot_biofeedback.sources import xdf
+
+    empty = tmp_path / "empty.xdf"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="not an XDF file"):
+        xdf.read_xdf(empty)
+    other = tmp_path / "other.xdf"
+    other.write_bytes(b"PK\x03\x04" + bytes(5000))
+    with pytest.raises(ValueError, match="not an XDF file"):
+        xdf.read_xdf(other)

@@ -61,11 +61,15 @@ class CsvLayout:
     encoding: str = "utf-8-sig"
     text: dict[int, tuple[int, str]] = field(default_factory=dict)
     """Columns whose first value is text, not a number: ``{column: (line, value)}``."""
+    one_column: bool = False
+    """The header names one column (no separator to find)."""
 
     def notes(self) -> list[str]:
         """What was detected that a plain comma-separated UTF-8 file would not need."""
         out = []
-        if self.separator != "," or self.decimal_comma:
+        if self.one_column and self.decimal_comma:
+            out.append("read as one column of numbers with decimal commas (0,5 = 0.5)")
+        elif self.separator != "," or self.decimal_comma:
             what = f"{SEPARATORS[self.separator]}-separated"
             out.append(
                 f"read as {what} values with decimal commas (0,5 = 0.5)"
@@ -120,6 +124,14 @@ def _number(v: str, decimal_comma: bool) -> float | None:
         return None
 
 
+def _decimal_comma_column(lines: list[str]) -> bool:
+    """Every line a number (or empty), and at least one written with a decimal comma."""
+    vals = [ln.strip() for ln in lines if ln.strip()]
+    return any(_DECIMAL_COMMA.fullmatch(v) for v in vals) and all(
+        _DECIMAL_COMMA.fullmatch(v) or _number(v, False) is not None for v in vals
+    )
+
+
 def sniff_csv(p: Path) -> CsvLayout:
     """The header, separator, decimal mark, text encoding and text columns of a CSV file.
 
@@ -156,6 +168,11 @@ def sniff_csv(p: Path) -> CsvLayout:
         ),
         None,
     )
+    one_column = all(len(_split(header, d)) == 1 for d in SEPARATORS)
+    if sep is None and one_column and _decimal_comma_column([ln for _i, ln in body]):
+        # one column, so no separator at all: "5,2515" under it is a number with a decimal
+        # comma (two fields under a header of one could not be read anyway)
+        sep = ";"
     if sep is None:  # no data line agrees: the one that splits the header most (comma first)
         sep = max((",", ";", "\t"), key=lambda d: len(_split(header, d)))
     names = [h.strip() for h in _split(header, sep)]
@@ -163,7 +180,7 @@ def sniff_csv(p: Path) -> CsvLayout:
     decimal_comma = sep != "," and any(
         _DECIMAL_COMMA.fullmatch(v.strip()) for _i, r in rows for v in r
     )
-    layout = CsvLayout(p, names, sep, decimal_comma, encoding)
+    layout = CsvLayout(p, names, sep, decimal_comma, encoding, one_column=one_column)
     first = next(((i, r) for i, r in rows if len(r) == len(names)), None)
     if first is not None:
         i, r = first

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import re
+import reprlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -764,9 +765,9 @@ def _read_wot_xdf(
                 f"not {m}"
             )
     firsts = [
-        float(st.corrected_stamps()[0])
+        st.corrected_stamp(0)
         for st in raw.values()
-        if len(st.time_stamps) and math.isfinite(float(st.corrected_stamps()[0]))
+        if len(st.time_stamps) and math.isfinite(st.corrected_stamp(0))
     ]
     origin = log.first(Origin).lsl_time if log.first(Origin) is not None else None
     if origin is not None and firsts and min(abs(f - origin) for f in firsts) > MAX_FILL_S:
@@ -794,7 +795,7 @@ def _read_wot_xdf(
         # its first kept sample sits (t0); a stream that lost first samples too says later, so
         # the earliest of them (else the earliest time stamp)
         cands = [
-            float(st.corrected_stamps()[starts[m].drop]) - starts[m].t0
+            st.corrected_stamp(starts[m].drop) - starts[m].t0
             for m, st in raw.items()
             if m in starts and not MODALITIES[m].irregular and len(st.time_stamps) > starts[m].drop
         ]
@@ -889,9 +890,13 @@ def _wot_rate(
     lo, hi = MODALITIES[m].fs_range
 
     def ok(v: Any) -> bool:
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+        if not isinstance(v, int | float) or isinstance(v, bool):
             return False
-        return v > 0 if irregular else lo <= v <= hi
+        try:
+            f = float(v)
+        except OverflowError:  # a whole number beyond a float's range (JSON allows 10**400)
+            return False
+        return math.isfinite(f) and (f > 0 if irregular else lo <= f <= hi)
 
     rec_fs = sources.get(m, {}).get("fs")
     if isinstance(rec_fs, int | float) and ok(rec_fs):
@@ -899,7 +904,7 @@ def _wot_rate(
     hdr = st.nominal_srate
     if rec_fs is not None:
         notes.append(
-            f"session record 'engine': sources.{m}.fs {rec_fs!r} is not a rate "
+            f"session record 'engine': sources.{m}.fs {reprlib.repr(rec_fs)} is not a rate "
             + ("" if irregular else f"{lo:g}-{hi:g} Hz ")
             + ("of the stream: its header's is used" if ok(hdr) else "of the stream")
         )

@@ -116,8 +116,8 @@ class DiskArray:
             a, b, step = key.indices(self._rows)
             if step > 0:
                 got = self._read(a, max(a, b))
-                return got if step == 1 else got[::step]
-            return self._read(b + 1, max(b + 1, a + 1))[::-1][::-step]
+                return got if step == 1 else got[::step].copy()
+            return self._read(b + 1, max(b + 1, a + 1))[::-1][::-step].copy()
         if isinstance(key, (int, np.integer)):
             k = int(key) + self._rows if key < 0 else int(key)
             if not 0 <= k < self._rows:
@@ -205,7 +205,7 @@ def median(a: Any, most: int = 1 << 22) -> float:
         v = a[np.isfinite(a)]
     else:
         k = max(1, -(-len(a) // most))
-        parts = [b[::k] for b in blocks(a, k * (BLOCK_ROWS // k or 1))]
+        parts = [b[::k].copy() for b in blocks(a, k * (BLOCK_ROWS // k or 1))]  # not views
         v = np.concatenate(parts) if parts else np.empty(0)
         v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else float("nan")

@@ -26,8 +26,12 @@ hostile file costs memory and time in proportion to its size.
 from __future__ import annotations
 
 import math
+import mmap
+import os
 import struct
+import tempfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +123,7 @@ class XdfStream:
     time_series: Any  # (n, channels) array, or a list of strings (one channel) per sample
     clock_times: np.ndarray
     clock_values: np.ndarray
-    offset_index: np.ndarray  # per sample: index of the last clock offset written before it
+    offset_index: np.ndarray  # per sample: index of the last clock offset before it (int32)
     footer: ElementTree.Element | None = None
     breaks: list[int] = field(default_factory=list)
     """Sample indices before which a damaged stretch was skipped (samples may be missing)."""
@@ -164,12 +168,15 @@ class XdfStream:
     def corrected_stamps(self) -> np.ndarray:
         """Time stamps plus the clock offset written last before each sample (exact for the
         recorder's own files, where an offset chunk precedes the samples it applies to)."""
-        if self.clock_values.size == 0:
-            return self.time_stamps.copy()
-        off = np.where(
-            self.offset_index >= 0, self.clock_values[np.maximum(self.offset_index, 0)], 0.0
-        )
-        return self.time_stamps + off
+        out = np.array(self.time_stamps, dtype=np.float64)
+        if self.clock_values.size:
+            out += np.concatenate(([0.0], self.clock_values))[self.offset_index + 1]
+        return out
+
+    def corrected_stamp(self, i: int) -> float:
+        """One sample's corrected time stamp (:meth:`corrected_stamps` without the others)."""
+        k = int(self.offset_index[i]) if self.clock_values.size else -1
+        return float(self.time_stamps[i]) + (float(self.clock_values[k]) if k >= 0 else 0.0)
 
 
 @dataclass
@@ -227,21 +234,30 @@ def gunzip(path: str | Path, limit: int | None = None) -> tuple[bytearray, str |
     OSError
         It cannot be read, or is not gzip at all.
     """
+    out = bytearray()
+    note = _gunzip(path, limit, out.extend)
+    return out, note
+
+
+def _gunzip(path: str | Path, limit: int | None, write: Callable[[bytes], Any]) -> str | None:
+    """:func:`gunzip`, its bytes handed to ``write`` a block at a time as they come."""
     p = Path(path)
     size = p.stat().st_size
     cap = xdfz_limit(size) if limit is None else int(limit)
-    out = bytearray()
+    total = 0
     note = None
 
     def add(piece: bytes) -> None:
-        if len(out) + len(piece) > cap:
+        nonlocal total
+        if total + len(piece) > cap:
             raise DecompressionLimitError(
                 f"{p.name}: decompresses to more than {_size(cap)}, the limit for a .xdfz file "
                 f"of {_size(size)} ({XDFZ_RATIO} times its size, at least "
                 f"{_size(XDFZ_MIN_BYTES)}, at most {_size(XDFZ_MAX_BYTES)}): damaged or "
                 "hostile (a gzip bomb), not read"
             )
-        out.extend(piece)
+        total += len(piece)
+        write(piece)
 
     d = zlib.decompressobj(31)  # gzip
     fed = False  # the current member has had input
@@ -264,9 +280,9 @@ def gunzip(path: str | Path, limit: int | None = None) -> tuple[bytearray, str |
                         break
                     add(more)
             except zlib.error as exc:
-                if not out:
+                if not total:
                     raise OSError(f"not readable as gzip ({exc})") from None
-                note = f"the compressed data break after {len(out)} bytes ({exc})"
+                note = f"the compressed data break after {total} bytes ({exc})"
                 fed = False
                 break
             if d.eof:  # a gzip file may hold several members, one after the other
@@ -274,12 +290,12 @@ def gunzip(path: str | Path, limit: int | None = None) -> tuple[bytearray, str |
                 d = zlib.decompressobj(31)
                 fed = False
     if fed and not d.eof:
-        if not out:
+        if not total:
             raise OSError("not readable as gzip (it ends before any data)")
-        note = f"the compressed data end after {len(out)} bytes, before their end marker"
+        note = f"the compressed data end after {total} bytes, before their end marker"
     if note is not None:
         note += ": cut short, everything before is kept"
-    return out, note
+    return note
 
 
 @dataclass
@@ -401,7 +417,7 @@ def _decode(
 
 
 def _decode_all(
-    buf: memoryview, acc: _Acc, fmt: str, nch: int
+    buf: memoryview, acc: _Acc, fmt: str, nch: int, mapped: _Mapped | None = None
 ) -> tuple[list[_Decoded | None], list[tuple[int, str]], int]:
     """Every piece of ``acc`` read as ``nch`` x ``fmt``: the decoded pieces (None: a break),
     the pieces that do not fit ``(byte, why)``, and how many do."""
@@ -409,10 +425,14 @@ def _decode_all(
     got: list[_Decoded | None] = []
     failed: list[tuple[int, str]] = []
     fit, last_t = 0, 0.0
+    if mapped is not None:
+        mapped.again()
     for pc in acc.pieces:
         if pc is None:
             got.append(None)
             continue
+        if mapped is not None:
+            mapped.passed(pc.start)
         if pc.n == 0:
             continue
         try:
@@ -454,7 +474,11 @@ def _candidates(buf: memoryview, acc: _Acc) -> list[tuple[str, int]]:
 
 
 def _read_stream(
-    buf: memoryview, acc: _Acc, problems: list[str], skipped: list[int]
+    buf: memoryview,
+    acc: _Acc,
+    problems: list[str],
+    skipped: list[int],
+    mapped: _Mapped | None = None,
 ) -> tuple[str, int, list[_Decoded | None]]:
     """Decode a stream's samples chunks with the layout its header gives, or, where that does
     not fit most of them (a damaged channel_count or channel_format), with the layout their
@@ -464,11 +488,11 @@ def _read_stream(
     best: tuple[str, int, list[_Decoded | None], list[tuple[int, str]], int] | None = None
     if header_ok:
         assert acc.nch is not None
-        got, failed, fit = _decode_all(buf, acc, acc.fmt, acc.nch)
+        got, failed, fit = _decode_all(buf, acc, acc.fmt, acc.nch, mapped)
         best = (acc.fmt, acc.nch, got, failed, fit)
     if total and (best is None or 2 * best[4] < total):
         for fmt, nch in _candidates(buf, acc):
-            got, failed, fit = _decode_all(buf, acc, fmt, nch)
+            got, failed, fit = _decode_all(buf, acc, fmt, nch, mapped)
             if fit and (best is None or fit > best[4]):
                 best = (fmt, nch, got, failed, fit)
             if 2 * fit >= total:
@@ -556,11 +580,58 @@ def _misrouted(
                     break
 
 
-def _read_bytes(p: Path) -> tuple[bytes | bytearray, list[str]]:
-    if p.suffix.lower() == ".xdfz":
-        raw, note = gunzip(p)
-        return raw, [note] if note else []
-    return p.read_bytes(), []
+class _Mapped:
+    """A file's bytes, mapped rather than read (``.xdfz``: decompressed into an unnamed
+    temporary file first, a block at a time), so a large recording is not held in memory: the
+    pages already gone through are handed back (:meth:`passed`) and come back from the disk
+    cache if they are read again."""
+
+    STEP = 64 << 20  # bytes gone through between hand-backs
+
+    def __init__(self, p: Path) -> None:
+        self.notes: list[str] = []
+        if p.suffix.lower() == ".xdfz":
+            fh: Any = tempfile.TemporaryFile(prefix="wot-xdfz-")  # noqa: SIM115 (mapped below)
+            try:
+                note = _gunzip(p, None, fh.write)
+                fh.flush()
+            except BaseException:
+                fh.close()
+                raise
+            if note:
+                self.notes.append(note)
+        else:
+            fh = open(p, "rb")  # noqa: SIM115 (the mapping outlives it; closed below)
+        with fh:
+            self.size = os.fstat(fh.fileno()).st_size
+            self.map: mmap.mmap | None = (
+                mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
+            )
+        self.raw: Any = self.map if self.map is not None else b""
+        self._done = 0
+        self._advise = self.map is not None and hasattr(mmap, "MADV_DONTNEED")
+
+    def passed(self, pos: int) -> None:
+        """The bytes before ``pos`` are not needed for now: give their pages back."""
+        if self._advise and pos - self._done >= self.STEP:
+            assert self.map is not None
+            upto = pos // mmap.PAGESIZE * mmap.PAGESIZE
+            if upto:
+                self.map.madvise(mmap.MADV_DONTNEED, 0, upto)
+            self._done = pos
+
+    def again(self) -> None:
+        """A new pass over the file starts (from its beginning)."""
+        self._done = 0
+
+    def close(self, view: memoryview | None = None) -> None:
+        try:
+            if view is not None:
+                view.release()
+            if self.map is not None:
+                self.map.close()
+        except BufferError:  # a view of it is still alive somewhere: closed when collected
+            pass
 
 
 def read_xdf(path: str | Path) -> XdfFile:
@@ -579,11 +650,19 @@ def read_xdf(path: str | Path) -> XdfFile:
     (:class:`DecompressionLimitError`: a ``.xdfz`` file that decompresses to too much).
     """
     p = Path(path)
-    raw, problems = _read_bytes(p)
+    mapped = _Mapped(p)
+    buf = memoryview(mapped.raw)
+    try:
+        return _read_mapped(p, mapped, buf)
+    finally:
+        mapped.close(buf)
+
+
+def _read_mapped(p: Path, mapped: _Mapped, buf: memoryview) -> XdfFile:
+    raw = mapped.raw
     if raw[:4] != MAGIC:
         raise ValueError(f"{p.name}: not an XDF file (no 'XDF:' magic bytes)")
-    buf = memoryview(raw)
-    out = XdfFile(str(p), None, problems=problems)
+    out = XdfFile(str(p), None, problems=list(mapped.notes))
     accs: dict[int, _Acc] = {}
     order: list[int] = []
     orphans: dict[int, list[int]] = {}  # stream id: [samples chunks, first byte]
@@ -591,8 +670,10 @@ def read_xdf(path: str | Path) -> XdfFile:
     skipped: list[int] = []  # byte offsets of samples chunks left out (whose stream lost them)
     pos = 4
     size = len(raw)
+    mapped.again()
     while pos < size:
         start = pos
+        mapped.passed(start)
         try:
             length, pos = read_varlen(buf, pos)
             end = pos + length
@@ -688,12 +769,13 @@ def read_xdf(path: str | Path) -> XdfFile:
         if sid not in orphans:
             out.problems.append(f"stream {sid}: {why}; it is left out")
     streams = {
-        sid: (accs[sid], *_read_stream(buf, accs[sid], out.problems, skipped)) for sid in order
+        sid: (accs[sid], *_read_stream(buf, accs[sid], out.problems, skipped, mapped))
+        for sid in order
     }
     _misrouted(streams, out.problems, skipped)
     for sid in order:
-        a, fmt, nch, got = streams[sid]
-        parts = [d for d in got if d is not None]
+        a, fmt, nch, got = streams.pop(sid)  # the pieces are let go as they are copied
+        parts: list[Any] = [d for d in got if d is not None]
         breaks: set[int] = set()
         count = 0
         for d in got:
@@ -705,14 +787,24 @@ def read_xdf(path: str | Path) -> XdfFile:
         cum = np.cumsum([0] + [len(d.stamps) for d in parts])
         lost_at = np.searchsorted([d.start for d in parts], sorted(set(skipped)))
         breaks.update(int(cum[k]) for k in lost_at)
-        stamps = np.concatenate([d.stamps for d in parts]) if parts else np.zeros(0)
+        del got
+        sizes = [len(d.stamps) for d in parts]
+        offsets = np.repeat(np.array([d.offset for d in parts], dtype=np.int32), sizes)
+        stamps = np.empty(sum(sizes))
+        series: Any
         if fmt == "string":
-            series: Any = [v for d in parts for v in d.values]
+            series = []
         else:
-            dtype = np.dtype(VALUE_TYPES[fmt]).newbyteorder("=")
-            series = (
-                np.concatenate([d.values for d in parts]) if parts else np.zeros((0, nch), dtype)
-            )
+            series = np.empty((len(stamps), nch), np.dtype(VALUE_TYPES[fmt]).newbyteorder("="))
+        k = 0
+        for i, n in enumerate(sizes):  # one copy of the stream, not two: each piece let go
+            d, parts[i] = parts[i], None
+            stamps[k : k + n] = d.stamps
+            if fmt == "string":
+                series.extend(d.values)
+            else:
+                series[k : k + n] = d.values
+            k += n
         if (fmt, str(nch)) != (a.fmt, a.nch_text):  # the layout read, for every reader after
             for tag, val in (("channel_format", fmt), ("channel_count", str(nch))):
                 node = a.header.find(tag)
@@ -727,9 +819,7 @@ def read_xdf(path: str | Path) -> XdfFile:
                 series,
                 np.asarray(a.clock_t, dtype=np.float64),
                 np.asarray(a.clock_v, dtype=np.float64),
-                np.concatenate([np.full(len(d.stamps), d.offset, dtype=np.int64) for d in parts])
-                if parts
-                else np.zeros(0, dtype=np.int64),
+                offsets,
                 a.footer,
                 sorted(breaks),
             )
