@@ -943,9 +943,12 @@ def _wot_stream(
         scale = math.nan
     if not (math.isfinite(scale) and scale != 0):
         return f"has scale {st.text('desc/wot/scale')!r}, not a finite factor"
-    series = np.asarray(st.time_series)
+    # the samples are taken from the stream, not copied beside it (a day of ECG: 86 MB less)
+    series = np.asarray(st.take_series())
     vals = series[:, chan : chan + width].astype(np.float64)
     data = vals[:, 0] if width == 1 else vals
+    if not irregular:
+        del series  # (RR intervals carry their skin-contact channel on)
     if m == "eda" and eda_factor is not None:
         scale = eda_factor
         rec.notes.append(
@@ -953,7 +956,7 @@ def _wot_stream(
         )
     if scale != 1.0:
         data *= scale
-    stamps = st.corrected_stamps()
+    stamps = st.apply_clock_offsets()  # in place: a day of time stamps is not copied
     if irregular:
         return _wot_irregular(rec, m, st, fs, data, series, stamps, origin)
     start = starts.get(m)
@@ -1067,7 +1070,10 @@ def _checked_gaps(
     own span (a gap is a pause between its samples: its time stamps span it; where they are
     damaged, its samples' duration stands in) nor than a day."""
     good = np.isfinite(stamps)
-    span = float(stamps[good].max() - stamps[good].min()) if good.any() else 0.0
+    # (reduced in place: no copy of a day of time stamps)
+    hi = float(np.max(stamps, where=good, initial=-np.inf))
+    lo = float(np.min(stamps, where=good, initial=np.inf))
+    span = hi - lo if good.any() else 0.0
     span = max(span, n / fs)
     limit = min(MAX_FILL_S, span + 1.0)
     out, bad = [], []

@@ -123,7 +123,7 @@ class XdfStream:
     time_series: Any  # (n, channels) array, or a list of strings (one channel) per sample
     clock_times: np.ndarray
     clock_values: np.ndarray
-    offset_index: np.ndarray  # per sample: index of the last clock offset before it (int32)
+    offset_index: np.ndarray  # per sample: index of the last clock offset before it (int16/32)
     footer: ElementTree.Element | None = None
     breaks: list[int] = field(default_factory=list)
     """Sample indices before which a damaged stretch was skipped (samples may be missing)."""
@@ -170,8 +170,32 @@ class XdfStream:
         recorder's own files, where an offset chunk precedes the samples it applies to)."""
         out = np.array(self.time_stamps, dtype=np.float64)
         if self.clock_values.size:
-            out += np.concatenate(([0.0], self.clock_values))[self.offset_index + 1]
+            table = np.concatenate(([0.0], self.clock_values))  # [0]: before any offset
+            step = 1 << 20  # a block at a time: no index or offset array as long as the stream
+            for a in range(0, len(out), step):
+                out[a : a + step] += table[self.offset_index[a : a + step] + 1]
         return out
+
+    def take_series(self) -> Any:
+        """The samples, handed over: the stream keeps its time stamps only (``time_series``
+        is None after), so a long stream's samples are not held twice while the caller
+        converts them."""
+        out, self.time_series = self.time_series, None
+        return out
+
+    def apply_clock_offsets(self) -> np.ndarray:
+        """Correct :attr:`time_stamps` in place (no second copy of a long stream's time
+        stamps) and return them; the stream then has no clock offsets left to apply, so
+        :meth:`corrected_stamps` gives the same after as before."""
+        if self.clock_values.size:
+            self.time_stamps = np.asarray(self.time_stamps, dtype=np.float64)
+            table = np.concatenate(([0.0], self.clock_values))
+            step = 1 << 20
+            for a in range(0, len(self.time_stamps), step):
+                self.time_stamps[a : a + step] += table[self.offset_index[a : a + step] + 1]
+            self.clock_times = self.clock_values = np.zeros(0)
+            self.offset_index = np.full(len(self.time_stamps), -1, dtype=np.int8)
+        return self.time_stamps
 
     def corrected_stamp(self, i: int) -> float:
         """One sample's corrected time stamp (:meth:`corrected_stamps` without the others)."""
@@ -315,6 +339,7 @@ class _Decoded:
     stamps: np.ndarray
     values: Any
     offset: int
+    at: int = -1  # where its samples sit in the stream's arrays (numbers: one array a stream)
 
 
 class _Acc:
@@ -360,10 +385,17 @@ def read_varlen(buf: memoryview, pos: int) -> tuple[int, int]:
 
 
 def _decode(
-    buf: memoryview, pc: _Piece, fmt: str, nch: int, tdiff: float, last_t: float
+    buf: memoryview,
+    pc: _Piece,
+    fmt: str,
+    nch: int,
+    tdiff: float,
+    last_t: float,
+    into: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, Any, float]:
     """Time stamps and values of one samples chunk read as ``nch`` channels of ``fmt``, and
-    the last time stamp; ``ValueError`` where they do not fit the chunk."""
+    the last time stamp; ``ValueError`` where they do not fit the chunk. Numbers are written
+    ``into`` the given arrays (``pc.n`` rows each) where given."""
     n, pos, end = pc.n, pc.pos, pc.end
     vt = VALUE_TYPES.get(fmt)
     if vt is None and fmt != "string":
@@ -378,11 +410,21 @@ def _decode(
         if pos + n * dt.itemsize == end and n:
             rec = np.frombuffer(buf, dtype=dt, count=n, offset=pos)
             if np.all(rec["flag"] == 8):  # the recorder's layout: one decode for the chunk
+                if into is not None:
+                    into[0][:] = rec["t"]
+                    into[1][:] = rec["v"]
+                    return into[0], into[1], float(into[0][-1])
                 stamps = rec["t"].astype(np.float64)
                 vals = np.array(rec["v"], dtype=np.dtype(vt).newbyteorder("="))
                 return stamps, vals, float(stamps[-1])
-    stamps = np.empty(n)
-    out: Any = [] if vt is None else np.empty((n, nch), dtype=np.dtype(vt).newbyteorder("="))
+    stamps = into[0] if into is not None else np.empty(n)
+    out: Any = (
+        []
+        if vt is None
+        else into[1]
+        if into is not None
+        else np.empty((n, nch), dtype=np.dtype(vt).newbyteorder("="))
+    )
     size = 0 if vt is None else np.dtype(vt).itemsize * nch
     for k in range(n):
         if pos >= end:
@@ -425,6 +467,16 @@ def _decode_all(
     got: list[_Decoded | None] = []
     failed: list[tuple[int, str]] = []
     fit, last_t = 0, 0.0
+    # numbers are decoded straight into one pair of arrays for the stream (not a small pair a
+    # chunk, whose memory the allocator would keep after they are joined)
+    into = None
+    if fmt in VALUE_TYPES:
+        total = sum(pc.n for pc in acc.pieces if pc is not None)
+        into = (
+            np.empty(total),
+            np.empty((total, nch), dtype=np.dtype(VALUE_TYPES[fmt]).newbyteorder("=")),
+        )
+    at = 0
     if mapped is not None:
         mapped.again()
     for pc in acc.pieces:
@@ -435,15 +487,18 @@ def _decode_all(
             mapped.passed(pc.start)
         if pc.n == 0:
             continue
+        here = at
+        at += pc.n
         try:
-            stamps, vals, last = _decode(buf, pc, fmt, nch, tdiff, last_t)
+            part = None if into is None else (into[0][here:at], into[1][here:at])
+            stamps, vals, last = _decode(buf, pc, fmt, nch, tdiff, last_t, part)
         except (ValueError, struct.error, IndexError) as exc:
             failed.append((pc.start, str(exc)))
             got.append(None)  # its samples are lost: a break
             continue
         last_t = last
         fit += 1
-        got.append(_Decoded(pc.start, stamps, vals, pc.offset))
+        got.append(_Decoded(pc.start, stamps, vals, pc.offset, here))
     return got, failed, fit
 
 
@@ -530,6 +585,29 @@ def _read_stream(
     return fmt, nch, got
 
 
+def _whole(parts: list[_Decoded]) -> bool:
+    """The pieces are views that tile their stream's arrays, in order, with none left out."""
+    st, va = parts[0].stamps.base, parts[0].values.base
+    if st is None or va is None:
+        return False
+    at = 0
+    for d in parts:
+        if d.stamps.base is not st or d.values.base is not va or d.at != at:
+            return False
+        at += len(d.stamps)
+    return at == len(st) == len(va)
+
+
+def _stamps_of(got: list[_Decoded | None]) -> np.ndarray:
+    """A stream's time stamps, in order (its decoded array itself where nothing is left out:
+    no copy)."""
+    parts = [d for d in got if d is not None]
+    base = parts[0].stamps.base if parts else None
+    if base is not None and _whole(parts):
+        return base
+    return np.concatenate([d.stamps for d in parts] or [np.zeros(0)])
+
+
 def _misrouted(
     streams: dict[int, tuple[_Acc, str, int, list[_Decoded | None]]],
     problems: list[str],
@@ -540,9 +618,7 @@ def _misrouted(
     stream, and fill a hole in that stream's time stamps. They are dropped, and their byte
     offsets added to ``skipped``."""
     stamps = {
-        sid: np.concatenate([d.stamps for d in got if d is not None] or [np.zeros(0)])
-        for sid, (_a, fmt, _n, got) in streams.items()
-        if fmt != "string"
+        sid: _stamps_of(got) for sid, (_a, fmt, _n, got) in streams.items() if fmt != "string"
     }
     for sid, (acc, fmt, nch, got) in streams.items():
         if fmt == "string" or not (math.isfinite(acc.rate) and acc.rate > 0):
@@ -789,22 +865,24 @@ def _read_mapped(p: Path, mapped: _Mapped, buf: memoryview) -> XdfFile:
         breaks.update(int(cum[k]) for k in lost_at)
         del got
         sizes = [len(d.stamps) for d in parts]
-        offsets = np.repeat(np.array([d.offset for d in parts], dtype=np.int32), sizes)
-        stamps = np.empty(sum(sizes))
+        # the clock offset before each sample, in the narrowest type that counts them
+        kind = np.int16 if len(a.clock_v) < 1 << 15 else np.int32
+        offsets = np.repeat(np.array([d.offset for d in parts], dtype=kind), sizes)
         series: Any
         if fmt == "string":
-            series = []
-        else:
+            stamps = np.concatenate([d.stamps for d in parts]) if parts else np.zeros(0)
+            series = [v for d in parts for v in d.values]
+        elif parts and _whole(parts):  # every chunk read, in order: the arrays as decoded
+            stamps, series = parts[0].stamps.base, parts[0].values.base
+        else:  # chunks left out: the samples read, moved together
+            stamps = np.empty(sum(sizes))
             series = np.empty((len(stamps), nch), np.dtype(VALUE_TYPES[fmt]).newbyteorder("="))
-        k = 0
-        for i, n in enumerate(sizes):  # one copy of the stream, not two: each piece let go
-            d, parts[i] = parts[i], None
-            stamps[k : k + n] = d.stamps
-            if fmt == "string":
-                series.extend(d.values)
-            else:
+            k = 0
+            for d, n in zip(parts, sizes, strict=True):
+                stamps[k : k + n] = d.stamps
                 series[k : k + n] = d.values
-            k += n
+                k += n
+        del parts
         if (fmt, str(nch)) != (a.fmt, a.nch_text):  # the layout read, for every reader after
             for tag, val in (("channel_format", fmt), ("channel_count", str(nch))):
                 node = a.header.find(tag)
