@@ -17,9 +17,10 @@ memory costs.
 Each ``--session-hours`` S makes a wot session recording of S hours (ECG 250 Hz, EDA 32 Hz, RESP
 50 Hz, as the chest strap, the EDA band and the belt send them; written with
 :func:`wot_biofeedback.recorder.write_recording_xdf`) and analyses it the same way: that is
-the analysis behind the report at the end of a long live session.
+the analysis behind the report at the end of a long live session; ``wot report`` on it adds
+the report page (figures included) to that analysis.
 
-Prints one row per run: file, its size, rows, wall time, peak memory.
+Prints one row per run: the input, its size, wall time and peak memory.
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ sys.exit(code)
 """
 
 
-def measure(path: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of ``wot analyze PATH`` in a fresh process.
+def measure(
+    path: Path, env: dict[str, str] | None = None, command: str = "analyze"
+) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of ``wot COMMAND PATH`` in a fresh process.
 
     The peak is the process's own ``VmHWM`` (Linux), read by the process as it ends: the
     ``ru_maxrss`` that ``wait4`` gives would count this benchmark's own memory too (a child
@@ -107,14 +110,14 @@ def measure(path: Path, env: dict[str, str] | None = None) -> tuple[float, float
     """
     with tempfile.TemporaryDirectory(prefix="wot-bench-mem-") as out:
         log, peak = Path(out) / "log.txt", Path(out) / "peak.txt"
-        cmd = [sys.executable, "-c", CHILD, str(peak), "analyze", str(path), "--out", out]
+        cmd = [sys.executable, "-c", CHILD, str(peak), command, str(path), "--out", out]
         t = time.perf_counter()
         with log.open("wb") as fh:
             code = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT,
                                    env={**os.environ, **(env or {})})  # fmt: skip
         wall = time.perf_counter() - t
         if code != 0:
-            raise SystemExit(f"wot analyze {path} failed:\n{log.read_text()[-2000:]}")
+            raise SystemExit(f"wot {command} {path} failed:\n{log.read_text()[-2000:]}")
         return wall, float(peak.read_text()) / 1024.0
 
 
@@ -131,26 +134,27 @@ def main(argv: list[str] | None = None) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     print(f"# {platform.node()} {platform.machine()}, Python {platform.python_version()}, "
           f"{os.cpu_count()} cores; inputs in {args.dir}")  # fmt: skip
-    runs: list[tuple[str, Path, dict[str, str] | None]] = []
+    runs: list[tuple[str, Path, dict[str, str] | None, str]] = []
     for h in args.hours:
         p = args.dir / f"session-{h:g}h-{args.fs:g}hz.csv"
         if not p.exists():
             t = time.perf_counter()
             write_long_csv(p, h, args.fs)
             print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
-        runs.append((f"CSV {h:g} h at {args.fs:g} Hz", p, None))
+        runs.append((f"CSV {h:g} h at {args.fs:g} Hz", p, None, "analyze"))
         if h <= 1.0:
-            runs.append((f"CSV {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}))
+            runs.append((f"CSV {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}, "analyze"))
     for h in args.session_hours:
         p = args.dir / f"recording-{h:g}h.xdf"
         if not p.exists():
             t = time.perf_counter()
             write_session_xdf(p, h)
             print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
-        runs.append((f"wot recording {h:g} h", p, None))
+        runs.append((f"wot recording {h:g} h", p, None, "analyze"))
+        runs.append((f"wot recording {h:g} h, report", p, None, "report"))
     print(f"{'input':34s} {'size MB':>9s} {'wall s':>8s} {'peak MB':>9s}")
-    for label, p, env in runs:
-        wall, peak = measure(p, env)
+    for label, p, env, command in runs:
+        wall, peak = measure(p, env, command)
         size = p.stat().st_size / 1e6
         print(f"{label:34s} {size:9.0f} {wall:8.1f} {peak:9.0f}", flush=True)
     return 0

@@ -2,8 +2,8 @@
 
 An offline analysis keeps every frame of the recording until it writes ``features.csv``,
 ``states.csv`` and the summary. As Python objects (a :class:`~wot_biofeedback.pipeline.Frame`
-with its features and z-score dicts, drivers and explanation) a frame takes about 5 kB: a day
-of 4-Hz frames would be 1.8 GB. :class:`FrameTable` keeps the same frames as typed columns
+with its features and z-score dicts, drivers and explanation) a frame takes about 2 kB: a day
+of 4-Hz frames would be about 0.8 GB. :class:`FrameTable` keeps the same frames as typed columns
 (one float per feature, the zone as a code, repeated texts once), about 0.4 kB a frame, and
 gives each back as the very :class:`Frame` it was given (same keys in the same order, same
 values), so code that reads frames one by one does not change.

@@ -21,6 +21,7 @@ import html
 import json
 import math
 import os
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,22 +95,39 @@ def load_session(analysis_dir: str | os.PathLike[str]) -> SessionData:
         raise InputError(f"{d}: no summary.json (not a wot analyze output folder)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{d / 'summary.json'}: not readable ({exc})") from None
+    # row by row, only the columns the report uses, as numbers (a day of frames as rows of
+    # text would take most of a gigabyte)
+    wanted = ["time_s", "arousal", "confidence", *(c for c, *_ in PHYSIOLOGY)]
+    wanted += list(QUALITY_COLS.values())
+    states: list[str] = []
+    seen: dict[str, str] = {}  # each state's text once
     try:
         with open(d / "features.csv", newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{d / 'features.csv'}: empty")
+            where = {name: i for i, name in enumerate(header)}  # a repeated name: its last
+            for need in ("time_s", "state", "arousal"):
+                if need not in where:
+                    raise InputError(f"{d / 'features.csv'}: no {need!r} column")
+            at = {name: where[name] for name in wanted if name in where}
+            got = {name: array("d") for name in at}
+            si = where["state"]
+            for r in reader:
+                for name, i in at.items():
+                    v = r[i] if i < len(r) else ""
+                    got[name].append(float(v) if v else math.nan)
+                st = r[si] if si < len(r) else ""
+                states.append(seen.setdefault(st, st))
     except OSError as exc:
         raise InputError(f"{d}: features.csv not readable ({exc})") from None
-    if not rows:
-        raise InputError(f"{d / 'features.csv'}: empty")
-    header, body = rows[0], rows[1:]
-    cols = {name: [r[i] if i < len(r) else "" for r in body] for i, name in enumerate(header)}
 
     def num(name: str) -> np.ndarray:
-        return np.array([float(v) if v else math.nan for v in cols.get(name, [""] * len(body))])
+        if name not in got:
+            return np.full(len(states), math.nan)
+        return np.frombuffer(got[name], dtype=np.float64).copy()
 
-    for need in ("time_s", "state", "arousal"):
-        if need not in cols:
-            raise InputError(f"{d / 'features.csv'}: no {need!r} column")
     features = {c: num(c) for c, *_ in PHYSIOLOGY}
     features.update({q: num(q) for q in QUALITY_COLS.values()})
     markers: list[tuple[float, str]] = []
@@ -129,7 +147,7 @@ def load_session(analysis_dir: str | os.PathLike[str]) -> SessionData:
         d,
         summary,
         num("time_s"),
-        np.array(cols["state"], dtype=object),
+        np.array(states, dtype=object),
         num("arousal"),
         num("confidence"),
         features,

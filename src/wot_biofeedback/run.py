@@ -97,7 +97,7 @@ class Collected:
     """Everything one subject's run produced (offline)."""
 
     frames: FrameTable = field(default_factory=FrameTable)
-    """Every frame, kept as columns (a day of frames in about 150 MB)."""
+    """Every frame, kept as columns (a day of 4-Hz frames in about 140 MB)."""
     events: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
 
 
