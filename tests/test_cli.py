@@ -530,6 +530,32 @@ def test_run_duration_ends_a_session_whose_streams_are_all_lost(source_id, capsy
     assert took < 60.0  # it ended by itself (the session stood still at ~6 s)
 
 
+@pytest.mark.slow
+def test_run_duration_ends_a_session_whose_streams_never_send(source_id, capsys, monkeypatch):
+    """Streams that are found but never send a sample (a sensor switched on, not worn):
+    ``--duration`` counts the wall clock while every stream is waiting, so the run ends by
+    itself instead of showing "waiting for ..." until Ctrl-C."""
+    import pylsl
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)  # cli.main sets it; restored afterwards
+    outlets = [
+        pylsl.StreamOutlet(
+            pylsl.StreamInfo(f"{source_id}-{m}", typ, 1, fs, pylsl.cf_float32, f"{source_id}-{m}")
+        )
+        for m, typ, fs in (("ecg", "ECG", 250.0), ("eda", "EDA", 32.0), ("resp", "RESP", 50.0))
+    ]
+    start = time.monotonic()
+    argv = ["run", "--source-id", source_id, "--timeout", "10", "--duration", "4",
+            "--headless", "--no-record"]  # fmt: skip
+    assert cli.main(argv) == 0
+    took = time.monotonic() - start
+    del outlets
+    out = capsys.readouterr().out
+    assert "waiting for" in out, out  # it did wait, with nothing coming
+    assert "(--duration 4 s)" in out, out
+    assert took < 40.0  # ended by itself: the session clock never moved
+
+
 def _session_records(rec: Path) -> list[dict]:
     """The session log of a recording, as JSON records."""
     import pyxdf

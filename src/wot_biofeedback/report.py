@@ -32,6 +32,7 @@ import numpy as np
 
 from . import __version__
 from ._extras import missing, require
+from .atomic import write_text
 from .csvtext import unescape_cell, write_csv
 from .errors import InputError
 from .modalities import ROLES
@@ -662,9 +663,8 @@ def write_report(
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    # whole or not at all, and two reports written at once never share a temporary file
+    write_text(path, text)
 
 
 # client history ------------------------------------------------------------------------------

@@ -86,6 +86,13 @@ class Snapshot:
         running = [s.state for s in self.streams.values() if s.state != "unusable"]
         return bool(running) and all(s == "lost" for s in running)
 
+    @property
+    def all_silent(self) -> bool:
+        """Every stream that runs is lost or has sent nothing yet: no frame can come, so the
+        session time stands still."""
+        running = [s.state for s in self.streams.values() if s.state != "unusable"]
+        return bool(running) and all(s in ("lost", "waiting") for s in running)
+
 
 class SnapshotSource(Protocol):
     """What a view polls (``wot_biofeedback.engine.Engine`` is one)."""

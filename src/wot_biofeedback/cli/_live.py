@@ -133,8 +133,8 @@ def run_engine(
     the others).
 
     ``real_time``: the sources are sensors, whose session seconds are wall seconds; while
-    every stream is lost the session time stands still, and the wall clock since it last moved
-    counts instead, so ``--duration`` still ends the session.
+    every stream is lost, or none has sent anything yet, the session time stands still, and the
+    wall clock since it last moved counts instead, so ``--duration`` still ends the session.
     """
     from ..terminal import TerminalView, run_terminal
 
@@ -149,7 +149,7 @@ def run_engine(
         now = time.monotonic()
         if t > moved["t"]:
             moved.update(t=t, wall=now)
-        if snap.all_lost and math.isfinite(moved["t"]):
+        if snap.all_silent and math.isfinite(moved["t"]):
             return max(t, moved["t"] + now - moved["wall"])
         return t
 

@@ -70,8 +70,9 @@ def add_parser(sub: Any) -> None:
     )
     r.add_argument(
         "--duration", type=float, default=None, metavar="S",
-        help="stop after S seconds of session (while every stream is lost, wall-clock seconds "
-        "count; default: run until Ctrl-C or the window closes)",
+        help="stop after S seconds of session (while every stream is lost or none has sent "
+        "anything yet, wall-clock seconds count; default: run until Ctrl-C or the window "
+        "closes)",
     )  # fmt: skip
     view_args(r)
     profile_args(r)
