@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,13 @@ if "WOT_RECORD_DIR" not in os.environ:
     os.environ["WOT_RECORD_DIR"] = _RECORD_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Tests send Ctrl-C (SIGINT) to the commands they start. A suite started in the background
+# (`./dev test &`) has SIGINT ignored, as shells do for such jobs, and every process it starts
+# would inherit that: Python then never raises KeyboardInterrupt, so the command under test runs
+# on as if it had not been told. Each test process takes SIGINT as Python normally does.
+if hasattr(signal, "SIGINT") and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _BY_FIXTURE = {"wot_data": "realdata", "source_id": "lsl", "qtbot": "qt", "qapp": "qt"}
 
