@@ -98,8 +98,9 @@ def test_columns_spill_when_they_pass_the_limit(values):
 def test_spill_limit_from_the_environment(monkeypatch):
     monkeypatch.setenv("WOT_SPILL_MB", "1.5")
     assert spill.spill_bytes() == int(1.5 * (1 << 20))
-    monkeypatch.setenv("WOT_SPILL_MB", "lots")
-    assert spill.spill_bytes() == spill.SPILL_BYTES
+    for junk in ("lots", "inf", "1e400", "nan"):
+        monkeypatch.setenv("WOT_SPILL_MB", junk)
+        assert spill.spill_bytes() == spill.SPILL_BYTES
     monkeypatch.delenv("WOT_SPILL_MB")
     assert spill.spill_bytes() == spill.SPILL_BYTES
 
@@ -113,6 +114,7 @@ def test_stack_and_median_of_spilled_columns(values, monkeypatch):
     assert isinstance(spill.stack(cols), np.ndarray)
     x = values.copy()
     x[::5] = np.nan
+    x[1:40:3] = np.inf  # counted, as np.nanmedian counts them
     assert spill.median(x) == np.nanmedian(x)
     monkeypatch.setattr(spill, "BLOCK_ROWS", 100)
     assert spill.median(_disk(x)) == np.nanmedian(x)  # few enough: every value
@@ -250,3 +252,44 @@ def test_an_empty_or_foreign_file_is_not_xdf(tmp_path):
     other.write_bytes(b"PK\x03\x04" + bytes(5000))
     with pytest.raises(ValueError, match="not an XDF file"):
         xdf.read_xdf(other)
+
+
+@pytest.mark.parametrize("count", ["60000", "65536"])
+def test_a_damaged_channel_count_allocates_no_more_than_the_file_holds(recording, tmp_path, count):
+    """The stream's arrays are sized from the chunks whose bytes can hold their count at the
+    header's layout: a channel count damaged to tens of thousands is repaired from the chunks
+    (as before), without first asking for count x samples of memory (gigabytes: a MemoryError
+    on a long recording, found in review)."""
+    import tracemalloc
+
+    from _crafted import Chunks
+    from wot_biofeedback.sources import xdf
+
+    c = Chunks(recording.read_bytes())
+    c.edit_header("ECG", "channel_count", count)
+    p = tmp_path / "damaged.xdf"
+    p.write_bytes(c.to_bytes())
+    tracemalloc.start()
+    try:
+        f = xdf.read_xdf(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    ecg = f.by_name("ECG")
+    assert ecg is not None and ecg.time_series.shape[1] == 1  # repaired from its chunks
+    assert any(f"channel_count {count}, but its samples chunks hold 1" in m for m in f.problems)
+    assert peak < 20 * p.stat().st_size  # not count x samples (15,000 x 60,000 x 4 bytes)
+
+
+def test_frame_table_truncates_in_place_and_rewrites_drop_old_keys():
+    frames = [_frame(i, ("hr_bpm", "scl_us", "rsa_ms")) for i in range(30)]
+    table = FrameTable(frames)
+    before = table._features.cols["hr_bpm"]
+    table.truncate(10)
+    assert table._features.cols["hr_bpm"] is before  # the same columns, cut: nothing rebuilt
+    assert [repr(f) for f in table] == [repr(f) for f in frames[:10]]
+    table.append(frames[20])
+    assert repr(table[10]) == repr(frames[20])
+    table[0] = _frame(0, ("hr_bpm",))  # the row no longer has scl_us or rsa_ms
+    assert np.isnan(table.column("rsa_ms")[0]) and np.isnan(table.column("scl_us")[0])
+    assert list(table[0].features) == ["hr_bpm"]

@@ -54,10 +54,18 @@ class _Dicts:
                 col.append(np.nan)
         else:
             self.which[row] = code
+            for k, col in self.cols.items():  # a key the row no longer has: not kept
+                if k not in d:
+                    col[row] = np.nan
         for k in keys:
             if k not in self.cols:
                 self.cols[k] = array("d", [np.nan]) * len(self.which)
             self.cols[k][row] = float(d[k])
+
+    def truncate(self, n: int) -> None:
+        del self.which[n:]
+        for col in self.cols.values():
+            del col[n:]
 
     def get(self, row: int) -> dict[str, float]:
         return {k: self.cols[k][row] for k in self.keysets.values[self.which[row]]}
@@ -111,12 +119,22 @@ class FrameTable:
             self._put(len(self), f)
 
     def truncate(self, n: int) -> None:
-        """Keep the first ``n`` frames."""
+        """Keep the first ``n`` frames (in place: no frame is rebuilt)."""
         n = max(0, min(int(n), len(self)))
         if n == len(self):
             return
-        keep = FrameTable(self[:n])
-        self.__dict__.update(keep.__dict__)
+        for col in (self._index, self._time, self._state_time, self._zone, self._arousal,
+                    self._confidence, self._explanation):  # fmt: skip
+            del col[n:]
+        for dicts in (self._features, self._z):
+            dicts.truncate(n)
+        end = self._driver_start[n]
+        del self._driver_start[n + 1 :]
+        for col in (self._driver_name, self._driver_value, self._driver_text):
+            del col[end:]
+        for rows in (self._drivers_of, self._cues):
+            for i in [i for i in rows if i >= n]:
+                del rows[i]
 
     def _put(self, i: int, f: Frame) -> None:
         st = f.state

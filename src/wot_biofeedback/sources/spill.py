@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
+
 SPILL_BYTES = 256 << 20
 """The columns a reader keeps in memory, bytes in all; past this they go to temporary files.
 The environment variable ``WOT_SPILL_MB`` sets it (0: always spill)."""
@@ -40,7 +42,7 @@ def spill_bytes() -> int:
     if v:
         try:
             return max(0, int(float(v) * (1 << 20)))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, NaN, inf
             pass
     return SPILL_BYTES
 
@@ -72,8 +74,15 @@ class DiskArray:
         if self._owner is not None:
             raise ValueError("a scaled view of a spilled signal is read-only")
         a = np.ascontiguousarray(values, dtype=np.float64)
-        self._file.seek(self._rows * self._row_bytes)
-        self._file.write(a.tobytes())
+        try:
+            self._file.seek(self._rows * self._row_bytes)
+            self._file.write(a.tobytes())
+        except OSError as exc:  # e.g. no space left: the temporary folder's fault, not the input's
+            raise InputError(
+                f"no room for a large file's signals in the temporary folder "
+                f"{tempfile.gettempdir()} ({exc.strerror or exc}); set TMPDIR to a folder with "
+                "room (a day at 1000 Hz needs about 0.7 GB a column)"
+            ) from None
         self._rows += len(a)
 
     # numpy-like ------------------------------------------------------------------------
@@ -102,7 +111,7 @@ class DiskArray:
         n = max(0, b - a)
         out = np.empty((n, self.width) if self.width else n, dtype=np.float64)
         if n:
-            f = (self._owner or self)._file
+            f = (self._owner if self._owner is not None else self)._file
             f.seek(a * self._row_bytes)
             got = f.readinto(out.data.cast("B"))
             if got != out.nbytes:
@@ -134,7 +143,7 @@ class DiskArray:
         view = DiskArray.__new__(DiskArray)
         view.width, view._rows = self.width, self._rows
         view._file = self._file
-        view._owner = self._owner or self
+        view._owner = self._owner if self._owner is not None else self
         view._scale = self._scale * float(factor)
         return view
 
@@ -198,16 +207,17 @@ def blocks(a: Any, rows: int | None = None) -> Iterator[np.ndarray]:
 
 
 def median(a: Any, most: int = 1 << 22) -> float:
-    """The median of the finite values of ``a`` (NaN when there are none): exact for an array
+    """The median of the values of ``a`` that are not NaN (NaN when there are none; as
+    ``np.nanmedian``, so an infinite value counts): exact for an array
     in memory; for a spilled one, the median of every k-th value, at most ``most`` of them (a
     plausibility check needs no more, and reads no more than that into memory)."""
     if isinstance(a, np.ndarray):
-        v = a[np.isfinite(a)]
+        v = a[~np.isnan(a)]
     else:
         k = max(1, -(-len(a) // most))
         parts = [b[::k].copy() for b in blocks(a, k * (BLOCK_ROWS // k or 1))]  # not views
         v = np.concatenate(parts) if parts else np.empty(0)
-        v = v[np.isfinite(v)]
+        v = v[~np.isnan(v)]
     return float(np.median(v)) if v.size else float("nan")
 
 

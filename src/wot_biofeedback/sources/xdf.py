@@ -39,6 +39,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 
+from ..errors import InputError
+
 SESSION_STREAM = "wot-session"
 """The stream of a wot recording that holds its session records (JSON)."""
 MAGIC = b"XDF:"
@@ -469,9 +471,15 @@ def _decode_all(
     fit, last_t = 0, 0.0
     # numbers are decoded straight into one pair of arrays for the stream (not a small pair a
     # chunk, whose memory the allocator would keep after they are joined)
+    # (sized from the chunks whose count their bytes can hold: a damaged count or channel
+    # count must not allocate beyond what the file holds; _decode refuses the others)
     into = None
+
+    def room(pc: _Piece) -> bool:
+        return pc.n * (1 + np.dtype(VALUE_TYPES[fmt]).itemsize * nch) <= pc.end - pc.pos
+
     if fmt in VALUE_TYPES:
-        total = sum(pc.n for pc in acc.pieces if pc is not None)
+        total = sum(pc.n for pc in acc.pieces if pc is not None and room(pc))
         into = (
             np.empty(total),
             np.empty((total, nch), dtype=np.dtype(VALUE_TYPES[fmt]).newbyteorder("=")),
@@ -488,9 +496,11 @@ def _decode_all(
         if pc.n == 0:
             continue
         here = at
-        at += pc.n
+        part = None
+        if into is not None and room(pc):
+            at += pc.n
+            part = (into[0][here:at], into[1][here:at])
         try:
-            part = None if into is None else (into[0][here:at], into[1][here:at])
             stamps, vals, last = _decode(buf, pc, fmt, nch, tdiff, last_t, part)
         except (ValueError, struct.error, IndexError) as exc:
             failed.append((pc.start, str(exc)))
@@ -668,8 +678,19 @@ class _Mapped:
         self.notes: list[str] = []
         if p.suffix.lower() == ".xdfz":
             fh: Any = tempfile.TemporaryFile(prefix="wot-xdfz-")  # noqa: SIM115 (mapped below)
+
+            def write(piece: bytes) -> None:
+                try:
+                    fh.write(piece)
+                except OSError as exc:  # the temporary folder's fault, not the file's
+                    raise InputError(
+                        f"{p.name}: no room to decompress it in the temporary folder "
+                        f"{tempfile.gettempdir()} ({exc.strerror or exc}); set TMPDIR to a "
+                        "folder with room"
+                    ) from None
+
             try:
-                note = _gunzip(p, None, fh.write)
+                note = _gunzip(p, None, write)
                 fh.flush()
             except BaseException:
                 fh.close()
