@@ -431,13 +431,15 @@ def test_run_bad_lost_after_is_a_one_line_error(source_id, capsys):
     assert "--lost-after" in err and "no LSL stream" not in err
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 def test_simulate_acc_without_belt_then_run_uses_it(source_id):
     """`wot simulate --acc --no-resp` publishes a 3-axis ACC outlet and no RESP; `wot run`
     then takes breathing from the accelerometer."""
     sim = subprocess.Popen(
         [
-            *WOT, "simulate", "--scenario", "calm", "--duration", "120", "--speed", "4",
+            # long enough to outlast a first run's compile (a fresh clone) before `wot run`
+            # opens its streams; stopped once the run is over
+            *WOT, "simulate", "--scenario", "calm", "--duration", "600", "--speed", "4",
             "--acc", "--no-resp", "--source-id", source_id, "--name", source_id,
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
@@ -451,10 +453,10 @@ def test_simulate_acc_without_belt_then_run_uses_it(source_id):
         assert not pylsl.resolve_bypred(f"source_id='{source_id}-resp'", 1, 0.5)
         r = subprocess.run(
             [
-                *WOT, "run", "--source-id", source_id, "--timeout", "3", "--headless",
+                *WOT, "run", "--source-id", source_id, "--timeout", "10", "--headless",
                 "--duration", "4", "--outlet-id", f"{source_id}-engine",
             ],
-            capture_output=True, text=True, timeout=60, env=ENV,
+            capture_output=True, text=True, timeout=120, env=ENV,
         )  # fmt: skip
     finally:
         sim.send_signal(signal.SIGINT)

@@ -120,7 +120,9 @@ def test_live_session_is_added_to_the_profile(profiles, source_id):
     env = {**os.environ, "WOT_PROFILE_DIR": str(profiles), "QT_QPA_PLATFORM": "offscreen"}
     sim = subprocess.Popen(
         [
-            *WOT, "simulate", "--scenario", "calm", "--duration", "120", "--speed", "8",
+            # long enough to outlast a first run's compile (a fresh clone: 25-60 s before
+            # `wot run` opens its streams); stopped below once the run is over
+            *WOT, "simulate", "--scenario", "calm", "--duration", "900", "--speed", "8",
             "--source-id", source_id, "--name", source_id,
         ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -129,10 +131,10 @@ def test_live_session_is_added_to_the_profile(profiles, source_id):
         assert pylsl.resolve_bypred(f"source_id='{source_id}-ecg'", 1, 10.0)
         r = subprocess.run(
             [
-                *WOT, "run", "--source-id", source_id, "--timeout", "3", "--headless",
+                *WOT, "run", "--source-id", source_id, "--timeout", "10", "--headless",
                 "--duration", "6", "--outlet-id", f"{source_id}-engine", "--profile", "live-1",
             ],
-            capture_output=True, text=True, timeout=60, env=env,
+            capture_output=True, text=True, timeout=120, env=env,
         )  # fmt: skip
     finally:
         sim.send_signal(signal.SIGINT)
