@@ -34,35 +34,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 HOUR = 3600.0
 
 
 def write_long_csv(path: Path, hours: float, fs: float) -> None:
-    from wot_simulators import SimConfig, load_scenario, simulate_session
+    from wot_simulators import SimConfig, load_scenario, simulate_session, write_csv
 
     scen = load_scenario("full-session")
     tmp = path.with_suffix(".part")
-    with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write("time_s,ecg,eda,resp,zone\n")
-        left, k = hours * HOUR, 0
-        while left > 0:
-            dur = min(HOUR, left)
-            s = simulate_session(scen, SimConfig(ecg_fs=fs, eda_fs=fs, resp_fs=fs, seed=k), dur)
-            t = s.time("ecg")
-            zone = s.zone_at(t)
-            for c in range(0, t.size, 50_000):
-                sl = slice(c, c + 50_000)
-                rows = np.empty((len(t[sl]), 5), dtype=object)
-                rows[:, 0] = (t[sl] + k * HOUR).tolist()
-                rows[:, 1] = s.ecg[sl].tolist()
-                rows[:, 2] = s.eda[sl].tolist()
-                rows[:, 3] = s.resp[sl].tolist()
-                rows[:, 4] = zone[sl].tolist()
-                fh.write(("%.6f,%.5f,%.5f,%.5f,%s\n" * len(rows)) % tuple(rows.ravel().tolist()))
-            left -= dur
-            k += 1
+    left, k = hours * HOUR, 0
+    while left > 0:  # an hour at a time, each with its own seed, one after another
+        dur = min(HOUR, left)
+        s = simulate_session(scen, SimConfig(ecg_fs=fs, eda_fs=fs, resp_fs=fs, seed=k), dur)
+        write_csv(s, tmp, fs, time_offset=k * HOUR, append=k > 0)
+        left -= dur
+        k += 1
     tmp.replace(path)
 
 

@@ -613,7 +613,12 @@ def simulate_session(
 
 
 def write_csv(
-    session: SimulatedSession, path: str | os.PathLike[str], fs: float | None = None
+    session: SimulatedSession,
+    path: str | os.PathLike[str],
+    fs: float | None = None,
+    *,
+    time_offset: float = 0.0,
+    append: bool = False,
 ) -> None:
     """Write ``time_s,ecg,eda,resp,zone`` rows of a session simulated at one common rate.
 
@@ -626,6 +631,10 @@ def write_csv(
         (``%.5f``) and the scripted zone.
     fs : float, optional
         Expected common rate, Hz; checked against the session (nothing is resampled).
+    time_offset : float
+        Seconds added to every ``time_s`` (sessions written one after another).
+    append : bool
+        Add the rows to the end of ``path`` (no header), e.g. the next hour of a long file.
 
     Raises
     ------
@@ -643,10 +652,11 @@ def write_csv(
         raise ValueError(f"write_csv: fs {fs:g} Hz differs from the session rate {cfg.ecg_fs:g} Hz")
     t = session.time("ecg")
     zone = session.zone_at(t)
-    cols = (t, session.ecg, session.eda, session.resp)
+    cols = (t + time_offset, session.ecg, session.eda, session.resp)
     chunk = 50_000
-    with Path(path).open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write("time_s,ecg,eda,resp,zone\n")
+    with Path(path).open("a" if append else "w", encoding="utf-8", newline="\n") as fh:
+        if not append:
+            fh.write("time_s,ecg,eda,resp,zone\n")
         for c in range(0, t.size, chunk):
             rows = np.empty((min(chunk, t.size - c), 5), dtype=object)
             for j, col in enumerate(cols):

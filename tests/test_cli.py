@@ -292,6 +292,25 @@ def _running_demo(rec: Path) -> Iterator[subprocess.Popen[str]]:
         yield p
 
 
+def _end_demo(
+    p: subprocess.Popen[str], sig: signal.Signals | None, close_output: bool = False
+) -> tuple[int, str, str]:
+    """Close the demo's output (as ``| head`` does) and/or send it ``sig``; its exit code,
+    the rest of its output and its stderr (killed if it has not ended within 60 s)."""
+    try:
+        assert p.stdout is not None and p.stderr is not None
+        if close_output:
+            p.stdout.close()
+        if sig is not None:
+            p.send_signal(sig)
+        rest = "" if p.stdout.closed else p.stdout.read()
+        err = p.stderr.read()
+        return p.wait(timeout=60), rest, err
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c, pipe closed", "pipe closed"])
 def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
@@ -300,18 +319,10 @@ def test_demo_ends_cleanly_on_ctrl_c_or_a_closed_pipe(tmp_path, how):
     as a normal end does (recording closed, report written), exit 0, nothing on stderr."""
     rec = tmp_path / "demo.xdf"
     with _running_demo(rec) as p:
-        try:
-            if "pipe closed" in how:
-                p.stdout.close()
-            if "ctrl-c" in how:
-                p.send_signal(signal.SIGINT)
-            rest = "" if p.stdout.closed else p.stdout.read()
-            err = p.stderr.read()
-            p.wait(timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-    assert p.returncode == 0, err
+        code, rest, err = _end_demo(
+            p, signal.SIGINT if "ctrl-c" in how else None, close_output="pipe closed" in how
+        )
+    assert code == 0, err
     assert not err.strip(), err  # no "Broken pipe", no error, no traceback
     if "pipe closed" not in how:
         assert "stopped (Ctrl-C) after 00:" in rest and "session report:" in rest, rest
@@ -329,15 +340,8 @@ def test_demo_ends_on_sigterm_or_sighup_as_on_ctrl_c(tmp_path, name):
         pytest.skip(f"no {name} on this platform")
     rec = tmp_path / "demo.xdf"
     with _running_demo(rec) as p:
-        try:
-            p.send_signal(getattr(signal, name))
-            rest = p.stdout.read()
-            err = p.stderr.read()
-            p.wait(timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-    assert p.returncode == 0, err
+        code, rest, err = _end_demo(p, getattr(signal, name))
+    assert code == 0, err
     assert not err.strip(), err
     assert f"stopped ({name}) after 00:" in rest and "session report:" in rest, rest
     summary = _load_session(rec)

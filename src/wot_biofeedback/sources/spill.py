@@ -7,7 +7,7 @@ once. :class:`Column` collects a column's values as a reader parses them, in mem
 small and in a temporary file once the columns being read pass :data:`SPILL_BYTES`; what it
 gives back (:meth:`Column.finish`) is a numpy array, or a :class:`DiskArray` that behaves like
 one for what the analysis does with a signal: ``len``, ``shape``, slices (a numpy array each),
-``* factor`` (a scaled view) and :meth:`DiskArray.blocks`.
+``* factor`` (a scaled view); :func:`blocks` reads either a block at a time.
 
 The temporary file has no name (:func:`tempfile.TemporaryFile`, in ``TMPDIR``): it is gone when
 the array is, or when the process ends, however it ends. The numbers written and read back are
@@ -148,12 +148,6 @@ class DiskArray:
         return view
 
     __rmul__ = __mul__
-
-    def blocks(self, rows: int | None = None) -> Iterator[np.ndarray]:
-        """The array a block of ``rows`` (default :data:`BLOCK_ROWS`) at a time, in order."""
-        rows = rows or BLOCK_ROWS
-        for a in range(0, self._rows, rows):
-            yield self._read(a, min(self._rows, a + rows))
 
     def close(self) -> None:
         """Give the disk space back now (else when the array is garbage collected)."""

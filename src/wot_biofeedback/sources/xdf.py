@@ -171,12 +171,18 @@ class XdfStream:
         """Time stamps plus the clock offset written last before each sample (exact for the
         recorder's own files, where an offset chunk precedes the samples it applies to)."""
         out = np.array(self.time_stamps, dtype=np.float64)
-        if self.clock_values.size:
-            table = np.concatenate(([0.0], self.clock_values))  # [0]: before any offset
-            step = 1 << 20  # a block at a time: no index or offset array as long as the stream
-            for a in range(0, len(out), step):
-                out[a : a + step] += table[self.offset_index[a : a + step] + 1]
+        self._add_offsets(out)
         return out
+
+    def _add_offsets(self, stamps: np.ndarray) -> None:
+        """Add to ``stamps`` (in place) each sample's clock offset, a block at a time: no
+        index or offset array as long as the stream."""
+        if not self.clock_values.size:
+            return
+        table = np.concatenate(([0.0], self.clock_values))  # [0]: before any offset
+        step = 1 << 20
+        for a in range(0, len(stamps), step):
+            stamps[a : a + step] += table[self.offset_index[a : a + step] + 1]
 
     def take_series(self) -> Any:
         """The samples, handed over: the stream keeps its time stamps only (``time_series``
@@ -191,10 +197,7 @@ class XdfStream:
         :meth:`corrected_stamps` gives the same after as before."""
         if self.clock_values.size:
             self.time_stamps = np.asarray(self.time_stamps, dtype=np.float64)
-            table = np.concatenate(([0.0], self.clock_values))
-            step = 1 << 20
-            for a in range(0, len(self.time_stamps), step):
-                self.time_stamps[a : a + step] += table[self.offset_index[a : a + step] + 1]
+            self._add_offsets(self.time_stamps)
             self.clock_times = self.clock_values = np.zeros(0)
             self.offset_index = np.full(len(self.time_stamps), -1, dtype=np.int8)
         return self.time_stamps
