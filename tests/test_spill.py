@@ -98,9 +98,12 @@ def test_columns_spill_when_they_pass_the_limit(values):
 def test_spill_limit_from_the_environment(monkeypatch):
     monkeypatch.setenv("WOT_SPILL_MB", "1.5")
     assert spill.spill_bytes() == int(1.5 * (1 << 20))
-    for junk in ("lots", "inf", "1e400", "nan"):
+    for junk in ("lots", "inf", "1e400", "nan", "-5"):  # said, and the default used
         monkeypatch.setenv("WOT_SPILL_MB", junk)
-        assert spill.spill_bytes() == spill.SPILL_BYTES
+        with pytest.warns(UserWarning, match=f"WOT_SPILL_MB='{junk}' is not a number of megab"):
+            assert spill.spill_bytes() == spill.SPILL_BYTES
+    monkeypatch.setenv("WOT_SPILL_MB", "0")
+    assert spill.spill_bytes() == 0
     monkeypatch.delenv("WOT_SPILL_MB")
     assert spill.spill_bytes() == spill.SPILL_BYTES
 

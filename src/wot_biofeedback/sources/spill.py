@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import warnings
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -39,11 +40,19 @@ _ITEM = 8  # float64
 def spill_bytes() -> int:
     """:data:`SPILL_BYTES`, or ``WOT_SPILL_MB`` megabytes where that is set."""
     v = os.environ.get("WOT_SPILL_MB", "").strip()
-    if v:
-        try:
-            return max(0, int(float(v) * (1 << 20)))
-        except (ValueError, OverflowError):  # not a number, NaN, inf
-            pass
+    if not v:
+        return SPILL_BYTES
+    try:
+        mb = float(v)
+        if mb >= 0:
+            return int(mb * (1 << 20))
+    except (ValueError, OverflowError):  # not a number, or inf
+        pass
+    warnings.warn(  # NaN and negative numbers land here too
+        f"WOT_SPILL_MB={v!r} is not a number of megabytes (0 or more): the default, "
+        f"{SPILL_BYTES >> 20}, is used",
+        stacklevel=2,
+    )
     return SPILL_BYTES
 
 
