@@ -4,7 +4,7 @@ session recording (what ``wot run`` analyses for its end-of-session report).
 Run on demand (not part of the test suite)::
 
     .venv/bin/python benchmarks/bench_offline_memory.py [--hours 1 24] [--fs 1000]
-        [--session-hours 6.7 24] [--dir DIR]
+        [--session-hours 6.7 24] [--session-fs 1000] [--dir DIR]
 
 For each ``--hours`` H it writes (once; kept in ``--dir`` for the next run) a CSV of H hours
 at ``--fs`` Hz (``time_s,ecg,eda,resp,zone``, the built-in simulator's ``full-session``
@@ -15,7 +15,8 @@ turned off (``WOT_SPILL_MB=0``: columns on disk whatever their size) to show wha
 memory costs.
 
 Each ``--session-hours`` S makes a wot session recording of S hours (ECG 250 Hz, EDA 32 Hz, RESP
-50 Hz, as the chest strap, the EDA band and the belt send them; written with
+50 Hz, as the chest strap, the EDA band and the belt send them; with ``--session-fs F``, every
+stream at F Hz, as a lab amplifier sends them, an hour of simulation after another; written with
 :func:`wot_biofeedback.recorder.write_recording_xdf`) and analyses it the same way: that is
 the analysis behind the report at the end of a long live session; ``wot report`` on it adds
 the report page (figures included) to that analysis.
@@ -52,20 +53,37 @@ def write_long_csv(path: Path, hours: float, fs: float) -> None:
     tmp.replace(path)
 
 
-def write_session_xdf(path: Path, hours: float) -> None:
+def write_session_xdf(path: Path, hours: float, fs: float | None = None) -> None:
+    import numpy as np
     from wot_simulators import SimConfig, load_scenario, simulate_session
 
     from wot_biofeedback.recorder import write_recording_xdf
     from wot_biofeedback.sources.files import Recording, Signal
 
-    s = simulate_session(load_scenario("full-session"), SimConfig(seed=1), hours * HOUR)
-    cfg = s.config
+    scen = load_scenario("full-session")
     rec = Recording(str(path))
-    rec.signals = {
-        "ecg": Signal(s.ecg, cfg.ecg_fs, "ECG", "mV"),
-        "eda": Signal(s.eda, cfg.eda_fs, "EDA", "uS"),
-        "resp": Signal(s.resp, cfg.resp_fs, "RESP", ""),
-    }
+    if fs is None:
+        s = simulate_session(scen, SimConfig(seed=1), hours * HOUR)
+        cfg = s.config
+        rec.signals = {
+            "ecg": Signal(s.ecg, cfg.ecg_fs, "ECG", "mV"),
+            "eda": Signal(s.eda, cfg.eda_fs, "EDA", "uS"),
+            "resp": Signal(s.resp, cfg.resp_fs, "RESP", ""),
+        }
+    else:  # an hour at a time, each with its own seed, one after another
+        parts: dict[str, list] = {"ecg": [], "eda": [], "resp": []}
+        left, k = hours * HOUR, 0
+        while left > 0:
+            s = simulate_session(scen, SimConfig(ecg_fs=fs, eda_fs=fs, resp_fs=fs, seed=k),
+                                 min(HOUR, left))  # fmt: skip
+            for m in parts:
+                parts[m].append(np.asarray(getattr(s, m), dtype=np.float32))
+            left -= HOUR
+            k += 1
+        rec.signals = {
+            m: Signal(np.concatenate(v), fs, m.upper(), {"ecg": "mV", "eda": "uS"}.get(m, ""))
+            for m, v in parts.items()
+        }
     tmp = path.with_name(path.stem + ".part.xdf")
     write_recording_xdf(rec, tmp)
     tmp.replace(path)
@@ -114,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fs", type=float, default=1000.0, help="CSV rate, Hz (default 1000)")
     ap.add_argument("--session-hours", type=float, nargs="*", default=[6.7, 24.0],
                     help="wot session recording lengths, h (default 6.7 24)")  # fmt: skip
+    ap.add_argument("--session-fs", type=float, default=None,
+                    help="every stream of the session recordings at this rate, Hz (default: "
+                    "ECG 250, EDA 32, RESP 50)")  # fmt: skip
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "wot-bench-offline",
                     help="where the inputs are written and kept")  # fmt: skip
     args = ap.parse_args(argv)
@@ -131,13 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         if h <= 1.0:
             runs.append((f"CSV {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}, "analyze"))
     for h in args.session_hours:
-        p = args.dir / f"recording-{h:g}h.xdf"
+        rate = f"-{args.session_fs:g}hz" if args.session_fs else ""
+        p = args.dir / f"recording-{h:g}h{rate}.xdf"
         if not p.exists():
             t = time.perf_counter()
-            write_session_xdf(p, h)
+            write_session_xdf(p, h, args.session_fs)
             print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
-        runs.append((f"wot recording {h:g} h", p, None, "analyze"))
-        runs.append((f"wot recording {h:g} h, report", p, None, "report"))
+        at = f" at {args.session_fs:g} Hz" if args.session_fs else ""
+        runs.append((f"wot recording {h:g} h{at}", p, None, "analyze"))
+        runs.append((f"wot recording {h:g} h{at}, report", p, None, "report"))
     print(f"{'input':34s} {'size MB':>9s} {'wall s':>8s} {'peak MB':>9s}")
     for label, p, env, command in runs:
         wall, peak = measure(p, env, command)

@@ -61,6 +61,61 @@ def test_disk_array_two_dimensional_scaled_and_whole(values):
         d[[1, 2]]
 
 
+def test_disk_array_views_of_rows_writes_in_place_and_one_column_as_flat(values):
+    x = values[:2340].reshape(-1, 3)
+    d = _disk(x)
+    part = d.view(100, 400)  # rows of the same file, no copy
+    assert part.shape == (300, 3)
+    np.testing.assert_array_equal(part[10:20], x[110:120])
+    np.testing.assert_array_equal((part * 2.0).view(5, 9)[:], x[105:109] * 2.0)
+    np.testing.assert_array_equal(part.view(290)[:], x[390:400])
+    d.write(50, np.zeros((2, 3)))
+    np.testing.assert_array_equal(d[49:53], np.vstack([x[49], [0, 0, 0], [0, 0, 0], x[52]]))
+    np.testing.assert_array_equal(part[:1], x[100:101])  # a view reads what is there now
+    with pytest.raises(ValueError, match="read-only"):
+        part.write(0, x[:1])
+    with pytest.raises(IndexError):
+        d.write(779, x[:2])
+    with pytest.raises(ValueError, match="not one column"):
+        d.view(flat=True)
+    one = _disk(values[:, None])
+    flat = one.view(10, 20, flat=True)
+    assert flat.shape == (10,) and flat.ndim == 1
+    np.testing.assert_array_equal(flat[:], values[10:20])
+
+
+@pytest.mark.parametrize("kind", ["sorted", "repeats", "unsorted", "nan"])
+def test_searchsorted_of_a_spilled_array_is_numpys(kind):
+    """numpy's binary search, one value read at a time: the same index even where the array
+    is not sorted or holds NaN (damaged time stamps)."""
+    rng = np.random.default_rng(3)
+    a = np.sort(rng.normal(size=1_000))
+    if kind == "repeats":
+        a = np.sort(rng.integers(0, 20, 1_000).astype(float))
+    elif kind == "unsorted":
+        a = rng.normal(size=1_000)
+    elif kind == "nan":
+        a[rng.integers(0, 1_000, 30)] = np.nan
+    d = _disk(a)
+    for x in [*rng.normal(size=50), -np.inf, np.inf, np.nan, 5.0, a[0], a[-1], a[500]]:
+        for side in ("left", "right"):
+            assert spill.searchsorted(d, x, side) == np.searchsorted(a, x, side), (x, side)
+            assert spill.searchsorted(a, x, side) == np.searchsorted(a, x, side)
+
+
+def test_finite_range_a_block_at_a_time(values, monkeypatch):
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 100)
+    x = values.copy()
+    x[[5, 700]] = np.nan
+    x[1500] = np.inf
+    lo, hi, every = spill.finite_range(_disk(x))
+    good = x[np.isfinite(x)]
+    assert (lo, hi, every) == (good.min(), good.max(), False)
+    assert spill.finite_range(values) == (values.min(), values.max(), True)
+    assert spill.finite_range(np.array([np.nan])) == (np.inf, -np.inf, False)
+    assert spill.finite_range(np.zeros(0))[2]
+
+
 def test_disk_array_file_has_no_name_and_is_gone_with_the_array(values):
     """The temporary file is unnamed (nothing left behind even if the process is killed) and
     its descriptor is closed when the array is collected or closed."""
@@ -210,8 +265,9 @@ def _streams(path: Path) -> list[tuple]:
     f = xdf.read_xdf(path)
     out = []
     for s in f.streams:
-        series = s.time_series if isinstance(s.time_series, list) else s.time_series.tolist()
-        out.append((s.stream_id, s.name, s.time_stamps.tolist(), series, s.breaks,
+        series = s.time_series if isinstance(s.time_series, list) else np.asarray(s.time_series)
+        out.append((s.stream_id, s.name, np.asarray(s.time_stamps).tolist(),
+                    series if isinstance(series, list) else series.tolist(), s.breaks,
                     s.corrected_stamps().tolist(), s.offset_index.tolist()))  # fmt: skip
     return out
 
@@ -232,6 +288,27 @@ def test_xdf_mapped_gzipped_and_paged_out_read_the_same(recording, tmp_path, mon
     assert _streams(gz) == whole
     monkeypatch.setattr(xdf._Mapped, "STEP", 1)
     assert _streams(recording) == whole
+
+
+def test_xdf_numbers_past_the_limit_are_decoded_to_disk(recording, monkeypatch):
+    """Past ``WOT_SPILL_MB`` the numbers are decoded into temporary files a chunk at a time
+    (as float64, the type the analysis reads): the same values, time stamps, breaks and clock
+    offsets as in memory; the clock offsets applied in place on disk."""
+    from wot_biofeedback.sources import xdf
+
+    whole = _streams(recording)
+    monkeypatch.setenv("WOT_SPILL_MB", "0")
+    assert _streams(recording) == whole
+    f = xdf.read_xdf(recording)
+    ecg = f.by_name("ECG")
+    assert ecg is not None and ecg.spilled and isinstance(ecg.time_series, spill.DiskArray)
+    assert not f.by_name("wot-session").spilled  # text stays text
+    want = ecg.corrected_stamps()
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 333)
+    got = ecg.apply_clock_offsets()
+    assert isinstance(got, spill.DiskArray)
+    np.testing.assert_array_equal(np.asarray(got), want)
+    np.testing.assert_array_equal(ecg.corrected_stamps(), want)  # nothing left to apply
 
 
 def test_one_corrected_stamp_is_that_of_all(recording):

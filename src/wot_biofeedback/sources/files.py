@@ -51,6 +51,7 @@ from ..session_log import (
 from . import spill
 from .base import Batch
 from .csvfile import KEEP, place_by_time, read_csv_columns, sniff_csv
+from .spill import DiskArray
 from .xdf import (
     SESSION_STREAM,
     VALUE_TYPES,
@@ -944,21 +945,26 @@ def _wot_stream(
     if not (math.isfinite(scale) and scale != 0):
         return f"has scale {st.text('desc/wot/scale')!r}, not a finite factor"
     # the samples are taken from the stream, not copied beside it (a day of ECG: 86 MB less)
-    series = np.asarray(st.take_series())
-    vals = series[:, chan : chan + width].astype(np.float64)
-    data = vals[:, 0] if width == 1 else vals
-    if not irregular:
-        del series  # (RR intervals carry their skin-contact channel on)
+    series = st.take_series()
     if m == "eda" and eda_factor is not None:
         scale = eda_factor
         rec.notes.append(
             f"EDA rescaled with --eda-unit (recorded scale {st.text('desc/wot/scale')})"
         )
-    if scale != 1.0:
-        data *= scale
     stamps = st.apply_clock_offsets()  # in place: a day of time stamps is not copied
+    if irregular or not isinstance(series, DiskArray):
+        # (an irregular stream is a value a beat: small, in memory even from a spilled file)
+        series = np.asarray(series)
+        vals = series[:, chan : chan + width].astype(np.float64)
+        data: Any = vals[:, 0] if width == 1 else vals
+        if scale != 1.0:
+            data *= scale
+        stamps = np.asarray(stamps)
+    else:  # on disk (a file too large to hold): the channel, scaled as it is read
+        data = _spilled_channels(series, chan, width) * scale
     if irregular:
         return _wot_irregular(rec, m, st, fs, data, series, stamps, origin)
+    del series  # (RR intervals carry their skin-contact channel on)
     start = starts.get(m)
     if start is not None and start.drop > len(data):
         rec.notes.append(
@@ -969,16 +975,16 @@ def _wot_stream(
     gaps, bad = _checked_gaps(log, sid, m, stamps, fs, len(data) - (start.drop if start else 0))
     rec.notes.extend(f"{m}: {b}" for b in bad)
     suspect = bool(bad) or bool(log.rejected_of(m, ("gap", "stream_start"))) or start is None
-    finite = bool(np.isfinite(stamps).all())
+    finite = spill.finite_range(stamps)[2]
     if suspect and origin is not None and finite:
         # its placement records are damaged: place it from its time stamps by the rule the
         # live session clock placed it with (which wrote those records)
         clock = SessionClock({m: fs}, ())
         clock.set_origin(origin)
-        placed = clock.place(m, stamps, data)
+        placed = _place(clock, m, stamps, data)
         if placed is None:
             return "lies wholly before session time 0"
-        data, t0 = placed.data, placed.t0
+        data, t0 = placed
         rec.notes.append(
             f"{m}: placed from its time stamps by the session clock's rule (its recorded "
             "placement is damaged)"
@@ -992,14 +998,15 @@ def _wot_stream(
         if start is None:
             return "has no start record and no time stamps to place it by"
         drop, t0 = start.drop, start.t0
-        data = data[drop:]
+        data = data.view(drop) if isinstance(data, DiskArray) else data[drop:]
         if xf.problems and origin is not None:
             # samples lost to damage: the time stamps jump where no recorded gap explains it;
             # without filling, everything after would be placed too early on the session clock.
             # Positions are found by time here (indices after a loss no longer match live).
             lead = origin + t0
             breaks = [max(0, b - drop) for b in st.breaks]
-            fills, lost_s, nbad = _gaps_from_stamps(stamps[drop:], fs, gaps, lead, breaks)
+            kept = stamps.view(drop) if isinstance(stamps, DiskArray) else stamps[drop:]
+            fills, lost_s, nbad = _gaps_from_stamps(kept, fs, gaps, lead, breaks)
             data = _insert_nan(data, fills)
             if lost_s:
                 rec.notes.append(
@@ -1069,11 +1076,9 @@ def _checked_gaps(
     within the ``n`` samples kept, and the gaps together must be no longer than the stream's
     own span (a gap is a pause between its samples: its time stamps span it; where they are
     damaged, its samples' duration stands in) nor than a day."""
-    good = np.isfinite(stamps)
-    # (reduced in place: no copy of a day of time stamps)
-    hi = float(np.max(stamps, where=good, initial=-np.inf))
-    lo = float(np.min(stamps, where=good, initial=np.inf))
-    span = hi - lo if good.any() else 0.0
+    # (a block at a time: no mask as long as a day of time stamps)
+    lo, hi, _every = spill.finite_range(stamps)
+    span = hi - lo if hi >= lo else 0.0
     span = max(span, n / fs)
     limit = min(MAX_FILL_S, span + 1.0)
     out, bad = [], []
@@ -1120,7 +1125,7 @@ def lost_masks(
 
 
 def _gaps_from_stamps(
-    ts: np.ndarray, fs: float, gaps: list[Gap], lead: float, breaks: list[int]
+    ts: Any, fs: float, gaps: list[Gap], lead: float, breaks: list[int]
 ) -> tuple[list[tuple[int, int]], float, int]:
     """Where NaN go in a damaged stream: ``[(index, samples)]``, seconds lost to damage, and the
     number of implausible jumps ignored.
@@ -1137,7 +1142,7 @@ def _gaps_from_stamps(
     fills: dict[int, int] = {}
     unfound = []
     for g in gaps:  # real pauses, filled as live, wherever their first sample survived
-        j = int(np.searchsorted(ts, g.t - 1e-3)) if math.isfinite(g.t) else len(ts)
+        j = spill.searchsorted(ts, g.t - 1e-3) if math.isfinite(g.t) else len(ts)
         if j < len(ts) and abs(float(ts[j]) - g.t) < 1e-3:
             fills[j] = g.n
         else:
@@ -1167,14 +1172,54 @@ def _gaps_from_stamps(
     return sorted(fills.items()), max(0, lost) / fs, bad
 
 
-def _insert_nan(data: np.ndarray, at: list[tuple[int, int]]) -> np.ndarray:
-    """``data`` with ``n`` NaN samples before index ``i`` for each ``(i, n)`` (ascending)."""
+def _insert_nan(data: Any, at: list[tuple[int, int]]) -> Any:
+    """``data`` with ``n`` NaN samples before index ``i`` for each ``(i, n)`` (ascending); a
+    spilled array into a new one, a block at a time."""
+    if isinstance(data, DiskArray):
+        out = DiskArray(data.width)
+        prev = 0
+        for i, n in [*at, (len(data), 0)]:
+            k = min(max(i, prev), len(data))
+            for b in spill.blocks(data.view(prev, k)):
+                out.append(b)
+            for a in range(0, n, spill.BLOCK_ROWS):
+                out.append(np.full((min(n - a, spill.BLOCK_ROWS), *data.shape[1:]), np.nan))
+            prev = k
+        return out
     parts, prev = [], 0
     for i, n in at:
         k = min(max(i, prev), len(data))
         parts += [data[prev:k], np.full((n, *data.shape[1:]), np.nan)]
         prev = k
     return np.concatenate([*parts, data[prev:]])
+
+
+def _spilled_channels(series: DiskArray, chan: int, width: int) -> DiskArray:
+    """Channels ``chan`` to ``chan + width`` of a spilled stream (1-D for one): the stream's
+    own file where they are all of it, else copied out a block at a time."""
+    if series.width == width:
+        return series.view(flat=width == 1)
+    out = DiskArray(0 if width == 1 else width)
+    for b in spill.blocks(series):
+        out.append(b[:, chan] if width == 1 else b[:, chan : chan + width])
+    return out
+
+
+def _place(clock: SessionClock, m: str, stamps: Any, data: Any) -> tuple[Any, float] | None:
+    """``clock.place`` of a whole stream: the samples placed and the session time of the
+    first; a spilled stream a block at a time into a new spilled array (the clock's decisions
+    do not depend on how its input is chunked). None: it lies wholly before session time 0."""
+    if not isinstance(data, DiskArray):
+        placed = clock.place(m, stamps, data)
+        return None if placed is None else (placed.data, placed.t0)
+    out = DiskArray(data.width)
+    t0 = None
+    for a in range(0, len(data), spill.BLOCK_ROWS):
+        got = clock.place(m, stamps[a : a + spill.BLOCK_ROWS], data[a : a + spill.BLOCK_ROWS])
+        if got is not None:
+            out.append(got.data)
+            t0 = got.t0
+    return None if t0 is None else (out, t0)
 
 
 def _xdf_channel_labels(info: dict) -> list[str]:

@@ -71,8 +71,11 @@ class DiskArray:
         self._file: io.BufferedRandom = tempfile.TemporaryFile(prefix="wot-spill-")  # noqa: SIM115
         self._closer = weakref.finalize(self, self._file.close)  # gone with the array
         self._rows = 0
+        self._start = 0  # a view's first row in its owner's file
         self._scale = 1.0
-        self._owner: DiskArray | None = None  # a scaled view reads its owner's file
+        self._owner: DiskArray | None = (
+            None  # a view (scaled, or of some rows) reads its owner's file
+        )
 
     @property
     def _row_bytes(self) -> int:
@@ -81,18 +84,29 @@ class DiskArray:
     def append(self, values: np.ndarray) -> None:
         """Add rows at the end (a view cannot be appended to)."""
         if self._owner is not None:
-            raise ValueError("a scaled view of a spilled signal is read-only")
+            raise ValueError("a view of a spilled signal is read-only")
+        self._put(self._rows, values)
+        self._rows += len(values)
+
+    def write(self, at: int, values: np.ndarray) -> None:
+        """Overwrite rows from row ``at`` on, in place (within the array)."""
+        if self._owner is not None:
+            raise ValueError("a view of a spilled signal is read-only")
+        if not 0 <= at <= self._rows - len(values):
+            raise IndexError(f"rows {at}-{at + len(values)} of {self._rows}")
+        self._put(at, values)
+
+    def _put(self, at: int, values: np.ndarray) -> None:
         a = np.ascontiguousarray(values, dtype=np.float64)
         try:
-            self._file.seek(self._rows * self._row_bytes)
-            self._file.write(a.tobytes())
+            self._file.seek(at * self._row_bytes)
+            self._file.write(a.data.cast("B"))
         except OSError as exc:  # e.g. no space left: the temporary folder's fault, not the input's
             raise InputError(
                 f"no room for a large file's signals in the temporary folder "
                 f"{tempfile.gettempdir()} ({exc.strerror or exc}); set TMPDIR to a folder with "
                 "room (a day at 1000 Hz needs about 0.7 GB a column)"
             ) from None
-        self._rows += len(a)
 
     # numpy-like ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -121,7 +135,7 @@ class DiskArray:
         out = np.empty((n, self.width) if self.width else n, dtype=np.float64)
         if n:
             f = (self._owner if self._owner is not None else self)._file
-            f.seek(a * self._row_bytes)
+            f.seek((self._start + a) * self._row_bytes)
             got = f.readinto(out.data.cast("B"))
             if got != out.nbytes:
                 raise OSError(f"temporary signal file: read {got} of {out.nbytes} bytes")
@@ -148,15 +162,26 @@ class DiskArray:
         out = self._read(0, self._rows)
         return out if dtype is None else out.astype(dtype)
 
-    def __mul__(self, factor: float) -> DiskArray:
+    def _view(self, start: int, rows: int, scale: float, width: int) -> DiskArray:
         view = DiskArray.__new__(DiskArray)
-        view.width, view._rows = self.width, self._rows
+        view.width, view._rows, view._start = width, rows, self._start + start
         view._file = self._file
         view._owner = self._owner if self._owner is not None else self
-        view._scale = self._scale * float(factor)
+        view._scale = scale
         return view
 
+    def __mul__(self, factor: float) -> DiskArray:
+        return self._view(0, self._rows, self._scale * float(factor), self.width)
+
     __rmul__ = __mul__
+
+    def view(self, a: int = 0, b: int | None = None, flat: bool = False) -> DiskArray:
+        """Rows ``a`` to ``b`` as an array of their own, read from this one's file (no copy);
+        ``flat``: a one-column array as a 1-D one."""
+        a, b, _ = slice(a, b).indices(self._rows)
+        if flat and self.width != 1:
+            raise ValueError(f"an array of {self.width} columns is not one column")
+        return self._view(a, max(0, b - a), self._scale, 0 if flat else self.width)
 
     def close(self) -> None:
         """Give the disk space back now (else when the array is garbage collected)."""
@@ -207,6 +232,41 @@ def blocks(a: Any, rows: int | None = None) -> Iterator[np.ndarray]:
     rows = rows or BLOCK_ROWS
     for k in range(0, len(a), rows):
         yield a[k : k + rows]
+
+
+def searchsorted(a: Any, x: float, side: str = "left") -> int:
+    """``np.searchsorted(a, x, side)`` of an array in memory or spilled: for a spilled one,
+    numpy's own binary search, one value read at a time (NaN sorting last, as numpy's), so the
+    answer is numpy's even where ``a`` is not sorted."""
+    if isinstance(a, np.ndarray):
+        return int(np.searchsorted(a, x, side=side))  # type: ignore[call-overload]
+
+    def lt(u: float, v: float) -> bool:  # numpy's order: NaN after every number
+        return u < v or (v != v and u == u)
+
+    x = float(x)
+    lo, hi = 0, len(a)
+    while lo < hi:
+        mid = lo + ((hi - lo) >> 1)
+        v = float(a[mid])
+        if lt(v, x) if side == "left" else not lt(x, v):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def finite_range(a: Any) -> tuple[float, float, bool]:
+    """The smallest and largest finite value of ``a`` (in memory or spilled, a block at a
+    time: no mask as long as it), and whether every value is finite; ``(inf, -inf, ...)``
+    when none is."""
+    lo, hi, every = np.inf, -np.inf, True
+    for b in blocks(a):
+        good = np.isfinite(b)
+        every = every and bool(good.all())
+        hi = max(hi, float(np.max(b, where=good, initial=-np.inf)))
+        lo = min(lo, float(np.min(b, where=good, initial=np.inf)))
+    return lo, hi, every
 
 
 def median(a: Any, most: int = 1 << 22) -> float:

@@ -40,6 +40,8 @@ from xml.etree import ElementTree
 import numpy as np
 
 from ..errors import InputError
+from . import spill
+from .spill import DiskArray, searchsorted, spill_bytes
 
 SESSION_STREAM = "wot-session"
 """The stream of a wot recording that holds its session records (JSON)."""
@@ -117,15 +119,22 @@ def _sample_dtype(value_type: str, nch: int) -> np.dtype:
 # reading -------------------------------------------------------------------------------------
 @dataclass
 class XdfStream:
-    """One stream of an XDF file, as recorded (time stamps on the recording stream's clock)."""
+    """One stream of an XDF file, as recorded (time stamps on the recording stream's clock).
+
+    A numeric stream's ``time_stamps`` and ``time_series`` are numpy arrays, or, where the
+    file's numbers pass :func:`~wot_biofeedback.sources.spill.spill_bytes`, each a
+    :class:`~wot_biofeedback.sources.spill.DiskArray` (float64) read a slice at a time.
+    """
 
     stream_id: int
     header: ElementTree.Element
-    time_stamps: np.ndarray
-    time_series: Any  # (n, channels) array, or a list of strings (one channel) per sample
+    time_stamps: Any  # (n,) float64 array (in memory or spilled)
+    time_series: Any  # (n, channels) array (in memory or spilled), or a list of strings
     clock_times: np.ndarray
     clock_values: np.ndarray
-    offset_index: np.ndarray  # per sample: index of the last clock offset before it (int16/32)
+    offset_runs: tuple[np.ndarray, np.ndarray]
+    """The clock offset written last before each sample, as runs: ``(first sample of each
+    run, index of its offset in clock_values or -1)``; the first run starts at sample 0."""
     footer: ElementTree.Element | None = None
     breaks: list[int] = field(default_factory=list)
     """Sample indices before which a damaged stretch was skipped (samples may be missing)."""
@@ -161,28 +170,45 @@ class XdfStream:
         except ValueError:
             return 1
 
+    @property
+    def spilled(self) -> bool:
+        """Whether the samples are on disk (:class:`~wot_biofeedback.sources.spill.DiskArray`)."""
+        return isinstance(self.time_stamps, DiskArray)
+
     def labels(self) -> list[str]:
         return [c.findtext("label", "") for c in self.header.findall("desc/channels/channel")]
 
     def units(self) -> list[str]:
         return [c.findtext("unit", "") for c in self.header.findall("desc/channels/channel")]
 
+    def offsets_of(self, a: int, b: int) -> np.ndarray:
+        """The clock offset index (-1: none) of samples ``a`` to ``b``."""
+        starts, ids = self.offset_runs
+        first = max(0, int(np.searchsorted(starts, a, side="right")) - 1)
+        last = int(np.searchsorted(starts, b, side="left"))
+        edges = np.clip(np.append(starts[first:last], b), a, b)
+        return np.repeat(ids[first:last], np.diff(edges))
+
+    @property
+    def offset_index(self) -> np.ndarray:
+        """Per sample, the index of the last clock offset before it (-1: none)."""
+        return self.offsets_of(0, len(self.time_stamps))
+
     def corrected_stamps(self) -> np.ndarray:
         """Time stamps plus the clock offset written last before each sample (exact for the
-        recorder's own files, where an offset chunk precedes the samples it applies to)."""
+        recorder's own files, where an offset chunk precedes the samples it applies to); in
+        memory (a spilled stream's too)."""
         out = np.array(self.time_stamps, dtype=np.float64)
-        self._add_offsets(out)
+        for a in range(0, len(out), spill.BLOCK_ROWS):
+            out[a : a + spill.BLOCK_ROWS] += self._offsets(a, len(out[a : a + spill.BLOCK_ROWS]))
         return out
 
-    def _add_offsets(self, stamps: np.ndarray) -> None:
-        """Add to ``stamps`` (in place) each sample's clock offset, a block at a time: no
-        index or offset array as long as the stream."""
+    def _offsets(self, a: int, n: int) -> np.ndarray | float:
+        """The clock offset of samples ``a`` to ``a + n`` (0 where none was written)."""
         if not self.clock_values.size:
-            return
+            return 0.0
         table = np.concatenate(([0.0], self.clock_values))  # [0]: before any offset
-        step = 1 << 20
-        for a in range(0, len(stamps), step):
-            stamps[a : a + step] += table[self.offset_index[a : a + step] + 1]
+        return table[self.offsets_of(a, a + n) + 1]
 
     def take_series(self) -> Any:
         """The samples, handed over: the stream keeps its time stamps only (``time_series``
@@ -191,20 +217,26 @@ class XdfStream:
         out, self.time_series = self.time_series, None
         return out
 
-    def apply_clock_offsets(self) -> np.ndarray:
+    def apply_clock_offsets(self) -> Any:
         """Correct :attr:`time_stamps` in place (no second copy of a long stream's time
-        stamps) and return them; the stream then has no clock offsets left to apply, so
-        :meth:`corrected_stamps` gives the same after as before."""
+        stamps, a block at a time) and return them; the stream then has no clock offsets left
+        to apply, so :meth:`corrected_stamps` gives the same after as before."""
         if self.clock_values.size:
-            self.time_stamps = np.asarray(self.time_stamps, dtype=np.float64)
-            self._add_offsets(self.time_stamps)
+            ts = self.time_stamps
+            if not isinstance(ts, DiskArray):
+                ts = self.time_stamps = np.asarray(ts, dtype=np.float64)
+            for a in range(0, len(ts), spill.BLOCK_ROWS):
+                block = ts[a : a + spill.BLOCK_ROWS]
+                block += self._offsets(a, len(block))  # a view in memory: written in place
+                if isinstance(ts, DiskArray):
+                    ts.write(a, block)
             self.clock_times = self.clock_values = np.zeros(0)
-            self.offset_index = np.full(len(self.time_stamps), -1, dtype=np.int8)
+            self.offset_runs = (np.zeros(1, dtype=np.int64), np.full(1, -1, dtype=np.int32))
         return self.time_stamps
 
     def corrected_stamp(self, i: int) -> float:
         """One sample's corrected time stamp (:meth:`corrected_stamps` without the others)."""
-        k = int(self.offset_index[i]) if self.clock_values.size else -1
+        k = int(self.offsets_of(i, i + 1)[0]) if self.clock_values.size else -1
         return float(self.time_stamps[i]) + (float(self.clock_values[k]) if k >= 0 else 0.0)
 
 
@@ -341,10 +373,12 @@ class _Piece:
 @dataclass
 class _Decoded:
     start: int
-    stamps: np.ndarray
+    stamps: Any  # a view of the stream's array (in memory or spilled), or its own array
     values: Any
     offset: int
     at: int = -1  # where its samples sit in the stream's arrays (numbers: one array a stream)
+    first: float = math.nan  # its first and last time stamps
+    last: float = math.nan
 
 
 class _Acc:
@@ -464,10 +498,16 @@ def _decode(
 
 
 def _decode_all(
-    buf: memoryview, acc: _Acc, fmt: str, nch: int, mapped: _Mapped | None = None
+    buf: memoryview,
+    acc: _Acc,
+    fmt: str,
+    nch: int,
+    mapped: _Mapped | None = None,
+    spill: bool = False,
 ) -> tuple[list[_Decoded | None], list[tuple[int, str]], int]:
     """Every piece of ``acc`` read as ``nch`` x ``fmt``: the decoded pieces (None: a break),
-    the pieces that do not fit ``(byte, why)``, and how many do."""
+    the pieces that do not fit ``(byte, why)``, and how many do. ``spill``: numbers go to a
+    pair of :class:`~wot_biofeedback.sources.spill.DiskArray` (float64) a chunk at a time."""
     tdiff = 1.0 / acc.rate if math.isfinite(acc.rate) and acc.rate > 0 else 0.0
     got: list[_Decoded | None] = []
     failed: list[tuple[int, str]] = []
@@ -477,11 +517,14 @@ def _decode_all(
     # (sized from the chunks whose count their bytes can hold: a damaged count or channel
     # count must not allocate beyond what the file holds; _decode refuses the others)
     into = None
+    disk: tuple[DiskArray, DiskArray] | None = None
 
     def room(pc: _Piece) -> bool:
         return pc.n * (1 + np.dtype(VALUE_TYPES[fmt]).itemsize * nch) <= pc.end - pc.pos
 
-    if fmt in VALUE_TYPES:
+    if fmt in VALUE_TYPES and spill:
+        disk = (DiskArray(), DiskArray(nch))
+    elif fmt in VALUE_TYPES:
         total = sum(pc.n for pc in acc.pieces if pc is not None and room(pc))
         into = (
             np.empty(total),
@@ -511,7 +554,14 @@ def _decode_all(
             continue
         last_t = last
         fit += 1
-        got.append(_Decoded(pc.start, stamps, vals, pc.offset, here))
+        first = float(stamps[0]) if len(stamps) else math.nan
+        kept: tuple[Any, Any] = (stamps, vals)
+        if disk is not None:  # (a chunk's samples: a few thousand at most in memory)
+            here = len(disk[0])
+            disk[0].append(stamps)
+            disk[1].append(vals)
+            kept = (disk[0].view(here, here + len(stamps)), disk[1].view(here, here + len(stamps)))
+        got.append(_Decoded(pc.start, *kept, pc.offset, here, first, last))
     return got, failed, fit
 
 
@@ -547,6 +597,7 @@ def _read_stream(
     problems: list[str],
     skipped: list[int],
     mapped: _Mapped | None = None,
+    spill: bool = False,
 ) -> tuple[str, int, list[_Decoded | None]]:
     """Decode a stream's samples chunks with the layout its header gives, or, where that does
     not fit most of them (a damaged channel_count or channel_format), with the layout their
@@ -556,11 +607,11 @@ def _read_stream(
     best: tuple[str, int, list[_Decoded | None], list[tuple[int, str]], int] | None = None
     if header_ok:
         assert acc.nch is not None
-        got, failed, fit = _decode_all(buf, acc, acc.fmt, acc.nch, mapped)
+        got, failed, fit = _decode_all(buf, acc, acc.fmt, acc.nch, mapped, spill)
         best = (acc.fmt, acc.nch, got, failed, fit)
     if total and (best is None or 2 * best[4] < total):
         for fmt, nch in _candidates(buf, acc):
-            got, failed, fit = _decode_all(buf, acc, fmt, nch, mapped)
+            got, failed, fit = _decode_all(buf, acc, fmt, nch, mapped, spill)
             if fit and (best is None or fit > best[4]):
                 best = (fmt, nch, got, failed, fit)
             if 2 * fit >= total:
@@ -598,27 +649,54 @@ def _read_stream(
     return fmt, nch, got
 
 
+def _numbers_bytes(acc: _Acc) -> int:
+    """What a numeric stream's samples take in memory once decoded (by its header; 0 for
+    text): its time stamps and its values."""
+    if acc.fmt not in VALUE_TYPES or acc.nch is None:
+        return 0
+    per = 8 + np.dtype(VALUE_TYPES[acc.fmt]).itemsize * acc.nch
+    return per * sum(pc.n for pc in acc.pieces if pc is not None and pc.n <= pc.end - pc.pos)
+
+
+def _base(a: Any) -> Any:
+    """The array ``a`` is a view of (in memory or spilled), else None."""
+    return a._owner if isinstance(a, DiskArray) else a.base
+
+
 def _whole(parts: list[_Decoded]) -> bool:
     """The pieces are views that tile their stream's arrays, in order, with none left out."""
-    st, va = parts[0].stamps.base, parts[0].values.base
+    st, va = _base(parts[0].stamps), _base(parts[0].values)
     if st is None or va is None:
         return False
     at = 0
     for d in parts:
-        if d.stamps.base is not st or d.values.base is not va or d.at != at:
+        if _base(d.stamps) is not st or _base(d.values) is not va or d.at != at:
             return False
         at += len(d.stamps)
     return at == len(st) == len(va)
 
 
-def _stamps_of(got: list[_Decoded | None]) -> np.ndarray:
+def _joined(parts: list[Any], width: int | None = None) -> Any:
+    """Pieces of a stream's arrays, moved together (in memory; spilled pieces into a new
+    :class:`~wot_biofeedback.sources.spill.DiskArray`, a piece at a time)."""
+    if parts and isinstance(parts[0], DiskArray):
+        out = DiskArray(parts[0].width)
+        for a in parts:
+            out.append(a[:])
+        return out
+    if not parts:
+        return np.zeros(0) if width is None else np.zeros((0, width))
+    return np.concatenate(parts)
+
+
+def _stamps_of(got: list[_Decoded | None]) -> Any:
     """A stream's time stamps, in order (its decoded array itself where nothing is left out:
     no copy)."""
     parts = [d for d in got if d is not None]
-    base = parts[0].stamps.base if parts else None
+    base = _base(parts[0].stamps) if parts else None
     if base is not None and _whole(parts):
         return base
-    return np.concatenate([d.stamps for d in parts] or [np.zeros(0)])
+    return _joined([d.stamps for d in parts])
 
 
 def _misrouted(
@@ -639,7 +717,7 @@ def _misrouted(
         for i, d in enumerate(got):
             if d is None or len(d.stamps) < 3:
                 continue
-            t0, t1 = float(d.stamps[0]), float(d.stamps[-1])
+            t0, t1 = d.first, d.last
             span = t1 - t0
             if not (math.isfinite(span) and span > 0):
                 continue
@@ -653,11 +731,11 @@ def _misrouted(
                     or not (math.isfinite(other.rate) and 0.8 <= rate / other.rate <= 1.25)
                 ):  # fmt: skip
                     continue
-                k = int(np.searchsorted(ts, t0))
+                k = searchsorted(ts, t0)
                 if (
-                    k == int(np.searchsorted(ts, t1, side="right"))
+                    k == searchsorted(ts, t1, side="right")
                     and 0 < k < len(ts)
-                    and (ts[k] - ts[k - 1] >= span)
+                    and (float(ts[k]) - float(ts[k - 1]) >= span)
                 ):
                     problems.append(
                         f"a samples chunk at byte {d.start} labelled {acc.label()} holds samples "
@@ -868,8 +946,10 @@ def _read_mapped(p: Path, mapped: _Mapped, buf: memoryview) -> XdfFile:
     for sid, why in lost.items():
         if sid not in orphans:
             out.problems.append(f"stream {sid}: {why}; it is left out")
+    # a file whose numbers would pass the spill limit in memory has them decoded to disk
+    spill = sum(_numbers_bytes(accs[sid]) for sid in order) > spill_bytes()
     streams = {
-        sid: (accs[sid], *_read_stream(buf, accs[sid], out.problems, skipped, mapped))
+        sid: (accs[sid], *_read_stream(buf, accs[sid], out.problems, skipped, mapped, spill))
         for sid in order
     }
     _misrouted(streams, out.problems, skipped)
@@ -889,15 +969,25 @@ def _read_mapped(p: Path, mapped: _Mapped, buf: memoryview) -> XdfFile:
         breaks.update(int(cum[k]) for k in lost_at)
         del got
         sizes = [len(d.stamps) for d in parts]
-        # the clock offset before each sample, in the narrowest type that counts them
-        kind = np.int16 if len(a.clock_v) < 1 << 15 else np.int32
-        offsets = np.repeat(np.array([d.offset for d in parts], dtype=kind), sizes)
+        # the clock offset before each sample, as runs (not an index as long as the stream)
+        firsts = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
+        ids = np.array([d.offset for d in parts], dtype=np.int32)
+        new = np.ones(len(ids), dtype=bool)
+        new[1:] = ids[1:] != ids[:-1]
+        runs = (
+            (firsts[new], ids[new])
+            if len(ids)
+            else (np.zeros(1, np.int64), np.full(1, -1, np.int32))
+        )
         series: Any
         if fmt == "string":
             stamps = np.concatenate([d.stamps for d in parts]) if parts else np.zeros(0)
             series = [v for d in parts for v in d.values]
         elif parts and _whole(parts):  # every chunk read, in order: the arrays as decoded
-            stamps, series = parts[0].stamps.base, parts[0].values.base
+            stamps, series = _base(parts[0].stamps), _base(parts[0].values)
+        elif parts and isinstance(parts[0].stamps, DiskArray):  # spilled, chunks left out
+            stamps = _joined([d.stamps for d in parts])
+            series = _joined([d.values for d in parts])
         else:  # chunks left out: the samples read, moved together
             stamps = np.empty(sum(sizes))
             series = np.empty((len(stamps), nch), np.dtype(VALUE_TYPES[fmt]).newbyteorder("="))
@@ -921,7 +1011,7 @@ def _read_mapped(p: Path, mapped: _Mapped, buf: memoryview) -> XdfFile:
                 series,
                 np.asarray(a.clock_t, dtype=np.float64),
                 np.asarray(a.clock_v, dtype=np.float64),
-                offsets,
+                runs,
                 a.footer,
                 sorted(breaks),
             )
@@ -942,16 +1032,18 @@ def encode_xdf(xf: XdfFile) -> bytes:
     for st in xf.streams:
         sid = struct.pack("<I", st.stream_id)
         out.append(chunk(TAG_STREAM_HEADER, sid + ElementTree.tostring(st.header, "utf-8")))
-        idx = np.asarray(st.offset_index)
+        idx = st.offset_index
+        stamps = np.asarray(st.time_stamps)  # (a spilled stream: read into memory, for pyxdf)
+        series = st.time_series if st.fmt == "string" else np.asarray(st.time_series)
         for k in range(-1, len(st.clock_values)):
             sel = np.flatnonzero(idx == k)
             if sel.size:
-                ts = st.time_stamps[sel]
+                ts = stamps[sel]
                 if st.fmt == "string":
-                    rows = [st.time_series[i] for i in sel.tolist()]
+                    rows = [series[i] for i in sel.tolist()]
                     out.append(_strings_chunk(st.stream_id, ts, rows))
                 else:
-                    out.append(numeric_samples(st.stream_id, ts, st.time_series[sel], st.fmt))
+                    out.append(numeric_samples(st.stream_id, ts, series[sel], st.fmt))
             if k + 1 < len(st.clock_values):
                 out.append(
                     clock_offset(st.stream_id, st.clock_times[k + 1], st.clock_values[k + 1])
