@@ -4,7 +4,7 @@ session recording (what ``wot run`` analyses for its end-of-session report).
 Run on demand (not part of the test suite)::
 
     .venv/bin/python benchmarks/bench_offline_memory.py [--hours 1 24] [--fs 1000]
-        [--session-hours 6.7 24] [--session-fs 1000] [--dir DIR]
+        [--session-hours 6.7 24] [--session-fs 1000] [--labrecorder-hours 1 24] [--dir DIR]
 
 For each ``--hours`` H it writes (once; kept in ``--dir`` for the next run) a CSV of H hours
 at ``--fs`` Hz (``time_s,ecg,eda,resp,zone``, the built-in simulator's ``full-session``
@@ -20,6 +20,11 @@ stream at F Hz, as a lab amplifier sends them, an hour of simulation after anoth
 :func:`wot_biofeedback.recorder.write_recording_xdf`) and analyses it the same way: that is
 the analysis behind the report at the end of a long live session; ``wot report`` on it adds
 the report page (figures included) to that analysis.
+
+Each ``--labrecorder-hours`` L makes an XDF file of L hours laid out as LabRecorder writes one
+(ECG, EDA and RESP at ``--fs`` Hz, each stamped on a sender's clock that is offset, drifts and
+jitters, with a clock offset every 5 s: :mod:`wot_simulators.labrecorder`), and analyses it: its
+time stamps are synchronised and dejittered as pyxdf would, a block at a time.
 
 Prints one row per run: the input, its size, wall time and peak memory.
 """
@@ -50,6 +55,24 @@ def write_long_csv(path: Path, hours: float, fs: float) -> None:
         write_csv(s, tmp, fs, time_offset=k * HOUR, append=k > 0)
         left -= dur
         k += 1
+    tmp.replace(path)
+
+
+def write_labrecorder_xdf(path: Path, hours: float, fs: float) -> None:
+    from wot_simulators import SimConfig, load_scenario, simulate_session
+    from wot_simulators.labrecorder import LabRecorderFile, SenderClock, Spec
+
+    scen = load_scenario("full-session")
+    tmp = path.with_name(path.stem + ".part.xdf")
+    spec = [Spec("ECG", "ECG", fs), Spec("EDA", "EDA", fs), Spec("RESP", "RESP", fs)]
+    with LabRecorderFile(tmp, spec, SenderClock(seed=1)) as f:
+        left, k = hours * HOUR, 0
+        while left > 0:  # an hour at a time, each with its own seed, one after another
+            dur = min(HOUR, left)
+            s = simulate_session(scen, SimConfig(ecg_fs=fs, eda_fs=fs, resp_fs=fs, seed=k), dur)
+            f.write(k * HOUR, {"ECG": s.ecg, "EDA": s.eda, "RESP": s.resp})
+            left -= dur
+            k += 1
     tmp.replace(path)
 
 
@@ -135,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--session-fs", type=float, default=None,
                     help="every stream of the session recordings at this rate, Hz (default: "
                     "ECG 250, EDA 32, RESP 50)")  # fmt: skip
+    ap.add_argument("--labrecorder-hours", type=float, nargs="*", default=[1.0, 24.0],
+                    help="LabRecorder-layout XDF lengths, h, at --fs (default 1 24)")  # fmt: skip
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "wot-bench-offline",
                     help="where the inputs are written and kept")  # fmt: skip
     args = ap.parse_args(argv)
@@ -161,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         at = f" at {args.session_fs:g} Hz" if args.session_fs else ""
         runs.append((f"wot recording {h:g} h{at}", p, None, "analyze"))
         runs.append((f"wot recording {h:g} h{at}, report", p, None, "report"))
+    for h in args.labrecorder_hours:
+        p = args.dir / f"labrecorder-{h:g}h-{args.fs:g}hz.xdf"
+        if not p.exists():
+            t = time.perf_counter()
+            write_labrecorder_xdf(p, h, args.fs)
+            print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+        runs.append((f"LabRecorder XDF {h:g} h at {args.fs:g} Hz", p, None, "analyze"))
     print(f"{'input':34s} {'size MB':>9s} {'wall s':>8s} {'peak MB':>9s}")
     for label, p, env, command in runs:
         wall, peak = measure(p, env, command)

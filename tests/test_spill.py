@@ -72,8 +72,12 @@ def test_disk_array_views_of_rows_writes_in_place_and_one_column_as_flat(values)
     d.write(50, np.zeros((2, 3)))
     np.testing.assert_array_equal(d[49:53], np.vstack([x[49], [0, 0, 0], [0, 0, 0], x[52]]))
     np.testing.assert_array_equal(part[:1], x[100:101])  # a view reads what is there now
+    part.write(1, np.ones((1, 3)))  # a view of rows writes into its array
+    np.testing.assert_array_equal(d[101], [1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="read-only"):
-        part.write(0, x[:1])
+        (part * 2.0).write(0, x[:1])
+    with pytest.raises(IndexError):
+        part.write(299, x[:2])
     with pytest.raises(IndexError):
         d.write(779, x[:2])
     with pytest.raises(ValueError, match="not one column"):

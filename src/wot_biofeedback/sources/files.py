@@ -2,8 +2,9 @@
 
 Supported now: CSV with a header (a ``time_s`` column, or ``--fs``; read by :mod:`.csvfile`),
 WFDB records (PhysioNet; multi-rate records such as drivedb are read with ``smooth_frames=False``
-so each signal keeps its own rate), XDF (LabRecorder; read with pyxdf, clock offsets and resets
-applied) and EDF/BDF (read with edfio).
+so each signal keeps its own rate), XDF (LabRecorder's: read by :mod:`.xdf`, its time stamps
+synchronised and dejittered as pyxdf does it, a block at a time, by :mod:`.xdfsync`; wot's own
+recordings rebuilt from their session records) and EDF/BDF (read with edfio).
 
 Channel selection: each modality can be named (CSV column, WFDB signal name, case-insensitive)
 or given as a 0-based index. Without a choice, names are matched against common spellings
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_rate
-from ..clock import GAP_MIN_S, GAP_MIN_SAMPLES, MAX_FILL_S, Chunk, SessionClock, place_whole
+from ..clock import GAP_MIN_S, GAP_MIN_SAMPLES, MAX_FILL_S, Chunk, SessionClock
 from ..csvtext import unescape_cell
 from ..errors import InputError, SignalQualityWarning
 from ..modalities import FILE_MODALITIES, MODALITIES
@@ -57,10 +58,12 @@ from .xdf import (
     VALUE_TYPES,
     DecompressionLimitError,
     XdfFile,
+    XdfStream,
     encode_xdf,
     read_varlen,
     read_xdf,
 )
+from .xdfsync import SyncOptions, synchronize
 
 MODALITY_PATTERNS: dict[str, tuple[str, ...]] = {
     m: MODALITIES[m].file_patterns for m in FILE_MODALITIES
@@ -436,11 +439,6 @@ def _read_edf(p: Path, channels: dict[str, str | None], subject: str | None = No
     return rec
 
 
-def _xdf_text(info: dict, key: str) -> str:
-    v = info.get(key, [""])
-    return str(v[0] if isinstance(v, list) and v else v or "")
-
-
 def _read_xdf(
     p: Path,
     channels: dict[str, str | None],
@@ -448,10 +446,13 @@ def _read_xdf(
     subject: str | None = None,
 ) -> Recording:
     """An XDF recording: a wot session (:func:`_read_wot_xdf`), or LabRecorder's (or any XDF
-    writer's), read with pyxdf.
+    writer's), read by :func:`~wot_biofeedback.sources.xdf.read_xdf` (bounded; past the spill
+    limit its numbers are on disk).
 
     Timestamps are synchronised with the recorded clock offsets, clock resets handled and
-    jitter removed (pyxdf's ``handle_clock_resets`` and ``dejitter_timestamps``). A modality is
+    jitter removed as pyxdf's ``load_xdf`` does (:func:`~.xdfsync.synchronize`, a block at a
+    time, checked against pyxdf in the tests); a pause longer than the session clock's gap
+    rule breaks the jitter fit and becomes a gap, as live. A modality is
     chosen by stream name or type (``--ecg NAME``), else by the usual patterns on name and
     type; a numeric stream with a nominal rate is used, its first channel (or the channel whose
     label matches). Each signal starts at its first timestamp relative to the earliest chosen
@@ -461,36 +462,20 @@ def _read_xdf(
 
     if not p.exists():
         raise InputError(f"file not found: {p}")
-    if is_wot_recording(p):
-        xf = _open_xdf(p)
-        if xf.by_name(SESSION_STREAM) is not None:
-            return _read_wot_xdf(xf, channels, eda_factor, subject)
-    streams, damage, _ = load_pyxdf(
-        p,
-        dejitter_timestamps=True,
-        handle_clock_resets=True,
-        # pyxdf's default fits one line across any pause shorter than max(1 s, 500 samples),
-        # handing the missing stretch's time to the samples around it (a shift); a pause
-        # longer than the session clock's gap rule is a break, as in ``wot replay``
-        jitter_break_threshold_seconds=GAP_MIN_S,
-        jitter_break_threshold_samples=GAP_MIN_SAMPLES,
-    )
-    if not streams:
+    xf = _open_xdf(p)
+    if is_wot_recording(p) and xf.by_name(SESSION_STREAM) is not None:
+        return _read_wot_xdf(xf, channels, eda_factor, subject)
+    if not xf.streams:
         raise InputError(f"{p.name}: no streams in the file (empty, or not XDF)")
     rec = _for_subject(Recording(str(p)), subject)
-    # damage pyxdf worked around (it skips to the next boundary chunk)
-    rec.notes.extend(f"damaged file: {m}" for m in damage)  # errors only, not clock notes
-    numeric = []
+    # damage the reader worked around (it skips to the next boundary chunk)
+    rec.notes.extend(f"damaged file: {m}" for m in xf.problems)
+    numeric: list[tuple[str, str, float, int, XdfStream]] = []
     marker_streams = []
-    for st in streams:
-        info = st["info"]
-        name, typ = _xdf_text(info, "name"), _xdf_text(info, "type")
-        fmt = _xdf_text(info, "channel_format")
-        try:
-            rate = float(_xdf_text(info, "nominal_srate") or 0.0)
-        except ValueError:
-            rate = 0.0
-        n = len(st["time_stamps"])
+    for st in xf.streams:
+        name, typ, fmt = st.name, st.type, st.fmt
+        rate = st.nominal_srate
+        n = len(st.time_stamps)
         if fmt == "string":
             marker_streams.append(st)
             rec.notes.append(f"stream {name!r} ({typ or 'no type'}): markers, not used as a signal")
@@ -505,7 +490,7 @@ def _read_xdf(
             rec.notes.append(f"stream {name!r} ({typ or 'no type'}): irregular, not used")
             continue
         numeric.append((name, typ, rate, n, st))
-    chosen: dict[str, tuple[str, str, float, int, dict]] = {}
+    chosen: dict[str, tuple[str, str, float, int, XdfStream]] = {}
     for m in _modalities(channels):
         want = channels.get(m)
         if want is not None:
@@ -538,9 +523,8 @@ def _read_xdf(
             rec.notes.append(f"stream {x[0]!r} holds no samples")
     if not chosen:
         listed = "; ".join(
-            f"{_xdf_text(st['info'], 'name')!r} ({_xdf_text(st['info'], 'type') or 'no type'}, "
-            f"{len(st['time_stamps'])} samples)"
-            for st in streams
+            f"{st.name!r} ({st.type or 'no type'}, {len(st.time_stamps)} samples)"
+            for st in xf.streams
         )
         raise InputError(
             f"{p.name}: no ECG, PPG, EDA or RESP stream (streams: {listed or 'none'}); "
@@ -558,34 +542,46 @@ def _read_xdf(
             del chosen[m]
     if not chosen:
         raise InputError(f"{p.name}: no usable ECG, PPG, EDA or RESP stream ({'; '.join(refused)})")
-    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    # time stamps synchronised and dejittered as pyxdf does (xdfsync), a block at a time; a
+    # pause longer than the session clock's gap rule is a break (pyxdf's default fits one line
+    # across any pause shorter than max(1 s, 500 samples), handing the missing stretch's time
+    # to the samples around it: a shift), as in ``wot replay``
+    opt = SyncOptions(
+        jitter_break_threshold_seconds=GAP_MIN_S, jitter_break_threshold_samples=GAP_MIN_SAMPLES
+    )
+    series: dict[str, tuple[Any, Any]] = {}
     names: dict[str, str] = {}
     for m, (name, _typ, _rate, _n, st) in chosen.items():
-        data = np.asarray(st["time_series"], dtype=np.float64)
-        if data.ndim == 2:
-            labels = _xdf_channel_labels(st["info"])
-            col = next(
-                (i for i, lab in enumerate(labels) for pat in MODALITY_PATTERNS[m]
-                 if re.search(pat, lab.lower())),
-                0,
-            )  # fmt: skip
-            if data.shape[1] > 1:
-                rec.notes.append(
-                    f"{m}: channel {col} of stream {name!r} ({data.shape[1]} channels) used"
-                )
-            data = data[:, col]
-        ts = np.asarray(st["time_stamps"], dtype=np.float64)
+        labels = st.labels()
+        col = next(
+            (i for i, lab in enumerate(labels) for pat in MODALITY_PATTERNS[m]
+             if re.search(pat, lab.lower())),
+            0,
+        )  # fmt: skip
+        nch = st.channel_count
+        col = col if col < nch else 0
+        if nch > 1:
+            rec.notes.append(f"{m}: channel {col} of stream {name!r} ({nch} channels) used")
+        raw = st.take_series()
+        if isinstance(raw, DiskArray):
+            data: Any = _spilled_channels(raw, col, 1)
+        else:
+            data = np.asarray(raw)[:, col].astype(np.float64)
+        del raw
+        ts = st.time_stamps
+        if not isinstance(ts, DiskArray):
+            ts = np.asarray(ts, dtype=np.float64)  # (the reader's own: changed in place)
+        keep = synchronize(st, ts, opt, rec.notes)
+        if keep < len(ts):
+            ts, data = _head(ts, keep), _head(data, keep)
         # a damaged time stamp (not finite, or a day away from the stream's others) cannot
         # place its sample, nor may it place the stream: the sample is left out
-        ok = np.isfinite(ts)
-        if ok.any():
-            ok &= np.abs(ts - np.median(ts[ok])) <= MAX_FILL_S
-        if not ok.all():
+        ts, data, dropped = _plausible(ts, data)
+        if dropped:
             rec.notes.append(
-                f"{m}: {int((~ok).sum())} sample(s) of stream {name!r} whose time stamp is not "
+                f"{m}: {dropped} sample(s) of stream {name!r} whose time stamp is not "
                 "finite or a day away from the others left out"
             )
-            ts, data = ts[ok], data[ok]
         if len(ts) == 0:
             rec.notes.append(f"stream {name!r} holds no samples with a usable time stamp: no {m}")
             continue
@@ -597,27 +593,65 @@ def _read_xdf(
     # placed on the session clock as the live engine places the same streams (a replay of
     # this file into ``wot run`` gives the same session): pauses become gaps, not a shift
     rates = {m: check_rate(chosen[m][2], m) for m in series}
-    clock, placed = place_whole(series, rates)
-    for m, got in placed.items():
-        if not got.t0 <= MAX_FILL_S:
+    clock = SessionClock(rates)
+    clock.set_origin(t_first)
+    for m, (ts, data) in series.items():
+        got = _place(clock, m, ts, data)
+        if got is None:
+            continue
+        placed, t0 = got
+        if not t0 <= MAX_FILL_S:
             rec.notes.append(
-                f"stream {names[m]!r} starts {got.t0:g} s after the others (more than a day): "
-                f"no {m}"
+                f"stream {names[m]!r} starts {t0:g} s after the others (more than a day): no {m}"
             )
             continue
-        rec.signals[m] = Signal(got.data, rates[m], names[m], "", got.t0)
+        rec.signals[m] = Signal(placed, rates[m], names[m], "", t0)
         if clock.gaps_filled.get(m):
             rec.notes.append(
                 f"{m}: {clock.gaps_filled[m]:.1f} s of pauses in the stream are left as gaps, "
                 "so what follows keeps its place in time"
             )
+    sync = SyncOptions()
     for st in marker_streams:
-        for t, val in zip(st["time_stamps"], st["time_series"], strict=False):
+        ts = np.array(st.time_stamps, dtype=np.float64)
+        keep = synchronize(st, ts, sync, rec.notes)
+        for t, val in zip(ts[:keep].tolist(), st.time_series[:keep], strict=False):
             text = str(val[0] if isinstance(val, list | tuple) and val else val)
-            rec.markers.append((float(t) - t_first, text))
+            rec.markers.append((t - t_first, text))
     rec.markers.sort(key=lambda m: m[0])
     _one_cardiac(rec, channels)
     return rec
+
+
+def _head(a: Any, n: int) -> Any:
+    """The first ``n`` rows (a view, in memory or spilled)."""
+    return a.view(0, n) if isinstance(a, DiskArray) else a[:n]
+
+
+def _plausible(ts: Any, data: Any) -> tuple[Any, Any, int]:
+    """The samples whose time stamp is finite and within a day of the stream's median one,
+    and how many are not (spilled: into new spilled arrays, a block at a time)."""
+    med = spill.median(ts)  # (spilled: of a sample of them; a day is a coarse bound)
+    if not math.isfinite(med):
+        return ts[:0], data[:0], len(ts)
+
+    def ok(b: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(b) & (np.abs(b - med) <= MAX_FILL_S)
+
+    bad = sum(int((~ok(b)).sum()) for b in spill.blocks(ts))
+    if not bad:
+        return ts, data, 0
+    if not isinstance(ts, DiskArray):
+        good = ok(ts)
+        return ts[good], data[good], bad
+    out_t, out_d = DiskArray(), DiskArray(data.width)
+    for k in range(0, len(ts), spill.BLOCK_ROWS):
+        bt, bd = ts[k : k + spill.BLOCK_ROWS], data[k : k + spill.BLOCK_ROWS]
+        good = ok(bt)
+        out_t.append(bt[good])
+        out_d.append(bd[good])
+    return out_t, out_d, bad
 
 
 def is_wot_recording(path: str | os.PathLike[str]) -> bool:
@@ -1220,14 +1254,6 @@ def _place(clock: SessionClock, m: str, stamps: Any, data: Any) -> tuple[Any, fl
             out.append(got.data)
             t0 = got.t0
     return None if t0 is None else (out, t0)
-
-
-def _xdf_channel_labels(info: dict) -> list[str]:
-    try:
-        chans = info["desc"][0]["channels"][0]["channel"]
-        return [str(c.get("label", [""])[0]) for c in chans]
-    except (KeyError, IndexError, TypeError):
-        return []
 
 
 def _modalities(channels: dict[str, str | None]) -> tuple[str, ...]:

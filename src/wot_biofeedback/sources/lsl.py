@@ -413,7 +413,9 @@ class LslSource:
             return
         self.clock_measured = now
         self.clock_offset = off
-        self.new_offsets.append((now, off))
+        # the collection time on the sender's clock, as LabRecorder writes it (its own clock
+        # less the offset): pyxdf matches time stamps to clock offsets by it
+        self.new_offsets.append((now - off, off))
 
     def pull(self) -> PullResult:
         """Pull whatever has arrived, without blocking."""

@@ -89,9 +89,10 @@ class DiskArray:
         self._rows += len(values)
 
     def write(self, at: int, values: np.ndarray) -> None:
-        """Overwrite rows from row ``at`` on, in place (within the array)."""
-        if self._owner is not None:
-            raise ValueError("a view of a spilled signal is read-only")
+        """Overwrite rows from row ``at`` on, in place (within the array; a view of rows
+        writes into the array it is a view of, a scaled view cannot be written)."""
+        if self._scale != 1.0:
+            raise ValueError("a scaled view of a spilled signal is read-only")
         if not 0 <= at <= self._rows - len(values):
             raise IndexError(f"rows {at}-{at + len(values)} of {self._rows}")
         self._put(at, values)
@@ -99,7 +100,7 @@ class DiskArray:
     def _put(self, at: int, values: np.ndarray) -> None:
         a = np.ascontiguousarray(values, dtype=np.float64)
         try:
-            self._file.seek(at * self._row_bytes)
+            self._file.seek((self._start + at) * self._row_bytes)
             self._file.write(a.data.cast("B"))
         except OSError as exc:  # e.g. no space left: the temporary folder's fault, not the input's
             raise InputError(

@@ -1,0 +1,186 @@
+"""LabRecorder XDF files read a block at a time (sources/xdfsync.py): their time stamps
+synchronised with the clock offsets and dejittered exactly as ``pyxdf.load_xdf`` does it (to
+within 10 ns), clock resets, pauses, the pylsl#67 ending and a stream that can drop samples
+included; the same in memory as on disk; and the signals placed where the sender's clock says.
+Files: the XDF project's own test recordings (``$WOT_DATA_DIR/xdf``) and LabRecorder-layout
+files of simulated sessions with the clock troubles real ones have
+(``wot_simulators.labrecorder``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wot_simulators import SimConfig, load_scenario, simulate_session
+from wot_simulators.labrecorder import LabRecorderFile, SenderClock, Spec, write_session
+
+from wot_biofeedback.clock import GAP_MIN_S, GAP_MIN_SAMPLES
+from wot_biofeedback.sources import spill
+from wot_biofeedback.sources.files import read_recording
+from wot_biofeedback.sources.xdf import encode_xdf, read_xdf
+from wot_biofeedback.sources.xdfsync import SyncOptions, synchronize
+
+DATA = Path(os.environ.get("WOT_DATA_DIR", Path(__file__).parents[1] / ".." / "shared" / "data"))
+SHARED = ["minimal.xdf", "clock_resets.xdf", "empty_streams.xdf"]
+DURATION_S = 180.0
+
+
+@pytest.fixture(scope="module")
+def session():
+    return simulate_session(load_scenario("full-session"), SimConfig(seed=3), DURATION_S)
+
+
+VARIANTS = {
+    "plain": {"clock": SenderClock(seed=1)},
+    "reset": {"clock": SenderClock(seed=2, reset_at_s=90.0)},
+    "pause": {"clock": SenderClock(seed=3), "pause": {"ECG": (60.0, 80.0)}},
+    "pylsl67": {"clock": SenderClock(seed=4), "pylsl67": True},
+    "exact": {"clock": SenderClock(seed=5, jitter_s=0.0, drift=0.0)},
+}
+
+
+@pytest.fixture(scope="module")
+def files(session, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("labrecorder")
+    out = {}
+    for name, opts in VARIANTS.items():
+        out[name] = write_session(folder / f"{name}.xdf", session, **opts)
+    # a stream that says it can drop samples (video-like) is not dejittered; int16, 2 channels
+    spec = [
+        Spec("ECG", "ECG", 250.0),
+        Spec("CAM", "Video", 30.0, 2, "int16",
+             "<synchronization><can_drop_samples>true</can_drop_samples></synchronization>"),
+    ]  # fmt: skip
+    with LabRecorderFile(folder / "drop.xdf", spec, SenderClock(seed=6)) as f:
+        f.write(0.0, {"ECG": session.ecg, "CAM": np.ones((int(DURATION_S * 30), 2))})
+        f.marker(10.0, "start")
+    out["drop"] = folder / "drop.xdf"
+    return out
+
+
+def _pyxdf(path: Path, **options) -> dict[int, np.ndarray]:
+    import pyxdf
+
+    logging.getLogger("pyxdf.pyxdf").setLevel(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        streams, _ = pyxdf.load_xdf(str(path), verbose=False, **options)
+    return {int(s["info"]["stream_id"]): np.asarray(s["time_stamps"]) for s in streams}
+
+
+def _ours(path: Path, opt: SyncOptions) -> tuple[dict[int, np.ndarray], list[str], set[str]]:
+    notes: list[str] = []
+    out, kinds = {}, set()
+    for st in read_xdf(path).streams:
+        ts = st.time_stamps
+        kinds.add(type(ts).__name__)
+        ts = ts if isinstance(ts, spill.DiskArray) else np.asarray(ts, dtype=np.float64)
+        keep = synchronize(st, ts, opt, notes)
+        out[st.stream_id] = np.asarray(ts)[:keep]
+    return out, notes, kinds
+
+
+OPTIONS = {
+    "pyxdf defaults": {},
+    "wot's breaks": {
+        "jitter_break_threshold_seconds": GAP_MIN_S,
+        "jitter_break_threshold_samples": GAP_MIN_SAMPLES,
+    },
+}
+
+
+def _check(path: Path, options: dict, monkeypatch, spilled: bool) -> list[str]:
+    if spilled:
+        monkeypatch.setenv("WOT_SPILL_MB", "0")
+        monkeypatch.setattr(spill, "BLOCK_ROWS", 4096)  # many blocks, and spans across them
+    want = _pyxdf(path, **options)
+    got, notes, kinds = _ours(path, SyncOptions(**options))
+    assert kinds == ({"DiskArray", "ndarray"} if spilled else {"ndarray"}) or not spilled
+    assert got.keys() == want.keys()
+    for sid, ts in want.items():
+        assert got[sid].shape == ts.shape, sid
+        np.testing.assert_allclose(got[sid], ts, rtol=0, atol=1e-8, err_msg=f"stream {sid}")
+    return notes
+
+
+@pytest.mark.parametrize("spilled", [False, True], ids=["in memory", "on disk"])
+@pytest.mark.parametrize("options", list(OPTIONS))
+@pytest.mark.parametrize("variant", [*VARIANTS, "drop"])
+def test_time_stamps_are_pyxdfs(variant, options, spilled, files, monkeypatch):
+    notes = _check(files[variant], OPTIONS[options], monkeypatch, spilled)
+    if variant == "pylsl67":
+        assert any("pylsl#67" in n for n in notes), notes
+    else:
+        assert not notes
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_time_stamps_of_the_xdf_projects_recordings_are_pyxdfs(name, monkeypatch):
+    path = DATA / "xdf" / name
+    if not path.exists():
+        pytest.skip(f"{path} not found: set WOT_DATA_DIR to the shared data folder")
+    for options in OPTIONS.values():
+        _check(path, options, monkeypatch, spilled=False)
+
+
+def test_a_labrecorder_file_is_placed_where_the_senders_clock_says(files, session):
+    """Synchronised, dejittered and placed: every sample where it was taken, the pause and the
+    sender's restart left as gaps (NaN) so that what follows keeps its place, the values the
+    simulated ones (as float32)."""
+    fs = session.config.ecg_fs
+    rec = read_recording(files["plain"])
+    ecg = rec.signals["ecg"]
+    assert abs(ecg.t0) < 2e-3 and ecg.fs == fs
+    np.testing.assert_array_equal(np.asarray(ecg.data), session.ecg.astype(np.float32))
+    paused = read_recording(files["pause"]).signals["ecg"]
+    data = np.asarray(paused.data)
+    gap = np.isnan(data)
+    assert abs(int(gap.sum()) - 20 * fs) <= 2
+    assert np.flatnonzero(gap)[0] == pytest.approx(60 * fs, abs=2)
+    after = np.flatnonzero(~gap & (np.arange(len(data)) > 80 * fs))[0]
+    assert data[after] == np.float32(session.ecg[after])  # in its place after the pause
+    reset = read_recording(files["reset"])
+    for m, sig in reset.signals.items():
+        d = np.asarray(sig.data)
+        assert abs(int(np.isnan(d).sum()) - 30 * sig.fs) <= 2, m  # the restart: a gap
+        assert abs(len(d) - DURATION_S * sig.fs) <= 2, m
+    assert any("pauses in the stream are left as gaps" in n for n in reset.notes)
+
+
+def test_a_damaged_time_stamp_gets_its_stretchs_line(files, tmp_path):
+    """A time stamp that is not finite is left out of the fit and given the line's time: its
+    sample stays in its place (pyxdf would make its whole stretch NaN)."""
+    xf = read_xdf(files["exact"])
+    ecg = next(s for s in xf.streams if s.name == "ECG")
+    ecg.time_stamps[1000] = np.nan
+    ecg.time_stamps[2000] = np.inf
+    bad = tmp_path / "nan.xdf"
+    bad.write_bytes(encode_xdf(xf))
+    rec = read_recording(bad)
+    good = read_recording(files["exact"])
+    assert not [n for n in rec.notes if "left out" in n], rec.notes
+    np.testing.assert_array_equal(np.asarray(rec.signals["ecg"].data),
+                                  np.asarray(good.signals["ecg"].data))  # fmt: skip
+    assert rec.signals["ecg"].t0 == pytest.approx(good.signals["ecg"].t0, abs=1e-9)
+
+
+@pytest.mark.parametrize("variant", ["pause", "reset", "drop"])
+def test_a_labrecorder_file_reads_the_same_on_disk(variant, files, monkeypatch):
+    def read() -> tuple:
+        rec = read_recording(files[variant])
+        sig = {m: (np.asarray(s.data), s.t0, type(s.data).__name__) for m, s in rec.signals.items()}
+        return sig, rec.notes, rec.markers
+
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 5000)
+    held = read()
+    monkeypatch.setenv("WOT_SPILL_MB", "0")
+    disk = read()
+    assert disk[1:] == held[1:]
+    for m, (data, t0, _kind) in held[0].items():
+        np.testing.assert_array_equal(disk[0][m][0], data)
+        assert disk[0][m][1] == t0
+        assert disk[0][m][2] == "DiskArray"
