@@ -921,3 +921,74 @@ def test_a_config_file_of_any_bytes_is_valid_or_refused_naming_the_file(content,
         assert str(path) in assert_one_line(exc)
     with pytest.raises(InputError, match=re.escape(str(tmp_path))):
         load_config(tmp_path)  # a folder, not a file
+
+
+# LabRecorder time stamps: synchronised and dejittered as pyxdf does it, for any chunking ----
+@st.composite
+def _clocked_stream(draw: Any) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, int]:
+    """A regular stream's time stamps on a sender's clock (jittered, with pauses and perhaps a
+    restart), LabRecorder's clock offsets for it, and a block size."""
+    fs = draw(st.sampled_from([10.0, 50.0, 250.0, 1000.0]))
+    n = draw(st.integers(2, 3000))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fs
+    for _ in range(draw(st.integers(0, 3))):  # pauses of up to 60 s
+        t[rng.integers(1, n) :] += draw(st.floats(0.0, 60.0))
+    jitter = draw(st.sampled_from([0.0, 1e-4, 5e-3]))
+    shift = draw(st.floats(-2000.0, 2000.0)) + draw(st.floats(-1e-4, 1e-4)) * t
+    if draw(st.booleans()):  # the sender restarted: its clock jumps back, nothing for 30 s
+        at = rng.integers(1, n)
+        t[at:] += 30.0
+        shift = shift - np.where(np.arange(n) >= at, 500.0, 0.0)
+    stamps = 1e4 + t + shift + rng.normal(0.0, jitter, n) if jitter else 1e4 + t + shift
+    every = draw(st.sampled_from([1.0, 5.0]))
+    times = np.arange(0.0, t[-1] + every, every)
+    sh = np.interp(times, t, shift)
+    collection = 1e4 + times + sh  # on the sender's clock, as LabRecorder writes it
+    offsets = -sh + rng.normal(0.0, 1e-5, len(times))
+    block = draw(st.sampled_from([7, 100, 4096]))
+    return fs, stamps, collection, offsets, block
+
+
+@fuzz(examples=25, seconds=120)
+@given(case=_clocked_stream())
+def test_labrecorder_time_stamps_are_pyxdfs_for_any_chunking(case, tmp_path, monkeypatch):
+    import logging
+    import struct
+    import warnings
+
+    import pyxdf
+
+    from wot_biofeedback.sources import spill
+    from wot_biofeedback.sources.xdfsync import SyncOptions, synchronize
+
+    fs, stamps, collection, offsets, block = case
+    hdr = (
+        f"<?xml version='1.0'?><info><name>S</name><type>ECG</type><channel_count>1"
+        f"</channel_count><nominal_srate>{fs!r}</nominal_srate><channel_format>float32"
+        "</channel_format></info>"
+    )
+    parts = [xdf.MAGIC, xdf.chunk(xdf.TAG_FILE_HEADER, b"<info><version>1.0</version></info>"),
+             xdf.chunk(xdf.TAG_STREAM_HEADER, struct.pack("<I", 1) + hdr.encode())]  # fmt: skip
+    k = 0
+    for c, v in zip(collection, offsets, strict=True):  # offsets among the samples, as recorded
+        parts.append(xdf.clock_offset(1, float(c), float(v)))
+        upto = int(np.searchsorted(stamps, c, side="right")) if k < len(stamps) else k
+        if upto > k:
+            parts.append(xdf.numeric_samples(1, stamps[k:upto], np.zeros((upto - k, 1)), "float32"))
+            k = upto
+    if k < len(stamps):
+        parts.append(xdf.numeric_samples(1, stamps[k:], np.zeros((len(stamps) - k, 1)), "float32"))
+    path = tmp_path / "clocked.xdf"
+    path.write_bytes(b"".join(parts))
+    logging.getLogger("pyxdf.pyxdf").setLevel(logging.CRITICAL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = pyxdf.load_xdf(str(path), verbose=False)[0][0]["time_stamps"]
+    monkeypatch.setattr(spill, "BLOCK_ROWS", block)
+    stream = xdf.read_xdf(path).streams[0]
+    ts = np.asarray(stream.time_stamps, dtype=np.float64)
+    assert synchronize(stream, ts, SyncOptions(), []) == len(ts)
+    # (pyxdf's dense fit and these sums differ in rounding only: 10 ns over hours)
+    np.testing.assert_allclose(ts, want, rtol=0, atol=1e-8)

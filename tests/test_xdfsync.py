@@ -184,3 +184,49 @@ def test_a_labrecorder_file_reads_the_same_on_disk(variant, files, monkeypatch):
         np.testing.assert_array_equal(disk[0][m][0], data)
         assert disk[0][m][1] == t0
         assert disk[0][m][2] == "DiskArray"
+
+
+def _write(path: Path, fs: float, stamps: np.ndarray, times: np.ndarray, values: np.ndarray):
+    """One stream's samples, then its clock offsets (as a damaged or hostile file may)."""
+    import struct
+
+    from wot_biofeedback.sources import xdf
+
+    hdr = (
+        f"<?xml version='1.0'?><info><name>S</name><type>ECG</type><channel_count>1"
+        f"</channel_count><nominal_srate>{fs!r}</nominal_srate><channel_format>float32"
+        "</channel_format></info>"
+    )
+    parts = [xdf.MAGIC, xdf.chunk(xdf.TAG_FILE_HEADER, b"<info><version>1.0</version></info>"),
+             xdf.chunk(xdf.TAG_STREAM_HEADER, struct.pack("<I", 1) + hdr.encode()),
+             xdf.numeric_samples(1, stamps, np.zeros((len(stamps), 1)), "float32")]  # fmt: skip
+    parts += [xdf.clock_offset(1, float(t), float(v)) for t, v in zip(times, values, strict=True)]
+    path.write_bytes(b"".join(parts))
+    return read_xdf(path).streams[0]
+
+
+def test_damaged_clock_offsets_and_time_stamps_cost_a_bounded_effort(tmp_path):
+    """Offsets whose collection time steps back every time (thousands of 'resets'), far more
+    offsets than seconds, and time stamps that break at every sample are each said in a note
+    and left alone, not fitted a thousand iterations a stretch or a stretch a sample."""
+    stamps = 100.0 + np.arange(2000) / 100.0
+    times = np.tile([120.0, 110.0], 500)  # steps back at every other one: 500 resets
+    st = _write(tmp_path / "resets.xdf", 100.0, stamps, times, np.zeros(1000))
+    ts = np.asarray(st.time_stamps, dtype=np.float64)
+    notes: list[str] = []
+    synchronize(st, ts, SyncOptions(), notes)
+    assert any("jump 500 times: damaged, not used" in n for n in notes), notes
+    np.testing.assert_allclose(ts, stamps, atol=1e-9)  # not moved (and dejittered: a line)
+    many = _write(tmp_path / "many.xdf", 100.0, stamps, 100.0 + np.arange(2000) / 1e3,
+                  np.zeros(2000))  # fmt: skip
+    notes = []
+    synchronize(many, np.asarray(many.time_stamps, dtype=np.float64), SyncOptions(), notes)
+    assert any("2000 clock offsets for 19.99 s" in n for n in notes), notes
+    rng = np.random.default_rng(1)
+    scattered = 100.0 + np.cumsum(rng.uniform(0.0, 20.0, 2000))  # a break at every sample
+    st = _write(tmp_path / "broken.xdf", 100.0, scattered, np.zeros(0), np.zeros(0))
+    ts = np.asarray(st.time_stamps, dtype=np.float64)
+    notes = []
+    synchronize(st, ts, SyncOptions(), notes)
+    assert any("break more often than every 4 samples" in n for n in notes), notes
+    np.testing.assert_array_equal(ts, scattered)

@@ -29,6 +29,11 @@ block at a time:
 
 The thresholds and the order of the steps are pyxdf's (1.17); the tests check the time stamps
 against ``pyxdf.load_xdf`` on real LabRecorder files, clock resets included, to within 10 ns.
+
+The effort is bounded by what a real recording can hold: more than :data:`MAX_RESETS` clock
+resets, or more than :data:`MAX_OFFSETS_PER_S` offsets a second, and the offsets are damaged
+(not used, with a note); time stamps that break more often than :data:`MAX_BREAK_SHARE` of the
+samples are not a regular stream's (not dejittered, with a note).
 """
 
 from __future__ import annotations
@@ -44,6 +49,14 @@ from .spill import DiskArray
 from .xdf import XdfStream
 
 EPS = float(np.finfo(float).eps)
+MAX_RESETS = 100
+"""More clock resets than this in one stream: its clock offsets are damaged, not used."""
+MAX_OFFSETS_PER_S = 10.0
+"""More clock offsets than this per second of the stream (plus 1000): damaged, not used
+(LabRecorder measures one every 5 s; each costs the robust fit 1000 iterations)."""
+MAX_BREAK_SHARE = 0.25
+"""More jitter breaks than this share of the samples: the time stamps are not those of a
+regular stream (nothing to dejitter; a stretch of one or two samples is its own line anyway)."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +193,21 @@ def apply_clock_offsets(ts: Any, st: XdfStream, opt: SyncOptions, notes: list[st
     times, values = np.asarray(st.clock_times), np.asarray(st.clock_values)
     if len(ts) == 0 or len(times) == 0:
         return
+    lo, hi, _ = spill.finite_range(ts)
+    span = hi - lo if hi >= lo else 0.0
+    if len(times) > MAX_OFFSETS_PER_S * span + 1000:
+        notes.append(
+            f"stream {st.name!r}: {len(times)} clock offsets for {span:.4g} s of samples: "
+            "damaged, not used (its time stamps are left on the sender's clock)"
+        )
+        return
     ranges = clock_ranges(times, values, opt)
+    if len(ranges) > MAX_RESETS + 1:
+        notes.append(
+            f"stream {st.name!r}: its clock offsets jump {len(ranges) - 1} times: damaged, not "
+            "used (its time stamps are left on the sender's clock)"
+        )
+        return
     lines = clock_lines(times, values, ranges, opt, notes, f"stream {st.name!r}")
     spans: list[tuple[int, int, tuple[float, float]]] = []
     if len(ranges) == 1:
@@ -196,13 +223,20 @@ def apply_clock_offsets(ts: Any, st: XdfStream, opt: SyncOptions, notes: list[st
             if stop > start:
                 spans.append((start, stop, line))
                 start = stop
-    for a, b, (c0, c1) in spans:
-        for k, block in _rw(ts):
+    firsts = np.array([a for a, _b, _c in spans], dtype=np.int64)
+    for k, block in _rw(ts):  # each block once, whatever the number of stretches
+        j = max(0, int(np.searchsorted(firsts, k, side="right")) - 1)
+        touched = False
+        while j < len(spans) and spans[j][0] < k + len(block):
+            a, b, (c0, c1) = spans[j]
             lo, hi = max(a, k), min(b, k + len(block))
             if lo < hi:
                 part = block[lo - k : hi - k]
                 part += c0 + c1 * part
-                _put(ts, k, block)
+                touched = True
+            j += 1
+        if touched:
+            _put(ts, k, block)
 
 
 # 3. jitter -----------------------------------------------------------------------------------
@@ -210,10 +244,11 @@ def can_drop_samples(st: XdfStream) -> bool:
     return st.text("desc/synchronization/can_drop_samples").strip().lower() == "true"
 
 
-def jitter_breaks(ts: Any, limit: float) -> np.ndarray:
+def jitter_breaks(ts: Any, limit: float, most: int | None = None) -> np.ndarray | None:
     """Indices ``k`` where ``|ts[k + 1] - ts[k]| > limit``, between finite time stamps (one
-    that is not finite breaks nothing: the break falls before the next finite one)."""
-    out, prev = [], math.nan
+    that is not finite breaks nothing: the break falls before the next finite one); None once
+    there are more than ``most``."""
+    out, prev, count = [], math.nan, 0
     for k, b in _rw(ts):
         at = np.flatnonzero(np.isfinite(b))
         if not len(at):
@@ -222,18 +257,24 @@ def jitter_breaks(ts: Any, limit: float) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             hit = np.abs(d) > limit  # (the first, against NaN: never)
         out.append(k + at[hit] - 1)
+        count += len(out[-1])
+        if most is not None and count > most:
+            return None
         prev = float(b[at[-1]])
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def dejitter(ts: Any, fs: float, opt: SyncOptions) -> None:
+def dejitter(ts: Any, fs: float, opt: SyncOptions) -> bool:
     """Replace the time stamps of each unbroken stretch of ``ts`` (in place) by the
-    least-squares line through its finite ones against the sample index."""
+    least-squares line through its finite ones against the sample index; False (and nothing
+    changed) where the stretches are too many (:data:`MAX_BREAK_SHARE`)."""
     n = len(ts)
     if n == 0:
-        return
+        return True
     limit = max(opt.jitter_break_threshold_seconds, opt.jitter_break_threshold_samples / fs)
-    brk = jitter_breaks(ts, limit)
+    brk = jitter_breaks(ts, limit, int(MAX_BREAK_SHARE * n) + 10)
+    if brk is None:
+        return False
     starts = np.concatenate(([0], brk + 1)).astype(np.int64)
     nseg = len(starts)
     ref = spill.finite_range(ts)[0]  # (sums of small numbers: no precision lost to the clock)
@@ -276,6 +317,7 @@ def dejitter(ts: Any, fs: float, opt: SyncOptions) -> None:
         keep = cnt[s] == 0  # no finite time stamp in its stretch: left as it is
         b[~keep] = fitted[~keep]
         _put(ts, k, b)
+    return True
 
 
 def synchronize(st: XdfStream, ts: Any, opt: SyncOptions, notes: list[str]) -> int:
@@ -294,6 +336,11 @@ def synchronize(st: XdfStream, ts: Any, opt: SyncOptions, notes: list[str]) -> i
         keep = count
         ts = ts.view(0, keep) if isinstance(ts, DiskArray) else ts[:keep]
     apply_clock_offsets(ts, st, opt, notes)
-    if st.nominal_srate > 0 and math.isfinite(st.nominal_srate) and not can_drop_samples(st):
-        dejitter(ts, st.nominal_srate, opt)
+    regular = st.nominal_srate > 0 and math.isfinite(st.nominal_srate)
+    if regular and not can_drop_samples(st) and not dejitter(ts, st.nominal_srate, opt):
+        notes.append(
+            f"stream {st.name!r}: its time stamps break more often than every "
+            f"{1 / MAX_BREAK_SHARE:g} samples: not those of a {st.nominal_srate:g}-Hz stream, "
+            "left as they are"
+        )
     return keep
