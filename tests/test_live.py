@@ -641,6 +641,10 @@ def test_open_sources_takes_one_source_and_names_the_others(source_id):
         _plain_outlet("a-ECG", ecg, f"{source_id}-a-ecg"),
         _plain_outlet("b-EDA", eda, f"{source_id}-b-eda"),
     ]
+    # every outlet visible first: on a loaded machine one may be announced after the others
+    # have been found and open_sources has listened its SETTLE_S more (its choice is the test)
+    assert len(pylsl.resolve_byprop("type", ecg, minimum=2, timeout=15.0)) == 2
+    assert len(pylsl.resolve_byprop("type", eda, minimum=1, timeout=15.0)) == 1
     said: list[str] = []
     got = open_sources({"ecg": ecg, "eda": eda}, timeout=3.0, on_warning=said.append)
     assert {m: s.info.source_id() for m, s in got.items()} == {
