@@ -309,9 +309,11 @@ def _write_wfdb(d: Path, name: str, frames: int, fmt: str, n: int = 3) -> Path:
     digital = np.clip(np.round(p * gain), -127 if gain == 20.0 else -2047, 2047).astype(int)
     written = "80" if fmt == "8" else fmt  # wfdb does not write format 8
     wfdb.wrsamp(name, 250, ["mV"] * n, ["ECG", "EDA", "RESP"][:n], d_signal=digital,
-                fmt=[written] * n, adc_gain=[gain] * n, baseline=[0] * n, write_dir=str(d))  # fmt: skip
-    if fmt == "8":  # each sample the difference from the one before (the first: 0 from the
-        # header's initial value, which wfdb set to it)
+                fmt=[written] * n, adc_gain=[gain] * n, baseline=[0] * n,
+                write_dir=str(d))  # fmt: skip
+    if fmt == "8":
+        # each sample the difference from the one before (the first: 0 from the header's
+        # initial value, which wfdb set to it)
         diffs = np.diff(digital, axis=0, prepend=digital[:1])
         (d / f"{name}.dat").write_bytes(diffs.astype(np.int8).tobytes())
         hea = d / f"{name}.hea"
