@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, nargs="*", default=[1.0, 24.0],
                     help="CSV lengths, h (default 1 24)")  # fmt: skip
     ap.add_argument("--fs", type=float, default=1000.0,
-                    help="rate of the CSV, LabRecorder, EDF and WFDB inputs, Hz (default 1000)")  # fmt: skip
+                    help="rate of the CSV, LabRecorder, EDF and WFDB inputs, Hz "
+                    "(default 1000)")  # fmt: skip
     ap.add_argument("--session-hours", type=float, nargs="*", default=[6.7, 24.0],
                     help="wot session recording lengths, h (default 6.7 24)")  # fmt: skip
     ap.add_argument("--session-fs", type=float, default=None,
