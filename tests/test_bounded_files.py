@@ -3,7 +3,7 @@
 Every signal read by ``read_recording`` must be bit for bit what edfio (``signal.data``) or wfdb
 (``rdrecord(..., smooth_frames=False)``) give for the whole file, whether it is held in memory,
 spilled (``WOT_SPILL_MB=0``) or read in small blocks (``spill.BLOCK_ROWS`` made small, so that
-block boundaries fall inside data records, frames and format-212 byte pairs). The EDF files are
+block boundaries fall inside data records, frames and format 212's byte triples). The EDF files are
 written by edfio (some then damaged byte by byte); the WFDB records are PhysioNet's (MIT-BIH
 format 212, drivedb multi-rate format 16) from ``WOT_DATA_DIR``, and small records written by
 wfdb for what those do not cover.
@@ -278,8 +278,9 @@ def _check_wfdb(
 def test_mitdb_format_212_reads_exactly_as_wfdb_reads_it_whole(
     record: str, wot_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """MIT-BIH records (format 212: two 12-bit samples in three bytes), in blocks of 500 frames:
-    each boundary starts a new byte triple; odd sample starts are checked below."""
+    """MIT-BIH records (format 212: two 12-bit samples in three bytes), in blocks of 32768
+    frames: two signals, so each boundary starts a new byte triple; odd sample starts are
+    checked below."""
     lead = "V5" if record == "100" else "V1"
     _check_wfdb(wot_data / "mitdb" / record, {"ecg": "MLII", "resp": lead}, monkeypatch, 65537)
 
