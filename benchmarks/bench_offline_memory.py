@@ -4,7 +4,8 @@ session recording (what ``wot run`` analyses for its end-of-session report).
 Run on demand (not part of the test suite)::
 
     .venv/bin/python benchmarks/bench_offline_memory.py [--hours 1 24] [--fs 1000]
-        [--session-hours 6.7 24] [--session-fs 1000] [--labrecorder-hours 1 24] [--dir DIR]
+        [--session-hours 6.7 24] [--session-fs 1000] [--labrecorder-hours 1 24]
+        [--edf-hours 1 24] [--wfdb-hours 1 24] [--dir DIR]
 
 For each ``--hours`` H it writes (once; kept in ``--dir`` for the next run) a CSV of H hours
 at ``--fs`` Hz (``time_s,ecg,eda,resp,zone``, the built-in simulator's ``full-session``
@@ -26,6 +27,11 @@ Each ``--labrecorder-hours`` L makes an XDF file of L hours laid out as LabRecor
 jitters, with a clock offset every 5 s: :mod:`wot_simulators.labrecorder`), and analyses it: its
 time stamps are synchronised and dejittered as pyxdf would, a block at a time.
 
+Each ``--edf-hours`` E and ``--wfdb-hours`` W makes an EDF file, or a WFDB record (format 16),
+of ECG, EDA and RESP at ``--fs`` Hz from the same simulation an hour at a time (edfio and wfdb
+write each hour; the hours are joined into one file), and analyses it; a file of an hour or
+less also with ``WOT_SPILL_MB=0``.
+
 Prints one row per run: the input, its size, wall time and peak memory.
 """
 
@@ -38,23 +44,33 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 HOUR = 3600.0
 
 
-def write_long_csv(path: Path, hours: float, fs: float) -> None:
-    from wot_simulators import SimConfig, load_scenario, simulate_session, write_csv
+def simulated_hours(hours: float, fs: float) -> Iterator[tuple[int, Any]]:
+    """The simulator's ``full-session`` at ``fs`` Hz (every signal), an hour at a time, each
+    hour with its own seed: ``(k, session)`` for hour ``k``."""
+    from wot_simulators import SimConfig, load_scenario, simulate_session
 
     scen = load_scenario("full-session")
-    tmp = path.with_suffix(".part")
     left, k = hours * HOUR, 0
-    while left > 0:  # an hour at a time, each with its own seed, one after another
+    while left > 0:
         dur = min(HOUR, left)
-        s = simulate_session(scen, SimConfig(ecg_fs=fs, eda_fs=fs, resp_fs=fs, seed=k), dur)
-        write_csv(s, tmp, fs, time_offset=k * HOUR, append=k > 0)
+        yield k, simulate_session(scen, SimConfig(ecg_fs=fs, eda_fs=fs, resp_fs=fs, seed=k), dur)
         left -= dur
         k += 1
+
+
+def write_long_csv(path: Path, hours: float, fs: float) -> None:
+    from wot_simulators import write_csv
+
+    tmp = path.with_suffix(".part")
+    for k, s in simulated_hours(hours, fs):
+        write_csv(s, tmp, fs, time_offset=k * HOUR, append=k > 0)
     tmp.replace(path)
 
 
@@ -74,6 +90,72 @@ def write_labrecorder_xdf(path: Path, hours: float, fs: float) -> None:
             left -= dur
             k += 1
     tmp.replace(path)
+
+
+# ECG, EDA and RESP as the EDF and WFDB files hold them: label, unit, physical range (the
+# simulated values stay well inside it)
+FILE_SIGNALS = (("ECG", "mV", (-5.0, 5.0)), ("EDA", "uS", (0.0, 50.0)), ("RESP", "", (-5.0, 5.0)))
+
+
+def write_long_edf(path: Path, hours: float, fs: float) -> None:
+    """An EDF of ECG, EDA and RESP at ``fs`` Hz (16 bits, 1-s data records), written with edfio
+    an hour at a time: each hour is an EDF of its own whose data records are appended to the
+    first hour's file; the header's record count is then set to the whole file's."""
+    import edfio
+    import numpy as np
+
+    tmp = path.with_suffix(".part")
+    records = 0
+    with tmp.open("wb") as fh:
+        for k, s in simulated_hours(hours, fs):
+            signals = [
+                edfio.EdfSignal(np.clip(x, lo, hi), fs, label=label, physical_dimension=unit,
+                                physical_range=(lo, hi))
+                for x, (label, unit, (lo, hi)) in zip(
+                    (s.ecg, s.eda, s.resp), FILE_SIGNALS, strict=True
+                )
+            ]  # fmt: skip
+            edf = edfio.Edf(signals)
+            raw = edf.to_bytes()
+            fh.write(raw if k == 0 else raw[edf.bytes_in_header_record :])
+            records += edf.num_data_records
+        fh.seek(236)  # the header's "number of data records" field (8 ASCII characters)
+        fh.write(f"{records:<8d}".encode("ascii"))
+    tmp.replace(path)
+
+
+def write_long_wfdb(path: Path, hours: float, fs: float) -> None:
+    """A WFDB record (``path``, its ``.hea``; format 16) of ECG, EDA and RESP at ``fs`` Hz: each
+    hour written with ``wfdb.wrsamp`` into a scratch folder and its samples appended to the
+    record's ``.dat``; the header is the first hour's with the whole record's length and
+    checksums."""
+    import numpy as np
+    import wfdb
+
+    gain, base = [1000.0, 1000.0, 5000.0], [0, -25000, 0]  # ADC units per mV / µS / unit
+    names, units = [n for n, _, _ in FILE_SIGNALS], [u or "NU" for _, u, _ in FILE_SIGNALS]
+    dat = path.with_suffix(".dat")
+    head = None
+    total, checksum = 0, np.zeros(3, dtype=np.int64)
+    with tempfile.TemporaryDirectory(prefix="wot-bench-wfdb-") as scratch, dat.open("wb") as fh:
+        for k, s in simulated_hours(hours, fs):
+            name = f"hour{k}"
+            p_signal = np.column_stack((s.ecg, s.eda, s.resp))
+            wfdb.wrsamp(name, fs, units, names, p_signal=p_signal, fmt=["16"] * 3,
+                        adc_gain=gain, baseline=base, write_dir=scratch)  # fmt: skip
+            hour = wfdb.rdheader(str(Path(scratch) / name))
+            head = head or hour
+            fh.write((Path(scratch) / f"{name}.dat").read_bytes())
+            total += hour.sig_len
+            checksum += hour.checksum
+            for f in Path(scratch).iterdir():
+                f.unlink()
+    assert head is not None
+    head.record_name = path.stem
+    head.file_name = [dat.name] * 3
+    head.sig_len = total
+    head.checksum = [int(c % 65536) for c in checksum]
+    head.wrheader(write_dir=str(path.parent))
 
 
 def write_session_xdf(path: Path, hours: float, fs: float | None = None) -> None:
@@ -152,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, nargs="*", default=[1.0, 24.0],
                     help="CSV lengths, h (default 1 24)")  # fmt: skip
-    ap.add_argument("--fs", type=float, default=1000.0, help="CSV rate, Hz (default 1000)")
+    ap.add_argument("--fs", type=float, default=1000.0,
+                    help="rate of the CSV, LabRecorder, EDF and WFDB inputs, Hz "
+                    "(default 1000)")  # fmt: skip
     ap.add_argument("--session-hours", type=float, nargs="*", default=[6.7, 24.0],
                     help="wot session recording lengths, h (default 6.7 24)")  # fmt: skip
     ap.add_argument("--session-fs", type=float, default=None,
@@ -160,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
                     "ECG 250, EDA 32, RESP 50)")  # fmt: skip
     ap.add_argument("--labrecorder-hours", type=float, nargs="*", default=[1.0, 24.0],
                     help="LabRecorder-layout XDF lengths, h, at --fs (default 1 24)")  # fmt: skip
+    ap.add_argument("--edf-hours", type=float, nargs="*", default=[],
+                    help="EDF lengths, h (ECG, EDA, RESP at --fs; default none)")  # fmt: skip
+    ap.add_argument("--wfdb-hours", type=float, nargs="*", default=[],
+                    help="WFDB lengths, h (ECG, EDA, RESP at --fs; default none)")  # fmt: skip
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "wot-bench-offline",
                     help="where the inputs are written and kept")  # fmt: skip
     args = ap.parse_args(argv)
@@ -176,6 +264,19 @@ def main(argv: list[str] | None = None) -> int:
         runs.append((f"CSV {h:g} h at {args.fs:g} Hz", p, None, "analyze"))
         if h <= 1.0:
             runs.append((f"CSV {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}, "analyze"))
+    for kind, hours, write, suffix in (
+        ("EDF", args.edf_hours, write_long_edf, ".edf"),
+        ("WFDB", args.wfdb_hours, write_long_wfdb, ".hea"),  # a record's name has no dot
+    ):
+        for h in hours:
+            p = args.dir / (f"session-{h:g}h-{args.fs:g}hz".replace(".", "_") + suffix)
+            if not p.exists():
+                t = time.perf_counter()
+                write(p, h, args.fs)
+                print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+            runs.append((f"{kind} {h:g} h at {args.fs:g} Hz", p, None, "analyze"))
+            if h <= 1.0:
+                runs.append((f"{kind} {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}, "analyze"))
     for h in args.session_hours:
         rate = f"-{args.session_fs:g}hz" if args.session_fs else ""
         p = args.dir / f"recording-{h:g}h{rate}.xdf"
@@ -196,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'input':34s} {'size MB':>9s} {'wall s':>8s} {'peak MB':>9s}")
     for label, p, env, command in runs:
         wall, peak = measure(p, env, command)
-        size = p.stat().st_size / 1e6
+        parts = [p, p.with_suffix(".dat")] if p.suffix == ".hea" else [p]  # WFDB: header, samples
+        size = sum(f.stat().st_size for f in parts) / 1e6
         print(f"{label:34s} {size:9.0f} {wall:8.1f} {peak:9.0f}", flush=True)
     return 0
 

@@ -400,41 +400,196 @@ def _acc_columns(names: list[str], skip: set[int]) -> list[int] | None:
     return idx
 
 
+class _EdfHeaderOnly(io.BufferedReader):
+    """An EDF/BDF file opened for edfio to parse its header only: a read of "the rest" (the
+    data records) gives nothing, so edfio neither maps nor reads them; the header's bytes are
+    kept (:attr:`seen`) for the data record layout."""
+
+    def __init__(self, raw: io.RawIOBase) -> None:
+        super().__init__(raw)
+        self.seen = bytearray()
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if size is None or size < 0:
+            return b""
+        got = super().read(size)
+        self.seen += got
+        return got
+
+
+@dataclass
+class _EdfLayout:
+    """Where an EDF/BDF file's signals are (:func:`_edf_layout`)."""
+
+    signals: list[Any]
+    """edfio's ordinary signals (the annotation signals left out), in the file's order."""
+    starts: list[int]
+    """Where each of them begins in a data record, in samples."""
+    record: int
+    """Samples in a data record, of every signal (annotation signals included)."""
+    width: int
+    """Bytes a sample: 2 (EDF) or 3 (BDF)."""
+    offset: int
+    """Bytes before the first data record (the header's own count, as edfio reads it)."""
+    records: int
+    """Complete data records in the file."""
+    notes: list[str]
+
+
+def _edf_layout(p: Path) -> _EdfLayout:
+    """An EDF/BDF file's header, parsed by edfio (labels, rates, ranges), and where each
+    signal's samples are: nothing of the data records is read."""
+    import edfio
+
+    bdf = p.suffix.lower() == ".bdf"
+    with _EdfHeaderOnly(io.FileIO(p)) as fh, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "0 data records": edfio was given the header only
+        edf = edfio.read_bdf(fh) if bdf else edfio.read_edf(fh)
+        head = bytes(fh.seen)
+    signals: list[Any] = list(edf.signals)
+    # the data record holds every signal, annotation signals too (which edfio's public
+    # signals leave out): their labels and sizes are read from the header edfio parsed
+    ns = (len(head) - 256) // 256
+    annotations = "BDF Annotations" if bdf else "EDF Annotations"
+    labels = [head[256 + 16 * i : 272 + 16 * i].decode("ascii", "replace").rstrip()
+              for i in range(ns)]  # fmt: skip
+    at = 256 + ns * 216  # "samples per data record": after label ... prefiltering
+    sizes = [int(head[at + 8 * i : at + 8 * i + 8].decode("ascii", "replace")) for i in range(ns)]
+    ordinary = [i for i in range(ns) if labels[i] != annotations]
+    if [sizes[i] for i in ordinary] != [s.samples_per_data_record for s in signals]:
+        raise ValueError("the signal headers do not match edfio's reading of them")
+    width = 3 if bdf else 2
+    record = sum(sizes)
+    offset = edf.bytes_in_header_record
+    data = p.stat().st_size - offset
+    if data < 0:
+        raise ValueError(f"the header says it is {offset} bytes, the file is {offset + data}")
+    records = data // (record * width)  # a record of no samples: edfio failed on it already
+    notes = []
+    if data > records * record * width:
+        notes.append(
+            f"the last data record is incomplete ({data - records * record * width} of "
+            f"{record * width} bytes): left out"
+        )
+    said = int(head[236:244].decode("ascii", "replace"))  # edfio's reading checked it
+    if said != records:
+        notes.append(
+            f"the header gives {said} data records, the file holds {records}: {records} read"
+        )
+    starts = [sum(sizes[:i]) for i in ordinary]
+    return _EdfLayout(signals, starts, record, width, offset, records, notes)
+
+
+def _edf_calibration(sig: Any) -> tuple[tuple[float, float] | None, str]:
+    """``(gain, offset)`` from an EDF signal's ranges, as edfio computes them (physical value
+    ``(digital + offset) * gain``), or None for a signal edfio leaves uncalibrated, with a note
+    saying why."""
+    try:
+        dmin, dmax = sig.digital_min, sig.digital_max
+        pmin, pmax = sig.physical_min, sig.physical_max
+    except ValueError:  # a range that is not a number (edfio: uncalibrated, silently)
+        return None, f"{sig.label.strip()!r}: its ranges are not numbers: read uncalibrated"
+    try:
+        gain = (pmax - pmin) / (dmax - dmin)
+        offset = pmax / gain - dmax
+    except ZeroDivisionError:
+        which, value = ("digital", dmin) if dmax == dmin else ("physical", pmin)
+        return None, (
+            f"{sig.label.strip()!r}: {which} minimum equals maximum ({value}): read "
+            "uncalibrated (digital values)"
+        )
+    return (gain, offset), ""
+
+
+def _read_edf_signals(
+    p: Path, lay: _EdfLayout, chosen: list[tuple[int, tuple[float, float] | None, float]]
+) -> list[Any]:
+    """The chosen signals ``(index, calibration, factor)`` of an EDF/BDF file, read a block of
+    data records at a time (plain reads, no mapping) and calibrated as edfio calibrates them
+    (then times ``factor`` where it is not 1): the same float64 values as edfio's
+    ``signal.data``, in memory or, past :func:`~.spill.spill_bytes`, in temporary files."""
+    per = [lay.signals[i].samples_per_data_record for i, _, _ in chosen]
+    cols = spill.FilledColumns([lay.records * n for n in per])
+    row = lay.record * lay.width
+    step = max(1, spill.BLOCK_ROWS // max(1, lay.record))  # data records a block
+    buf = bytearray(min(step, lay.records) * row)
+    with open(p, "rb", buffering=0) as fh:
+        for r0 in range(0, lay.records, step):
+            k = min(step, lay.records - r0)
+            view = memoryview(buf)[: k * row]
+            fh.seek(lay.offset + r0 * row)
+            got = 0
+            while got < len(view):
+                n = fh.readinto(view[got:])
+                if not n:
+                    raise OSError(f"the file ended at byte {lay.offset + r0 * row + got}")
+                got += n
+            if lay.width == 2:
+                records = np.frombuffer(view, dtype="<i2").reshape(k, lay.record)
+            else:
+                records = np.frombuffer(view, dtype=np.uint8).reshape(k, 3 * lay.record)
+            for j, (i, cal, factor) in enumerate(chosen):
+                a = lay.starts[i]
+                if lay.width == 2:
+                    digital = records[:, a : a + per[j]].reshape(-1)
+                else:  # 24-bit little-endian two's complement, to int32 as edfio does
+                    b = records[:, 3 * a : 3 * (a + per[j])].reshape(-1, 3).astype(np.int32)
+                    digital = b[:, 0] + (b[:, 1] << 8) + (b[:, 2] << 16)
+                    digital[digital >= 1 << 23] -= 1 << 24
+                values = digital.astype(np.float64) if cal is None else (digital + cal[1]) * cal[0]
+                cols.add(j, values if factor == 1.0 else values * factor)
+    return cols.finish()
+
+
 def _read_edf(p: Path, channels: dict[str, str | None], subject: str | None = None) -> Recording:
-    """EDF/EDF+ or BDF/BDF+ read with edfio: physical values, each signal at its own rate.
+    """EDF/EDF+ or BDF/BDF+: physical values, each signal at its own rate.
 
     Signals are chosen by label (``--ecg "ECG I"``) or 0-based index, else by the usual
     patterns; the EDF+ annotation signal is never a candidate. A physical dimension of ``nS``
     or ``mS`` on the EDA signal is converted to µS (``uS``, ``µS``, none: taken as µS).
-    """
-    import edfio
 
+    The header is parsed by edfio; the chosen signals' samples are then read a block of data
+    records at a time (:func:`_read_edf_signals`), into memory, or into temporary files when
+    they would pass :func:`~.spill.spill_bytes`. An incomplete last record, a header whose
+    record count is not the file's, and a signal edfio leaves uncalibrated are notes.
+    """
     if not p.exists():
         raise InputError(f"file not found: {p}")
+    kind = p.suffix[1:].upper()
     try:
-        edf = edfio.read_bdf(p) if p.suffix.lower() == ".bdf" else edfio.read_edf(p)
+        lay = _edf_layout(p)
     except Exception as exc:  # edfio raises several kinds on a damaged header
         why = f"{type(exc).__name__}: {exc}"
-        raise InputError(f"{p.name}: not a readable {p.suffix[1:].upper()} file ({why})") from None
-    sigs: list[Any] = list(edf.signals)
-    labels = [s.label.strip() for s in sigs]
+        raise InputError(f"{p.name}: not a readable {kind} file ({why})") from None
+    labels = [s.label.strip() for s in lay.signals]
     rec = _for_subject(Recording(str(p)), subject)
-    used: set[int] = set()
+    rec.notes.extend(lay.notes)
+    chosen: dict[str, tuple[int, tuple[float, float] | None, float]] = {}
+    units: dict[str, str] = {}
+    rates: dict[str, float] = {}
     for m in _modalities(channels):
         idx = _pick(labels, m, channels.get(m), p.name, subject)
-        if idx is None or idx in used:
+        if idx is None or idx in {i for i, _, _ in chosen.values()}:
             continue
-        used.add(idx)
-        sig = sigs[idx]
-        data = np.asarray(sig.data, dtype=np.float64)
+        sig = lay.signals[idx]
+        rates[m] = check_rate(float(sig.sampling_frequency), m)
+        cal, why = _edf_calibration(sig)
+        if why:
+            rec.notes.append(why)
         unit = sig.physical_dimension.strip()
+        factor = 1.0
         if m == "eda" and unit.lower() in ("ns", "ms"):
-            data = data * EDA_UNITS[unit.lower()]
+            factor = EDA_UNITS[unit.lower()]
             rec.notes.append(f"EDA {labels[idx]!r} converted from {unit} to µS")
             unit = "uS"
-        rec.signals[m] = Signal(
-            data, check_rate(float(sig.sampling_frequency), m), labels[idx], unit
-        )
+        chosen[m] = (idx, cal, factor)
+        units[m] = unit
+    try:
+        data = _read_edf_signals(p, lay, list(chosen.values()))
+    except OSError as exc:
+        raise InputError(f"{p.name}: not a readable {kind} file ({exc})") from None
+    for (m, (idx, _, _)), values in zip(chosen.items(), data, strict=True):
+        rec.signals[m] = Signal(values, rates[m], labels[idx], units[m])
     _one_cardiac(rec, channels)
     return rec
 
@@ -1276,32 +1431,86 @@ def _one_cardiac(rec: Recording, channels: dict[str, str | None]) -> None:
 def _read_wfdb(
     base: Path, channels: dict[str, str | None], subject: str | None = None
 ) -> Recording:
+    """A WFDB record (PhysioNet): physical values, each signal at its own rate (a multi-rate
+    record's signals with their samples per frame, as ``smooth_frames=False`` gives them).
+
+    The header is read first (``wfdb.rdheader``), then only the chosen channels, a block of
+    frames at a time (``sampfrom``/``sampto``), into memory, or into temporary files when they
+    would pass :func:`~.spill.spill_bytes`: the same values as a read of the whole record.
+    A record in format 8 (sample differences, which wfdb can only add up from the start) or
+    whose header does not give its length is read whole.
+    """
     import wfdb
 
     if not base.with_suffix(".hea").exists():
         raise InputError(f"WFDB header not found: {base.with_suffix('.hea')}")
+
+    def unreadable(exc: Exception) -> InputError:
+        return InputError(f"{base.name}: unreadable WFDB record ({type(exc).__name__}: {exc})")
+
     try:
-        r = wfdb.rdrecord(str(base), smooth_frames=False)
+        head = wfdb.rdheader(str(base))
+        frames = head.sig_len
+        if isinstance(head, wfdb.MultiRecord):
+            # signal names, units and rates as the whole record gives them: from its first
+            # frame (the whole record where the header does not give its length)
+            head = wfdb.rdrecord(str(base), sampto=1 if frames else None, smooth_frames=False)
     except Exception as exc:  # wfdb raises many types for corrupt records
-        raise InputError(
-            f"{base.name}: unreadable WFDB record ({type(exc).__name__}: {exc})"
-        ) from None
-    names = list(r.sig_name)
+        raise unreadable(exc) from None
+    if not head.n_sig:
+        raise InputError(f"{base.name}: the WFDB record holds no signals (annotations only?)")
+    if frames == 0:
+        raise unreadable(ValueError("the header gives 0 samples"))
+    names = list(head.sig_name)
+    spf = [n or 1 for n in head.samps_per_frame]
     rec = _for_subject(Recording(str(base)), subject)
-    sigs = r.e_p_signal
-    spf = r.samps_per_frame
+    picked: dict[str, tuple[int, float]] = {}
     for m in _modalities(channels):
         idx = _pick(names, m, channels.get(m), base.name, subject)
-        if idx is None:
-            continue
-        data = np.ascontiguousarray(sigs[idx], dtype=np.float64)
-        rate = float(r.fs) * spf[idx]
-        unit = r.units[idx] if r.units else ""
-        rec.signals[m] = Signal(
-            data, check_rate(rate, f"{names[idx]} sampling rate"), names[idx], unit
-        )
+        if idx is not None:
+            rate = check_rate(float(head.fs) * spf[idx], f"{names[idx]} sampling rate")
+            picked[m] = (idx, rate)
+    wanted = sorted({idx for idx, _ in picked.values()})
+    try:
+        data = _read_wfdb_channels(base, head, frames, wanted)
+    except InputError:  # no room for the spilled signals
+        raise
+    except Exception as exc:
+        raise unreadable(exc) from None
+    for m, (idx, rate) in picked.items():
+        unit = head.units[idx] if head.units else ""
+        rec.signals[m] = Signal(data[wanted.index(idx)], rate, names[idx], unit)
     _one_cardiac(rec, channels)
     return rec
+
+
+def _read_wfdb_channels(base: Path, head: Any, frames: int | None, wanted: list[int]) -> list[Any]:
+    """Channels ``wanted`` of a WFDB record (``head``: its header) as physical values, read
+    with ``wfdb.rdrecord`` a block of frames at a time (about :data:`~.spill.BLOCK_ROWS`
+    samples of every signal a block)."""
+    import wfdb
+
+    if not wanted:
+        return []
+    if frames is None or any(str(head.fmt[i]) == "8" for i in wanted if head.fmt):
+        # read whole, then kept as any other record's channels (on disk past the limit)
+        got = wfdb.rdrecord(str(base), channels=wanted, smooth_frames=False).e_p_signal
+        cols = spill.FilledColumns([len(x) for x in got])
+        for j in range(len(got)):
+            cols.add(j, got[j])
+            got[j] = None
+        return cols.finish()
+    spf = [n or 1 for n in head.samps_per_frame]
+    cols = spill.FilledColumns([frames * spf[i] for i in wanted])
+    step = max(1, spill.BLOCK_ROWS // sum(spf))  # frames a block
+    for a in range(0, frames, step):
+        r = wfdb.rdrecord(
+            str(base), sampfrom=a, sampto=min(frames, a + step), channels=wanted,
+            smooth_frames=False,
+        )  # fmt: skip
+        for j, x in enumerate(r.e_p_signal):
+            cols.add(j, x)
+    return cols.finish()
 
 
 _MARKER_TEXT = ("text", "label", "marker", "segment", "name", "event")

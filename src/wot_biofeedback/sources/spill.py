@@ -3,9 +3,10 @@
 A day of a 1000-Hz CSV is 86 million rows: 0.7 GB for each column as float64. An offline
 analysis reads a recording front to back, ``chunk_s`` seconds at a time
 (:class:`~wot_biofeedback.sources.files.RecordingSource`), so it never needs a whole signal at
-once. :class:`Column` collects a column's values as a reader parses them, in memory while it is
-small and in a temporary file once the columns being read pass :data:`SPILL_BYTES`; what it
-gives back (:meth:`Column.finish`) is a numpy array, or a :class:`DiskArray` that behaves like
+once. :class:`Columns` collects a CSV file's columns as a reader parses them, in memory while
+they are small and in temporary files once they pass :data:`SPILL_BYTES`
+(:class:`FilledColumns` does the same for signals whose lengths a file's header gives: EDF,
+BDF, WFDB); what they give back is a numpy array, or a :class:`DiskArray` that behaves like
 one for what the analysis does with a signal: ``len``, ``shape``, slices (a numpy array each),
 ``* factor`` (a scaled view); :func:`blocks` reads either a block at a time.
 
@@ -343,3 +344,45 @@ class Columns:
         if store.shape[1] > self.rows * 1.05:  # sized for more rows than came: give them back
             store = store[:, : self.rows].copy()
         return [store[j, : self.rows] for j in range(self.n)]
+
+
+class FilledColumns:
+    """Columns whose lengths are known before they are read (a file's signals, each at its own
+    rate), filled front to back a block at a time: in memory when they add up to ``limit``
+    bytes or less, else each in a :class:`DiskArray` (the rule of :class:`Columns`).
+
+    Parameters
+    ----------
+    lengths : list of int
+        Values each column will hold.
+    limit : int, optional
+        Bytes in memory (default :func:`spill_bytes`).
+    """
+
+    def __init__(self, lengths: list[int], limit: int | None = None) -> None:
+        self.lengths = [int(n) for n in lengths]
+        limit = spill_bytes() if limit is None else limit
+        self.spilled = sum(self.lengths) * _ITEM > limit
+        self._cols: list[Any] = [DiskArray() if self.spilled else np.empty(n) for n in self.lengths]
+        self._at = [0] * len(self.lengths)
+
+    def add(self, j: int, values: np.ndarray) -> None:
+        """Append ``values`` to column ``j``."""
+        a = self._at[j]
+        b = a + len(values)
+        if b > self.lengths[j]:
+            raise ValueError(f"column {j}: {b} values, {self.lengths[j]} expected")
+        col = self._cols[j]
+        if isinstance(col, DiskArray):
+            col.append(values)
+        else:
+            col[a:b] = values
+        self._at[j] = b
+
+    def finish(self) -> list[Any]:
+        """The columns: numpy arrays, or :class:`DiskArray` when spilled (a column given fewer
+        values than its length ends where they end)."""
+        return [
+            c if isinstance(c, DiskArray) or n == len(c) else c[:n].copy()
+            for c, n in zip(self._cols, self._at, strict=True)
+        ]
