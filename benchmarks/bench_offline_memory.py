@@ -208,6 +208,14 @@ sys.exit(code)
 """
 
 
+def made(path: Path, write: Any, *args: Any) -> None:
+    """Write an input once (kept in --dir for later runs), saying how long it took."""
+    if not path.exists():
+        t = time.perf_counter()
+        write(path, *args)
+        print(f"# wrote {path.name} in {time.perf_counter() - t:.0f} s")
+
+
 def measure(
     path: Path, env: dict[str, str] | None = None, command: str = "analyze"
 ) -> tuple[float, float]:
@@ -257,10 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[tuple[str, Path, dict[str, str] | None, str]] = []
     for h in args.hours:
         p = args.dir / f"session-{h:g}h-{args.fs:g}hz.csv"
-        if not p.exists():
-            t = time.perf_counter()
-            write_long_csv(p, h, args.fs)
-            print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+        made(p, write_long_csv, h, args.fs)
         runs.append((f"CSV {h:g} h at {args.fs:g} Hz", p, None, "analyze"))
         if h <= 1.0:
             runs.append((f"CSV {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}, "analyze"))
@@ -270,29 +275,20 @@ def main(argv: list[str] | None = None) -> int:
     ):
         for h in hours:
             p = args.dir / (f"session-{h:g}h-{args.fs:g}hz".replace(".", "_") + suffix)
-            if not p.exists():
-                t = time.perf_counter()
-                write(p, h, args.fs)
-                print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+            made(p, write, h, args.fs)
             runs.append((f"{kind} {h:g} h at {args.fs:g} Hz", p, None, "analyze"))
             if h <= 1.0:
                 runs.append((f"{kind} {h:g} h, all on disk", p, {"WOT_SPILL_MB": "0"}, "analyze"))
     for h in args.session_hours:
         rate = f"-{args.session_fs:g}hz" if args.session_fs else ""
         p = args.dir / f"recording-{h:g}h{rate}.xdf"
-        if not p.exists():
-            t = time.perf_counter()
-            write_session_xdf(p, h, args.session_fs)
-            print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+        made(p, write_session_xdf, h, args.session_fs)
         at = f" at {args.session_fs:g} Hz" if args.session_fs else ""
         runs.append((f"wot recording {h:g} h{at}", p, None, "analyze"))
         runs.append((f"wot recording {h:g} h{at}, report", p, None, "report"))
     for h in args.labrecorder_hours:
         p = args.dir / f"labrecorder-{h:g}h-{args.fs:g}hz.xdf"
-        if not p.exists():
-            t = time.perf_counter()
-            write_labrecorder_xdf(p, h, args.fs)
-            print(f"# wrote {p.name} in {time.perf_counter() - t:.0f} s")
+        made(p, write_labrecorder_xdf, h, args.fs)
         runs.append((f"LabRecorder XDF {h:g} h at {args.fs:g} Hz", p, None, "analyze"))
     print(f"{'input':34s} {'size MB':>9s} {'wall s':>8s} {'peak MB':>9s}")
     for label, p, env, command in runs:
