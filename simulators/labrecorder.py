@@ -87,6 +87,7 @@ class Spec:
     channels: int = 1
     fmt: str = "float32"
     desc: str = ""  # extra XML inside <desc> (e.g. a synchronization element)
+    labels: tuple[str, ...] = ()  # channel labels (default: the name and the channel's index)
 
 
 class LabRecorderFile:
@@ -119,7 +120,9 @@ class LabRecorderFile:
         )
         for s in [*streams, Spec("markers", "Markers", 0.0, 1, "string")]:
             labels = "".join(
-                f"<channel><label>{s.name}{k}</label></channel>" for k in range(s.channels)
+                f"<channel><label>{s.labels[k] if k < len(s.labels) else f'{s.name}{k}'}</label>"
+                "</channel>"
+                for k in range(s.channels)
             )
             xml = (
                 f'<?xml version="1.0"?><info><name>{s.name}</name><type>{s.type}</type>'

@@ -377,3 +377,86 @@ def test_frame_table_truncates_in_place_and_rewrites_drop_old_keys():
     table[0] = _frame(0, ("hr_bpm",))  # the row no longer has scl_us or rsa_ms
     assert np.isnan(table.column("rsa_ms")[0]) and np.isnan(table.column("scl_us")[0])
     assert list(table[0].features) == ["hr_bpm"]
+
+
+def test_disk_array_refuses_rows_that_do_not_fit_and_takes_none():
+    d = spill.DiskArray(3)
+    d.append(np.zeros((0, 3)))  # nothing: fine
+    with pytest.raises(ValueError, match="do not fit an array of 3 columns"):
+        d.append(np.zeros(6))
+    with pytest.raises(ValueError, match="one dimension"):
+        spill.DiskArray().append(np.zeros((2, 2)))
+    assert len(d) == 0
+
+
+def _one_stream_file(path: Path, stamps: np.ndarray, flags_zero: bool = False) -> Path:
+    """A stream of one samples chunk (as some writers make a whole file), its time stamps all
+    written, or all but the first deduced from the rate (flag 0)."""
+    import struct
+
+    from wot_biofeedback.sources import xdf
+
+    hdr = (
+        "<?xml version='1.0'?><info><name>ECG</name><type>ECG</type><channel_count>2"
+        "</channel_count><nominal_srate>100.0</nominal_srate><channel_format>float32"
+        "</channel_format></info>"
+    )
+    values = np.column_stack([np.arange(len(stamps)), -np.arange(len(stamps))])
+    if flags_zero:
+        body = [struct.pack("<I", 1), xdf.varlen(len(stamps))]
+        for k, row in enumerate(values.astype("<f4")):
+            body.append((b"\x08" + struct.pack("<d", stamps[0])) if k == 0 else b"\x00")
+            body.append(row.tobytes())
+        samples = xdf.chunk(xdf.TAG_SAMPLES, b"".join(body))
+    else:
+        samples = xdf.numeric_samples(1, stamps, values, "float32")
+    path.write_bytes(b"".join([
+        xdf.MAGIC, xdf.chunk(xdf.TAG_FILE_HEADER, b"<info><version>1.0</version></info>"),
+        xdf.chunk(xdf.TAG_STREAM_HEADER, struct.pack("<I", 1) + hdr.encode()), samples,
+    ]))  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("flags_zero", [False, True], ids=["stamped", "deduced"])
+def test_one_huge_samples_chunk_is_decoded_to_disk_a_block_at_a_time(
+    flags_zero, tmp_path, monkeypatch
+):
+    """A chunk larger than a block (a whole day in one chunk, as some writers make) goes to
+    disk a block at a time, written time stamps or deduced ones: the same as in memory."""
+    from wot_biofeedback.sources import xdf
+
+    path = _one_stream_file(tmp_path / "one.xdf", 50.0 + np.arange(6789) / 100.0, flags_zero)
+    held = xdf.read_xdf(path).streams[0]
+    monkeypatch.setattr(spill, "BLOCK_ROWS", 100)
+    monkeypatch.setenv("WOT_SPILL_MB", "0")
+    disk = xdf.read_xdf(path).streams[0]
+    assert disk.spilled and len(disk.time_stamps) == 6789  # (over 64 KiB: spilled)
+    np.testing.assert_array_equal(np.asarray(disk.time_stamps), held.time_stamps)
+    np.testing.assert_array_equal(np.asarray(disk.time_series), held.time_series)
+
+
+def test_small_streams_stay_in_memory_and_hold_no_files(tmp_path, monkeypatch):
+    """Two temporary files a spilled stream: a file of many small streams must not run out of
+    descriptors, so a stream under 64 KiB is never spilled."""
+    import struct
+
+    from wot_biofeedback.sources import xdf
+
+    parts = [xdf.MAGIC, xdf.chunk(xdf.TAG_FILE_HEADER, b"<info><version>1.0</version></info>")]
+    for sid in range(1, 301):
+        hdr = (
+            f"<?xml version='1.0'?><info><name>S{sid}</name><type>X</type><channel_count>1"
+            "</channel_count><nominal_srate>10.0</nominal_srate><channel_format>float32"
+            "</channel_format></info>"
+        )
+        parts.append(xdf.chunk(xdf.TAG_STREAM_HEADER, struct.pack("<I", sid) + hdr.encode()))
+        parts.append(xdf.numeric_samples(sid, np.array([1.0, 1.1]), np.zeros((2, 1)), "float32"))
+    path = tmp_path / "many.xdf"
+    path.write_bytes(b"".join(parts))
+    monkeypatch.setenv("WOT_SPILL_MB", "0")
+    fds = Path("/proc/self/fd")
+    before = len(os.listdir(fds)) if fds.exists() else 0
+    f = xdf.read_xdf(path)
+    assert len(f.streams) == 300 and not any(s.spilled for s in f.streams)
+    if fds.exists():
+        assert len(os.listdir(fds)) - before < 10

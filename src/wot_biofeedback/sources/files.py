@@ -706,6 +706,8 @@ def _read_xdf(
     )
     series: dict[str, tuple[Any, Any]] = {}
     names: dict[str, str] = {}
+    # each stream synchronised once, whichever modalities take a channel of it
+    synced: dict[int, tuple[Any, Any, int]] = {}  # stream id: time stamps, samples, kept
     for m, (name, _typ, _rate, _n, st) in chosen.items():
         labels = st.labels()
         col = next(
@@ -717,16 +719,18 @@ def _read_xdf(
         col = col if col < nch else 0
         if nch > 1:
             rec.notes.append(f"{m}: channel {col} of stream {name!r} ({nch} channels) used")
-        raw = st.take_series()
+        if st.stream_id not in synced:
+            ts = st.time_stamps
+            if not isinstance(ts, DiskArray):
+                ts = np.asarray(ts, dtype=np.float64)  # (the reader's own: changed in place)
+            keep = synchronize(st, ts, opt, rec.notes)
+            synced[st.stream_id] = (ts, st.take_series(), keep)
+        ts, raw, keep = synced[st.stream_id]
         if isinstance(raw, DiskArray):
             data: Any = _spilled_channels(raw, col, 1)
         else:
             data = np.asarray(raw)[:, col].astype(np.float64)
         del raw
-        ts = st.time_stamps
-        if not isinstance(ts, DiskArray):
-            ts = np.asarray(ts, dtype=np.float64)  # (the reader's own: changed in place)
-        keep = synchronize(st, ts, opt, rec.notes)
         if keep < len(ts):
             ts, data = _head(ts, keep), _head(data, keep)
         # a damaged time stamp (not finite, or a day away from the stream's others) cannot
@@ -742,6 +746,7 @@ def _read_xdf(
             continue
         series[m] = (ts, data)
         names[m] = name
+    synced.clear()
     if not series:
         raise InputError(f"{p.name}: no stream with usable time stamps")
     t_first = min(float(ts[0]) for ts, _ in series.values())
@@ -766,10 +771,9 @@ def _read_xdf(
                 f"{m}: {clock.gaps_filled[m]:.1f} s of pauses in the stream are left as gaps, "
                 "so what follows keeps its place in time"
             )
-    sync = SyncOptions()
-    for st in marker_streams:
+    for st in marker_streams:  # (the same break rule: a text stream may declare a rate)
         ts = np.array(st.time_stamps, dtype=np.float64)
-        keep = synchronize(st, ts, sync, rec.notes)
+        keep = synchronize(st, ts, opt, rec.notes)
         for t, val in zip(ts[:keep].tolist(), st.time_series[:keep], strict=False):
             text = str(val[0] if isinstance(val, list | tuple) and val else val)
             rec.markers.append((t - t_first, text))
@@ -786,7 +790,7 @@ def _head(a: Any, n: int) -> Any:
 def _plausible(ts: Any, data: Any) -> tuple[Any, Any, int]:
     """The samples whose time stamp is finite and within a day of the stream's median one,
     and how many are not (spilled: into new spilled arrays, a block at a time)."""
-    med = spill.median(ts)  # (spilled: of a sample of them; a day is a coarse bound)
+    med = spill.median(ts, finite=True)  # (spilled: of a sample; a day is a coarse bound)
     if not math.isfinite(med):
         return ts[:0], data[:0], len(ts)
 

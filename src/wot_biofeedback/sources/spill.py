@@ -87,7 +87,7 @@ class DiskArray:
         if self._owner is not None:
             raise ValueError("a view of a spilled signal is read-only")
         self._put(self._rows, values)
-        self._rows += len(values)
+        self._rows += len(values)  # (a shape that does not fit was refused by _put)
 
     def write(self, at: int, values: np.ndarray) -> None:
         """Overwrite rows from row ``at`` on, in place (within the array; a view of rows
@@ -100,6 +100,13 @@ class DiskArray:
 
     def _put(self, at: int, values: np.ndarray) -> None:
         a = np.ascontiguousarray(values, dtype=np.float64)
+        if a.shape[1:] != ((self.width,) if self.width else ()):
+            raise ValueError(
+                f"rows of shape {a.shape[1:]} do not fit an array of "
+                + (f"{self.width} columns" if self.width else "one dimension")
+            )
+        if not a.size:
+            return
         try:
             self._file.seek((self._start + at) * self._row_bytes)
             self._file.write(a.data.cast("B"))
@@ -271,18 +278,19 @@ def finite_range(a: Any) -> tuple[float, float, bool]:
     return lo, hi, every
 
 
-def median(a: Any, most: int = 1 << 22) -> float:
+def median(a: Any, most: int = 1 << 22, finite: bool = False) -> float:
     """The median of the values of ``a`` that are not NaN (NaN when there are none; as
-    ``np.nanmedian``, so an infinite value counts): exact for an array
-    in memory; for a spilled one, the median of every k-th value, at most ``most`` of them (a
-    plausibility check needs no more, and reads no more than that into memory)."""
+    ``np.nanmedian``, so an infinite value counts; ``finite``: of the finite values only):
+    exact for an array in memory; for a spilled one, the median of every k-th value, at most
+    ``most`` of them (a plausibility check needs no more, and reads no more than that into
+    memory)."""
     if isinstance(a, np.ndarray):
-        v = a[~np.isnan(a)]
+        v = a
     else:
         k = max(1, -(-len(a) // most))
         parts = [b[::k].copy() for b in blocks(a, k * (BLOCK_ROWS // k or 1))]  # not views
         v = np.concatenate(parts) if parts else np.empty(0)
-        v = v[~np.isnan(v)]
+    v = v[np.isfinite(v)] if finite else v[~np.isnan(v)]
     return float(np.median(v)) if v.size else float("nan")
 
 

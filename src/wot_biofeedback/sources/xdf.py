@@ -262,6 +262,8 @@ XDFZ_MIN_BYTES = 256 << 20
 XDFZ_MAX_BYTES = 8 << 30
 """... and never to more than this (8 GiB): beyond, it is refused as damaged or hostile (a gzip
 bomb), before it is decompressed any further."""
+SPILL_MIN_STREAM = 64 << 10
+"""A stream whose numbers take less than this (64 KiB) is never decoded to disk."""
 _PREFERRED = {4: "float32", 8: "double64", 2: "int16", 1: "int8"}
 """The format a sample width of this many bytes per value is taken for when a damaged header
 does not say (the recorder writes float32)."""
@@ -431,10 +433,13 @@ def _decode(
     tdiff: float,
     last_t: float,
     into: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, Any, float]:
+    sink: tuple[DiskArray, DiskArray] | None = None,
+) -> tuple[Any, Any, float]:
     """Time stamps and values of one samples chunk read as ``nch`` channels of ``fmt``, and
     the last time stamp; ``ValueError`` where they do not fit the chunk. Numbers are written
-    ``into`` the given arrays (``pc.n`` rows each) where given."""
+    ``into`` the given arrays (``pc.n`` rows each) where given, or appended to the ``sink``
+    a block of :data:`~.spill.BLOCK_ROWS` at a time (then only the last time stamp is
+    returned: a chunk of a day's samples is never whole in memory)."""
     n, pos, end = pc.n, pc.pos, pc.end
     vt = VALUE_TYPES.get(fmt)
     if vt is None and fmt != "string":
@@ -448,7 +453,15 @@ def _decode(
         dt = _sample_dtype(vt, nch)
         if pos + n * dt.itemsize == end and n:
             rec = np.frombuffer(buf, dtype=dt, count=n, offset=pos)
-            if np.all(rec["flag"] == 8):  # the recorder's layout: one decode for the chunk
+            step = spill.BLOCK_ROWS
+            if sink is not None and all(
+                np.all(rec["flag"][a : a + step] == 8) for a in range(0, n, step)
+            ):
+                for a in range(0, n, step):
+                    sink[0].append(rec["t"][a : a + step])
+                    sink[1].append(rec["v"][a : a + step])
+                return None, None, float(rec["t"][-1])
+            if sink is None and np.all(rec["flag"] == 8):  # the recorder's layout: at once
                 if into is not None:
                     into[0][:] = rec["t"]
                     into[1][:] = rec["v"]
@@ -456,16 +469,21 @@ def _decode(
                 stamps = rec["t"].astype(np.float64)
                 vals = np.array(rec["v"], dtype=np.dtype(vt).newbyteorder("="))
                 return stamps, vals, float(stamps[-1])
-    stamps = into[0] if into is not None else np.empty(n)
+    rows = min(n, spill.BLOCK_ROWS) if sink is not None else n  # (to the sink: a block at a time)
+    stamps = into[0] if into is not None else np.empty(rows)
     out: Any = (
         []
         if vt is None
         else into[1]
         if into is not None
-        else np.empty((n, nch), dtype=np.dtype(vt).newbyteorder("="))
+        else np.empty((rows, nch), dtype=np.dtype(vt).newbyteorder("="))
     )
     size = 0 if vt is None else np.dtype(vt).itemsize * nch
-    for k in range(n):
+    for i in range(n):
+        k = i % rows if rows else i
+        if sink is not None and k == 0 and i:
+            sink[0].append(stamps)
+            sink[1].append(out)
         if pos >= end:
             raise ValueError("samples run past the end of their chunk")
         flag = buf[pos]
@@ -494,6 +512,11 @@ def _decode(
             pos += size
     if pos != end:
         raise ValueError(f"{n} samples end {end - pos} bytes before their chunk does")
+    if sink is not None:
+        left = n - (n - 1) // rows * rows if n else 0  # samples in the last block
+        sink[0].append(stamps[:left])
+        sink[1].append(out[:left])
+        return None, None, last_t
     return stamps, out, last_t
 
 
@@ -523,7 +546,7 @@ def _decode_all(
         return pc.n * (1 + np.dtype(VALUE_TYPES[fmt]).itemsize * nch) <= pc.end - pc.pos
 
     if fmt in VALUE_TYPES and spill:
-        disk = (DiskArray(), DiskArray(nch))
+        pass  # (its temporary files made with its first samples: none for an empty stream)
     elif fmt in VALUE_TYPES:
         total = sum(pc.n for pc in acc.pieces if pc is not None and room(pc))
         into = (
@@ -546,21 +569,21 @@ def _decode_all(
         if into is not None and room(pc):
             at += pc.n
             part = (into[0][here:at], into[1][here:at])
+        if spill and fmt in VALUE_TYPES:
+            disk = disk or (DiskArray(), DiskArray(nch))
+            here = len(disk[0])  # (a chunk that fails part way leaves rows no piece refers to)
         try:
-            stamps, vals, last = _decode(buf, pc, fmt, nch, tdiff, last_t, part)
+            stamps, vals, last = _decode(buf, pc, fmt, nch, tdiff, last_t, part, disk)
         except (ValueError, struct.error, IndexError) as exc:
             failed.append((pc.start, str(exc)))
             got.append(None)  # its samples are lost: a break
             continue
         last_t = last
         fit += 1
-        first = float(stamps[0]) if len(stamps) else math.nan
         kept: tuple[Any, Any] = (stamps, vals)
-        if disk is not None:  # (a chunk's samples: a few thousand at most in memory)
-            here = len(disk[0])
-            disk[0].append(stamps)
-            disk[1].append(vals)
-            kept = (disk[0].view(here, here + len(stamps)), disk[1].view(here, here + len(stamps)))
+        if disk is not None:  # on disk: views of what the chunk appended
+            kept = (disk[0].view(here, here + pc.n), disk[1].view(here, here + pc.n))
+        first = float(kept[0][0])
         got.append(_Decoded(pc.start, *kept, pc.offset, here, first, last))
     return got, failed, fit
 
@@ -946,10 +969,21 @@ def _read_mapped(p: Path, mapped: _Mapped, buf: memoryview) -> XdfFile:
     for sid, why in lost.items():
         if sid not in orphans:
             out.problems.append(f"stream {sid}: {why}; it is left out")
-    # a file whose numbers would pass the spill limit in memory has them decoded to disk
-    spill = sum(_numbers_bytes(accs[sid]) for sid in order) > spill_bytes()
+    # where a file's numbers would pass the spill limit in memory, its largest streams are
+    # decoded to disk until the rest fit; a small one stays in memory (two temporary files a
+    # stream: a file of a thousand small streams must not run out of file descriptors)
+    nbytes = {sid: _numbers_bytes(accs[sid]) for sid in order}
+    held, to_disk = sum(nbytes.values()), set()
+    for sid in sorted(order, key=lambda k: -nbytes[k]):
+        if held <= spill_bytes() or nbytes[sid] < SPILL_MIN_STREAM:
+            break
+        to_disk.add(sid)
+        held -= nbytes[sid]
     streams = {
-        sid: (accs[sid], *_read_stream(buf, accs[sid], out.problems, skipped, mapped, spill))
+        sid: (
+            accs[sid],
+            *_read_stream(buf, accs[sid], out.problems, skipped, mapped, sid in to_disk),
+        )
         for sid in order
     }
     _misrouted(streams, out.problems, skipped)

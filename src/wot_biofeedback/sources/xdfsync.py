@@ -31,9 +31,11 @@ The thresholds and the order of the steps are pyxdf's (1.17); the tests check th
 against ``pyxdf.load_xdf`` on real LabRecorder files, clock resets included, to within 10 ns.
 
 The effort is bounded by what a real recording can hold: more than :data:`MAX_RESETS` clock
-resets, or more than :data:`MAX_OFFSETS_PER_S` offsets a second, and the offsets are damaged
-(not used, with a note); time stamps that break more often than :data:`MAX_BREAK_SHARE` of the
-samples are not a regular stream's (not dejittered, with a note).
+resets and the offsets are damaged (not used, with a note); a stretch of more than
+:data:`MAX_FIT_OFFSETS` offsets is fitted through every k-th of them (a day of LabRecorder's
+offsets is 17,280); time stamps that break more often than :data:`MAX_BREAK_SHARE` of the
+samples, or into more than :data:`MAX_STRETCHES` stretches, are not a regular stream's (not
+dejittered, with a note).
 """
 
 from __future__ import annotations
@@ -51,12 +53,14 @@ from .xdf import XdfStream
 EPS = float(np.finfo(float).eps)
 MAX_RESETS = 100
 """More clock resets than this in one stream: its clock offsets are damaged, not used."""
-MAX_OFFSETS_PER_S = 10.0
-"""More clock offsets than this per second of the stream (plus 1000): damaged, not used
-(LabRecorder measures one every 5 s; each costs the robust fit 1000 iterations)."""
+MAX_FIT_OFFSETS = 100_000
+"""The robust fit of a stretch of clock offsets uses at most this many of them, evenly spread
+(LabRecorder measures one every 5 s: 5.8 days; each costs the fit 1000 iterations)."""
 MAX_BREAK_SHARE = 0.25
 """More jitter breaks than this share of the samples: the time stamps are not those of a
 regular stream (nothing to dejitter; a stretch of one or two samples is its own line anyway)."""
+MAX_STRETCHES = 1_000_000
+"""... nor more than this many stretches (each costs the fit about 100 bytes)."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +171,9 @@ def clock_lines(
         if a == b:
             out.append((float(values[a]), 0.0))
             continue
+        k = max(1, -(-(b + 1 - a) // MAX_FIT_OFFSETS))  # (every k-th, where they are many)
         try:
-            c = huber_line(times[a : b + 1] / w, values[a : b + 1] / w)
+            c = huber_line(times[a : b + 1 : k] / w, values[a : b + 1 : k] / w)
             out.append((float(c[0]) * w, float(c[1])))
         except np.linalg.LinAlgError:
             notes.append(f"{label}: clock offsets {a}-{b} cannot be fitted: not used")
@@ -192,14 +197,6 @@ def apply_clock_offsets(ts: Any, st: XdfStream, opt: SyncOptions, notes: list[st
     """Move each time stamp of ``ts`` (in place) by its stretch's offset line."""
     times, values = np.asarray(st.clock_times), np.asarray(st.clock_values)
     if len(ts) == 0 or len(times) == 0:
-        return
-    lo, hi, _ = spill.finite_range(ts)
-    span = hi - lo if hi >= lo else 0.0
-    if len(times) > MAX_OFFSETS_PER_S * span + 1000:
-        notes.append(
-            f"stream {st.name!r}: {len(times)} clock offsets for {span:.4g} s of samples: "
-            "damaged, not used (its time stamps are left on the sender's clock)"
-        )
         return
     ranges = clock_ranges(times, values, opt)
     if len(ranges) > MAX_RESETS + 1:
@@ -232,7 +229,8 @@ def apply_clock_offsets(ts: Any, st: XdfStream, opt: SyncOptions, notes: list[st
             lo, hi = max(a, k), min(b, k + len(block))
             if lo < hi:
                 part = block[lo - k : hi - k]
-                part += c0 + c1 * part
+                with np.errstate(invalid="ignore"):  # (an infinite stamp: NaN, as pyxdf's)
+                    part += c0 + c1 * part
                 touched = True
             j += 1
         if touched:
@@ -267,12 +265,13 @@ def jitter_breaks(ts: Any, limit: float, most: int | None = None) -> np.ndarray 
 def dejitter(ts: Any, fs: float, opt: SyncOptions) -> bool:
     """Replace the time stamps of each unbroken stretch of ``ts`` (in place) by the
     least-squares line through its finite ones against the sample index; False (and nothing
-    changed) where the stretches are too many (:data:`MAX_BREAK_SHARE`)."""
+    changed) where the stretches are too many (:data:`MAX_BREAK_SHARE`,
+    :data:`MAX_STRETCHES`)."""
     n = len(ts)
     if n == 0:
         return True
     limit = max(opt.jitter_break_threshold_seconds, opt.jitter_break_threshold_samples / fs)
-    brk = jitter_breaks(ts, limit, int(MAX_BREAK_SHARE * n) + 10)
+    brk = jitter_breaks(ts, limit, min(int(MAX_BREAK_SHARE * n) + 10, MAX_STRETCHES))
     if brk is None:
         return False
     starts = np.concatenate(([0], brk + 1)).astype(np.int64)
@@ -340,7 +339,7 @@ def synchronize(st: XdfStream, ts: Any, opt: SyncOptions, notes: list[str]) -> i
     if regular and not can_drop_samples(st) and not dejitter(ts, st.nominal_srate, opt):
         notes.append(
             f"stream {st.name!r}: its time stamps break more often than every "
-            f"{1 / MAX_BREAK_SHARE:g} samples: not those of a {st.nominal_srate:g}-Hz stream, "
-            "left as they are"
+            f"{1 / MAX_BREAK_SHARE:g} samples (or {MAX_STRETCHES:,} times): not those of a "
+            f"{st.nominal_srate:g}-Hz stream, left as they are"
         )
     return keep
