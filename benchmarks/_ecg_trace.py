@@ -77,10 +77,28 @@ def _build() -> tuple[Any, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return ns["_ecg_detect"], cands, drops
 
 
-def trace(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def detector(fs: float, overrides: dict[str, float] | None = None) -> ecg.EcgPeakDetector:
+    """An ``EcgPeakDetector`` with some parameters replaced, to measure a candidate change
+    without editing ``src/``: ``{"THR_FRAC": 0.2, "TWAVE_N": 0.25}`` (names of the ``_P_``
+    slots without the prefix; ``*_N`` values in seconds)."""
+    det = ecg.EcgPeakDetector(fs)
+    for name, value in (overrides or {}).items():
+        slot = getattr(ecg, f"_P_{name}")
+        det._prm[slot] = round(value * fs) if name.endswith("_N") else value
+    return det
+
+
+def peaks(signal: np.ndarray, fs: float, overrides: dict[str, float] | None = None) -> np.ndarray:
+    """``ecg_peaks`` with some parameters replaced (see :func:`detector`)."""
+    return detector(fs, overrides).update(signal)
+
+
+def trace(
+    signal: np.ndarray, fs: float, overrides: dict[str, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Beats as ``ecg_peaks`` finds them, the candidate log and the drop log (arrays)."""
     kernel, cands, drops = _build()
-    det = ecg.EcgPeakDetector(fs)
+    det = detector(fs, overrides)
     x = np.ascontiguousarray(signal, dtype=float)
     cap = x.size // max(1, int(det._prm[ecg._P_REFRACT_N])) + 2
     peaks = np.empty(cap, dtype=np.int64)

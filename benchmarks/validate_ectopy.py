@@ -30,7 +30,9 @@ each missed beat is given the first cause that applies:
 MIT-BIH record 105 (``$WOT_DATA_DIR/mitdb``, default ``../shared/data`` from the project root;
 MLII, 360 Hz) is scored the same way, beats = the annotation symbols of beats (N, L, R, e, j,
 A, a, J, S, V, E, F, /, f, Q). NeuroKit2's ``nk.ecg_peaks`` (default method, whole record,
-non-causal) is shown as a reference column (Se, PPV) unless ``--no-nk``. Beats and detections
+non-causal) is shown as a reference column (Se, PPV) unless ``--no-nk``. ``--set NAME=VALUE``
+replaces a parameter of the detector for a what-if run (``src/`` unchanged), e.g.
+``--set THR_FRAC=0.2``. Beats and detections
 in the last ``ECG_DELAY_S`` of a record are not scored (a causal detector still holds them).
 """
 
@@ -48,10 +50,10 @@ from typing import Any
 import numpy as np
 from wot_simulators.ectopy import simulate_ectopy
 
-from wot_biofeedback.dsp.ecg import ECG_DELAY_S, ecg_peaks
+from wot_biofeedback.dsp.ecg import ECG_DELAY_S
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ecg_trace import CAND_COLS, trace
+from _ecg_trace import CAND_COLS, peaks, trace
 
 ROOT = Path(__file__).resolve().parents[1]
 TOL_S = 0.150
@@ -86,6 +88,7 @@ BLOCKS: tuple[tuple[str, dict[str, Any]], ...] = (
     ),
 )
 _C = {name: i for i, name in enumerate(CAND_COLS)}
+OVERRIDES: dict[str, float] = {}  # --set: detector parameters replaced for a what-if run
 
 
 def match(truth: np.ndarray, found: np.ndarray, tol: int) -> np.ndarray:
@@ -201,7 +204,7 @@ class Tally:
         truth, kinds = self.truth, self.kinds
         if self.missed.size == 0:
             return
-        _, cands, drops = trace(signal, fs)
+        _, cands, drops = trace(signal, fs, OVERRIDES)
         for i in self.missed:
             c, ratio = cause(signal, int(truth[i]), cands, drops, fs, round(TOL_S * fs))
             key = f"{c} [{kinds[i]}]"
@@ -254,7 +257,7 @@ def mitdb_105(nk: bool) -> Tally | None:
     truth = np.asarray(ann.sample)[keep]
     kinds = np.where(np.isin(sym[keep], ["V", "E"]), "V", np.where(sym[keep] == "F", "F", "N"))
     t = Tally()
-    t.add(truth, kinds, ecg_peaks(x, fs), fs, x.size)
+    t.add(truth, kinds, peaks(x, fs, OVERRIDES), fs, x.size)
     t.diagnose(x, fs)
     if nk:
         t.add_nk(nk_peaks(x, fs), fs)
@@ -270,8 +273,20 @@ def main() -> None:
     ap.add_argument("--wander", type=float, default=0.0)
     ap.add_argument("--no-nk", action="store_true")
     ap.add_argument("--blocks", type=int, default=len(BLOCKS), help="run the first N blocks")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="what-if: replace a detector parameter (THR_FRAC=0.2, TWAVE_N=0.25 s, SUP_FAR=3)",
+    )
     args = ap.parse_args()
     nk = not args.no_nk
+    for item in args.set:
+        name, value = item.split("=")
+        OVERRIDES[name.upper()] = float(value)
+    if OVERRIDES:
+        print(f"what-if, detector parameters replaced: {OVERRIDES}")
     t0 = time.perf_counter()
     head = f"{'case':18s} {'beats':>6s} {'Se':6s} {'PPV':6s} {'F1':6s} "
     head += f"{'Se N':6s} {'Se V':6s} {'Se F':6s}"
@@ -294,7 +309,7 @@ def main() -> None:
                 r = simulate_ectopy(
                     pattern, rate=rate, duration_s=args.duration, fs=args.fs, seed=seed, **kw
                 )
-                found = ecg_peaks(r.signal, r.fs)
+                found = peaks(r.signal, r.fs, OVERRIDES)
                 every.add(r.beats, r.kinds, found, r.fs, r.signal.size)
                 t.add(r.beats, r.kinds, found, r.fs, r.signal.size)
                 t.diagnose(r.signal, r.fs)
