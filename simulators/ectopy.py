@@ -21,7 +21,9 @@ Timing
     sinus beats from the first PVC until 0.55 RR after the last one are blocked (the ventricles
     are refractory), so an isolated PVC is followed by a full compensatory pause: the beats
     around it are exactly 2 RR apart. An *interpolated* PVC (``c`` 0.4-0.5) blocks nothing; the
-    next sinus beat comes 40-80 ms late (concealed conduction prolongs its PR interval).
+    next sinus beat comes 40-80 ms late (concealed conduction prolongs its PR interval). No PVC
+    comes less than 0.3 s after the beat before it; where an interpolated PVC would (fast sinus
+    rates, above about 80/min), an ordinary PVC with a compensatory pause is made instead.
 
 Patterns (``pattern``; ``rate`` is the share of ectopic events where it applies)
     ``sinus`` no ectopy; ``isolated`` a PVC after each sinus beat with probability
@@ -61,6 +63,7 @@ _BLOCK_RR = 0.55  # sinus beats up to this many RR after a PVC are blocked (refr
 _COUPLING = (0.5, 0.7)
 _INTERP_COUPLING = (0.4, 0.5)
 _PR_DELAY = (0.04, 0.08)  # s, late sinus beat after an interpolated PVC
+_MIN_COUPLING = 0.3  # s, no PVC earlier after a beat (the ventricles are still refractory)
 
 
 class EctopyRecord(NamedTuple):
@@ -255,10 +258,16 @@ def simulate_ectopy(
             kinds.append("N")
             waves.append(_sinus_waves(r_amp, rr))
         delay = 0.0
+        t0 = times[-1]  # couplings count from the beat as it happened
+        if event == "I":
+            ci = rng.uniform(*_INTERP_COUPLING) * rr
+            pr = rng.uniform(*_PR_DELAY)
+            if ci < _MIN_COUPLING or grid[m + 1] + pr - (t0 + ci) < _MIN_COUPLING:
+                event, count = "V", 1  # too fast to interpolate: an ordinary PVC
         if event == "V":
             f = focus[rng.integers(len(focus))]
-            c = rng.uniform(*coupling)
-            pvc = grid[m] + c * rr * (1.0 + np.arange(count))
+            c = max(rng.uniform(*coupling), _MIN_COUPLING / rr)
+            pvc = t0 + c * rr * (1.0 + np.arange(count))
             for t in pvc:
                 times.append(float(t))
                 kinds.append("V")
@@ -270,10 +279,10 @@ def simulate_ectopy(
             continue
         if event == "I":
             f = focus[rng.integers(len(focus))]
-            times.append(grid[m] + rng.uniform(*_INTERP_COUPLING) * rr)
+            times.append(t0 + ci)
             kinds.append("V")
             waves.append(_pvc_waves(f, r_amp, 0.5 * rr))
-            delay = rng.uniform(*_PR_DELAY)
+            delay = pr
         m += 1
     t_arr = np.asarray(times)
     w_arr = np.zeros((t_arr.size, _K, 3))

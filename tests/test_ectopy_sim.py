@@ -106,3 +106,10 @@ def test_bad_arguments() -> None:
         simulate_ectopy("isolated", rate=1.5)
     with pytest.raises(ValueError):
         simulate_ectopy("isolated", polarity="up")
+
+
+@pytest.mark.parametrize("hr", [70.0, 110.0])
+def test_no_pvc_within_the_refractory_period(hr: float) -> None:
+    rec = simulate_ectopy("mixed", rate=0.4, duration_s=60.0, seed=10, hr_bpm=hr)
+    gaps = np.diff(rec.beats) / rec.fs
+    assert gaps.min() >= 0.3 - 1.0 / rec.fs
