@@ -26,6 +26,7 @@ from wot_simulators import (
 )
 
 from wot_biofeedback.config import EngineConfig
+from wot_biofeedback.dsp import warm_up
 from wot_biofeedback.engine import Engine, Snapshot, StreamStatus
 from wot_biofeedback.sources.lsl import LslSource, resolve
 from wot_biofeedback.ui import ClientWindow, MainWindow, pacer_state, run_window
@@ -51,7 +52,10 @@ def session() -> SimulatedSession:
 def live(session, source_id):
     """A simulator publishing over LSL and an engine reading it (30 s calibration)."""
     # playback starts once every outlet has a consumer, so the engine does not begin with a
-    # backlog that would race through the calibration between two redraws
+    # backlog that would race through the calibration between two redraws; the kernels are
+    # compiled first (a fresh clone's cold numba cache under a loaded machine took longer
+    # than the calibration lasts, and the engine then caught up in a burst)
+    warm_up()
     pub = SimulatorPublisher(
         session, source_id=source_id, name_prefix=source_id, speed=SPEED, wait_for_consumers=10.0
     )
