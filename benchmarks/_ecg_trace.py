@@ -99,25 +99,12 @@ def trace(
     """Beats as ``ecg_peaks`` finds them, the candidate log and the drop log (arrays)."""
     kernel, cands, drops = _build()
     det = detector(fs, overrides)
-    x = np.ascontiguousarray(signal, dtype=float)
-    cap = x.size // max(1, int(det._prm[ecg._P_REFRACT_N])) + 2
-    peaks = np.empty(cap, dtype=np.int64)
-    conf = np.empty(cap, dtype=np.int64)
-    valid = np.empty(x.size)
-    k = kernel(
-        x,
-        det._sos,
-        det._zi,
-        det._zi_unit,
-        det._fst,
-        det._ist,
-        det._prm,
-        det._raw_ring,
-        det._sq_ring,
-        peaks,
-        conf,
-        valid,
-    )
+    # the detector's own update, with the traced kernel in place of the compiled one
+    compiled, ecg._ecg_detect = ecg._ecg_detect, kernel
+    try:
+        beats = det.update(np.asarray(signal, dtype=float))
+    finally:
+        ecg._ecg_detect = compiled
     c = np.asarray(cands, dtype=float).reshape(-1, len(CAND_COLS))
     d = np.asarray(drops, dtype=float).reshape(-1, 4)
-    return peaks[:k], c, d
+    return beats, c, d
