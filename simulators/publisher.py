@@ -139,6 +139,10 @@ class SimulatorPublisher(PublisherThread):
         markers are always published.
     acc_fs : float
         Sampling rate of the ``acc`` stream, Hz.
+    until_s : float, optional
+        Play only the session's first ``until_s`` seconds of data, then finish as at the end
+        of the session (not with ``loop``). A consumer that stops at a session time then gets
+        no more than that, however late it looks.
 
     Notes
     -----
@@ -164,6 +168,7 @@ class SimulatorPublisher(PublisherThread):
         streams: tuple[str, ...] = MODALITIES,
         acc_fs: float = 50.0,
         subject: str | None = None,
+        until_s: float | None = None,
     ) -> None:
         bad = [m for m in streams if m not in STREAMS]
         if bad or not streams:
@@ -172,6 +177,9 @@ class SimulatorPublisher(PublisherThread):
             raise ValueError(f"speed {speed!r} must be > 0")
         if not (math.isfinite(chunk_s) and chunk_s > 0):
             raise ValueError(f"chunk_s {chunk_s!r} must be > 0 s")
+        if until_s is not None and (loop or not (math.isfinite(until_s) and until_s > 0)):
+            raise ValueError(f"until_s {until_s!r} must be > 0 s, and without loop")
+        self.until_s = None if until_s is None else float(until_s)
         self.session = session
         self.subject = subject
         self.source_id = source_id
@@ -224,6 +232,11 @@ class SimulatorPublisher(PublisherThread):
         dur = self.session.duration_s
         sent = dict.fromkeys(self.streams, 0)  # samples pushed, over all loops
         n_per_loop = {m: self._data[m].shape[0] for m in self.streams}
+        if self.until_s is not None and self.until_s < dur:  # the first until_s s only
+            dur = self.until_s
+            n_per_loop = {
+                m: min(n, math.floor(dur * self._fs[m] + 1e-9) + 1) for m, n in n_per_loop.items()
+            }
         markers_sent = 0  # over all loops
         start = self.t0_lsl
         tick = 0

@@ -481,6 +481,37 @@ def test_truth_markers_and_exact_sample_counts(source_id: str) -> None:
 
 
 @pytest.mark.lsl
+def test_until_plays_only_the_first_seconds(source_id: str) -> None:
+    """``until_s`` ends the data there: exactly the samples up to it, no later truth marker,
+    and the publisher finishes as at the end of a session."""
+    sc = Scenario(
+        "short",
+        "",
+        (Segment("baseline", "within", 0.0, 2.0), Segment("shutdown", "hypo", 0.8, 2.0)),
+    )
+    sess = simulate_session(sc, SimConfig(seed=3))
+    pub = SimulatorPublisher(
+        sess, source_id=source_id, speed=4.0, wait_for_consumers=5.0, until_s=1.5
+    )
+    with pub:
+        inlets = {m: _inlet(source_id, m) for m in ("ecg", "eda", "resp", "truth")}
+        got = _drain(inlets, pub, 10.0)
+        assert pub.finished and pub.position_s == pytest.approx(1.5)
+        for inlet in inlets.values():
+            inlet.close_stream()
+    for m in ("ecg", "eda", "resp"):
+        fs = sess.fs(m)
+        data, ts = got[m]
+        assert ts.size == int(1.5 * fs) + 1, m  # samples 0 .. 1.5 s, both ends in
+        np.testing.assert_allclose(data[:, 0], sess.signal(m)[: ts.size].astype(np.float32))
+    assert [json.loads(x)["zone"] for x in got["truth"][0][:, 0]] == ["within"]
+    with pytest.raises(ValueError, match="until_s"):
+        SimulatorPublisher(sess, source_id=source_id, loop=True, until_s=1.0)
+    with pytest.raises(ValueError, match="until_s"):
+        SimulatorPublisher(sess, source_id=source_id, until_s=0.0)
+
+
+@pytest.mark.lsl
 def test_loop_continues_timestamps(source_id: str) -> None:
     sess = simulate_session(load_scenario("calm"), SimConfig(seed=1), 2.0)
     pub = SimulatorPublisher(

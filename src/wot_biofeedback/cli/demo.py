@@ -87,13 +87,17 @@ def run(args: argparse.Namespace) -> int:
         record_path(args, "demo")
     people = _people(args.subjects, scen)
     sid = f"wot-demo-{uuid.uuid4().hex[:8]}"
+    # the simulator plays --duration and 2 s more, no further: the view ends within those 2 s
+    # of session however late its once-a-second look comes on a busy machine (at --speed 20 a
+    # late look would otherwise be 20 s of session)
+    until_s = None if args.duration is None else args.duration + 2.0
     pubs, sims = [], {}
     for i, (who, person_scen) in enumerate(people.items()):
         sims[who] = simulate_session(person_scen, SimConfig(seed=args.seed + i))
         tag = sid if len(people) == 1 else f"{sid}-{who}"
         # the session's clock starts once the engine's inlets are connected: nothing is missed
         pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
-                                       speed=args.speed, subject=who,
+                                       speed=args.speed, subject=who, until_s=until_s,
                                        wait_for_consumers=30.0))  # fmt: skip
     sess = next(iter(sims.values()))
     # the signal processing is made ready before the simulator's clock starts, so the engine
@@ -135,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
                 seen.update(t=snap.session_s, wall=time.monotonic())
             if not all(p.finished for p in pubs):
                 return False
-            return snap.session_s >= sess.duration_s - 1.0 or time.monotonic() - seen["wall"] > 2.0
+            end_s = min(sess.duration_s, until_s if until_s is not None else math.inf)
+            return snap.session_s >= end_s - 1.0 or time.monotonic() - seen["wall"] > 2.0
 
         over = "the simulated session is over"
         code, _summary = run_engine(live, args, truth, title, finished, over)
