@@ -1,10 +1,11 @@
-"""R-peak detection under frequent ventricular ectopy: synthetic stress set and MIT-BIH 105.
+"""R-peak detection under frequent ventricular ectopy: synthetic stress set and MIT-BIH records.
 
 Run on demand (prints tables)::
 
     .venv/bin/python benchmarks/validate_ectopy.py [--seeds 2] [--fs 360] [--duration 300]
                                                     [--no-nk] [--blocks N]
                                                     [--noise 0.01] [--wander 0.0]
+                                                    [--mitdb DIR] [--mitdb-only]
 
 Synthetic records come from :func:`wot_simulators.ectopy.simulate_ectopy` (exact truth), for
 each pattern x rate x seed. ``ecg_peaks`` (causal) is scored against the truth with a 150 ms
@@ -27,8 +28,9 @@ each missed beat is given the first cause that applies:
 * ``noise bar``: ``a`` under the running-median bar;
 * ``misplaced``: accepted but its R-peak lies more than 150 ms off (polarity / search window).
 
-MIT-BIH record 105 (``$WOT_DATA_DIR/mitdb``, default ``../shared/data`` from the project root;
-MLII, 360 Hz) is scored the same way, beats = the annotation symbols of beats (N, L, R, e, j,
+Every MIT-BIH record in ``$WOT_DATA_DIR/mitdb`` (default ``../shared/data`` from the project
+root; 100 and 105 there) and in each ``--mitdb DIR`` (``NNN.hea``, ``.dat``, ``.atr``; MLII,
+360 Hz) is scored the same way, beats = the annotation symbols of beats (N, L, R, e, j,
 A, a, J, S, V, E, F, /, f, Q). NeuroKit2's ``nk.ecg_peaks`` (default method, whole record,
 non-causal) is shown as a reference column (Se, PPV) unless ``--no-nk``. ``--set NAME=VALUE``
 replaces a parameter of the detector for a what-if run (``src/`` unchanged), e.g.
@@ -220,6 +222,17 @@ class Tally:
         self.nk_fp += found.size - int((m >= 0).sum())
         self.nk_n += truth.size
 
+    def merge(self, other: Tally) -> None:
+        """Add another tally's counts (not its causes)."""
+        self.tp += other.tp
+        self.fp += other.fp
+        self.n.update(other.n)
+        self.hit.update(other.hit)
+        self.miss_ctx.update(other.miss_ctx)
+        self.nk_tp += other.nk_tp
+        self.nk_fp += other.nk_fp
+        self.nk_n += other.nk_n
+
     def row(self, name: str, nk: bool) -> str:
         total = sum(self.n.values())
         se = self.tp / total if total else float("nan")
@@ -241,11 +254,22 @@ class Tally:
         return out + f"  {ctx}"
 
 
-def mitdb_105(nk: bool) -> Tally | None:
-    base = Path(os.environ.get("WOT_DATA_DIR", ROOT.parent / "shared" / "data")) / "mitdb" / "105"
-    if not base.with_suffix(".hea").exists():
-        print(f"skipped: {base}.hea not found (set WOT_DATA_DIR)")
-        return None
+def mitdb_records(extra: list[str]) -> list[Path]:
+    """MIT-BIH records (``NNN.hea`` with ``NNN.atr``) in ``$WOT_DATA_DIR/mitdb`` and ``extra``."""
+    dirs = [Path(os.environ.get("WOT_DATA_DIR", ROOT.parent / "shared" / "data")) / "mitdb"]
+    dirs += [Path(d) for d in extra]
+    found: dict[str, Path] = {}
+    for d in dirs:
+        if not d.is_dir():
+            print(f"skipped: {d} not found (set WOT_DATA_DIR, or check --mitdb)")
+            continue
+        for hea in sorted(d.glob("*.hea")):
+            if hea.with_suffix(".atr").exists():
+                found.setdefault(hea.stem, hea.with_suffix(""))
+    return [found[k] for k in sorted(found)]
+
+
+def mitdb_record(base: Path, nk: bool) -> Tally:
     import wfdb
 
     rec = wfdb.rdrecord(str(base))
@@ -274,6 +298,14 @@ def main() -> None:
     ap.add_argument("--no-nk", action="store_true")
     ap.add_argument("--blocks", type=int, default=len(BLOCKS), help="run the first N blocks")
     ap.add_argument(
+        "--mitdb",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also score the MIT-BIH records (NNN.hea/.dat/.atr) in DIR",
+    )
+    ap.add_argument("--mitdb-only", action="store_true", help="skip the synthetic set")
+    ap.add_argument(
         "--set",
         action="append",
         default=[],
@@ -298,7 +330,7 @@ def main() -> None:
     )
     every = Tally()
     all_causes: dict[str, Tally] = {}
-    blocks = BLOCKS[: args.blocks]
+    blocks = () if args.mitdb_only else BLOCKS[: args.blocks]
     for title, settings in blocks:
         print(f"\n{title}")
         print(head + "  misses by context")
@@ -317,21 +349,28 @@ def main() -> None:
                     t.add_nk(nk_peaks(r.signal, r.fs), r.fs)
             all_causes[f"{title.split(':')[0]} {pattern} {rate:g}"] = t
             print(t.row(f"{pattern} {rate:g}", nk))
-    print()
-    print(every.row("all synthetic", False))
-    mit = mitdb_105(nk)
-    if mit is not None:
-        print("\nMIT-BIH 105 (MLII, 360 Hz; V = V/E annotations)")
+    if blocks:
+        print()
+        print(every.row("all synthetic", False))
+    records = mitdb_records(args.mitdb)
+    if records:
+        print("\nMIT-BIH Arrhythmia Database (MLII, 360 Hz; V = V/E annotations)")
         print(head + "  misses by context")
-        print(mit.row("mitdb 105", nk))
-        all_causes["mitdb 105"] = mit
+        mit_all = Tally()
+        for base in records:
+            mit = mitdb_record(base, nk)
+            print(mit.row(f"mitdb {base.stem}", nk))
+            all_causes[f"mitdb {base.stem}"] = mit
+            mit_all.merge(mit)
+        if len(records) > 1:
+            print(mit_all.row("all MIT-BIH", nk))
     print("\ncauses of missed beats [kind]: count, median a/SPK of the beat's candidate")
     total = Counter[str]()
     ratios: dict[str, list[float]] = {}
     for name, t in all_causes.items():
         if t.causes:
             print(f"  {name:26s} " + ", ".join(f"{k} {v}" for k, v in t.causes.most_common()))
-        if name != "mitdb 105":
+        if not name.startswith("mitdb "):
             total.update(t.causes)
             for key, vals in t.ratios.items():
                 ratios.setdefault(key, []).extend(vals)
