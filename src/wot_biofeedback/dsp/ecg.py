@@ -437,20 +437,31 @@ def _ecg_detect(
             ist[_N] = n + 1
             continue
         r, is_pos = _raw_peak(raw_ring, lo, n, fst[_POLARITY])
-        width = float(n - _half_left(sq_ring, e2, a2, n, ci, lo - ma_n, ist[_START_N], ma_n))
         since = r - prev_r if has_prev else 1 << 40
         # thresholds
         k_floor = prm[_P_K_FLOOR]
         learn_max = math.sqrt(fst[_LEARN_MAX2])
         ectopic = False
+        width = 0.0  # measured only for a candidate that can pass some threshold
         if since_start < learn_n:
             thr = prm[_P_LEARN_FRAC] * learn_max
+            if a > thr:
+                width = float(
+                    n - _half_left(sq_ring, e2, a2, n, ci, lo - ma_n, ist[_START_N], ma_n)
+                )
         else:
             spk = fst[_SPK] if ist[_N_BEATS] > 0 else learn_max
             silent = n - max(prev_r, ist[_START_N] + learn_n) - decay_start_n
             if silent > 0:
                 spk *= prm[_P_SPK_DECAY] ** silent
             frac = prm[_P_THR_FRAC]
+            lowest = fst[_NPK] + min(frac, prm[_P_THR_FRAC_ECT]) * (spk - fst[_NPK])
+            if lowest > 0.0:
+                lowest *= min(1.0, prm[_P_RR_FAC])
+            if a > lowest:
+                width = float(
+                    n - _half_left(sq_ring, e2, a2, n, ci, lo - ma_n, ist[_START_N], ma_n)
+                )
             if ist[_N_BEATS] >= prm[_P_ECT_AFTER] and since > max(twave_n, 0.4 * fst[_RR]):
                 pol = fst[_POLARITY]
                 opposite = (pol > 0.5 and not is_pos) or (pol < -0.5 and is_pos)
