@@ -47,7 +47,11 @@ the inspiration peak. The reported *positions* are those of step 4, not of the r
 Validation (``benchmarks/validate_resp.py``): breathing rate in 60-s windows within a median
 0.2-0.5 breaths/min of NeuroKit2's ``rsp_process`` on its example recordings and on PhysioNet
 drivedb drive05; breath onsets vs the simulator's truth F1 >= 0.95 within ±1 s with sensor noise
-and 15 % injected artifacts.
+and 15 % injected artifacts. Against breaths marked by hand (``benchmarks/validate_breaths.py``,
+BIDMC, 53 ICU records of thoracic impedance at 125 Hz, two annotators who marked inspiration
+peaks): peaks F1 0.968 / 0.980 against annotator 1 / 2 (per-record median 0.996), where
+annotator 2 scores 0.978 against annotator 1; rate from onsets a median 0.12 breaths/min from
+annotator 1's in 60-s windows; the same at 25-2048 Hz.
 
 References
 ----------
