@@ -1,0 +1,121 @@
+"""SCR specificity in coloured noise: how many responses are found where there are none?
+
+Run on demand (prints a table, asserts nothing)::
+
+    .venv/bin/python benchmarks/validate_scr_noise.py [--fs 100] [--minutes 10] [--seeds 3]
+                                                       [--no-nk]
+
+Each record is a 5 µS level with band-limited Gaussian noise added (zero-phase 2nd-order
+Butterworth band-pass of white noise, scaled to an RMS of 0.005-0.04 µS: slow 0.05-0.5 Hz
+wiggles, as thermoregulation, breathing and small movements give, and fast 0.5-1 Hz ones) and,
+in a second run, with a 0.3 µS response (rise 1.5 s, recovery time constant 4 s) every 30 s.
+Reported: false SCRs per minute on noise alone; with the responses, how many of them were found
+(an onset from 0.5 s before to 3 s after the true one) and the false SCRs per minute besides.
+For scale: spontaneous SCRs at rest run at 1-3 per minute (Dawson et al. 2007), so a false rate
+of that order in the noise doubles what an event-related window sees by chance.
+
+NeuroKit2's ``eda_process`` (default: onsets of SCR peaks above 10 % of the largest) runs on
+the same records unless ``--no-nk``.
+
+This measures issue 22's second part (SCR specificity) before any change to the detector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from wot_biofeedback.dsp.eda import eda_scr
+
+BANDS = ((0.05, 0.5), (0.5, 1.0))
+LEVELS = (0.0, 0.005, 0.01, 0.02, 0.04)
+EVERY_S = 30.0
+AMP_US = 0.3
+
+
+def noise(n: int, fs: float, band: tuple[float, float], rms: float, seed: int) -> np.ndarray:
+    if rms == 0.0:
+        return np.zeros(n)
+    sos = butter(2, band, "bandpass", fs=fs, output="sos")
+    w = sosfiltfilt(sos, np.random.default_rng(seed).normal(size=n))
+    return np.asarray(w * (rms / w.std()))
+
+
+def responses(t: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """A 0.3 µS response at each onset: (1 - exp(-t/0.5 s)) exp(-t/4 s), scaled to its peak."""
+    y = np.zeros(t.size)
+    for t0 in onsets:
+        m = t >= t0
+        tt = t[m] - t0
+        r = (1.0 - np.exp(-tt / 0.5)) * np.exp(-tt / 4.0)
+        y[m] += AMP_US * r / r.max()
+    return y
+
+
+def onsets_ours(x: np.ndarray, fs: float) -> np.ndarray:
+    return np.asarray(eda_scr(x, fs)["onset"]) / fs
+
+
+def onsets_nk(x: np.ndarray, fs: float) -> np.ndarray:
+    import warnings
+
+    import neurokit2 as nk
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, info = nk.eda_process(x, sampling_rate=round(fs))
+        except ValueError:  # NeuroKit2 0.3.0 raises on a signal without any peak
+            return np.empty(0)
+    on = np.asarray(info["SCR_Onsets"], dtype=float)
+    return on[np.isfinite(on)] / fs
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fs", type=float, default=100.0)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--no-nk", action="store_true")
+    args = ap.parse_args(argv)
+    fs, minutes = args.fs, args.minutes
+    n = round(minutes * 60.0 * fs)
+    t = np.arange(n) / fs
+    onsets = np.arange(20.0, minutes * 60.0 - 20.0, EVERY_S)
+    t_start = time.perf_counter()
+    print(
+        f"SCR specificity: {minutes:g} min at {fs:g} Hz, {args.seeds} seeds; "
+        f"{onsets.size} responses of {AMP_US} µS per record in the second run"
+    )
+    detectors = [("wot", onsets_ours)] + ([] if args.no_nk else [("NeuroKit2", onsets_nk)])
+    print(f"{'detector':10s} {'band Hz':9s} {'RMS µS':>7s} {'false/min, noise only':>22s} "
+          f"{'found':>9s} {'false/min besides':>18s}")  # fmt: skip
+    for name, detect in detectors:
+        for band in BANDS:
+            for rms in LEVELS:
+                false_only, found, false_with = [], 0, []
+                for seed in range(args.seeds):
+                    w = noise(n, fs, band, rms, seed)
+                    false_only.append(detect(5.0 + w, fs).size / minutes)
+                    on = detect(5.0 + w + responses(t, onsets), fs)
+                    hit = np.zeros(on.size, dtype=bool)
+                    for t0 in onsets:
+                        near = np.flatnonzero((on > t0 - 0.5) & (on < t0 + 3.0))
+                        if near.size:
+                            found += 1
+                            hit[near[0]] = True
+                    false_with.append((~hit).sum() / minutes)
+                total = onsets.size * args.seeds
+                print(
+                    f"{name:10s} {f'{band[0]:g}-{band[1]:g}':9s} {rms:7.3f} "
+                    f"{np.mean(false_only):22.2f} {found:4d}/{total:<4d} "
+                    f"{np.mean(false_with):18.2f}"
+                )
+    print(f"\n{time.perf_counter() - t_start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
