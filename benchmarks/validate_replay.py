@@ -126,10 +126,16 @@ def main() -> int:
     for k, v in rows:
         print(f"  {k:30s} {v}")
     what = f"drivedb drive05 ({end_s:.0f} s) replayed at {args.speed:g}x over LSL"
-    emit(REPLAY, what, "frames with the same zone, live engine vs offline, after calibration",
-         f"{100 * same.mean():.2f} %", "wot analyze (run_recording) of the record", "",
-         f"{len(keys) / rate:.0f} s compared; frames missing live {missing}, engine overruns "
-         f"{snap.overruns}, gaps filled {engine.gaps_filled or 'none'}; wall {wall:.1f} s")  # fmt: skip
+    emit(
+        REPLAY,
+        what,
+        "frames with the same zone, live engine vs offline, after calibration",
+        f"{100 * same.mean():.2f} %",
+        "wot analyze (run_recording) of the record",
+        "",
+        f"{len(keys) / rate:.0f} s compared; frames missing live {missing}, overruns "
+        f"{snap.overruns}, gaps filled {engine.gaps_filled or 'none'}; wall {wall:.0f} s",
+    )
 
     print(f"\n2. zone shares per segment (%: {' '.join(ZONES)}), compared frames only")
     print(f"  {'segment':9s} {'start-end s':>13s} {'s':>5s} {'same':>6s}   live{' ' * 25}offline")
