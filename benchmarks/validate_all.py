@@ -1,6 +1,6 @@
 """Every validation in one report: runs the validation scripts, writes ``docs/validation.md``.
 
-Run on demand (about 12 minutes on 2 cores)::
+Run on demand (about 4 minutes on 2 cores)::
 
     .venv/bin/python benchmarks/validate_all.py [--only validate_eda,bench_ecg]
                                                 [--mitdb DIR] [--out docs/validation.md]
@@ -48,13 +48,13 @@ SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "validate_recording",
         ("--trials", "1"),
-        "one kill at speed 1 instead of two (each costs a minute of wall clock)",
+        "one kill at speed 1 instead of two: each costs a minute of wall clock",
     ),
     (
         "validate_replay",
         ("--speed", "40", "--duration", "1200"),
-        "the first 1,200 s of drive05 at 40x, as the test suite; the whole record at 10x "
-        "(the script's default) takes 8.5 min",
+        "the first 1,200 s of drive05 at 40x, as the test suite does; the whole record at "
+        "10x, the default, takes 8.5 min",
     ),
 )
 
