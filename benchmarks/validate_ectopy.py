@@ -56,6 +56,7 @@ from wot_biofeedback.dsp.ecg import ECG_DELAY_S
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ecg_trace import CAND_COLS, peaks, trace
+from _report import CARDIAC, emit
 
 ROOT = Path(__file__).resolve().parents[1]
 TOL_S = 0.150
@@ -233,30 +234,49 @@ class Tally:
         self.nk_fp += other.nk_fp
         self.nk_n += other.nk_n
 
-    def row(self, name: str, nk: bool) -> str:
+    def scores(self) -> tuple[int, float, float, float, float, float]:
+        """(beats, Se, PPV, F1, NeuroKit2 Se, NeuroKit2 PPV)."""
         total = sum(self.n.values())
         se = self.tp / total if total else float("nan")
         ppv = self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
         f1 = 2 * se * ppv / (se + ppv) if se + ppv > 0 else float("nan")
+        nse = self.nk_tp / self.nk_n if self.nk_n else float("nan")
+        npp = self.nk_tp / max(1, self.nk_tp + self.nk_fp)
+        return total, se, ppv, f1, nse, npp
 
-        def se_of(k: str) -> str:
-            return f"{self.hit[k] / self.n[k]:.4f}" if self.n[k] else "  -   "
+    def se_of(self, k: str) -> str:
+        return f"{self.hit[k] / self.n[k]:.4f}" if self.n[k] else "  -   "
 
+    def row(self, name: str, nk: bool) -> str:
+        total, se, ppv, f1, nse, npp = self.scores()
+        se_of = self.se_of
         ctx = " ".join(f"{v}:{k}" for k, v in sorted(self.miss_ctx.items()))
         out = (
             f"{name:18s} {total:6d} {se:.4f} {ppv:.4f} {f1:.4f} "
             f"{se_of('N')} {se_of('V')} {se_of('F')}"
         )
         if nk:
-            nse = self.nk_tp / self.nk_n if self.nk_n else float("nan")
-            npp = self.nk_tp / max(1, self.nk_tp + self.nk_fp)
             out += f"  {nse:.4f} {npp:.4f}"
         return out + f"  {ctx}"
+
+    def emit(self, record: str, nk: bool, truth: str, note: str = "") -> None:
+        """Report row (benchmarks/_report.py): Se / PPV, NeuroKit2's beside it when run."""
+        total, se, ppv, _, nse, npp = self.scores()
+        v = f"Se V {self.se_of('V').strip()}" if self.n["V"] else "no V beats"
+        note = f"{total:,} beats, {v}" + (f"; {note}" if note else "")
+        tool = "NeuroKit2 ecg_peaks (default, whole record)" if nk else truth
+        ref = f"{nse:.4f} / {npp:.4f}" if nk else ""
+        measure = f"Se / PPV vs {truth.split(' (')[0]}, 150 ms"
+        emit(CARDIAC, record, measure, f"{se:.4f} / {ppv:.4f}", tool, ref, note)
+
+
+def records_home() -> Path:
+    return Path(os.environ.get("WOT_DATA_DIR", ROOT.parent / "shared" / "data")) / "mitdb"
 
 
 def mitdb_records(extra: list[str]) -> list[Path]:
     """MIT-BIH records (``NNN.hea`` with ``NNN.atr``) in ``$WOT_DATA_DIR/mitdb`` and ``extra``."""
-    dirs = [Path(os.environ.get("WOT_DATA_DIR", ROOT.parent / "shared" / "data")) / "mitdb"]
+    dirs = [records_home()]
     dirs += [Path(d) for d in extra]
     found: dict[str, Path] = {}
     for d in dirs:
@@ -352,6 +372,16 @@ def main() -> None:
     if blocks:
         print()
         print(every.row("all synthetic", False))
+        syn = Tally()  # the same counts as ``every``, with NeuroKit2's
+        for t in all_causes.values():
+            syn.merge(t)
+        syn.emit(
+            f"synthetic ectopy set, {len(blocks)} blocks x {len(CASES)} patterns",
+            nk,
+            "truth (simulator)",
+            f"{args.seeds} seeds x {args.duration:g} s at {args.fs:g} Hz, "
+            f"noise {args.noise:g} mV, wander {args.wander:g} mV",
+        )
     records = mitdb_records(args.mitdb)
     if records:
         print("\nMIT-BIH Arrhythmia Database (MLII, 360 Hz; V = V/E annotations)")
@@ -360,10 +390,14 @@ def main() -> None:
         for base in records:
             mit = mitdb_record(base, nk)
             print(mit.row(f"mitdb {base.stem}", nk))
+            local = "" if base.parent == records_home() else f"from {base.parent} (--mitdb)"
+            mit.emit(f"mitdb {base.stem}", nk, "annotations (MIT-BIH)", local)
             all_causes[f"mitdb {base.stem}"] = mit
             mit_all.merge(mit)
         if len(records) > 1:
             print(mit_all.row("all MIT-BIH", nk))
+            names = ", ".join(b.stem for b in records)
+            mit_all.emit(f"all {len(records)} MIT-BIH records", nk, "annotations (MIT-BIH)", names)
     print("\ncauses of missed beats [kind]: count, median a/SPK of the beat's candidate")
     total = Counter[str]()
     ratios: dict[str, list[float]] = {}

@@ -43,6 +43,7 @@ import numpy as np
 import scipy.io as sio
 from wot_simulators import SimConfig, load_scenario, simulate_session
 
+from _report import EDA_RESP, emit
 from wot_biofeedback.dsp.ecg import ecg_peaks
 from wot_biofeedback.dsp.eda import eda_scr
 
@@ -103,14 +104,21 @@ def ledalab_70s() -> None:
     print("\n#### Ledalab EDA1_70s: 7 reference impulses (Ledalab CDA)")
     print("| detector | assumed SCL | SCRs | hits (of 7) | extra |")
     print("|---|---|---|---|---|")
+    wot = []
     for level in (2.0, 5.0, 9.6, 15.0, 20.0):
         xs = x / np.median(x) * level
         r = eda_scr(xs, 100.0)
         h, e = rise_hits(LEDALAB_REF, r["onset"] / 100.0, r["peak"] / 100.0)
         print(f"| wot | {level:g} µS | {r['onset'].size} | {h} | {e} |")
+        wot.append((level, h, e))
     on, pk = _nk_scr(x / np.median(x) * 9.6, 100.0)
     h, e = rise_hits(LEDALAB_REF, on, pk)
     print(f"| NeuroKit2 | any (relative threshold) | {on.size} | {h} | {e} |")
+    for level, hw, ew in wot:
+        emit(EDA_RESP, f"Ledalab EDA1_70s, assumed SCL {level:g} µS",
+             "Ledalab CDA impulses hit (of 7) / extra SCRs", f"{hw} / {ew}",
+             "NeuroKit2 eda_process (relative threshold)", f"{h} / {e}",
+             "hit: impulse inside a detected rise ±1 s; raw units, scaled")  # fmt: skip
     r = eda_scr(x / np.median(x) * 9.6, 100.0)
     pairs = ", ".join(
         f"{a / 100:.2f}-{b / 100:.2f} s ({c:.3f} µS)"
@@ -142,6 +150,11 @@ def ledalab_long() -> None:
 
     print(f"| wot | 9.6 µS | {on.size} | {on.size / dur * 60:.1f} | {evr(on)} |")
     print(f"| NeuroKit2 | any | {nko.size} | {nko.size / dur * 60:.1f} | {evr(nko)} |")
+    nk2, rec = "NeuroKit2 eda_process", f"Ledalab EDA1_long ({dur:.0f} s)"
+    emit(EDA_RESP, rec, "SCRs (per min)", f"{on.size} ({on.size / dur * 60:.1f})", nk2,
+         f"{nko.size} ({nko.size / dur * 60:.1f})", "assumed SCL 9.6 µS")  # fmt: skip
+    emit(EDA_RESP, rec, f"markers with an SCR 1-4 s after (of {ev.size})", f"{evr(on)}", nk2,
+         f"{evr(nko)}")  # fmt: skip
     both = sum(bool(np.any(np.abs(nko - o) <= 1.0)) for o in on)
     print(f"\nwot onsets within 1 s of an NK2 onset: {both} of {on.size}")
     agree = sum(
@@ -149,6 +162,8 @@ def ledalab_long() -> None:
         for t in ev
     )
     print(f"markers where both agree on response / no response: {agree} of {ev.size}")
+    emit(EDA_RESP, rec, "our onsets within 1 s of one of NK2's", f"{both} of {on.size}", nk2, "",
+         f"both agree on response / no response at {agree} of {ev.size} markers")  # fmt: skip
 
 
 def simulator(seeds: int) -> None:
@@ -157,6 +172,7 @@ def simulator(seeds: int) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for fs in (32.0, 4.0):
         tot = np.zeros(3)
+        f1s = []
         for seed in range(1, seeds + 1):
             s = simulate_session(
                 load_scenario("full-session"),
@@ -170,11 +186,16 @@ def simulator(seeds: int) -> None:
             tot += (truth.size, found.size, tp)
             p, rc = tp / max(found.size, 1), tp / max(truth.size, 1)
             f1 = 2 * tp / (truth.size + found.size)
+            f1s.append(f"{f1:.3f}")
             print(f"| {fs:g} Hz | {seed} | {truth.size} | {found.size} | {tp} | {p:.3f} | "
                   f"{rc:.3f} | {f1:.3f} |")  # fmt: skip
         n_t, n_f, tp = tot
         print(f"| {fs:g} Hz | pooled | {n_t:.0f} | {n_f:.0f} | {tp:.0f} | {tp / n_f:.3f} | "
               f"{tp / n_t:.3f} | {2 * tp / (n_t + n_f):.3f} |")  # fmt: skip
+        emit(EDA_RESP, f"simulator full-session, EDA {fs:g} Hz", "SCR onset F1, 1 s, pooled",
+             f"{2 * tp / (n_t + n_f):.3f}", "truth (simulator)", "",
+             f"seeds 1-{seeds}: {min(f1s)}-{max(f1s)}; noise 1, 5 % artifacts; "
+             f"precision {tp / n_f:.3f}, recall {tp / n_t:.3f}")  # fmt: skip
 
 
 def drive_stress() -> None:
@@ -203,20 +224,28 @@ def drive_stress() -> None:
         r = eda_scr(x, fs)
         on = r["onset"] / fs
         nko, _ = _nk_scr(x, fs)
+        per_min = {}
         for label, o in (("wot", on), ("NeuroKit2", nko)):
             cells = []
             for s in segs:
                 a, b = float(s["start_s"]), float(s["end_s"])
                 cells.append(f"{np.sum((o >= a) & (o < b)) / (b - a) * 60:.1f}")
             print(f"| {name} | {label} | " + " | ".join(cells) + " |")
+            per_min[label] = cells
         scl = []
         for s in segs:
             a, b = float(s["start_s"]), float(s["end_s"])
             scl.append(f"{np.nanmedian(r['tonic'][int(a * fs) : int(b * fs)]):.2f}")
         print(f"| {name} | wot SCL (median) | " + " | ".join(scl) + " |")
+        for k, s in enumerate(segs):
+            emit(EDA_RESP, f"drivedb drive05 {name}, {s['segment']} ({s['stress_level']})",
+                 "SCRs per min", per_min["wot"][k], "NeuroKit2 eda_process",
+                 per_min["NeuroKit2"][k], f"median SCL {scl[k]} (read as µS)")  # fmt: skip
         flagged = {FLAG_NAMES[k]: float(np.sum(r["flags"] == k)) / fs for k in range(1, 5)}
         probs = ", ".join(f"{k} {v:.1f} s" for k, v in flagged.items())
         notes.append(f"{name}: flagged {probs} of {x.size / fs:.0f} s")
+        emit(EDA_RESP, f"drivedb drive05 {name}", "signal problems flagged", probs, "none", "",
+             f"of {x.size / fs:.0f} s")  # fmt: skip
     print("\n" + "\n".join(notes))
 
 
@@ -251,8 +280,14 @@ def event_related() -> None:
             hrec, amp, rise = r["half_recovery_s"][i], r["amplitude_us"][i], r["rise_s"][i]
             print(f"| {kind} | {t:.2f} | yes | {on[i] - t:.2f} | {amp:.3f} | {rise:.2f} | "
                   f"{hrec:.2f} | {hb:.1f} | {ha:.1f} | {ha - hb:+.1f} |")  # fmt: skip
+            scr = f"latency {on[i] - t:.2f} s, {amp:.3f} µS, rise {rise:.2f} s, "
+            scr += f"half recovery {hrec:.2f} s"
         else:
             print(f"| {kind} | {t:.2f} | no | | | | | {hb:.1f} | {ha:.1f} | {ha - hb:+.1f} |")
+            scr = "none"
+        emit(EDA_RESP, f"bio_eventrelated_100hz, {kind} image at {t:.2f} s",
+             "SCR 1-4 s after; ΔHR (0-6 s after vs 2 s before)",
+             f"{scr}; ΔHR {ha - hb:+.1f} bpm", "none (stimulus times only)", "")  # fmt: skip
     print(f"\nall SCR onsets (s): {', '.join(f'{v:.2f}' for v in on)}")
 
 

@@ -42,6 +42,9 @@ from wot_biofeedback.outlets import OUTLET_CHANNELS
 from wot_biofeedback.sources import xdf
 from wot_biofeedback.state import ZONE_CODE
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RECORDING, emit
+
 ZONE_OF_CODE = {v: k for k, v in ZONE_CODE.items()}
 
 
@@ -130,6 +133,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['speed']:>5g}  {r['session_s']:>9.1f}  {r['size_mb']:>5.2f}  {lost:>34}  "
             f"{r['frames']:>6}  {r['same_pct']:>8.2f}%  {zs:>19}  "
             f"{rp[0]}/{rp[1]}, {rp[2] * 1000:.3f} ms"  # type: ignore[index]
+        )
+        note = f"R-peaks live/offline {rp[0]}/{rp[1]}, max |dt| {rp[2] * 1000:.3f} ms; "  # type: ignore[index]
+        note += f"{r['size_mb']:.2f} MB; last ECG/EDA/RESP sample before the kill: "
+        note += f"{lost} s" if r["speed"] == 1.0 else lost
+        emit(
+            RECORDING,
+            f"wot demo --speed {r['speed']:g} --record, kill -9 after {args.seconds:g} s",
+            "frames with the same zone, wot analyze of the file vs live",
+            f"{r['same_pct']:.2f} % of {r['frames']:,}",
+            "live zones recorded in the file",
+            "",
+            f"{r['session_s']:.1f} s of session; " + note,
         )
     return 0
 

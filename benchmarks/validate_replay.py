@@ -38,6 +38,9 @@ from wot_biofeedback.offline import run_recording
 from wot_biofeedback.sources.files import read_recording
 from wot_biofeedback.sources.lsl import open_sources
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import REPLAY, emit
+
 ZONES = ("hyper", "within", "hypo", "unknown")
 TAIL_S = 2.0
 
@@ -122,6 +125,17 @@ def main() -> int:
     ]
     for k, v in rows:
         print(f"  {k:30s} {v}")
+    what = f"drivedb drive05 ({end_s:.0f} s) replayed at {args.speed:g}x over LSL"
+    emit(
+        REPLAY,
+        what,
+        "frames with the same zone, live engine vs offline, after calibration",
+        f"{100 * same.mean():.2f} %",
+        "wot analyze (run_recording) of the record",
+        "",
+        f"{len(keys) / rate:.0f} s compared; frames missing live {missing}, overruns "
+        f"{snap.overruns}, gaps filled {engine.gaps_filled or 'none'}; wall {wall:.0f} s",
+    )
 
     print(f"\n2. zone shares per segment (%: {' '.join(ZONES)}), compared frames only")
     print(f"  {'segment':9s} {'start-end s':>13s} {'s':>5s} {'same':>6s}   live{' ' * 25}offline")
@@ -137,6 +151,11 @@ def main() -> int:
         if not ks:
             continue
         agree = 100 * np.mean([liv.get(k) == off[k] for k in ks])
+        emit(REPLAY, f"drivedb drive05, {r['segment']} ({a:.0f}-{b:.0f} s)",
+             "frames with the same zone, live vs offline", f"{agree:.1f} %",
+             "wot analyze (run_recording) of the record", "",
+             f"{len(ks) / rate:.0f} s; live hyper/within/hypo/unknown % "
+             + "/".join(_shares([liv.get(k, "missing") for k in ks]).split()))  # fmt: skip
         print(
             f"  {r['segment']:9s} {a:6.0f}-{b:<6.0f} {len(ks) / rate:5.0f} {agree:6.1f}   "
             f"{_shares([liv.get(k, 'missing') for k in ks])}   {_shares([off[k] for k in ks])}"

@@ -35,6 +35,9 @@ from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.offline import run_recording, score_before_baseline
 from wot_biofeedback.sources.files import Recording, Signal, read_recording
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import STATE, emit
+
 GUARD_S = 30.0
 CALIB_S = 120.0
 SCENARIOS = ("calm", "stress-and-recovery", "shutdown", "full-session")
@@ -81,6 +84,10 @@ def simulator(seeds: range) -> None:
             vals = " ".join(f"{x:.0f}" for x in v)
             bad = sum(x < 95 for x in v)
             print(f"{name:22s} {zone:7s} {min(v):6.1f} {np.median(v):7.1f} {bad:7d}  {vals}")
+            emit(STATE, f"simulator {name}, seeds {seeds.start}-{seeds.stop - 1}",
+                 f"{zone}: frames in the scripted zone, min / median (%)",
+                 f"{min(v):.1f} / {np.median(v):.1f}", "truth (simulator script)", "",
+                 f"{bad} of {len(v)} sessions under 95 %")  # fmt: skip
     print("\nsmoothed arousal index per scripted zone (same frames): percentiles 1/5/50/95/99")
     for zone, parts in spread.items():
         v = np.concatenate(parts)
@@ -91,12 +98,21 @@ def artifacts(seeds: range) -> None:
     print(f"\n2. calm + 20 % artifacts, seeds {seeds.start}-{seeds.stop - 1}: time in zone (%)")
     print(f"{'seed':>4s} {'hyper':>6s} {'within':>7s} {'hypo':>5s} {'unknown':>8s}")
     scen = load_scenario("calm")
+    shares: dict[str, list[float]] = {}
     for seed in seeds:
         t, z, _, _ = _run(simulate_session(scen, SimConfig(seed=seed, artifacts=0.2)))
         zz = z[t >= CALIB_S]
         f = {k: 100 * float(np.mean(zz == k)) for k in ("hyper", "within", "hypo", "unknown")}
         cells = f"{f['hyper']:6.1f} {f['within']:7.1f} {f['hypo']:5.1f} {f['unknown']:8.1f}"
         print(f"{seed:4d} {cells}")
+        for k, v in f.items():
+            shares.setdefault(k, []).append(v)
+    if shares:
+        rng = {k: f"{min(v):.1f}-{max(v):.1f}" for k, v in shares.items()}
+        emit(STATE, f"simulator calm + 20 % artifacts, seeds {seeds.start}-{seeds.stop - 1}",
+             "time in hyper / hypo after calibration (%, range over seeds)",
+             f"{rng['hyper']} / {rng['hypo']}", "truth (simulator script: within)", "0 / 0",
+             f"within {rng['within']} %, unknown {rng['unknown']} %")  # fmt: skip
 
 
 def subsets() -> None:
@@ -112,6 +128,10 @@ def subsets() -> None:
             cells = " ".join(f"{k} {100 * ag.get(k, 0):5.1f}" for k in ("hyper", "within", "hypo"))
             conf = float(np.median(c[t >= CALIB_S]))
             print(f"  seed {seed} {'+'.join(mods):14s} {cells}  confidence {conf:.2f}")
+            emit(STATE, f"simulator full-session seed {seed}, {'+'.join(mods).upper()}",
+                 "hyper / within / hypo agreement (%)",
+                 " / ".join(f"{100 * ag.get(k, 0):.1f}" for k in ("hyper", "within", "hypo")),
+                 "truth (simulator script)", "", f"median confidence {conf:.2f}")  # fmt: skip
 
 
 def drive05(data: Path) -> None:
@@ -144,6 +164,10 @@ def drive05(data: Path) -> None:
         order = " > ".join(sorted(means, key=lambda k: -means[k]))
         vals = ", ".join(f"{k} {v:+.2f}" for k, v in means.items())
         print(f"{b0:4d}:{b1:<4d} {100 * city:10.1f}% {100 * rest:16.1f}%   {vals} ({order})")
+        emit(STATE, f"drivedb drive05 (ECG, foot GSR, RESP), baseline {b0}-{b1} s",
+             "City hyper / Rest within-or-hypo (%)", f"{100 * city:.1f} / {100 * rest:.1f}",
+             "segments.csv (study stress levels)", "",
+             f"mean arousal {vals} ({order})")  # fmt: skip
 
 
 def main() -> int:
