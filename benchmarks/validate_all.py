@@ -3,7 +3,8 @@
 Run on demand (about 4 minutes on 2 cores)::
 
     .venv/bin/python benchmarks/validate_all.py [--only validate_eda,bench_ecg]
-                                                [--mitdb DIR] [--out docs/validation.md]
+                                                [--mitdb DIR] [--bidmc DIR]
+                                                [--out docs/validation.md]
                                                 [--check] [--logs benchmarks/logs]
 
 Each script in :data:`SCRIPTS` is imported from ``benchmarks/`` and its ``main()`` run in this
@@ -13,7 +14,8 @@ figures it reports come from its :func:`_report.emit` calls, made next to the li
 The page is one table per section (record, measure, ours, reference tool, reference value,
 note), the runs (arguments, wall time, rows), and what was skipped: every line a script printed
 with "skip" in it (a missing data file) and every script that failed. ``--mitdb DIR`` is passed
-on to ``validate_ectopy.py`` (more MIT-BIH records than ``$WOT_DATA_DIR/mitdb`` holds).
+on to ``validate_ectopy.py`` (more MIT-BIH records than ``$WOT_DATA_DIR/mitdb`` holds), and
+``--bidmc DIR`` to ``validate_breaths.py`` (the BIDMC records, when not in ``$WOT_DATA_DIR``).
 ``--check`` prints the page instead of writing it.
 """
 
@@ -40,10 +42,12 @@ import _report  # noqa: E402
 
 # (script, arguments, why they differ from the script's defaults)
 SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("validate_ectopy", (), ""),
+    ("validate_ectopy", ("--seeds", "3"), "3 seeds of the synthetic set, as benchmarks/README.md"),
     ("bench_ecg", (), ""),
     ("validate_eda", (), ""),
     ("validate_resp", (), ""),
+    ("validate_breaths", (), ""),
+    ("validate_scr_noise", (), ""),
     ("validate_state", (), ""),
     (
         "validate_recording",
@@ -208,6 +212,11 @@ def render(
             f"* more MIT-BIH records from `{meta['mitdb']}` (`--mitdb`): a local copy of the "
             "PhysioNet files, not `WOT_DATA_DIR`; the rows from there say so"
         )
+    if meta.get("bidmc"):
+        lines.append(
+            f"* BIDMC records from `{meta['bidmc']}` (`--bidmc`): a local copy of the PhysioNet "
+            "CSV files, not `WOT_DATA_DIR`"
+        )
     if meta.get("only"):
         lines.append(f"* partial run: only {meta['only']}")
     lines += [
@@ -278,6 +287,9 @@ def main() -> int:
         metavar="DIR",
         help="more MIT-BIH records for validate_ectopy.py",
     )
+    ap.add_argument(
+        "--bidmc", default="", metavar="DIR", help="BIDMC records for validate_breaths.py"
+    )
     ap.add_argument("--logs", type=Path, default=HERE / "logs", help="each script's output")
     args = ap.parse_args()
     names = [n.strip().removesuffix(".py") for n in args.only.split(",") if n.strip()]
@@ -293,6 +305,8 @@ def main() -> int:
             continue
         if name == "validate_ectopy":
             argv = (*argv, *(a for d in args.mitdb for a in ("--mitdb", d)))
+        if name == "validate_breaths" and args.bidmc:
+            argv = (*argv, "--bidmc", args.bidmc)
         print(f"{name} {' '.join(argv)}".rstrip() + " ...", file=sys.stderr, flush=True)
         run = run_script(name, argv, args.logs, why)
         state = f"FAILED ({run.error})" if run.error else "ok"
@@ -310,6 +324,7 @@ def main() -> int:
         "machine": machine(),
         "data": str(data_dir()),
         "mitdb": ", ".join(args.mitdb),
+        "bidmc": args.bidmc,
         "only": ", ".join(names),
     }
     page = render(_report.rows(), runs, meta)

@@ -23,12 +23,17 @@ This measures issue 22's second part (SCR specificity) before any change to the 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from wot_biofeedback.dsp.eda import eda_scr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _report
 
 BANDS = ((0.05, 0.5), (0.5, 1.0))
 LEVELS = (0.0, 0.005, 0.01, 0.02, 0.04)
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         f"SCR specificity: {minutes:g} min at {fs:g} Hz, {args.seeds} seeds; "
         f"{onsets.size} responses of {AMP_US} µS per record in the second run"
     )
+    results: dict[tuple[str, tuple[float, float], float], str] = {}
     detectors = [("wot", onsets_ours)] + ([] if args.no_nk else [("NeuroKit2", onsets_nk)])
     print(f"{'detector':10s} {'band Hz':9s} {'RMS µS':>7s} {'false/min, noise only':>22s} "
           f"{'found':>9s} {'false/min besides':>18s}")  # fmt: skip
@@ -109,11 +115,22 @@ def main(argv: list[str] | None = None) -> None:
                             hit[near[0]] = True
                     false_with.append((~hit).sum() / minutes)
                 total = onsets.size * args.seeds
+                results[(name, band, rms)] = f"{np.mean(false_only):.2f}; {found}/{total}"
                 print(
                     f"{name:10s} {f'{band[0]:g}-{band[1]:g}':9s} {rms:7.3f} "
                     f"{np.mean(false_only):22.2f} {found:4d}/{total:<4d} "
                     f"{np.mean(false_with):18.2f}"
                 )
+    for band in BANDS:
+        for rms in LEVELS[1:]:
+            nk = results.get(("NeuroKit2", band, rms), "")
+            _report.emit(
+                _report.EDA_RESP,
+                f"coloured noise {band[0]:g}-{band[1]:g} Hz, RMS {rms:g} µS",
+                "false SCRs/min on noise alone; 0.3 µS responses found",
+                results[("wot", band, rms)], "NeuroKit2 eda_process" if nk else "", nk,
+                f"{args.seeds} seeds x {minutes:g} min at {fs:g} Hz (validate_scr_noise.py)",
+            )  # fmt: skip
     print(f"\n{time.perf_counter() - t_start:.1f} s")
 
 
