@@ -42,9 +42,11 @@ import _report  # noqa: E402
 SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("validate_ectopy", (), ""),
     ("bench_ecg", (), ""),
+    ("validate_cardiac", (), ""),
     ("validate_eda", (), ""),
     ("validate_resp", (), ""),
     ("validate_state", (), ""),
+    ("validate_extras", (), ""),
     (
         "validate_recording",
         ("--trials", "1"),
