@@ -44,11 +44,13 @@ import _report  # noqa: E402
 SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("validate_ectopy", ("--seeds", "3"), "3 seeds of the synthetic set, as benchmarks/README.md"),
     ("bench_ecg", (), ""),
+    ("validate_cardiac", (), ""),
     ("validate_eda", (), ""),
     ("validate_resp", (), ""),
     ("validate_breaths", (), ""),
     ("validate_scr_noise", (), ""),
     ("validate_state", (), ""),
+    ("validate_extras", (), ""),
     (
         "validate_recording",
         ("--trials", "1"),
@@ -93,13 +95,11 @@ SECTION_NOTES = {
 }
 
 TESTED = (
-    "The test suite asserts further accuracy checks without printing a table here: synthetic "
-    "ECG with frequent PVCs, wander and noise bursts (`tests/test_ecg_accuracy.py`); PPG pulses "
-    "against ECG R-peaks, beat correction, time-domain HRV against pyhrv and NeuroKit2, Lomb "
-    "and Welch spectra against the PhysioNet Cardiovascular Signal Toolbox, pyhrv and "
-    "NeuroKit2 (`tests/test_cardiac.py`, `tests/test_hrv_freq.py`, `tests/test_dsp.py`); bad "
-    "input on every channel (`tests/test_eda.py`, `tests/test_resp.py`, `tests/test_acc.py`, "
-    "`tests/test_live.py`); and the zones end to end, offline and live over LSL "
+    "The test suite asserts further checks without printing a table here: synthetic ECG with "
+    "frequent PVCs, wander and noise bursts (`tests/test_ecg_accuracy.py`); bad input on every "
+    "channel (`tests/test_cardiac.py`, `tests/test_eda.py`, `tests/test_resp.py`, "
+    "`tests/test_acc.py`, `tests/test_live.py`); the live RR stream against the offline path "
+    "(`tests/test_cardiac.py`); and the zones end to end live over LSL "
     "(`tests/test_acceptance.py`)."
 )
 
