@@ -36,7 +36,6 @@ import time
 import warnings
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -154,7 +153,7 @@ def _records(text: str) -> list[int]:
     return list(range(int(a), int(b or a) + 1))
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any] | None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bidmc", default=None, metavar="DIR")
     ap.add_argument("--rates", default="25,50,125,250,1000,2048")
@@ -168,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             f"skipped: no bidmc_01_Signals.csv in {bidmc_dir(args.bidmc)} "
             "(set WOT_DATA_DIR or --bidmc)"
         )
-        return None
+        return 0
     rates = [float(r) for r in args.rates.split(",")]
     recs = _records(args.records)
     t_start = time.perf_counter()
@@ -286,8 +285,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         "rates " + ", ".join(f"{r:g}" for r in rates) + " Hz (resample_poly from 125 Hz)",
     )  # fmt: skip
     print(f"\n{time.perf_counter() - t_start:.1f} s")
-    return {"ours1": ours1, "ours2": ours2, "inter": inter, "nk1": nk1, "by_rate": by_rate}
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
