@@ -35,8 +35,12 @@ Steps, per sample (4-10,000 Hz):
    ``h = max(0.25 * min_amplitude_us, 3 x driver noise)`` within ``max_rise_s`` (over a
    response still under way, at least ``min_amplitude_us``). The driver noise is the 30th
    percentile of ``|d(t) - d(t - 0.5 s)|``, tracked while the driver is near its tonic level
-   and scaled to a Gaussian mean. The response itself, ``r``, is ``d - d(trough)`` low-passed
-   with ``tau``: the conductance above the course of what came before. It is reported once
+   and scaled to a Gaussian mean; for the first 30 s after the signal starts it adapts 4
+   times faster, since it starts from a guess (a twelfth of ``min_amplitude_us``) far under
+   most signals' noise. (Without that, 0.01-0.02 µS of coloured noise gave 1.6-6.9 false SCRs
+   a minute, most in the first minutes: ``benchmarks/validate_scr_noise.py``.) The response
+   itself, ``r``, is ``d - d(trough)`` low-passed with ``tau``: the conductance above the
+   course of what came before. It is reported once
    ``r`` has not risen for ``peak_hold_s``, at the next onset, or after ``max_rise_s +
    max_peak_s`` (a slow climb), if its amplitude (the largest ``r``) is at least
    ``min_amplitude_us`` (absolute, never relative to a recording's maximum) and 4 x the
@@ -98,18 +102,18 @@ _N_FST = 20
 (
     _N, _STARTED, _BAD_UNTIL, _K, _STATE, _I_MIN, _I_ON, _I_RMAX, _ART_LAST, _I_PEND,
     _STUCK_N, _HAVE_PEND, _RESTART, _FLAG_HOLD, _HOLD_CODE, _FELL, _I_DMAX, _I_SCMAX,
-    _GOOD_N, _PHASE, _LAST_ON, _FALL_UNTIL,
-) = range(22)  # fmt: skip
-_N_IST = 22
+    _GOOD_N, _PHASE, _LAST_ON, _FALL_UNTIL, _I_START,
+) = range(23)  # fmt: skip
+_N_IST = 23
 # params
 (
     _P_M, _P_ALPHA_TAU, _P_TAU_FI, _P_BETA_TE, _P_MIN_AMP, _P_H_ABS, _P_MAX_RISE_K,
     _P_HOLD_K, _P_SETTLE_N, _P_VALID_ALPHA, _P_FLOOR, _P_MAX_US, _P_STUCK_N, _P_JUMP_US,
     _P_JUMP_LAG, _P_REJECT_K, _P_NOISE_LAG, _P_RECOVER_K, _P_LAG_K, _P_MAX_PEAK_K,
     _P_LAG_SC_K, _P_DROP_N, _P_NOISE_UP, _P_NOISE_DOWN, _P_SLOW_K, _P_NOISE_K,
-    _P_FALL_STEP, _P_RAW_UP, _P_RAW_DOWN, _P_SPIKE_ABS,
-) = range(30)  # fmt: skip
-_N_PRM = 30
+    _P_FALL_STEP, _P_RAW_UP, _P_RAW_DOWN, _P_SPIKE_ABS, _P_FAST_K, _P_FAST_UP, _P_FAST_DOWN,
+) = range(33)  # fmt: skip
+_N_PRM = 33
 
 # states of the response tracker
 _IDLE, _ACTIVE = 0, 1
@@ -310,6 +314,7 @@ def _eda_kernel(
             if ist[_STARTED] == 0:
                 # internal steps fall on samples n = k * m, however late the signal starts
                 ist[_K] = (n + m - 1) // m
+                ist[_I_START] = ist[_K]
             _restart(v, zi, zi_unit, fst, ist)
             for s_ in range(zi_d.shape[0]):
                 zi_d[s_, 0] = zi_d_unit[s_, 0] * v
@@ -365,11 +370,14 @@ def _eda_kernel(
         h = max(prm[_P_H_ABS], 3.0 * noise)
         # ... learnt only with the driver near its tonic level (during dense responses the
         # driver moves nearly all the time)
+        # (4 times faster for the first 30 s: it starts from a guess far under most signals'
+        # noise, and until it has learnt the noise every wiggle passes for a response)
         if d - fst[_TE] <= 2.0 * prm[_P_MIN_AMP]:
+            fast = k - ist[_I_START] < int(prm[_P_FAST_K])
             if dd > fst[_NOISE]:
-                fst[_NOISE] *= prm[_P_NOISE_UP]
+                fst[_NOISE] *= prm[_P_FAST_UP] if fast else prm[_P_NOISE_UP]
             else:
-                fst[_NOISE] *= prm[_P_NOISE_DOWN]
+                fst[_NOISE] *= prm[_P_FAST_DOWN] if fast else prm[_P_NOISE_DOWN]
         # a fall faster than any recovery: the driver drops well under its lower envelope, by
         # more than the phasic level could recover in one step even with a 0.5 s time constant
         fall = max(2.0 * h, prm[_P_MIN_AMP], prm[_P_FALL_STEP] * (sc - fst[_TONIC]))
@@ -618,6 +626,9 @@ class EdaScrDetector:
         p[_P_NOISE_UP] = math.exp(0.3 * eta)
         p[_P_NOISE_DOWN] = math.exp(-0.7 * eta)
         self._fst[_NOISE] = p[_P_H_ABS] / (3.0 * _Q30_TO_MEAN)
+        p[_P_FAST_K] = round(30.0 * fi)  # the noise tracker learns 4 times faster at first
+        p[_P_FAST_UP] = math.exp(4.0 * 0.3 * eta)
+        p[_P_FAST_DOWN] = math.exp(-4.0 * 0.7 * eta)
         p[_P_NOISE_LAG] = max(1, round(noise_lag_s * fi))
         p[_P_RECOVER_K] = round(30.0 * fi)
         # event times refer to the raw signal: take off the low-pass delays (at low frequency)
