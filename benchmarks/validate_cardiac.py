@@ -57,6 +57,9 @@ from scipy import signal as sig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import CARDIAC, emit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _reference import nsr001_reference_nn, ppg_agreement, refine_peaks, sinus_beats
 from wot_biofeedback.dsp import hrv_freq as H
 from wot_biofeedback.dsp.ecg import ecg_peaks
 from wot_biofeedback.dsp.hrv import (
@@ -72,7 +75,6 @@ from wot_biofeedback.dsp.ppg import PpgPulseDetector
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("WOT_DATA_DIR", ROOT.parent / "shared" / "data"))
-BEAT_SYMBOLS = list("NLRBAaJSVrFejnE/fQ?")
 
 
 def _missing(path: Path) -> bool:
@@ -102,41 +104,6 @@ def pc(x: float, signed: bool = False, digits: int = 1) -> str:
 # 1. PPG ----------------------------------------------------------------------------------
 
 
-def _refine(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Sub-sample R-peak positions by a parabola through the raw ECG (reference only)."""
-    idx = idx[(idx > 0) & (idx < x.size - 1)]
-    a, b, c = x[idx - 1], x[idx], x[idx + 1]
-    den = a - 2 * b + c
-    off = np.divide(0.5 * (a - c), den, out=np.zeros_like(den), where=np.abs(den) > 0)
-    return idx + np.clip(off, -0.5, 0.5)
-
-
-def ppg_agreement(r: np.ndarray, p: np.ndarray, start_s: float = 4.0) -> dict[str, float]:
-    """Pulses ``p`` against R-peaks ``r`` (s): matched share of clean beats, |PP − RR|."""
-    rr = np.diff(r)
-    med = np.array([np.median(rr[max(0, i - 10) : i + 11]) for i in range(rr.size)])
-    clean = (rr > 0.33) & (rr < 1.5) & (np.abs(rr / med - 1) < 0.2)
-    clean &= (r[:-1] > start_s) & (r[:-1] < r[-1] - 1.0)
-    owner = np.searchsorted(r + 0.1, p, side="right") - 1
-    n_in = np.bincount(owner[owner >= 0], minlength=r.size)
-    first = np.full(r.size, np.nan)
-    first[owner[::-1][owner[::-1] >= 0]] = p[::-1][owner[::-1] >= 0]
-    ptt = first - r
-    med_ptt = np.nanmedian(ptt[n_in == 1])
-    good = (n_in == 1) & (np.abs(ptt - med_ptt) < 0.1)
-    k = np.where(clean & good[:-1] & good[1:])[0]
-    diff_ms = np.abs((first[k + 1] - first[k]) - (r[k + 1] - r[k])) * 1000
-    return {
-        "matched": float(good[:-1][clean].mean()),
-        "n": int(clean.sum()),
-        "ptt_ms": float(med_ptt * 1000),
-        "med_ms": float(np.median(diff_ms)),
-        "p95_ms": float(np.percentile(diff_ms, 95)),
-        "rmssd_rr": float(np.sqrt(np.mean(np.diff(r[k + 1] - r[k]) ** 2)) * 1000),
-        "rmssd_pp": float(np.sqrt(np.mean(np.diff(first[k + 1] - first[k]) ** 2)) * 1000),
-    }
-
-
 def ppg() -> None:
     f = DATA / "neurokit" / "bio_resting_5min_100hz.csv"
     print("\n#### 1. PPG pulses vs ECG R-peaks, NeuroKit2 bio_resting_5min_100hz")
@@ -145,7 +112,7 @@ def ppg() -> None:
     nk = _nk()
     d = np.genfromtxt(f, delimiter=",", names=True)
     ecg, x100 = d["ECG"], d["PPG"]
-    r = _refine(ecg, ecg_peaks(ecg, 100.0)) / 100.0
+    r = refine_peaks(ecg, ecg_peaks(ecg, 100.0)) / 100.0
     print("| PPG rate | detector | clean beats | matched | PTT ms | |PP-RR| median ms | p95 ms "
           "| RMSSD PP / RR ms |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -209,21 +176,9 @@ def ppg() -> None:
 # 2. Beat correction ----------------------------------------------------------------------
 
 
-def _sinus_beats(rng: np.random.Generator, n: int = 600, mean_ms: float = 850.0) -> np.ndarray:
-    """Beat times (s) of a sinus rhythm with respiratory and slow variability."""
-    k = np.arange(n)
-    rr = (
-        mean_ms
-        + 35.0 * np.sin(2 * np.pi * k / 4.3)
-        + 25.0 * np.sin(2 * np.pi * k / 37.0)
-        + rng.normal(0, 6.0, n)
-    )
-    return np.cumsum(rr) / 1000.0
-
-
 def correction_trial(seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    t = _sinus_beats(rng)
+    t = sinus_beats(rng)
     true_rr = np.diff(t) * 1000
     beats = list(t)
     beats[100] -= 0.30  # premature (ectopic) beat with compensatory pause
@@ -376,31 +331,6 @@ def time_domain() -> None:
 # 4. Lomb vs the PhysioNet toolbox --------------------------------------------------------
 
 
-def _nsr001_nn(rec: Path):
-    """nsr001 NN series as the reference was built: times at 1/125 s, normal beats only,
-    intervals >20 % from the running mean of the last 5 accepted ones removed."""
-    import wfdb
-
-    ann = wfdb.rdann(str(rec), "ecg")
-    sym = np.asarray(ann.symbol)
-    beat = np.isin(sym, BEAT_SYMBOLS)
-    tb = ann.sample[beat] / 125.0  # the reference's Fs quirk (annotations are at 128 Hz)
-    sb = sym[beat]
-    rr = np.diff(tb) * 1000.0
-    ok = (sb[1:] == "N") & (sb[:-1] == "N") & (rr < 2000.0)
-    keep = np.zeros(rr.size, dtype=bool)
-    hist: list[float] = []
-    for i in np.flatnonzero(ok):
-        if hist:
-            mu = float(np.mean(hist[-5:]))
-            if abs(rr[i] - mu) > 0.2 * mu:
-                continue
-        keep[i] = True
-        hist.append(float(rr[i]))
-    non_normal = ann.sample[sym != "N"] / 125.0  # ectopic beats and noise marks
-    return tb[0], tb[1:][keep], rr[keep], non_normal
-
-
 def toolbox() -> None:
     rec = DATA / "nsr2db" / "nsr001"
     ref_f = DATA / "nsr2db" / "nsr001_reference_hrv.csv"
@@ -410,7 +340,7 @@ def toolbox() -> None:
     with open(ref_f, newline="") as fh:
         ref = [{k: float(r[k]) for k in ("t_start", "lf", "hf", "lfhf")}
                for r in csv.DictReader(fh)]  # fmt: skip
-    t_first, t, y, non_normal = _nsr001_nn(rec)
+    t_first, t, y, non_normal = nsr001_reference_nn(rec)
     s = H.SlidingLomb()
     lo = hi = 0
     errs, clean = [], []

@@ -41,6 +41,10 @@ from wot_simulators.acc import chest_acc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import EDA_RESP, STATE, emit
+from validate_state import drive_scores
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _reference import event_f1, window_rate_errors
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.dsp.acc import acc_breathing
 from wot_biofeedback.dsp.resp import rsp_breaths
@@ -60,29 +64,6 @@ def _range(text: str) -> range:
     return range(int(a), int(b))
 
 
-def f1(det: np.ndarray, truth: np.ndarray, tol: float = 1.0) -> float:
-    """F1 of detected vs true event times, one-to-one matches within ``tol`` s."""
-    used = np.zeros(truth.size, dtype=bool)
-    tp = 0
-    for d in np.sort(det):
-        cand = np.flatnonzero(~used & (np.abs(truth - d) <= tol))
-        if cand.size:
-            used[cand[np.argmin(np.abs(truth[cand] - d))]] = True
-            tp += 1
-    return 2 * tp / max(1, det.size + truth.size)
-
-
-def rate_errors(det: np.ndarray, truth: np.ndarray, t0: float, t1: float) -> np.ndarray:
-    """|rate(det) - rate(truth)| in breaths/min over consecutive 60-s windows."""
-    out = []
-    for a in np.arange(t0, t1 - 59.0, 60.0):
-        d = det[(det >= a) & (det < a + 60)]
-        t = truth[(truth >= a) & (truth < a + 60)]
-        rd = 60.0 / np.mean(np.diff(d)) if d.size > 1 else 0.0
-        out.append(abs(rd - 60.0 / np.mean(np.diff(t))))
-    return np.asarray(out)
-
-
 def acc(seeds: range) -> None:
     print(f"\n#### 1. ACC breathing vs simulator truth, full-session, {FS:g} Hz, ±1 s")
     print("| seed | ACC F1 | from 60 s | rate error median / max (/min) | belt F1 | belt rate "
@@ -96,10 +77,10 @@ def acc(seeds: range) -> None:
         x = chest_acc(sess, FS, seed=seed)
         on = rsp_breaths(acc_breathing(x, FS)["resp"], FS)["onset"] / FS
         belt = rsp_breaths(sess.resp, FS)["onset"] / FS
-        fa, fl = f1(on, truth), f1(on[on >= 60.0], truth[truth >= 60.0])
-        err = rate_errors(on, truth, 60.0, sess.duration_s)
-        fb = f1(belt, truth)
-        eb = rate_errors(belt, truth, 60.0, sess.duration_s)
+        fa, fl = event_f1(on, truth), event_f1(on[on >= 60.0], truth[truth >= 60.0])
+        err = window_rate_errors(on, truth, 60.0, sess.duration_s)
+        fb = event_f1(belt, truth)
+        eb = window_rate_errors(belt, truth, 60.0, sess.duration_s)
         print(f"| {seed} | {fa:.3f} | {fl:.3f} | {np.median(err):.2f} / {err.max():.2f} | "
               f"{fb:.3f} | {np.median(eb):.2f} |")  # fmt: skip
         res.append((fa, fl, float(np.median(err)), fb, float(np.median(eb))))
@@ -171,19 +152,7 @@ def drift() -> None:
         rec.signals["eda"].data = fn(raw)
         res, pipe = run_recording(rec, EngineConfig(), (b0, b1))
         score_before_baseline(res, pipe)
-        t = np.array([f.time_s for f in res.frames])
-        z = np.array([f.state.zone for f in res.frames])
-        a = np.array([f.state.arousal for f in res.frames])
-        kinds: dict[str, np.ndarray] = {}
-        for r in rows:
-            m = (t >= float(r["start_s"])) & (t < float(r["end_s"]))
-            if r["segment"].startswith("Rest"):
-                m &= ~((t >= b0) & (t < b1))
-            kind = r["segment"].rstrip("0123456789")
-            kinds[kind] = kinds.get(kind, np.zeros(t.size, bool)) | m
-        city = float(np.mean(z[kinds["City"]] == "hyper"))
-        rest = float(np.mean(np.isin(z[kinds["Rest"]], ["within", "hypo"])))
-        means = {k: float(np.nanmean(a[m])) for k, m in kinds.items()}
+        city, rest, means = drive_scores(res, rows, b0, b1)
         order = " > ".join(sorted(means, key=lambda k: -means[k]))
         vals = ", ".join(f"{k} {v:+.2f}" for k, v in means.items())
         print(f"| {label} | {100 * city:.1f} % | {100 * rest:.1f} % | {vals} ({order}) |")

@@ -27,6 +27,7 @@ import csv
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from wot_simulators import SimConfig, load_scenario, simulate_session
@@ -134,6 +135,27 @@ def subsets() -> None:
                  "truth (simulator script)", "", f"median confidence {conf:.2f}")  # fmt: skip
 
 
+def drive_scores(
+    res: Any, rows: list[dict[str, str]], b0: float, b1: float
+) -> tuple[float, float, dict[str, float]]:
+    """drive05 zones by driving segment: the share of City frames in ``hyper``, of Rest frames
+    (outside the baseline window ``b0``-``b1`` s) in ``within`` or ``hypo``, and the mean
+    arousal per kind of segment (Rest, City, Highway)."""
+    t = np.array([f.time_s for f in res.frames])
+    z = np.array([f.state.zone for f in res.frames])
+    a = np.array([f.state.arousal for f in res.frames])
+    kinds: dict[str, np.ndarray] = {}
+    for r in rows:
+        m = (t >= float(r["start_s"])) & (t < float(r["end_s"]))
+        if r["segment"].startswith("Rest"):
+            m &= ~((t >= b0) & (t < b1))
+        kind = r["segment"].rstrip("0123456789")
+        kinds[kind] = kinds.get(kind, np.zeros(t.size, bool)) | m
+    city = float(np.mean(z[kinds["City"]] == "hyper"))
+    rest = float(np.mean(np.isin(z[kinds["Rest"]], ["within", "hypo"])))
+    return city, rest, {k: float(np.nanmean(a[m])) for k, m in kinds.items()}
+
+
 def drive05(data: Path) -> None:
     head = data / "drivedb" / "drive05.hea"
     segs = data / "drivedb" / "segments.csv"
@@ -148,19 +170,7 @@ def drive05(data: Path) -> None:
     for b0, b1 in ((40, 340), (100, 400), (300, 600), (600, 900)):
         res, pipe = run_recording(rec, EngineConfig(), (b0, b1))
         score_before_baseline(res, pipe)
-        t = np.array([f.time_s for f in res.frames])
-        z = np.array([f.state.zone for f in res.frames])
-        a = np.array([f.state.arousal for f in res.frames])
-        kinds: dict[str, np.ndarray] = {}
-        for r in rows:
-            m = (t >= float(r["start_s"])) & (t < float(r["end_s"]))
-            if r["segment"].startswith("Rest"):
-                m &= ~((t >= b0) & (t < b1))
-            kind = r["segment"].rstrip("0123456789")
-            kinds[kind] = kinds.get(kind, np.zeros(t.size, bool)) | m
-        city = float(np.mean(z[kinds["City"]] == "hyper"))
-        rest = float(np.mean(np.isin(z[kinds["Rest"]], ["within", "hypo"])))
-        means = {k: float(np.nanmean(a[m])) for k, m in kinds.items()}
+        city, rest, means = drive_scores(res, rows, b0, b1)
         order = " > ".join(sorted(means, key=lambda k: -means[k]))
         vals = ", ".join(f"{k} {v:+.2f}" for k, v in means.items())
         print(f"{b0:4d}:{b1:<4d} {100 * city:10.1f}% {100 * rest:16.1f}%   {vals} ({order})")

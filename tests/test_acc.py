@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from wot_simulators import SimConfig, load_scenario, simulate_session
 from wot_simulators.acc import chest_acc
 
+from _reference import event_f1, window_rate_errors
 from wot_biofeedback.dsp.acc import AccBreathing, AccRespChannel, acc_breathing
 from wot_biofeedback.dsp.resp import RespBreathDetector, rsp_breaths
 from wot_biofeedback.errors import InputError
@@ -31,29 +32,6 @@ def _session(seed: int = 1, scenario: str = "full-session", duration: float | No
 def full_session():
     sess = _session(1)
     return sess, chest_acc(sess, FS, seed=1)
-
-
-def _f1(det: np.ndarray, truth: np.ndarray, tol: float = 1.0) -> float:
-    """F1 of detected vs true event times, one-to-one matches within ``tol`` s."""
-    used = np.zeros(truth.size, dtype=bool)
-    tp = 0
-    for d in np.sort(det):
-        cand = np.flatnonzero(~used & (np.abs(truth - d) <= tol))
-        if cand.size:
-            used[cand[np.argmin(np.abs(truth[cand] - d))]] = True
-            tp += 1
-    return 2 * tp / max(1, det.size + truth.size)
-
-
-def _rate_errors(det: np.ndarray, truth: np.ndarray, t0: float, t1: float) -> np.ndarray:
-    """|rate(det) - rate(truth)| in breaths/min over consecutive 60-s windows."""
-    out = []
-    for a in np.arange(t0, t1 - 59.0, 60.0):
-        d = det[(det >= a) & (det < a + 60)]
-        t = truth[(truth >= a) & (truth < a + 60)]
-        rd = 60.0 / np.mean(np.diff(d)) if d.size > 1 else 0.0
-        out.append(abs(rd - 60.0 / np.mean(np.diff(t))))
-    return np.asarray(out)
 
 
 # streaming == batch ----------------------------------------------------------------------------
@@ -95,13 +73,13 @@ def test_breaths_and_rate_from_acc_match_truth(full_session):
     res = acc_breathing(acc, FS)
     onsets = rsp_breaths(res["resp"], FS)["onset"] / FS
     truth = sess.breath_onsets_s
-    f1_all = _f1(onsets, truth)
+    f1_all = event_f1(onsets, truth)
     # the sign (inhalation up) is decided after 30 s of good signal: score from 60 s on
     late = (onsets >= 60.0), (truth >= 60.0)
-    f1_late = _f1(onsets[late[0]], truth[late[1]])
+    f1_late = event_f1(onsets[late[0]], truth[late[1]])
     in_hypo = (onsets >= HYPO[0]) & (onsets < HYPO[1]), (truth >= HYPO[0]) & (truth < HYPO[1])
-    f1_hypo = _f1(onsets[in_hypo[0]], truth[in_hypo[1]])
-    err = _rate_errors(onsets, truth, 60.0, sess.duration_s)
+    f1_hypo = event_f1(onsets[in_hypo[0]], truth[in_hypo[1]])
+    err = window_rate_errors(onsets, truth, 60.0, sess.duration_s)
     print(
         f"ACC breaths F1 (±1 s) {f1_all:.3f}, from 60 s {f1_late:.3f}, hypo {f1_hypo:.3f}; "
         f"rate error per 60 s: median {np.median(err):.2f}, max {err.max():.2f} /min"
@@ -208,7 +186,7 @@ def test_pipeline_breathing_from_acc_without_belt():
     assert np.median(q[later]) > 0.8
     # the breath events come out as the belt's do (breaths.csv), and feed RSA
     onsets = res.event("resp", "breath_onset_time")
-    assert _f1(onsets[onsets > 60.0], truth[truth > 60.0]) > 0.95
+    assert event_f1(onsets[onsets > 60.0], truth[truth > 60.0]) > 0.95
     rsa = np.array([f.features["rsa_ms"] for f in res.frames])
     assert np.isfinite(rsa[later]).mean() > 0.9
     assert pipe.state is not None

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _reference import sinus_beats
 from _synth import ecg_like
 from wot_biofeedback.dsp.cardiac import CARDIAC_FEATURES, EcgChannel, RRChannel
 from wot_biofeedback.dsp.hrv import (
@@ -23,20 +24,8 @@ from wot_biofeedback.dsp.hrv import (
 )
 
 
-def _sinus_beats(rng: np.random.Generator, n: int = 600, mean_ms: float = 850.0) -> np.ndarray:
-    """Beat times (s) of a sinus rhythm with respiratory and slow variability."""
-    k = np.arange(n)
-    rr = (
-        mean_ms
-        + 35.0 * np.sin(2 * np.pi * k / 4.3)
-        + 25.0 * np.sin(2 * np.pi * k / 37.0)
-        + rng.normal(0, 6.0, n)
-    )
-    return np.cumsum(rr) / 1000.0
-
-
 def test_corrector_classifies_and_repairs_injected_artifacts(rng):
-    t = _sinus_beats(rng)
+    t = sinus_beats(rng)
     true_rr = np.diff(t) * 1000
     beats = list(t)
     beats[100] -= 0.30  # premature (ectopic) beat with compensatory pause
@@ -66,8 +55,8 @@ def test_corrector_classifies_and_repairs_injected_artifacts(rng):
 
 
 def test_corrector_follows_a_real_change_of_rhythm(rng):
-    t1 = _sinus_beats(rng, 200, 1000.0)
-    t2 = t1[-1] + _sinus_beats(rng, 200, 600.0)
+    t1 = sinus_beats(rng, 200, 1000.0)
+    t2 = t1[-1] + sinus_beats(rng, 200, 600.0)
     rows = rr_correct(times_s=np.concatenate((t1, t2)))
     late = rows["time_s"] > t2[20]
     assert np.mean(rows["kind"][late] == NORMAL) > 0.97
@@ -91,7 +80,7 @@ def test_corrector_excludes_gaps_and_flush_finishes():
 @given(st.lists(st.integers(1, 512), min_size=1, max_size=20))
 def test_corrector_streaming_equals_batch(sizes):
     rng = np.random.default_rng(1)
-    t = _sinus_beats(rng, 700)
+    t = sinus_beats(rng, 700)
     t[::37] -= 0.25
     ref = rr_correct(times_s=t)
     c = RRCorrector()
@@ -170,7 +159,7 @@ def test_cardiac_bad_input_never_invents_beats_and_quality_recovers():
 
 
 def test_hrv_is_withheld_when_too_many_beats_are_corrected(rng):
-    t = _sinus_beats(rng, 400)
+    t = sinus_beats(rng, 400)
     t[150:250:6] -= 0.3  # a run of frequent ectopics (1 beat in 6: a third of the intervals)
     rr = np.diff(np.concatenate(([0.0], t))) * 1000
     ch = RRChannel()

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import signal as sig
 
+from _reference import nsr001_reference_nn
 from wot_biofeedback.dsp import hrv_freq as H
 from wot_biofeedback.errors import InputError
 
@@ -491,37 +492,12 @@ def test_lomb_vs_neurokit2(wot_data):
     assert np.median(rd) < 0.10 and np.mean(rd <= 0.15) >= 0.7 and rd.max() < 0.35
 
 
-def _nsr001_nn(wot_data):
-    """nsr001 NN series as the reference was built: times at 1/125 s, normal beats only,
-    intervals >20 % from the running mean of the last 5 accepted ones removed."""
-    import wfdb
-
-    ann = wfdb.rdann(str(wot_data / "nsr2db" / "nsr001"), "ecg")
-    sym = np.asarray(ann.symbol)
-    beat = np.isin(sym, list("NLRBAaJSVrFejnE/fQ?"))
-    tb = ann.sample[beat] / 125.0  # the reference's Fs quirk (annotations are at 128 Hz)
-    sb = sym[beat]
-    rr = np.diff(tb) * 1000.0
-    ok = (sb[1:] == "N") & (sb[:-1] == "N") & (rr < 2000.0)
-    keep = np.zeros(rr.size, dtype=bool)
-    hist: list[float] = []
-    for i in np.flatnonzero(ok):
-        if hist:
-            mu = float(np.mean(hist[-5:]))
-            if abs(rr[i] - mu) > 0.2 * mu:
-                continue
-        keep[i] = True
-        hist.append(float(rr[i]))
-    non_normal = ann.sample[sym != "N"] / 125.0  # ectopic beats and noise marks
-    return tb[0], tb[1:][keep], rr[keep], non_normal
-
-
 @pytest.mark.realdata
 def test_lomb_vs_physionet_toolbox_nsr001(wot_data):
     import pandas as pd
 
     ref = pd.read_csv(wot_data / "nsr2db" / "nsr001_reference_hrv.csv")
-    t_first, t, y, non_normal = _nsr001_nn(wot_data)
+    t_first, t, y, non_normal = nsr001_reference_nn(wot_data / "nsr2db" / "nsr001")
     s = H.SlidingLomb()
     lo = hi = 0
     errs = []

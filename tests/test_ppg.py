@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import signal as sig
 
+from _reference import ppg_agreement, refine_peaks
 from wot_biofeedback.dsp.ecg import ecg_peaks
 from wot_biofeedback.dsp.ppg import PPG_DELAY_S, PpgPulseDetector, ppg_peaks, warm_up
 from wot_biofeedback.errors import InputError
@@ -226,45 +227,6 @@ def test_ppg_input_validation_and_empty_chunks():
 # --- real recordings ---------------------------------------------------------------------
 
 
-def _refine(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Sub-sample R-peak times by a parabola through the raw ECG (reference only)."""
-    idx = idx[(idx > 0) & (idx < x.size - 1)]
-    a, b, c = x[idx - 1], x[idx], x[idx + 1]
-    den = a - 2 * b + c
-    off = np.divide(0.5 * (a - c), den, out=np.zeros_like(den), where=np.abs(den) > 0)
-    return idx + np.clip(off, -0.5, 0.5)
-
-
-def _agreement(r: np.ndarray, p: np.ndarray, start_s: float = 4.0) -> dict:
-    """Match each pulse to the R-peak preceding it by at least 0.1 s; score clean RR intervals.
-
-    An RR interval is clean if it is 0.33-1.5 s and within 20 % of the local median, so that
-    beats the ECG detector missed or invented do not count against the PPG.
-    """
-    rr = np.diff(r)
-    med = np.array([np.median(rr[max(0, i - 10) : i + 11]) for i in range(rr.size)])
-    clean = (rr > 0.33) & (rr < 1.5) & (np.abs(rr / med - 1) < 0.2)
-    clean &= (r[:-1] > start_s) & (r[:-1] < r[-1] - 1.0)
-    owner = np.searchsorted(r + 0.1, p, side="right") - 1
-    n_in = np.bincount(owner[owner >= 0], minlength=r.size)
-    first = np.full(r.size, np.nan)
-    first[owner[::-1][owner[::-1] >= 0]] = p[::-1][owner[::-1] >= 0]
-    ptt = first - r
-    med_ptt = np.nanmedian(ptt[n_in == 1])
-    good = (n_in == 1) & (np.abs(ptt - med_ptt) < 0.1)
-    k = np.where(clean & good[:-1] & good[1:])[0]
-    diff_ms = np.abs((first[k + 1] - first[k]) - (r[k + 1] - r[k])) * 1000
-    return {
-        "matched": good[:-1][clean].mean(),
-        "n": int(clean.sum()),
-        "ptt_ms": med_ptt * 1000,
-        "med_ms": float(np.median(diff_ms)),
-        "p95_ms": float(np.percentile(diff_ms, 95)),
-        "rmssd_rr": float(np.sqrt(np.mean(np.diff(r[k + 1] - r[k]) ** 2)) * 1000),
-        "rmssd_pp": float(np.sqrt(np.mean(np.diff(first[k + 1] - first[k]) ** 2)) * 1000),
-    }
-
-
 def _nk2_pulses(x: np.ndarray, fs: int) -> np.ndarray:
     nk = pytest.importorskip("neurokit2")
     _, info = nk.ppg_peaks(nk.ppg_clean(x, sampling_rate=fs), sampling_rate=fs)
@@ -278,12 +240,12 @@ def test_ppg_prv_agrees_with_ecg_hrv_resting(wot_data):
         wot_data / "neurokit" / "bio_resting_5min_100hz.csv", delimiter=",", names=True
     )
     ecg, ppg = d["ECG"], d["PPG"]
-    r = _refine(ecg, ecg_peaks(ecg, 100.0)) / 100.0
+    r = refine_peaks(ecg, ecg_peaks(ecg, 100.0)) / 100.0
     for fs in (100, 50, 25):
         x = ppg if fs == 100 else sig.resample_poly(ppg, fs, 100)
         det = PpgPulseDetector(float(fs))
-        a = _agreement(r, _times(det, det.update(x)))
-        b = _agreement(r, _nk2_pulses(x, fs))
+        a = ppg_agreement(r, _times(det, det.update(x)))
+        b = ppg_agreement(r, _nk2_pulses(x, fs))
         print(
             f"{fs:3d} Hz  ours: matched {a['matched']:.2%} of {a['n']} beats, PTT {a['ptt_ms']:.0f}"
             f" ms, |PP-RR| median {a['med_ms']:.1f} ms, p95 {a['p95_ms']:.1f} ms, RMSSD PP"
