@@ -38,6 +38,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from wot_biofeedback.dsp.resp import rsp_breaths
 
@@ -138,14 +139,9 @@ def nk_peaks(x: np.ndarray, fs: float) -> np.ndarray:
 
 
 def resample(x: np.ndarray, fs_out: float) -> np.ndarray:
+    """``x`` (125 Hz) at ``fs_out`` by polyphase resampling."""
     fr = Fraction(fs_out / FS).limit_denominator(1000)
-    return x if fr == 1 else resample_poly(x, fr.numerator, fr.denominator)
-
-
-def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
-    from scipy.signal import resample_poly as rp
-
-    return np.asarray(rp(x, up, down))
+    return x if fr == 1 else np.asarray(resample_poly(x, fr.numerator, fr.denominator))
 
 
 def _records(text: str) -> list[int]:

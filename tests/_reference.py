@@ -102,3 +102,26 @@ def nsr001_reference_nn(rec: Path) -> tuple[float, np.ndarray, np.ndarray, np.nd
         hist.append(float(rr[i]))
     non_normal = ann.sample[sym != "N"] / 125.0  # ectopic beats and noise marks
     return tb[0], tb[1:][keep], rr[keep], non_normal
+
+
+def match_events(ours: np.ndarray, ref: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matches within ``tol``, nearest pairs first: (index in ours, index in ref)."""
+    cand = []
+    j = np.searchsorted(ours, ref)
+    for i, r in enumerate(ref):
+        for k in (j[i] - 1, j[i]):
+            if 0 <= k < ours.size and abs(ours[k] - r) <= tol:
+                cand.append((abs(ours[k] - r), int(k), i))
+    used_o: set[int] = set()
+    used_r: set[int] = set()
+    pairs = []
+    for _, k, i in sorted(cand):
+        if k not in used_o and i not in used_r:
+            used_o.add(k)
+            used_r.add(i)
+            pairs.append((k, i))
+    pairs.sort()
+    return (
+        np.array([p[0] for p in pairs], dtype=np.int64),
+        np.array([p[1] for p in pairs], dtype=np.int64),
+    )

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wot_simulators import SimConfig, load_scenario, simulate_session
 
+from _reference import match_events
 from wot_biofeedback.dsp.resp import RespBreathDetector, RespChannel, breath_cycles, rsp_breaths
 
 FS = 50.0
@@ -51,31 +52,8 @@ def _sine_breaths(fs: float, segments, rate_bpm: float = 12.0, seed: int = 0):
     return x, np.arange(0.0, t0, 60.0 / rate_bpm)
 
 
-def match(ours: np.ndarray, ref: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matches within ``tol``, nearest pairs first: (index in ours, index in ref)."""
-    cand = []
-    j = np.searchsorted(ours, ref)
-    for i, r in enumerate(ref):
-        for k in (j[i] - 1, j[i]):
-            if 0 <= k < ours.size and abs(ours[k] - r) <= tol:
-                cand.append((abs(ours[k] - r), int(k), i))
-    used_o: set[int] = set()
-    used_r: set[int] = set()
-    pairs = []
-    for _, k, i in sorted(cand):
-        if k not in used_o and i not in used_r:
-            used_o.add(k)
-            used_r.add(i)
-            pairs.append((k, i))
-    pairs.sort()
-    return (
-        np.array([p[0] for p in pairs], dtype=np.int64),
-        np.array([p[1] for p in pairs], dtype=np.int64),
-    )
-
-
 def f1_score(ours: np.ndarray, ref: np.ndarray, tol: float) -> float:
-    k, _ = match(ours, ref, tol)
+    k, _ = match_events(ours, ref, tol)
     return 2 * k.size / (ours.size + ref.size) if ours.size + ref.size else 1.0
 
 
@@ -156,12 +134,12 @@ def test_robust_to_depth_and_baseline_changes(label, segments, settle_s):
     for c in changes:
         near |= (truth >= c) & (truth < c + settle_s)
     scored = truth[(truth > 3.0) & ~near]
-    _, i = match(on, scored, 0.5)
+    _, i = match_events(on, scored, 0.5)
     missed = scored[np.setdiff1d(np.arange(scored.size), i)]
     assert missed.size == 0, f"{label}: missed true onsets at {missed} s"
     # nothing invented, at most one breath lost (timing right after a change is off < 1 s)
     on, truth = on[on > 3.0], truth[truth > 3.0]
-    k_all, _ = match(on, truth, 1.0)
+    k_all, _ = match_events(on, truth, 1.0)
     assert k_all.size == on.size >= truth.size - 1, label
 
 
@@ -170,7 +148,7 @@ def test_baseline_ramp_keeps_timing_and_ie():
     x = x + np.linspace(0.0, 20.0, x.size)  # drift: 10 depths in 2 min
     r = rsp_breaths(x, FS)
     on = r["onset"] / FS
-    k, i = match(on, truth, 0.5)
+    k, i = match_events(on, truth, 0.5)
     assert k.size >= truth.size - 2
     assert np.median(np.abs(on[k] - truth[i])) < 0.15
     assert np.nanmedian(r["ie_ratio"]) == pytest.approx(1.0, rel=0.15)
@@ -182,7 +160,7 @@ def test_small_wiggles_are_not_breaths():
     t = np.arange(x.size) / FS
     x += 0.15 * np.sin(2 * np.pi * 1.2 * t)
     on = rsp_breaths(x, FS)["onset"] / FS
-    k, _ = match(on, truth, 0.5)
+    k, _ = match_events(on, truth, 0.5)
     assert on.size == truth.size and k.size >= truth.size - 1
 
 
@@ -322,9 +300,9 @@ def test_same_breaths_at_any_sampling_rate(fs):
     x, _ = _breath_wave(fs, 120.0, 1.8, 3.2)
     on = rsp_breaths(x, fs)["onset"] / fs
     ref = rsp_breaths(x50, FS)["onset"] / FS
-    k, _ = match(on, truth, 0.3)
+    k, _ = match_events(on, truth, 0.3)
     assert k.size >= truth.size - 1 and on.size <= truth.size
-    k, _ = match(on, ref, 0.12 + 1.0 / fs)  # a sample apart, and 50 Hz's own resolution
+    k, _ = match_events(on, ref, 0.12 + 1.0 / fs)  # a sample apart, and 50 Hz's own resolution
     assert k.size >= ref.size - 1
 
 

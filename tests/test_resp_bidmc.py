@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
+from _reference import match_events
 from wot_biofeedback.dsp.resp import RespBreathDetector, rsp_breaths
 
 DATA = Path(__file__).parent / "data" / "bidmc" / "bidmc_01-10_resp.npz"
@@ -40,21 +41,8 @@ def _span(v: np.ndarray) -> np.ndarray:
 def _f1(found: np.ndarray, ref: np.ndarray, tol: float = 1.0) -> tuple[float, np.ndarray]:
     """One-to-one matching within ``tol`` s, closest pairs first: F1 and matched offsets."""
     found, ref = _span(found), _span(ref)
-    pairs = sorted(
-        (abs(f - r), i, j)
-        for j, r in enumerate(ref)
-        for i in np.flatnonzero(np.abs(found - r) <= tol)
-        for f in (found[i],)
-    )
-    used_f: set[int] = set()
-    used_r: set[int] = set()
-    offsets = []
-    for _, i, j in pairs:
-        if i not in used_f and j not in used_r:
-            used_f.add(i)
-            used_r.add(j)
-            offsets.append(found[i] - ref[j])
-    return 2 * len(offsets) / max(1, found.size + ref.size), np.asarray(offsets)
+    i_f, i_r = match_events(found, ref, tol)
+    return 2 * i_f.size / max(1, found.size + ref.size), found[i_f] - ref[i_r]
 
 
 def _window_rates(events: np.ndarray) -> np.ndarray:
