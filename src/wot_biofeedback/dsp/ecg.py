@@ -452,26 +452,27 @@ def _ecg_detect(
         k_floor = prm[_P_K_FLOOR]
         learn_max = math.sqrt(fst[_LEARN_MAX2])
         ectopic = False
-        width = 0.0  # measured only for a candidate that can pass some threshold
-        if since_start < learn_n:
-            thr = prm[_P_LEARN_FRAC] * learn_max
-            if a > thr:
-                width = float(
-                    n - _half_left(sq_ring, e2, a2, n, ci, lo - ma_n, ist[_START_N], ma_n)
-                )
+        learning = since_start < learn_n
+        spk = learn_max
+        frac = prm[_P_THR_FRAC]
+        # the lowest bar this candidate could face; only above it is its width worth measuring
+        if learning:
+            lowest = prm[_P_LEARN_FRAC] * learn_max
         else:
-            spk = fst[_SPK] if ist[_N_BEATS] > 0 else learn_max
+            if ist[_N_BEATS] > 0:
+                spk = fst[_SPK]
             silent = n - max(prev_r, ist[_START_N] + learn_n) - decay_start_n
             if silent > 0:
                 spk *= prm[_P_SPK_DECAY] ** silent
-            frac = prm[_P_THR_FRAC]
             lowest = fst[_NPK] + min(frac, prm[_P_THR_FRAC_ECT]) * (spk - fst[_NPK])
             if lowest > 0.0:
                 lowest *= min(1.0, prm[_P_RR_FAC])
-            if a > lowest:
-                width = float(
-                    n - _half_left(sq_ring, e2, a2, n, ci, lo - ma_n, ist[_START_N], ma_n)
-                )
+        width = 0.0
+        if a > lowest:
+            width = float(n - _half_left(sq_ring, e2, a2, n, ci, lo - ma_n, ist[_START_N], ma_n))
+        if learning:
+            thr = lowest
+        else:
             if ist[_N_BEATS] >= prm[_P_ECT_AFTER] and since > max(twave_n, 0.4 * fst[_RR]):
                 pol = fst[_POLARITY]
                 opposite = (pol > 0.5 and not is_pos) or (pol < -0.5 and is_pos)
