@@ -27,7 +27,9 @@ skipped with a message when its file is missing):
 5. **Event-related** (``neurokit/bio_eventrelated_100hz.csv``, 4 images at 10.23, 49.57,
    92.23 and 129.83 s: negative, neutral, neutral, negative): the SCRs with onset 1-4 s after
    each image (amplitude, latency, rise, half recovery), and the heart-rate change (mean HR
-   0-6 s after the image minus mean HR 0-2 s before; R-peaks from wot ``ecg_peaks``).
+   0-6 s after the image minus mean HR 0-2 s before; R-peaks from wot ``ecg_peaks``); then per
+   condition, for wot and NeuroKit2, the images followed by an SCR onset 1-5 s after and the
+   SCR rate in the 10 s after the images.
 
 Cite Benedek & Kaernbach 2010 (Ledalab), Makowski et al. 2021 (NeuroKit2) with these figures.
 """
@@ -289,6 +291,20 @@ def event_related() -> None:
              "SCR 1-4 s after; ΔHR (0-6 s after vs 2 s before)",
              f"{scr}; ΔHR {ha - hb:+.1f} bpm", "none (stimulus times only)", "")  # fmt: skip
     print(f"\nall SCR onsets (s): {', '.join(f'{v:.2f}' for v in on)}")
+    # per condition (issue 22): images followed by an SCR onset 1-5 s after, and the SCR rate
+    # in the 10 s after each image, ours beside NeuroKit2's
+    nko, _ = _nk_scr(eda, fs)
+    print("\n| detector | condition | images with an SCR 1-5 s after | SCRs/min in 0-10 s after |")
+    print("|---|---|---|---|")
+    for name, o in (("wot", on), ("NeuroKit2", nko)):
+        for kind in ("negative", "neutral"):
+            ts = [t for t, k in IMAGES if k == kind]
+            resp = sum(bool(np.any((o >= t + 1) & (o <= t + 5))) for t in ts)
+            rate = sum(int(np.sum((o >= t) & (o < t + 10))) for t in ts) / (len(ts) * 10 / 60)
+            print(f"| {name} | {kind} | {resp} of {len(ts)} | {rate:.1f} |")
+            emit(EDA_RESP, f"bio_eventrelated_100hz, {kind} images ({name})",
+                 "images with an SCR 1-5 s after; SCRs/min in 0-10 s after",
+                 f"{resp} of {len(ts)}; {rate:.1f}", "", "")  # fmt: skip
 
 
 def main() -> None:

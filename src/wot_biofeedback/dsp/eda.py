@@ -43,8 +43,11 @@ Steps, per sample (4-10,000 Hz):
    course of what came before. It is reported once
    ``r`` has not risen for ``peak_hold_s``, at the next onset, or after ``max_rise_s +
    max_peak_s`` (a slow climb), if its amplitude (the largest ``r``) is at least
-   ``min_amplitude_us`` (absolute, never relative to a recording's maximum) and 4 x the
-   driver noise, its onset-to-peak time is at most ``max_peak_s``, it rose at least
+   ``min_amplitude_us`` (absolute, never relative to a recording's maximum; 0.02 µS by
+   default, within the 0.01-0.05 µS of common practice, Dawson et al. 2007) and 4 x the
+   driver noise, it has begun to recover (the driver fell back from its impulse by the
+   hysteresis: a shift to a new level approached more slowly than ``tau`` never does, and
+   is tonic), its onset-to-peak time is 0-``max_peak_s``, it rose at least
    ``min_amplitude_us`` per ``slow_rise_s`` of that time (a small, slow climb is tonic
    wander), no artifact touched it, and its onset is not within 1 s of the last one. The onset
    is where the driver last rose through 30 % of its impulse; the peak is the conductance
@@ -57,9 +60,12 @@ Steps, per sample (4-10,000 Hz):
    non-physiological drop (a pop relaxing, a slipping electrode); a response it touches is
    rejected.
 
-Limits: a level step *up* within the slope limit (an electrode pressed or re-seated) cannot be
-told from an SCR when it is reported, 1 s after its peak, and counts as one response; steps
-down never do.
+Limits: a quick level step *up* within the slope limit (an electrode pressed or re-seated)
+cannot be told from an SCR when it is reported, 1 s after its peak, and counts as one response
+(its driver overshoots and falls back to the new level); a level reached more slowly than
+``tau`` does not count, and steps down never do. The onset-to-peak time is measured from 30 %
+of the driver's rise to the conductance maximum, so it runs longer than the 0.5-5 s rise time
+of the literature for compound responses; ``max_peak_s`` is 7 s for that reason.
 
 Event times are referred to the raw signal (the low-pass delays at 0.05 Hz are taken off);
 responses are reported about ``delay_s`` (1.3 s) after their peak. Outputs are identical for
@@ -155,9 +161,11 @@ def _report(
     ev_conf: np.ndarray,
     n_ev: int,
     cut: bool,
+    end: bool,
 ) -> int:
     # close the active response at internal step k (raw sample n); report it if it passes.
-    # ``cut``: the next response has begun; what came after its trough belongs to it
+    # ``cut``: the next response has begun; what came after its trough belongs to it.
+    # ``end``: the record ended during the response
     m = int(prm[_P_M])
     d_n = d_ring.shape[0]
     amp = fst[_R_AT_MIN] if cut else fst[_R_MAX]
@@ -175,7 +183,10 @@ def _report(
     pk_k = ist[_I_SCMAX] if ist[_I_SCMAX] > ist[_I_DMAX] else ist[_I_RMAX]
     # at least the absolute minimum, clear of the driver's noise, and not a slow climb
     ok = amp >= prm[_P_MIN_AMP] and amp >= prm[_P_NOISE_K] * _Q30_TO_MEAN * fst[_NOISE]
-    ok = ok and pk_k - on_k <= int(prm[_P_MAX_PEAK_K])
+    ok = ok and 0 <= pk_k - on_k <= int(prm[_P_MAX_PEAK_K])
+    # and it has begun to recover: the driver has fallen back from its impulse (a shift to a
+    # new level, approached more slowly than tau, never does), unless the record ended first
+    ok = ok and (ist[_FELL] == 1 or end)
     # a small climb that is also slow is tonic wander: beyond slow_rise_s, the amplitude
     # needed grows with the rise time
     ok = ok and amp * prm[_P_SLOW_K] >= prm[_P_MIN_AMP] * (pk_k - on_k)
@@ -447,8 +458,9 @@ def _eda_kernel(
         timeout = k - ist[_I_ON] > int(prm[_P_MAX_RISE_K]) + int(prm[_P_MAX_PEAK_K])
         if active and (new_onset or timeout or k - ist[_I_RMAX] >= int(prm[_P_HOLD_K])):
             n_ev = _report(
-                fst, ist, prm, d_ring, k, n, ev_onset, ev_peak, ev_amp, ev_conf, n_ev, new_onset
-            )
+                fst, ist, prm, d_ring, k, n, ev_onset, ev_peak, ev_amp, ev_conf, n_ev, new_onset,
+                False,
+            )  # fmt: skip
             ist[_STATE] = _IDLE
             if ist[_FELL] == 0:
                 # still on the impulse: look for the next trough from here
@@ -484,7 +496,7 @@ def _eda_kernel(
         # the record ended during a response: close it at the last sample
         n_ev = _report(
             fst, ist, prm, d_ring, ist[_K] - 1, ist[_N] - 1, ev_onset, ev_peak, ev_amp, ev_conf,
-            n_ev, False,
+            n_ev, False, True,
         )  # fmt: skip
         ist[_STATE] = _IDLE
         ist[_HAVE_PEND] = 0
