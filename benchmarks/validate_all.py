@@ -51,6 +51,7 @@ SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("validate_scr_noise", (), ""),
     ("validate_state", (), ""),
     ("validate_extras", (), ""),
+    ("validate_resonance", (), ""),
     (
         "validate_recording",
         ("--trials", "1"),
@@ -82,7 +83,9 @@ SECTION_NOTES = {
         "Simulator agreement: frames after the 120-s calibration, leaving out 30 s after each "
         "scripted transition; the offline pipeline decides as live does (no retrospective "
         "scoring). drive05: baseline 5 min inside Rest1 at several positions; Rest excludes the "
-        "baseline window itself."
+        "baseline window itself. Resonance assessment: simulated clients with a resonance rate "
+        "of their own go through the paced protocol as a CSV and are assessed as `wot assess "
+        "--resonance` does; no real paced-breathing recording with a known rate was available."
     ),
     _report.RECORDING: (
         "`wot demo --headless --record X.xdf` killed with SIGKILL; pyxdf loads the file and "

@@ -27,6 +27,8 @@ order::
 
 ``level`` is optional and defaults to 0.8 for ``hyper``/``hypo`` and 0 for ``within``; the
 physiology ignores the level of ``within`` segments (their latent arousal target is 0).
+``pacer_bpm`` is optional: the client breathes with a pacer at that rate (breaths/min,
+2-30) through the segment, slowly and deeply (a resonance-frequency protocol, say).
 ``name`` defaults to the file stem, ``description`` to ``""``.
 """
 
@@ -61,12 +63,16 @@ class Segment:
         Intensity of the excursion, 0..1 (0 for a plain within segment).
     duration_s : float
         Length, s (> 0).
+    pacer_bpm : float or None
+        The rate of a breathing pacer the client follows through the segment, breaths/min
+        (2-30); None: the client breathes freely.
     """
 
     name: str
     zone: Zone
     level: float
     duration_s: float
+    pacer_bpm: float | None = None
 
     def __post_init__(self) -> None:
         if self.zone not in ZONES:
@@ -78,6 +84,12 @@ class Segment:
         if not (math.isfinite(self.duration_s) and self.duration_s > 0.0):
             raise ValueError(
                 f"segment {self.name!r}: duration_s {self.duration_s!r} must be a positive number"
+            )
+        if self.pacer_bpm is not None and not (
+            math.isfinite(self.pacer_bpm) and 2.0 <= self.pacer_bpm <= 30.0
+        ):
+            raise ValueError(
+                f"segment {self.name!r}: pacer_bpm {self.pacer_bpm!r} must be 2-30 breaths/min"
             )
 
     @property
@@ -149,6 +161,16 @@ class Scenario:
         """
         zones = np.array([s.zone for s in self.segments], dtype="<U6")
         return zones[self.segment_index(t_s)]
+
+    @property
+    def paced(self) -> bool:
+        """Whether any segment has a breathing pacer."""
+        return any(s.pacer_bpm is not None for s in self.segments)
+
+    def pacer_at(self, t_s: np.ndarray | float) -> np.ndarray:
+        """The pacer's rate (breaths/min) at each time, NaN where the client breathes freely."""
+        rates = np.array([np.nan if s.pacer_bpm is None else s.pacer_bpm for s in self.segments])
+        return rates[self.segment_index(t_s)]
 
     def agreement(
         self, times: Any, zones: Any, calibration_s: float, guard_s: float = 30.0
@@ -247,7 +269,7 @@ def _from_dict(doc: dict[str, Any], default_name: str, where: str) -> Scenario:
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise ValueError(f"{where}: segment {i + 1} must be a table")
-        unknown = set(item) - {"name", "zone", "level", "duration_s"}
+        unknown = set(item) - {"name", "zone", "level", "duration_s", "pacer_bpm"}
         if unknown:
             raise ValueError(f"{where}: segment {i + 1} has unknown keys {sorted(unknown)}")
         zone = item.get("zone")
@@ -260,11 +282,14 @@ def _from_dict(doc: dict[str, Any], default_name: str, where: str) -> Scenario:
             raise ValueError(f"{where}: segment {seg_name!r} has no duration_s")
         level = item.get("level", _DEFAULT_LEVEL[zone])
         dur = item["duration_s"]
-        for key, val in (("level", level), ("duration_s", dur)):
+        pacer = item.get("pacer_bpm")
+        checked = (("level", level), ("duration_s", dur))
+        for key, val in (*checked, *((("pacer_bpm", pacer),) if pacer is not None else ())):
             if isinstance(val, bool) or not isinstance(val, int | float):
                 raise ValueError(f"{where}: segment {seg_name!r}: {key} {val!r} is not a number")
         try:
-            segments.append(Segment(seg_name, cast(Zone, zone), float(level), float(dur)))
+            rate = None if pacer is None else float(pacer)
+            segments.append(Segment(seg_name, cast(Zone, zone), float(level), float(dur), rate))
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     return Scenario(name, description, tuple(segments))

@@ -18,7 +18,7 @@ from .config import CueConfig
 PROMPTS = {
     "hyper": (
         "Let's slow down together: breathe in gently, and let the out-breath be longer.",
-        "Follow the pacer: in for four, out for six.",
+        "Follow the pacer: in for {in_s}, out for {out_s}.",
         "Look around the room and find three things you can see.",
     ),
     "hypo": (
@@ -29,6 +29,14 @@ PROMPTS = {
     "within": ("You're in your window. Notice what steady feels like.",),
 }
 KINDS = {"hyper": "down-regulate", "hypo": "up-regulate", "within": "reinforce"}
+_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _seconds(s: float) -> str:
+    """A count a client can follow: whole seconds in words (about, when not whole)."""
+    n = max(1, round(s))
+    word = _WORDS[n - 1] if n <= len(_WORDS) else str(n)
+    return word if abs(s - n) < 0.25 else f"about {word}"
 
 
 @dataclass
@@ -76,9 +84,13 @@ class CuePolicy:
             }
         elif zone == "hypo":
             pacer = {"rate_bpm": 15.0, "inhale_ratio": 0.5}
-        cue = Cue(
-            t, zone, KINDS.get(zone, "note"), text or prompts[k % len(prompts)], pacer, source
-        )
+        prompt = prompts[k % len(prompts)]
+        if pacer is not None and "{in_s}" in prompt:
+            # the counts of the pacer as it runs (the client's own rate, from their profile)
+            period = 60.0 / pacer["rate_bpm"]
+            inhale = pacer["inhale_ratio"] * period
+            prompt = prompt.format(in_s=_seconds(inhale), out_s=_seconds(period - inhale))
+        cue = Cue(t, zone, KINDS.get(zone, "note"), text or prompt, pacer, source)
         self.log.append(cue)
         self._last_t = t
         return cue

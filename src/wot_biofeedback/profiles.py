@@ -14,11 +14,14 @@ Windows) under ``wot-biofeedback/profiles/NAME.json``. Its fields::
       "sessions": [{"date": "...", "source": "...", "duration_s": ...,
                     "baseline": {...}, "time_in_zone_s": {...}, "fraction_in_zone": {...},
                     "n_excursions": {...}, "recovery_s": {...}}, ...],
-      "assessments": [{...}, ...]   # ``wot assess --profile`` results (it also sets ``window``)
+      "assessments": [{...}, ...],  # ``wot assess --profile`` results (it also sets ``window``)
+      "resonance": {"rate_bpm": 5.5, "date": "...", "margin": 0.12, "close": [],
+                    "source": "..."}  # ``wot assess --resonance --profile``: the pacer's rate
     }
 
 ``window`` is read into the zone bounds of every session (edit it to widen or narrow the
-client's window as therapy goes on). After each session its calibrated baseline and zone
+client's window as therapy goes on), and ``resonance.rate_bpm``, when there is one, into the
+breathing pacer's rate. After each session its calibrated baseline and zone
 summary are appended; the merged ``baseline`` is the per-feature median over the last
 ``MERGE_SESSIONS`` sessions, and a session can start from it (``--profile-baseline``) instead
 of calibrating, e.g. when there is no quiet period at its start. The history shows whether the
@@ -177,6 +180,11 @@ class Session(BaseModel):
     window: Window | None = None
 
 
+class Resonance(BaseModel):
+    model_config = _OPEN
+    rate_bpm: Annotated[Num, Field(ge=2.0, le=15.0)]  # as resonance.PacedStep's rates
+
+
 class ProfileFields(BaseModel):
     model_config = _OPEN
     client: Short | None = None
@@ -186,6 +194,7 @@ class ProfileFields(BaseModel):
     baseline: MergedBaseline | None = None
     sessions: Annotated[list[Session], Field(max_length=MAX_SESSIONS)]
     assessments: Annotated[list[dict[str, Any]], Field(max_length=MAX_SESSIONS)] = []
+    resonance: Resonance | None = None
 
 
 _NOUNS = {
@@ -193,6 +202,7 @@ _NOUNS = {
     "SessionBaseline": "a baseline",
     "MergedBaseline": "a baseline",
     "Session": "a session record",
+    "Resonance": "a resonance rate (rate_bpm)",
     "ProfileFields": "a profile",
 }
 
@@ -289,9 +299,13 @@ def load_profile(name: str, config: EngineConfig) -> Profile:
 
 
 def apply_window(profile: Mapping[str, Any], config: EngineConfig) -> None:
-    """Use the client's window bounds in ``config``."""
+    """Use the client's window bounds in ``config``, and their resonance breathing rate (when
+    assessed) as the pacer's rate."""
     config.zones.upper = float(profile["window"]["upper"])
     config.zones.lower = float(profile["window"]["lower"])
+    res = profile.get("resonance")
+    if res is not None:
+        config.cues.pacer_rate_bpm = float(res["rate_bpm"])
 
 
 def _name(profile: Mapping[str, Any]) -> str:
@@ -471,6 +485,32 @@ def save_window(
         if len(prof.setdefault("assessments", [])) >= MAX_SESSIONS:
             raise InputError(f"profile {name} holds {MAX_SESSIONS} assessments, the most it keeps")
         prof["window"] = new
+        prof["assessments"].append(entry)
+        prof["updated"] = _now()
+
+    _, path = update_profile(name, started, change)
+    return path
+
+
+def save_resonance(name: str, started: Mapping[str, Any], assessment: Mapping[str, Any]) -> Path:
+    """Set profile ``name``'s resonance breathing rate from a resonance assessment (which must
+    have found one) and keep the assessment."""
+    rate = assessment.get("resonance_rate_bpm")
+    if rate is None:
+        raise InputError(f"profile {name}: the assessment found no resonance rate to save")
+    entry = json_safe(dict(assessment))
+    new = {
+        "rate_bpm": float(rate),
+        "date": _now(),
+        "margin": assessment.get("margin"),
+        "close": list(assessment.get("close") or []),
+        "source": str(assessment.get("input", "")),
+    }
+
+    def change(prof: dict[str, Any]) -> None:
+        if len(prof.setdefault("assessments", [])) >= MAX_SESSIONS:
+            raise InputError(f"profile {name} holds {MAX_SESSIONS} assessments, the most it keeps")
+        prof["resonance"] = new
         prof["assessments"].append(entry)
         prof["updated"] = _now()
 

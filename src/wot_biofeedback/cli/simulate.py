@@ -36,6 +36,12 @@ def add_parser(sub: Any) -> None:
     s.add_argument(
         "--artifacts", type=float, default=0.0, help="fraction of time with artifacts (0-0.5)"
     )
+    s.add_argument(
+        "--resonance-rate", type=float, default=None, metavar="R",
+        help="the simulated client's own resonance breathing rate, breaths/min (3-10): heart "
+        "rate oscillates most when they breathe at it (with --scenario resonance, the paced "
+        "protocol; the CSV gets a pacer_bpm column)",
+    )  # fmt: skip
     s.add_argument("--name", default="wot-sim", help="stream name prefix")
     s.add_argument(
         "--source-id", default="wot-sim", metavar="ID",
@@ -52,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         scen = load_scenario(args.scenario)
+        SimConfig(resonance_bpm=args.resonance_rate)  # checks the rate before any work
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if args.out:
         sess = simulate_to_csv(
             scen, args.seed, args.out, fs=args.fs, duration_s=args.duration,
-            noise=args.noise, artifacts=args.artifacts,
+            noise=args.noise, artifacts=args.artifacts, resonance_bpm=args.resonance_rate,
         )  # fmt: skip
         print(
             f"wrote {args.out}: {sess.duration_s:.0f} s of {scen.name} "
@@ -66,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.speed > 0:
         raise InputError(f"--speed {args.speed!r} must be > 0")
-    cfg = SimConfig(args.ecg_fs, args.eda_fs, args.resp_fs, args.seed, args.noise, args.artifacts)
+    cfg = SimConfig(
+        args.ecg_fs, args.eda_fs, args.resp_fs, args.seed, args.noise, args.artifacts,
+        args.resonance_rate,
+    )  # fmt: skip
     sess = simulate_session(scen, cfg, args.duration)
     skip = {"resp"} if args.no_resp else set()
     skip |= set() if args.acc else {"acc"}

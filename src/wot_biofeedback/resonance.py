@@ -1,0 +1,404 @@
+"""Resonance-frequency assessment: the breathing rate at which this client's heart rate
+oscillates most.
+
+Breathing at about 4.5-7 breaths/min drives heart rate through the baroreflex loop, which
+resonates at a rate of its own in each person; HRV biofeedback paces breathing at that rate
+(Lehrer, Vaschillo & Vaschillo 2000; Lehrer & Gevirtz 2014). The protocol paces the client at
+several rates in turn (by default 6.5, 6.0, 5.5, 5.0 and 4.5 /min, 2 minutes each), and each
+step is scored, after ``SETTLE_S`` (20 s) for the rhythm to settle, by the criteria of Lehrer
+et al. (2000) and Shaffer & Meehan (2020):
+
+* **peak-to-trough heart rate** (bpm): per breath cycle of the pacer, the highest minus the
+  lowest beat-to-beat heart rate; the median over the cycles;
+* **LF power** (bpm², 0.04-0.15 Hz) of the heart-rate series (detrended, 4 Hz, Hann window),
+  with the frequency of its peak, which must agree with the pacer's rate;
+* **phase** between breathing and heart rate at the pacer's frequency (degrees; > 0: heart
+  rate leads); at resonance they move together, 0° (Vaschillo et al. 2002);
+* **peak sharpness**: the share of the LF power within ±0.015 Hz of its peak (one narrow
+  peak at the pacer, not a spread of rhythms).
+
+Decision rule. A step is *usable* when at least 60 s of it remain after settling, heart beats
+cover at least 80 % of that time, the LF peak lies within 1 breath/min of the pacer and, when
+a breathing signal is there, the client breathed within 1 /min of the pacer. Each usable step
+gets a score: the mean of its peak-to-trough and its LF power as shares of the best step's,
+of its sharpness as a share of the best step's, and of ``max(cos(phase), 0)``, weighted
+0.4, 0.3, 0.15 and 0.15 (the amplitude first, as Lehrer et al. 2000 do; phase and sharpness
+decide between close rates). The highest score is the resonance rate. The **margin** is its
+score minus the next-best step's. Another step is **close** when its score is within
+``CLOSE_MARGIN`` (0.05) of the best, or its peak-to-trough amplitude is within two standard
+errors of the best step's (from the spread over the breath cycles): the measurement cannot
+tell the two apart, either serves (the ``close`` list names them), and repeating those steps
+decides.
+
+This is a measurement for the therapist to review, as the assessment protocols of the clinical
+suites are: a step the client did not follow, or with too few beats, is listed with its reason
+and left out, and with no usable step there is no rate.
+
+References
+----------
+Lehrer PM, Vaschillo E, Vaschillo B (2000). Resonant frequency biofeedback training to increase
+cardiac variability. Appl Psychophysiol Biofeedback 25(3):177-191.
+Lehrer PM, Gevirtz R (2014). Heart rate variability biofeedback: how and why does it work?
+Front Psychol 5:756.
+Shaffer F, Meehan ZM (2020). A practical guide to resonance frequency assessment for heart
+rate variability biofeedback. Front Neurosci 14:570400.
+Vaschillo E, Lehrer P, Rishe N, Konstantinov M (2002). Heart rate variability biofeedback as a
+method for assessing baroreflex function. Appl Psychophysiol Biofeedback 27(1):1-27.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+DEFAULT_RATES = (6.5, 6.0, 5.5, 5.0, 4.5)
+STEP_S = 120.0
+SETTLE_S = 20.0
+MIN_ANALYSED_S = 60.0
+MIN_COVERAGE = 0.8
+MAX_OFF_BPM = 1.0  # LF peak, and breathing, at most this far from the pacer (breaths/min)
+LF_BAND = (0.04, 0.15)
+PEAK_HALF_WIDTH_HZ = 0.015
+WEIGHTS = {"peak_trough": 0.4, "lf_power": 0.3, "phase": 0.15, "sharpness": 0.15}
+CLOSE_MARGIN = 0.05
+_FS = 4.0  # Hz, the even heart-rate series
+_RATE_RANGE = (2.0, 15.0)  # breaths/min a step may pace
+
+
+@dataclass(frozen=True)
+class PacedStep:
+    """One step of the protocol: breathing paced at ``rate_bpm`` from ``start_s`` to ``end_s``."""
+
+    rate_bpm: float
+    start_s: float
+    end_s: float
+
+    def __post_init__(self) -> None:
+        lo, hi = _RATE_RANGE
+        if not (math.isfinite(self.rate_bpm) and lo <= self.rate_bpm <= hi):
+            raise InputError(f"pacer rate {self.rate_bpm!r} must be {lo:g}-{hi:g} breaths/min")
+        if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
+            raise InputError(f"step at {self.rate_bpm:g}/min: start and end must be numbers")
+        if not 0.0 <= self.start_s < self.end_s:
+            raise InputError(
+                f"step at {self.rate_bpm:g}/min: need 0 <= start < end, got "
+                f"{self.start_s:g}:{self.end_s:g}"
+            )
+
+
+def protocol(start_s: float = 0.0, rates: Sequence[float] = DEFAULT_RATES,
+             step_s: float = STEP_S) -> list[PacedStep]:  # fmt: skip
+    """The default protocol's steps, one after another from ``start_s``."""
+    return [
+        PacedStep(float(r), start_s + i * step_s, start_s + (i + 1) * step_s)
+        for i, r in enumerate(rates)
+    ]
+
+
+def parse_steps(text: str) -> list[PacedStep]:
+    """``RATE@START:END,...`` (breaths/min @ seconds), e.g. ``6.5@120:240,6@240:360``."""
+    steps = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*([0-9.]+)\s*@\s*([0-9.]+)\s*:\s*([0-9.]+)\s*", part)
+        if m is None:
+            raise InputError(
+                f"--steps {part.strip()!r:.40}: each step is RATE@START:END (breaths/min @ "
+                "seconds), e.g. 6.5@120:240"
+            )
+        try:
+            rate, start, end = float(m[1]), float(m[2]), float(m[3])
+        except ValueError:
+            raise InputError(f"--steps {part.strip()!r:.40}: not a number") from None
+        steps.append(PacedStep(rate, start, end))
+    return steps
+
+
+def steps_from_pacer(t: np.ndarray, pacer: np.ndarray) -> list[PacedStep]:
+    """The steps of a pacer-rate series (``pacer_bpm`` column): each run of one finite rate."""
+    t = np.asarray(t, dtype=np.float64)
+    p = np.asarray(pacer, dtype=np.float64)
+    steps: list[PacedStep] = []
+    if t.size < 2:
+        return steps
+    dt = float(np.median(np.diff(t)))
+    key = np.where(np.isfinite(p), p, -1.0)
+    edges = np.flatnonzero(np.diff(key) != 0) + 1
+    for a, b in zip(np.r_[0, edges], np.r_[edges, t.size], strict=True):
+        if key[a] > 0:
+            steps.append(PacedStep(float(p[a]), float(t[a]), float(t[b - 1] + dt)))
+    return steps
+
+
+_MARKER = re.compile(r"^\s*pacer\s+([0-9.]+)\s*(?:/\s*min|bpm)?\s*$", re.IGNORECASE)
+_MARKER_OFF = re.compile(r"^\s*pacer\s+(off|stop|end)\s*$", re.IGNORECASE)
+
+
+def steps_from_markers(markers: Sequence[tuple[float, str]], end_s: float) -> list[PacedStep]:
+    """Steps from markers ``pacer 6.5`` (a step starts) and ``pacer off`` (it ends; so does
+    the next step's marker, or the recording's end)."""
+    starts: list[tuple[float, float | None]] = []
+    for t, text in sorted(markers, key=lambda m: m[0]):
+        m = _MARKER.match(text)
+        if m is not None:
+            starts.append((float(t), float(m[1])))
+        elif _MARKER_OFF.match(text):
+            starts.append((float(t), None))
+    steps = []
+    for i, (t, rate) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else end_s
+        if rate is not None and end > t:
+            steps.append(PacedStep(rate, t, end))
+    return steps
+
+
+def _even(t: np.ndarray, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``x`` at ``grid`` (linear), detrended (least squares line)."""
+    y = np.interp(grid, t, x)
+    a, b = np.polyfit(grid - grid[0], y, 1)
+    return np.asarray(y - (a * (grid - grid[0]) + b))
+
+
+def _at(x: np.ndarray, grid: np.ndarray, f_hz: float) -> complex:
+    w = np.hanning(grid.size)
+    return complex(np.sum(w * x * np.exp(-2j * np.pi * f_hz * (grid - grid[0]))))
+
+
+def score_step(
+    step: PacedStep,
+    nn_t: np.ndarray,
+    nn_ms: np.ndarray,
+    resp_t: np.ndarray | None = None,
+    resp: np.ndarray | None = None,
+    settle_s: float = SETTLE_S,
+) -> dict[str, Any]:
+    """The criteria of one paced step (see the module text), with ``usable`` and, where it is
+    not, ``problem``.
+
+    Parameters
+    ----------
+    step : PacedStep
+        The pacer's rate and the step's span, s.
+    nn_t, nn_ms : array
+        Beat times (s, the closing beat) and their NN intervals (ms; NaN for a rejected beat);
+        each interval's heart rate is placed at its middle.
+    resp_t, resp : array, optional
+        A breathing signal (inhalation rising) and its times, s, to check the client followed
+        the pacer and to measure the phase.
+    settle_s : float
+        Seconds at the start of the step left out while the rhythm settles.
+    """
+    a, b = step.start_s + settle_s, step.end_s
+    out: dict[str, Any] = {
+        "rate_bpm": step.rate_bpm,
+        "start_s": step.start_s,
+        "end_s": step.end_s,
+        "analysed_s": max(b - a, 0.0),
+        "beats": 0,
+        "peak_trough_bpm": math.nan,
+        "peak_trough_se_bpm": math.nan,
+        "lf_power_bpm2": math.nan,
+        "lf_peak_bpm": math.nan,
+        "phase_deg": math.nan,
+        "sharpness": math.nan,
+        "breathing_bpm": math.nan,
+        "followed": None,
+        "usable": False,
+        "problem": None,
+    }
+    if b - a < MIN_ANALYSED_S:
+        out["problem"] = f"{b - a:.0f} s after settling; need {MIN_ANALYSED_S:.0f} s"
+        return out
+    nn_t = np.asarray(nn_t, dtype=np.float64)
+    nn_ms = np.asarray(nn_ms, dtype=np.float64)
+    ok = np.isfinite(nn_ms) & (nn_ms > 0) & (nn_t >= a - 2.0) & (nn_t <= b + 2.0)
+    # each interval's heart rate belongs to its middle, not to its closing beat (half an RR
+    # later, 10-20° of phase at these rates)
+    t, hr = nn_t[ok] - nn_ms[ok] / 2000.0, 60000.0 / nn_ms[ok]
+    inside = (t >= a) & (t <= b)
+    out["beats"] = int(inside.sum())
+    # coverage: the share of the time with a beat no more than 3 s before
+    edges = np.r_[a, t[inside], b]
+    gaps = np.diff(edges)
+    coverage = 1.0 - float(np.sum(np.maximum(gaps - 3.0, 0.0))) / (b - a)
+    if out["beats"] < 10 or coverage < MIN_COVERAGE:
+        out["problem"] = f"heart beats cover {100 * max(coverage, 0):.0f} % of the step"
+        return out
+    grid = np.arange(a, b, 1.0 / _FS)
+    x = _even(t, hr, grid)
+    # peak-to-trough per pacer cycle (beat values, not the interpolation)
+    period = 60.0 / step.rate_bpm
+    pt = []
+    c = a
+    while c + period <= b + 1e-9:
+        m = (t >= c) & (t < c + period)
+        if m.sum() >= 3:
+            pt.append(float(hr[m].max() - hr[m].min()))
+        c += period
+    out["peak_trough_bpm"] = float(np.median(pt)) if pt else math.nan
+    # its standard error (of a median: 1.2533 x that of a mean)
+    out["peak_trough_se_bpm"] = (
+        float(1.2533 * np.std(pt, ddof=1) / math.sqrt(len(pt))) if len(pt) > 1 else math.nan
+    )
+    # spectrum (Hann window, one-sided PSD, bpm^2/Hz), zero-padded to 0.001 Hz
+    w = np.hanning(grid.size)
+    nfft = 1 << max(math.ceil(math.log2(_FS / 0.001)), math.ceil(math.log2(grid.size)))
+    spec = np.abs(np.fft.rfft(w * x, nfft)) ** 2 * 2.0 / (_FS * float(np.sum(w * w)))
+    f = np.fft.rfftfreq(nfft, 1.0 / _FS)
+    df = f[1] - f[0]
+    lf = (f >= LF_BAND[0]) & (f <= LF_BAND[1])
+    lf_power = float(np.sum(spec[lf]) * df)
+    i_pk = int(np.flatnonzero(lf)[np.argmax(spec[lf])])
+    near = lf & (np.abs(f - f[i_pk]) <= PEAK_HALF_WIDTH_HZ)
+    out["lf_power_bpm2"] = lf_power
+    out["lf_peak_bpm"] = float(f[i_pk] * 60.0)
+    out["sharpness"] = float(np.sum(spec[near]) * df / lf_power) if lf_power > 0 else math.nan
+    fp = step.rate_bpm / 60.0
+    problems = []
+    if abs(out["lf_peak_bpm"] - step.rate_bpm) > MAX_OFF_BPM:
+        problems.append(
+            f"heart rate's LF peak at {out['lf_peak_bpm']:.1f}/min, not at the pacer's "
+            f"{step.rate_bpm:g}/min"
+        )
+    if resp is not None and resp_t is not None and np.asarray(resp).size:
+        rt = np.asarray(resp_t, dtype=np.float64)
+        rv = np.asarray(resp, dtype=np.float64)
+        good = np.isfinite(rv) & (rt >= a - 1.0) & (rt <= b + 1.0)
+        if good.sum() > 10 and float(np.ptp(rt[good])) >= 0.8 * (b - a):
+            r = _even(rt[good], rv[good], grid)
+            rs = np.abs(np.fft.rfft(w * r, nfft)) ** 2
+            band = (f >= 0.03) & (f <= 0.7)
+            out["breathing_bpm"] = float(f[np.flatnonzero(band)[np.argmax(rs[band])]] * 60.0)
+            followed = abs(out["breathing_bpm"] - step.rate_bpm) <= MAX_OFF_BPM
+            out["followed"] = followed
+            if not followed:
+                problems.append(
+                    f"breathing at {out['breathing_bpm']:.1f}/min did not follow the pacer"
+                )
+            ph = np.angle(_at(x, grid, fp) / _at(r, grid, fp), deg=True)
+            out["phase_deg"] = float(ph)
+    if problems:
+        out["problem"] = "; ".join(problems)
+        return out
+    out["usable"] = True
+    return out
+
+
+def choose(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """The resonance rate from the steps' criteria by the module's decision rule; adds each
+    step's ``score`` and returns ``resonance_rate_bpm`` (None without a usable step),
+    ``margin``, ``close`` and ``reasoning`` (sentences)."""
+    usable = [s for s in scores if s["usable"]]
+    reasoning = []
+    for s in scores:
+        if not s["usable"]:
+            s["score"] = None
+            reasoning.append(f"{s['rate_bpm']:g}/min left out: {s['problem']}")
+    if not usable:
+        reasoning.append("no usable step: no resonance rate (repeat the protocol)")
+        return {"resonance_rate_bpm": None, "margin": None, "close": [], "reasoning": reasoning}
+
+    def share(key: str) -> list[float]:
+        vals = [float(s[key]) if math.isfinite(s[key]) else 0.0 for s in usable]
+        best = max(vals)
+        return [v / best if best > 0 else 0.0 for v in vals]
+
+    pt, lf, sh = share("peak_trough_bpm"), share("lf_power_bpm2"), share("sharpness")
+    ph = [
+        max(math.cos(math.radians(s["phase_deg"])), 0.0) if math.isfinite(s["phase_deg"]) else 0.0
+        for s in usable
+    ]
+    has_phase = any(math.isfinite(s["phase_deg"]) for s in usable)
+    wts = dict(WEIGHTS)
+    if not has_phase:  # no breathing signal: the other three criteria, weights rescaled
+        wts["phase"] = 0.0
+    total = sum(wts.values())
+    for i, s in enumerate(usable):
+        parts = (
+            wts["peak_trough"] * pt[i] + wts["lf_power"] * lf[i] + wts["phase"] * ph[i]
+            + wts["sharpness"] * sh[i]
+        )  # fmt: skip
+        s["score"] = round(parts / total, 4)
+    ranked = sorted(usable, key=lambda s: s["score"], reverse=True)
+    best = ranked[0]
+    margin = best["score"] - ranked[1]["score"] if len(ranked) > 1 else None
+
+    def indistinct(s: dict[str, Any]) -> bool:
+        # the amplitudes differ by less than two standard errors of their difference
+        se = math.hypot(best["peak_trough_se_bpm"], s["peak_trough_se_bpm"])
+        return bool(best["peak_trough_bpm"] - s["peak_trough_bpm"] < 2.0 * se)
+
+    close = [
+        s["rate_bpm"]
+        for s in ranked[1:]
+        if best["score"] - s["score"] < CLOSE_MARGIN or indistinct(s)
+    ]
+    reasoning.append(
+        f"resonance rate {best['rate_bpm']:g}/min: heart rate swung {best['peak_trough_bpm']:.1f} "
+        f"bpm peak to trough, LF power {best['lf_power_bpm2']:.1f} bpm², "
+        + (f"phase {best['phase_deg']:+.0f}°, " if math.isfinite(best["phase_deg"]) else "")
+        + f"score {best['score']:.3f}"
+    )
+    if len(ranked) > 1:
+        nxt = ranked[1]
+        reasoning.append(
+            f"next: {nxt['rate_bpm']:g}/min ({nxt['peak_trough_bpm']:.1f} bpm, score "
+            f"{nxt['score']:.3f}); margin {margin:.3f}"
+            + (
+                f"; close to {', '.join(f'{r:g}' for r in close)}/min (score within "
+                f"{CLOSE_MARGIN:g}, or peak to trough within two standard errors): either "
+                "serves; repeating those steps decides"
+                if close
+                else ""
+            )
+        )
+    if not has_phase:
+        reasoning.append("no breathing signal: phase and the pacer's following not checked")
+    return {
+        "resonance_rate_bpm": best["rate_bpm"],
+        "margin": margin,
+        "close": close,
+        "reasoning": reasoning,
+    }
+
+
+def assess_resonance(
+    nn_t: np.ndarray,
+    nn_ms: np.ndarray,
+    steps: Sequence[PacedStep],
+    resp_t: np.ndarray | None = None,
+    resp: np.ndarray | None = None,
+    settle_s: float = SETTLE_S,
+) -> dict[str, Any]:
+    """Score every step and choose the resonance rate (see the module text).
+
+    Returns ``resonance_rate_bpm``, ``margin``, ``close``, ``reasoning``, ``steps`` (each
+    step's criteria and score), ``rule`` (the decision rule's constants) and ``settle_s``.
+    """
+    if not steps:
+        raise InputError(
+            "no paced steps: give --steps RATE@START:END,..., or record the pacer as a "
+            "pacer_bpm column or as 'pacer RATE' markers"
+        )
+    if not (math.isfinite(settle_s) and settle_s >= 0.0):
+        raise InputError(f"settle time {settle_s!r} must be >= 0 s")
+    scores = [score_step(s, nn_t, nn_ms, resp_t, resp, settle_s) for s in steps]
+    result = choose(scores)
+    result["steps"] = scores
+    result["settle_s"] = settle_s
+    result["rule"] = {
+        "weights": WEIGHTS,
+        "close_margin": CLOSE_MARGIN,
+        "max_off_bpm": MAX_OFF_BPM,
+        "min_analysed_s": MIN_ANALYSED_S,
+        "min_coverage": MIN_COVERAGE,
+        "lf_band_hz": list(LF_BAND),
+        "peak_half_width_hz": PEAK_HALF_WIDTH_HZ,
+    }
+    return result

@@ -1,0 +1,258 @@
+"""Resonance-frequency assessment (issue 23): the simulated client, the criteria and the
+decision rule, ``wot simulate --scenario resonance`` -> ``wot assess --resonance``, and the
+client profile's pacer rate."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from wot_simulators import SimConfig, load_scenario, simulate_session
+from wot_simulators.scenario import Segment
+
+from wot_biofeedback.cli import main
+from wot_biofeedback.config import EngineConfig
+from wot_biofeedback.cues import CuePolicy
+from wot_biofeedback.errors import InputError
+from wot_biofeedback.profiles import apply_window, load_profile
+from wot_biofeedback.resonance import (
+    PacedStep,
+    assess_resonance,
+    choose,
+    parse_steps,
+    protocol,
+    score_step,
+    steps_from_markers,
+    steps_from_pacer,
+)
+
+
+@pytest.fixture
+def profiles(tmp_path, monkeypatch):
+    d = tmp_path / "profiles"
+    monkeypatch.setenv("WOT_PROFILE_DIR", str(d))
+    return d
+
+
+def _peak_trough_by_step(session) -> dict[float, float]:
+    """Median peak-to-trough heart rate per pacer cycle in each paced step, from true beats."""
+    bt = session.beat_times_s
+    hr, th = 60.0 / np.diff(bt), bt[1:]
+    out = {}
+    for start, end, seg in session.scenario.segment_bounds():
+        if seg.pacer_bpm is None:
+            continue
+        period, c, vals = 60.0 / seg.pacer_bpm, start + 20.0, []
+        while c + period <= end:
+            m = (th >= c) & (th < c + period)
+            vals.append(hr[m].max() - hr[m].min())
+            c += period
+        out[seg.pacer_bpm] = float(np.median(vals))
+    return out
+
+
+@pytest.mark.parametrize("rate", [4.5, 5.5, 6.5])
+def test_simulated_client_oscillates_most_at_their_own_rate(rate):
+    """The client breathes with each step's pacer, and their heart rate swings most (peak to
+    trough, from the true beats) at their resonance rate; without one, all steps swing alike."""
+    scen = load_scenario("resonance")
+    s = simulate_session(scen, SimConfig(seed=2, resonance_bpm=rate))
+    for start, end, seg in scen.segment_bounds():
+        if seg.pacer_bpm is None:
+            continue
+        on = s.breath_onsets_s[(s.breath_onsets_s > start + 15) & (s.breath_onsets_s < end)]
+        np.testing.assert_allclose(np.median(np.diff(on)), 60.0 / seg.pacer_bpm, rtol=0.03)
+    pt = _peak_trough_by_step(s)
+    assert max(pt, key=pt.get) == rate
+    others = [v for k, v in pt.items() if k != rate]
+    assert np.mean(others) <= 0.85 * pt[rate]
+    flat = _peak_trough_by_step(simulate_session(scen, SimConfig(seed=2)))
+    assert max(flat.values()) < 1.25 * min(flat.values())
+
+
+def test_pacer_in_scenarios_is_checked():
+    scen = load_scenario("resonance")
+    assert scen.paced and [s.pacer_bpm for s in scen.segments][1:] == [6.5, 6.0, 5.5, 5.0, 4.5]
+    assert math.isnan(scen.pacer_at(60.0)) and scen.pacer_at(250.0) == 6.0
+    assert not load_scenario("calm").paced
+    with pytest.raises(ValueError, match=r"pacer_bpm 0\.5 must be 2-30"):
+        Segment("x", "within", 0.0, 60.0, 0.5)
+    with pytest.raises(ValueError, match=r"resonance_bpm 12 must be 3-10"):
+        SimConfig(resonance_bpm=12)
+
+
+def _series(amp_by_rate, steps, seed=0, resp_rate_by_step=None):
+    """Beats whose heart rate swings sinusoidally at each step's rate with the given amplitude
+    (bpm, half peak-to-trough), plus noise; and a breathing signal at the pacer's rate."""
+    rng = np.random.default_rng(seed)
+    t_end = steps[-1].end_s
+    tg = np.arange(0.0, t_end, 0.01)
+    hr = np.full(tg.size, 70.0)
+    resp = np.zeros(tg.size)
+    for i, s in enumerate(steps):
+        m = (tg >= s.start_s) & (tg < s.end_s)
+        f = s.rate_bpm / 60.0
+        hr[m] += amp_by_rate[s.rate_bpm] * np.sin(2 * np.pi * f * tg[m])
+        fr = (resp_rate_by_step or {}).get(i, s.rate_bpm) / 60.0
+        resp[m] = np.sin(2 * np.pi * fr * tg[m])
+    hr += np.convolve(rng.normal(0, 1.0, tg.size), np.ones(300) / 300 * 10, "same")
+    phase = np.cumsum(hr / 60.0 * 0.01)
+    beats = np.interp(np.arange(1, int(phase[-1])), phase, tg)
+    return beats[1:], np.diff(beats) * 1000.0, tg, resp
+
+
+def test_decision_rule_picks_the_largest_oscillation_and_reports_the_margin():
+    steps = protocol(60.0)
+    amp = {6.5: 4.0, 6.0: 5.0, 5.5: 8.0, 5.0: 6.0, 4.5: 4.5}
+    nn_t, nn_ms, rt, resp = _series(amp, steps)
+    out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
+    assert out["resonance_rate_bpm"] == 5.5
+    by = {s["rate_bpm"]: s for s in out["steps"]}
+    assert all(s["usable"] for s in out["steps"])
+    # peak to trough is twice the sine's amplitude, within the noise
+    assert by[5.5]["peak_trough_bpm"] == pytest.approx(16.0, rel=0.15)
+    assert abs(by[5.5]["lf_peak_bpm"] - 5.5) < 0.2 and abs(by[5.5]["phase_deg"]) < 20
+    assert by[5.5]["score"] == max(s["score"] for s in out["steps"])
+    assert out["margin"] > 0.1 and out["close"] == []
+    assert "resonance rate 5.5/min" in out["reasoning"][0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_close_rates_are_called_close(seed):
+    """Two steps with the same true oscillation: whichever is chosen, the other is named as
+    close (their peak-to-trough amplitudes are within two standard errors; the score margin
+    itself ranges 0.002-0.086 over these seeds)."""
+    steps = protocol(0.0)
+    amp = {6.5: 4.0, 6.0: 7.0, 5.5: 7.0, 5.0: 4.0, 4.5: 3.0}
+    nn_t, nn_ms, rt, resp = _series(amp, steps, seed=seed)
+    out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
+    chosen = out["resonance_rate_bpm"]
+    assert chosen in (5.5, 6.0) and out["close"] == [11.5 - chosen]
+    assert "either serves" in out["reasoning"][-1]
+
+
+def test_steps_not_followed_or_too_short_or_without_beats_are_left_out():
+    steps = protocol(0.0)
+    amp = {6.5: 4.0, 6.0: 5.0, 5.5: 8.0, 5.0: 6.0, 4.5: 4.5}
+    # the client breathed at 12/min through the 5.5 step: it cannot count
+    nn_t, nn_ms, rt, resp = _series(amp, steps, resp_rate_by_step={2: 12.0})
+    out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
+    bad = next(s for s in out["steps"] if s["rate_bpm"] == 5.5)
+    assert not bad["usable"] and bad["followed"] is False
+    assert "did not follow the pacer" in bad["problem"] and bad["score"] is None
+    assert out["resonance_rate_bpm"] == 5.0
+    assert any("5.5/min left out" in line for line in out["reasoning"])
+    # a short step, and a step with most beats missing
+    short = score_step(PacedStep(6.0, 0.0, 70.0), nn_t, nn_ms)
+    assert not short["usable"] and "need 60 s" in short["problem"]
+    keep = (nn_t < 130) | (nn_t > 200)
+    gap = score_step(steps[1], nn_t[keep], nn_ms[keep])
+    assert not gap["usable"] and "heart beats cover" in gap["problem"]
+    # no usable step at all: no rate
+    none = choose([dict(short, score=None)])
+    assert none["resonance_rate_bpm"] is None and "no usable step" in none["reasoning"][-1]
+    # without a breathing signal: three criteria, said so
+    out = assess_resonance(nn_t, nn_ms, steps)
+    assert out["resonance_rate_bpm"] == 5.5 and all(s["followed"] is None for s in out["steps"])
+    assert "no breathing signal" in out["reasoning"][-1]
+
+
+def test_steps_from_text_column_and_markers():
+    assert parse_steps("6.5@120:240, 6@240:360") == [
+        PacedStep(6.5, 120.0, 240.0),
+        PacedStep(6.0, 240.0, 360.0),
+    ]
+    for bad, msg in (("6.5@240:120", "start < end"), ("6.5-120", "RATE@START:END"),
+                     ("40@0:60", "2-15 breaths/min")):  # fmt: skip
+        with pytest.raises(InputError, match=msg):
+            parse_steps(bad)
+    t = np.arange(0, 30, 0.5)
+    p = np.where(t < 10, np.nan, np.where(t < 20, 6.0, 5.0))
+    assert steps_from_pacer(t, p) == [PacedStep(6.0, 10.0, 20.0), PacedStep(5.0, 20.0, 30.0)]
+    marks = [(5.0, "start"), (10.0, "pacer 6/min"), (20.0, "Pacer 5.5"), (28.0, "pacer off")]
+    assert steps_from_markers(marks, 40.0) == [
+        PacedStep(6.0, 10.0, 20.0),
+        PacedStep(5.5, 20.0, 28.0),
+    ]
+    with pytest.raises(InputError, match="no paced steps"):
+        assess_resonance(np.arange(5.0), np.full(5, 800.0), [])
+
+
+def test_simulate_assess_profile_and_pacer(tmp_path, profiles, capsys):
+    """The issue's contract end to end: the simulated protocol as a CSV with a pacer_bpm
+    column, ``wot assess --resonance`` finds the client's rate and writes the per-step table,
+    ``--profile`` keeps it, and the client's sessions then pace at it."""
+    csv = tmp_path / "res.csv"
+    args = ["simulate", "--scenario", "resonance", "--resonance-rate", "6.0", "--seed", "4"]
+    assert main([*args, "--fs", "200", "--out", str(csv)]) == 0
+    header = csv.read_text().splitlines()[0]
+    assert header == "time_s,ecg,eda,resp,zone,pacer_bpm"
+    out = tmp_path / "res.json"
+    assert main(["assess", str(csv), "--resonance", "--out", str(out), "--profile", "ann"]) == 0
+    text = capsys.readouterr().out
+    assert "resonance rate: 6 breaths/min" in text and "pacer rate 6/min saved" in text
+    res = json.loads(out.read_text())
+    assert res["resonance_rate_bpm"] == 6.0
+    assert [s["rate_bpm"] for s in res["steps"]] == [6.5, 6.0, 5.5, 5.0, 4.5]
+    assert all(s["usable"] and s["followed"] for s in res["steps"])
+    cfg = EngineConfig()
+    prof = load_profile("ann", cfg)
+    assert prof["resonance"]["rate_bpm"] == 6.0 and prof["assessments"][-1]["steps"]
+    apply_window(prof, cfg)
+    assert cfg.cues.pacer_rate_bpm == 6.0
+    cue = CuePolicy(cfg.cues).update(1.0, "hyper")
+    assert cue is not None and cue.pacer == {"rate_bpm": 6.0, "inhale_ratio": 0.4}
+    # the same steps given by hand agree
+    steps = "6.5@120:240,6@240:360,5.5@360:480,5@480:600,4.5@600:720"
+    assert main(["assess", str(csv), "--resonance", "--steps", steps]) == 0
+    assert "resonance rate: 6 breaths/min" in capsys.readouterr().out
+
+
+def test_assess_refuses_mixed_or_missing_options(tmp_path, profiles, capsys):
+    csv = tmp_path / "calm.csv"
+    assert main(["simulate", "--scenario", "calm", "--duration", "200", "--fs", "100",
+                 "--out", str(csv)]) == 0  # fmt: skip
+    capsys.readouterr()
+    window = ["assess", str(csv), "--rest", "0:60", "--stressor", "60:100"]
+    window += ["--recovery", "100:200"]
+    cases = [
+        (["assess", str(csv)], "needs --rest, --stressor, --recovery"),
+        (["assess", str(csv), "--resonance", "--rest", "0:60"], "belong to the window"),
+        (["assess", str(csv), "--resonance"], "no paced steps"),
+        (["assess", str(csv), "--resonance", "--steps", "6@10"], "RATE@START:END"),
+        ([*window, "--steps", "6@0:60"], "belong to --resonance"),
+        (["simulate", "--resonance-rate", "20", "--out", str(tmp_path / "x.csv")], "3-10"),
+    ]
+    for argv, msg in cases:
+        assert main(argv) == 2, argv
+        assert msg in capsys.readouterr().err, argv
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_profile_with_a_bad_resonance_rate_is_refused(profiles):
+    profiles.mkdir(parents=True)
+    prof = {
+        "format": "wot-biofeedback client profile", "version": 1, "schema": 2,
+        "window": {"upper": 1.5, "lower": -1.0}, "sessions": [], "assessments": [],
+        "resonance": {"rate_bpm": 40.0},
+    }  # fmt: skip
+    (profiles / "bob.json").write_text(json.dumps(prof))
+    with pytest.raises(InputError, match=r"resonance.*rate_bpm"):
+        load_profile("bob", EngineConfig())
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [(6.0, "in for four, out for six"), (4.5, "in for about five, out for eight")],
+)
+def test_pacer_prompt_counts_the_clients_own_rate(rate, text):
+    """The paced-breathing prompt gives the counts of the pacer as it runs at the client's
+    rate (inhale 40 % of a breath), not a fixed 4/6."""
+    cfg = EngineConfig()
+    cfg.cues.pacer_rate_bpm = rate
+    policy = CuePolicy(cfg.cues)
+    policy.update(0.0, "hyper")
+    cue = policy.update(200.0, "hyper")  # the second hyper prompt is the pacer's
+    assert cue is not None and text in cue.text and cue.pacer["rate_bpm"] == rate
