@@ -10,8 +10,9 @@ Each simulated client has a resonance rate of their own, 4.5-7.0 breaths/min in 
 see its module text), and goes through the ``resonance`` scenario: 2 minutes of free breathing,
 then 2 minutes each paced at 6.5, 6.0, 5.5, 5.0 and 4.5 /min. The session is written as the
 CSV ``wot simulate --scenario resonance --resonance-rate R --out`` writes (ECG, EDA, RESP at
-250 Hz and the ``pacer_bpm`` column), read back and assessed as ``wot assess --resonance``
-does: R-peaks, beat correction and NN from the engine, then :mod:`wot_biofeedback.resonance`.
+250 Hz and the ``pacer_bpm`` column), read back and assessed by the functions ``wot assess
+--resonance`` calls (``csv_pacer_steps``, ``assess_recording``): R-peaks, beat correction and
+NN from the engine, then the criteria and the rule of :mod:`wot_biofeedback.resonance`.
 
 Three runs: clean sensors (noise 0), the default sensor noise, and that noise with 5 % of the
 time covered by injected artifacts; and a fourth without the breathing belt (ECG only: the
@@ -34,9 +35,7 @@ import numpy as np
 from wot_simulators import load_scenario, simulate_to_csv
 
 from wot_biofeedback.config import EngineConfig
-from wot_biofeedback.modalities import cardiac
-from wot_biofeedback.offline import run_recording
-from wot_biofeedback.resonance import DEFAULT_RATES, assess_resonance, steps_from_pacer
+from wot_biofeedback.resonance import DEFAULT_RATES, assess_recording, csv_pacer_steps
 from wot_biofeedback.sources.files import read_recording
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,22 +46,17 @@ TRUE_RATES = tuple(np.round(np.arange(4.5, 7.01, 0.25), 2))
 
 def assess_client(rate: float, seed: int, noise: float, artifacts: float, resp: bool,
                   tmp: Path) -> dict:  # fmt: skip
-    scen = load_scenario("resonance")
+    """One client, as ``wot assess --resonance`` sees them: the CSV, its pacer_bpm column,
+    the engine and the assessment (optionally without the belt)."""
     f = tmp / f"r{rate:g}_{seed}.csv"
-    sess = simulate_to_csv(scen, seed, f, noise=noise, artifacts=artifacts, resonance_bpm=rate)
-    channels = {} if resp else {"resp": None}
-    rec = read_recording(f, channels)
+    simulate_to_csv(
+        load_scenario("resonance"), seed, f, noise=noise, artifacts=artifacts, resonance_bpm=rate
+    )
+    rec = read_recording(f)
     if not resp:
         rec.signals.pop("resp", None)
-    res, _ = run_recording(rec, EngineConfig())
-    src = next(m for m in cardiac() if m in rec.signals)
-    t = sess.time("resp")
-    steps = steps_from_pacer(t, sess.pacer_at(t))
-    rv = rt = None
-    if resp:
-        rv = np.asarray(rec.signals["resp"].data[:], dtype=np.float64)
-        rt = np.arange(rv.size) / rec.signals["resp"].fs
-    out = assess_resonance(res.event(src, "nn_time"), res.event(src, "nn_ms"), steps, rt, rv)
+    steps = csv_pacer_steps(f)
+    out = assess_recording(rec, EngineConfig(), steps or [])
     f.unlink()
     return out
 

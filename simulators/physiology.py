@@ -48,8 +48,8 @@ resonant band-pass (second order, Q 3.3, unit gain and zero phase at the resonan
 the cardiovascular baroreflex loop behaves) plus a small direct part (a fifth), and the
 0.1 Hz Mayer wave is replaced by the same resonator ringing on white noise (about 6 ms RMS).
 So the heart-rate oscillation is largest, and in phase with breathing, when the client
-breathes at their resonance rate: about 11 % smaller 0.5 /min away and 29 % smaller 1 /min
-away. Without ``resonance_bpm`` the sessions are exactly as before.
+breathes at their resonance rate: in expectation about 10 % smaller 0.5 /min away and
+25-30 % smaller 1 /min away. Without ``resonance_bpm`` the sessions are exactly as before.
 """
 
 from __future__ import annotations

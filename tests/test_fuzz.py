@@ -898,7 +898,9 @@ def test_a_generated_config_is_valid_or_refused_naming_the_field(changes, via_fi
                 (*p, k) for p, v in changes if isinstance(v, dict) for k in v
             ]
             named = {loc_text(p[:k]) for p in paths for k in range(1, len(p) + 1)}
-            assert any(msg[len(prefix) :].startswith(n + ":") for n in named), (msg, changes)
+            rest = msg[len(prefix) :]
+            # the field, or an item of it (cues.library[0]: ...)
+            assert any(rest.startswith((n + ":", n + "[")) for n in named), (msg, changes)
         return
     check_config(cfg)
     for section, table in values.items():  # a number taken is the number given

@@ -83,9 +83,10 @@ def test_pacer_in_scenarios_is_checked():
         SimConfig(resonance_bpm=12)
 
 
-def _series(amp_by_rate, steps, seed=0, resp_rate_by_step=None):
+def _series(amp_by_rate, steps, seed=0, resp_rate_by_step=None, lead_deg=0.0, noise=1.0):
     """Beats whose heart rate swings sinusoidally at each step's rate with the given amplitude
-    (bpm, half peak-to-trough), plus noise; and a breathing signal at the pacer's rate."""
+    (bpm, half peak-to-trough), leading breathing by ``lead_deg``, plus noise; and a breathing
+    signal at the pacer's rate."""
     rng = np.random.default_rng(seed)
     t_end = steps[-1].end_s
     tg = np.arange(0.0, t_end, 0.01)
@@ -94,10 +95,10 @@ def _series(amp_by_rate, steps, seed=0, resp_rate_by_step=None):
     for i, s in enumerate(steps):
         m = (tg >= s.start_s) & (tg < s.end_s)
         f = s.rate_bpm / 60.0
-        hr[m] += amp_by_rate[s.rate_bpm] * np.sin(2 * np.pi * f * tg[m])
+        hr[m] += amp_by_rate[s.rate_bpm] * np.sin(2 * np.pi * f * tg[m] + np.radians(lead_deg))
         fr = (resp_rate_by_step or {}).get(i, s.rate_bpm) / 60.0
         resp[m] = np.sin(2 * np.pi * fr * tg[m])
-    hr += np.convolve(rng.normal(0, 1.0, tg.size), np.ones(300) / 300 * 10, "same")
+    hr += np.convolve(rng.normal(0, noise, tg.size), np.ones(300) / 300 * 10, "same")
     phase = np.cumsum(hr / 60.0 * 0.01)
     beats = np.interp(np.arange(1, int(phase[-1])), phase, tg)
     return beats[1:], np.diff(beats) * 1000.0, tg, resp
@@ -165,7 +166,7 @@ def test_steps_from_text_column_and_markers():
         PacedStep(6.0, 240.0, 360.0),
     ]
     for bad, msg in (("6.5@240:120", "start < end"), ("6.5-120", "RATE@START:END"),
-                     ("40@0:60", "2-15 breaths/min")):  # fmt: skip
+                     ("40@0:60", "3-9 breaths/min")):  # fmt: skip
         with pytest.raises(InputError, match=msg):
             parse_steps(bad)
     t = np.arange(0, 30, 0.5)
@@ -256,3 +257,73 @@ def test_pacer_prompt_counts_the_clients_own_rate(rate, text):
     policy.update(0.0, "hyper")
     cue = policy.update(200.0, "hyper")  # the second hyper prompt is the pacer's
     assert cue is not None and text in cue.text and cue.pacer["rate_bpm"] == rate
+
+
+@pytest.mark.parametrize("lead", [45.0, -45.0])
+def test_phase_sign_and_absolute_lf_power(lead):
+    """Heart rate leading breathing reads as a positive phase, lagging as negative; a sine of
+    amplitude A bpm has LF power A^2/2 bpm^2 and peak to trough 2A (no noise)."""
+    steps = protocol(0.0)
+    amp = {6.5: 3.0, 6.0: 4.0, 5.5: 6.0, 5.0: 4.0, 4.5: 3.0}
+    nn_t, nn_ms, rt, resp = _series(amp, steps, lead_deg=lead, noise=0.0)
+    by = {s["rate_bpm"]: s for s in assess_resonance(nn_t, nn_ms, steps, rt, resp)["steps"]}
+    assert by[5.5]["phase_deg"] == pytest.approx(lead, abs=6.0)
+    # beat sampling and linear interpolation take a few % off the power
+    assert by[5.5]["lf_power_bpm2"] == pytest.approx(36.0 / 2, rel=0.12)
+    assert by[5.5]["peak_trough_bpm"] == pytest.approx(12.0, rel=0.05)
+    assert by[5.5]["peak_trough_se_bpm"] < 0.3  # the same swing every cycle
+
+
+def test_a_belt_gap_in_one_step_does_not_flip_the_choice():
+    """The breathing signal missing for 42 s of the best step: that step is scored without
+    its phase (weights rescaled, said in the reasoning), not as if out of phase."""
+    steps = protocol(0.0)
+    amp = {6.5: 4.0, 6.0: 5.0, 5.5: 8.0, 5.0: 7.0, 4.5: 4.5}
+    nn_t, nn_ms, rt, resp = _series(amp, steps)
+    resp = resp.copy()
+    resp[(rt > 318) & (rt < 360)] = np.nan
+    out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
+    best = next(s for s in out["steps"] if s["rate_bpm"] == 5.5)
+    assert out["resonance_rate_bpm"] == 5.5
+    assert math.isnan(best["phase_deg"]) and "covers" in best["note"]
+    assert any("no breathing signal for 5.5/min" in line for line in out["reasoning"])
+
+
+def test_step_sources_are_robust_and_bad_ones_are_named():
+    # a few empty cells inside a step do not split it
+    t = np.arange(0, 30, 0.5)
+    p = np.where(t < 10, np.nan, np.where(t < 20, 6.0, 5.0))
+    p[24:27] = np.nan
+    assert steps_from_pacer(t, p) == [PacedStep(6.0, 10.0, 20.0), PacedStep(5.0, 20.0, 30.0)]
+    with pytest.raises(InputError, match=r"marker 'pacer 6\.5\.5' at 12\.0 s"):
+        steps_from_markers([(12.0, "pacer 6.5.5")], 60.0)
+    with pytest.raises(InputError, match="steps overlap"):
+        assess_resonance(np.arange(5.0), np.full(5, 800.0), parse_steps("6@0:100,5@90:200"))
+    with pytest.raises(InputError, match="settle time"):
+        assess_resonance(np.arange(5.0), np.full(5, 800.0), protocol(), settle_s=-1.0)
+
+
+def test_cli_reads_the_pacer_column_on_the_signals_clock(tmp_path, profiles, capsys):
+    """A CSV whose time_s starts at 1000 s: the pacer column's steps are on the same clock as
+    the signals (seconds from the first row); steps beyond the recording are named; a bad
+    pacer value and a bad --settle-s are one-line errors (the latter before the file is read)."""
+    from wot_simulators.physiology import write_csv
+
+    sess = simulate_session(
+        load_scenario("resonance"),
+        SimConfig(ecg_fs=200.0, eda_fs=200.0, resp_fs=200.0, seed=5, resonance_bpm=5.0),
+    )
+    csv = tmp_path / "late.csv"
+    write_csv(sess, csv, 200.0, time_offset=1000.0)
+    assert main(["assess", str(csv), "--resonance"]) == 0
+    assert "resonance rate: 5 breaths/min" in capsys.readouterr().out
+    assert main(["assess", str(csv), "--resonance", "--steps", "6@600:720,5@800:920"]) == 0
+    text = capsys.readouterr().out
+    assert "5/min left out: outside the recording (0-720 s)" in text
+    lines = csv.read_text().splitlines()
+    lines[30001] = lines[30001].rsplit(",", 1)[0] + ",40"
+    csv.write_text("\n".join(lines) + "\n")
+    assert main(["assess", str(csv), "--resonance"]) == 2
+    assert "pacer_bpm holds 40, outside 3-9" in capsys.readouterr().err
+    assert main(["assess", str(tmp_path / "nope.csv"), "--resonance", "--settle-s", "nan"]) == 2
+    assert "settle time nan" in capsys.readouterr().err

@@ -137,7 +137,7 @@ def test_window_draws_a_live_session(qtbot, live, tmp_path):
     assert "ECG" in win.quality_label.text() and "%" in win.quality_label.text()
     # the zone changed to hyper at the stressor: the automatic cue is shown with its pacer
     qtbot.waitUntil(lambda: win.last_snapshot.zone == "hyper", timeout=30_000)
-    assert "auto, down-regulate" in win.cue_label.text()
+    assert "auto, down-regulate, bottom-up breath" in win.cue_label.text()  # the library cue
     assert "pacer 6/min" in win.cue_label.text()
     # the trends hold the whole session so far, not just the last 10 min
     tx = win.trend_curves["hr_bpm"].xData

@@ -166,12 +166,53 @@ class ZoneConfig:
         return self
 
 
+CueDirection = Literal["down", "up", "steady"]
+CueApproach = Literal["bottom-up", "top-down"]
+CueModality = Literal["breath", "body", "senses", "movement", "thought"]
+CuePacer = Literal["none", "resonance", "energising"]
+_Text = Annotated[str, Field(strict=True, min_length=1, max_length=300)]
+
+
+@dataclass(config=_TABLE)
+class CueEntry:
+    """One regulation cue of the library (``[[cues.library]]``; the defaults and their
+    references are in ``wot_biofeedback/cues.toml``, printed by ``wot cues``)."""
+
+    id: Annotated[str, Field(strict=True, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+    text: _Text
+    direction: CueDirection  # down: out of hyperarousal; up: out of hypoarousal; steady: within
+    approach: CueApproach  # bottom-up (body first) or top-down (attention, words, meaning)
+    family: Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z-]{0,39}$")]
+    modality: CueModality  # what the cue works through
+    # the pacer it shows: the resonance pacer (the client's rate), an energising 15/min, or none
+    pacer: CuePacer = "none"
+    reference: Annotated[str, Field(strict=True, max_length=300)] = ""
+
+
 @dataclass(config=_TABLE)
 class CueConfig:
     min_interval_s: Seconds = 30.0
     repeat_s: Duration = 90.0
     pacer_rate_bpm: Annotated[Num, Field(gt=0.0, le=60.0)] = 6.0
     pacer_inhale_ratio: Annotated[Num, Field(gt=0.0, lt=1.0)] = 0.4
+    # the cues to choose from; empty: the built-in library (wot_biofeedback/cues.toml)
+    library: Annotated[list[CueEntry], Field(max_length=500)] = field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _a_cue_for_each_direction(self) -> CueConfig:
+        if not self.library:
+            return self
+        ids = [c.id for c in self.library]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"cue ids must be unique; repeated: {', '.join(twice)}")
+        missing = [d for d in get_args(CueDirection) if all(c.direction != d for c in self.library)]
+        if missing:
+            raise ValueError(
+                f"the library needs at least one cue for each direction; none for "
+                f"{', '.join(missing)}"
+            )
+        return self
 
 
 @dataclass(config=_TABLE)

@@ -1,35 +1,61 @@
-"""Regulation cues: zone → prompt, rate-limited, overridable, every cue logged.
+"""Regulation cues: zone → a cue from the library, rate-limited, overridable, every cue logged.
 
-* ``hyper`` → down-regulation: paced breathing near resonance frequency (~6 breaths/min with
-  a longer exhale; Lehrer & Gevirtz 2014) and orienting prompts.
-* ``hypo`` → up-regulation: grounding and orienting prompts, energising breath, movement
-  (Ogden, Minton & Pain 2006, sensorimotor psychotherapy).
-* ``within`` → quiet reinforcement, once per return to the window.
+The cues come from a library (:data:`DEFAULT_LIBRARY`, read from ``cues.toml`` beside this
+module, or ``[[cues.library]]`` in the configuration): each is tagged with its direction, its
+approach (bottom-up through the body, or top-down through attention, words and meaning), its
+family, what it works through (``modality``) and the pacer it shows.
+
+* ``hyper`` → a ``down`` cue: paced breathing at the client's resonance rate with a longer
+  exhale (Lehrer & Gevirtz 2014), orienting, naming the state, reappraising the arousal.
+* ``hypo`` → an ``up`` cue: grounding, orienting, energising breath and movement, attention to
+  the body (Ogden, Minton & Pain 2006, sensorimotor psychotherapy).
+* ``within`` → a ``steady`` cue: quiet reinforcement, once per return to the window.
 * ``unknown`` → no cue (never cue on untrustworthy data).
+
+The cues of a direction are taken in turn, in library order.
 """
 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 
-from .config import CueConfig
+from .config import CueConfig, CueEntry
 
-PROMPTS = {
-    "hyper": (
-        "Let's slow down together: breathe in gently, and let the out-breath be longer.",
-        "Follow the pacer: in for {in_s}, out for {out_s}.",
-        "Look around the room and find three things you can see.",
-    ),
-    "hypo": (
-        "Feel your feet on the floor. Press them down a little.",
-        "Look around and name three things you can see.",
-        "Sit up, take two quicker, fuller breaths, and stretch your arms.",
-    ),
-    "within": ("You're in your window. Notice what steady feels like.",),
-}
+DIRECTIONS = {"hyper": "down", "hypo": "up", "within": "steady"}
 KINDS = {"hyper": "down-regulate", "hypo": "up-regulate", "within": "reinforce"}
+ENERGISING = {"rate_bpm": 15.0, "inhale_ratio": 0.5}
 _WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _default_library() -> tuple[CueEntry, ...]:
+    text = resources.files("wot_biofeedback").joinpath("cues.toml").read_text("utf-8")
+    return tuple(CueConfig(library=tomllib.loads(text)["cue"]).library)
+
+
+DEFAULT_LIBRARY = _default_library()
+"""The built-in cues (``cues.toml``), validated as a configured library is."""
+
+
+def library(config: CueConfig) -> tuple[CueEntry, ...]:
+    """The cues in effect: the configured library, or the built-in one."""
+    return tuple(config.library) or DEFAULT_LIBRARY
+
+
+def library_toml(entries: tuple[CueEntry, ...]) -> str:
+    """``entries`` as ``[[cues.library]]`` tables, ready to put in a configuration file."""
+    out = []
+    for e in entries:
+        out.append("[[cues.library]]")
+        for key in ("id", "text", "direction", "approach", "family", "modality", "pacer",
+                    "reference"):  # fmt: skip
+            val = str(getattr(e, key)).replace("\\", "\\\\").replace('"', '\\"')
+            val = val.replace("\n", "\\n").replace("\t", "\\t")
+            out.append(f'{key} = "{val}"')
+        out.append("")
+    return "\n".join(out)
 
 
 def _seconds(s: float) -> str:
@@ -49,6 +75,9 @@ class Cue:
     text: str
     pacer: dict[str, float] | None = None
     source: str = "auto"  # "auto" or "therapist"
+    cue_id: str = ""  # the library cue ("" for a therapist's own words)
+    approach: str = ""  # bottom-up or top-down
+    family: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -58,6 +87,9 @@ class Cue:
             "text": self.text,
             "pacer": self.pacer,
             "source": self.source,
+            "cue_id": self.cue_id,
+            "approach": self.approach,
+            "family": self.family,
         }
 
 
@@ -72,25 +104,42 @@ class CuePolicy:
     _last_zone: str = "unknown"
     _counts: dict[str, int] = field(default_factory=dict)
 
-    def _make(self, t: float, zone: str, source: str = "auto", text: str | None = None) -> Cue:
-        k = self._counts.get(zone, 0)
-        self._counts[zone] = k + 1
-        prompts = PROMPTS.get(zone, ("",))
-        pacer = None
-        if zone == "hyper":
-            pacer = {
+    def _pacer(self, kind: str) -> dict[str, float] | None:
+        if kind == "resonance":  # the client's rate (their profile), or the configured one
+            return {
                 "rate_bpm": self.config.pacer_rate_bpm,
                 "inhale_ratio": self.config.pacer_inhale_ratio,
             }
-        elif zone == "hypo":
-            pacer = {"rate_bpm": 15.0, "inhale_ratio": 0.5}
-        prompt = prompts[k % len(prompts)]
-        if pacer is not None and "{in_s}" in prompt:
-            # the counts of the pacer as it runs (the client's own rate, from their profile)
-            period = 60.0 / pacer["rate_bpm"]
-            inhale = pacer["inhale_ratio"] * period
-            prompt = prompt.format(in_s=_seconds(inhale), out_s=_seconds(period - inhale))
-        cue = Cue(t, zone, KINDS.get(zone, "note"), text or prompt, pacer, source)
+        if kind == "energising":
+            return dict(ENERGISING)
+        return None
+
+    def _make(self, t: float, zone: str, source: str = "auto", text: str | None = None) -> Cue:
+        direction = DIRECTIONS.get(zone, "steady")
+        if text:
+            # the therapist's own words: the pacer of the direction, as the library's breath
+            # cues have it, and no library cue
+            pacer = self._pacer({"down": "resonance", "up": "energising"}.get(direction, "none"))
+            cue = Cue(t, zone, KINDS.get(zone, "note"), text, pacer, source)
+        else:
+            k = self._counts.get(direction, 0)
+            self._counts[direction] = k + 1
+            choices = [e for e in library(self.config) if e.direction == direction]
+            entry = choices[k % len(choices)]
+            pacer = self._pacer(entry.pacer)
+            prompt = entry.text
+            if pacer is not None and "{in_s}" in prompt:
+                # the counts of the pacer as it runs (the client's own rate, from their profile)
+                period = 60.0 / pacer["rate_bpm"]
+                inhale = pacer["inhale_ratio"] * period
+                counts = {"in_s": _seconds(inhale), "out_s": _seconds(period - inhale)}
+                prompt = prompt.replace("{in_s}", counts["in_s"]).replace(
+                    "{out_s}", counts["out_s"]
+                )
+            cue = Cue(
+                t, zone, KINDS.get(zone, "note"), prompt, pacer, source, entry.id,
+                entry.approach, entry.family,
+            )  # fmt: skip
         self.log.append(cue)
         self._last_t = t
         return cue
@@ -109,4 +158,4 @@ class CuePolicy:
 
     def send_now(self, t: float, zone: str, text: str | None = None) -> Cue:
         """Therapist override: cue now, whatever the rate limit."""
-        return self._make(t, zone if zone in PROMPTS else "within", "therapist", text)
+        return self._make(t, zone if zone in DIRECTIONS else "within", "therapist", text)

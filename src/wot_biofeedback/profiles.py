@@ -182,7 +182,7 @@ class Session(BaseModel):
 
 class Resonance(BaseModel):
     model_config = _OPEN
-    rate_bpm: Annotated[Num, Field(ge=2.0, le=15.0)]  # as resonance.PacedStep's rates
+    rate_bpm: Annotated[Num, Field(ge=3.0, le=9.0)]  # resonance.RATE_RANGE
 
 
 class ProfileFields(BaseModel):

@@ -25,8 +25,9 @@ of its sharpness as a share of the best step's, and of ``max(cos(phase), 0)``, w
 0.4, 0.3, 0.15 and 0.15 (the amplitude first, as Lehrer et al. 2000 do; phase and sharpness
 decide between close rates). The highest score is the resonance rate. The **margin** is its
 score minus the next-best step's. Another step is **close** when its score is within
-``CLOSE_MARGIN`` (0.05) of the best, or its peak-to-trough amplitude is within two standard
-errors of the best step's (from the spread over the breath cycles): the measurement cannot
+``CLOSE_MARGIN`` (0.05) of the best, or its peak-to-trough amplitude is below the best step's
+by less than two standard errors of the difference (each step's from the spread over its
+breath cycles, combined as the root sum of squares): the measurement cannot
 tell the two apart, either serves (the ``close`` list names them), and repeating those steps
 decides.
 
@@ -48,15 +49,22 @@ method for assessing baroreflex function. Appl Psychophysiol Biofeedback 27(1):1
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .config import EngineConfig
+from .dsp.hrv_freq import LF_BAND_HZ, band_integral, band_peak
 from .errors import InputError
+from .modalities import cardiac
+from .sources.csvfile import read_csv_columns, sniff_csv
+from .sources.files import Recording
 
 DEFAULT_RATES = (6.5, 6.0, 5.5, 5.0, 4.5)
 STEP_S = 120.0
@@ -64,12 +72,15 @@ SETTLE_S = 20.0
 MIN_ANALYSED_S = 60.0
 MIN_COVERAGE = 0.8
 MAX_OFF_BPM = 1.0  # LF peak, and breathing, at most this far from the pacer (breaths/min)
-LF_BAND = (0.04, 0.15)
 PEAK_HALF_WIDTH_HZ = 0.015
+MAX_BELT_GAP_S = 3.0
+PACER_GAP_S = 5.0  # a pacer_bpm column's empty cells shorter than this do not split a step
 WEIGHTS = {"peak_trough": 0.4, "lf_power": 0.3, "phase": 0.15, "sharpness": 0.15}
 CLOSE_MARGIN = 0.05
 _FS = 4.0  # Hz, the even heart-rate series
-_RATE_RANGE = (2.0, 15.0)  # breaths/min a step may pace
+RATE_RANGE = (3.0, 9.0)
+"""Breaths/min a step may pace: its heart-rate oscillation must fall in the LF band
+(0.04-0.15 Hz, 2.4-9 /min) to be scored. The profile's stored rate is in this range too."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ class PacedStep:
     end_s: float
 
     def __post_init__(self) -> None:
-        lo, hi = _RATE_RANGE
+        lo, hi = RATE_RANGE
         if not (math.isfinite(self.rate_bpm) and lo <= self.rate_bpm <= hi):
             raise InputError(f"pacer rate {self.rate_bpm!r} must be {lo:g}-{hi:g} breaths/min")
         if not (math.isfinite(self.start_s) and math.isfinite(self.end_s)):
@@ -128,11 +139,18 @@ def steps_from_pacer(t: np.ndarray, pacer: np.ndarray) -> list[PacedStep]:
     if t.size < 2:
         return steps
     dt = float(np.median(np.diff(t)))
-    key = np.where(np.isfinite(p), p, -1.0)
+    key = np.where(np.isfinite(p) & (p > 0), p, -1.0)
+    # a few empty cells inside a step (a dropped sample) do not split it
+    runs = np.flatnonzero(np.diff(key) != 0) + 1
+    bounds = np.r_[0, runs, t.size]
+    for i in range(1, bounds.size - 2):
+        a, b = bounds[i], bounds[i + 1]
+        if key[a] < 0 and key[a - 1] > 0 and key[b] == key[a - 1] and t[b] - t[a] <= PACER_GAP_S:
+            key[a:b] = key[a - 1]
     edges = np.flatnonzero(np.diff(key) != 0) + 1
     for a, b in zip(np.r_[0, edges], np.r_[edges, t.size], strict=True):
         if key[a] > 0:
-            steps.append(PacedStep(float(p[a]), float(t[a]), float(t[b - 1] + dt)))
+            steps.append(PacedStep(float(key[a]), float(t[a]), float(t[b - 1] + dt)))
     return steps
 
 
@@ -147,14 +165,20 @@ def steps_from_markers(markers: Sequence[tuple[float, str]], end_s: float) -> li
     for t, text in sorted(markers, key=lambda m: m[0]):
         m = _MARKER.match(text)
         if m is not None:
-            starts.append((float(t), float(m[1])))
+            try:
+                rate = float(m[1])
+            except ValueError:
+                raise InputError(
+                    f"marker {text!r:.40} at {t:.1f} s: {m[1]!r} is not a rate"
+                ) from None
+            starts.append((float(t), rate))
         elif _MARKER_OFF.match(text):
             starts.append((float(t), None))
     steps = []
-    for i, (t, rate) in enumerate(starts):
+    for i, (t0, r) in enumerate(starts):
         end = starts[i + 1][0] if i + 1 < len(starts) else end_s
-        if rate is not None and end > t:
-            steps.append(PacedStep(rate, t, end))
+        if r is not None and end > t0:
+            steps.append(PacedStep(r, t0, end))
     return steps
 
 
@@ -166,6 +190,7 @@ def _even(t: np.ndarray, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def _at(x: np.ndarray, grid: np.ndarray, f_hz: float) -> complex:
+    """The Hann-windowed Fourier coefficient of ``x`` at ``f_hz`` (its phase is what counts)."""
     w = np.hanning(grid.size)
     return complex(np.sum(w * x * np.exp(-2j * np.pi * f_hz * (grid - grid[0]))))
 
@@ -209,11 +234,16 @@ def score_step(
         "sharpness": math.nan,
         "breathing_bpm": math.nan,
         "followed": None,
+        "belt_coverage": None,
         "usable": False,
         "problem": None,
+        "note": None,
     }
     if b - a < MIN_ANALYSED_S:
-        out["problem"] = f"{b - a:.0f} s after settling; need {MIN_ANALYSED_S:.0f} s"
+        out["problem"] = (
+            f"{step.end_s - step.start_s:.0f} s long, {max(b - a, 0):.0f} s after {settle_s:g} s "
+            f"of settling; need {MIN_ANALYSED_S:.0f} s"
+        )
         return out
     nn_t = np.asarray(nn_t, dtype=np.float64)
     nn_ms = np.asarray(nn_ms, dtype=np.float64)
@@ -251,14 +281,15 @@ def score_step(
     nfft = 1 << max(math.ceil(math.log2(_FS / 0.001)), math.ceil(math.log2(grid.size)))
     spec = np.abs(np.fft.rfft(w * x, nfft)) ** 2 * 2.0 / (_FS * float(np.sum(w * w)))
     f = np.fft.rfftfreq(nfft, 1.0 / _FS)
-    df = f[1] - f[0]
-    lf = (f >= LF_BAND[0]) & (f <= LF_BAND[1])
-    lf_power = float(np.sum(spec[lf]) * df)
-    i_pk = int(np.flatnonzero(lf)[np.argmax(spec[lf])])
-    near = lf & (np.abs(f - f[i_pk]) <= PEAK_HALF_WIDTH_HZ)
+    lo, hi = LF_BAND_HZ
+    lf_power = float(band_integral(f, spec, lo, hi))
+    f_pk = float(band_peak(f, spec, lo, hi))
+    near = band_integral(
+        f, spec, max(lo, f_pk - PEAK_HALF_WIDTH_HZ), min(hi, f_pk + PEAK_HALF_WIDTH_HZ)
+    )
     out["lf_power_bpm2"] = lf_power
-    out["lf_peak_bpm"] = float(f[i_pk] * 60.0)
-    out["sharpness"] = float(np.sum(spec[near]) * df / lf_power) if lf_power > 0 else math.nan
+    out["lf_peak_bpm"] = f_pk * 60.0
+    out["sharpness"] = float(near / lf_power) if lf_power > 0 else math.nan
     fp = step.rate_bpm / 60.0
     problems = []
     if abs(out["lf_peak_bpm"] - step.rate_bpm) > MAX_OFF_BPM:
@@ -270,8 +301,12 @@ def score_step(
         rt = np.asarray(resp_t, dtype=np.float64)
         rv = np.asarray(resp, dtype=np.float64)
         good = np.isfinite(rv) & (rt >= a - 1.0) & (rt <= b + 1.0)
-        if good.sum() > 10 and float(np.ptp(rt[good])) >= 0.8 * (b - a):
-            r = _even(rt[good], rv[good], grid)
+        belt = rt[good]
+        gaps = np.diff(np.r_[a, belt, b]) if belt.size else np.array([b - a])
+        belt_cover = 1.0 - float(np.sum(gaps[gaps > MAX_BELT_GAP_S])) / (b - a)
+        out["belt_coverage"] = round(belt_cover, 3)
+        if belt.size > 10 and belt_cover >= MIN_COVERAGE:
+            r = _even(belt, rv[good], grid)
             rs = np.abs(np.fft.rfft(w * r, nfft)) ** 2
             band = (f >= 0.03) & (f <= 0.7)
             out["breathing_bpm"] = float(f[np.flatnonzero(band)[np.argmax(rs[band])]] * 60.0)
@@ -283,6 +318,11 @@ def score_step(
                 )
             ph = np.angle(_at(x, grid, fp) / _at(r, grid, fp), deg=True)
             out["phase_deg"] = float(ph)
+        else:
+            out["note"] = (
+                f"the breathing signal covers {100 * max(belt_cover, 0):.0f} % of the step: "
+                "its phase and the pacer's following not checked"
+            )
     if problems:
         out["problem"] = "; ".join(problems)
         return out
@@ -310,24 +350,18 @@ def choose(scores: list[dict[str, Any]]) -> dict[str, Any]:
         return [v / best if best > 0 else 0.0 for v in vals]
 
     pt, lf, sh = share("peak_trough_bpm"), share("lf_power_bpm2"), share("sharpness")
-    ph = [
-        max(math.cos(math.radians(s["phase_deg"])), 0.0) if math.isfinite(s["phase_deg"]) else 0.0
-        for s in usable
-    ]
-    has_phase = any(math.isfinite(s["phase_deg"]) for s in usable)
-    wts = dict(WEIGHTS)
-    if not has_phase:  # no breathing signal: the other three criteria, weights rescaled
-        wts["phase"] = 0.0
-    total = sum(wts.values())
+    no_phase = []
     for i, s in enumerate(usable):
-        parts = (
-            wts["peak_trough"] * pt[i] + wts["lf_power"] * lf[i] + wts["phase"] * ph[i]
-            + wts["sharpness"] * sh[i]
-        )  # fmt: skip
-        s["score"] = round(parts / total, 4)
+        parts = {"peak_trough": pt[i], "lf_power": lf[i], "sharpness": sh[i]}
+        if math.isfinite(s["phase_deg"]):
+            parts["phase"] = max(math.cos(math.radians(s["phase_deg"])), 0.0)
+        else:  # no breathing signal for this step: the other criteria, weights rescaled
+            no_phase.append(s["rate_bpm"])
+        total = sum(WEIGHTS[k] for k in parts)
+        s["score"] = round(sum(WEIGHTS[k] * v for k, v in parts.items()) / total, 4)
     ranked = sorted(usable, key=lambda s: s["score"], reverse=True)
     best = ranked[0]
-    margin = best["score"] - ranked[1]["score"] if len(ranked) > 1 else None
+    margin = round(best["score"] - ranked[1]["score"], 4) if len(ranked) > 1 else None
 
     def indistinct(s: dict[str, Any]) -> bool:
         # the amplitudes differ by less than two standard errors of their difference
@@ -358,8 +392,15 @@ def choose(scores: list[dict[str, Any]]) -> dict[str, Any]:
                 else ""
             )
         )
-    if not has_phase:
-        reasoning.append("no breathing signal: phase and the pacer's following not checked")
+    if no_phase:
+        which = (
+            "any step" if len(no_phase) == len(usable)
+            else ", ".join(f"{r:g}" for r in no_phase) + "/min"
+        )  # fmt: skip
+        reasoning.append(
+            f"no breathing signal for {which}: phase and the pacer's following not checked "
+            "there (scored on the other criteria)"
+        )
     return {
         "resonance_rate_bpm": best["rate_bpm"],
         "margin": margin,
@@ -375,20 +416,38 @@ def assess_resonance(
     resp_t: np.ndarray | None = None,
     resp: np.ndarray | None = None,
     settle_s: float = SETTLE_S,
+    duration_s: float | None = None,
 ) -> dict[str, Any]:
     """Score every step and choose the resonance rate (see the module text).
+
+    Steps are in seconds of the recording (from its first sample). ``duration_s``, the
+    recording's length, lets a step that lies beyond it be named as such.
 
     Returns ``resonance_rate_bpm``, ``margin``, ``close``, ``reasoning``, ``steps`` (each
     step's criteria and score), ``rule`` (the decision rule's constants) and ``settle_s``.
     """
+    check_settle(settle_s)
     if not steps:
         raise InputError(
             "no paced steps: give --steps RATE@START:END,..., or record the pacer as a "
             "pacer_bpm column or as 'pacer RATE' markers"
         )
-    if not (math.isfinite(settle_s) and settle_s >= 0.0):
-        raise InputError(f"settle time {settle_s!r} must be >= 0 s")
-    scores = [score_step(s, nn_t, nn_ms, resp_t, resp, settle_s) for s in steps]
+    order = sorted(steps, key=lambda s: s.start_s)
+    for x, y in itertools.pairwise(order):
+        if y.start_s < x.end_s - 1e-3:  # (a column's step ends a sample after its last row)
+            raise InputError(
+                f"steps overlap: {x.rate_bpm:g}/min {x.start_s:g}-{x.end_s:g} s and "
+                f"{y.rate_bpm:g}/min {y.start_s:g}-{y.end_s:g} s"
+            )
+    scores = []
+    for s in steps:
+        if duration_s is not None and s.start_s + settle_s >= duration_s:
+            sc = score_step(PacedStep(s.rate_bpm, s.start_s, s.start_s + 1e-9), nn_t, nn_ms)
+            sc.update(end_s=s.end_s, analysed_s=0.0)
+            sc["problem"] = f"outside the recording (0-{duration_s:.0f} s)"
+        else:
+            sc = score_step(s, nn_t, nn_ms, resp_t, resp, settle_s)
+        scores.append(sc)
     result = choose(scores)
     result["steps"] = scores
     result["settle_s"] = settle_s
@@ -398,7 +457,64 @@ def assess_resonance(
         "max_off_bpm": MAX_OFF_BPM,
         "min_analysed_s": MIN_ANALYSED_S,
         "min_coverage": MIN_COVERAGE,
-        "lf_band_hz": list(LF_BAND),
+        "lf_band_hz": list(LF_BAND_HZ),
         "peak_half_width_hz": PEAK_HALF_WIDTH_HZ,
     }
     return result
+
+
+def check_settle(settle_s: float) -> None:
+    if not (math.isfinite(settle_s) and 0.0 <= settle_s < 600.0):
+        raise InputError(f"settle time {settle_s!r} must be 0-600 s")
+
+
+def csv_pacer_steps(path: str | Path, skip_bad_lines: bool = False) -> list[PacedStep] | None:
+    """The steps of a CSV file's ``pacer_bpm`` column (what ``wot simulate`` writes), in seconds
+    from its first row (as the file's signals are read); None when it has no such column."""
+    layout = sniff_csv(Path(path))
+    lower = [n.lower() for n in layout.names]
+    if "pacer_bpm" not in lower or "time_s" not in lower:
+        return None
+    tcol, pcol = lower.index("time_s"), lower.index("pacer_bpm")
+    table = read_csv_columns(layout, [tcol, pcol], required=(tcol,), skip_bad_lines=skip_bad_lines)
+    t = np.asarray(table.columns[tcol][:], dtype=np.float64)
+    p = np.asarray(table.columns[pcol][:], dtype=np.float64)
+    if not t.size:
+        return []
+    rates = p[np.isfinite(p) & (p != 0)]
+    lo, hi = RATE_RANGE
+    bad = rates[(rates < lo) | (rates > hi)]
+    if bad.size:
+        raise InputError(
+            f"{Path(path).name}: pacer_bpm holds {bad[0]:g}, outside {lo:g}-{hi:g} breaths/min"
+        )
+    return steps_from_pacer(t - t[0], p)
+
+
+def assess_recording(
+    rec: Recording,
+    config: EngineConfig,
+    steps: Sequence[PacedStep],
+    settle_s: float = SETTLE_S,
+) -> dict[str, Any]:
+    """Run ``rec`` through the engine (R-peaks, beat correction, NN) and assess the steps, with
+    its breathing belt when it has one (what ``wot assess --resonance`` does)."""
+    from .offline import run_recording
+
+    source = next((m for m in cardiac() if m in rec.signals), None)
+    if source is None:
+        raise InputError(f"{rec.path}: no ECG or PPG signal; the assessment needs heart beats")
+    check_settle(settle_s)
+    res, _ = run_recording(rec, config)
+    resp = rec.signals.get("resp")
+    resp_t = resp_v = None
+    if resp is not None:
+        resp_v = np.asarray(resp.data[:], dtype=np.float64)
+        resp_t = resp.t0 + np.arange(resp_v.size) / resp.fs
+    out = assess_resonance(
+        res.event(source, "nn_time"), res.event(source, "nn_ms"), steps, resp_t, resp_v,
+        settle_s, rec.duration_s,
+    )  # fmt: skip
+    out["input"] = str(rec.path)
+    out["notes"] = list(rec.notes)
+    return out

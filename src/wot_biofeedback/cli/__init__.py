@@ -16,10 +16,22 @@ from typing import Any
 
 from .. import __version__
 from ..errors import WotError
-from . import analyze, assess, demo, driver, replay, report, run, simulate, streams, sys_info
+from . import (
+    analyze,
+    assess,
+    cues,
+    demo,
+    driver,
+    replay,
+    report,
+    run,
+    simulate,
+    streams,
+    sys_info,
+)
 from ._console import begin, quiet_stdout, say
 
-COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, driver, sys_info)
+COMMANDS = (demo, run, simulate, replay, streams, analyze, report, assess, cues, driver, sys_info)
 """The command modules, in the order ``wot --help`` lists them."""
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
@@ -103,21 +102,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resonance(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from ..atomic import write_json
     from ..config import load_config
-    from ..modalities import cardiac
-    from ..offline import run_recording
     from ..profiles import load_profile, save_resonance
-    from ..resonance import SETTLE_S, assess_resonance, parse_steps, steps_from_markers
+    from ..resonance import (
+        SETTLE_S,
+        assess_recording,
+        check_settle,
+        csv_pacer_steps,
+        parse_steps,
+        steps_from_markers,
+    )
     from ..sources.files import read_markers, read_recording
 
     given = [f"--{k}" for k in ("rest", "stressor", "recovery") if getattr(args, k) is not None]
     if given:
         raise InputError(f"{', '.join(given)} belong to the window assessment, not --resonance")
     settle = SETTLE_S if args.settle_s is None else args.settle_s
-    steps = parse_steps(args.steps) if args.steps else None  # options checked before the file
+    check_settle(settle)  # the options, before the file is read
+    steps = parse_steps(args.steps) if args.steps else None
     cfg = load_config(args.config)
     prof = load_profile(args.profile, cfg) if args.profile else None
     rec = read_recording(
@@ -125,23 +128,11 @@ def _resonance(args: argparse.Namespace) -> int:
     )
     if args.markers:
         rec.markers = sorted(rec.markers + read_markers(args.markers), key=lambda m: m[0])
+    if steps is None and rec.csv_info is not None:
+        steps = csv_pacer_steps(args.input, args.skip_bad_lines)
     if steps is None:
-        steps = _pacer_column(args.input, rec.csv_info) or steps_from_markers(
-            rec.markers, rec.duration_s
-        )
-    source = next((m for m in cardiac() if m in rec.signals), None)
-    if source is None:
-        raise InputError(f"{args.input}: no ECG or PPG signal; the assessment needs heart beats")
-    res, _ = run_recording(rec, cfg)
-    nn_t, nn_ms = res.event(source, "nn_time"), res.event(source, "nn_ms")
-    resp = rec.signals.get("resp")
-    resp_t = resp_v = None
-    if resp is not None:
-        resp_v = np.asarray(resp.data[:], dtype=np.float64)
-        resp_t = resp.t0 + np.arange(resp_v.size) / resp.fs
-    out = assess_resonance(nn_t, nn_ms, steps, resp_t, resp_v, settle)
-    out["input"] = str(args.input)
-    out["notes"] = list(rec.notes)
+        steps = steps_from_markers(rec.markers, rec.duration_s)
+    out = assess_recording(rec, cfg, steps, settle)
     rate = out["resonance_rate_bpm"]
     print("resonance rate: " + (f"{rate:g} breaths/min" if rate is not None else "none found"))
     print("  rate/min  peak-trough bpm  LF power bpm²  LF peak/min  phase°  sharpness  score")
@@ -163,19 +154,3 @@ def _resonance(args: argparse.Namespace) -> int:
             path = save_resonance(args.profile, prof, out)
             print(f"  profile {args.profile}: pacer rate {rate:g}/min saved to {path}")
     return 0
-
-
-def _pacer_column(path: str, csv_info: Any) -> list[Any]:
-    """The steps of a CSV's ``pacer_bpm`` column (what ``wot simulate`` writes), or []."""
-    if csv_info is None:
-        return []
-    from ..resonance import steps_from_pacer
-    from ..sources.csvfile import read_csv_columns, sniff_csv
-
-    layout = sniff_csv(Path(path))
-    lower = [n.lower() for n in layout.names]
-    if "pacer_bpm" not in lower or "time_s" not in lower:
-        return []
-    tcol, pcol = lower.index("time_s"), lower.index("pacer_bpm")
-    table = read_csv_columns(layout, [tcol, pcol], required=(tcol,), skip_bad_lines=True)
-    return steps_from_pacer(table.columns[tcol][:], table.columns[pcol][:])

@@ -674,7 +674,8 @@ class MainWindow(QMainWindow):
             rate = cue.pacer.get("rate_bpm", math.nan)
             inhale = cue.pacer.get("inhale_ratio", math.nan)
             pacer = f"  [pacer {rate:g}/min, inhale {inhale:.0%}]"
-        return f"Cue ({who}, {cue.kind}, {clock(ago)} ago): {cue.text}{pacer}{muted}"
+        kind = f"{cue.kind}, {cue.approach} {cue.family}" if cue.cue_id else cue.kind
+        return f"Cue ({who}, {kind}, {clock(ago)} ago): {cue.text}{pacer}{muted}"
 
     def _draw_recording(self, snap: Snapshot) -> None:
         rec = snap.extra.get("recording")
