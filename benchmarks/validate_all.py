@@ -52,6 +52,7 @@ SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("validate_state", (), ""),
     ("validate_extras", (), ""),
     ("validate_resonance", (), ""),
+    ("validate_cue_learning", (), ""),
     (
         "validate_recording",
         ("--trials", "1"),

@@ -233,3 +233,27 @@ def test_a_recording_read_through_disk_is_read_the_same(name, crafted, tmp_path,
         np.testing.assert_array_equal(got[3], times, err_msg=m)
     if name in ("base", "truncated", "gap_n_text"):  # a wot recording's ECG stayed on disk
         assert disk[4]["ecg"] == "DiskArray", disk[4]  # (the others are under 64 KiB: in memory)
+
+
+def test_a_file_cut_inside_a_chunks_length_field_says_so(crafted, tmp_path):
+    """Cut one byte into a chunk (its length field's width byte alone) or inside a 4- or 8-byte
+    length: the note is the cut-short one, as for a cut anywhere else in the chunk (it read
+    "a damaged chunk ... index out of bounds" when the cut fell after the width byte)."""
+    from wot_biofeedback.sources.files import read_recording
+
+    data = crafted[1].read_bytes()
+    starts, pos = [], 4
+    while pos < len(data):
+        starts.append(pos)
+        width = data[pos]
+        length = int.from_bytes(data[pos + 1 : pos + 1 + width], "little")
+        pos += 1 + width + length
+    late = starts[len(starts) // 2 :]  # past the engine record a wot recording starts with
+    wide = [s for s in late if data[s] in (4, 8)]
+    picks = [(s, 1) for s in late[:: max(1, len(late) // 5)][:5]] + [(w, 3) for w in wide[:2]]
+    assert len(picks) >= 6
+    for start, into in picks:
+        cut = tmp_path / f"cut{start}.xdf"
+        cut.write_bytes(data[: start + into])
+        notes = read_recording(cut).notes
+        assert any(f"the file ends inside a chunk at byte {start}" in n for n in notes), notes

@@ -30,7 +30,8 @@ def test_default_library_has_both_approaches_for_each_direction_with_references(
 
 
 def test_policy_takes_each_directions_cues_in_turn_with_their_pacer():
-    pol = CuePolicy(CueConfig(pacer_rate_bpm=5.5, min_interval_s=0.0, repeat_s=10.0))
+    cfg = CueConfig(pacer_rate_bpm=5.5, min_interval_s=0.0, repeat_s=10.0, selection="rotate")
+    pol = CuePolicy(cfg)
     got = [pol.update(float(t), "hyper") for t in range(0, 60, 10)]
     down = [c.id for c in DEFAULT_LIBRARY if c.direction == "down"]
     assert [c.cue_id for c in got] == (down * 2)[:6]

@@ -189,6 +189,31 @@ class CueEntry:
     reference: Annotated[str, Field(strict=True, max_length=300)] = ""
 
 
+_CueId = Annotated[str, Field(strict=True, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+@dataclass(config=_TABLE)
+class CueRecord:
+    """What a client's past sessions say of one cue (from their profile): how often it was
+    given, how often they were back in the window within ``cues.repeat_s`` of it, and the
+    median time back."""
+
+    id: _CueId
+    given: Annotated[int, Field(strict=True, ge=0)]
+    returned: Annotated[int, Field(strict=True, ge=0)]
+    median_back_s: Annotated[Num, Field(ge=0.0)] | None = None
+    sessions: Annotated[int, Field(strict=True, ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _returned_of_given(self) -> CueRecord:
+        if self.returned > self.given:
+            raise ValueError(f"cue {self.id}: returned {self.returned} > given {self.given}")
+        return self
+
+
+CueSelection = Literal["learn", "rotate"]
+
+
 @dataclass(config=_TABLE)
 class CueConfig:
     min_interval_s: Seconds = 30.0
@@ -197,6 +222,14 @@ class CueConfig:
     pacer_inhale_ratio: Annotated[Num, Field(gt=0.0, lt=1.0)] = 0.4
     # the cues to choose from; empty: the built-in library (wot_biofeedback/cues.toml)
     library: Annotated[list[CueEntry], Field(max_length=500)] = field(default_factory=list)
+    # learn: prefer the cues that brought this client back (Thompson sampling over their past
+    # sessions, ``learned``); rotate: the cues of a direction in turn, in library order
+    selection: CueSelection = "learn"
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 0
+    # from the client's profile: their record with each cue, and the therapist's pins and bans
+    learned: Annotated[list[CueRecord], Field(max_length=500)] = field(default_factory=list)
+    pinned: Annotated[list[_CueId], Field(max_length=3)] = field(default_factory=list)
+    banned: Annotated[list[_CueId], Field(max_length=500)] = field(default_factory=list)
 
     @model_validator(mode="after")
     def _a_cue_for_each_direction(self) -> CueConfig:

@@ -142,7 +142,12 @@ def recorded_setup(
     notes = []
     if not keep_config and session.get("parameters"):
         try:
-            config = config_from_dict(session["parameters"])
+            params = session["parameters"]
+            cues = params.get("cues") if isinstance(params, dict) else None
+            if isinstance(cues, dict) and "selection" not in cues:
+                # recorded before cues were chosen per client: they were given in turn
+                params = {**params, "cues": {**cues, "selection": "rotate"}}
+            config = config_from_dict(params)
             notes.append("parameters: as recorded")
         except InputError as exc:  # e.g. recorded by a version with other parameters
             notes.append(f"the recorded parameters do not fit this version ({exc}); defaults used")

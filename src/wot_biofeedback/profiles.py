@@ -16,8 +16,13 @@ Windows) under ``wot-biofeedback/profiles/NAME.json``. Its fields::
                     "n_excursions": {...}, "recovery_s": {...}}, ...],
       "assessments": [{...}, ...],  # ``wot assess --profile`` results (it also sets ``window``)
       "resonance": {"rate_bpm": 5.5, "date": "...", "margin": 0.12, "close": [],
-                    "source": "..."}  # ``wot assess --resonance --profile``: the pacer's rate
+                    "source": "..."},  # ``wot assess --resonance --profile``: the pacer's rate
+      "cue_prefs": {"pinned": ["name-it"], "banned": ["energise"]}  # ``wot cues --profile``
     }
+
+Each session also keeps its regulation cues (``cues``: library id, zone, time back to the
+window); :func:`cue_records` sums them per cue, and the cue policy learns from that which cues
+bring this client back (``cues.learned``; see :mod:`wot_biofeedback.cues`).
 
 ``window`` is read into the zone bounds of every session (edit it to widen or narrow the
 client's window as therapy goes on), and ``resonance.rate_bpm``, when there is one, into the
@@ -50,6 +55,7 @@ import json
 import math
 import os
 import re
+import statistics
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -58,7 +64,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .atomic import json_safe, write_text
-from .config import EngineConfig, Num
+from .config import CueRecord, EngineConfig, Num
 from .errors import InputError
 from .state import ZONE_CODE, Baseline
 from .validation import check_limits, one_line
@@ -162,6 +168,23 @@ class MergedBaseline(BaseModel):
     sessions: Annotated[int, Field(strict=True, ge=0)] = 0
 
 
+CueId = Annotated[str, Field(strict=True, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]  # config's
+
+
+class SessionCue(BaseModel):
+    model_config = _OPEN
+    cue_id: CueId
+    zone: Short
+    back_s: Annotated[Num, Field(ge=0.0)] | None = None
+    returned: bool | None = None
+
+
+class CuePrefs(BaseModel):
+    model_config = _OPEN
+    pinned: Annotated[list[CueId], Field(max_length=3)] = []
+    banned: Annotated[list[CueId], Field(max_length=500)] = []
+
+
 class Session(BaseModel):
     """A session record (older ones lack the keys added since: every key is optional)."""
 
@@ -178,6 +201,7 @@ class Session(BaseModel):
     baseline_levels: Values | None = None
     markers: list[Any] | None = None
     window: Window | None = None
+    cues: list[SessionCue] | None = None
 
 
 class Resonance(BaseModel):
@@ -195,6 +219,7 @@ class ProfileFields(BaseModel):
     sessions: Annotated[list[Session], Field(max_length=MAX_SESSIONS)]
     assessments: Annotated[list[dict[str, Any]], Field(max_length=MAX_SESSIONS)] = []
     resonance: Resonance | None = None
+    cue_prefs: CuePrefs | None = None
 
 
 _NOUNS = {
@@ -203,6 +228,8 @@ _NOUNS = {
     "MergedBaseline": "a baseline",
     "Session": "a session record",
     "Resonance": "a resonance rate (rate_bpm)",
+    "SessionCue": "a cue record (cue_id, zone, back_s)",
+    "CuePrefs": "cue preferences (pinned, banned)",
     "ProfileFields": "a profile",
 }
 
@@ -306,6 +333,52 @@ def apply_window(profile: Mapping[str, Any], config: EngineConfig) -> None:
     res = profile.get("resonance")
     if res is not None:
         config.cues.pacer_rate_bpm = float(res["rate_bpm"])
+    config.cues.learned = [CueRecord(**r) for r in cue_records(profile, config.cues.repeat_s)]
+    # the therapist's pins and bans for this client, with those of the configuration (the
+    # profile's pins first; bans from both)
+    prefs = profile.get("cue_prefs") or {}
+    pinned = list(prefs.get("pinned", []))
+    config.cues.pinned = pinned or list(config.cues.pinned)
+    config.cues.banned = sorted({*config.cues.banned, *prefs.get("banned", [])})
+
+
+def cue_records(profile: Mapping[str, Any], repeat_s: float) -> list[dict[str, Any]]:
+    """Per library cue, over the client's sessions: how often it was given (automatically, out
+    of the window), how often it worked (``returned``: back in the window within ``repeat_s`` of
+    it, before another cue; a record without it, from an older version, counts a time back
+    within ``repeat_s``), the median time back when it worked, and in how many sessions it was
+    given."""
+    given: dict[str, int] = {}
+    returned: dict[str, int] = {}
+    backs: dict[str, list[float]] = {}
+    sessions: dict[str, int] = {}
+    for sess in profile.get("sessions", []):
+        seen = set()
+        for c in sess.get("cues") or []:
+            cid = c.get("cue_id")
+            if not cid or c.get("zone") not in ("hyper", "hypo"):
+                continue
+            given[cid] = given.get(cid, 0) + 1
+            back = c.get("back_s")
+            worked = c.get("returned")
+            if worked is None:
+                worked = back is not None and back <= repeat_s
+            if worked:
+                returned[cid] = returned.get(cid, 0) + 1
+                if back is not None:
+                    backs.setdefault(cid, []).append(float(back))
+            seen.add(cid)
+        for cid in seen:
+            sessions[cid] = sessions.get(cid, 0) + 1
+    out = []
+    for cid in sorted(given):
+        b = backs.get(cid, [])
+        med = float(statistics.median(b)) if b else None
+        out.append({
+            "id": cid, "given": given[cid], "returned": returned.get(cid, 0),
+            "median_back_s": med, "sessions": sessions[cid],
+        })  # fmt: skip
+    return out
 
 
 def _name(profile: Mapping[str, Any]) -> str:
@@ -372,6 +445,20 @@ def session_record(
         "recovery_from_peak_s": summary.get("recovery_from_peak_s"),
         "baseline_levels": summary.get("baseline_levels"),
         "markers": summary.get("markers", []),
+        # the library cues given out of the window and the time back after each (the cue
+        # policy learns from them which cues bring this client back)
+        "cues": [
+            {
+                "cue_id": c["cue_id"],
+                "zone": c.get("zone"),
+                "back_s": c.get("time_back_to_window_s"),
+                "returned": c.get("returned"),
+            }
+            for c in summary.get("cues", [])
+            if c.get("cue_id")
+            and c.get("source", "auto") == "auto"
+            and c.get("zone") in ("hyper", "hypo")
+        ],
         # the bounds this session was scored with, so the history shows the window widen
         "window": {"upper": window["upper"], "lower": window["lower"]},
     }
@@ -479,17 +566,7 @@ def save_window(
     """Set profile ``name``'s window (replacing the one there now) and keep the assessment it
     came from."""
     new = {"upper": float(window["upper"]), "lower": float(window["lower"])}
-    entry = json_safe(assessment)
-
-    def change(prof: dict[str, Any]) -> None:
-        if len(prof.setdefault("assessments", [])) >= MAX_SESSIONS:
-            raise InputError(f"profile {name} holds {MAX_SESSIONS} assessments, the most it keeps")
-        prof["window"] = new
-        prof["assessments"].append(entry)
-        prof["updated"] = _now()
-
-    _, path = update_profile(name, started, change)
-    return path
+    return _save_assessment(name, started, "window", new, assessment)
 
 
 def save_resonance(name: str, started: Mapping[str, Any], assessment: Mapping[str, Any]) -> Path:
@@ -498,7 +575,6 @@ def save_resonance(name: str, started: Mapping[str, Any], assessment: Mapping[st
     rate = assessment.get("resonance_rate_bpm")
     if rate is None:
         raise InputError(f"profile {name}: the assessment found no resonance rate to save")
-    entry = json_safe(dict(assessment))
     new = {
         "rate_bpm": float(rate),
         "date": _now(),
@@ -506,12 +582,33 @@ def save_resonance(name: str, started: Mapping[str, Any], assessment: Mapping[st
         "close": list(assessment.get("close") or []),
         "source": str(assessment.get("input", "")),
     }
+    return _save_assessment(name, started, "resonance", new, assessment)
+
+
+def _save_assessment(
+    name: str, started: Mapping[str, Any], key: str, value: Any, assessment: Any
+) -> Path:
+    """Set ``key`` of profile ``name`` from an assessment, and keep the assessment."""
+    entry = json_safe(assessment)
 
     def change(prof: dict[str, Any]) -> None:
         if len(prof.setdefault("assessments", [])) >= MAX_SESSIONS:
             raise InputError(f"profile {name} holds {MAX_SESSIONS} assessments, the most it keeps")
-        prof["resonance"] = new
+        prof[key] = value
         prof["assessments"].append(entry)
+        prof["updated"] = _now()
+
+    _, path = update_profile(name, started, change)
+    return path
+
+
+def save_cue_prefs(
+    name: str, started: Mapping[str, Any], pinned: list[str], banned: list[str]
+) -> Path:
+    """Set profile ``name``'s pinned and banned cues (replacing the ones there now)."""
+
+    def change(prof: dict[str, Any]) -> None:
+        prof["cue_prefs"] = {"pinned": list(pinned), "banned": list(banned)}
         prof["updated"] = _now()
 
     _, path = update_profile(name, started, change)

@@ -537,14 +537,14 @@ def render_session_html(data: SessionData, figs: dict[str, Path]) -> str:
     if cues:
         rows = [
             [_mmss(c["time_s"]), _zone_chip(str(c.get("zone", ""))), _e(c.get("text", "")),
-             _e(c.get("source", "")),
+             _e(c.get("source", "")), _e(c.get("why", "")),
              _cue_back(c)]
             for c in cues
         ]  # fmt: skip
         backs = [
             c["time_back_to_window_s"] for c in cues if c.get("time_back_to_window_s") is not None
         ]
-        b.append(_table(["time", "zone", "cue", "from", "time back to window"], rows))
+        b.append(_table(["time", "zone", "cue", "from", "why", "time back to window"], rows))
         eff = sum(1 for c in cues if c.get("zone") in ("hyper", "hypo"))
         b.append(
             f"<p>{len(backs)} of {eff} regulation cues were followed by a return to the window"
@@ -810,9 +810,61 @@ def render_client_html(profile: dict[str, Any], rows: list[dict[str, Any]], fig:
         b.append("<p class=muted>* window not stored with the session: the current one.</p>")
     assessments = profile.get("assessments") or []
     if assessments:
-        b.append(f"<p>{len(assessments)} window assessment(s) in the profile.</p>")
+        b.append(f"<p>{len(assessments)} assessment(s) in the profile.</p>")
     b.append("</section>")
+    b.append(_regulation_section(profile))
     return _page(f"wot client history: {name}", "\n".join(b))
+
+
+def _regulation_section(profile: dict[str, Any]) -> str:
+    """The client's resonance rate and how each regulation cue worked for them."""
+    from .config import CueConfig
+    from .cues import library
+    from .profiles import cue_records
+
+    repeat_s = CueConfig().repeat_s
+    b = ['<section id="regulation"><h2>Regulation: what works for this client</h2>']
+    res = profile.get("resonance")
+    if res:
+        close = res.get("close") or []
+        b.append(
+            f"<p>Resonance breathing rate <b>{float(res['rate_bpm']):g}/min</b> (assessed "
+            f"{_e(str(res.get('date', ''))[:10])}"
+            + (f"; close: {', '.join(f'{float(r):g}' for r in close)}/min" if close else "")
+            + "): the pacer runs at it.</p>"
+        )
+    else:
+        b.append("<p>No resonance assessment yet: the pacer runs at the configured rate.</p>")
+    records = {r["id"]: r for r in cue_records(profile, repeat_s)}
+    prefs = profile.get("cue_prefs") or {}
+    rows = []
+    for e in library(CueConfig()):
+        r = records.pop(e.id, None)
+        if e.direction == "steady":
+            continue
+        note = ("pinned" if e.id in prefs.get("pinned", []) else
+                "banned" if e.id in prefs.get("banned", []) else "")  # fmt: skip
+        rows.append(_cue_row(e.id, e.direction, f"{e.approach} {e.family}", r, note))
+    rows += [_cue_row(cid, "?", "not in the built-in library", r, "") for cid, r in records.items()]
+    head = ["cue", "direction", "kind", "given", f"back within {repeat_s:g} s",
+            "median time back", "sessions", ""]  # fmt: skip
+    b.append(_table(head, rows))
+    b.append(
+        "<p>The cue policy prefers the cues that brought this client back (Thompson sampling "
+        "over these records) and still tries the others now and then; pinned cues are always "
+        "given, banned ones never (<code>wot cues --profile NAME --pin/--ban ID</code>).</p>"
+    )
+    b.append("</section>")
+    return "\n".join(b)
+
+
+def _cue_row(cid: str, direction: str, kind: str, r: dict[str, Any] | None, note: str) -> list[str]:
+    if r is None:
+        return [_e(cid), direction, _e(kind), "0", "–", "–", "0", note]
+    med = r.get("median_back_s")
+    share = f"{r['returned']} ({r['returned'] / r['given']:.0%})" if r["given"] else "–"
+    return [_e(cid), direction, _e(kind), str(r["given"]), share,
+            _n(med, 0, " s") if med is not None else "–", str(r["sessions"]), note]  # fmt: skip
 
 
 def write_client_report(profile: dict[str, Any], out_dir: str | os.PathLike[str]) -> Path:

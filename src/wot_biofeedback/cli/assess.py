@@ -61,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
     if args.resonance:
         return _resonance(args)
     from ..assessment import assess
-    from ..atomic import write_json
     from ..config import load_config
     from ..profiles import apply_window, load_profile, save_window
     from ..sources.files import read_recording
@@ -89,11 +88,7 @@ def run(args: argparse.Namespace) -> int:
     out["input"] = str(args.input)
     w = out["window"]
     print(f"window of tolerance (baseline z): lower {w['lower']:+.2f}, upper {w['upper']:+.2f}")
-    for line in out["reasoning"]:
-        print(f"  {line}")
-    if args.out:
-        write_json(args.out, out)  # whole or not at all
-        print(f"  written to {args.out}")
+    _reasoning_and_json(args, out)
     if args.profile and prof is not None:
         # the window replaces the one in the profile as it is now; sessions saved meanwhile stay
         path = save_window(args.profile, prof, w, out)
@@ -102,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resonance(args: argparse.Namespace) -> int:
-    from ..atomic import write_json
     from ..config import load_config
     from ..profiles import load_profile, save_resonance
     from ..resonance import (
@@ -142,11 +136,7 @@ def _resonance(args: argparse.Namespace) -> int:
             f"  {s['rate_bpm']:8g}  {s['peak_trough_bpm']:15.1f}  {s['lf_power_bpm2']:13.1f}  "
             f"{s['lf_peak_bpm']:11.2f}  {s['phase_deg']:6.0f}  {s['sharpness']:9.2f}  {score:>5s}"
         )
-    for line in out["reasoning"]:
-        print(f"  {line}")
-    if args.out:
-        write_json(args.out, out)  # whole or not at all
-        print(f"  written to {args.out}")
+    _reasoning_and_json(args, out)
     if args.profile and prof is not None:
         if rate is None:
             print(f"  profile {args.profile}: unchanged (no rate found)")
@@ -154,3 +144,14 @@ def _resonance(args: argparse.Namespace) -> int:
             path = save_resonance(args.profile, prof, out)
             print(f"  profile {args.profile}: pacer rate {rate:g}/min saved to {path}")
     return 0
+
+
+def _reasoning_and_json(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """The assessment's reasoning, and ``--out`` written (whole or not at all)."""
+    from ..atomic import write_json
+
+    for line in out["reasoning"]:
+        print(f"  {line}")
+    if args.out:
+        write_json(args.out, out)
+        print(f"  written to {args.out}")

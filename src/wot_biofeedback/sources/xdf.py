@@ -876,6 +876,13 @@ def _read_mapped(p: Path, mapped: _Mapped, buf: memoryview) -> XdfFile:
         start = pos
         mapped.passed(start)
         try:
+            if buf[pos] in (1, 4, 8) and pos + 1 + buf[pos] > size:
+                # cut inside the chunk's own length field
+                out.problems.append(
+                    f"the file ends inside a chunk at byte {start} ({size - start} byte(s) of "
+                    "its length field): cut short, everything before it is kept"
+                )
+                break
             length, pos = read_varlen(buf, pos)
             end = pos + length
             if length < 2:
