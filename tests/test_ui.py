@@ -50,7 +50,8 @@ def session() -> SimulatedSession:
 
 @pytest.fixture
 def live(session, source_id):
-    """A simulator publishing over LSL and an engine reading it (30 s calibration)."""
+    """A simulator publishing over LSL and an engine reading it (60 s calibration: 3 s of wall
+    clock, so that a loaded machine's window still polls during it)."""
     # playback starts once every outlet has a consumer, so the engine does not begin with a
     # backlog that would race through the calibration between two redraws; the kernels are
     # compiled first (a fresh clone's cold numba cache under a loaded machine took longer
@@ -69,7 +70,7 @@ def live(session, source_id):
         truth_inlet = pylsl.StreamInlet(resolve("Markers", source_id=f"{source_id}-truth"))
         truth_inlet.open_stream(timeout=5.0)
         cfg = EngineConfig()
-        cfg.calibration.duration_s = 30
+        cfg.calibration.duration_s = 60
         engine = Engine(sources, cfg, outlets_source_id=f"{source_id}-engine", stall_s=0.5)
         engine.start()
         yield session, pub, engine
@@ -106,11 +107,16 @@ def _banner_settled(win: MainWindow) -> bool:
 def test_window_draws_a_live_session(qtbot, live, tmp_path):
     session, _, engine = live
     win = MainWindow(engine, truth=_truth(session))
+    # every text the banner shows (the calibration lasts 3 s of wall clock; two of the
+    # window's updates can fall between two looks of waitUntil on a loaded machine)
+    shown: list[str] = []
+    set_text = win.zone_label.setText
+    win.zone_label.setText = lambda text: (shown.append(text), set_text(text))[-1]
     qtbot.addWidget(win)
     win.show()
     assert (win.width(), win.height()) == (1280, 800)
     # the calibration is announced while it runs
-    qtbot.waitUntil(lambda: win.zone_label.text() == CALIBRATING_WORDS, timeout=30_000)
+    qtbot.waitUntil(lambda: CALIBRATING_WORDS in shown, timeout=30_000)
     # then a zone, with history and raw traces drawn
     qtbot.waitUntil(lambda: _banner_settled(win), timeout=45_000)
     qtbot.waitUntil(lambda: win.arousal_curve.getData()[0] is not None, timeout=15_000)
