@@ -59,7 +59,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import CARDIAC, emit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _reference import nsr001_reference_nn, ppg_agreement, refine_peaks, sinus_beats
+from _reference import (
+    nsr001_reference_nn,
+    ppg_agreement,
+    refine_peaks,
+    sinus_beats,
+    with_artifacts,
+)
 from wot_biofeedback.dsp import hrv_freq as H
 from wot_biofeedback.dsp.ecg import ecg_peaks
 from wot_biofeedback.dsp.hrv import (
@@ -180,11 +186,8 @@ def correction_trial(seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     t = sinus_beats(rng)
     true_rr = np.diff(t) * 1000
-    beats = list(t)
-    beats[100] -= 0.30  # premature (ectopic) beat with compensatory pause
-    del beats[250]  # missed beat
-    beats.insert(400, beats[399] + 0.28)  # extra beat (e.g. a T wave counted)
-    rows = rr_correct(times_s=np.array(beats))
+    beats = with_artifacts(t)  # premature (ectopic) at 100, 250 missed, an extra after 399
+    rows = rr_correct(times_s=beats)
     kind = rows["kind"]
 
     def near(ts: float) -> np.ndarray:

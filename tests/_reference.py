@@ -56,6 +56,17 @@ def sinus_beats(rng: np.random.Generator, n: int = 600, mean_ms: float = 850.0) 
     return np.cumsum(rr) / 1000.0
 
 
+def with_artifacts(t: np.ndarray) -> np.ndarray:
+    """Beat times ``t`` with three injected artifacts: beat 100 premature by 0.30 s (an ectopic
+    beat with its compensatory pause), beat 250 missed, and an extra beat 0.28 s after beat 399
+    (a T wave counted)."""
+    beats = list(t)
+    beats[100] -= 0.30
+    del beats[250]
+    beats.insert(400, beats[399] + 0.28)
+    return np.array(beats)
+
+
 def event_f1(det: np.ndarray, truth: np.ndarray, tol: float = 1.0) -> float:
     """F1 of detected vs true event times, one-to-one matches within ``tol`` s."""
     used = np.zeros(truth.size, dtype=bool)

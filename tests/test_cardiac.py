@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _reference import sinus_beats
+from _reference import sinus_beats, with_artifacts
 from _synth import ecg_like
 from wot_biofeedback.dsp.cardiac import CARDIAC_FEATURES, EcgChannel, RRChannel
 from wot_biofeedback.dsp.hrv import (
@@ -27,11 +27,8 @@ from wot_biofeedback.dsp.hrv import (
 def test_corrector_classifies_and_repairs_injected_artifacts(rng):
     t = sinus_beats(rng)
     true_rr = np.diff(t) * 1000
-    beats = list(t)
-    beats[100] -= 0.30  # premature (ectopic) beat with compensatory pause
-    del beats[250]  # missed beat
-    beats.insert(400, beats[399] + 0.28)  # extra beat (e.g. a T wave counted)
-    rows = rr_correct(times_s=np.array(beats))
+    beats = with_artifacts(t)  # premature (ectopic) at 100, 250 missed, an extra after 399
+    rows = rr_correct(times_s=beats)
     kind = rows["kind"]
     names = [KIND_NAMES[k] for k in kind]
     print("corrected rows:", [(round(float(rows["time_s"][i]), 2), names[i])
