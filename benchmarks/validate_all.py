@@ -4,7 +4,7 @@ Run on demand (about 4 minutes on 2 cores)::
 
     .venv/bin/python benchmarks/validate_all.py [--only validate_eda,bench_ecg]
                                                 [--mitdb DIR] [--bidmc DIR]
-                                                [--out docs/validation.md]
+                                                [--paced DIR] [--out docs/validation.md]
                                                 [--check] [--logs benchmarks/logs]
 
 Each script in :data:`SCRIPTS` is imported from ``benchmarks/`` and its ``main()`` run in this
@@ -15,7 +15,8 @@ The page is one table per section (record, measure, ours, reference tool, refere
 note), the runs (arguments, wall time, rows), and what was skipped: every line a script printed
 with "skip" in it (a missing data file) and every script that failed. ``--mitdb DIR`` is passed
 on to ``validate_ectopy.py`` (more MIT-BIH records than ``$WOT_DATA_DIR/mitdb`` holds), and
-``--bidmc DIR`` to ``validate_breaths.py`` (the BIDMC records, when not in ``$WOT_DATA_DIR``).
+``--bidmc DIR`` to ``validate_breaths.py`` (the BIDMC records, when not in ``$WOT_DATA_DIR``),
+and ``--paced DIR`` to ``validate_resonance_real.py`` (a real paced-breathing test, RR).
 ``--check`` prints the page instead of writing it.
 """
 
@@ -52,6 +53,7 @@ SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("validate_state", (), ""),
     ("validate_extras", (), ""),
     ("validate_resonance", (), ""),
+    ("validate_resonance_real", (), ""),
     ("validate_cue_learning", (), ""),
     (
         "validate_recording",
@@ -221,6 +223,11 @@ def render(
             f"* BIDMC records from `{meta['bidmc']}` (`--bidmc`): a local copy of the PhysioNet "
             "CSV files, not `WOT_DATA_DIR`"
         )
+    if meta.get("paced"):
+        lines.append(
+            f"* a real paced-breathing test from `{meta['paced']}` (`--paced`): RR files of "
+            "GitHub tsu-nera/satoru (no licence: not in this project)"
+        )
     if meta.get("only"):
         lines.append(f"* partial run: only {meta['only']}")
     lines += [
@@ -294,6 +301,10 @@ def main() -> int:
     ap.add_argument(
         "--bidmc", default="", metavar="DIR", help="BIDMC records for validate_breaths.py"
     )
+    ap.add_argument(
+        "--paced", default="", metavar="DIR",
+        help="real paced-breathing RR files for validate_resonance_real.py",
+    )  # fmt: skip
     ap.add_argument("--logs", type=Path, default=HERE / "logs", help="each script's output")
     args = ap.parse_args()
     names = [n.strip().removesuffix(".py") for n in args.only.split(",") if n.strip()]
@@ -311,6 +322,8 @@ def main() -> int:
             argv = (*argv, *(a for d in args.mitdb for a in ("--mitdb", d)))
         if name == "validate_breaths" and args.bidmc:
             argv = (*argv, "--bidmc", args.bidmc)
+        if name == "validate_resonance_real" and args.paced:
+            argv = (*argv, "--rr-dir", args.paced)
         print(f"{name} {' '.join(argv)}".rstrip() + " ...", file=sys.stderr, flush=True)
         run = run_script(name, argv, args.logs, why)
         state = f"FAILED ({run.error})" if run.error else "ok"
@@ -329,6 +342,7 @@ def main() -> int:
         "data": str(data_dir()),
         "mitdb": ", ".join(args.mitdb),
         "bidmc": args.bidmc,
+        "paced": args.paced,
         "only": ", ".join(names),
     }
     page = render(_report.rows(), runs, meta)

@@ -112,3 +112,24 @@ def assert_same_frames(a, b, what: str = "") -> int:
         ):
             assert (math.isnan(x) and math.isnan(y)) or x == y, (what, f.time_s, name, x, y)
     return n
+
+
+def paced_series(amp_by_rate, steps, seed=0, resp_rate_by_step=None, lead_deg=0.0, noise=1.0):
+    """Beats whose heart rate swings sinusoidally at each step's rate with the given amplitude
+    (bpm, half peak-to-trough), leading breathing by ``lead_deg``, plus noise; and a breathing
+    signal at the pacer's rate."""
+    rng = np.random.default_rng(seed)
+    t_end = steps[-1].end_s
+    tg = np.arange(0.0, t_end, 0.01)
+    hr = np.full(tg.size, 70.0)
+    resp = np.zeros(tg.size)
+    for i, s in enumerate(steps):
+        m = (tg >= s.start_s) & (tg < s.end_s)
+        f = s.rate_bpm / 60.0
+        hr[m] += amp_by_rate[s.rate_bpm] * np.sin(2 * np.pi * f * tg[m] + np.radians(lead_deg))
+        fr = (resp_rate_by_step or {}).get(i, s.rate_bpm) / 60.0
+        resp[m] = np.sin(2 * np.pi * fr * tg[m])
+    hr += np.convolve(rng.normal(0, noise, tg.size), np.ones(300) / 300 * 10, "same")
+    phase = np.cumsum(hr / 60.0 * 0.01)
+    beats = np.interp(np.arange(1, int(phase[-1])), phase, tg)
+    return beats[1:], np.diff(beats) * 1000.0, tg, resp

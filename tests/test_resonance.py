@@ -12,12 +12,14 @@ import pytest
 from wot_simulators import SimConfig, load_scenario, simulate_session
 from wot_simulators.scenario import Segment
 
+from _synth import paced_series
 from wot_biofeedback.cli import main
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.cues import CuePolicy
 from wot_biofeedback.errors import InputError
 from wot_biofeedback.profiles import apply_window, load_profile
 from wot_biofeedback.resonance import (
+    LiveResonance,
     PacedStep,
     assess_resonance,
     choose,
@@ -83,31 +85,10 @@ def test_pacer_in_scenarios_is_checked():
         SimConfig(resonance_bpm=12)
 
 
-def _series(amp_by_rate, steps, seed=0, resp_rate_by_step=None, lead_deg=0.0, noise=1.0):
-    """Beats whose heart rate swings sinusoidally at each step's rate with the given amplitude
-    (bpm, half peak-to-trough), leading breathing by ``lead_deg``, plus noise; and a breathing
-    signal at the pacer's rate."""
-    rng = np.random.default_rng(seed)
-    t_end = steps[-1].end_s
-    tg = np.arange(0.0, t_end, 0.01)
-    hr = np.full(tg.size, 70.0)
-    resp = np.zeros(tg.size)
-    for i, s in enumerate(steps):
-        m = (tg >= s.start_s) & (tg < s.end_s)
-        f = s.rate_bpm / 60.0
-        hr[m] += amp_by_rate[s.rate_bpm] * np.sin(2 * np.pi * f * tg[m] + np.radians(lead_deg))
-        fr = (resp_rate_by_step or {}).get(i, s.rate_bpm) / 60.0
-        resp[m] = np.sin(2 * np.pi * fr * tg[m])
-    hr += np.convolve(rng.normal(0, noise, tg.size), np.ones(300) / 300 * 10, "same")
-    phase = np.cumsum(hr / 60.0 * 0.01)
-    beats = np.interp(np.arange(1, int(phase[-1])), phase, tg)
-    return beats[1:], np.diff(beats) * 1000.0, tg, resp
-
-
 def test_decision_rule_picks_the_largest_oscillation_and_reports_the_margin():
     steps = protocol(60.0)
     amp = {6.5: 4.0, 6.0: 5.0, 5.5: 8.0, 5.0: 6.0, 4.5: 4.5}
-    nn_t, nn_ms, rt, resp = _series(amp, steps)
+    nn_t, nn_ms, rt, resp = paced_series(amp, steps)
     out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
     assert out["resonance_rate_bpm"] == 5.5
     by = {s["rate_bpm"]: s for s in out["steps"]}
@@ -127,7 +108,7 @@ def test_close_rates_are_called_close(seed):
     itself ranges 0.002-0.086 over these seeds)."""
     steps = protocol(0.0)
     amp = {6.5: 4.0, 6.0: 7.0, 5.5: 7.0, 5.0: 4.0, 4.5: 3.0}
-    nn_t, nn_ms, rt, resp = _series(amp, steps, seed=seed)
+    nn_t, nn_ms, rt, resp = paced_series(amp, steps, seed=seed)
     out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
     chosen = out["resonance_rate_bpm"]
     assert chosen in (5.5, 6.0) and out["close"] == [11.5 - chosen]
@@ -138,7 +119,7 @@ def test_steps_not_followed_or_too_short_or_without_beats_are_left_out():
     steps = protocol(0.0)
     amp = {6.5: 4.0, 6.0: 5.0, 5.5: 8.0, 5.0: 6.0, 4.5: 4.5}
     # the client breathed at 12/min through the 5.5 step: it cannot count
-    nn_t, nn_ms, rt, resp = _series(amp, steps, resp_rate_by_step={2: 12.0})
+    nn_t, nn_ms, rt, resp = paced_series(amp, steps, resp_rate_by_step={2: 12.0})
     out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
     bad = next(s for s in out["steps"] if s["rate_bpm"] == 5.5)
     assert not bad["usable"] and bad["followed"] is False
@@ -265,7 +246,7 @@ def test_phase_sign_and_absolute_lf_power(lead):
     amplitude A bpm has LF power A^2/2 bpm^2 and peak to trough 2A (no noise)."""
     steps = protocol(0.0)
     amp = {6.5: 3.0, 6.0: 4.0, 5.5: 6.0, 5.0: 4.0, 4.5: 3.0}
-    nn_t, nn_ms, rt, resp = _series(amp, steps, lead_deg=lead, noise=0.0)
+    nn_t, nn_ms, rt, resp = paced_series(amp, steps, lead_deg=lead, noise=0.0)
     by = {s["rate_bpm"]: s for s in assess_resonance(nn_t, nn_ms, steps, rt, resp)["steps"]}
     assert by[5.5]["phase_deg"] == pytest.approx(lead, abs=6.0)
     # beat sampling and linear interpolation take a few % off the power
@@ -279,7 +260,7 @@ def test_a_belt_gap_in_one_step_does_not_flip_the_choice():
     its phase (weights rescaled, said in the reasoning), not as if out of phase."""
     steps = protocol(0.0)
     amp = {6.5: 4.0, 6.0: 5.0, 5.5: 8.0, 5.0: 7.0, 4.5: 4.5}
-    nn_t, nn_ms, rt, resp = _series(amp, steps)
+    nn_t, nn_ms, rt, resp = paced_series(amp, steps)
     resp = resp.copy()
     resp[(rt > 318) & (rt < 360)] = np.nan
     out = assess_resonance(nn_t, nn_ms, steps, rt, resp)
@@ -327,3 +308,126 @@ def test_cli_reads_the_pacer_column_on_the_signals_clock(tmp_path, profiles, cap
     assert "pacer_bpm holds 40, outside 3-9" in capsys.readouterr().err
     assert main(["assess", str(tmp_path / "nope.csv"), "--resonance", "--settle-s", "nan"]) == 2
     assert "settle time nan" in capsys.readouterr().err
+
+
+def test_live_protocol_paces_scores_and_ends_as_the_batch_assessment():
+    """The live protocol, fed beats and breathing in uneven chunks as the session runs: its
+    pacer changes come once each at their scheduled times, each step is scored once over, the
+    running step has a provisional bar, and the result is the batch assessment's, exactly."""
+    steps = protocol(30.0)
+    amp = {6.5: 4.0, 6.0: 5.0, 5.5: 8.0, 5.0: 6.0, 4.5: 4.5}
+    nn_t, nn_ms, rt, resp = paced_series(amp, steps)
+    live = LiveResonance(steps)
+    rng = np.random.default_rng(4)
+    said, seen, t, fs = [], {}, 0.0, 100.0
+    while t < steps[-1].end_s + 10.0:
+        dt = float(rng.uniform(0.05, 2.0))
+        # beats out of the detector come ~1 s late; the belt's samples as they are placed
+        b = (nn_t >= t - 1.0) & (nn_t < t + dt - 1.0)
+        live.add_beats(nn_t[b], nn_ms[b])
+        i0, i1 = round(t * fs), round((t + dt) * fs)
+        live.add_breathing(i0 / fs, fs, resp[i0:i1])
+        t += dt
+        said += live.advance(t)
+        st = live.status()
+        seen.setdefault(st["phase"], st)
+        if st["phase"] == "pacing" and st["step"] == 2 and t > steps[2].start_s + 60:
+            seen.setdefault("running", st)
+    assert said == [(s.start_s, f"pacer {s.rate_bpm:g}") for s in steps] + [
+        (steps[-1].end_s, "pacer off")
+    ]
+    assert list(seen) == ["waiting", "pacing", "running", "scoring", "done"]
+    assert seen["waiting"]["next_in_s"] == pytest.approx(30.0, abs=2.1)
+    run = seen["running"]
+    assert run["rate_bpm"] == 5.5 and 0 < run["left_s"] < 60
+    assert [r["usable"] for r in run["steps"][:2]] == [True, True]
+    assert run["steps"][2]["provisional"] and run["steps"][2]["peak_trough_bpm"] > 10
+    assert all(math.isnan(r["peak_trough_bpm"]) for r in run["steps"][3:])
+    batch = assess_resonance(nn_t, nn_ms, steps, rt, resp)
+    assert live.done and json.dumps(live.result, default=str) == json.dumps(batch, default=str)
+    assert live.status()["result"]["resonance_rate_bpm"] == 5.5
+    assert live.finish() is live.result
+
+
+def test_live_protocol_cut_short_is_scored_on_what_it_had():
+    steps = protocol(0.0, (6.0, 5.0, 4.5))
+    nn_t, nn_ms, _rt, resp = paced_series({6.0: 3.0, 5.0: 7.0, 4.5: 4.0}, steps)
+    live = LiveResonance(steps)
+    end = steps[1].end_s + 30.0  # 30 s into the last step: too short to score
+    live.add_beats(nn_t[nn_t < end], nn_ms[nn_t < end])
+    live.add_breathing(0.0, 100.0, resp[: round(end * 100)])
+    live.advance(end)
+    out = live.finish()
+    assert out["resonance_rate_bpm"] == 5.0
+    assert [s["usable"] for s in out["steps"]] == [True, True, False]
+    assert "ended 90 s into the 4.5/min step" in out["reasoning"][-1]
+    never = LiveResonance(protocol(600.0))
+    never.advance(100.0)
+    assert never.finish()["resonance_rate_bpm"] is None
+    with pytest.raises(InputError, match="overlap"):
+        LiveResonance([PacedStep(6.0, 0, 100), PacedStep(5.0, 50, 150)])
+
+
+PACED_SCENARIO = """name = "paced-short"
+[[segment]]
+zone = "within"
+duration_s = 40
+[[segment]]
+zone = "within"
+duration_s = 80
+pacer_bpm = 6.5
+[[segment]]
+zone = "within"
+duration_s = 80
+pacer_bpm = 5.5
+[[segment]]
+zone = "within"
+duration_s = 80
+pacer_bpm = 4.5
+[[segment]]
+zone = "within"
+duration_s = 15
+"""
+
+
+@pytest.mark.lsl
+@pytest.mark.timeout(150)
+def test_live_protocol_over_lsl_equals_the_recordings_assessment(tmp_path, profiles, capsys):
+    """``wot demo`` on a paced scenario runs the protocol live over LSL: the pacer's changes
+    are markers at their scheduled times, the automatic cues are muted while it paces, the
+    client's own rate is found, and ``wot assess`` on the session's recording, from those
+    markers, gives the same result, step for step."""
+    scen = tmp_path / "paced.toml"
+    scen.write_text(PACED_SCENARIO)
+    rec, live_json, off_json = tmp_path / "s.xdf", tmp_path / "live.json", tmp_path / "off.json"
+    code = main([
+        "demo", "--headless", "--scenario", str(scen), "--calibration", "30", "--speed", "20",
+        "--resonance-rate", "5.5", "--resonance-out", str(live_json), "--record", str(rec),
+        "--no-report",
+    ])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "resonance assessment: 5.5 breaths/min" in out, out
+    live = json.loads(live_json.read_text())
+    assert main(["assess", str(rec), "--resonance", "--out", str(off_json)]) == 0
+    off = json.loads(off_json.read_text())
+    assert live["resonance_rate_bpm"] == off["resonance_rate_bpm"] == 5.5
+    assert [(s["rate_bpm"], s["start_s"], s["end_s"]) for s in off["steps"]] == [
+        (6.5, 40.0, 120.0), (5.5, 120.0, 200.0), (4.5, 200.0, 280.0)
+    ]  # fmt: skip
+    for a, b in zip(live["steps"], off["steps"], strict=True):
+        for k in ("peak_trough_bpm", "lf_power_bpm2", "phase_deg", "breathing_bpm", "score"):
+            assert a[k] == pytest.approx(b[k], rel=1e-9), (k, a, b)
+        assert a["usable"] and a["followed"]
+    assert live["margin"] == pytest.approx(off["margin"], rel=1e-9)
+    from wot_biofeedback.session_log import Mute, SessionLog
+    from wot_biofeedback.sources.files import read_recording
+    from wot_biofeedback.sources.xdf import SESSION_STREAM, read_xdf
+
+    r = read_recording(rec)
+    texts = [(t, m) for t, m in r.markers if m.startswith(("pacer", "[engine] resonance"))]
+    assert texts[:4] == [(40.0, "pacer 6.5"), (120.0, "pacer 5.5"), (200.0, "pacer 4.5"),
+                         (280.0, "pacer off")]  # fmt: skip
+    assert texts[4][1] == "[engine] resonance assessment: 5.5/min" and texts[4][0] >= 285.0
+    log = SessionLog.parse(list(read_xdf(rec).by_name(SESSION_STREAM).time_series))
+    mutes = [(e.muted, e.time_s) for e in log.of(Mute)]
+    assert mutes == [(True, 40.0), (False, 280.0)]

@@ -29,6 +29,7 @@ from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.dsp import warm_up
 from wot_biofeedback.engine import Engine, Snapshot, StreamStatus
 from wot_biofeedback.sources.lsl import LslSource, resolve
+from wot_biofeedback.theme import GREEN
 from wot_biofeedback.ui import ClientWindow, MainWindow, pacer_state, run_window
 from wot_biofeedback.ui.client_view import CALM
 from wot_biofeedback.ui.client_view import WORDS as CLIENT_WORDS
@@ -637,3 +638,79 @@ def test_client_view_hides_old_and_muted_cues(qtbot):
     assert win.cue_label.text() == "" and not win.pacer.active
     win.close()
     assert not win.poll_timer.isActive() and not win.paint_timer.isActive()
+
+
+def _protocol_statuses() -> dict[str, dict]:
+    """A real protocol's status while waiting, pacing its third step, and done (the beats of
+    a client whose heart rate swings most at 5.5/min)."""
+    from _synth import paced_series
+    from wot_biofeedback.resonance import LiveResonance, protocol
+
+    steps = protocol(30.0, (6.5, 6.0, 5.5, 5.0, 4.5), 100.0)
+    nn_t, nn_ms, rt, resp = paced_series({6.5: 3.0, 6.0: 4.0, 5.5: 7.0, 5.0: 5.0, 4.5: 3.5}, steps)
+    live = LiveResonance(steps)
+    out = {}
+    for t, name in ((5.0, "waiting"), (290.0, "pacing"), (steps[-1].end_s + 6.0, "done")):
+        live.add_beats(nn_t[nn_t < t], nn_ms[nn_t < t])
+        nn_t, nn_ms = nn_t[nn_t >= t], nn_ms[nn_t >= t]
+        n = np.searchsorted(rt, t)
+        live.add_breathing(float(rt[0]), 100.0, resp[:n])
+        rt, resp = rt[n:], resp[n:]
+        live.advance(t)
+        out[name] = {**live.status(), "inhale_ratio": 0.4}
+    return out
+
+
+def test_resonance_protocol_in_both_views(qtbot, tmp_path):
+    """The client view paces each step's rate with its words, whatever the zone; the console
+    draws a bar per rate (the running one pale, the chosen one green) and names the result."""
+    st = _protocol_statuses()
+    assert st["pacing"]["phase"] == "pacing" and st["done"]["phase"] == "done"
+    base = dataclasses.replace(StubEngine().snapshot(), calibrating=False, zone="hypo",
+                               arousal=-2.0, streams={})  # fmt: skip
+    client = ClientWindow(StubEngine())
+    qtbot.addWidget(client)
+    client.show_snapshot(dataclasses.replace(base, session_s=5.0,
+                                             extra={"resonance": st["waiting"]}))  # fmt: skip
+    assert "starts in 25 s" in client.cue_label.text() and not client.pacer.active
+    client.show_snapshot(dataclasses.replace(base, session_s=290.0,
+                                             extra={"resonance": st["pacing"]}))  # fmt: skip
+    assert client.pacer.active and client.pacer.rate_bpm == 5.5
+    assert client.cue_label.text().startswith("Breathe with the circle, 5.5 breaths a minute")
+    assert "step 3 of 5" in client.cue_label.text()
+    client.show_snapshot(dataclasses.replace(base, session_s=540.0,
+                                             extra={"resonance": st["done"]}))  # fmt: skip
+    assert "done" in client.cue_label.text() and not client.pacer.active
+    client.show_snapshot(dataclasses.replace(base, session_s=600.0,
+                                             extra={"resonance": st["done"]}))  # fmt: skip
+    assert "done" not in client.cue_label.text()  # the usual view again
+
+    win = MainWindow(_ResonanceStub())
+    qtbot.addWidget(win)
+    win.show()
+    assert not win.resonance_view.isVisible() and win.resonance_button.isVisible()
+    win.resonance_button.click()
+    assert win.engine.calls[-1] == ("resonance", None) and not win.resonance_button.isEnabled()
+    snap = dataclasses.replace(base, session_s=290.0, extra={"resonance": st["pacing"]})
+    win.show_snapshot(snap)
+    assert win.resonance_view.isVisible() and not win.trends_view.isVisible()
+    title = win.resonance_view.getPlotItem().titleLabel.text
+    assert "step 3 of 5, pacing 5.5/min" in title
+    bars = win.resonance_bars.opts
+    assert list(bars["height"][:2]) == [r["peak_trough_bpm"] for r in st["pacing"]["steps"][:2]]
+    assert bars["height"][2] > 0 and list(bars["height"][3:]) == [0.0, 0.0]
+    win.show_snapshot(dataclasses.replace(snap, session_s=540.0,
+                                          extra={"resonance": st["done"]}))  # fmt: skip
+    title = win.resonance_view.getPlotItem().titleLabel.text
+    assert title.startswith("Resonance rate 5.5 breaths/min, margin")
+    green = [b.color().name().upper() for b in win.resonance_bars.opts["brushes"]]
+    assert green[2] == GREEN.upper() and green.count(GREEN.upper()) == 1
+    assert win.resonance_button.isEnabled()
+    assert win.grab_png(tmp_path / "resonance.png")
+    win.close()
+    client.close()
+
+
+class _ResonanceStub(StubEngine):
+    def start_resonance(self) -> None:
+        self.calls.append(("resonance", None))

@@ -29,6 +29,7 @@ from .modalities import ROLES
 from .outlets import EngineOutlets, event_rows, frame_block, state_messages
 from .pipeline import Frame, Pipeline, channel_problem
 from .recorder import SessionRecorder
+from .resonance import DEFAULT_RATES, SETTLE_S, STEP_S, LiveResonance, PacedStep, protocol
 from .run import RunStats, run
 from .session import Session, StepOutput, check_subject
 from .session_log import (
@@ -95,6 +96,16 @@ class Engine:
         Session seconds of frames kept for :meth:`frames_since` (memory stays flat).
     baseline : Baseline, optional
         A ready baseline (a client profile's), which skips calibration.
+    resonance : list of PacedStep, optional
+        Run the resonance-frequency protocol (:class:`~wot_biofeedback.resonance.
+        LiveResonance`) with these steps, session seconds; :meth:`start_resonance` starts one
+        later. Each pacer change is a ``pacer R`` / ``pacer off`` marker at its scheduled
+        session time (so the recording holds the protocol, and ``wot assess RECORDING
+        --resonance`` repeats the assessment), the automatic cues are muted while it paces,
+        and ``Snapshot.extra['resonance']`` holds its :meth:`~wot_biofeedback.resonance.
+        LiveResonance.status`.
+    resonance_settle_s : float
+        Seconds left out at the start of each step.
 
     Every source is checked before the session starts: one the signal processing cannot run
     on (a rate outside the range its modality's DSP supports, or a stream the source itself
@@ -118,8 +129,19 @@ class Engine:
         frame_buffer_s: float = FRAME_BUFFER_S,
         baseline: Baseline | None = None,
         share_notes: bool = False,
+        resonance: list[PacedStep] | None = None,
+        resonance_settle_s: float = SETTLE_S,
     ) -> None:
         self.config = config or EngineConfig()
+        self.resonance: LiveResonance | None = (
+            LiveResonance(resonance, resonance_settle_s) if resonance else None
+        )
+        """The resonance-frequency protocol of this session (pacer steps in session seconds),
+        if one is run: given here, or started by :meth:`start_resonance`."""
+        self._res_status: dict[str, Any] | None = None
+        self._res_shown = -math.inf  # session s its status was last made
+        self._res_muted = False  # the protocol muted the automatic cues (and unmutes them)
+        self._resp_n = 0  # the first subject's breathing-belt samples placed so far
         self.share_notes = share_notes
         """Whether a marker's note text goes out on ``wot-markers`` (off: the event and its
         time go out, the note stays in the recording on this machine)."""
@@ -270,6 +292,10 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout)
         self.input.close()
+        alive = self._thread is not None and self._thread.is_alive()
+        if self.resonance is not None and self._last is not None and not alive:
+            # a protocol the session ended: scored on the steps there was time for
+            self._guard(self._advance_resonance, self._last.time_s, True)
         if self.recorder is not None:
             end = End(
                 self.frames_total,
@@ -389,14 +415,29 @@ class Engine:
         with self._lock:
             self._commands.append(("cue", text))
 
-    def add_marker(self, text: str, note: str = "") -> None:
+    def start_resonance(
+        self,
+        rates: tuple[float, ...] = DEFAULT_RATES,
+        step_s: float = STEP_S,
+        lead_s: float = 10.0,
+        settle_s: float = SETTLE_S,
+    ) -> None:
+        """Start the resonance-frequency protocol ``lead_s`` session seconds from now (the
+        worker starts it at its next step; one that is running is not replaced)."""
+        protocol(0.0, rates, step_s)  # bad rates or durations are said here, in the caller
+        with self._lock:
+            self._commands.append(("resonance", (tuple(rates), step_s, lead_s, settle_s)))
+
+    def add_marker(self, text: str, note: str = "", at_s: float | None = None) -> None:
         """Therapist annotation: ``text: note`` is kept with the session (:attr:`markers`,
-        ``Snapshot.extra``, the recording) at the current session time. ``text`` is published
-        on ``wot-markers`` with the LSL time; the ``note`` (free text about the client) goes
-        out on the network only with ``share_notes``."""
+        ``Snapshot.extra``, the recording) at the current session time (or ``at_s``).
+        ``text`` is published on ``wot-markers`` with the LSL time; the ``note`` (free text
+        about the client) goes out on the network only with ``share_notes``."""
         full = f"{text}: {note}" if note else str(text)
         with self._lock:
             t = self._last.time_s if self._last is not None else 0.0
+            if at_s is not None:
+                t = float(at_s)
             self.markers.append((t, full))
         now = pylsl.local_clock()
         if self.outlets is not None:
@@ -445,6 +486,11 @@ class Engine:
                     self._raw_times.setdefault(m, RingBuffer(self._raw[m].capacity)).write(
                         np.asarray(stamps, dtype=np.float64)
                     )
+        if self.resonance is not None and not self.resonance.done:
+            self._feed_resonance(out, first)
+        self._resp_n += sum(
+            len(d) for c, d, _t0, _s in out.placed if c.subject == first and c.modality == "resp"
+        )
         with self._lock:
             for ev in out.events.get(first, {}).values():  # ACC breaths come keyed "resp"
                 for role in ROLES.values():
@@ -459,6 +505,55 @@ class Engine:
         self._mark_lost_and_back()
         if self._repeat:
             self._emit_repeats()
+        if self.resonance is not None and self._last is not None:
+            self._advance_resonance(self._last.time_s)
+
+    # resonance protocol -----------------------------------------------------------------------
+    def _feed_resonance(self, out: StepOutput, subject: str) -> None:
+        """The first subject's NN intervals and breathing-belt samples, to the protocol."""
+        res = self.resonance
+        assert res is not None
+        rates = self.session.subject(subject).rates
+        for m, ev in out.events.get(subject, {}).items():
+            if m in rates and ev.get("nn_time"):
+                res.add_beats(np.concatenate(ev["nn_time"]), np.concatenate(ev["nn_ms"]))
+        for chunk, data, t0, _stamps in out.placed:
+            if chunk.subject == subject and chunk.modality == "resp" and data.ndim == 1:
+                # t0 is the stream's first sample: this chunk follows the samples before it
+                fs = rates["resp"]
+                res.add_breathing(t0 + self._resp_n / fs, fs, data)
+
+    def _advance_resonance(self, t_s: float, final: bool = False) -> None:
+        res = self.resonance
+        assert res is not None
+        was_done = res.done
+        for t, text in res.advance(t_s):
+            self.add_marker(text, at_s=t)
+            pacing = text != "pacer off"
+            if pacing and not self._res_muted and not self.pipeline.cues.muted:
+                # the client follows the pacer: no automatic cue interrupts the protocol
+                self._set_muted(True, t)
+                self._res_muted = True
+            elif not pacing and self._res_muted and res.current(t) is None:
+                self._set_muted(False, t)
+                self._res_muted = False
+        if final and not res.done:
+            res.finish()
+        if res.done and not was_done:
+            rate = (res.result or {}).get("resonance_rate_bpm")
+            found = f"{rate:g}/min" if rate is not None else "none found"
+            self.add_marker(f"[engine] resonance assessment: {found}", at_s=res.time_s)
+        if res.done or final or t_s - self._res_shown >= 0.5:
+            status = res.status()
+            status["inhale_ratio"] = self.config.cues.pacer_inhale_ratio
+            with self._lock:
+                self._res_status = status
+            self._res_shown = t_s
+
+    def _set_muted(self, muted: bool, t_s: float) -> None:
+        for subj in self.session.subjects.values():
+            subj.pipeline.cues.muted = muted
+            self._emit(Mute(muted, t_s, subject=subj.id))
 
     def _mark_lost_and_back(self) -> None:
         """Put a stream that is lost, and its return, on the session's markers (and so on the
@@ -485,9 +580,14 @@ class Engine:
                     start = subj.pipeline.next_frame / subj.pipeline.frame_rate
                     self.session.calibrate(start, start + arg, subj.id)
             elif cmd == "mute":
-                for subj in self.session.subjects.values():
-                    subj.pipeline.cues.muted = arg
-                    self._emit(Mute(arg, now, subject=subj.id))
+                self._set_muted(arg, now)
+                self._res_muted = False  # the therapist's word stands
+            elif cmd == "resonance":
+                if self.resonance is not None and not self.resonance.done:
+                    continue  # one protocol at a time
+                rates, step_s, lead_s, settle_s = arg
+                self.resonance = LiveResonance(protocol(now + lead_s, rates, step_s), settle_s)
+                self._res_shown = -math.inf
             elif cmd == "cue":
                 zone = self._last.state.zone if self._last else "within"
                 cue = self.pipeline.cues.send_now(now, zone, arg)
@@ -700,6 +800,7 @@ class Engine:
             extra={
                 "markers": markers,
                 "cues_muted": self.pipeline.cues.muted,
+                "resonance": self._res_status,
                 "recording": self.recorder.status() if self.recorder is not None else None,
             },
             history_start=written - hist["time_s"].size,

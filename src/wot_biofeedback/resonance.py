@@ -195,6 +195,35 @@ def _at(x: np.ndarray, grid: np.ndarray, f_hz: float) -> complex:
     return complex(np.sum(w * x * np.exp(-2j * np.pi * f_hz * (grid - grid[0]))))
 
 
+def _beat_hr(nn_t: np.ndarray, nn_ms: np.ndarray, a: float, b: float) -> tuple[np.ndarray, ...]:
+    """The beat-to-beat heart rate (bpm) near ``[a, b]``, each interval's at its middle."""
+    nn_t = np.asarray(nn_t, dtype=np.float64)
+    nn_ms = np.asarray(nn_ms, dtype=np.float64)
+    ok = np.isfinite(nn_ms) & (nn_ms > 0) & (nn_t >= a - 2.0) & (nn_t <= b + 2.0)
+    # each interval's heart rate belongs to its middle, not to its closing beat (half an RR
+    # later, 10-20° of phase at these rates)
+    return nn_t[ok] - nn_ms[ok] / 2000.0, 60000.0 / nn_ms[ok]
+
+
+def _peak_trough(
+    t: np.ndarray, hr: np.ndarray, a: float, b: float, rate_bpm: float
+) -> tuple[float, float]:
+    """The median over the pacer's whole cycles in ``[a, b]`` of the highest minus the lowest
+    beat heart rate (beat values, not an interpolation), and its standard error (of a median:
+    1.2533 x that of a mean); NaN without a cycle."""
+    period = 60.0 / rate_bpm
+    pt = []
+    c = a
+    while c + period <= b + 1e-9:
+        m = (t >= c) & (t < c + period)
+        if m.sum() >= 3:
+            pt.append(float(hr[m].max() - hr[m].min()))
+        c += period
+    med = float(np.median(pt)) if pt else math.nan
+    se = float(1.2533 * np.std(pt, ddof=1) / math.sqrt(len(pt))) if len(pt) > 1 else math.nan
+    return med, se
+
+
 def score_step(
     step: PacedStep,
     nn_t: np.ndarray,
@@ -245,12 +274,7 @@ def score_step(
             f"of settling; need {MIN_ANALYSED_S:.0f} s"
         )
         return out
-    nn_t = np.asarray(nn_t, dtype=np.float64)
-    nn_ms = np.asarray(nn_ms, dtype=np.float64)
-    ok = np.isfinite(nn_ms) & (nn_ms > 0) & (nn_t >= a - 2.0) & (nn_t <= b + 2.0)
-    # each interval's heart rate belongs to its middle, not to its closing beat (half an RR
-    # later, 10-20° of phase at these rates)
-    t, hr = nn_t[ok] - nn_ms[ok] / 2000.0, 60000.0 / nn_ms[ok]
+    t, hr = _beat_hr(nn_t, nn_ms, a, b)
     inside = (t >= a) & (t <= b)
     out["beats"] = int(inside.sum())
     # coverage: the share of the time with a beat no more than 3 s before
@@ -262,20 +286,7 @@ def score_step(
         return out
     grid = np.arange(a, b, 1.0 / _FS)
     x = _even(t, hr, grid)
-    # peak-to-trough per pacer cycle (beat values, not the interpolation)
-    period = 60.0 / step.rate_bpm
-    pt = []
-    c = a
-    while c + period <= b + 1e-9:
-        m = (t >= c) & (t < c + period)
-        if m.sum() >= 3:
-            pt.append(float(hr[m].max() - hr[m].min()))
-        c += period
-    out["peak_trough_bpm"] = float(np.median(pt)) if pt else math.nan
-    # its standard error (of a median: 1.2533 x that of a mean)
-    out["peak_trough_se_bpm"] = (
-        float(1.2533 * np.std(pt, ddof=1) / math.sqrt(len(pt))) if len(pt) > 1 else math.nan
-    )
+    out["peak_trough_bpm"], out["peak_trough_se_bpm"] = _peak_trough(t, hr, a, b, step.rate_bpm)
     # spectrum (Hann window, one-sided PSD, bpm^2/Hz), zero-padded to 0.001 Hz
     w = np.hanning(grid.size)
     nfft = 1 << max(math.ceil(math.log2(_FS / 0.001)), math.ceil(math.log2(grid.size)))
@@ -432,13 +443,7 @@ def assess_resonance(
             "no paced steps: give --steps RATE@START:END,..., or record the pacer as a "
             "pacer_bpm column or as 'pacer RATE' markers"
         )
-    order = sorted(steps, key=lambda s: s.start_s)
-    for x, y in itertools.pairwise(order):
-        if y.start_s < x.end_s - 1e-3:  # (a column's step ends a sample after its last row)
-            raise InputError(
-                f"steps overlap: {x.rate_bpm:g}/min {x.start_s:g}-{x.end_s:g} s and "
-                f"{y.rate_bpm:g}/min {y.start_s:g}-{y.end_s:g} s"
-            )
+    check_steps(steps)
     scores = []
     for s in steps:
         if duration_s is not None and s.start_s + settle_s >= duration_s:
@@ -461,6 +466,222 @@ def assess_resonance(
         "peak_half_width_hz": PEAK_HALF_WIDTH_HZ,
     }
     return result
+
+
+def check_steps(steps: Sequence[PacedStep]) -> list[PacedStep]:
+    """``steps`` in time order; ``InputError`` where two overlap."""
+    order = sorted(steps, key=lambda s: s.start_s)
+    for x, y in itertools.pairwise(order):
+        if y.start_s < x.end_s - 1e-3:  # (a column's step ends a sample after its last row)
+            raise InputError(
+                f"steps overlap: {x.rate_bpm:g}/min {x.start_s:g}-{x.end_s:g} s and "
+                f"{y.rate_bpm:g}/min {y.start_s:g}-{y.end_s:g} s"
+            )
+    return order
+
+
+SCORE_AFTER_S = 5.0
+"""A live step is scored this long (session s) after it ends: its last beats (up to 2 s past
+its end, see :func:`score_step`) have come out of the beat detector's look-ahead by then."""
+
+
+class LiveResonance:
+    """The protocol run live: the step pacing now, the beats and breathing collected, every
+    step scored once it is over and the running one provisionally.
+
+    The engine feeds it what its pipeline gives (NN intervals, the breathing belt's placed
+    samples) and the session time, and shows :meth:`status`; the steps are scored by the same
+    :func:`assess_resonance` a recording's assessment runs, on the same beats, so the result
+    at the end is the one ``wot assess RECORDING --resonance`` gives from the recording's
+    ``pacer`` markers.
+
+    Parameters
+    ----------
+    steps : sequence of PacedStep
+        In session seconds, not overlapping.
+    settle_s : float
+        Seconds left out at the start of each step.
+    """
+
+    def __init__(self, steps: Sequence[PacedStep], settle_s: float = SETTLE_S) -> None:
+        check_settle(settle_s)
+        if not steps:
+            raise InputError("a resonance protocol needs at least one paced step")
+        self.steps = check_steps(steps)
+        self.settle_s = float(settle_s)
+        self._nn_t: list[np.ndarray] = []
+        self._nn_ms: list[np.ndarray] = []
+        self._resp_t: list[np.ndarray] = []
+        self._resp: list[np.ndarray] = []
+        self._keep_from = self.steps[0].start_s - 5.0
+        self._scored = 0  # steps over and scored, from the first
+        self._scores: list[dict[str, Any]] = []
+        self.result: dict[str, Any] | None = None
+        """:func:`assess_resonance`'s result once every step is over (None before)."""
+        self._said = 0  # pacer changes handed out by :meth:`advance`
+        self._changes = self._pacer_changes()
+        self.time_s = -math.inf
+
+    def _pacer_changes(self) -> list[tuple[float, float | None]]:
+        """``(session s, rate or None for off)``: each step's start, and ``off`` where no step
+        follows straight on."""
+        out: list[tuple[float, float | None]] = []
+        for i, s in enumerate(self.steps):
+            out.append((s.start_s, s.rate_bpm))
+            nxt = self.steps[i + 1] if i + 1 < len(self.steps) else None
+            if nxt is None or nxt.start_s > s.end_s + 1e-6:
+                out.append((s.end_s, None))
+        return out
+
+    @property
+    def end_s(self) -> float:
+        return self.steps[-1].end_s
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    # input ------------------------------------------------------------------------------------
+    def add_beats(self, nn_t: np.ndarray, nn_ms: np.ndarray) -> None:
+        """NN intervals (the closing beat's session time, s; ms, NaN for a rejected beat)."""
+        if self.done or not len(nn_t):
+            return
+        self._nn_t.append(np.asarray(nn_t, dtype=np.float64).copy())
+        self._nn_ms.append(np.asarray(nn_ms, dtype=np.float64).copy())
+
+    def add_breathing(self, t0: float, fs: float, x: np.ndarray) -> None:
+        """Breathing-belt samples, the first at session time ``t0``, at ``fs`` Hz."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.done or x.ndim != 1 or not x.size or t0 + x.size / fs < self._keep_from:
+            return
+        self._resp_t.append(t0 + np.arange(x.size) / fs)
+        self._resp.append(x.copy())
+
+    def _series(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        cat = np.concatenate
+        nn_t = cat(self._nn_t) if self._nn_t else np.zeros(0)
+        nn_ms = cat(self._nn_ms) if self._nn_ms else np.zeros(0)
+        self._nn_t, self._nn_ms = [nn_t], [nn_ms]
+        if not self._resp:
+            return nn_t, nn_ms, None, None
+        rt, rv = cat(self._resp_t), cat(self._resp)
+        self._resp_t, self._resp = [rt], [rv]
+        return nn_t, nn_ms, rt, rv
+
+    # time -------------------------------------------------------------------------------------
+    def advance(self, t_s: float) -> list[tuple[float, str]]:
+        """The session has reached ``t_s``: the pacer changes due by then, as markers
+        ``(session s, 'pacer 6.5' | 'pacer off')`` (each once, at its scheduled time); steps
+        over by :data:`SCORE_AFTER_S` are scored, and the result made after the last."""
+        self.time_s = max(self.time_s, float(t_s))
+        due = []
+        while self._said < len(self._changes) and self._changes[self._said][0] <= t_s:
+            t, rate = self._changes[self._said]
+            due.append((t, "pacer off" if rate is None else f"pacer {rate:g}"))
+            self._said += 1
+        n_over = sum(1 for s in self.steps if s.end_s + SCORE_AFTER_S <= t_s)
+        if n_over > self._scored and not self.done:
+            self._score(n_over)
+        return due
+
+    def _score(self, n_over: int) -> None:
+        nn_t, nn_ms, rt, rv = self._series()
+        if n_over == len(self.steps):
+            self.result = assess_resonance(nn_t, nn_ms, self.steps, rt, rv, self.settle_s)
+            self._scores = self.result["steps"]
+        else:
+            self._scores = [
+                score_step(s, nn_t, nn_ms, rt, rv, self.settle_s) for s in self.steps[:n_over]
+            ]
+            choose(self._scores)  # each usable step's score, against the best so far
+        self._scored = n_over
+
+    def finish(self) -> dict[str, Any]:
+        """The session ended: the result over the steps there were time for (a step cut short
+        is scored on what it had, and named so)."""
+        if not self.done:
+            nn_t, nn_ms, rt, rv = self._series()
+            steps = [s for s in self.steps if s.start_s < self.time_s]
+            if not steps:
+                self.result = {
+                    "resonance_rate_bpm": None, "margin": None, "close": [], "steps": [],
+                    "reasoning": ["the session ended before the protocol's first step"],
+                    "settle_s": self.settle_s,
+                }  # fmt: skip
+            else:
+                cut = [PacedStep(s.rate_bpm, s.start_s, min(s.end_s, self.time_s)) for s in steps]
+                self.result = assess_resonance(nn_t, nn_ms, cut, rt, rv, self.settle_s)
+                if cut[-1].end_s < steps[-1].end_s - 1.0:
+                    self.result["reasoning"].append(
+                        f"the session ended {steps[-1].end_s - cut[-1].end_s:.0f} s into "
+                        f"the {steps[-1].rate_bpm:g}/min step"
+                    )
+            self._scores = self.result["steps"]
+            self._scored = len(self._scores)
+        assert self.result is not None
+        return self.result
+
+    def current(self, t_s: float | None = None) -> int | None:
+        """The index of the step pacing at ``t_s`` (default: the newest time), or None."""
+        t = self.time_s if t_s is None else t_s
+        for i, s in enumerate(self.steps):
+            if s.start_s <= t < s.end_s:
+                return i
+        return None
+
+    def status(self) -> dict[str, Any]:
+        """What the views show: ``phase`` (waiting, pacing, between, scoring, done), the
+        step pacing (``step``, ``rate_bpm``, ``left_s``), and per step its rate, span,
+        peak-to-trough heart rate (bpm; the running step's over its whole cycles so far,
+        ``provisional``), score, usable and problem; ``result`` once done."""
+        t = self.time_s
+        i = self.current()
+        rows = []
+        running: tuple[float, float] | None = None
+        if i is not None and i >= self._scored:
+            s = self.steps[i]
+            a = s.start_s + self.settle_s
+            if t > a:
+                nn_t, nn_ms, _rt, _rv = self._series()
+                bt, hr = _beat_hr(nn_t, nn_ms, a, t)
+                inside = (bt >= a) & (bt <= t)
+                running = _peak_trough(bt[inside], hr[inside], a, t, s.rate_bpm)
+        for k, s in enumerate(self.steps):
+            row: dict[str, Any] = {
+                "rate_bpm": s.rate_bpm, "start_s": s.start_s, "end_s": s.end_s,
+                "peak_trough_bpm": math.nan, "score": None, "usable": None, "problem": None,
+                "provisional": False,
+            }  # fmt: skip
+            if k < len(self._scores):
+                sc = self._scores[k]
+                row.update(
+                    peak_trough_bpm=sc["peak_trough_bpm"], score=sc.get("score"),
+                    usable=sc["usable"], problem=sc["problem"],
+                )  # fmt: skip
+            elif k == i and running is not None:
+                row.update(peak_trough_bpm=running[0], provisional=True)
+            rows.append(row)
+        if self.done:
+            phase = "done"
+        elif i is not None:
+            phase = "pacing"
+        elif t < self.steps[0].start_s:
+            phase = "waiting"
+        elif t >= self.end_s:
+            phase = "scoring"
+        else:
+            phase = "between"
+        nxt = next((s for s in self.steps if s.start_s > t), None)
+        return {
+            "phase": phase,
+            "step": i,
+            "n_steps": len(self.steps),
+            "rate_bpm": self.steps[i].rate_bpm if i is not None else None,
+            "left_s": self.steps[i].end_s - t if i is not None else None,
+            "next_in_s": nxt.start_s - t if nxt is not None else None,
+            "steps": rows,
+            "result": self.result,
+        }
 
 
 def check_settle(settle_s: float) -> None:

@@ -178,3 +178,31 @@ def record_args(p: argparse.ArgumentParser) -> None:
 def channels(args: argparse.Namespace) -> dict[str, str | None]:
     """The ``--ecg``/``--ppg``/``--eda``/``--resp`` choices of the file commands."""
     return {m: getattr(args, m) for m in FILE_MODALITIES}
+
+
+def resonance_args(p: argparse.ArgumentParser, demo: bool = False) -> None:
+    """``--resonance`` and its options, of the live commands (run; demo with a paced scenario)."""
+    if not demo:
+        p.add_argument(
+            "--resonance", action="store_true",
+            help="run the resonance-frequency protocol in this session: the client view paces "
+            "each rate in turn (automatic cues muted meanwhile), the console shows a bar per "
+            "rate, and at the end the rate is said, written (--resonance-out) and saved into "
+            "--profile; it starts when the baseline is calibrated (30 s in with a profile's "
+            "baseline)",
+        )  # fmt: skip
+        p.add_argument(
+            "--resonance-rates", default=None, metavar="R,R,...",
+            help="--resonance: the paced rates in order, breaths/min 3-9 (default "
+            "6.5,6,5.5,5,4.5)",
+        )  # fmt: skip
+        p.add_argument(
+            "--resonance-step", type=float, default=None, metavar="S",
+            help="--resonance: seconds per rate (default 120; at least 80: 20 s to settle and "
+            "60 s scored)",
+        )  # fmt: skip
+    p.add_argument(
+        "--resonance-out", default=None, metavar="FILE.json",
+        help="write the resonance assessment (the rate and the per-step table) to this file"
+        + (" (with --scenario resonance)" if demo else ""),
+    )  # fmt: skip

@@ -242,3 +242,59 @@ def say_outcome(out: Any) -> dict[str, Any] | None:
         print(f"wot: warning: no session report ({out.report_error}); make one "
               f"later with: wot report {out.recording}", file=sys.stderr)  # fmt: skip
     return dict(out.analysis.summary) if out.analysis is not None else None
+
+
+def resonance_steps(args: argparse.Namespace, start_s: float) -> Any:
+    """``wot run --resonance``'s steps from ``start_s``, session seconds (None without it)."""
+    from ..resonance import DEFAULT_RATES, MIN_ANALYSED_S, SETTLE_S, STEP_S, protocol
+
+    if not getattr(args, "resonance", False):
+        given = [f"--resonance-{k}" for k in ("rates", "step", "out")
+                 if getattr(args, f"resonance_{k}", None) is not None]  # fmt: skip
+        if given:
+            raise InputError(f"{', '.join(given)} belong to --resonance")
+        return None
+    rates: tuple[float, ...] = DEFAULT_RATES
+    if args.resonance_rates:
+        try:
+            rates = tuple(float(r) for r in args.resonance_rates.split(","))
+        except ValueError:
+            raise InputError(
+                f"--resonance-rates {args.resonance_rates!r}: give breaths/min separated by "
+                "commas, e.g. 6.5,6,5.5"
+            ) from None
+    step = STEP_S if args.resonance_step is None else args.resonance_step
+    if not (math.isfinite(step) and SETTLE_S + MIN_ANALYSED_S <= step <= 1800):
+        raise InputError(
+            f"--resonance-step {step:g} must be {SETTLE_S + MIN_ANALYSED_S:g}-1800 s (20 s to "
+            "settle and 60 s scored)"
+        )
+    return protocol(start_s, rates, step)
+
+
+def say_resonance(engine: Any, args: argparse.Namespace, prof: Any = None) -> None:
+    """The live protocol's result said, written to ``--resonance-out`` and saved into the
+    ``--profile`` (when it found a rate)."""
+    from ..atomic import write_json
+
+    res = engine.resonance
+    if res is None:
+        return
+    out = res.result
+    if out is None:
+        say("resonance assessment: not finished (the engine stopped before it could score)")
+        return
+    rate = out["resonance_rate_bpm"]
+    say("resonance assessment: " + (f"{rate:g} breaths/min" if rate is not None else "no rate"))
+    for line in out["reasoning"]:
+        say(f"  {line}")
+    out = {**out, "input": "live session"}
+    if getattr(args, "resonance_out", None):
+        write_json(args.resonance_out, out)
+        say(f"  written to {args.resonance_out}")
+    profile = getattr(args, "profile", None)
+    if profile and prof is not None and rate is not None:
+        from ..profiles import save_resonance
+
+        path = save_resonance(profile, prof, out)
+        say(f"  profile {profile}: pacer rate {rate:g}/min saved to {path}")

@@ -13,7 +13,7 @@ from typing import Any
 from .._extras import require
 from ..config import EngineConfig
 from ..errors import InputError
-from ._args import CONFIG_HELP, record_args, scenario_args, view_args
+from ._args import CONFIG_HELP, record_args, resonance_args, scenario_args, view_args
 from ._live import (
     check_duration,
     live_session,
@@ -22,6 +22,7 @@ from ._live import (
     record_path,
     run_engine,
     say_outcome,
+    say_resonance,
 )
 
 
@@ -61,6 +62,13 @@ def add_parser(sub: Any) -> None:
         "streams, seed and zones, recorded in one file; the views show the first); a person "
         "without :SCENARIO follows --scenario (default: one person, 'client')",
     )
+    d.add_argument(
+        "--resonance-rate", type=float, default=None, metavar="R",
+        help="the simulated client's own resonance breathing rate, breaths/min (3-10); with "
+        "--scenario resonance the engine runs the protocol live on the scenario's paced steps "
+        "and finds it",
+    )  # fmt: skip
+    resonance_args(d, demo=True)
     record_args(d)
     d.set_defaults(func=run)
 
@@ -72,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..config import load_config
     from ..modalities import lsl_types
+    from ..resonance import PacedStep
 
     try:
         scen = load_scenario(args.scenario)
@@ -85,6 +94,20 @@ def run(args: argparse.Namespace) -> int:
     check_duration(args)
     if args.record:  # a bad --record is said before anything starts
         record_path(args, "demo")
+    try:
+        SimConfig(resonance_bpm=args.resonance_rate)  # a bad rate is said before any work
+    except ValueError as exc:
+        raise InputError(f"--resonance-rate: {exc}") from None
+    # a paced scenario (resonance): the engine runs the protocol on its steps, live
+    steps = [
+        PacedStep(float(seg.pacer_bpm), float(a), float(b))
+        for a, b, seg in scen.segment_bounds()
+        if seg.pacer_bpm is not None
+    ] or None
+    if args.resonance_out and steps is None:
+        raise InputError(
+            f"--resonance-out: scenario {scen.name} paces no breathing (try resonance)"
+        )
     people = _people(args.subjects, scen)
     sid = f"wot-demo-{uuid.uuid4().hex[:8]}"
     # the simulator plays --duration and 2 s more, no further: the view ends within those 2 s
@@ -93,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
     until_s = None if args.duration is None else args.duration + 2.0
     pubs, sims = [], {}
     for i, (who, person_scen) in enumerate(people.items()):
-        sims[who] = simulate_session(person_scen, SimConfig(seed=args.seed + i))
+        sims[who] = simulate_session(
+            person_scen, SimConfig(seed=args.seed + i, resonance_bpm=args.resonance_rate)
+        )
         tag = sid if len(people) == 1 else f"{sid}-{who}"
         # the session's clock starts once the engine's inlets are connected: nothing is missed
         pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
@@ -121,7 +146,11 @@ def run(args: argparse.Namespace) -> int:
         }
         if len(people) > 1:
             meta["subjects"] = {w: s.name for w, s in people.items()}
-        live = live_session(args, sources, cfg, "demo", meta, outlets_source_id=f"{sid}-engine")
+        if args.resonance_rate is not None:
+            meta["resonance_rate_bpm"] = args.resonance_rate
+        live = live_session(
+            args, sources, cfg, "demo", meta, outlets_source_id=f"{sid}-engine", resonance=steps
+        )
 
         def truth(t: float) -> str:
             return str(sess.zone_at(np.array([t]))[0])
@@ -144,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
         over = "the simulated session is over"
         code, _summary = run_engine(live, args, truth, title, finished, over)
+        say_resonance(live.engine, args)
         return code
     finally:
         for p in pubs:

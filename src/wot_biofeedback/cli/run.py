@@ -8,9 +8,25 @@ from typing import Any
 
 from ..errors import InputError
 from ..modalities import NAMES, cardiac
-from ._args import CONFIG_HELP, profile_args, profile_setup, record_args, view_args
+from ._args import (
+    CONFIG_HELP,
+    profile_args,
+    profile_setup,
+    record_args,
+    resonance_args,
+    view_args,
+)
 from ._console import say
-from ._live import check_duration, live_session, open_sources, prepare_dsp, record_path, run_engine
+from ._live import (
+    check_duration,
+    live_session,
+    open_sources,
+    prepare_dsp,
+    record_path,
+    resonance_steps,
+    run_engine,
+    say_resonance,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -86,6 +102,7 @@ def add_parser(sub: Any) -> None:
         "machine, because LSL streams are readable by anyone on the network)",
     )  # fmt: skip
     r.add_argument("--config", default=None, metavar="FILE", help=CONFIG_HELP)
+    resonance_args(r)
     record_args(r)
     r.set_defaults(func=run)
 
@@ -116,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     prof, baseline = profile_setup(args, cfg)  # a bad profile too
     check_duration(args)
+    # the protocol starts once the baseline is calibrated (free breathing first, as the
+    # assessment protocols do), or 30 s in with the profile's baseline
+    steps = resonance_steps(args, _calibrated_at(baseline, cfg))
     if args.record:  # and a bad --record
         record_path(args, "session")
     types = _stream_types(args)
@@ -139,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     live = live_session(
         args, sources, cfg, args.profile or "session", meta, baseline=baseline,
         outlets_source_id=args.outlet_id, stall_s=args.lost_after / 3.0,
-        share_notes=args.share_notes,
+        share_notes=args.share_notes, resonance=steps,
     )  # fmt: skip
     engine = live.engine
     code, summary = run_engine(live, args, title="wot run", real_time=True)
@@ -153,4 +173,15 @@ def run(args: argparse.Namespace) -> int:
             args.profile, prof, summary or engine_summary(engine), engine.baseline, "live"
         )
         say(f"  profile {args.profile}: session {n} saved to {path}")
+    say_resonance(engine, args, prof)
     return code
+
+
+def _calibrated_at(baseline: Any, cfg: Any) -> float:
+    """Session seconds at which the baseline is calibrated: the end of a ``--baseline``
+    window, of the configuration's first seconds, or 30 s with a profile's baseline."""
+    if isinstance(baseline, tuple):
+        return float(baseline[1])
+    if baseline is not None:
+        return 30.0
+    return float(cfg.calibration.duration_s)

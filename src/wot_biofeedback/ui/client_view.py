@@ -292,7 +292,15 @@ class ClientWindow(QWidget):
             snap.session_s - cue.time_s > CUE_FRESH_S or (muted and cue.source != "therapist")
         ):
             cue = None
-        if cue is not None and zone in ("hyper", "hypo"):
+        protocol = _protocol_text(snap.extra.get("resonance"), snap.session_s)
+        if protocol is not None and not stale:
+            # the resonance protocol paces the client whatever the zone (cues are muted)
+            text, rate, inhale = protocol
+            if rate is not None:
+                self.pacer.configure(rate, inhale, CALM["within"])
+            elif self.pacer.active:
+                self.pacer.stop()
+        elif cue is not None and zone in ("hyper", "hypo"):
             text = cue.text
             if cue.pacer:
                 self.pacer.configure(
@@ -338,6 +346,44 @@ class ClientWindow(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.stop_timers()
         super().closeEvent(event)
+
+
+PROTOCOL_DONE_SHOWN_S = 30.0
+"""The thanks at the end of the resonance protocol stay this long, session s."""
+
+
+def _protocol_text(
+    status: dict[str, Any] | None, session_s: float
+) -> tuple[str, float | None, float] | None:
+    """What the client sees of a resonance protocol: the words, and the pacer's rate (None: no
+    pacer) and inhale share; None while no protocol is running (the usual view)."""
+    if not status:
+        return None
+    inhale = float(status.get("inhale_ratio", 0.4))
+    phase = status.get("phase")
+    if phase == "pacing":
+        left = max(0.0, float(status["left_s"]))
+        return (
+            f"Breathe with the circle, {status['rate_bpm']:g} breaths a minute "
+            f"(step {status['step'] + 1} of {status['n_steps']}, "
+            f"{int(left // 60)}:{int(left % 60):02d} left).",
+            float(status["rate_bpm"]),
+            inhale,
+        )
+    if phase in ("waiting", "between") and status.get("next_in_s") is not None:
+        wait = float(status["next_in_s"])
+        if phase == "waiting" and wait > 60.0:
+            return None  # long before it: the usual view
+        return (
+            f"Breathe as you like. The next breathing step starts in {int(wait)} s.",
+            None,
+            inhale,
+        )
+    steps = status.get("steps") or []
+    end = steps[-1]["end_s"] if steps else -math.inf
+    if phase in ("scoring", "done") and session_s - end < PROTOCOL_DONE_SHOWN_S:
+        return ("Thank you: the breathing steps are done. Breathe as you like.", None, inhale)
+    return None
 
 
 def _font(pt: float, bold: bool = False) -> QFont:

@@ -270,6 +270,7 @@ class MainWindow(QMainWindow):
         left.setSpacing(4)
         left.addWidget(self._build_history(), 3)
         left.addWidget(self._build_trends(), 2)
+        left.addWidget(self._build_resonance(), 2)
         mid.addLayout(left, 3)
         mid.addWidget(self._build_raw(), 2)
         root.addLayout(mid, 1)
@@ -426,6 +427,21 @@ class MainWindow(QMainWindow):
             self.trend_plots[key] = p
         return self.trends_view
 
+    def _build_resonance(self) -> QWidget:
+        """The resonance protocol's steps, a bar per rate (hidden until a protocol runs)."""
+        self.resonance_view = pg.PlotWidget(self, background="w")
+        p = self.resonance_view.getPlotItem()
+        _style_plot(p, "peak to trough, bpm", "", fast=False)
+        p.setTitle("Resonance assessment", color=DARK, size="9pt")
+        p.getAxis("left").setWidth(40)
+        p.setMouseEnabled(x=False, y=False)
+        p.hideButtons()
+        self.resonance_bars: pg.BarGraphItem | None = None
+        self.resonance_labels: list[pg.TextItem] = []
+        self._resonance_key = ""
+        self.resonance_view.setVisible(False)
+        return self.resonance_view
+
     def _build_raw(self) -> QWidget:
         self.raw_view = pg.GraphicsLayoutWidget(self)
         self.raw_view.setBackground("w")
@@ -523,6 +539,12 @@ class MainWindow(QMainWindow):
         self.mute_button = QPushButton("Mute cues", self)
         self.mute_button.setCheckable(True)
         self.mute_button.setToolTip("Stop automatic cues (therapist cues still go out)")
+        self.resonance_button = QPushButton("Resonance protocol", self)
+        self.resonance_button.setToolTip(
+            "Pace the client at 6.5, 6, 5.5, 5 and 4.5 breaths/min, 2 min each, from 10 s on "
+            "(automatic cues muted meanwhile); each rate's heart-rate swing is drawn as a bar "
+            "and the rate that swings most is the resonance rate"
+        )
         self.marker_button = QPushButton("Marker (M)", self)
         self.marker_button.setToolTip(
             "Annotate this moment with the note beside (the marker is published on wot-markers, "
@@ -534,7 +556,12 @@ class MainWindow(QMainWindow):
         self.note_edit.returnPressed.connect(self.on_marker)
         self.marker_shortcut = QShortcut(QKeySequence("M"), self)
         self.marker_shortcut.activated.connect(self.on_marker)
-        for b in (self.calibrate_button, self.cue_button, self.mute_button, self.marker_button):
+        buttons = [self.calibrate_button, self.cue_button, self.mute_button, self.marker_button]
+        if callable(getattr(self.engine, "start_resonance", None)):
+            buttons.insert(3, self.resonance_button)
+        else:  # an engine without the protocol (a stand-in): no button
+            self.resonance_button.setVisible(False)
+        for b in buttons:
             b.setMinimumHeight(34)
             b.setMinimumWidth(130)
             b.setFont(_font(11))
@@ -544,6 +571,7 @@ class MainWindow(QMainWindow):
         self.cue_button.clicked.connect(self.on_send_cue)
         self.mute_button.toggled.connect(self.on_mute)
         self.marker_button.clicked.connect(self.on_marker)
+        self.resonance_button.clicked.connect(self.on_resonance)
         return lay
 
     def _build_status_bar(self) -> None:
@@ -577,6 +605,14 @@ class MainWindow(QMainWindow):
     def on_mute(self, muted: bool) -> None:
         self.engine.mute_cues(bool(muted))
         self.statusBar().showMessage("Automatic cues muted" if muted else "Cues on", 5000)
+
+    def on_resonance(self) -> None:
+        cast(Any, self.engine).start_resonance()
+        self.resonance_button.setEnabled(False)
+        self.statusBar().showMessage(
+            f"Resonance protocol from {clock(self._session_s() + 10.0)}: 5 rates, 2 min each",
+            8000,
+        )
 
     def on_marker(self) -> None:
         """Add a marker now, with the typed note (if any); the note field is then cleared."""
@@ -621,6 +657,7 @@ class MainWindow(QMainWindow):
         self._draw_streams(snap)
         self._draw_recording(snap)
         self._draw_raw(snap)
+        self._draw_resonance(snap)
         if self.history.update(snap) or snap.n_frames != self._n_frames:
             self._n_frames = snap.n_frames
             self._draw_history(snap)
@@ -663,7 +700,13 @@ class MainWindow(QMainWindow):
             _set_text(self.truth_label, f"simulator truth: {self.truth(snap.session_s)}")
 
     def _cue_text(self, snap: Snapshot) -> str:
-        muted = "  [automatic cues muted]" if self.mute_button.isChecked() else ""
+        muted = ""
+        if self.mute_button.isChecked():
+            muted = "  [automatic cues muted]"
+        elif snap.extra.get("cues_muted"):
+            res = snap.extra.get("resonance") or {}
+            during = res.get("phase") in ("waiting", "pacing", "between")
+            muted = "  [automatic cues muted" + (": resonance protocol]" if during else "]")
         cue = snap.cue
         if cue is None:
             return f"Cue: —{muted}"
@@ -804,6 +847,91 @@ class MainWindow(QMainWindow):
             else:
                 self.raw_marks[m].setData([], [])
             self._fit_y(m, plot, xv)
+
+    def _draw_resonance(self, snap: Snapshot) -> None:
+        """A bar per paced step: its heart-rate peak to trough (the running step's so far,
+        pale), the chosen rate in green, steps left out in grey; the title says where the
+        protocol is, then its result."""
+        st = snap.extra.get("resonance")
+        if not st:
+            return
+        key = repr((st.get("phase"), st.get("step"), [
+            (r["peak_trough_bpm"], r["score"]) for r in st["steps"]
+        ], int(st.get("left_s") or 0)))  # fmt: skip
+        if key == self._resonance_key:
+            return
+        self._resonance_key = key
+        if not self.resonance_view.isVisible():
+            self.resonance_view.setVisible(True)
+            self.trends_view.setVisible(False)  # its place while the protocol is on screen
+        done = st.get("result") is not None
+        running = st.get("phase") != "done" and not done
+        self.resonance_button.setEnabled(not running)
+        result = st.get("result") or {}
+        chosen, close = result.get("resonance_rate_bpm"), set(result.get("close") or [])
+        rows = st["steps"]
+        x = np.arange(len(rows), dtype=float)
+        h = np.array([r["peak_trough_bpm"] for r in rows], dtype=float)
+        brushes = []
+        for i, r in enumerate(rows):
+            if done and r["rate_bpm"] == chosen:
+                c = GREEN
+            elif done and r["rate_bpm"] in close:
+                c = "#9BD3B5"
+            elif r["usable"] is False:
+                c = GREY
+            elif r["provisional"] or i == st.get("step"):
+                c = "#A9CCE3"
+            else:
+                c = BLUE
+            brushes.append(pg.mkBrush(c))
+        p = self.resonance_view.getPlotItem()
+        if self.resonance_bars is not None:
+            p.removeItem(self.resonance_bars)
+        for t in self.resonance_labels:
+            p.removeItem(t)
+        self.resonance_labels = []
+        shown = np.where(np.isfinite(h), h, 0.0)
+        self.resonance_bars = pg.BarGraphItem(x=x, height=shown, width=0.6, brushes=brushes)
+        p.addItem(self.resonance_bars)
+        top = float(np.nanmax(h)) if np.isfinite(h).any() else 10.0
+        for i, r in enumerate(rows):
+            if r["usable"] is False:
+                words = "left out"
+            elif r["score"] is not None:
+                words = f"score {r['score']:.2f}"
+            elif r["provisional"]:
+                words = "so far"
+            else:
+                continue
+            t = pg.TextItem(words, color=DARK, anchor=(0.5, 1.0))
+            t.setPos(float(x[i]), float(shown[i]) + 0.02 * top)
+            p.addItem(t)
+            self.resonance_labels.append(t)
+        p.getAxis("bottom").setTicks([[(float(i), f"{r['rate_bpm']:g}/min")
+                                       for i, r in enumerate(rows)]])  # fmt: skip
+        p.setXRange(-0.6, len(rows) - 0.4, padding=0)
+        p.setYRange(0.0, top * 1.2, padding=0)
+        if done:
+            if chosen is None:
+                title = "Resonance assessment: no rate found (see the session's markers)"
+            else:
+                margin = result.get("margin")
+                extra = f", margin {margin:.2f}" if margin is not None else ""
+                if close:
+                    extra += f"; close: {', '.join(f'{c:g}' for c in sorted(close))}/min"
+                title = f"Resonance rate {chosen:g} breaths/min{extra}"
+        elif st.get("phase") == "pacing":
+            left = max(0.0, float(st["left_s"]))
+            title = (
+                f"Resonance assessment: step {st['step'] + 1} of {st['n_steps']}, pacing "
+                f"{st['rate_bpm']:g}/min, {clock(left)} left"
+            )
+        elif st.get("next_in_s") is not None:
+            title = f"Resonance assessment: next step in {st['next_in_s']:.0f} s"
+        else:
+            title = "Resonance assessment: scoring the last step…"
+        p.setTitle(title, color=DARK, size="9pt")
 
     def _fit_y(self, m: str, plot: pg.PlotItem, x: np.ndarray) -> None:
         """Follow the trace's range with hysteresis, so the axis does not jitter every frame."""
