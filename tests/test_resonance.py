@@ -344,6 +344,7 @@ def test_live_protocol_paces_scores_and_ends_as_the_batch_assessment():
     assert run["steps"][2]["provisional"] and run["steps"][2]["peak_trough_bpm"] > 10
     assert all(math.isnan(r["peak_trough_bpm"]) for r in run["steps"][3:])
     batch = assess_resonance(nn_t, nn_ms, steps, rt, resp)
+    batch.update(complete=True, not_run=[])  # what the live result adds: it ran whole
     assert live.done and json.dumps(live.result, default=str) == json.dumps(batch, default=str)
     assert live.status()["result"]["resonance_rate_bpm"] == 5.5
     assert live.finish() is live.result
@@ -360,7 +361,14 @@ def test_live_protocol_cut_short_is_scored_on_what_it_had():
     out = live.finish()
     assert out["resonance_rate_bpm"] == 5.0
     assert [s["usable"] for s in out["steps"]] == [True, True, False]
-    assert "ended 90 s into the 4.5/min step" in out["reasoning"][-1]
+    assert "ended 30 s into the 4.5/min step (of 120 s)" in out["reasoning"][-2]
+    assert not out["complete"] and out["not_run"] == [4.5]
+    assert "cut short: 4.5/min not (fully) run" in out["reasoning"][-1]
+    between = LiveResonance(steps)  # ended between two steps: the rest named as not run
+    between.add_beats(nn_t, nn_ms)
+    between.advance(steps[0].end_s)
+    got = between.finish()
+    assert got["not_run"] == [5.0, 4.5] and len(got["steps"]) == 1 and not got["complete"]
     never = LiveResonance(protocol(600.0))
     never.advance(100.0)
     assert never.finish()["resonance_rate_bpm"] is None
@@ -431,3 +439,62 @@ def test_live_protocol_over_lsl_equals_the_recordings_assessment(tmp_path, profi
     log = SessionLog.parse(list(read_xdf(rec).by_name(SESSION_STREAM).time_series))
     mutes = [(e.muted, e.time_s) for e in log.of(Mute)]
     assert mutes == [(True, 40.0), (False, 280.0)]
+
+
+def _idle_engine(source_id, **options):
+    """An engine on a real (idle) LSL ECG stream, never started: its protocol decisions are
+    driven by hand, as its worker drives them."""
+    import pylsl
+
+    from wot_biofeedback.engine import Engine
+    from wot_biofeedback.sources.lsl import LslSource
+
+    info = pylsl.StreamInfo("ecg", "ECG", 1, 250.0, pylsl.cf_float32, f"{source_id}-ecg")
+    outlet = pylsl.StreamOutlet(info)
+    engine = Engine({"ecg": LslSource("ecg", info)}, outlets_source_id=None, **options)
+    return engine, outlet
+
+
+def _said(engine):
+    return [(t, m) for t, m in engine.markers]
+
+
+@pytest.mark.lsl
+def test_engine_protocol_mutes_cues_and_the_therapist_overrides_it(source_id):
+    engine, _outlet = _idle_engine(source_id, resonance=protocol(10.0, (6.0, 5.0), 80.0))
+    cues = engine.pipeline.cues
+    engine._advance_resonance(5.0)
+    assert not cues.muted and engine.snapshot().extra["resonance"]["phase"] == "waiting"
+    engine._advance_resonance(10.0)
+    assert cues.muted and _said(engine)[-1] == (10.0, "pacer 6")
+    # the therapist unmutes during the protocol: that stands through the next step
+    engine.mute_cues(False)
+    engine._apply_commands()
+    engine._advance_resonance(90.0)
+    assert _said(engine)[-1] == (90.0, "pacer 5") and not cues.muted
+    engine._advance_resonance(170.0)
+    assert _said(engine)[-1] == (170.0, "pacer off") and not cues.muted
+
+    # cut short mid-step: scored on what there was, named so, its mute undone
+    short, _o2 = _idle_engine(f"{source_id}-b", resonance=protocol(10.0, (6.0, 5.0), 80.0))
+    short._advance_resonance(10.0)
+    assert short.pipeline.cues.muted
+    short._advance_resonance(50.0, final=True)
+    assert not short.pipeline.cues.muted
+    assert _said(short)[-1] == (50.0, "[engine] resonance assessment: none found (cut short)")
+    assert short.resonance_runs[-1]["not_run"] == [6.0, 5.0]
+    assert short.snapshot().extra["resonance"]["phase"] == "done"
+
+
+@pytest.mark.lsl
+def test_engine_start_resonance_checks_in_the_caller_and_waits_for_calibration(source_id):
+    engine, _outlet = _idle_engine(source_id)
+    for bad in ({"rates": (12.0,)}, {"lead_s": -5.0}, {"settle_s": math.nan},
+                {"step_s": 0.0}):  # fmt: skip
+        with pytest.raises(InputError):
+            engine.start_resonance(**bad)
+    assert not engine._commands  # nothing reached the worker
+    engine.start_resonance(rates=(6.0, 5.0), step_s=90.0)
+    engine._apply_commands()  # at session 0, calibrating until 120 s: it starts then
+    assert [(s.rate_bpm, s.start_s) for s in engine.resonance.steps] == [(6.0, 120.0), (5.0, 210.0)]
+    assert _said(engine)[-1][1].startswith("[engine] resonance protocol: 6, 5/min, 90 s each")

@@ -29,7 +29,15 @@ from .modalities import ROLES
 from .outlets import EngineOutlets, event_rows, frame_block, state_messages
 from .pipeline import Frame, Pipeline, channel_problem
 from .recorder import SessionRecorder
-from .resonance import DEFAULT_RATES, SETTLE_S, STEP_S, LiveResonance, PacedStep, protocol
+from .resonance import (
+    DEFAULT_RATES,
+    SETTLE_S,
+    STEP_S,
+    LiveResonance,
+    PacedStep,
+    check_settle,
+    protocol,
+)
 from .run import RunStats, run
 from .session import Session, StepOutput, check_subject
 from .session_log import (
@@ -141,6 +149,10 @@ class Engine:
         self._res_status: dict[str, Any] | None = None
         self._res_shown = -math.inf  # session s its status was last made
         self._res_muted = False  # the protocol muted the automatic cues (and unmutes them)
+        self._res_override = False  # the therapist muted or unmuted: the protocol leaves it
+        self.resonance_runs: list[dict[str, Any]] = []
+        """The results of the session's finished protocols, in order (the last is
+        ``resonance.result``)."""
         self._resp_n = 0  # the first subject's breathing-belt samples placed so far
         self.share_notes = share_notes
         """Whether a marker's note text goes out on ``wot-markers`` (off: the event and its
@@ -424,7 +436,11 @@ class Engine:
     ) -> None:
         """Start the resonance-frequency protocol ``lead_s`` session seconds from now (the
         worker starts it at its next step; one that is running is not replaced)."""
-        protocol(0.0, rates, step_s)  # bad rates or durations are said here, in the caller
+        # bad rates, durations or lead are said here, in the caller, not in the worker
+        protocol(0.0, rates, step_s)
+        check_settle(settle_s)
+        if not (math.isfinite(lead_s) and 0.0 <= lead_s <= 3600.0):
+            raise InputError(f"resonance protocol lead {lead_s!r} must be 0-3600 s")
         with self._lock:
             self._commands.append(("resonance", (tuple(rates), step_s, lead_s, settle_s)))
 
@@ -440,6 +456,8 @@ class Engine:
                 t = float(at_s)
             self.markers.append((t, full))
         now = pylsl.local_clock()
+        if at_s is not None and math.isfinite(self.origin):
+            now = self.origin + float(at_s)  # on the data's clock, where it was scheduled
         if self.outlets is not None:
             self.outlets.push_marker(full if self.share_notes else str(text), now)
         if self.recorder is not None:
@@ -530,6 +548,8 @@ class Engine:
         for t, text in res.advance(t_s):
             self.add_marker(text, at_s=t)
             pacing = text != "pacer off"
+            if self._res_override:
+                continue  # the therapist muted or unmuted during the protocol: that stands
             if pacing and not self._res_muted and not self.pipeline.cues.muted:
                 # the client follows the pacer: no automatic cue interrupts the protocol
                 self._set_muted(True, t)
@@ -540,10 +560,17 @@ class Engine:
         if final and not res.done:
             res.finish()
         if res.done and not was_done:
-            rate = (res.result or {}).get("resonance_rate_bpm")
+            result = res.result or {}
+            rate = result.get("resonance_rate_bpm")
             found = f"{rate:g}/min" if rate is not None else "none found"
+            if not result.get("complete", True):
+                found += " (cut short)"
             self.add_marker(f"[engine] resonance assessment: {found}", at_s=res.time_s)
-        if res.done or final or t_s - self._res_shown >= 0.5:
+            self.resonance_runs.append(result)
+            if self._res_muted:  # ended before its last step: the cues it muted come back
+                self._set_muted(False, res.time_s)
+                self._res_muted = False
+        if (res.done and not was_done) or (not res.done and t_s - self._res_shown >= 0.5):
             status = res.status()
             status["inhale_ratio"] = self.config.cues.pacer_inhale_ratio
             with self._lock:
@@ -581,13 +608,23 @@ class Engine:
                     self.session.calibrate(start, start + arg, subj.id)
             elif cmd == "mute":
                 self._set_muted(arg, now)
-                self._res_muted = False  # the therapist's word stands
+                if self.resonance is not None and not self.resonance.done:
+                    self._res_override = True  # the therapist's word stands
+                self._res_muted = False
             elif cmd == "resonance":
                 if self.resonance is not None and not self.resonance.done:
                     continue  # one protocol at a time
                 rates, step_s, lead_s, settle_s = arg
-                self.resonance = LiveResonance(protocol(now + lead_s, rates, step_s), settle_s)
+                # not while calibrating: slow breathing would become the baseline
+                cal = self.pipeline.state.calibrator
+                start = max(now + lead_s, cal.end_s if cal is not None else -math.inf)
+                self.resonance = LiveResonance(protocol(start, rates, step_s), settle_s)
                 self._res_shown = -math.inf
+                self._res_override = self._res_muted = False
+                self.add_marker(
+                    f"[engine] resonance protocol: {', '.join(f'{r:g}' for r in rates)}/min, "
+                    f"{step_s:g} s each, from {start:.0f} s"
+                )
             elif cmd == "cue":
                 zone = self._last.state.zone if self._last else "within"
                 cue = self.pipeline.cues.send_now(now, zone, arg)

@@ -468,6 +468,39 @@ def assess_resonance(
     return result
 
 
+def parse_rates(text: str) -> tuple[float, ...]:
+    """``6.5,6,5.5`` → the protocol's rates in order (breaths/min, each once, 3-9)."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        rates = tuple(float(p) for p in parts)
+    except ValueError:
+        raise InputError(
+            f"rates {text!r}: give breaths/min separated by commas, e.g. 6.5,6,5.5"
+        ) from None
+    lo, hi = RATE_RANGE
+    for r in rates:
+        if not (math.isfinite(r) and lo <= r <= hi):
+            raise InputError(f"rates {text!r}: {r:g} is not {lo:g}-{hi:g} breaths/min")
+    if len(set(rates)) < len(rates):
+        raise InputError(f"rates {text!r}: each rate once (repeat a protocol to repeat a rate)")
+    return rates
+
+
+def live_protocol(start_s: float, rates: str | None = None, step_s: float | None = None
+                  ) -> list[PacedStep]:  # fmt: skip
+    """The steps of a live protocol from ``start_s`` (session s): ``rates`` as
+    :func:`parse_rates` reads them (default :data:`DEFAULT_RATES`), ``step_s`` each (default
+    :data:`STEP_S`; at least ``SETTLE_S + MIN_ANALYSED_S``)."""
+    step = STEP_S if step_s is None else float(step_s)
+    low = SETTLE_S + MIN_ANALYSED_S
+    if not (math.isfinite(step) and low <= step <= 1800):
+        raise InputError(
+            f"step of {step:g} s: must be {low:g}-1800 s ({SETTLE_S:g} s to settle and "
+            f"{MIN_ANALYSED_S:g} s scored)"
+        )
+    return protocol(start_s, DEFAULT_RATES if rates is None else parse_rates(rates), step)
+
+
 def check_steps(steps: Sequence[PacedStep]) -> list[PacedStep]:
     """``steps`` in time order; ``InputError`` where two overlap."""
     order = sorted(steps, key=lambda s: s.start_s)
@@ -588,6 +621,8 @@ class LiveResonance:
         nn_t, nn_ms, rt, rv = self._series()
         if n_over == len(self.steps):
             self.result = assess_resonance(nn_t, nn_ms, self.steps, rt, rv, self.settle_s)
+            self.result["complete"] = True
+            self.result["not_run"] = []
             self._scores = self.result["steps"]
         else:
             self._scores = [
@@ -602,6 +637,7 @@ class LiveResonance:
         if not self.done:
             nn_t, nn_ms, rt, rv = self._series()
             steps = [s for s in self.steps if s.start_s < self.time_s]
+            missing = [s.rate_bpm for s in self.steps if s.start_s >= self.time_s]
             if not steps:
                 self.result = {
                     "resonance_rate_bpm": None, "margin": None, "close": [], "steps": [],
@@ -611,11 +647,21 @@ class LiveResonance:
             else:
                 cut = [PacedStep(s.rate_bpm, s.start_s, min(s.end_s, self.time_s)) for s in steps]
                 self.result = assess_resonance(nn_t, nn_ms, cut, rt, rv, self.settle_s)
-                if cut[-1].end_s < steps[-1].end_s - 1.0:
+                last, ended = steps[-1], cut[-1].end_s
+                if ended < last.end_s - 1.0:
+                    missing.insert(0, last.rate_bpm)
                     self.result["reasoning"].append(
-                        f"the session ended {steps[-1].end_s - cut[-1].end_s:.0f} s into "
-                        f"the {steps[-1].rate_bpm:g}/min step"
+                        f"the session ended {ended - last.start_s:.0f} s into the "
+                        f"{last.rate_bpm:g}/min step (of {last.end_s - last.start_s:.0f} s)"
                     )
+            self.result["complete"] = not missing
+            self.result["not_run"] = missing
+            if missing:
+                self.result["reasoning"].append(
+                    "the protocol was cut short: "
+                    + ", ".join(f"{r:g}" for r in missing)
+                    + "/min not (fully) run; repeat it before relying on the rate"
+                )
             self._scores = self.result["steps"]
             self._scored = len(self._scores)
         assert self.result is not None
@@ -635,17 +681,19 @@ class LiveResonance:
         peak-to-trough heart rate (bpm; the running step's over its whole cycles so far,
         ``provisional``), score, usable and problem; ``result`` once done."""
         t = self.time_s
-        i = self.current()
+        i = None if self.done else self.current()
         rows = []
-        running: tuple[float, float] | None = None
-        if i is not None and i >= self._scored:
-            s = self.steps[i]
-            a = s.start_s + self.settle_s
-            if t > a:
-                nn_t, nn_ms, _rt, _rv = self._series()
-                bt, hr = _beat_hr(nn_t, nn_ms, a, t)
-                inside = (bt >= a) & (bt <= t)
-                running = _peak_trough(bt[inside], hr[inside], a, t, s.rate_bpm)
+        running: dict[int, tuple[float, float]] = {}
+        for k in range(self._scored, len(self.steps)):
+            # a step pacing, or over but not yet scored: its bar so far
+            s = self.steps[k]
+            a, b = s.start_s + self.settle_s, min(s.end_s, t)
+            if b > a:
+                nn = np.concatenate(self._nn_t) if self._nn_t else np.zeros(0)
+                ms = np.concatenate(self._nn_ms) if self._nn_ms else np.zeros(0)
+                bt, hr = _beat_hr(nn, ms, a, b)
+                inside = (bt >= a) & (bt <= b)
+                running[k] = _peak_trough(bt[inside], hr[inside], a, b, s.rate_bpm)
         for k, s in enumerate(self.steps):
             row: dict[str, Any] = {
                 "rate_bpm": s.rate_bpm, "start_s": s.start_s, "end_s": s.end_s,
@@ -658,8 +706,8 @@ class LiveResonance:
                     peak_trough_bpm=sc["peak_trough_bpm"], score=sc.get("score"),
                     usable=sc["usable"], problem=sc["problem"],
                 )  # fmt: skip
-            elif k == i and running is not None:
-                row.update(peak_trough_bpm=running[0], provisional=True)
+            elif k in running:
+                row.update(peak_trough_bpm=running[k][0], provisional=True)
             rows.append(row)
         if self.done:
             phase = "done"

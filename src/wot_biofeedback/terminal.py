@@ -137,6 +137,7 @@ class TerminalView:
             f = snap.features
             why = snap.explanation.split(":", 1)[1].strip() if ":" in snap.explanation else ""
             cue = _cue(snap)
+            pacer = _protocol(snap)
             self.stream.write(
                 f"[{clock(snap.session_s)}] zone={z:<11s} "
                 f"arousal={_num(snap.arousal, '+.2f').strip()} "
@@ -148,11 +149,23 @@ class TerminalView:
                 + (f" | why: {why}" if why else "")
                 + (f" | signals: {', '.join(bad)}" if bad else "")
                 + (f" | cue: {cue}" if cue else "")
+                + (f" | {pacer}" if pacer else "")
                 + (f" | recording stopped: {rec_error}" if rec_error else "")
                 + (f" | truth: {truth}" if truth else "")
                 + "\n"
             )
         self.stream.flush()
+
+
+def _protocol(snap: Snapshot) -> str:
+    """A running resonance protocol's step (the terminal shows no pacer: read it out)."""
+    st = snap.extra.get("resonance") if snap.extra else None
+    if not st or st.get("phase") != "pacing":
+        return ""
+    return (
+        f"resonance protocol: pace {st['rate_bpm']:g}/min (step {st['step'] + 1} of "
+        f"{st['n_steps']}, {max(0.0, st['left_s']):.0f} s left)"
+    )
 
 
 def run_terminal(

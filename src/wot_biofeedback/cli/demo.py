@@ -22,8 +22,8 @@ from ._live import (
     record_path,
     run_engine,
     say_outcome,
-    say_resonance,
 )
+from ._resonance import check_out, say_resonance
 
 
 def add_parser(sub: Any) -> None:
@@ -98,17 +98,20 @@ def run(args: argparse.Namespace) -> int:
         SimConfig(resonance_bpm=args.resonance_rate)  # a bad rate is said before any work
     except ValueError as exc:
         raise InputError(f"--resonance-rate: {exc}") from None
-    # a paced scenario (resonance): the engine runs the protocol on its steps, live
+    people = _people(args.subjects, scen)
+    # a paced scenario (resonance) of the first person: the engine runs the protocol on its
+    # steps, live
+    first = next(iter(people.values()))
     steps = [
         PacedStep(float(seg.pacer_bpm), float(a), float(b))
-        for a, b, seg in scen.segment_bounds()
+        for a, b, seg in first.segment_bounds()
         if seg.pacer_bpm is not None
     ] or None
     if args.resonance_out and steps is None:
         raise InputError(
-            f"--resonance-out: scenario {scen.name} paces no breathing (try resonance)"
+            f"--resonance-out: scenario {first.name} paces no breathing (try resonance)"
         )
-    people = _people(args.subjects, scen)
+    check_out(args.resonance_out, "--resonance-out")
     sid = f"wot-demo-{uuid.uuid4().hex[:8]}"
     # the simulator plays --duration and 2 s more, no further: the view ends within those 2 s
     # of session however late its once-a-second look comes on a busy machine (at --speed 20 a

@@ -23,10 +23,9 @@ from ._live import (
     open_sources,
     prepare_dsp,
     record_path,
-    resonance_steps,
     run_engine,
-    say_resonance,
 )
+from ._resonance import resonance_steps, say_resonance
 
 
 def add_parser(sub: Any) -> None:
@@ -144,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     sources = open_sources(
         types, args.source_id, args.timeout, args.eda_unit, chans, args.allow_mixed_sources
     )
+    if steps is not None and not any(m in sources for m in cardiac()):
+        raise InputError("--resonance needs heart beats: no ECG, PPG or RR stream was found")
     for m, s in sources.items():
         what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
         if m == "acc":
@@ -163,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     engine = live.engine
     code, summary = run_engine(live, args, title="wot run", real_time=True)
+    # the protocol's result first: a profile that cannot take the session must not lose it
+    say_resonance(engine, args, prof)
     if prof is not None:
         from ..profiles import engine_summary, save_session
 
@@ -173,7 +176,6 @@ def run(args: argparse.Namespace) -> int:
             args.profile, prof, summary or engine_summary(engine), engine.baseline, "live"
         )
         say(f"  profile {args.profile}: session {n} saved to {path}")
-    say_resonance(engine, args, prof)
     return code
 
 
@@ -184,4 +186,4 @@ def _calibrated_at(baseline: Any, cfg: Any) -> float:
         return float(baseline[1])
     if baseline is not None:
         return 30.0
-    return float(cfg.calibration.duration_s)
+    return float(cfg.calibration.start_s + cfg.calibration.duration_s)

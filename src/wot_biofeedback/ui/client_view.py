@@ -294,8 +294,12 @@ class ClientWindow(QWidget):
             cue = None
         protocol = _protocol_text(snap.extra.get("resonance"), snap.session_s)
         if protocol is not None and not stale:
-            # the resonance protocol paces the client whatever the zone (cues are muted)
+            # the resonance protocol paces the client whatever the zone (cues are muted); a
+            # therapist's own cue, while fresh, is what they read
             text, rate, inhale = protocol
+            said = cue_now if cue_now is not None and cue_now.source == "therapist" else None
+            if said is not None and snap.session_s - said.time_s <= CUE_FRESH_S:
+                text = said.text
             if rate is not None:
                 self.pacer.configure(rate, inhale, CALM["within"])
             elif self.pacer.active:

@@ -103,6 +103,9 @@ HISTORY_KEYS = ("time_s", "arousal", "zone_code", *(k for k, _, _ in TRENDS))
 AROUSAL_YRANGE = (-4.3, 4.3)  # the index is clipped to ±4
 REFRESH_HZ = 30.0
 CALIBRATE_S = 60.0
+RESONANCE_SHOWN_S = 60.0
+"""The resonance protocol's bars stay this long (session s) after its last step, then the
+trends come back (the result stays in the status bar)."""
 MAX_MARKER_LINES = 200
 
 
@@ -578,7 +581,9 @@ class MainWindow(QMainWindow):
         self.fps_label = QLabel("-- fps", self)
         self.engine_label = QLabel("", self)
         self.record_label = QLabel("not recording", self)
+        self.resonance_label = QLabel("", self)  # the last resonance protocol's result
         sb = self.statusBar()
+        sb.addPermanentWidget(self.resonance_label)
         sb.addPermanentWidget(self.record_label)
         sb.addPermanentWidget(self.engine_label)
         sep = QFrame(self)
@@ -855,6 +860,18 @@ class MainWindow(QMainWindow):
         st = snap.extra.get("resonance")
         if not st:
             return
+        steps = st.get("steps") or []
+        over = (
+            st.get("phase") == "done"
+            and steps
+            and (snap.session_s - steps[-1]["end_s"] > RESONANCE_SHOWN_S)
+        )
+        if over:  # the result stays in the status bar; the trends come back
+            if self.resonance_view.isVisible():
+                self.resonance_view.setVisible(False)
+                self.trends_view.setVisible(True)
+                self.resonance_button.setEnabled(True)
+            return
         key = repr((st.get("phase"), st.get("step"), [
             (r["peak_trough_bpm"], r["score"]) for r in st["steps"]
         ], int(st.get("left_s") or 0)))  # fmt: skip
@@ -863,6 +880,7 @@ class MainWindow(QMainWindow):
         self._resonance_key = key
         if not self.resonance_view.isVisible():
             self.resonance_view.setVisible(True)
+            self.resonance_label.setText("")
             self.trends_view.setVisible(False)  # its place while the protocol is on screen
         done = st.get("result") is not None
         running = st.get("phase") != "done" and not done
@@ -921,6 +939,13 @@ class MainWindow(QMainWindow):
                 if close:
                     extra += f"; close: {', '.join(f'{c:g}' for c in sorted(close))}/min"
                 title = f"Resonance rate {chosen:g} breaths/min{extra}"
+                if not result.get("complete", True):
+                    title += " (cut short: repeat it)"
+            self.resonance_label.setText(
+                title.replace("Resonance assessment: ", "resonance: ").replace(
+                    "Resonance rate ", "resonance "
+                )
+            )
         elif st.get("phase") == "pacing":
             left = max(0.0, float(st["left_s"]))
             title = (

@@ -1,0 +1,351 @@
+"""Physiological synchrony of two people: windowed lagged cross-correlation with peak picking,
+tested against pseudo-pairs from the session's own past.
+
+Method
+------
+Two series on one clock at the frame rate (heart rate, skin conductance level or breathing
+rate of person A and person B) are compared every ``step_s`` over the last ``window_s``
+(windowed cross-correlation, Boker et al. 2002), causally: at lag ``k >= 0`` (B leads A by
+``k`` samples) A's last window is paired with B's window ``k`` samples earlier; at ``k < 0``
+B's last window with A's window ``|k|`` samples earlier; ``|k|`` up to ``max_lag_s``. Each
+pair's correlation is a *partial* correlation given time, i.e. both windows are linearly
+detrended first: slow drifts that two people share by chance (two warming rooms, two sensors
+settling) are left out, as the literature advises (Behrens et al. 2020). Pairs with fewer than
+``min_valid`` (80 %) of their samples present in both series are not scored. The peak (the
+highest correlation over the lags; synchrony is in-phase) gives ``r``, its lag (s; > 0: B
+leads) and its Fisher z.
+
+Significance. Real physiology is autocorrelated, so even two people who never met correlate
+strongly in some windows ("pseudo-synchrony"; Ramseyer & Tschacher 2010; Moulder et al.
+2018). Each window's peak is therefore compared with the peaks of pseudo-pairs built from the
+same two series: A's window against B's from ``d`` seconds earlier, and B's against A's from
+``d`` earlier, for ``d`` = ``shift_s``, ``shift_s + 1``, ... (time-shifted surrogates: each
+person's own dynamics kept, the pairing in time broken), up to ``n_surrogates`` and only as
+far back as the session goes, so it runs on the fly from the session's own history. ``p`` is
+``(1 + #pseudo-peaks >= r) / (1 + n)``; with fewer than ``min_surrogates`` pseudo-pairs (the
+first ~1.5 minutes) ``p`` is NaN and nothing is claimed. ``significant``: ``p <= alpha``.
+
+Defaults: a 30-s window (Behrens et al. 2020 found shorter windows separate synchrony from
+pseudo-synchrony better; Ramseyer & Tschacher use 30-60 s), a step of 5 s (live; analyses
+often step by half a window), lags up to 10 s (physiological responses to a partner take
+seconds; the co-regulation literature reports lags of 2-8 s), pseudo-pairs shifted by 45 s
+and more (past the window and its lags), 100 of them (50 shifts a second apart, both
+directions; ``p`` resolves to 1/101), alpha 0.05.
+
+The batch function :func:`synchrony` and the streaming :class:`SynchronyStream` run the same
+kernel on the same windows: their output is identical for any chunking.
+
+References
+----------
+Boker SM, Xu M, Rotondo JL, King K (2002). Windowed cross-correlation and peak picking for the
+analysis of variability in the association between behavioral time series. Psychol Methods
+7(3):338-355.
+Ramseyer F, Tschacher W (2010). Nonverbal synchrony or random coincidence? How to tell the
+difference. In: Development of Multimodal Interfaces, LNCS 5967, 182-196.
+Moulder RG, Boker SM, Ramseyer F, Tschacher W (2018). Determining synchrony between
+behavioral time series: an application of surrogate data generation for establishing falsifiable
+null-hypotheses. Psychol Methods 23(4):757-773.
+Behrens F, Moulder RG, Boker SM, Kret ME (2020). Quantifying physiological synchrony through
+windowed cross-correlation analysis: statistical and theoretical considerations. bioRxiv
+2020.08.27.269746.
+Tschacher W, Meier D (2020). Physiological synchrony in psychotherapy sessions. Psychother
+Res 30(5):558-573.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._numba import njit
+
+SIGNALS = {"hr": "hr_bpm", "eda": "scl_us", "resp": "resp_rate_bpm"}
+"""The signals compared, and the frame feature each is taken from."""
+QUALITY = {"hr": "quality_cardiac", "eda": "quality_eda", "resp": "quality_resp"}
+"""The frame's quality of each signal's channel; below ``min_quality`` a sample counts as
+missing."""
+
+
+@dataclass(frozen=True)
+class SyncParams:
+    """Window, step, lags and the surrogate test (see the module text)."""
+
+    window_s: float = 30.0
+    step_s: float = 5.0
+    max_lag_s: float = 10.0
+    shift_s: float = 45.0
+    n_surrogates: int = 100
+    min_surrogates: int = 19
+    alpha: float = 0.05
+    min_valid: float = 0.8
+    min_quality: float = 0.5
+
+    def __post_init__(self) -> None:
+        for key in ("window_s", "step_s", "shift_s"):
+            v = getattr(self, key)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"synchrony {key} {v!r} must be a positive number of seconds")
+        if not (math.isfinite(self.max_lag_s) and 0 <= self.max_lag_s < self.window_s):
+            raise ValueError(f"synchrony max_lag_s {self.max_lag_s!r} must be 0 <= lag < window")
+        if not 1 <= self.min_surrogates <= self.n_surrogates <= 10_000:
+            raise ValueError("synchrony needs 1 <= min_surrogates <= n_surrogates <= 10000")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"synchrony alpha {self.alpha!r} must be in (0, 1)")
+        if not 0 < self.min_valid <= 1:
+            raise ValueError(f"synchrony min_valid {self.min_valid!r} must be in (0, 1]")
+
+    def samples(self, fs: float) -> tuple[int, int, int, int]:
+        """Window, step, maximum lag and first shift in samples at ``fs`` Hz."""
+        return (
+            max(4, round(self.window_s * fs)),
+            max(1, round(self.step_s * fs)),
+            round(self.max_lag_s * fs),
+            max(1, round(self.shift_s * fs)),
+        )
+
+    def history(self, fs: float) -> int:
+        """Samples of the past a window and all its pseudo-pairs need."""
+        w, _s, lag, shift = self.samples(fs)
+        n_shifts = (self.n_surrogates + 1) // 2  # each shift gives two pseudo-pairs
+        return w + lag + shift + (n_shifts - 1) * max(1, round(fs)) + 1
+
+
+# kernels --------------------------------------------------------------------------------------
+@njit
+def _pcorr(x: np.ndarray, xa: int, y: np.ndarray, ya: int, w: int, min_n: int) -> float:
+    """Correlation of ``x[xa:xa+w]`` and ``y[ya:ya+w]`` given time (both detrended), over the
+    samples present in both; NaN with fewer than ``min_n`` of them or no variance left."""
+    n = 0
+    st = sx = sy = stt = sxx = syy = sxt = syt = sxy = 0.0
+    for i in range(w):
+        a = x[xa + i]
+        b = y[ya + i]
+        if a == a and b == b:
+            t = float(i)
+            n += 1
+            st += t
+            sx += a
+            sy += b
+            stt += t * t
+            sxx += a * a
+            syy += b * b
+            sxt += a * t
+            syt += b * t
+            sxy += a * b
+    if n < min_n or n < 4:
+        return np.nan
+    ctt = stt - st * st / n
+    cxx = sxx - sx * sx / n
+    cyy = syy - sy * sy / n
+    cxt = sxt - sx * st / n
+    cyt = syt - sy * st / n
+    cxy = sxy - sx * sy / n
+    if ctt <= 0.0:
+        return np.nan
+    # residual (co)variances after regressing out time
+    rxx = cxx - cxt * cxt / ctt
+    ryy = cyy - cyt * cyt / ctt
+    rxy = cxy - cxt * cyt / ctt
+    scale = max(abs(cxx), abs(cyy), 1e-300)
+    if rxx <= 1e-12 * scale or ryy <= 1e-12 * scale:
+        return np.nan
+    r = rxy / math.sqrt(rxx * ryy)
+    return min(1.0, max(-1.0, r))
+
+
+@njit
+def _peak(x: np.ndarray, xe: int, y: np.ndarray, ye: int, w: int, lag: int,
+          min_n: int) -> tuple[float, int]:  # fmt: skip
+    """The highest correlation over lags ``-lag..lag`` of A's window ending at ``xe`` and B's
+    ending at ``ye`` (k >= 0: B's window k earlier; k < 0: A's |k| earlier), and its lag."""
+    best = np.nan
+    best_k = 0
+    for k in range(-lag, lag + 1):
+        if k >= 0:
+            xa, ya = xe - w, ye - w - k
+        else:
+            xa, ya = xe - w + k, ye - w
+        if xa < 0 or ya < 0:
+            continue
+        r = _pcorr(x, xa, y, ya, w, min_n)
+        if r == r and (best != best or r > best or (r == best and abs(k) < abs(best_k))):
+            best = r
+            best_k = k
+    return best, best_k
+
+
+@njit
+def _sync_at(
+    x: np.ndarray, y: np.ndarray, ends: np.ndarray, w: int, lag: int, shifts: np.ndarray,
+    min_n: int, min_sur: int, r_out: np.ndarray, k_out: np.ndarray, p_out: np.ndarray,
+    n_out: np.ndarray,
+) -> None:  # fmt: skip
+    """For each window end (exclusive index into ``x``/``y``): the peak, its lag, and its p
+    against the time-shifted pseudo-pairs that fit in the past."""
+    for j in range(ends.size):
+        e = ends[j]
+        r_out[j] = np.nan
+        k_out[j] = 0
+        p_out[j] = np.nan
+        n_out[j] = 0
+        # the present windows (zero lag) must hold enough samples to say anything
+        if e - w < 0:
+            continue
+        r0 = _pcorr(x, e - w, y, e - w, w, min_n)
+        if r0 != r0:
+            continue
+        r, k = _peak(x, e, y, e, w, lag, min_n)
+        if r != r:
+            continue
+        r_out[j] = r
+        k_out[j] = k
+        n = 0
+        above = 0
+        for d in shifts:
+            if e - d - w - lag < 0:
+                break
+            for side in range(2):
+                if side == 0:
+                    rs, _ = _peak(x, e, y, e - d, w, lag, min_n)
+                else:
+                    rs, _ = _peak(x, e - d, y, e, w, lag, min_n)
+                if rs == rs:
+                    n += 1
+                    if rs >= r:
+                        above += 1
+        n_out[j] = n
+        if n >= min_sur:
+            p_out[j] = (1.0 + above) / (1.0 + n)
+
+
+# batch and streaming ---------------------------------------------------------------------------
+@dataclass
+class SyncResult:
+    """Windows of one signal of one pair: end time (s), peak r, lag (s; > 0: B leads), Fisher z,
+    p (NaN: too little past for the test), pseudo-pairs used, significant."""
+
+    time_s: np.ndarray
+    r: np.ndarray
+    lag_s: np.ndarray
+    z: np.ndarray
+    p: np.ndarray
+    n_surrogates: np.ndarray
+    significant: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SyncResult:
+        z = np.zeros(0)
+        return cls(z, z, z, z, z, np.zeros(0, np.int64), np.zeros(0, bool))
+
+    def __len__(self) -> int:
+        return int(self.time_s.size)
+
+    @staticmethod
+    def concat(parts: list[SyncResult]) -> SyncResult:
+        if not parts:
+            return SyncResult.empty()
+        return SyncResult(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
+            "time_s", "r", "lag_s", "z", "p", "n_surrogates", "significant")))  # fmt: skip
+
+
+def _shifts(params: SyncParams, fs: float) -> np.ndarray:
+    _w, _s, _lag, shift = params.samples(fs)
+    n_shifts = (params.n_surrogates + 1) // 2
+    return (shift + np.arange(n_shifts) * max(1, round(fs))).astype(np.int64)
+
+
+def _run(x: np.ndarray, y: np.ndarray, ends: np.ndarray, t_end: np.ndarray, fs: float,
+         params: SyncParams) -> SyncResult:  # fmt: skip
+    w, _s, lag, _shift = params.samples(fs)
+    m = ends.size
+    r, k, p = np.empty(m), np.empty(m, np.int64), np.empty(m)
+    n = np.empty(m, np.int64)
+    min_n = math.ceil(params.min_valid * w)
+    _sync_at(x, y, ends.astype(np.int64), w, lag, _shifts(params, fs), min_n,
+             params.min_surrogates, r, k, p, n)  # fmt: skip
+    # the pseudo-pairs are drawn in pairs (both directions): at most n_surrogates of them
+    sig = np.isfinite(p) & (p <= params.alpha)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.arctanh(np.clip(r, -0.999999, 0.999999))
+    return SyncResult(t_end, r, k / fs, z, p, n, sig)
+
+
+def prepare(values: np.ndarray, quality: np.ndarray | None, params: SyncParams) -> np.ndarray:
+    """A signal's series with NaN where its channel's quality is below ``min_quality``."""
+    v = np.asarray(values, dtype=np.float64).copy()
+    if quality is not None:
+        q = np.asarray(quality, dtype=np.float64)
+        v[~(q >= params.min_quality)] = np.nan
+    return v
+
+
+def synchrony(
+    a: np.ndarray,
+    b: np.ndarray,
+    fs: float,
+    params: SyncParams | None = None,
+    t0: float = 0.0,
+) -> SyncResult:
+    """Synchrony of series ``a`` and ``b`` (same clock, ``fs`` Hz, sample ``i`` at
+    ``t0 + i / fs``; NaN: missing), every ``step_s`` (windows ending at whole multiples of the
+    step after the first full window): see the module text. Lag > 0: ``b`` leads."""
+    params = params or SyncParams()
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError("synchrony needs two 1-D series of the same length")
+    w, step, _lag, _shift = params.samples(fs)
+    ends = np.arange(step, a.size + 1, step)
+    ends = ends[ends >= w]
+    return _run(a, b, ends, t0 + ends / fs, fs, params)
+
+
+class SynchronyStream:
+    """:func:`synchrony` on series that arrive in chunks; the same windows, the same values.
+
+    Keeps :meth:`SyncParams.history` samples of each series (about 3 minutes at 4 Hz): memory
+    is flat however long the session.
+    """
+
+    def __init__(self, fs: float, params: SyncParams | None = None, t0: float = 0.0) -> None:
+        self.fs = float(fs)
+        self.params = params or SyncParams()
+        self.t0 = float(t0)
+        self._keep = self.params.history(self.fs)
+        self._a = np.zeros(0)
+        self._b = np.zeros(0)
+        self._n_before = 0  # samples dropped from the front
+        self._next_end = self.params.samples(self.fs)[1]
+
+    @property
+    def n(self) -> int:
+        """Samples of both series seen so far."""
+        return self._n_before + self._a.size
+
+    def update(self, a: np.ndarray, b: np.ndarray) -> SyncResult:
+        """The next samples of both series (same length); the windows they complete."""
+        a = np.asarray(a, dtype=np.float64).ravel()
+        b = np.asarray(b, dtype=np.float64).ravel()
+        if a.size != b.size:
+            raise ValueError("synchrony stream: give both series' samples together")
+        self._a = np.concatenate((self._a, a))
+        self._b = np.concatenate((self._b, b))
+        w, step, _lag, _shift = self.params.samples(self.fs)
+        total = self.n
+        ends = []
+        while self._next_end <= total:
+            if self._next_end >= w:
+                ends.append(self._next_end)
+            self._next_end += step
+        out = SyncResult.empty()
+        if ends:
+            e = np.asarray(ends, dtype=np.int64)
+            out = _run(self._a, self._b, e - self._n_before, self.t0 + e / self.fs, self.fs,
+                       self.params)  # fmt: skip
+        drop = self._a.size - self._keep
+        if drop > 0:
+            self._a, self._b = self._a[drop:], self._b[drop:]
+            self._n_before += drop
+        return out
