@@ -54,6 +54,7 @@ SCRIPTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("validate_extras", (), ""),
     ("validate_resonance", (), ""),
     ("validate_resonance_real", (), ""),
+    ("validate_synchrony", (), ""),
     ("validate_cue_learning", (), ""),
     (
         "validate_recording",

@@ -109,6 +109,7 @@ _SCL_HYPER, _TAU_HYPER = 1.5 / 0.8, 60.0  # µS per unit a+, s
 _SCL_HYPO, _TAU_HYPO = 0.8 / 0.8, 180.0  # 0.8 µS target at a- = 0.8: ~-0.5 µS after 180 s
 _SCL_DRIFT = -0.3 / 3600.0  # µS/s
 _TAU_TONIC_SMOOTH = 10.0  # s
+_SCL_DRIVE = 1.0  # µS per unit of a dyad partner's drive (tonic, through a 5-s lag)
 _SCR_RATE = 2.0 / 60.0  # /s at baseline
 _SCR_RATE_HYPER = math.log(5.0) / 0.8  # log-rate per unit a+: 2 -> 10 /min
 _SCR_RATE_HYPO = math.log(10.0) / 0.8  # 2 -> 0.2 /min
@@ -538,8 +539,18 @@ def _apply_artifacts(
 
 
 # public -----------------------------------------------------------------------------------
+def latent_grid(duration_s: float) -> np.ndarray:
+    """The latent 100 Hz grid of a session ``duration_s`` long, s (it starts before 0: the
+    pre-roll)."""
+    return -_PRE_S + DT * np.arange(math.ceil((duration_s + _PRE_S + _POST_S) / DT) + 1)
+
+
 def simulate_session(
-    scenario: Scenario, config: SimConfig | None = None, duration_s: float | None = None
+    scenario: Scenario,
+    config: SimConfig | None = None,
+    duration_s: float | None = None,
+    *,
+    drive: np.ndarray | None = None,
 ) -> SimulatedSession:
     """Simulate ECG, skin conductance and respiration following ``scenario``.
 
@@ -552,6 +563,10 @@ def simulate_session(
     duration_s : float, optional
         Session length, s; the scenario is truncated or its last segment extended
         (default: the scenario's own duration).
+    drive : numpy.ndarray, optional
+        An arousal fluctuation (level units) on :func:`latent_grid`, added to the latent
+        arousal, and to the tonic skin conductance (``_SCL_DRIVE`` µS per unit, through a 5-s
+        lag): what a partner passes on in a dyad (:mod:`wot_simulators.dyad`).
 
     Returns
     -------
@@ -568,10 +583,16 @@ def simulate_session(
     noise_rng = dict(zip((*MODALITIES, "art"), r_noise, strict=True))
 
     # latent grid and arousal
-    tg = -_PRE_S + DT * np.arange(math.ceil((dur + _PRE_S + _POST_S) / DT) + 1)
+    tg = latent_grid(dur)
     hr_person = _HR_PERSON * r_person.uniform(-1.0, 1.0)
     scl0 = _SCL_BASE + _SCL_PERSON * r_person.uniform(-1.0, 1.0)
     a = _scripted_target(scenario, tg) + _ou(r_arousal, tg.size, 0.1, 60.0)
+    shared = np.zeros(tg.size)
+    if drive is not None:
+        shared = np.asarray(drive, dtype=np.float64)
+        if shared.shape != tg.shape or not np.all(np.isfinite(shared)):
+            raise ValueError(f"drive must be {tg.size} finite values on latent_grid({dur:g})")
+        a = a + shared
     ap, an = np.maximum(a, 0.0), np.maximum(-a, 0.0)
 
     # latent events
@@ -590,6 +611,7 @@ def simulate_session(
         # lists every phasic response)
         + _lowpass(_ou(r_eda, tg.size, 0.08, 120.0), _TAU_TONIC_SMOOTH)
         + _SCL_DRIFT * tg
+        + _SCL_DRIVE * _lowpass(shared, 5.0)
     )
     arts = _plan_artifacts(r_art, dur, cfg.artifacts)
 

@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                "wot_biofeedback.terminal", "wot_biofeedback.ui")),
     ("core", ("wot_biofeedback.engine", "wot_biofeedback.offline", "wot_biofeedback.run",
               "wot_biofeedback.analysis", "wot_biofeedback.assessment",
-              "wot_biofeedback.resonance",
+              "wot_biofeedback.resonance", "wot_biofeedback.coregulation",
               "wot_biofeedback.cohort", "wot_biofeedback.live")),
     ("entry", ("wot_biofeedback.cli", "wot_simulators", "wot_drivers")),
 ]  # fmt: skip

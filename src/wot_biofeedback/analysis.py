@@ -81,6 +81,11 @@ class AnalysisOptions:
     subject: str | None = None
     """The person to analyse (a wot recording's subject, or a prefix of the file's signal
     names); None: every subject of a wot recording of several people, each in ``out/ID``."""
+    subjects: tuple[str, ...] = ()
+    """The people to analyse together (the prefixes of the file's signal names, e.g.
+    ``client_ecg``, or a wot recording's subjects): each in ``out/ID``, and their synchrony
+    in ``out/synchrony.csv`` and ``out/summary.json`` (:mod:`~wot_biofeedback.coregulation`).
+    Empty: a wot recording's own subjects."""
 
     def __post_init__(self) -> None:
         from .errors import InputError
@@ -91,13 +96,22 @@ class AnalysisOptions:
             raise InputError(
                 f"baseline {self.baseline!r} and profile_baseline: give one of them, not both"
             )
-        if self.subject is not None:
-            from .session import check_subject
+        from .session import check_subject
 
+        for sid in ([self.subject] if self.subject is not None else []) + list(self.subjects):
             try:
-                check_subject(self.subject)
+                check_subject(sid)
             except ValueError as exc:
                 raise InputError(str(exc)) from None
+        people = self.subjects
+        if people and (len(people) < 2 or len(set(people)) < len(people)):
+            raise InputError(
+                f"subjects {','.join(self.subjects)}: name two or more people, each once"
+            )
+        if self.subjects and self.subject is not None:
+            raise InputError("give --subject (one person) or --subjects (several), not both")
+        if self.subjects and self.profile:
+            raise InputError("a profile is one client's: analyse them alone with --subject")
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,36 @@ class AnalysisOutcome:
     @property
     def summary(self) -> dict[str, Any]:
         return self.result.summary
+
+
+def _write_synchrony(
+    done: dict[str, AnalysisOutcome], out: Path, fs: float, say: OnMessage
+) -> None:
+    """``out/synchrony.csv`` and ``out/summary.json`` (the ``coregulation`` block) of the
+    people analysed into ``out/ID``."""
+    from .atomic import write_json
+    from .coregulation import SYNC_COLUMNS, session_synchrony
+    from .csvtext import write_csv
+
+    missing = [sid for sid, o in done.items() if not len(o.result.frames)]
+    if missing:
+        say("warning", f"no frames for {', '.join(missing)}: their synchrony is not measured")
+    got = {sid: o.result for sid, o in done.items() if len(o.result.frames)}
+    rows, block = session_synchrony(got, fs) if len(got) > 1 else ([], {"pairs": []})
+    header = list(SYNC_COLUMNS) + (["pair"] if len(got) > 2 else [])
+    write_csv(out / "synchrony.csv", header, rows)
+    write_json(out / "summary.json", {
+        "subjects": {sid: f"{sid}/summary.json" for sid in done},
+        "coregulation": block,
+    })  # fmt: skip
+    for pair in block["pairs"]:
+        a, b = pair["pair"]
+        parts = []
+        for sig, v in pair["signals"].items():
+            if v["tested"]:
+                parts.append(f"{sig} {v['significant']}/{v['tested']} windows in sync")
+        say("info", f"synchrony {a}-{b}: " + ("; ".join(parts) or "too short to test")
+            + f" -> {out / 'synchrony.csv'}")  # fmt: skip
 
 
 def analyze_path(
@@ -188,15 +232,18 @@ def analyze_path(
             f"{Path(path).name} holds {', '.join(rec.subjects)}: say whose session goes into "
             f"profile {opts.profile!r} with --subject"
         )
-    if opts.subject is None and len(rec.subjects) > 1:
-        # a session of several people: each analysed as its own person, into out/SUBJECT
-        say("info", f"subjects: {', '.join(rec.subjects)} (one folder each in {out})")
+    people = list(opts.subjects) or (rec.subjects if opts.subject is None else [])
+    if len(people) > 1:
+        # a session of several people: each analysed as its own person, into out/SUBJECT,
+        # and their synchrony
+        say("info", f"subjects: {', '.join(people)} (one folder each in {out})")
         done = {
-            sid: analyze_path(path, Path(out) / sid, replace(opts, subject=sid),
+            sid: analyze_path(path, Path(out) / sid, replace(opts, subject=sid, subjects=()),
                               on_message=on_message)
-            for sid in rec.subjects
+            for sid in people
         }  # fmt: skip
-        first = done.pop(rec.subjects[0])
+        _write_synchrony(done, Path(out), float(cfg.frame_rate_hz), say)
+        first = done.pop(people[0])
         return replace(first, subjects={first.recording.subject: first, **done})
     for w in caught:
         if on_message is None:

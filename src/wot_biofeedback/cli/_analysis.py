@@ -28,6 +28,9 @@ def options(args: argparse.Namespace) -> AnalysisOptions:
         profile_baseline=bool(args.profile_baseline),
         skip_bad_lines=bool(args.skip_bad_lines),
         subject=args.subject,
+        subjects=tuple(
+            x.strip() for x in (getattr(args, "subjects", None) or "").split(",") if x.strip()
+        ),
     )
 
 

@@ -137,6 +137,12 @@ def analysis_args(p: argparse.ArgumentParser) -> None:
         "prefix of a file's columns/streams (ID_ecg, ...); default: every subject of a wot "
         "recording (one folder each in OUT when there are several), else the whole file",
     )  # fmt: skip
+    p.add_argument(
+        "--subjects", default=None, metavar="ID,ID,...",
+        help="analyse several people of one file together (columns or streams ID_ecg, ...; "
+        "or a wot recording's subjects): each in OUT/ID, and their physiological synchrony in "
+        "OUT/synchrony.csv and OUT/summary.json",
+    )  # fmt: skip
     profile_args(p)
 
 

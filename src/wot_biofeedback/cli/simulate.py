@@ -42,6 +42,23 @@ def add_parser(sub: Any) -> None:
         "rate oscillates most when they breathe at it (with --scenario resonance, the paced "
         "protocol; the CSV gets a pacer_bpm column)",
     )  # fmt: skip
+    s.add_argument(
+        "--dyad", action="store_true",
+        help="a client and a therapist whose physiology is coupled as --coupling says (with "
+        "--out: columns client_ecg ... therapist_resp and the truth client_zone, "
+        "therapist_zone, leader, lag_s); the client follows --scenario, the therapist "
+        "--therapist-scenario",
+    )  # fmt: skip
+    s.add_argument(
+        "--coupling", default=None, metavar="SCRIPT",
+        help="--dyad: MODE[@LAG]:SECONDS[*STRENGTH],... with MODE none, client-follows, "
+        "therapist-follows or mutual (default: none:120,client-follows@3:180,none:120,"
+        "therapist-follows@5:180,mutual:120)",
+    )  # fmt: skip
+    s.add_argument(
+        "--therapist-scenario", default="calm", metavar="NAME",
+        help="--dyad: the therapist's scenario (default calm)",
+    )  # fmt: skip
     s.add_argument("--name", default="wot-sim", help="stream name prefix")
     s.add_argument(
         "--source-id", default="wot-sim", metavar="ID",
@@ -55,6 +72,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from wot_simulators import SimConfig, load_scenario, publish, simulate_session, simulate_to_csv
     from wot_simulators.publisher import STREAMS
+
+    if args.dyad or args.coupling:
+        return _dyad(args)
 
     try:
         scen = load_scenario(args.scenario)
@@ -91,4 +111,38 @@ def run(args: argparse.Namespace) -> int:
         sess, source_id=args.source_id, name_prefix=args.name, speed=args.speed, loop=args.loop,
         streams=streams, acc_fs=args.acc_fs,
     )  # fmt: skip
+    return 0
+
+
+def _dyad(args: argparse.Namespace) -> int:
+    """``wot simulate --dyad --out FILE.csv``."""
+    from wot_simulators import SimConfig
+    from wot_simulators.dyad import DEFAULT_SCRIPT, simulate_dyad, write_dyad_csv
+
+    if not args.dyad:
+        raise InputError("--coupling belongs to --dyad")
+    if not args.out:
+        raise InputError(
+            "--dyad writes a CSV file: give --out FILE.csv (a coupled pair over LSL is not "
+            "published yet; wot demo --subjects runs uncoupled people live)"
+        )
+    if args.resonance_rate is not None or args.duration is not None:
+        raise InputError("--dyad takes its length from --coupling (no --duration, no "
+                         "--resonance-rate)")  # fmt: skip
+    try:
+        cfg = SimConfig(args.fs, args.fs, args.fs, args.seed, args.noise, args.artifacts)
+        dyad = simulate_dyad(
+            args.coupling or DEFAULT_SCRIPT, args.scenario, args.therapist_scenario, cfg
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    write_dyad_csv(dyad, args.out)
+    script = ", ".join(
+        f"{c.mode}" + (f" by {c.lag_s:g} s" if c.lag_s else "") + f" {c.duration_s:g} s"
+        for c in dyad.script
+    )
+    print(
+        f"wrote {args.out}: {dyad.duration_s:.0f} s of a dyad (client {args.scenario}, "
+        f"therapist {args.therapist_scenario}; seed {args.seed}) at {args.fs:g} Hz: {script}"
+    )
     return 0

@@ -1,0 +1,195 @@
+"""Physiological synchrony (issue 21): the windowed lagged cross-correlation and its surrogate
+test, streaming equal to batch; the event grid; the simulated dyad; ``wot simulate --dyad``
+-> ``wot analyze --subjects``."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from wot_simulators import SimConfig
+from wot_simulators.dyad import parse_script, simulate_dyad
+
+from wot_biofeedback.analysis import AnalysisOptions
+from wot_biofeedback.cli import main
+from wot_biofeedback.dsp.synchrony import (
+    EventGrid,
+    SynchronyStream,
+    SyncParams,
+    event_grid,
+    synchrony,
+)
+from wot_biofeedback.errors import InputError
+
+FS = 4.0
+
+
+def _ou(rng, n, tau_s=3.0, fs=FS):
+    rho = np.exp(-1.0 / (tau_s * fs))
+    z = rng.standard_normal(n) * np.sqrt(1 - rho * rho)
+    x = np.empty(n)
+    x[0] = rng.standard_normal()
+    for i in range(1, n):
+        x[i] = rho * x[i - 1] + z[i]
+    return x
+
+
+def _pair(seed, n=2400, lag_s=3.0, coupled=True, noise=0.5):
+    """``a`` leads: ``b`` is ``a`` ``lag_s`` later plus its own dynamics (coupled), or not."""
+    rng = np.random.default_rng(seed)
+    a = _ou(rng, n) + 0.3 * _ou(rng, n, 60.0)
+    own = _ou(rng, n)
+    k = round(lag_s * FS)
+    b = (np.r_[np.zeros(k), a[:-k]] if coupled else 0.0) + noise * own
+    return a, b
+
+
+def test_streaming_equals_batch_for_any_chunking():
+    a, b = _pair(0, n=1600)
+    a[300:340] = np.nan  # a gap: those windows unscored, the same in both
+    b[900] = np.nan
+    ref = synchrony(a, b, FS)
+    assert len(ref) > 50 and np.isfinite(ref.p).sum() > 10
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        st = SynchronyStream(FS)
+        parts, i = [], 0
+        while i < a.size:
+            k = int(rng.integers(1, 200))
+            parts.append(st.update(a[i : i + k], b[i : i + k]))
+            i += k
+        got = type(ref).concat(parts)
+        for f in ("time_s", "r", "lag_s", "p", "n_surrogates", "significant"):
+            np.testing.assert_array_equal(getattr(got, f), getattr(ref, f), err_msg=f)
+    # memory stays flat: the stream keeps its history, not the session
+    assert st._a.size <= SyncParams().history(FS)
+
+
+def test_a_lagged_copy_is_found_with_its_leader_and_lag_and_the_null_holds():
+    a, b = _pair(2)
+    r = synchrony(a, b, FS)
+    tested = np.isfinite(r.p)
+    found = r.significant & (np.abs(r.lag_s + 3.0) <= 1.0)  # lag < 0: a leads
+    assert found[tested].mean() >= 0.9
+    assert np.median(r.lag_s[r.significant]) == pytest.approx(-3.0, abs=0.25)
+    # independent series: significant at about the nominal rate (5 %; 24 % at most here,
+    # over several pairs, so a chance excess of one pair does not fail the test)
+    fp = []
+    for seed in range(4):
+        a, b = _pair(10 + seed, coupled=False)
+        r = synchrony(a, b, FS)
+        fp.append(r.significant[np.isfinite(r.p)].mean())
+    assert np.mean(fp) <= 0.1, fp
+
+
+def test_missing_or_poor_data_is_unknown_never_in_sync():
+    a, b = _pair(3, n=1600)
+    b[600:1000] = np.nan  # 100 s without the second person's signal
+    r = synchrony(a, b, FS)
+    gone = (r.time_s > 160.0) & (r.time_s < 240.0)  # windows wholly inside the gap
+    assert gone.any() and np.all(np.isnan(r.r[gone])) and not r.significant[gone].any()
+    # the first windows: too little past for the surrogate test, p NaN, nothing claimed
+    early = r.time_s < 100.0
+    assert np.all(np.isnan(r.p[early])) and not r.significant[early].any()
+
+
+def test_params_are_checked():
+    for bad in ({"window_s": 0}, {"max_lag_s": 40}, {"alpha": 1.5}, {"n_surrogates": 0},
+                {"min_valid": 0}):  # fmt: skip
+        with pytest.raises(ValueError):
+            SyncParams(**bad)
+
+
+def test_event_grid_streaming_equals_batch_and_gaps_stay_gaps():
+    rng = np.random.default_rng(5)
+    t = np.cumsum(rng.uniform(0.5, 1.2, 400))
+    v = rng.normal(70, 5, 400)
+    t[200:] += 6.0  # a 6-s gap
+    v[50] = np.nan
+    g = EventGrid(FS)
+    parts, i = [], 0
+    while i < t.size:
+        k = int(rng.integers(1, 25))
+        parts.append(g.update(t[i : i + k], v[i : i + k]))
+        i += k
+    got = np.concatenate(parts)
+    ref = event_grid(t, v, FS, got.size)
+    np.testing.assert_array_equal(got, ref)
+    k = np.arange(got.size) / FS
+    inside_gap = (k > t[199] + 0.1) & (k < t[200] - 0.1)
+    assert inside_gap.any() and np.all(np.isnan(got[inside_gap]))
+    j = 10
+    mid = (t[j] + t[j + 1]) / 2
+    kk = round(mid * FS)
+    w = (kk / FS - t[j]) / (t[j + 1] - t[j])
+    assert got[kk] == pytest.approx(v[j] + w * (v[j + 1] - v[j]))
+
+
+def test_dyad_simulator_couples_as_scripted():
+    with pytest.raises(ValueError, match="give the lag"):
+        parse_script("client-follows:60")
+    with pytest.raises(ValueError, match="one of"):
+        parse_script("sideways@2:60")
+    d = simulate_dyad("none:300,client-follows@3:300", "calm", "calm", SimConfig(seed=4))
+    leader, lag, strength = d.truth_at(np.array([100.0, 400.0]))
+    assert list(leader) == ["none", "therapist"] and list(lag) == [0, 3] and strength[0] == 0
+
+    def hr(s, grid):
+        bt = s.beat_times_s
+        return np.interp(grid, (bt[1:] + bt[:-1]) / 2, 60.0 / np.diff(bt))
+
+    def corr_at_lag(a, b, k):
+        return np.corrcoef(a[k:], b[:-k])[0, 1]
+
+    for (lo, hi), expect in (((320.0, 590.0), "high"), ((20.0, 290.0), "low")):
+        grid = np.arange(lo, hi, 0.25)
+        c, t = hr(d.client, grid), hr(d.therapist, grid)
+        r = corr_at_lag(c, t, 12)  # the client 3 s after the therapist
+        assert (r > 0.6) if expect == "high" else (abs(r) < 0.3), (expect, r)
+
+
+def test_simulate_dyad_then_analyze_subjects(tmp_path, capsys):
+    f = tmp_path / "dyad.csv"
+    assert main(["simulate", "--dyad", "--scenario", "calm", "--seed", "2",
+                 "--coupling", "none:150,client-follows@3:210", "--out", str(f)]) == 0  # fmt: skip
+    with f.open() as fh:
+        head = next(csv.reader(fh))
+    assert head == ["time_s", "client_ecg", "client_eda", "client_resp", "therapist_ecg",
+                    "therapist_eda", "therapist_resp", "client_zone", "therapist_zone",
+                    "leader", "lag_s"]  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["analyze", str(f), "--subjects", "client,therapist", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "synchrony client-therapist: hr" in said
+    for who in ("client", "therapist"):
+        assert (out / who / "summary.json").exists() and (out / who / "features.csv").exists()
+    with (out / "synchrony.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["time_s", "signal", "r", "lag_s", "leader", "p", "significant"]
+    assert {r["signal"] for r in rows} == {"hr", "eda", "resp"}
+    coupled = [r for r in rows if r["signal"] == "hr" and float(r["time_s"]) >= 195.0]
+    hits = [r for r in coupled if r["significant"] == "1" and r["leader"] == "therapist"
+            and abs(float(r["lag_s"]) - 3.0) <= 1.0]  # fmt: skip
+    # a quarter at least (11 of 34 here; the power of 30-s windows on this simulator is
+    # measured in benchmarks/validate_synchrony.py), and the leader is the therapist
+    assert len(hits) >= 0.25 * len(coupled), (len(hits), len(coupled))
+    block = json.loads((out / "summary.json").read_text())["coregulation"]
+    hr = block["pairs"][0]["signals"]["hr"]
+    assert block["pairs"][0]["pair"] == ["client", "therapist"] and hr["tested"] > 20
+    assert hr["led_by"]["therapist"] > hr["led_by"]["client"]
+
+
+def test_subjects_option_is_checked():
+    with pytest.raises(InputError, match="two or more"):
+        AnalysisOptions(subjects=("client",))
+    with pytest.raises(InputError, match="not both"):
+        AnalysisOptions(subjects=("client", "therapist"), subject="client")
+    with pytest.raises(InputError, match="a profile is one client"):
+        AnalysisOptions(subjects=("client", "therapist"), profile="x")
+
+
+def test_simulate_dyad_needs_an_out_file(capsys):
+    assert main(["simulate", "--dyad"]) == 2
+    assert "--dyad writes a CSV file: give --out" in capsys.readouterr().err
