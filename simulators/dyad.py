@@ -112,6 +112,10 @@ class DyadSession:
     def session(self, who: str) -> SimulatedSession:
         return {"client": self.client, "therapist": self.therapist}[who]
 
+    def scenarios(self) -> dict[str, Scenario]:
+        """``{person: their scenario}`` (as played, cut to the script's length)."""
+        return {p: self.session(p).scenario for p in PEOPLE}
+
     def bounds(self) -> list[tuple[float, float, Coupling]]:
         return _bounds(self.script)
 

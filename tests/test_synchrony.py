@@ -193,3 +193,88 @@ def test_subjects_option_is_checked():
 def test_simulate_dyad_needs_an_out_file(capsys):
     assert main(["simulate", "--dyad"]) == 2
     assert "--dyad writes a CSV file: give --out" in capsys.readouterr().err
+
+
+def test_live_synchrony_equals_the_whole_sessions_for_any_chunking(tmp_path):
+    """Frames and events handed over in uneven pieces, each person's on their own schedule
+    (events behind frames, as the detectors' look-ahead makes them): the same rows as the
+    analysis of the whole session."""
+    from wot_biofeedback.coregulation import LiveSynchrony, session_synchrony
+    from wot_biofeedback.offline import run_subjects
+    from wot_biofeedback.sources.files import read_recording
+
+    f = tmp_path / "dyad.csv"
+    main(["simulate", "--dyad", "--scenario", "calm", "--seed", "3",
+          "--coupling", "none:100,therapist-follows@4:200", "--out", str(f)])  # fmt: skip
+    people = ("client", "therapist")
+    res, _ = run_subjects({p: read_recording(f, subject=p) for p in people})
+    whole, _block = session_synchrony(res, FS)
+    assert len(whole) > 100
+    rng = np.random.default_rng(7)
+    live = LiveSynchrony(list(people), FS)
+    frames = {p: list(res[p].frames) for p in people}
+    events = {p: res[p].events for p in people}
+    got, t = [], 0.0
+    end = max(fr[-1].time_s for fr in frames.values()) + 1.0
+    while t < end:
+        t += float(rng.uniform(0.1, 7.0))
+        for p in people:
+            lag = float(rng.uniform(0.0, 3.0))  # events come later than frames
+            take = [x for x in frames[p] if x.time_s < t]
+            frames[p] = frames[p][len(take) :]
+            ev = {}
+            for m, d in events[p].items():
+                times = d.get("nn_time") or d.get("breath_onset_time")
+                if not times:
+                    continue
+                key = "nn_time" if "nn_time" in d else "breath_onset_time"
+                tt = np.concatenate(d[key])
+                sel = tt < t - lag
+                n = int(sel.sum())
+                ev[m] = {k: [np.concatenate(v)[:n]] for k, v in d.items()
+                         if k in ("nn_time", "nn_ms", "breath_onset_time")}  # fmt: skip
+                events[p][m] = {k: [np.concatenate(v)[n:]] for k, v in d.items()}
+            live.add(p, take, ev)
+        got += live.step()
+    got += live.finish()
+    # the signals' windows complete at their own pace (a breath's rate waits for the next
+    # breath): the same rows, in the whole session's order
+    order = {"hr": 0, "eda": 1, "resp": 2}
+    got.sort(key=lambda r: (float(r[0]), order[r[1]]))
+    assert got == whole
+    assert live.latest[("client", "therapist")]["hr"]["time_s"] == float(whole[-1][0])
+
+
+@pytest.mark.lsl
+@pytest.mark.timeout(150)
+def test_live_synchrony_over_lsl_equals_the_recordings_analysis(tmp_path, capsys):
+    """``wot demo --dyad``: the pair's synchrony is measured live (over real LSL streams) and
+    recorded window by window; ``wot analyze`` of the recording computes every live window
+    again, with the same values."""
+    from wot_biofeedback.sources.xdf import read_xdf
+
+    rec = tmp_path / "pair.xdf"
+    code = main(["demo", "--dyad", "--headless", "--speed", "20", "--seed", "5",
+                 "--coupling", "none:60,client-follows@3:150", "--record", str(rec),
+                 "--no-report"])  # fmt: skip
+    said = capsys.readouterr().out
+    assert code == 0 and "synchrony client-therapist (live): " in said, said
+    stream = read_xdf(rec).by_name("wot-synchrony")
+    live = [json.loads(x[0] if isinstance(x, list) else x) for x in stream.time_series]
+    assert len(live) > 60 and {r["signal"] for r in live} == {"hr", "eda", "resp"}
+    out = tmp_path / "out"
+    assert main(["analyze", str(rec), "--out", str(out)]) == 0
+    with (out / "synchrony.csv").open() as fh:
+        offline = {(r["time_s"], r["signal"]): r for r in csv.DictReader(fh)}
+    for r in live:
+        o = offline[(r["time_s"], r["signal"])]
+        assert [o[k] for k in ("r", "lag_s", "leader", "p")] == [
+            r["r"],
+            r["lag_s"],
+            r["leader"],
+            r["p"],
+        ], (r, o)
+        assert int(o["significant"]) == r["significant"]
+    hits = [r for r in live if r["signal"] == "hr" and r["significant"]
+            and r["leader"] == "therapist"]  # fmt: skip
+    assert hits, "the client following the therapist was never seen live"

@@ -104,7 +104,8 @@ class AnalysisOptions:
             except ValueError as exc:
                 raise InputError(str(exc)) from None
         people = self.subjects
-        if people and (len(people) < 2 or len(set(people)) < len(people)):
+        # a file's signal-name prefixes are matched whatever their case: Client is client
+        if people and (len(people) < 2 or len({p.lower() for p in people}) < len(people)):
             raise InputError(
                 f"subjects {','.join(self.subjects)}: name two or more people, each once"
             )
@@ -151,15 +152,28 @@ def _write_synchrony(
 ) -> None:
     """``out/synchrony.csv`` and ``out/summary.json`` (the ``coregulation`` block) of the
     people analysed into ``out/ID``."""
+    import numpy as np
+
     from .atomic import write_json
     from .coregulation import SYNC_COLUMNS, session_synchrony
     from .csvtext import write_csv
+    from .errors import InputError
 
     missing = [sid for sid, o in done.items() if not len(o.result.frames)]
     if missing:
         say("warning", f"no frames for {', '.join(missing)}: their synchrony is not measured")
     got = {sid: o.result for sid, o in done.items() if len(o.result.frames)}
-    rows, block = session_synchrony(got, fs) if len(got) > 1 else ([], {"pairs": []})
+    # each person's frame rate as analysed (a wot recording's own parameters may differ
+    # from the configuration's)
+    rates = {round(1.0 / float(np.median(np.diff(r.frames.times()))), 6)
+             for r in got.values() if len(r.frames) > 1}  # fmt: skip
+    if len(rates) > 1:
+        raise InputError(
+            f"the people were analysed at different frame rates ({sorted(rates)} Hz): their "
+            "synchrony needs one"
+        )
+    fs = rates.pop() if rates else fs
+    rows, block = session_synchrony(got, fs)
     header = list(SYNC_COLUMNS) + (["pair"] if len(got) > 2 else [])
     write_csv(out / "synchrony.csv", header, rows)
     write_json(out / "summary.json", {

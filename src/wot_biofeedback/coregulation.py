@@ -20,13 +20,24 @@ without enough data, or without enough past for the test, has ``p`` NaN: nothing
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 
-from .dsp.synchrony import QUALITY, SIGNALS, SyncParams, SyncResult, event_grid, prepare, synchrony
+from .dsp.synchrony import (
+    QUALITY,
+    SIGNALS,
+    EventGrid,
+    SynchronyStream,
+    SyncParams,
+    SyncResult,
+    event_grid,
+    prepare,
+    synchrony,
+)
 from .modalities import ROLES, cardiac
 from .offline import AnalysisResult
 
@@ -65,7 +76,10 @@ def subject_series(
     rate = np.full(n, np.nan)
     if onsets.size >= 3:
         on = np.sort(onsets)
-        rate = event_grid((on[1:] + on[:-1]) / 2.0, 60.0 / np.diff(on), fs, n, BREATH_MAX_GAP_S)
+        cyc = np.diff(on)
+        ok = cyc <= BREATH_MAX_GAP_S  # a longer "cycle" is a gap in the detection
+        mid = ((on[1:] + on[:-1]) / 2.0)[ok]
+        rate = event_grid(mid, (60.0 / cyc)[ok], fs, n, BREATH_MAX_GAP_S)
     out["resp"] = prepare(rate, quality("resp"), params)
     return out
 
@@ -154,3 +168,158 @@ def session_synchrony(
         "pairs": pairs,
     }
     return all_rows, block
+
+
+class LiveSynchrony:
+    """The synchrony of a session's people as their frames and events come (what the live
+    engine's pipelines give, chunk by chunk): the same windows and values as
+    :func:`session_synchrony` on the whole session, for any chunking.
+
+    A person's sample ``k`` of a signal is fed once it is final: ``hr`` and ``resp`` once a
+    beat or breath after ``k / fs`` has come (:class:`~wot_biofeedback.dsp.synchrony.
+    EventGrid`), ``eda`` and every quality once frame ``k`` has; a pair's windows follow the
+    slower of the two. Memory is flat: each stream keeps its own history, and fed samples
+    are dropped.
+    """
+
+    def __init__(self, subjects: list[str], fs: float, params: SyncParams | None = None) -> None:
+        self.fs = float(fs)
+        self.params = params or SyncParams()
+        self.subjects = list(subjects)
+        self.pairs = list(combinations(self.subjects, 2))
+        self._grid = {
+            s: {"hr": EventGrid(fs, HR_MAX_GAP_S), "resp": EventGrid(fs, BREATH_MAX_GAP_S)}
+            for s in self.subjects
+        }
+        self._last_onset = dict.fromkeys(self.subjects, math.nan)
+        # per subject and signal: final values not yet fed to every pair, from index _base
+        self._vals = {s: {g: np.zeros(0) for g in SIGNALS} for s in self.subjects}
+        self._qual = {s: {g: np.zeros(0) for g in SIGNALS} for s in self.subjects}
+        self._base = {s: {g: 0 for g in SIGNALS} for s in self.subjects}  # value index base
+        self._qbase = {s: {g: 0 for g in SIGNALS} for s in self.subjects}
+        self._frames = dict.fromkeys(self.subjects, 0)
+        self._streams = {
+            p: {g: SynchronyStream(self.fs, self.params) for g in SIGNALS} for p in self.pairs
+        }
+        self._fed = {p: {g: 0 for g in SIGNALS} for p in self.pairs}
+        self.latest: dict[tuple[str, str], dict[str, dict[str, Any]]] = {p: {} for p in self.pairs}
+        """Per pair and signal, the newest window: time_s, r, lag_s, leader, p, significant."""
+
+    # input ----------------------------------------------------------------------------------
+    def add(
+        self, subject: str, frames: list[Any], events: Mapping[str, Mapping[str, list[np.ndarray]]]
+    ) -> None:
+        """A person's new frames (in order) and events (``{modality: {key: [arrays]}}``)."""
+        if subject not in self._grid:
+            return
+        if frames:
+            q = {g: np.array([f.features.get(QUALITY[g], np.nan) for f in frames]) for g in SIGNALS}
+            for g in SIGNALS:
+                self._qual[subject][g] = np.concatenate((self._qual[subject][g], q[g]))
+            scl = np.array([f.features.get(SIGNALS["eda"], np.nan) for f in frames])
+            self._push(subject, "eda", scl)  # its values are the frames'
+            self._frames[subject] += len(frames)
+        for m in cardiac():
+            ev = events.get(m, {})
+            if ev.get("nn_time"):
+                t = np.concatenate(ev["nn_time"])
+                ms = np.concatenate(ev["nn_ms"])
+                good = np.isfinite(ms) & (ms > 0)
+                got = self._grid[subject]["hr"].update(
+                    t[good] - ms[good] / 2000.0, 60000.0 / ms[good]
+                )
+                self._push(subject, "hr", got)
+        role = ROLES["respiratory"]
+        parts = events.get(role.key, {}).get(role.event_time, [])
+        on = (
+            np.concatenate([np.asarray(p, dtype=np.float64) for p in parts]) if parts
+            else np.zeros(0)
+        )  # fmt: skip
+        if on.size:
+            prev = np.r_[self._last_onset[subject], on[:-1]]
+            self._last_onset[subject] = float(on[-1])
+            ok = np.isfinite(prev) & (on - prev <= BREATH_MAX_GAP_S)
+            got = self._grid[subject]["resp"].update(
+                ((on + prev) / 2.0)[ok], (60.0 / (on - prev))[ok]
+            )
+            self._push(subject, "resp", got)
+
+    def _push(self, subject: str, sig: str, values: np.ndarray) -> None:
+        if values.size:
+            self._vals[subject][sig] = np.concatenate((self._vals[subject][sig], values))
+
+    def _ready(self, subject: str, sig: str) -> int:
+        """Samples of ``sig`` final for ``subject`` (value and quality both known)."""
+        n_val = self._base[subject][sig] + self._vals[subject][sig].size
+        return min(n_val, self._frames[subject])
+
+    def _series(self, subject: str, sig: str, a: int, b: int) -> np.ndarray:
+        v = self._vals[subject][sig]
+        q = self._qual[subject][sig]
+        vb, qb = self._base[subject][sig], self._qbase[subject][sig]
+        return prepare(v[a - vb : b - vb], q[a - qb : b - qb], self.params)
+
+    # output ---------------------------------------------------------------------------------
+    def step(self) -> list[list[Any]]:
+        """Feed every pair what both people have final; the ``synchrony.csv`` rows of the
+        windows that completed (each pair's, in time order)."""
+        out: list[list[Any]] = []
+        for pair in self.pairs:
+            a, b = pair
+            got = {}
+            for g in SIGNALS:
+                n = min(self._ready(a, g), self._ready(b, g))
+                fed = self._fed[pair][g]
+                if n > fed:
+                    got[g] = self._streams[pair][g].update(
+                        self._series(a, g, fed, n), self._series(b, g, fed, n)
+                    )
+                    self._fed[pair][g] = n
+            out += self._rows(pair, got)
+        self._trim()
+        return out
+
+    def finish(self) -> list[list[Any]]:
+        """The session ended: the samples no later event can make final are missing (as the
+        whole session's analysis has them), the last windows are made."""
+        n = max(self._frames.values(), default=0)
+        for s in self.subjects:
+            for g in SIGNALS:
+                have = self._base[s][g] + self._vals[s][g].size
+                if have < n:
+                    self._push(s, g, np.full(n - have, np.nan))
+                qh = self._qbase[s][g] + self._qual[s][g].size
+                if qh < n:
+                    self._qual[s][g] = np.concatenate((self._qual[s][g], np.full(n - qh, np.nan)))
+            self._frames[s] = n
+        return self.step()
+
+    def _rows(self, pair: tuple[str, str], got: dict[str, SyncResult]) -> list[list[Any]]:
+        a, b = pair
+        new = rows(got, a, b)
+        for sig, r in got.items():
+            ok = np.flatnonzero(np.isfinite(r.r))
+            if ok.size:
+                i = ok[-1]
+                lead = str(leader_of(r.lag_s[i : i + 1], a, b)[0])
+                self.latest[pair][sig] = {
+                    "time_s": float(r.time_s[i]), "r": float(r.r[i]), "lag_s": float(r.lag_s[i]),
+                    "leader": lead, "p": float(r.p[i]), "significant": bool(r.significant[i]),
+                }  # fmt: skip
+        if len(self.subjects) > 2:
+            new = [[*x, f"{a}-{b}"] for x in new]
+        return new
+
+    def _trim(self) -> None:
+        """Drop the values every pair has been fed."""
+        for s in self.subjects:
+            for g in SIGNALS:
+                done = min((self._fed[p][g] for p in self.pairs if s in p), default=0)
+                cut = done - self._base[s][g]
+                if cut > 0:
+                    self._vals[s][g] = self._vals[s][g][cut:]
+                    self._base[s][g] = done
+                qcut = done - self._qbase[s][g]
+                if qcut > 0:
+                    self._qual[s][g] = self._qual[s][g][qcut:]
+                    self._qbase[s][g] = done

@@ -21,6 +21,7 @@ import pylsl
 
 from .clock import Chunk, SessionClock
 from .config import EngineConfig
+from .coregulation import SYNC_COLUMNS, LiveSynchrony
 from .cues import Cue
 from .dsp import warm_up
 from .dsp.ringbuffer import RingBuffer
@@ -69,6 +70,8 @@ HISTORY_SERIES = (
 RAW_SECONDS = 30.0
 REPEAT_AFTER_S = 2.0
 """The session clock's start is written again this long after it was first written, s."""
+SYNC_STREAM = "wot-synchrony"
+"""The recorded stream of the live synchrony's windows (several people)."""
 FRAME_BUFFER_S = 1800.0
 """Frames kept for :meth:`Engine.frames_since`, s of session (4 Hz: 7,200 frames, ~14 MB)."""
 
@@ -154,6 +157,7 @@ class Engine:
         """The results of the session's finished protocols, in order (the last is
         ``resonance.result``)."""
         self._resp_n = 0  # the first subject's breathing-belt samples placed so far
+        self._sync_latest: dict[str, dict[str, dict[str, Any]]] = {}
         self.share_notes = share_notes
         """Whether a marker's note text goes out on ``wot-markers`` (off: the event and its
         time go out, the note stays in the recording on this machine)."""
@@ -235,6 +239,14 @@ class Engine:
         self._zone_logged: dict[str, str] = dict.fromkeys(self.subject_ids, "")
         self._drained: dict[str, int] = dict.fromkeys(self.subject_ids, 0)
         self._repeat: list[tuple[float, SessionEvent]] = []  # (when, event) to write again
+        # several people: their physiological synchrony, live (coregulation.LiveSynchrony)
+        self.synchrony = (
+            LiveSynchrony(self.subject_ids, self.config.frame_rate_hz)
+            if len(self.subject_ids) > 1
+            else None
+        )
+        self.synchrony_rows: list[list[Any]] = []
+        """Every window of the session's synchrony so far (``synchrony.csv`` rows)."""
 
     @property
     def pipeline(self) -> Pipeline:
@@ -341,6 +353,11 @@ class Engine:
                 )
         rec.add_stream("wot-markers", marker_header("wot-markers", "wot-rec-wot-markers"),
                        "string", local=True)  # fmt: skip
+        if self.synchrony is not None:
+            # the live synchrony, a window per sample ({"time_s": ..., "signal": ...}): what
+            # the session showed, beside what its analysis computes again from the streams
+            rec.add_stream("wot-synchrony", marker_header(SYNC_STREAM, "wot-rec-synchrony"),
+                           "string", local=True)  # fmt: skip
         for sid in self.subject_ids:
             st = self.session.subject(sid).pipeline.state
             rec.event(
@@ -518,6 +535,33 @@ class Engine:
         for sid, frames in out.frames.items():
             if frames:
                 self._publish(sid, frames)
+        if self.synchrony is not None:
+            self._guard(self._synchronise, out)
+
+    def _synchronise(self, out: StepOutput) -> None:
+        """The people's new frames and events to the live synchrony; its new windows kept,
+        recorded and shown."""
+        sync = self.synchrony
+        assert sync is not None
+        for sid in self.subject_ids:
+            frames = out.frames.get(sid, [])
+            events = out.events.get(sid, {})
+            if frames or events:
+                sync.add(sid, frames, events)
+        new = sync.step()
+        if not new:
+            return
+        latest = {f"{a}-{b}": dict(v) for (a, b), v in sync.latest.items()}
+        with self._lock:
+            self.synchrony_rows.extend(new)
+            self._sync_latest = latest
+        if self.recorder is not None and not math.isnan(self.origin):
+            cols = (*SYNC_COLUMNS, "pair")
+            self._guard(
+                self.recorder.strings, SYNC_STREAM,
+                [self.origin + float(r[0]) for r in new],
+                [json.dumps(dict(zip(cols, r, strict=False))) for r in new],
+            )  # fmt: skip
 
     def _after_step(self, out: StepOutput) -> None:
         self._mark_lost_and_back()
@@ -838,6 +882,7 @@ class Engine:
                 "markers": markers,
                 "cues_muted": self.pipeline.cues.muted,
                 "resonance": self._res_status,
+                "synchrony": self._sync_latest,
                 "recording": self.recorder.status() if self.recorder is not None else None,
             },
             history_start=written - hist["time_s"].size,

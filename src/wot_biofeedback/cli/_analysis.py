@@ -61,6 +61,8 @@ def note_single(args: argparse.Namespace) -> None:
 def run_folder(args: argparse.Namespace, report: bool) -> int:
     """``wot analyze|report FOLDER --out DIR``: every recording in the folder, one row each in
     ``DIR/cohort.csv`` (errors in its ``error`` column), on local cores or a Dask cluster."""
+    if getattr(args, "subjects", None):
+        raise InputError("--subjects analyses several people of one file, not a folder")
     from ..cohort import find_recordings, run_cohort
     from ..report import write_index
 

@@ -14,6 +14,7 @@ from .._extras import require
 from ..config import EngineConfig
 from ..errors import InputError
 from ._args import CONFIG_HELP, record_args, resonance_args, scenario_args, view_args
+from ._coreg import dyad_of, say_synchrony
 from ._live import (
     check_duration,
     live_session,
@@ -69,6 +70,12 @@ def add_parser(sub: Any) -> None:
         "and finds it",
     )  # fmt: skip
     resonance_args(d, demo=True)
+    d.add_argument(
+        "--dyad", action="store_true",
+        help="a client (--scenario) and a therapist (calm) whose physiology is coupled as "
+        "--coupling says: their synchrony is measured live and recorded",
+    )  # fmt: skip
+    d.add_argument("--coupling", default=None, metavar="SCRIPT", help="--dyad: see wot simulate")
     record_args(d)
     d.set_defaults(func=run)
 
@@ -98,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         SimConfig(resonance_bpm=args.resonance_rate)  # a bad rate is said before any work
     except ValueError as exc:
         raise InputError(f"--resonance-rate: {exc}") from None
-    people = _people(args.subjects, scen)
+    dyad = dyad_of(args, scen)
+    people = dyad.scenarios() if dyad is not None else _people(args.subjects, scen)
     # a paced scenario (resonance) of the first person: the engine runs the protocol on its
     # steps, live
     first = next(iter(people.values()))
@@ -119,9 +127,9 @@ def run(args: argparse.Namespace) -> int:
     until_s = None if args.duration is None else args.duration + 2.0
     pubs, sims = [], {}
     for i, (who, person_scen) in enumerate(people.items()):
-        sims[who] = simulate_session(
+        sims[who] = dyad.session(who) if dyad is not None else simulate_session(
             person_scen, SimConfig(seed=args.seed + i, resonance_bpm=args.resonance_rate)
-        )
+        )  # fmt: skip
         tag = sid if len(people) == 1 else f"{sid}-{who}"
         # the session's clock starts once the engine's inlets are connected: nothing is missed
         pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
@@ -177,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         over = "the simulated session is over"
         code, _summary = run_engine(live, args, truth, title, finished, over)
         say_resonance(live.engine, args)
+        say_synchrony(live.engine)
         return code
     finally:
         for p in pubs:

@@ -29,8 +29,9 @@ in windows that are plainly not in sync). With fewer than ``min_surrogates`` pse
 first ~2 minutes) ``p`` is NaN and nothing is claimed. ``significant``: ``p <= alpha``.
 
 The shifts are 6 s apart: pseudo-pairs 1 s apart are nearly the same draw, and with them the
-test called 10 % of the windows of uncoupled simulated pairs significant (nominal 5 %); 6 s
-apart, 4.7 % (``benchmarks/validate_synchrony.py``). The peak is searched at every second lag
+test called about 10 % of the heart-rate windows of uncoupled simulated pairs significant
+(nominal 5 %); 6 s apart, 3-5 % (``benchmarks/validate_synchrony.py``, 20-min uncoupled
+dyads). The peak is searched at every second lag
 and refined beside the best (the cross-correlation of frame-rate series is smooth at one
 sample); the pseudo-pairs are searched the same way, so the test stays fair.
 
@@ -103,7 +104,7 @@ class SyncParams:
     min_quality: float = 0.5
 
     def __post_init__(self) -> None:
-        for key in ("window_s", "step_s", "shift_s"):
+        for key in ("window_s", "step_s", "shift_s", "shift_step_s"):
             v = getattr(self, key)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"synchrony {key} {v!r} must be a positive number of seconds")
@@ -117,6 +118,8 @@ class SyncParams:
             raise ValueError(f"synchrony alpha {self.alpha!r} must be in (0, 1)")
         if not 0 < self.min_valid <= 1:
             raise ValueError(f"synchrony min_valid {self.min_valid!r} must be in (0, 1]")
+        if not 0 <= self.min_quality <= 1:
+            raise ValueError(f"synchrony min_quality {self.min_quality!r} must be in [0, 1]")
 
     def samples(self, fs: float) -> tuple[int, int, int, int]:
         """Window, step, maximum lag and first shift in samples at ``fs`` Hz."""
@@ -170,8 +173,8 @@ def _pcorr(x: np.ndarray, xa: int, y: np.ndarray, ya: int, w: int, min_n: int) -
     rxx = cxx - cxt * cxt / ctt
     ryy = cyy - cyt * cyt / ctt
     rxy = cxy - cxt * cyt / ctt
-    scale = max(abs(cxx), abs(cyy), 1e-300)
-    if rxx <= 1e-12 * scale or ryy <= 1e-12 * scale:
+    # a (nearly) flat window: what is left is rounding of the raw sums, not a signal
+    if rxx <= 1e-10 * max(sxx, 1e-300) or ryy <= 1e-10 * max(syy, 1e-300):
         return np.nan
     r = rxy / math.sqrt(rxx * ryy)
     return min(1.0, max(-1.0, r))
@@ -231,8 +234,8 @@ def _pcorr_full(
     rxx = cxx - cxt * cxt / ctt
     ryy = cyy - cyt * cyt / ctt
     rxy = cxy - cxt * cyt / ctt
-    scale = max(abs(cxx), abs(cyy), 1e-300)
-    if rxx <= 1e-12 * scale or ryy <= 1e-12 * scale:
+    # a (nearly) flat window: what is left is rounding of the raw sums, not a signal
+    if rxx <= 1e-10 * max(sxx, 1e-300) or ryy <= 1e-10 * max(syy, 1e-300):
         return np.nan
     r = rxy / math.sqrt(rxx * ryy)
     return min(1.0, max(-1.0, r))
@@ -309,6 +312,14 @@ def _sync_at(
             continue
         r_out[j] = r
         k_out[j] = k
+        # the pseudo-pairs the past holds: too few, and nothing is claimed (whether or not
+        # the sequential rule would stop before drawing them all)
+        avail = 0
+        for d in shifts:
+            if e - d - w - lag >= 0:
+                avail += 2
+        if avail < min_sur:
+            continue
         n = 0
         above = 0
         for d in shifts:
@@ -328,7 +339,7 @@ def _sync_at(
         n_out[j] = n
         if above >= stop_after:
             p_out[j] = above / n  # stopped early: Besag & Clifford (1991)
-        elif n >= min_sur:
+        else:
             p_out[j] = (1.0 + above) / (1.0 + n)
 
 
@@ -418,8 +429,8 @@ def synchrony(
 class SynchronyStream:
     """:func:`synchrony` on series that arrive in chunks; the same windows, the same values.
 
-    Keeps :meth:`SyncParams.history` samples of each series (about 3 minutes at 4 Hz): memory
-    is flat however long the session.
+    Keeps :meth:`SyncParams.history` samples of each series (about 6 minutes at 4 Hz, the
+    pseudo-pairs' reach): memory is flat however long the session.
     """
 
     def __init__(self, fs: float, params: SyncParams | None = None, t0: float = 0.0) -> None:

@@ -1,0 +1,49 @@
+"""Several people in one live session (``wot demo --dyad``): the simulated pair, and their
+live synchrony said at the end."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ._console import say
+
+
+def dyad_of(args: argparse.Namespace, scenario: Any) -> Any:
+    """``--dyad``: the simulated pair (the client on ``scenario``), or None without it."""
+    if not args.dyad:
+        if args.coupling:
+            raise InputError("--coupling belongs to --dyad")
+        return None
+    if args.subjects:
+        raise InputError("give --dyad or --subjects, not both")
+    from wot_simulators import SimConfig
+    from wot_simulators.dyad import DEFAULT_SCRIPT, simulate_dyad
+
+    try:
+        return simulate_dyad(args.coupling or DEFAULT_SCRIPT, scenario, "calm",
+                             SimConfig(seed=args.seed))  # fmt: skip
+    except ValueError as exc:
+        raise InputError(f"--coupling: {exc}") from None
+
+
+def say_synchrony(engine: Any) -> None:
+    """How much of the session each pair was in sync, per signal (live windows)."""
+    rows = getattr(engine, "synchrony_rows", None)
+    if not rows:
+        return
+    pairs: dict[str, dict[str, list[int]]] = {}
+    for r in rows:
+        key = r[7] if len(r) > 7 else "-".join(engine.subject_ids[:2])
+        got = pairs.setdefault(key, {}).setdefault(r[1], [0, 0])
+        if r[5] != "":
+            got[1] += 1
+            got[0] += int(r[6])
+    for key, sigs in pairs.items():
+        parts = [f"{s} {a}/{b} windows in sync" for s, (a, b) in sigs.items() if b]
+        share = np.mean([a / b for a, b in sigs.values() if b]) if parts else 0.0
+        say(f"synchrony {key} (live): " + ("; ".join(parts) or "too short to test")
+            + (f" (mean share {share:.0%})" if parts else ""))  # fmt: skip
