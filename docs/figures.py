@@ -5,6 +5,8 @@
 
 * ``therapist.png``, ``client.png``: ``wot demo --screenshot`` (offscreen Qt) of the simulated
   ``full-session`` scenario, seed 1, 285 s into the session (the scripted stressor).
+* ``dyad.png``: the therapist console of ``wot demo --dyad`` (seed 1, the default coupling
+  script), 480 s in: both people's arousal and the synchrony strip.
 * ``report.png``: a simulated ``full-session`` (seed 1) written as a wot session file with five
   therapist markers, ``wot report`` of it, and the top of ``report.html`` rendered by headless
   Chromium (Debian: ``apt-get install chromium``).
@@ -26,11 +28,12 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 WOT = [sys.executable, "-m", "wot_biofeedback.cli"]
-FIGURES = ("therapist", "client", "report")
+FIGURES = ("therapist", "client", "dyad", "report")
 
 # the live views: S seconds of simulated session at this speed (demo's own default seed)
 SCREENSHOT_AT_S = 285
 SCREENSHOT_SPEED = 20
+DYAD_AT_S = 480  # the default coupling script: the therapist following, the third stretch
 # the report: the page's top, at a desktop browser's width
 REPORT_WINDOW = (1200, 1400)
 REPORT_NOTE = (400.0, "client reports tight chest")
@@ -47,6 +50,16 @@ def views(out: Path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     _run(
         [*WOT, "demo", "--screenshot", str(out), "--duration", str(SCREENSHOT_AT_S),
+         "--speed", str(SCREENSHOT_SPEED), "--seed", "1", "--no-record"],
+        env=env,
+    )  # fmt: skip
+
+
+def dyad_view(out: Path) -> None:
+    """dyad.png: the therapist console of a simulated coupled pair (``wot demo --dyad``)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    _run(
+        [*WOT, "demo", "--dyad", "--screenshot", str(out), "--duration", str(DYAD_AT_S),
          "--speed", str(SCREENSHOT_SPEED), "--seed", "1", "--no-record"],
         env=env,
     )  # fmt: skip
@@ -117,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             for name in ("therapist", "client"):
                 if name in want:
                     shutil.copyfile(shots / f"{name}.png", args.out / f"{name}.png")
+        if "dyad" in want:
+            shots = Path(tmp) / "dyad"
+            dyad_view(shots)
+            shutil.copyfile(shots / "therapist.png", args.out / "dyad.png")
         if "report" in want:
             report(args.out, Path(tmp))
     for name in sorted(want):

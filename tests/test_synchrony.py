@@ -278,3 +278,21 @@ def test_live_synchrony_over_lsl_equals_the_recordings_analysis(tmp_path, capsys
     hits = [r for r in live if r["signal"] == "hr" and r["significant"]
             and r["leader"] == "therapist"]  # fmt: skip
     assert hits, "the client following the therapist was never seen live"
+
+
+def test_people_of_one_xdf_file_share_its_time_zero(tmp_path):
+    """A foreign XDF file holding two people whose streams start 10 s apart: each person read
+    alone keeps their place on the file's clock (the lags of their synchrony depend on it)."""
+    from _synth import write_xdf
+    from wot_biofeedback.sources.files import read_recording
+
+    def eda(name, t0, n=3200, fs=32.0):
+        return dict(name=name, type="EDA", fs=fs, fmt="float32", labels=["eda"], units=["uS"],
+                    timestamps=t0 + np.arange(n) / fs,
+                    rows=[[5.0 + 0.01 * np.sin(i / 10)] for i in range(n)])  # fmt: skip
+
+    f = tmp_path / "two.xdf"
+    write_xdf(f, [eda("client_eda", 1000.0), eda("therapist_eda", 1010.0)])
+    t0 = {p: read_recording(f, {}, None, None, p).signals["eda"].t0
+          for p in ("client", "therapist")}  # fmt: skip
+    assert t0 == {"client": 0.0, "therapist": pytest.approx(10.0, abs=0.05)}

@@ -714,3 +714,55 @@ def test_resonance_protocol_in_both_views(qtbot, tmp_path):
 class _ResonanceStub(StubEngine):
     def start_resonance(self) -> None:
         self.calls.append(("resonance", None))
+
+
+class _PairStub(StubEngine):
+    """A session of two: the therapist's frames, as the engine keeps them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from types import SimpleNamespace
+
+        self.frames = [SimpleNamespace(time_s=k / 4.0, state=SimpleNamespace(arousal=0.5))
+                       for k in range(400)]  # fmt: skip
+
+    def frames_since(self, cursor=0, subject=None):
+        assert subject == "therapist"
+        return self.frames[cursor:], len(self.frames)
+
+
+def test_console_shows_the_second_person_and_the_synchrony(qtbot):
+    win = MainWindow(_PairStub())
+    qtbot.addWidget(win)
+    win.show()
+    assert not win.sync_view.isVisible() and not win.people_label.isVisible()
+    base = dataclasses.replace(StubEngine().snapshot(), calibrating=False, zone="within",
+                               arousal=0.1, streams={}, session_s=100.0)  # fmt: skip
+    others = {"therapist": {"time_s": 100.0, "zone": "within", "arousal": 0.5,
+                            "confidence": 1.0, "calibrating": False}}  # fmt: skip
+
+    def window(t, sig, r, lag, p, sig_):
+        return {"time_s": t, "r": r, "lag_s": lag, "leader": "therapist" if lag > 0 else
+                "client" if lag < 0 else "none", "p": p, "significant": sig_}  # fmt: skip
+
+    early = {"client-therapist": {"hr": window(60.0, "hr", 0.5, 2.0, math.nan, False)}}
+    win.show_snapshot(dataclasses.replace(base, extra={"others": others, "synchrony": early}))
+    assert "Therapist (dashed): within, arousal +0.50" in win.people_label.text()
+    assert "synchrony: collecting" in win.people_label.text()
+    assert win.sync_view.isVisible() and not win.trends_view.isVisible()
+    x, y = win.other_curve.getData()
+    assert len(x) == 400 and y[-1] == 0.5
+    later = {"client-therapist": {
+        "hr": window(95.0, "hr", 0.8, 3.0, 0.01, True),
+        "eda": window(95.0, "eda", 0.4, -1.0, 0.4, False),
+    }}  # fmt: skip
+    win.show_snapshot(dataclasses.replace(base, extra={"others": others, "synchrony": later}))
+    assert "in sync: HR (therapist leading by 3 s)" in win.people_label.text()
+    x, y = win.sync_curves["hr"].getData()
+    assert list(x) == [60.0, 95.0] and list(y) == [0.5, 0.8]
+    dx, _dy = win.sync_dots["hr"].getData()
+    assert list(dx) == [95.0]  # only the window in sync has its dot
+    nosync = {"client-therapist": {"hr": window(100.0, "hr", 0.3, 0.0, 0.6, False)}}
+    win.show_snapshot(dataclasses.replace(base, extra={"others": others, "synchrony": nosync}))
+    assert "not in sync (HR)" in win.people_label.text()
+    win.close()

@@ -158,6 +158,7 @@ class Engine:
         ``resonance.result``)."""
         self._resp_n = 0  # the first subject's breathing-belt samples placed so far
         self._sync_latest: dict[str, dict[str, dict[str, Any]]] = {}
+        self._others: dict[str, dict[str, Any]] = {}  # the other people's newest state
         self.share_notes = share_notes
         """Whether a marker's note text goes out on ``wot-markers`` (off: the event and its
         time go out, the note stays in the recording on this machine)."""
@@ -742,6 +743,14 @@ class Engine:
             self._frame_buf[subject].extend(frames)
             self._frames_made[subject] += len(frames)
         if subject != self.subject_ids[0]:
+            f = frames[-1]
+            with self._lock:  # the views show the other people's newest state beside
+                self._others[subject] = {
+                    "time_s": f.time_s, "zone": f.state.zone, "arousal": f.state.arousal,
+                    "confidence": f.state.confidence,
+                    "calibrating": self.session.subject(subject).pipeline.state.calibrator
+                    is not None,
+                }  # fmt: skip
             return
         self._frame_wall = time.monotonic()
         if self.outlets is not None:
@@ -827,6 +836,7 @@ class Engine:
             last = self._last
             cue = self._last_cue
             markers = list(self.markers)
+            others = {sid: dict(v) for sid, v in self._others.items()}
         zc = self.config.zones
         st = self.pipeline.state
         streams = {m: self._status(m) for m in self.sources}
@@ -883,6 +893,7 @@ class Engine:
                 "cues_muted": self.pipeline.cues.muted,
                 "resonance": self._res_status,
                 "synchrony": self._sync_latest,
+                "others": others,
                 "recording": self.recorder.status() if self.recorder is not None else None,
             },
             history_start=written - hist["time_s"].size,

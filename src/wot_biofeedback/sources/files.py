@@ -750,6 +750,18 @@ def _read_xdf(
     if not series:
         raise InputError(f"{p.name}: no stream with usable time stamps")
     t_first = min(float(ts[0]) for ts, _ in series.values())
+    if subject is not None:
+        # one person of several: time zero is the file's (its earliest sample of any numeric
+        # stream), as for the others, so their signals keep their places relative to each
+        # other (what their synchrony's lags are)
+        used = {x[4].stream_id for x in chosen.values()}
+        for _name, _typ, _rate, n, st in numeric:
+            if n and st.stream_id not in used and not isinstance(st.time_stamps, DiskArray):
+                ts = np.array(st.time_stamps, dtype=np.float64)
+                keep = synchronize(st, ts, opt, [])
+                first = ts[:keep][np.isfinite(ts[:keep])]
+                if first.size:
+                    t_first = min(t_first, float(first[0]))
     # placed on the session clock as the live engine places the same streams (a replay of
     # this file into ``wot run`` gives the same session): pauses become gaps, not a shift
     rates = {m: check_rate(chosen[m][2], m) for m in series}

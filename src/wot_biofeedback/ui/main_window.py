@@ -89,6 +89,7 @@ NUMBERS = (
 )
 
 HISTORY_SPAN_S = 600.0  # arousal history shown, s
+SYNC_COLOURS = {"hr": VERMILLION, "eda": BLUE, "resp": GREEN}  # the synchrony strip
 TREND_HISTORY_S = 4 * 3600.0  # the trends hold up to the engine's whole history (4 h)
 RAW_SPAN_S = 10.0  # raw traces shown by default, s
 RAW_SPANS_S = (5.0, 10.0, 30.0)  # the choices (the engine keeps 30 s)
@@ -274,6 +275,7 @@ class MainWindow(QMainWindow):
         left.addWidget(self._build_history(), 3)
         left.addWidget(self._build_trends(), 2)
         left.addWidget(self._build_resonance(), 2)
+        left.addWidget(self._build_sync_strip(), 2)
         mid.addLayout(left, 3)
         mid.addWidget(self._build_raw(), 2)
         root.addLayout(mid, 1)
@@ -302,12 +304,16 @@ class MainWindow(QMainWindow):
         self.explanation_label.setFont(_font(14))
         self.cue_label = QLabel("Cue: —", self.banner)
         self.cue_label.setFont(_font(13, italic=True))
-        for w in (self.explanation_label, self.cue_label):
+        self.people_label = QLabel("", self.banner)  # the other people, and the synchrony
+        self.people_label.setFont(_font(12, bold=True))
+        self.people_label.setVisible(False)
+        for w in (self.explanation_label, self.cue_label, self.people_label):
             w.setWordWrap(True)
             w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         left.addWidget(self.zone_label)
         left.addWidget(self.explanation_label)
         left.addWidget(self.cue_label)
+        left.addWidget(self.people_label)
         lay.addLayout(left, 1)
         right = QVBoxLayout()
         right.setSpacing(2)
@@ -320,6 +326,7 @@ class MainWindow(QMainWindow):
         self.truth_label = QLabel("", self.banner)
         self.truth_label.setFont(_font(10))
         self.truth_label.setVisible(self.truth is not None)
+        self.arousal_label.setMinimumWidth(330)  # long texts on the left never cut it
         for w in (self.clock_label, self.confidence_label, self.arousal_label, self.truth_label):
             w.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             right.addWidget(w)
@@ -365,6 +372,10 @@ class MainWindow(QMainWindow):
             item.setZValue(-5)
             self.arousal_plot.addItem(item)
         self.arousal_curve = self.arousal_plot.plot(pen=pg.mkPen(DARK, width=1))
+        # a second person (the therapist): their arousal on the same axis, dashed
+        self.other_curve = self.arousal_plot.plot(
+            pen=pg.mkPen(PURPLE, width=1.5, style=Qt.PenStyle.DashLine)
+        )
         self.now_dot = pg.ScatterPlotItem(size=9, pen=pg.mkPen(DARK, width=1), brush=GREY)
         self.arousal_plot.addItem(self.now_dot)
 
@@ -405,6 +416,33 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.history_view, 1)
         lay.addWidget(self.legend_label)
         return box
+
+    def _build_sync_strip(self) -> QWidget:
+        """Several people: the peak correlation of each signal over time, a filled dot where
+        the window is in sync (in the trends' place; hidden while there is one person)."""
+        self.sync_view = pg.GraphicsLayoutWidget(self)
+        self.sync_view.setBackground("w")
+        self.sync_view.ci.setContentsMargins(2, 2, 8, 2)
+        self.sync_plot = self.sync_view.addPlot(
+            row=0, col=0, axisItems={"bottom": ClockAxis("bottom")}
+        )
+        _style_plot(self.sync_plot, "peak r", "session time", fast=False, grid=True)
+        self.sync_plot.getAxis("left").setWidth(64)
+        self.sync_plot.setYRange(-0.2, 1.05, padding=0)
+        self.sync_plot.setXLink(self.arousal_plot)
+        self.sync_curves: dict[str, pg.PlotDataItem] = {}
+        self.sync_dots: dict[str, pg.ScatterPlotItem] = {}
+        for sig, colour in SYNC_COLOURS.items():
+            self.sync_curves[sig] = self.sync_plot.plot(pen=pg.mkPen(colour, width=1))
+            dots = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(colour))
+            self.sync_plot.addItem(dots)
+            self.sync_dots[sig] = dots
+        self.sync_view.setVisible(False)
+        self._sync_hist: dict[str, list[tuple[float, float, bool]]] = {s: [] for s in SYNC_COLOURS}
+        self._other_t: list[float] = []
+        self._other_a: list[float] = []
+        self._other_cursor = 0
+        return self.sync_view
 
     def _build_trends(self) -> QWidget:
         """Session-long trends of HR, RMSSD, SCL and breathing rate (whole session)."""
@@ -582,6 +620,7 @@ class MainWindow(QMainWindow):
         self.engine_label = QLabel("", self)
         self.record_label = QLabel("not recording", self)
         self.resonance_label = QLabel("", self)  # the last resonance protocol's result
+        self.resonance_label.setVisible(False)
         sb = self.statusBar()
         sb.addPermanentWidget(self.resonance_label)
         sb.addPermanentWidget(self.record_label)
@@ -663,6 +702,7 @@ class MainWindow(QMainWindow):
         self._draw_recording(snap)
         self._draw_raw(snap)
         self._draw_resonance(snap)
+        self._draw_people(snap)
         if self.history.update(snap) or snap.n_frames != self._n_frames:
             self._n_frames = snap.n_frames
             self._draw_history(snap)
@@ -853,6 +893,66 @@ class MainWindow(QMainWindow):
                 self.raw_marks[m].setData([], [])
             self._fit_y(m, plot, xv)
 
+    def _draw_people(self, snap: Snapshot) -> None:
+        """Several people: the next one's zone and arousal (on the arousal plot, dashed), and
+        the pair's synchrony (the strip under the zones, and in words on the banner)."""
+        others = snap.extra.get("others") or {}
+        sync = snap.extra.get("synchrony") or {}
+        if not others and not sync:
+            return
+        who = next(iter(others), "")
+        o = others.get(who, {})
+        frames_since = getattr(self.engine, "frames_since", None)
+        if who and callable(frames_since):
+            got, self._other_cursor = frames_since(self._other_cursor, who)
+            for f in got:
+                self._other_t.append(f.time_s)
+                self._other_a.append(f.state.arousal)
+            cut = len(self._other_t) - int(HISTORY_SPAN_S * 4) - 50
+            if cut > 0:
+                del self._other_t[:cut], self._other_a[:cut]
+            _set_curve(self.other_curve, np.asarray(self._other_t), np.asarray(self._other_a))
+        words = []
+        if o:
+            state = "calibrating" if o.get("calibrating") else o.get("zone", "unknown")
+            a = o.get("arousal", math.nan)
+            words.append(
+                f"{who.capitalize()} (dashed): {state}"
+                + (f", arousal {a:+.2f}" if isinstance(a, float) and math.isfinite(a) else "")
+            )
+        pair: dict[str, dict[str, Any]] = next(iter(sync.values()), {})
+        for sig, v in pair.items():
+            h = self._sync_hist.setdefault(sig, [])
+            if not h or v["time_s"] > h[-1][0]:
+                h.append((v["time_s"], v["r"], bool(v["significant"])))
+                if len(h) > HISTORY_SPAN_S / 5 + 10:
+                    del h[0]
+        if pair:
+            if not self.sync_view.isVisible():
+                self.sync_view.setVisible(True)
+                self.trends_view.setVisible(False)  # its place: the pair's synchrony
+                names = " ".join(
+                    f"<span style='color:{c}'>{s}</span>" for s, c in SYNC_COLOURS.items()
+                )
+                self.sync_plot.setTitle(
+                    f"Synchrony of the two, last 10 min (peak r; ● in sync): {names}",
+                    color=DARK,
+                    size="10pt",
+                )
+            for sig, h in self._sync_hist.items():
+                if not h or sig not in self.sync_curves:
+                    continue
+                arr = np.asarray(h, dtype=np.float64)
+                _set_curve(self.sync_curves[sig], arr[:, 0], arr[:, 1])
+                on = arr[:, 2] > 0
+                self.sync_dots[sig].setData(arr[on, 0], arr[on, 1])
+            words.append(_sync_words(pair))
+        text = "   ·   ".join(words)
+        if not self.people_label.isVisible():
+            self.people_label.setVisible(True)
+            self.other_curve.setVisible(True)
+        _set_text(self.people_label, text)
+
     def _draw_resonance(self, snap: Snapshot) -> None:
         """A bar per paced step: its heart-rate peak to trough (the running step's so far,
         pale), the chosen rate in green, steps left out in grey; the title says where the
@@ -869,7 +969,7 @@ class MainWindow(QMainWindow):
         if over:  # the result stays in the status bar; the trends come back
             if self.resonance_view.isVisible():
                 self.resonance_view.setVisible(False)
-                self.trends_view.setVisible(True)
+                self.trends_view.setVisible(not self.sync_view.isVisible())
                 self.resonance_button.setEnabled(True)
             return
         key = repr((st.get("phase"), st.get("step"), [
@@ -946,6 +1046,7 @@ class MainWindow(QMainWindow):
                     "Resonance rate ", "resonance "
                 )
             )
+            self.resonance_label.setVisible(True)
         elif st.get("phase") == "pacing":
             left = max(0.0, float(st["left_s"]))
             title = (
@@ -1001,6 +1102,26 @@ class MainWindow(QMainWindow):
 QT_NOISE = frozenset({"This plugin does not support propagateSizeHints()"})
 """Qt messages dropped: the offscreen platform (screenshots, tests) says this for every window
 it shows; it is no fault of ours nor of the user's."""
+
+
+def _sync_words(pair: dict[str, dict[str, Any]]) -> str:
+    """The pair's newest synchrony in words: which signals are in sync, who leads by how
+    much; or that it is too early to say."""
+    tested = {s: v for s, v in pair.items() if v.get("p") == v.get("p")}  # p not NaN
+    if not tested:
+        return "synchrony: collecting (about 2 min of both people first)"
+    on = {s: v for s, v in tested.items() if v["significant"]}
+    if not on:
+        return "not in sync (" + ", ".join(s.upper() for s in tested) + ")"
+    lead = {v["leader"] for v in on.values()}
+    lags = [abs(v["lag_s"]) for v in on.values()]
+    who = next(iter(lead)) if len(lead) == 1 else "mixed"
+    how = (
+        "together, no lead" if who == "none"
+        else f"{who} leading by {float(np.median(lags)):.0f} s" if who != "mixed"
+        else "leaders differ"
+    )  # fmt: skip
+    return f"in sync: {', '.join(s.upper() for s in on)} ({how})"
 
 
 def _quiet_qt_noise() -> None:
