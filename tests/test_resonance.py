@@ -409,7 +409,7 @@ def test_live_protocol_over_lsl_equals_the_recordings_assessment(tmp_path, profi
     scen.write_text(PACED_SCENARIO)
     rec, live_json, off_json = tmp_path / "s.xdf", tmp_path / "live.json", tmp_path / "off.json"
     code = main([
-        "demo", "--headless", "--scenario", str(scen), "--calibration", "30", "--speed", "20",
+        "demo", "--headless", "--scenario", str(scen), "--calibration", "30", "--speed", "40",
         "--resonance-rate", "5.5", "--resonance-out", str(live_json), "--record", str(rec),
         "--no-report",
     ])  # fmt: skip

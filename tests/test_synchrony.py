@@ -254,7 +254,7 @@ def test_live_synchrony_over_lsl_equals_the_recordings_analysis(tmp_path, capsys
     from wot_biofeedback.sources.xdf import read_xdf
 
     rec = tmp_path / "pair.xdf"
-    code = main(["demo", "--dyad", "--headless", "--speed", "20", "--seed", "5",
+    code = main(["demo", "--dyad", "--headless", "--speed", "40", "--seed", "5",
                  "--coupling", "none:60,client-follows@3:150", "--record", str(rec),
                  "--no-report"])  # fmt: skip
     said = capsys.readouterr().out
@@ -296,3 +296,24 @@ def test_people_of_one_xdf_file_share_its_time_zero(tmp_path):
     t0 = {p: read_recording(f, {}, None, None, p).signals["eda"].t0
           for p in ("client", "therapist")}  # fmt: skip
     assert t0 == {"client": 0.0, "therapist": pytest.approx(10.0, abs=0.05)}
+
+
+def test_coregulation_episodes_name_the_returns_in_sync(tmp_path, capsys):
+    """A client's stressor ends (a return to the window) while they follow the therapist by
+    3 s: that return is in sync, led by the therapist; the therapist's excursions are
+    listed."""
+    f = tmp_path / "dyad.csv"
+    main(["simulate", "--dyad", "--scenario", "stress-and-recovery", "--seed", "2",
+          "--coupling", "none:120,client-follows@3:300", "--out", str(f)])  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["analyze", str(f), "--subjects", "client,therapist", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    co = json.loads((out / "summary.json").read_text())["coregulation"]["pairs"][0]
+    co = co["coregulation"]
+    assert co["client"] == "client" and co["partner"] == "therapist"
+    first = co["episodes"][0]
+    assert first["zone"] == "hyper" and first["returned"] and 120 < first["end_s"] < 420
+    assert first["partner_within"] >= 0.9 and first["in_sync"] and first["led_by"] == "therapist"
+    assert abs(first["median_lag_s"] - 3.0) <= 1.0
+    assert co["returns_in_sync"] >= 1 and isinstance(co["partner_excursions"], list)
+    assert "co-regulation: " in said and "in sync with therapist (led by therapist)" in said

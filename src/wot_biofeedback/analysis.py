@@ -188,6 +188,12 @@ def _write_synchrony(
                 parts.append(f"{sig} {v['significant']}/{v['tested']} windows in sync")
         say("info", f"synchrony {a}-{b}: " + ("; ".join(parts) or "too short to test")
             + f" -> {out / 'synchrony.csv'}")  # fmt: skip
+        co = pair.get("coregulation")
+        if co and co["returns"]:
+            led = [e["led_by"] for e in co["episodes"] if e["in_sync"] and e["led_by"]]
+            say("info", f"co-regulation: {co['returns_in_sync']} of {co['returns']} returns of "
+                f"{a} to the window in sync with {b}"
+                + (f" (led by {', '.join(sorted(set(led)))})" if led else ""))  # fmt: skip
 
 
 def analyze_path(

@@ -145,6 +145,70 @@ def _median(x: np.ndarray) -> float | None:
     return round(float(np.median(x)), 4) if x.size else None
 
 
+RETURN_BEFORE_S = 60.0
+RETURN_AFTER_S = 15.0
+PARTNER_WITHIN = 0.9
+IN_SYNC_SHARE = 0.5
+
+
+def episodes(
+    client: AnalysisResult, partner: AnalysisResult, got: Mapping[str, SyncResult],
+    a: str, b: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Co-regulation episodes of a pair: each excursion of the client (``a``, from their
+    summary) with what the partner's zone and the pair's synchrony did around it.
+
+    A return is *in sync* (co-regulated) when the client came back to the window while the
+    partner stayed within (``PARTNER_WITHIN``, 90 %, of their known frames during the
+    excursion) and in at least ``IN_SYNC_SHARE`` (half) of the synchrony windows ending from
+    ``RETURN_BEFORE_S`` (60 s) before the return to ``RETURN_AFTER_S`` (15 s) after it some
+    signal was in sync; ``led_by`` is who led most of those significant
+    windows. The partner's own excursions are listed too.
+    """
+    times = partner.frames.times() if len(partner.frames) else np.zeros(0)
+    zones = np.asarray(partner.frames.zones()) if len(partner.frames) else np.zeros(0, "<U7")
+    out = []
+    for e in client.summary.get("excursions") or []:
+        t0, t1 = float(e["start_s"]), float(e["end_s"])
+        m = (times >= t0) & (times < t1) & (zones != "unknown")
+        within = float(np.mean(zones[m] == "within")) if m.any() else math.nan
+        tested_at: set[float] = set()  # windows (their end times) some signal was tested in
+        sync_at: set[float] = set()  # ... and some signal was in sync
+        leaders: list[str] = []
+        lags: list[float] = []
+        for r in got.values():
+            w = (r.time_s >= t1 - RETURN_BEFORE_S) & (r.time_s <= t1 + RETURN_AFTER_S)
+            w &= np.isfinite(r.p)
+            tested_at.update(r.time_s[w].tolist())
+            sync_at.update(r.time_s[w & r.significant].tolist())
+            leaders += leader_of(r.lag_s[w & r.significant], a, b).tolist()
+            lags += r.lag_s[w & r.significant].tolist()
+        tested = len(tested_at)
+        share = len(sync_at) / tested if tested else math.nan
+        lead = max(set(leaders), key=leaders.count) if leaders else None
+        returned = bool(e.get("returned_to_window"))
+        out.append({
+            "zone": e["zone"], "start_s": t0, "end_s": t1, "returned": returned,
+            "partner_within": None if math.isnan(within) else round(within, 3),
+            "sync_windows": tested, "sync_share": None if not tested else round(share, 3),
+            "led_by": lead, "median_lag_s": round(float(np.median(lags)), 2) if lags else None,
+            "in_sync": bool(returned and within >= PARTNER_WITHIN and tested
+                            and share >= IN_SYNC_SHARE),
+        })  # fmt: skip
+    returns = [x for x in out if x["returned"]]
+    own = [
+        {k: x[k] for k in ("zone", "start_s", "end_s", "returned_to_window")}
+        for x in partner.summary.get("excursions") or []
+    ]
+    return {
+        "client": a, "partner": b, "returns": len(returns),
+        "returns_in_sync": sum(x["in_sync"] for x in returns),
+        "share_in_sync": round(sum(x["in_sync"] for x in returns) / len(returns), 3)
+        if returns else None,
+        "episodes": out, "partner_excursions": own,
+    }  # fmt: skip
+
+
 def session_synchrony(
     results: Mapping[str, AnalysisResult], fs: float, params: SyncParams | None = None
 ) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -159,7 +223,10 @@ def session_synchrony(
         if len(results) > 2:  # several pairs: say whose window each row is
             pair_rows = [[*r, f"{a}-{b}"] for r in pair_rows]
         all_rows += pair_rows
-        pairs.append(summarize(got, a, b))
+        summary = summarize(got, a, b)
+        if a == next(iter(results)):  # the client's excursions against each other person
+            summary["coregulation"] = episodes(results[a], results[b], got, a, b)
+        pairs.append(summary)
     block = {
         "method": "windowed lagged cross-correlation, peak picked, against time-shifted "
         "pseudo-pairs (see wot_biofeedback.dsp.synchrony)",

@@ -89,7 +89,9 @@ NUMBERS = (
 )
 
 HISTORY_SPAN_S = 600.0  # arousal history shown, s
-SYNC_COLOURS = {"hr": VERMILLION, "eda": BLUE, "resp": GREEN}  # the synchrony strip
+# the synchrony panel: a colour per signal, its role's (heart rate is named hr, the others by
+# their role's key, as wot_biofeedback.dsp.synchrony names them)
+SYNC_COLOURS = {("hr" if r == "cardiac" else ROLES[r].key): c for r, c in MARK_COLOURS.items()}
 TREND_HISTORY_S = 4 * 3600.0  # the trends hold up to the engine's whole history (4 h)
 RAW_SPAN_S = 10.0  # raw traces shown by default, s
 RAW_SPANS_S = (5.0, 10.0, 30.0)  # the choices (the engine keeps 30 s)
