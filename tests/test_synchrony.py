@@ -317,3 +317,19 @@ def test_coregulation_episodes_name_the_returns_in_sync(tmp_path, capsys):
     assert abs(first["median_lag_s"] - 3.0) <= 1.0
     assert co["returns_in_sync"] >= 1 and isinstance(co["partner_excursions"], list)
     assert "co-regulation: " in said and "in sync with therapist (led by therapist)" in said
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--subject", "client"], "write ID=SOURCE_ID"),
+        (["--subject", "client=a"], "two or more people"),
+        (["--subject", "client=a", "--subject", "Client=b"], "each person once"),
+        (["--source-id", "x", "--subject", "client=a", "--subject", "t=b"],
+         "give --source-id (one person) or --subject"),
+        (["--subject", "9lives=a", "--subject", "t=b"], "use a letter"),
+    ],
+)  # fmt: skip
+def test_run_subject_options_are_checked(argv, said, capsys):
+    assert main(["run", "--no-record", "--timeout", "0.2", *argv]) == 2
+    assert said in capsys.readouterr().err

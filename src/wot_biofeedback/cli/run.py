@@ -17,6 +17,7 @@ from ._args import (
     view_args,
 )
 from ._console import say
+from ._coreg import say_synchrony
 from ._live import (
     check_duration,
     live_session,
@@ -72,6 +73,12 @@ def add_parser(sub: Any) -> None:
         help="use streams from different sources together (source_id prefixes or hosts), e.g. "
         "two devices of one client; without it wot run refuses them, as they may be another "
         "client's",
+    )  # fmt: skip
+    r.add_argument(
+        "--subject", action="append", default=None, metavar="ID=SOURCE_ID",
+        help="several people in one session, each by their streams' source_id prefix (repeat: "
+        "--subject client=ID1 --subject therapist=ID2); the first is the client (views, "
+        "profile, cues, --resonance); their synchrony is measured live and recorded",
     )  # fmt: skip
     r.add_argument("--timeout", type=float, default=5.0, help="seconds to look for each stream")
     r.add_argument(
@@ -132,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     prof, baseline = profile_setup(args, cfg)  # a bad profile too
     check_duration(args)
+    people = _people(args)  # bad --subject options are said before looking for streams
     # the protocol starts once the baseline is calibrated (free breathing first, as the
     # assessment protocols do), or 30 s in with the profile's baseline
     steps = resonance_steps(args, _calibrated_at(baseline, cfg))
@@ -140,17 +148,24 @@ def run(args: argparse.Namespace) -> int:
     types = _stream_types(args)
     chans = {m: getattr(args, f"{m}_channel", None) for m in types}
     prepare_dsp(tuple(types))
-    sources = open_sources(
-        types, args.source_id, args.timeout, args.eda_unit, chans, args.allow_mixed_sources
-    )
-    if steps is not None and not any(m in sources for m in cardiac()):
+    found = {
+        who: open_sources(
+            types, prefix, args.timeout, args.eda_unit, chans, args.allow_mixed_sources
+        )
+        for who, prefix in people.items()
+    }
+    first = next(iter(found.values()))
+    if steps is not None and not any(m in first for m in cardiac()):
         raise InputError("--resonance needs heart beats: no ECG, PPG or RR stream was found")
-    for m, s in sources.items():
-        what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
-        if m == "acc":
-            what += "; breathing from the chest accelerometer (no RESP belt)"
-        rate = "irregular rate" if s.irregular and m != "rr" else f"{s.fs:g} Hz"
-        say(f"{m}: {s.name} at {rate} ({what}; source_id {s.info.source_id()})")
+    for who, srcs in found.items():
+        for m, s in srcs.items():
+            what = f"{s.unit_source}, scaled to µS" if m == "eda" else s.unit or "unit not stated"
+            if m == "acc":
+                what += "; breathing from the chest accelerometer (no RESP belt)"
+            rate = "irregular rate" if s.irregular and m != "rr" else f"{s.fs:g} Hz"
+            head = f"{who} " if len(found) > 1 else ""
+            say(f"{head}{m}: {s.name} at {rate} ({what}; source_id {s.info.source_id()})")
+    sources: Any = found if len(found) > 1 else first
     meta = {
         "command": "run",
         "client": args.profile,
@@ -166,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
     code, summary = run_engine(live, args, title="wot run", real_time=True)
     # the protocol's result first: a profile that cannot take the session must not lose it
     say_resonance(engine, args, prof)
+    say_synchrony(engine)
     if prof is not None:
         from ..profiles import engine_summary, save_session
 
@@ -177,6 +193,32 @@ def run(args: argparse.Namespace) -> int:
         )
         say(f"  profile {args.profile}: session {n} saved to {path}")
     return code
+
+
+def _people(args: argparse.Namespace) -> dict[str, str | None]:
+    """``--subject ID=SOURCE_ID ...`` → ``{ID: source_id prefix}`` (one person: the client,
+    ``--source-id``)."""
+    from ..session import check_subject
+
+    if not args.subject:
+        return {"client": args.source_id}
+    if args.source_id:
+        raise InputError("give --source-id (one person) or --subject ID=SOURCE_ID (several)")
+    out: dict[str, str | None] = {}
+    for item in args.subject:
+        who, sep, prefix = item.partition("=")
+        try:
+            check_subject(who.strip())
+        except ValueError as exc:
+            raise InputError(f"--subject {item!r}: {exc}") from None
+        if not sep or not prefix.strip():
+            raise InputError(f"--subject {item!r}: write ID=SOURCE_ID, e.g. client=polar-h10")
+        if who.strip().lower() in {k.lower() for k in out}:
+            raise InputError(f"--subject {item!r}: each person once")
+        out[who.strip()] = prefix.strip()
+    if len(out) < 2:
+        raise InputError("--subject names two or more people (one person: --source-id)")
+    return out
 
 
 def _calibrated_at(baseline: Any, cfg: Any) -> float:
