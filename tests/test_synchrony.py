@@ -317,6 +317,13 @@ def test_coregulation_episodes_name_the_returns_in_sync(tmp_path, capsys):
     assert abs(first["median_lag_s"] - 3.0) <= 1.0
     assert co["returns_in_sync"] >= 1 and isinstance(co["partner_excursions"], list)
     assert "co-regulation: " in said and "in sync with therapist (led by therapist)" in said
+    # the client's report has the section
+    from wot_biofeedback.report import write_report
+
+    page = write_report(out / "client").read_text(encoding="utf-8")
+    assert "Co-regulation: synchrony with therapist" in page
+    assert f"<b>{co['returns_in_sync']} of {co['returns']}</b> returns" in page
+    assert (out / "client" / "synchrony.png").stat().st_size > 5000
 
 
 @pytest.mark.parametrize(

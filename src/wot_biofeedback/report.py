@@ -648,7 +648,9 @@ def _at(data: SessionData, t: float) -> int:
 def write_report(
     analysis_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None
 ) -> Path:
-    """Write ``report.html`` and its PNG figures for one analysed session; returns the page."""
+    """Write ``report.html`` and its PNG figures for one analysed session; returns the page.
+    A person analysed with others (``wot analyze --subjects``: this folder is ``OUT/ID`` and
+    ``OUT`` holds ``synchrony.csv``) gets a co-regulation section."""
     data = load_session(analysis_dir)
     out = Path(out_dir) if out_dir is not None else Path(analysis_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -657,9 +659,115 @@ def write_report(
         "physiology": physiology_figure(data, out / "physiology.png"),
         "zones": zones_figure(data, out / "zones.png"),
     }
+    html_text = render_session_html(data, figs)
+    co = load_coregulation(Path(analysis_dir), str(data.summary.get("subject", "")))
+    if co is not None:
+        figs["synchrony"] = synchrony_figure(co, out / "synchrony.png")
+        section = coregulation_html(co, figs["synchrony"])
+        html_text = html_text.replace(
+            '<section id="physiology">', section + '<section id="physiology">', 1
+        )
     page = out / "report.html"
-    _write_text(page, render_session_html(data, figs))
+    _write_text(page, html_text)
     return page
+
+
+def load_coregulation(analysis_dir: Path, subject: str) -> dict[str, Any] | None:
+    """The synchrony of ``subject`` with the others analysed beside them (``analysis_dir`` is
+    ``OUT/ID`` of ``wot analyze --subjects``): rows of ``OUT/synchrony.csv`` and the pair's
+    block of ``OUT/summary.json``; None when there are none."""
+    top = analysis_dir.parent
+    try:
+        block = json.loads((top / "summary.json").read_text(encoding="utf-8"))["coregulation"]
+        with open(top / "synchrony.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    pair = next((p for p in block.get("pairs", []) if subject in p.get("pair", [])), None)
+    if pair is None:
+        return None
+    a, b = pair["pair"]
+    tag = f"{a}-{b}"
+    mine = [r for r in rows if r.get("pair", tag) == tag]
+    return {"pair": pair, "rows": mine, "params": block.get("params", {}), "subject": subject}
+
+
+def synchrony_figure(co: dict[str, Any], path: Path) -> Path:
+    """Peak correlation of each signal over the session (filled: in sync), and the lags of the
+    windows in sync."""
+    from .theme import BLUE, GREEN, VERMILLION
+
+    colours = {"hr": VERMILLION, "eda": BLUE, "resp": GREEN}
+    fig = _figure(9.0, 3.2)
+    ax, ax2 = fig.subplots(1, 2, width_ratios=(3, 1))
+    lags = []
+    for sig, colour in colours.items():
+        rs = [r for r in co["rows"] if r["signal"] == sig]
+        if not rs:
+            continue
+        t = np.array([float(r["time_s"]) for r in rs]) / 60
+        v = np.array([float(r["r"]) for r in rs])
+        on = np.array([r["significant"] == "1" for r in rs])
+        ax.plot(t, v, color=colour, lw=0.8, label=sig)
+        ax.plot(t[on], v[on], "o", color=colour, ms=3)
+        lags += [float(r["lag_s"]) for r, o in zip(rs, on, strict=True) if o]
+    ax.set_xlabel("session time (min)")
+    ax.set_ylabel("peak r")
+    ax.set_ylim(-0.3, 1.05)
+    ax.legend(loc="lower right", fontsize=7, ncols=3)
+    _a, b = co["pair"]["pair"]
+    ax2.hist(lags, bins=np.arange(-10.25, 10.5, 1.0), color="#777777")
+    ax2.set_xlabel(f"lag in sync, s\n(> 0: {b} leads)")
+    ax2.set_ylabel("windows")
+    fig.savefig(path)
+    return path
+
+
+def coregulation_html(co: dict[str, Any], fig: Path) -> str:
+    """The report's co-regulation section: per signal, the episodes, and the other's own."""
+    pair = co["pair"]
+    a, b = pair["pair"]
+    other = b if co["subject"] == a else a
+    w = co["params"].get("window_s", 30)
+    out = ['<section id="coregulation"><h2>Co-regulation: synchrony with '
+           f"{_e(other)}</h2>"]  # fmt: skip
+    out.append(_img(fig, "peak correlation of each signal over time, and the lags in sync"))
+    out.append(
+        f"<p class=muted>Each {w:g}-s window: the highest correlation of the two people's "
+        "heart rate, skin-conductance level or breathing rate within ±10 s of lag, tested "
+        "against the same series shifted apart in time (significant: p ≤ 0.05); filled dots "
+        "are windows in sync. About 5 % of windows are called in sync by chance.</p>"
+    )
+    rows = []
+    for sig, v in pair["signals"].items():
+        led = ", ".join(f"{k} {n}" for k, n in v["led_by"].items() if n)
+        share = v.get("significant_share")
+        rows.append([_e(sig), str(v["tested"]), f"{share:.0%}" if share is not None else "–",
+                     _n(v.get("median_r"), 2), _n(v.get("median_lag_s"), 1, " s"),
+                     _e(led or "–")])  # fmt: skip
+    out.append(_table(["signal", "windows tested", "in sync", "median r (in sync)",
+                       "median lag", "led by"], rows))  # fmt: skip
+    ep = pair.get("coregulation")
+    if ep and co["subject"] == ep.get("client"):
+        n, k = ep["returns"], ep["returns_in_sync"]
+        out.append(f"<p><b>{k} of {n}</b> returns to the window happened in sync with "
+                   f"{_e(ep['partner'])} while they stayed within.</p>")  # fmt: skip
+        erows = [[_zone_chip(e["zone"]), _mmss(e["start_s"]), _mmss(e["end_s"]),
+                  "yes" if e["returned"] else "no",
+                  "–" if e["partner_within"] is None else f"{e['partner_within']:.0%}",
+                  "–" if e["sync_share"] is None else f"{e['sync_share']:.0%}",
+                  _e(e["led_by"] or "–"), "yes" if e["in_sync"] else "no"]
+                 for e in ep["episodes"]]  # fmt: skip
+        if erows:
+            out.append(_table(["zone", "from", "to", "back", f"{_e(ep['partner'])} within",
+                               "in sync around the return", "led by", "co-regulated"],
+                              erows))  # fmt: skip
+        own = ep.get("partner_excursions") or []
+        out.append(f"<p class=muted>{_e(ep['partner'])}'s own excursions: {len(own)}"
+                   + (": " + ", ".join(f"{x['zone']} {_mmss(x['start_s'])}-{_mmss(x['end_s'])}"
+                                      for x in own) if own else "") + ".</p>")  # fmt: skip
+    out.append("</section>")
+    return "\n".join(out)
 
 
 def _write_text(path: Path, text: str) -> None:
