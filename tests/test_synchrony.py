@@ -324,6 +324,8 @@ def test_coregulation_episodes_name_the_returns_in_sync(tmp_path, capsys):
     assert "Co-regulation: synchrony with therapist" in page
     assert f"<b>{co['returns_in_sync']} of {co['returns']}</b> returns" in page
     assert (out / "client" / "synchrony.png").stat().st_size > 5000
+    with pytest.raises(InputError, match=r"several people .*wot report .*client"):
+        write_report(out)
 
 
 @pytest.mark.parametrize(

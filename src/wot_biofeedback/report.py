@@ -96,6 +96,13 @@ def load_session(analysis_dir: str | os.PathLike[str]) -> SessionData:
         raise InputError(f"{d}: no summary.json (not a wot analyze output folder)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{d / 'summary.json'}: not readable ({exc})") from None
+    if "subjects" in summary and not (d / "features.csv").exists():
+        people = ", ".join(summary["subjects"])
+        first = next(iter(summary["subjects"]), "ID")
+        raise InputError(
+            f"{d} holds the analyses of several people ({people}): report each, e.g. "
+            f"wot report {d / first}"
+        )
     # row by row, only the columns the report uses, as numbers (a day of frames as rows of
     # text would take most of a gigabyte)
     wanted = ["time_s", "arousal", "confidence", *(c for c, *_ in PHYSIOLOGY)]
