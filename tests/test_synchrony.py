@@ -278,6 +278,12 @@ def test_live_synchrony_over_lsl_equals_the_recordings_analysis(tmp_path, capsys
     hits = [r for r in live if r["signal"] == "hr" and r["significant"]
             and r["leader"] == "therapist"]  # fmt: skip
     assert hits, "the client following the therapist was never seen live"
+    # a cohort row of the recording has the pair's synchrony
+    from wot_biofeedback.cohort import analyze_one
+
+    row = analyze_one(rec, tmp_path / "cohort")
+    assert row["status"] == "ok" and row["people"] == "client+therapist", row
+    assert 0.0 < row["sync_hr"] <= 1.0 and row["returns"] is not None
 
 
 def test_people_of_one_xdf_file_share_its_time_zero(tmp_path):

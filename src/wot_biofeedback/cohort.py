@@ -24,6 +24,7 @@ before they are sent.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -48,6 +49,9 @@ DECIMALS = 4
 
 ZONES = ("hyper", "within", "hypo", "unknown")
 BASELINE_FEATURES = ("hr_bpm", "rmssd_ms", "scl_us", "scr_per_min", "resp_rate_bpm")
+# the signals of a synchrony (wot_biofeedback.dsp.synchrony: heart rate is hr, the others by
+# their role's key), named here without importing the signal processing
+SYNC_SIGNALS = tuple("hr" if r == "cardiac" else modalities.ROLES[r].key for r in modalities.ROLES)
 COUNTS = ("rpeaks", "scr", "breaths")
 
 COLUMNS: tuple[str, ...] = (
@@ -78,6 +82,10 @@ COLUMNS: tuple[str, ...] = (
     *(f"n_{k}" for k in COUNTS),
     "calibration",
     "notes",
+    "people",
+    *(f"sync_{g}" for g in SYNC_SIGNALS),
+    "returns",
+    "returns_in_sync",
 )
 """Columns of a session row and of ``cohort.csv``, in order.
 
@@ -107,6 +115,11 @@ COLUMNS: tuple[str, ...] = (
   responses and breaths.
 * ``calibration``: the calibration message (e.g. "calibrated", or why there are no zones);
   ``notes``: the reader's notes and data-quality warnings, joined with " | ".
+* A recording of several people (the row is the first person's): ``people``, their ids joined
+  with "+"; ``sync_hr``, ``sync_eda``, ``sync_resp``: the share of tested windows in which
+  the first two were in sync (:mod:`wot_biofeedback.coregulation`); ``returns`` and
+  ``returns_in_sync``: the first person's returns to the window, and those in sync while the
+  other stayed within. Blank for one person.
 """
 
 OPTION_KEYS = (
@@ -368,6 +381,8 @@ def analyze_one(
             res = _analyze(p, Path(out_dir) / name, opts)
         row = session_row(res.summary, name)
         row["input"] = p.name
+        if res.subjects:  # a recording of several people: their co-regulation
+            row.update(coregulation_columns(Path(out_dir) / name))
         from .errors import SignalQualityWarning
 
         # data-quality warnings the reader did not keep as notes already
@@ -389,6 +404,27 @@ def analyze_one(
             row["status"] = "error"
             row["error"] = "report: " + _error_text(exc, p)
     return row
+
+
+def coregulation_columns(folder: Path) -> dict[str, Any]:
+    """``people``, ``sync_<signal>`` (the share of tested windows in sync, first pair) and the
+    client's ``returns`` and ``returns_in_sync``, from a several-person analysis's
+    ``summary.json``; blank where it has none."""
+    out: dict[str, Any] = {}
+    try:
+        top = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return out
+    out["people"] = "+".join(_dict(top).get("subjects", {}))
+    pairs = _dict(_dict(top).get("coregulation")).get("pairs") or []
+    if pairs:
+        first = _dict(pairs[0])
+        for g, v in _dict(first.get("signals")).items():
+            out[f"sync_{g}"] = _num(_dict(v).get("significant_share"))
+        co = _dict(first.get("coregulation"))
+        out["returns"] = _int(co.get("returns"))
+        out["returns_in_sync"] = _int(co.get("returns_in_sync"))
+    return out
 
 
 def _analyze(p: Path, analysis_dir: Path, opts: dict[str, Any]) -> Any:
