@@ -301,7 +301,7 @@ class Engine:
         if self._thread is not None:
             raise RuntimeError("engine already started")
         # compile the kernels before the first chunk (a cached start takes a fraction of a s)
-        warm_up(tuple(dict.fromkeys(m for _sid, m in self.streams)))
+        warm_up(tuple(dict.fromkeys(m for _sid, m in self.streams)), self.synchrony is not None)
         if self.recorder is not None:
             for src in self.streams.values():
                 src.record = True

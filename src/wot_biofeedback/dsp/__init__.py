@@ -44,13 +44,14 @@ def compiled_before() -> bool:
     )
 
 
-def warm_up(modalities: tuple[str, ...] = NAMES) -> None:
+def warm_up(modalities: tuple[str, ...] = NAMES, pairs: bool = False) -> None:
     """Compile (or load from numba's on-disk cache) the kernels of these modalities' channels.
 
     The live engine calls this before its first chunk, so a cold start does not stall the
     first seconds of a session; offline runs need not. A few seconds of synthetic input go
     through a throwaway channel of each kind (kernels are compiled per argument types, so the
-    rate does not matter).
+    rate does not matter). ``pairs``: the synchrony kernels too (a session of several
+    people).
     """
     import numpy as np
 
@@ -72,6 +73,12 @@ def warm_up(modalities: tuple[str, ...] = NAMES) -> None:
     if "acc" in modalities:
         g = np.column_stack((0.01 * breath, 0.02 * breath, 1.0 + 0.0 * breath))
         AccRespChannel(fs).update(g)
+    if pairs:
+        from .synchrony import SyncParams, synchrony
+
+        small = SyncParams(window_s=4.0, step_s=1.0, max_lag_s=1.0, shift_s=2.0,
+                           shift_step_s=1.0, n_surrogates=4, min_surrogates=2)  # fmt: skip
+        synchrony(wave[:200], breath[:200], 4.0, small)
     # the live engine's history and raw-trace buffers
     ring = RingBuffer(16)
     ring.write(breath[:40])
