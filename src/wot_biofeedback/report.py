@@ -704,7 +704,9 @@ def synchrony_figure(co: dict[str, Any], path: Path) -> Path:
     windows in sync."""
     from .theme import BLUE, GREEN, VERMILLION
 
-    colours = {"hr": VERMILLION, "eda": BLUE, "resp": GREEN}
+    by_role = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
+    # heart rate is named hr, the others by their role's key (wot_biofeedback.dsp.synchrony)
+    colours = {("hr" if r == "cardiac" else ROLES[r].key): c for r, c in by_role.items()}
     fig = _figure(9.0, 3.2)
     ax, ax2 = fig.subplots(1, 2, width_ratios=(3, 1))
     lags = []
