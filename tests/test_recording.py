@@ -24,6 +24,7 @@ from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulat
 
 from wot_biofeedback import cli
 from wot_biofeedback.config import EngineConfig
+from wot_biofeedback.dsp import warm_up
 from wot_biofeedback.engine import Engine
 from wot_biofeedback.errors import InputError
 from wot_biofeedback.outlets import OUTLET_CHANNELS
@@ -120,7 +121,13 @@ def live_session(tmp_path_factory):
     sess = simulate_session(load_scenario("stress-and-recovery"), SimConfig(seed=3))
     cfg = EngineConfig()
     cfg.calibration.duration_s = 40.0
-    with SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=20.0):
+    # the kernels compiled first, and playback started once the engine's inlets are there: a
+    # fresh clone's cold numba cache under a loaded machine compiled for longer than the
+    # inlets' buffer holds at 20x, and the session began inside the stressor (a fresh-clone
+    # run found no hyper zone at all)
+    warm_up()
+    with SimulatorPublisher(sess, source_id=sid, name_prefix=sid, speed=20.0,
+                            wait_for_consumers=30.0):  # fmt: skip
         sources = {
             m: LslSource(m, resolve(t, source_id=f"{sid}-{m}", timeout=10.0))
             for m, t in (("ecg", "ECG"), ("eda", "EDA"), ("resp", "RESP"))
