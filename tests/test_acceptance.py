@@ -16,6 +16,7 @@ import pytest
 from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
 
 from wot_biofeedback.config import EngineConfig
+from wot_biofeedback.dsp import warm_up
 from wot_biofeedback.engine import Engine
 from wot_biofeedback.offline import run_recording
 from wot_biofeedback.sources.files import Recording, Signal
@@ -114,7 +115,11 @@ def test_live_lsl_engine_recovers_every_scenario(source_id, scenario):
     scen = load_scenario(scenario)
     sess = simulate_session(scen, SimConfig(seed=1))
     speed = 30.0  # 600-900 s of session in 20-30 s
-    with SimulatorPublisher(sess, source_id=source_id, name_prefix=source_id, speed=speed) as pub:
+    # kernels compiled first, and playback waiting for the engine's inlets: a cold cache under
+    # load otherwise starts the session late, inside the scenario (it failed so once)
+    warm_up()
+    with SimulatorPublisher(sess, source_id=source_id, name_prefix=source_id, speed=speed,
+                            wait_for_consumers=30.0) as pub:  # fmt: skip
         sources = {
             m: LslSource(m, resolve(t, source_id=f"{source_id}-{m}", timeout=10.0))
             for m, t in (("ecg", "ECG"), ("eda", "EDA"), ("resp", "RESP"))
