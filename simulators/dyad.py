@@ -41,6 +41,7 @@ from .physiology import (
     _ou,
     latent_grid,
     simulate_session,
+    write_rows,
 )
 from .scenario import Scenario, load_scenario
 
@@ -235,14 +236,6 @@ def write_dyad_csv(dyad: DyadSession, path: str | os.PathLike[str]) -> None:
     ]
     names += ["client_zone", "therapist_zone", "leader", "lag_s"]
     line = "%.6f" + ",%.5f" * 6 + ",%s,%s,%s,%s\n"
-    chunk = 50_000
     with Path(path).open("w", encoding="utf-8", newline="\n") as fh:
         fh.write(",".join(names) + "\n")
-        for a in range(0, t.size, chunk):
-            b = min(a + chunk, t.size)
-            rows = np.empty((b - a, len(names)), dtype=object)
-            for j, col in enumerate(cols):
-                rows[:, j] = col[a:b].tolist()
-            for j, tc in enumerate(text_cols):
-                rows[:, len(cols) + j] = tc[a:b].tolist()
-            fh.write((line * rows.shape[0]) % tuple(rows.ravel().tolist()))
+        write_rows(fh, line, [*cols, *text_cols])

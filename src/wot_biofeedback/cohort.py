@@ -49,9 +49,7 @@ DECIMALS = 4
 
 ZONES = ("hyper", "within", "hypo", "unknown")
 BASELINE_FEATURES = ("hr_bpm", "rmssd_ms", "scl_us", "scr_per_min", "resp_rate_bpm")
-# the signals of a synchrony (wot_biofeedback.dsp.synchrony: heart rate is hr, the others by
-# their role's key), named here without importing the signal processing
-SYNC_SIGNALS = tuple("hr" if r == "cardiac" else modalities.ROLES[r].key for r in modalities.ROLES)
+SYNC_SIGNALS = tuple(modalities.SYNC_SIGNALS.values())  # the signals of a synchrony
 COUNTS = ("rpeaks", "scr", "breaths")
 
 COLUMNS: tuple[str, ...] = (

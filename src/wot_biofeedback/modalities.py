@@ -64,6 +64,10 @@ ROLES: dict[str, Role] = {
     )
 }
 
+SYNC_SIGNALS: dict[str, str] = {"cardiac": "hr", "electrodermal": "eda", "respiratory": "resp"}
+"""Each role's signal in a synchrony of two people (:mod:`wot_biofeedback.dsp.synchrony`):
+heart rate, skin-conductance level, breathing rate; the ``signal`` of ``synchrony.csv``."""
+
 MODALITIES: dict[str, Modality] = {
     m.name: m
     for m in (

@@ -35,8 +35,8 @@ from ._extras import missing, require
 from .atomic import write_text
 from .csvtext import unescape_cell, write_csv
 from .errors import InputError
-from .modalities import ROLES
-from .theme import BAND, CALM, INK
+from .modalities import ROLES, SYNC_SIGNALS
+from .theme import BAND, CALM, INK, ROLE_COLOURS
 
 ZONES = ("hyper", "within", "hypo", "unknown")
 ZONE_COLORS = CALM  # as the client view shows the zones
@@ -702,11 +702,7 @@ def load_coregulation(analysis_dir: Path, subject: str) -> dict[str, Any] | None
 def synchrony_figure(co: dict[str, Any], path: Path) -> Path:
     """Peak correlation of each signal over the session (filled: in sync), and the lags of the
     windows in sync."""
-    from .theme import BLUE, GREEN, VERMILLION
-
-    by_role = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
-    # heart rate is named hr, the others by their role's key (wot_biofeedback.dsp.synchrony)
-    colours = {("hr" if r == "cardiac" else ROLES[r].key): c for r, c in by_role.items()}
+    colours = {SYNC_SIGNALS[r]: c for r, c in ROLE_COLOURS.items()}
     fig = _figure(9.0, 3.2)
     ax, ax2 = fig.subplots(1, 2, width_ratios=(3, 1))
     lags = []

@@ -20,6 +20,8 @@ CALM = {"within": GREEN, "hyper": ORANGE, "hypo": SKY, "unknown": "#9A9A9A"}
 """Zone colours of the client view and the report."""
 ALERT = {"within": GREEN, "hyper": VERMILLION, "hypo": BLUE, "unknown": "#7A7A7A"}
 """Zone colours of the therapist console."""
+ROLE_COLOURS = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
+"""A colour per role (its marks on the console's traces, its synchrony in both views)."""
 BAND = "#BFE3D3"  # the window of tolerance band: a soft version of the within colour
 INK = "#2B2B2B"  # text
 BACKGROUND = "#F7F5F0"  # warm paper, client view and report

@@ -35,13 +35,19 @@ def say_synchrony(engine: Any) -> None:
     rows = getattr(engine, "synchrony_rows", None)
     if not rows:
         return
+    from ..coregulation import SYNC_COLUMNS
+
+    sig, p, on = (SYNC_COLUMNS.index(c) for c in ("signal", "p", "significant"))
     pairs: dict[str, dict[str, list[int]]] = {}
     for r in rows:
-        key = r[7] if len(r) > 7 else "-".join(engine.subject_ids[:2])
-        got = pairs.setdefault(key, {}).setdefault(r[1], [0, 0])
-        if r[5] != "":
+        # several pairs: the row's last cell names its pair
+        key = (
+            r[len(SYNC_COLUMNS)] if len(r) > len(SYNC_COLUMNS) else "-".join(engine.subject_ids[:2])
+        )
+        got = pairs.setdefault(key, {}).setdefault(r[sig], [0, 0])
+        if r[p] != "":  # tested
             got[1] += 1
-            got[0] += int(r[6])
+            got[0] += int(r[on])
     for key, sigs in pairs.items():
         parts = [f"{s} {a}/{b} windows in sync" for s, (a, b) in sigs.items() if b]
         share = np.mean([a / b for a, b in sigs.values() if b]) if parts else 0.0

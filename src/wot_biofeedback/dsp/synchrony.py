@@ -71,18 +71,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..modalities import ROLES
+from ..modalities import ROLES, SYNC_SIGNALS
 from ._numba import njit
 
-_BY_ROLE = {  # role: (signal name, the frame feature it is taken from)
-    "cardiac": ("hr", "hr_bpm"),
-    "electrodermal": (ROLES["electrodermal"].key, "scl_us"),
-    "respiratory": (ROLES["respiratory"].key, "resp_rate_bpm"),
-}
-SIGNALS = {name: feature for name, feature in _BY_ROLE.values()}
+_FEATURE = {"cardiac": "hr_bpm", "electrodermal": "scl_us", "respiratory": "resp_rate_bpm"}
+SIGNALS = {SYNC_SIGNALS[role]: feature for role, feature in _FEATURE.items()}
 """The signals compared (``hr``, ``eda``, ``resp``), and the frame feature each is taken from:
 heart rate, skin conductance level, breathing rate."""
-QUALITY = {name: ROLES[role].quality for role, (name, _f) in _BY_ROLE.items()}
+QUALITY = {SYNC_SIGNALS[role]: ROLES[role].quality for role in _FEATURE}
 """The frame's quality of each signal's channel; below ``min_quality`` a sample counts as
 missing."""
 
@@ -161,14 +157,24 @@ def _pcorr(x: np.ndarray, xa: int, y: np.ndarray, ya: int, w: int, min_n: int) -
             sxy += a * b
     if n < min_n or n < 4:
         return np.nan
+    return _from_sums(float(n), st, stt, sx, sy, sxx, syy, sxt, syt, sxy)
+
+
+@njit
+def _from_sums(
+    n: float, st: float, stt: float, sx: float, sy: float, sxx: float, syy: float,
+    sxt: float, syt: float, sxy: float,
+) -> float:  # fmt: skip
+    """The correlation of x and y given time t from their sums over ``n`` samples; NaN for a
+    (nearly) flat window."""
     ctt = stt - st * st / n
+    if ctt <= 0.0:
+        return np.nan
     cxx = sxx - sx * sx / n
     cyy = syy - sy * sy / n
     cxt = sxt - sx * st / n
     cyt = syt - sy * st / n
     cxy = sxy - sx * sy / n
-    if ctt <= 0.0:
-        return np.nan
     # residual (co)variances after regressing out time
     rxx = cxx - cxt * cxt / ctt
     ryy = cyy - cyt * cyt / ctt
@@ -225,20 +231,7 @@ def _pcorr_full(
     sxy = 0.0
     for i in range(w):
         sxy += x[xa + i] * y[ya + i]
-    ctt = stt - st * st / n
-    cxx = sxx - sx * sx / n
-    cyy = syy - sy * sy / n
-    cxt = sxt - sx * st / n
-    cyt = syt - sy * st / n
-    cxy = sxy - sx * sy / n
-    rxx = cxx - cxt * cxt / ctt
-    ryy = cyy - cyt * cyt / ctt
-    rxy = cxy - cxt * cyt / ctt
-    # a (nearly) flat window: what is left is rounding of the raw sums, not a signal
-    if rxx <= 1e-10 * max(sxx, 1e-300) or ryy <= 1e-10 * max(syy, 1e-300):
-        return np.nan
-    r = rxy / math.sqrt(rxx * ryy)
-    return min(1.0, max(-1.0, r))
+    return _from_sums(n, st, stt, sx, sy, sxx, syy, sxt, syt, sxy)
 
 
 @njit

@@ -54,10 +54,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..modalities import MODALITIES, ROLES, Role, of_role
+from ..modalities import MODALITIES, ROLES, SYNC_SIGNALS, Role, of_role
 from ..snapshot import Snapshot, SnapshotSource
 from ..state import ZONE_CODE
-from ..theme import ALERT, BLUE, GREEN, ORANGE, PURPLE, VERMILLION
+from ..theme import ALERT, BLUE, GREEN, ORANGE, PURPLE, ROLE_COLOURS, VERMILLION
 from .history import ViewHistory
 
 __all__ = ["MainWindow", "run_window", "take_screenshots"]
@@ -77,7 +77,7 @@ CALIBRATING_WORDS = "Calibrating baseline…"
 STREAM_COLOURS = {
     "ok": GREEN, "lagging": ORANGE, "lost": VERMILLION, "waiting": GREY, "unusable": VERMILLION,
 }  # fmt: skip
-MARK_COLOURS = {"cardiac": VERMILLION, "electrodermal": BLUE, "respiratory": GREEN}
+MARK_COLOURS = ROLE_COLOURS
 """Colour of the event marks on each role's raw trace (the roles of ``modalities.ROLES``)."""
 UNIT_TEXT = {"uS": "µS"}  # units as written on screen
 NUMBERS = (
@@ -89,9 +89,7 @@ NUMBERS = (
 )
 
 HISTORY_SPAN_S = 600.0  # arousal history shown, s
-# the synchrony panel: a colour per signal, its role's (heart rate is named hr, the others by
-# their role's key, as wot_biofeedback.dsp.synchrony names them)
-SYNC_COLOURS = {("hr" if r == "cardiac" else ROLES[r].key): c for r, c in MARK_COLOURS.items()}
+SYNC_COLOURS = {SYNC_SIGNALS[r]: c for r, c in ROLE_COLOURS.items()}  # the synchrony panel
 TREND_HISTORY_S = 4 * 3600.0  # the trends hold up to the engine's whole history (4 h)
 RAW_SPAN_S = 10.0  # raw traces shown by default, s
 RAW_SPANS_S = (5.0, 10.0, 30.0)  # the choices (the engine keeps 30 s)
