@@ -179,6 +179,10 @@ def test_simulate_dyad_then_analyze_subjects(tmp_path, capsys):
     hr = block["pairs"][0]["signals"]["hr"]
     assert block["pairs"][0]["pair"] == ["client", "therapist"] and hr["tested"] > 20
     assert hr["led_by"]["therapist"] > hr["led_by"]["client"]
+    # a person the file does not hold: said before anyone is analysed, nothing written
+    bad = tmp_path / "bad"
+    assert main(["analyze", str(f), "--subjects", "client,nobody", "--out", str(bad)]) == 2
+    assert "no columns of nobody" in capsys.readouterr().err and not bad.exists()
 
 
 def test_subjects_option_is_checked():

@@ -253,6 +253,20 @@ def analyze_path(
             f"profile {opts.profile!r} with --subject"
         )
     people = list(opts.subjects) or (rec.subjects if opts.subject is None else [])
+    if opts.subjects and rec.csv_info is not None:
+        # every person named has columns, before anyone is analysed
+        from .sources.csvfile import sniff_csv
+        from .sources.files import of_subject
+
+        names = sniff_csv(Path(path)).names
+        absent = [p for p in people if not any(of_subject(n.lower(), p) for n in names)]
+        if absent:
+            from .errors import InputError
+
+            raise InputError(
+                f"{Path(path).name}: no columns of {', '.join(absent)} (names starting "
+                f"{absent[0]}_ ...); its columns: {', '.join(names)}"
+            )
     if len(people) > 1:
         # a session of several people: each analysed as its own person, into out/SUBJECT,
         # and their synchrony

@@ -20,7 +20,8 @@ def resonance_steps(args: argparse.Namespace, start_s: float) -> Any:
         given = [f"--resonance-{k}" for k in ("rates", "step", "out")
                  if getattr(args, f"resonance_{k}", None) is not None]  # fmt: skip
         if given:
-            raise InputError(f"{', '.join(given)} belong to --resonance")
+            verb = "belongs" if len(given) == 1 else "belong"
+            raise InputError(f"{', '.join(given)} {verb} to --resonance")
         return None
     check_out(args.resonance_out, "--resonance-out")
     try:

@@ -148,6 +148,9 @@ def _of_subject(name: str, subject: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+of_subject = _of_subject  # public: which of a file's names are a person's (wot analyze --subjects)
+
+
 def _for_subject(rec: Recording, subject: str | None) -> Recording:
     if subject is not None:
         rec.subject = subject
