@@ -7,7 +7,7 @@ with its original timing (:mod:`wot_simulators.replay`).
 """
 
 from .physiology import SimConfig, SimulatedSession, simulate_session, simulate_to_csv, write_csv
-from .publisher import SimulatorPublisher, publish
+from .publisher import SimulatorPublisher, publish, publish_people
 from .replay import ReplayPublisher, ReplayStream, load_replay, play
 from .scenario import Scenario, Segment, list_scenarios, load_scenario
 from .source import SimulatedSource
@@ -26,6 +26,7 @@ __all__ = [
     "load_scenario",
     "play",
     "publish",
+    "publish_people",
     "simulate_session",
     "simulate_to_csv",
     "write_csv",

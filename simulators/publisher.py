@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -314,14 +315,42 @@ def publish(
     -----
     A KeyboardInterrupt (Ctrl-C) closes the streams and propagates to the caller.
     """
-    pub = SimulatorPublisher(session, **publisher_options)
+    publish_people({"": session}, duration=duration, linger_s=linger_s, **publisher_options)
+
+
+def publish_people(
+    people: Mapping[str, SimulatedSession],
+    *,
+    duration: float | None = None,
+    linger_s: float = 2.0,
+    source_id: str = "wot-sim",
+    name_prefix: str = "wot-sim",
+    **publisher_options: Any,
+) -> None:
+    """:func:`publish` for several people at once (a dyad): each person's streams under
+    ``source_id-PERSON`` and ``name_prefix-PERSON`` (one person named ``""``: the prefixes
+    as given); blocks until every session has played out."""
+    subject = publisher_options.pop("subject", None)
+    pubs = [
+        SimulatorPublisher(
+            sess,
+            source_id=f"{source_id}-{who}" if who else source_id,
+            name_prefix=f"{name_prefix}-{who}" if who else name_prefix,
+            subject=who or subject,
+            **publisher_options,
+        )
+        for who, sess in people.items()
+    ]
     deadline = math.inf if duration is None else time.monotonic() + duration
-    pub.start()
+    for pub in pubs:
+        pub.start()
     try:
         while time.monotonic() < deadline:
-            if pub.wait_finished(min(0.2, max(deadline - time.monotonic(), 0.0))):
-                if pub.error is None:
+            wait = min(0.2, max(deadline - time.monotonic(), 0.0))
+            if all(pub.wait_finished(wait / len(pubs)) for pub in pubs):
+                if all(pub.error is None for pub in pubs):
                     time.sleep(max(0.0, min(linger_s, deadline - time.monotonic())))
                 break
     finally:
-        pub.stop()
+        for pub in pubs:
+            pub.stop()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import time
 
 import numpy as np
 import pytest
@@ -93,6 +95,35 @@ def test_missing_or_poor_data_is_unknown_never_in_sync():
     # the first windows: too little past for the surrogate test, p NaN, nothing claimed
     early = r.time_s < 100.0
     assert np.all(np.isnan(r.p[early])) and not r.significant[early].any()
+
+
+def test_the_signals_combined_are_unknown_never_in_sync_without_a_usable_channel():
+    """The combined index rests on the signals tested: a coupled heart rate with a bad skin
+    channel is still in sync (confidence 2 of 3); with every channel bad the windows are
+    unknown, never in sync; Simes' p is no smaller than the smallest p times the count."""
+    from wot_biofeedback.dsp.synchrony import combine, combine_at
+
+    a, b = _pair(5, n=2400, lag_s=3.0)
+    bad = np.full(a.size, np.nan)
+    res = {"hr": synchrony(a, b, FS), "eda": synchrony(bad, bad, FS),
+           "resp": synchrony(_ou(np.random.default_rng(9), a.size), b, FS)}  # fmt: skip
+    idx = combine(res)
+    tested = idx.tested > 0
+    assert tested.any() and idx.tested.max() == 2  # the bad channel is never counted
+    assert np.all(idx.confidence[tested] <= 2 / 3 + 1e-12)
+    assert idx.significant[tested].mean() > 0.5  # the coupled heart rate carries it
+    on = idx.significant
+    # B follows: A leads (lag < 0); the uncoupled breathing, in sync by chance now and
+    # then, moves the median of a few windows
+    assert np.mean(np.abs(idx.lag_s[on] + 3.0) <= 1.0) >= 0.9
+    none = combine({"hr": synchrony(bad, bad, FS), "eda": synchrony(bad, b, FS)})
+    assert len(none) and not none.significant.any() and np.all(none.tested == 0)
+    assert np.all(np.isnan(none.index)) and np.all(none.confidence == 0)
+    assert combine_at([1.0, 0.2], [0.03, 0.5], [2.0, 0.0], 3, 0.05)[1] == pytest.approx(0.06)
+    assert combine_at([1.0, 0.2], [0.02, 0.04], [2.0, 2.5], 3, 0.05)[1:3] == (
+        pytest.approx(0.04),
+        True,
+    )
 
 
 def test_params_are_checked():
@@ -194,28 +225,53 @@ def test_subjects_option_is_checked():
         AnalysisOptions(subjects=("client", "therapist"), profile="x")
 
 
-def test_simulate_dyad_needs_an_out_file(capsys):
-    assert main(["simulate", "--dyad"]) == 2
-    assert "--dyad writes a CSV file: give --out" in capsys.readouterr().err
+@pytest.mark.lsl
+@pytest.mark.timeout(120)
+def test_wot_run_measures_the_pair_wot_simulate_dyad_publishes(tmp_path, capsys):
+    """``wot simulate --dyad`` (no ``--out``) publishes each person's streams under their own
+    source_id; ``wot run --subject`` takes both, and measures and records their synchrony."""
+    import subprocess
+    import sys
+    import uuid
+
+    from wot_biofeedback.sources.xdf import read_xdf
+
+    assert main(["simulate", "--dyad", "--speed", "0"]) == 2
+    assert "--speed 0.0 must be > 0" in capsys.readouterr().err
+    sid = f"test-dyadpub-{uuid.uuid4().hex[:8]}"
+    # the publisher in a process of its own, as a user runs it beside wot run
+    pub = subprocess.Popen(
+        [sys.executable, "-m", "wot_biofeedback.cli", "simulate", "--dyad", "--speed", "8",
+         "--seed", "4", "--no-resp", "--coupling", "client-follows@3:160", "--source-id", sid,
+         "--name", sid], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        rec = tmp_path / "pair.xdf"
+        code = main(["run", "--subject", f"client={sid}-client", "--subject",
+                     f"therapist={sid}-therapist", "--headless", "--duration", "100",
+                     "--record", str(rec), "--no-report"])  # fmt: skip
+        said = capsys.readouterr().out
+        published = pub.communicate(timeout=60)[0]
+    finally:
+        pub.kill()
+    assert code == 0, said
+    assert "publishing a dyad" in published, published
+    assert f"source_id {sid}-client and {sid}-therapist" in published
+    names = {s.name for s in read_xdf(rec).streams}
+    assert {f"{sid}-client-ECG", f"{sid}-therapist-EDA"} <= names, names
+    assert f"{sid}-client-RESP" not in names  # --no-resp is honoured
+    live = [json.loads(x[0] if isinstance(x, list) else x)
+            for x in read_xdf(rec).by_name("wot-synchrony").time_series]  # fmt: skip
+    per_signal = [r for r in live if r["signal"] in ("hr", "eda")]
+    assert len(per_signal) >= 6 and any(r["signal"] == "all" for r in live), live
+    assert "synchrony client-therapist (live): " in said
 
 
-def test_live_synchrony_equals_the_whole_sessions_for_any_chunking(tmp_path):
-    """Frames and events handed over in uneven pieces, each person's on their own schedule
-    (events behind frames, as the detectors' look-ahead makes them): the same rows as the
-    analysis of the whole session."""
-    from wot_biofeedback.coregulation import LiveSynchrony, session_synchrony
-    from wot_biofeedback.offline import run_subjects
-    from wot_biofeedback.sources.files import read_recording
-
-    f = tmp_path / "dyad.csv"
-    main(["simulate", "--dyad", "--scenario", "calm", "--seed", "3",
-          "--coupling", "none:100,therapist-follows@4:200", "--out", str(f)])  # fmt: skip
-    people = ("client", "therapist")
-    res, _ = run_subjects({p: read_recording(f, subject=p) for p in people})
-    whole, _block = session_synchrony(res, FS)
-    assert len(whole) > 100
-    rng = np.random.default_rng(7)
-    live = LiveSynchrony(list(people), FS)
+def _feed_live(live, res, people, seed):
+    """The whole session's frames and events handed to ``live`` in uneven pieces, each
+    person's on their own schedule (events behind frames, as the detectors' look-ahead
+    makes them); the rows it gave."""
+    rng = np.random.default_rng(seed)
     frames = {p: list(res[p].frames) for p in people}
     events = {p: res[p].events for p in people}
     got, t = [], 0.0
@@ -241,12 +297,35 @@ def test_live_synchrony_equals_the_whole_sessions_for_any_chunking(tmp_path):
             live.add(p, take, ev)
         got += live.step()
     got += live.finish()
+    return got
+
+
+def test_live_synchrony_equals_the_whole_sessions_for_any_chunking(tmp_path):
+    """Frames and events handed over in uneven pieces, each person's on their own schedule
+    (events behind frames, as the detectors' look-ahead makes them): the same rows as the
+    analysis of the whole session."""
+    from wot_biofeedback.coregulation import LiveSynchrony, session_synchrony
+    from wot_biofeedback.offline import run_subjects
+    from wot_biofeedback.sources.files import read_recording
+
+    f = tmp_path / "dyad.csv"
+    main(["simulate", "--dyad", "--scenario", "calm", "--seed", "3",
+          "--coupling", "none:100,therapist-follows@4:200", "--out", str(f)])  # fmt: skip
+    people = ("client", "therapist")
+    res, _ = run_subjects({p: read_recording(f, subject=p) for p in people})
+    whole, _block, whole_index = session_synchrony(res, FS)
+    assert len(whole) > 100
+    live = LiveSynchrony(list(people), FS)
+    got = _feed_live(live, res, people, seed=7)
     # the signals' windows complete at their own pace (a breath's rate waits for the next
     # breath): the same rows, in the whole session's order
     order = {"hr": 0, "eda": 1, "resp": 2}
     got.sort(key=lambda r: (float(r[0]), order[r[1]]))
     assert got == whole
     assert live.latest[("client", "therapist")]["hr"]["time_s"] == float(whole[-1][0])
+    # the signals combined: the same window ends and values, in time order
+    assert live.index_new == whole_index and len(whole_index) > 50
+    assert any(r[3] == 1 for r in whole_index)  # the coupled stretch is found overall
 
 
 @pytest.mark.lsl
@@ -265,11 +344,22 @@ def test_live_synchrony_over_lsl_equals_the_recordings_analysis(tmp_path, capsys
     assert code == 0 and "synchrony client-therapist (live): " in said, said
     stream = read_xdf(rec).by_name("wot-synchrony")
     live = [json.loads(x[0] if isinstance(x, list) else x) for x in stream.time_series]
-    assert len(live) > 60 and {r["signal"] for r in live} == {"hr", "eda", "resp"}
+    assert len(live) > 60 and {r["signal"] for r in live} == {"hr", "eda", "resp", "all"}
     out = tmp_path / "out"
     assert main(["analyze", str(rec), "--out", str(out)]) == 0
     with (out / "synchrony.csv").open() as fh:
         offline = {(r["time_s"], r["signal"]): r for r in csv.DictReader(fh)}
+    with (out / "synchrony_index.csv").open() as fh:
+        index = {r["time_s"]: r for r in csv.DictReader(fh)}
+    combined = [r for r in live if r["signal"] == "all"]
+    assert len(combined) > 20
+    for r in combined:  # the signals combined, live and from the recording
+        o = index[r["time_s"]]
+        assert [o[k] for k in ("index", "p", "confidence", "lag_s", "leader")] == [
+            r[k] for k in ("index", "p", "confidence", "lag_s", "leader")
+        ], (r, o)
+        assert (int(o["significant"]), int(o["tested"])) == (r["significant"], r["tested"])
+    live = [r for r in live if r["signal"] != "all"]
     for r in live:
         o = offline[(r["time_s"], r["signal"])]
         assert [o[k] for k in ("r", "lag_s", "leader", "p")] == [
@@ -282,12 +372,47 @@ def test_live_synchrony_over_lsl_equals_the_recordings_analysis(tmp_path, capsys
     hits = [r for r in live if r["signal"] == "hr" and r["significant"]
             and r["leader"] == "therapist"]  # fmt: skip
     assert hits, "the client following the therapist was never seen live"
+    # the client's returns, judged live, are on the recorded markers, as many as were said
+    marks = [x[0] if isinstance(x, list) else x
+             for x in read_xdf(rec).by_name("wot-markers").time_series]  # fmt: skip
+    backs = [m for m in marks if m.startswith("[coregulation] client back from ")]
+    m = re.search(r"co-regulation client-therapist \(live\): (\d+) of (\d+) returns", said)
+    assert m is not None and int(m[2]) == len(backs), (said, marks)
     # a cohort row of the recording has the pair's synchrony
     from wot_biofeedback.cohort import analyze_one
 
     row = analyze_one(rec, tmp_path / "cohort")
     assert row["status"] == "ok" and row["people"] == "client+therapist", row
     assert 0.0 < row["sync_hr"] <= 1.0 and row["returns"] is not None
+
+
+@pytest.mark.lsl
+def test_the_synchrony_outlet_publishes_each_window_on_the_data_clock():
+    """Several people: ``wot-synchrony`` carries each window as JSON, stamped at its end."""
+    import uuid
+
+    import pylsl
+
+    from wot_biofeedback.outlets import EngineOutlets
+
+    sid = f"test-syncout-{uuid.uuid4().hex[:8]}"
+    out = EngineOutlets(sid, FS, synchrony=True)
+    assert EngineOutlets(f"{sid}-one", FS).synchrony is None  # one person: no such stream
+    found = pylsl.resolve_byprop("source_id", f"{sid}-synchrony", 1, 10.0)
+    assert found and found[0].name() == "wot-synchrony"
+    inlet = pylsl.StreamInlet(found[0])
+    inlet.open_stream(10.0)
+    rows = [json.dumps({"time_s": f"{t:.2f}", "signal": "hr", "r": "0.8123"}) for t in (30, 35)]
+    assert out.synchrony is not None and out.synchrony.wait_for_consumers(10.0)
+    out.push_synchrony(rows, [1000.0 + 30.0, 1000.0 + 35.0])
+    got: list = []
+    deadline = time.monotonic() + 10.0
+    while len(got) < 2 and time.monotonic() < deadline:
+        sample, stamp = inlet.pull_sample(0.5)
+        if sample is not None:
+            got.append((json.loads(sample[0]), stamp))
+    assert [g[0]["time_s"] for g in got[:2]] == ["30.00", "35.00"]
+    assert got[0][1] == pytest.approx(1030.0) and got[1][1] == pytest.approx(1035.0)
 
 
 def test_people_of_one_xdf_file_share_its_time_zero(tmp_path):
@@ -336,6 +461,58 @@ def test_coregulation_episodes_name_the_returns_in_sync(tmp_path, capsys):
     assert (out / "client" / "synchrony.png").stat().st_size > 5000
     with pytest.raises(InputError, match=r"several people .*wot report .*client"):
         write_report(out)
+
+
+def test_live_episodes_equal_the_whole_sessions_and_come_soon_after_each_return(tmp_path):
+    """The client's excursions judged live, from frames and events in uneven pieces: the
+    same episodes (and the therapist's own excursions) as the analysis of the whole session,
+    each said as soon as its windows are in, well before the end; a person without a
+    breathing channel does not hold the episodes back."""
+    from wot_biofeedback.coregulation import LiveSynchrony, session_synchrony
+    from wot_biofeedback.offline import run_subjects
+    from wot_biofeedback.sources.files import read_recording
+    from wot_biofeedback.summary import excursions
+
+    f = tmp_path / "dyad.csv"
+    main(["simulate", "--dyad", "--scenario", "stress-and-recovery", "--seed", "2",
+          "--therapist-scenario", "stress-and-recovery",
+          "--coupling", "none:120,client-follows@3:300", "--out", str(f)])  # fmt: skip
+    people = ("client", "therapist")
+    recs = {p: read_recording(f, subject=p) for p in people}
+    for r in recs.values():
+        del r.signals["resp"]
+    res, _ = run_subjects(recs)
+    for r in res.values():  # the summary of the frames the live session had (no zones in
+        # retrospect for the calibration minute, as an analysis gives)
+        fr = r.frames
+        r.summary = {"excursions": excursions(fr.times(), fr.zones(), fr.column("arousal"))}
+    _rows, block, _index = session_synchrony(res, FS)
+    whole = block["pairs"][0]["coregulation"]
+    assert whole["episodes"] and whole["partner_excursions"], whole
+    live = LiveSynchrony(list(people), FS, absent={p: ("resp",) for p in people})
+    said: list[tuple[float, str]] = []
+    real_step = live.step
+
+    def step():  # when each event is said, on the session's clock
+        out = real_step()
+        now = max(live._last_t.values())
+        said.extend((now, text) for _t, text in live.events[len(said) :])
+        return out
+
+    live.step = step
+    _feed_live(live, res, people, seed=11)
+    assert live.coregulation("therapist") == whole
+    texts = [t for _t, t in live.events]
+    assert len(texts) == len(whole["episodes"]) + len(whole["partner_excursions"])
+    first = whole["episodes"][0]
+    assert first["returned"] and any(t.startswith("[coregulation] client back from hyper")
+                                     for t in texts), texts  # fmt: skip
+    # each return is said within the 15 s of windows after it and the look-ahead
+    for when, text in said:
+        if "back from" in text:
+            e = next(x for x in whole["episodes"] if f"{x['zone']} " in text)
+            assert when - e["end_s"] < 25.0, (when, text)
+    assert any("back from" in t for _w, t in said)
 
 
 @pytest.mark.parametrize(

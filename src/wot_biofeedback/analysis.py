@@ -150,12 +150,12 @@ class AnalysisOutcome:
 def _write_synchrony(
     done: dict[str, AnalysisOutcome], out: Path, fs: float, say: OnMessage
 ) -> None:
-    """``out/synchrony.csv`` and ``out/summary.json`` (the ``coregulation`` block) of the
-    people analysed into ``out/ID``."""
+    """``out/synchrony.csv``, ``out/synchrony_index.csv`` and ``out/summary.json`` (the
+    ``coregulation`` block) of the people analysed into ``out/ID``."""
     import numpy as np
 
     from .atomic import write_json
-    from .coregulation import SYNC_COLUMNS, session_synchrony
+    from .coregulation import INDEX_COLUMNS, SYNC_COLUMNS, session_synchrony
     from .csvtext import write_csv
     from .errors import InputError
 
@@ -173,9 +173,10 @@ def _write_synchrony(
             "synchrony needs one"
         )
     fs = rates.pop() if rates else fs
-    rows, block = session_synchrony(got, fs)
-    header = list(SYNC_COLUMNS) + (["pair"] if len(got) > 2 else [])
-    write_csv(out / "synchrony.csv", header, rows)
+    rows, block, idx = session_synchrony(got, fs)
+    more = ["pair"] if len(got) > 2 else []
+    write_csv(out / "synchrony.csv", [*SYNC_COLUMNS, *more], rows)
+    write_csv(out / "synchrony_index.csv", [*INDEX_COLUMNS, *more], idx)
     write_json(out / "summary.json", {
         "subjects": {sid: f"{sid}/summary.json" for sid in done},
         "coregulation": block,
@@ -186,6 +187,9 @@ def _write_synchrony(
         for sig, v in pair["signals"].items():
             if v["tested"]:
                 parts.append(f"{sig} {v['significant']}/{v['tested']} windows in sync")
+        ix = pair["index"]
+        if ix["tested"]:
+            parts.append(f"signals combined {ix['significant']}/{ix['tested']}")
         say("info", f"synchrony {a}-{b}: " + ("; ".join(parts) or "too short to test")
             + f" -> {out / 'synchrony.csv'}")  # fmt: skip
         co = pair.get("coregulation")

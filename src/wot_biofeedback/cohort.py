@@ -82,6 +82,7 @@ COLUMNS: tuple[str, ...] = (
     "notes",
     "people",
     *(f"sync_{g}" for g in SYNC_SIGNALS),
+    "sync_all",
     "returns",
     "returns_in_sync",
 )
@@ -115,7 +116,8 @@ COLUMNS: tuple[str, ...] = (
   ``notes``: the reader's notes and data-quality warnings, joined with " | ".
 * A recording of several people (the row is the first person's): ``people``, their ids joined
   with "+"; ``sync_hr``, ``sync_eda``, ``sync_resp``: the share of tested windows in which
-  the first two were in sync (:mod:`wot_biofeedback.coregulation`); ``returns`` and
+  the first two were in sync (:mod:`wot_biofeedback.coregulation`), ``sync_all`` the same
+  of the signals combined (``synchrony_index.csv``); ``returns`` and
   ``returns_in_sync``: the first person's returns to the window, and those in sync while the
   other stayed within. Blank for one person.
 """
@@ -405,7 +407,8 @@ def analyze_one(
 
 
 def coregulation_columns(folder: Path) -> dict[str, Any]:
-    """``people``, ``sync_<signal>`` (the share of tested windows in sync, first pair) and the
+    """``people``, ``sync_<signal>`` and ``sync_all`` (the share of tested windows in sync,
+    first pair; all: the signals combined) and the
     client's ``returns`` and ``returns_in_sync``, from a several-person analysis's
     ``summary.json``; blank where it has none."""
     out: dict[str, Any] = {}
@@ -419,6 +422,7 @@ def coregulation_columns(folder: Path) -> dict[str, Any]:
         first = _dict(pairs[0])
         for g, v in _dict(first.get("signals")).items():
             out[f"sync_{g}"] = _num(_dict(v).get("significant_share"))
+        out["sync_all"] = _num(_dict(first.get("index")).get("significant_share"))
         co = _dict(first.get("coregulation"))
         out["returns"] = _int(co.get("returns"))
         out["returns_in_sync"] = _int(co.get("returns_in_sync"))

@@ -21,9 +21,9 @@ without enough data, or without enough past for the test, has ``p`` NaN: nothing
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import combinations
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,8 +32,11 @@ from .dsp.synchrony import (
     SIGNALS,
     EventGrid,
     SynchronyStream,
+    SyncIndex,
     SyncParams,
     SyncResult,
+    combine,
+    combine_at,
     event_grid,
     prepare,
     synchrony,
@@ -44,6 +47,9 @@ from .offline import AnalysisResult
 HR_MAX_GAP_S = 3.0
 BREATH_MAX_GAP_S = 15.0
 SYNC_COLUMNS = ("time_s", "signal", "r", "lag_s", "leader", "p", "significant")
+INDEX_COLUMNS = ("time_s", "index", "p", "significant", "tested", "confidence", "lag_s", "leader")
+"""``synchrony_index.csv``: the pair's signals combined per window end
+(:func:`~wot_biofeedback.dsp.synchrony.combine`)."""
 
 
 def subject_series(
@@ -149,6 +155,43 @@ RETURN_BEFORE_S = 60.0
 RETURN_AFTER_S = 15.0
 PARTNER_WITHIN = 0.9
 IN_SYNC_SHARE = 0.5
+STALL_S = 60.0
+"""Live: a signal whose windows have not come this long after an episode's are left out of
+its judgement (a belt that stopped giving breaths must not hold the episode back)."""
+
+
+def judge(
+    zone: str, t0: float, t1: float, returned: bool, partner_zones: np.ndarray,
+    got: Mapping[str, SyncResult], a: str, b: str,
+) -> dict[str, Any]:  # fmt: skip
+    """One excursion of the client (``a``) from ``t0`` to ``t1`` (s): the partner's zones
+    over it (their frames from ``t0`` to before ``t1``) and the pair's synchrony windows
+    around its end (``got``, per signal) make it an episode (see :func:`episodes`)."""
+    zones = np.asarray(partner_zones)
+    known = zones[zones != "unknown"]
+    within = float(np.mean(known == "within")) if known.size else math.nan
+    tested_at: set[float] = set()  # windows (their end times) some signal was tested in
+    sync_at: set[float] = set()  # ... and some signal was in sync
+    leaders: list[str] = []
+    lags: list[float] = []
+    for r in got.values():
+        w = (r.time_s >= t1 - RETURN_BEFORE_S) & (r.time_s <= t1 + RETURN_AFTER_S)
+        w &= np.isfinite(r.p)
+        tested_at.update(r.time_s[w].tolist())
+        sync_at.update(r.time_s[w & r.significant].tolist())
+        leaders += leader_of(r.lag_s[w & r.significant], a, b).tolist()
+        lags += r.lag_s[w & r.significant].tolist()
+    tested = len(tested_at)
+    share = len(sync_at) / tested if tested else math.nan
+    lead = max(set(leaders), key=leaders.count) if leaders else None
+    return {
+        "zone": zone, "start_s": t0, "end_s": t1, "returned": returned,
+        "partner_within": None if math.isnan(within) else round(within, 3),
+        "sync_windows": tested, "sync_share": None if not tested else round(share, 3),
+        "led_by": lead, "median_lag_s": round(float(np.median(lags)), 2) if lags else None,
+        "in_sync": bool(returned and within >= PARTNER_WITHIN and tested
+                        and share >= IN_SYNC_SHARE),
+    }  # fmt: skip
 
 
 def episodes(
@@ -163,43 +206,29 @@ def episodes(
     excursion) and in at least ``IN_SYNC_SHARE`` (half) of the synchrony windows ending from
     ``RETURN_BEFORE_S`` (60 s) before the return to ``RETURN_AFTER_S`` (15 s) after it some
     signal was in sync; ``led_by`` is who led most of those significant
-    windows. The partner's own excursions are listed too.
+    windows. The partner's own excursions are listed too. :class:`LiveSynchrony` finds the
+    same episodes as the session runs.
     """
     times = partner.frames.times() if len(partner.frames) else np.zeros(0)
     zones = np.asarray(partner.frames.zones()) if len(partner.frames) else np.zeros(0, "<U7")
     out = []
     for e in client.summary.get("excursions") or []:
         t0, t1 = float(e["start_s"]), float(e["end_s"])
-        m = (times >= t0) & (times < t1) & (zones != "unknown")
-        within = float(np.mean(zones[m] == "within")) if m.any() else math.nan
-        tested_at: set[float] = set()  # windows (their end times) some signal was tested in
-        sync_at: set[float] = set()  # ... and some signal was in sync
-        leaders: list[str] = []
-        lags: list[float] = []
-        for r in got.values():
-            w = (r.time_s >= t1 - RETURN_BEFORE_S) & (r.time_s <= t1 + RETURN_AFTER_S)
-            w &= np.isfinite(r.p)
-            tested_at.update(r.time_s[w].tolist())
-            sync_at.update(r.time_s[w & r.significant].tolist())
-            leaders += leader_of(r.lag_s[w & r.significant], a, b).tolist()
-            lags += r.lag_s[w & r.significant].tolist()
-        tested = len(tested_at)
-        share = len(sync_at) / tested if tested else math.nan
-        lead = max(set(leaders), key=leaders.count) if leaders else None
-        returned = bool(e.get("returned_to_window"))
-        out.append({
-            "zone": e["zone"], "start_s": t0, "end_s": t1, "returned": returned,
-            "partner_within": None if math.isnan(within) else round(within, 3),
-            "sync_windows": tested, "sync_share": None if not tested else round(share, 3),
-            "led_by": lead, "median_lag_s": round(float(np.median(lags)), 2) if lags else None,
-            "in_sync": bool(returned and within >= PARTNER_WITHIN and tested
-                            and share >= IN_SYNC_SHARE),
-        })  # fmt: skip
-    returns = [x for x in out if x["returned"]]
+        m = (times >= t0) & (times < t1)
+        out.append(judge(e["zone"], t0, t1, bool(e.get("returned_to_window")), zones[m], got,
+                         a, b))  # fmt: skip
     own = [
         {k: x[k] for k in ("zone", "start_s", "end_s", "returned_to_window")}
         for x in partner.summary.get("excursions") or []
     ]
+    return block_of(a, b, out, own)
+
+
+def block_of(
+    a: str, b: str, out: list[dict[str, Any]], own: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``coregulation`` block of a pair from its episodes and the partner's excursions."""
+    returns = [x for x in out if x["returned"]]
     return {
         "client": a, "partner": b, "returns": len(returns),
         "returns_in_sync": sum(x["in_sync"] for x in returns),
@@ -209,21 +238,132 @@ def episodes(
     }  # fmt: skip
 
 
+def say_episode(e: dict[str, Any], a: str, b: str) -> str:
+    """An episode in words (a marker's text)."""
+    span = f"{_clock(e['start_s'])}-{_clock(e['end_s'])}"
+    if not e["returned"]:
+        return f"[coregulation] {a} {e['zone']} {span}, not back in the window"
+    if e["in_sync"]:
+        how = f"in sync with {b}"
+        if e["led_by"] is not None:
+            lag = f", {abs(e['median_lag_s']):g} s" if e["median_lag_s"] else ""
+            how += f" (led by {e['led_by']}{lag})"
+    elif e["partner_within"] is not None and e["partner_within"] < PARTNER_WITHIN:
+        how = f"{b} not within"
+    elif not e["sync_windows"]:
+        how = "synchrony unknown"
+    else:
+        how = f"not in sync with {b}"
+    return f"[coregulation] {a} back from {e['zone']} {span}: {how}"
+
+
+def say_excursion(x: dict[str, Any], who: str) -> str:
+    """A partner's own excursion in words (a marker's text)."""
+    back = "back in the window" if x["returned_to_window"] else "not back in the window"
+    return f"[coregulation] {who} {x['zone']} {_clock(x['start_s'])}-{_clock(x['end_s'])}, {back}"
+
+
+def _clock(t: float) -> str:
+    s = max(0, round(float(t)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class ExcursionTracker:
+    """:func:`wot_biofeedback.summary.excursions` frame by frame: each excursion (zone,
+    start_s, end_s, returned_to_window) once it has ended, as the whole session's summary
+    has it; :meth:`finish` ends the one still open."""
+
+    def __init__(self, dt: float) -> None:
+        self.dt = float(dt)
+        self.zone = ""  # the open excursion's zone ("": none)
+        self.start = self.last = math.nan
+
+    def feed(self, t: float, zone: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if self.zone:
+            if zone == self.zone:
+                self.last = t
+                return out
+            if zone not in ("within", "hyper", "hypo"):
+                return out  # unknown inside an excursion does not end it
+            out.append(self._close(zone == "within"))
+        if zone in ("hyper", "hypo"):
+            self.zone, self.start, self.last = zone, t, t
+        return out
+
+    def open_end(self) -> float:
+        """Where the open excursion would end (s), NaN with none open."""
+        return self.last + self.dt if self.zone else math.nan
+
+    def finish(self) -> list[dict[str, Any]]:
+        return [self._close(False)] if self.zone else []
+
+    def _close(self, returned: bool) -> dict[str, Any]:
+        x = {"zone": self.zone, "start_s": float(self.start), "end_s": float(self.last) + self.dt,
+             "returned_to_window": returned}  # fmt: skip
+        self.zone, self.start, self.last = "", math.nan, math.nan
+        return x
+
+
+def index_row(t: float, got: tuple[float, float, bool, int, float, float], a: str,
+              b: str) -> list[Any]:  # fmt: skip
+    """A ``synchrony_index.csv`` row from :func:`~wot_biofeedback.dsp.synchrony.combine_at`'s
+    values at window end ``t``."""
+    index, p, on, tested, conf, lag = got
+    lead = "" if lag != lag else str(leader_of(np.array([lag]), a, b)[0])
+    return [f"{t:.2f}", "" if index != index else f"{index:.4f}", "" if p != p else f"{p:.4f}",
+            int(on), tested, f"{conf:.2f}", "" if lag != lag else f"{lag:.2f}", lead]  # fmt: skip
+
+
+def index_rows(idx: SyncIndex, a: str, b: str) -> list[list[Any]]:
+    """``synchrony_index.csv`` rows of one pair: every window end."""
+    return [
+        index_row(float(idx.time_s[i]), (float(idx.index[i]), float(idx.p[i]),
+                  bool(idx.significant[i]), int(idx.tested[i]), float(idx.confidence[i]),
+                  float(idx.lag_s[i])), a, b)
+        for i in range(len(idx))
+    ]  # fmt: skip
+
+
+class SessionSynchrony(NamedTuple):
+    """What :func:`session_synchrony` gives."""
+
+    rows: list[list[Any]]
+    """``synchrony.csv`` rows."""
+    block: dict[str, Any]
+    """The ``coregulation`` block of ``summary.json``."""
+    index_rows: list[list[Any]]
+    """``synchrony_index.csv`` rows (the signals combined)."""
+
+
 def session_synchrony(
     results: Mapping[str, AnalysisResult], fs: float, params: SyncParams | None = None
-) -> tuple[list[list[Any]], dict[str, Any]]:
-    """Every pair of a session's subjects (in the order given): the ``synchrony.csv`` rows and
-    the ``coregulation`` block of ``summary.json``."""
+) -> SessionSynchrony:
+    """Every pair of a session's subjects (in the order given): the ``synchrony.csv`` rows,
+    the ``coregulation`` block of ``summary.json`` and the ``synchrony_index.csv`` rows."""
     params = params or SyncParams()
     all_rows: list[list[Any]] = []
+    all_index: list[list[Any]] = []
     pairs = []
     for a, b in combinations(list(results), 2):
         got = pair_synchrony(results[a], results[b], fs, params)
         pair_rows = rows(got, a, b)
+        idx = combine(got, params.alpha)
+        pair_index = index_rows(idx, a, b)
         if len(results) > 2:  # several pairs: say whose window each row is
             pair_rows = [[*r, f"{a}-{b}"] for r in pair_rows]
+            pair_index = [[*r, f"{a}-{b}"] for r in pair_index]
         all_rows += pair_rows
+        all_index += pair_index
         summary = summarize(got, a, b)
+        tested = idx.tested > 0
+        summary["index"] = {
+            "windows": len(idx), "tested": int(tested.sum()),
+            "significant": int(idx.significant.sum()),
+            "significant_share": round(float(idx.significant.sum() / tested.sum()), 4)
+            if tested.any() else None,
+            "median_confidence": _median(idx.confidence[tested]),
+        }  # fmt: skip
         if a == next(iter(results)):  # the client's excursions against each other person
             summary["coregulation"] = episodes(results[a], results[b], got, a, b)
         pairs.append(summary)
@@ -234,7 +374,7 @@ def session_synchrony(
         "fs": fs,
         "pairs": pairs,
     }
-    return all_rows, block
+    return SessionSynchrony(all_rows, block, all_index)
 
 
 class LiveSynchrony:
@@ -249,7 +389,10 @@ class LiveSynchrony:
     are dropped.
     """
 
-    def __init__(self, subjects: list[str], fs: float, params: SyncParams | None = None) -> None:
+    def __init__(
+        self, subjects: list[str], fs: float, params: SyncParams | None = None,
+        absent: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:  # fmt: skip
         self.fs = float(fs)
         self.params = params or SyncParams()
         self.subjects = list(subjects)
@@ -271,6 +414,37 @@ class LiveSynchrony:
         self._fed = {p: {g: 0 for g in SIGNALS} for p in self.pairs}
         self.latest: dict[tuple[str, str], dict[str, dict[str, Any]]] = {p: {} for p in self.pairs}
         """Per pair and signal, the newest window: time_s, r, lag_s, leader, p, significant."""
+        # signals a person has no channel for: missing from the start (the whole session's
+        # series are NaN there), so they never hold a window back
+        self._absent = {s: {g for g in (absent or {}).get(s, ()) if g in SIGNALS}
+                        for s in self.subjects}  # fmt: skip
+        # co-regulation episodes (see :func:`episodes`): the client is the first person
+        self.client = self.subjects[0] if self.subjects else ""
+        self._exc = {s: ExcursionTracker(1.0 / self.fs) for s in self.subjects}
+        self._last_t = dict.fromkeys(self.subjects, -math.inf)  # newest frame's time
+        self._zt = {s: np.zeros(0) for s in self.subjects[1:]}  # partners' frames: time
+        self._zz = {s: np.zeros(0, "<U7") for s in self.subjects[1:]}  # ... and zone
+        self._pending: list[tuple[str, dict[str, Any]]] = []  # (partner, client's excursion)
+        self._win: dict[str, dict[str, list[SyncResult]]] = {
+            s: {g: [] for g in SIGNALS} for s in self.subjects[1:]
+        }  # the client's windows with each partner, kept for the episodes still to judge
+        self.episodes: dict[str, list[dict[str, Any]]] = {s: [] for s in self.subjects[1:]}
+        """Per partner, the client's excursions judged so far (:func:`judge`)."""
+        self.partner_excursions: dict[str, list[dict[str, Any]]] = {
+            s: [] for s in self.subjects[1:]
+        }
+        """Per partner, their own excursions that have ended."""
+        # the signals combined (synchrony_index.csv): per pair, window ends not yet complete,
+        # each signal's (z, p, lag) there (None: not tested)
+        self._idx: dict[tuple[str, str], dict[float, dict[str, Any]]] = {p: {} for p in self.pairs}
+        self.index_new: list[list[Any]] = []
+        """``synchrony_index.csv`` rows made since the caller last emptied the list."""
+        self.latest_index: dict[tuple[str, str], dict[str, Any]] = {}
+        """Per pair, the newest combined window: time_s, index, p, significant, tested,
+        confidence, lag_s, leader."""
+        self.events: list[tuple[float, str]] = []
+        """(session s, text) of each episode and partner excursion as it is decided; the
+        caller takes them (markers)."""
 
     # input ----------------------------------------------------------------------------------
     def add(
@@ -280,6 +454,9 @@ class LiveSynchrony:
         if subject not in self._grid:
             return
         if frames:
+            self._zones(subject, frames)
+            for g in self._absent[subject]:
+                self._push(subject, g, np.full(len(frames), np.nan))
             q = {g: np.array([f.features.get(QUALITY[g], np.nan) for f in frames]) for g in SIGNALS}
             for g in SIGNALS:
                 self._qual[subject][g] = np.concatenate((self._qual[subject][g], q[g]))
@@ -310,6 +487,25 @@ class LiveSynchrony:
                 ((on + prev) / 2.0)[ok], (60.0 / (on - prev))[ok]
             )
             self._push(subject, "resp", got)
+
+    def _zones(self, subject: str, frames: list[Any]) -> None:
+        """The person's zones: their excursions, and (a partner's) the zones kept."""
+        for f in frames:
+            for x in self._exc[subject].feed(float(f.time_s), str(f.state.zone)):
+                self._ended(subject, x)
+        self._last_t[subject] = float(frames[-1].time_s)
+        if subject != self.client:
+            t = np.array([f.time_s for f in frames], dtype=np.float64)
+            z = np.array([f.state.zone for f in frames], dtype="<U7")
+            self._zt[subject] = np.concatenate((self._zt[subject], t))
+            self._zz[subject] = np.concatenate((self._zz[subject], z))
+
+    def _ended(self, subject: str, x: dict[str, Any]) -> None:
+        if subject == self.client:
+            self._pending += [(b, x) for b in self.subjects[1:]]
+        else:
+            self.partner_excursions[subject].append(x)
+            self.events.append((x["end_s"], say_excursion(x, subject)))
 
     def _push(self, subject: str, sig: str, values: np.ndarray) -> None:
         if values.size:
@@ -343,6 +539,8 @@ class LiveSynchrony:
                     )
                     self._fed[pair][g] = n
             out += self._rows(pair, got)
+        self._combine(final=False)
+        self._judge_pending(final=False)
         self._trim()
         return out
 
@@ -359,11 +557,85 @@ class LiveSynchrony:
                 if qh < n:
                     self._qual[s][g] = np.concatenate((self._qual[s][g], np.full(n - qh, np.nan)))
             self._frames[s] = n
-        return self.step()
+            for x in self._exc[s].finish():
+                self._ended(s, x)
+        out = self.step()
+        self._combine(final=True)
+        self._judge_pending(final=True)
+        return out
+
+    def _combine(self, final: bool) -> None:
+        """The window ends every signal of a pair has been fed past (or, should one stall,
+        ``STALL_S`` later; or at the end): their combined index, in time order."""
+        for pair, pending in self._idx.items():
+            for t in sorted(pending):
+                need = round(t * self.fs)
+                done = final or all(self._fed[pair][g] >= need for g in SIGNALS)
+                if not done and self._last_t[self.client] < t + STALL_S:
+                    break
+                got = pending.pop(t)
+                z, p, lag = [], [], []
+                for g in SIGNALS:
+                    v = got.get(g)
+                    if v is not None:
+                        z.append(v[0])
+                        p.append(v[1])
+                        lag.append(v[2])
+                vals = combine_at(z, p, lag, len(SIGNALS), self.params.alpha)
+                row = index_row(t, vals, *pair)
+                self.latest_index[pair] = dict(zip(INDEX_COLUMNS, row, strict=True))
+                self.index_new.append(row if len(self.subjects) <= 2 else [*row, "-".join(pair)])
+
+    def coregulation(self, partner: str) -> dict[str, Any]:
+        """The ``coregulation`` block of the client and ``partner`` so far (as
+        :func:`episodes` gives for the whole session)."""
+        return block_of(self.client, partner, list(self.episodes[partner]),
+                        list(self.partner_excursions[partner]))  # fmt: skip
+
+    def _judge_pending(self, final: bool) -> None:
+        """Judge each of the client's ended excursions once its partner's zones over it and
+        the synchrony windows to ``RETURN_AFTER_S`` after it are in (or, should a signal or
+        the partner stall, ``STALL_S`` later, or at the end)."""
+        keep = []
+        for b, x in self._pending:
+            t1 = float(x["end_s"])
+            pair = (self.client, b)
+            need = math.floor((t1 + RETURN_AFTER_S) * self.fs + 1e-9)
+            synced = all(
+                self._fed[pair][g] >= need
+                for g in SIGNALS
+                if g not in self._absent[self.client] | self._absent[b]
+            )
+            ready = (
+                final
+                or (self._last_t[b] >= t1 and synced)
+                or self._last_t[self.client] >= t1 + RETURN_AFTER_S + STALL_S
+            )
+            if not ready:
+                keep.append((b, x))
+                continue
+            m = (self._zt[b] >= x["start_s"]) & (self._zt[b] < t1)
+            got = {g: SyncResult.concat(parts) for g, parts in self._win[b].items()}
+            e = judge(x["zone"], float(x["start_s"]), t1, bool(x["returned_to_window"]),
+                      self._zz[b][m], got, self.client, b)  # fmt: skip
+            self.episodes[b].append(e)
+            self.events.append((t1, say_episode(e, self.client, b)))
+        self._pending = keep
 
     def _rows(self, pair: tuple[str, str], got: dict[str, SyncResult]) -> list[list[Any]]:
         a, b = pair
         new = rows(got, a, b)
+        pending = self._idx[pair]
+        for sig, r in got.items():
+            for i in range(len(r)):
+                ok = r.p[i] == r.p[i]
+                pending.setdefault(float(r.time_s[i]), {})[sig] = (
+                    (float(r.z[i]), float(r.p[i]), float(r.lag_s[i])) if ok else None
+                )
+        if a == self.client:
+            for sig, r in got.items():
+                if len(r):
+                    self._win[b][sig].append(r)
         for sig, r in got.items():
             ok = np.flatnonzero(np.isfinite(r.r))
             if ok.size:
@@ -378,7 +650,22 @@ class LiveSynchrony:
         return new
 
     def _trim(self) -> None:
-        """Drop the values every pair has been fed."""
+        """Drop the values every pair has been fed, and the zones and windows no episode can
+        still need."""
+        c = self.client
+        ends = [float(x["end_s"]) for _b, x in self._pending]
+        opened = self._exc[c].start if self._exc[c].zone else math.inf
+        starts = [float(x["start_s"]) for _b, x in self._pending]
+        horizon = min([*starts, opened, self._last_t[c]]) - 1.0
+        w_horizon = min([*ends, self._exc[c].open_end() if self._exc[c].zone else math.inf,
+                         self._last_t[c]]) - RETURN_BEFORE_S - 1.0  # fmt: skip
+        for b in self.subjects[1:]:
+            cut = int(np.searchsorted(self._zt[b], horizon))
+            if cut:
+                self._zt[b], self._zz[b] = self._zt[b][cut:], self._zz[b][cut:]
+            for parts in self._win[b].values():
+                while parts and (not len(parts[0]) or parts[0].time_s[-1] < w_horizon):
+                    parts.pop(0)
         for s in self.subjects:
             for g in SIGNALS:
                 done = min((self._fed[p][g] for p in self.pairs if s in p), default=0)

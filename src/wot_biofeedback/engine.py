@@ -19,14 +19,15 @@ from typing import Any
 import numpy as np
 import pylsl
 
+from . import modalities
 from .clock import Chunk, SessionClock
 from .config import EngineConfig
-from .coregulation import SYNC_COLUMNS, LiveSynchrony
+from .coregulation import INDEX_COLUMNS, SYNC_COLUMNS, LiveSynchrony
 from .cues import Cue
 from .dsp import warm_up
 from .dsp.ringbuffer import RingBuffer
 from .errors import InputError
-from .modalities import ROLES
+from .modalities import ROLES, SYNC_SIGNALS
 from .outlets import EngineOutlets, event_rows, frame_block, state_messages
 from .pipeline import Frame, Pipeline, channel_problem
 from .recorder import SessionRecorder
@@ -158,6 +159,7 @@ class Engine:
         ``resonance.result``)."""
         self._resp_n = 0  # the first subject's breathing-belt samples placed so far
         self._sync_latest: dict[str, dict[str, dict[str, Any]]] = {}
+        self._index_latest: dict[str, dict[str, Any]] = {}
         self._others: dict[str, dict[str, Any]] = {}  # the other people's newest state
         self.share_notes = share_notes
         """Whether a marker's note text goes out on ``wot-markers`` (off: the event and its
@@ -203,7 +205,7 @@ class Engine:
         )
         self.input = LslStreams(self.streams, stall_s)
         self.outlets = (
-            EngineOutlets(outlets_source_id, self.config.frame_rate_hz)
+            EngineOutlets(outlets_source_id, self.config.frame_rate_hz, len(self.subject_ids) > 1)
             if outlets_source_id
             else None
         )
@@ -242,12 +244,23 @@ class Engine:
         self._repeat: list[tuple[float, SessionEvent]] = []  # (when, event) to write again
         # several people: their physiological synchrony, live (coregulation.LiveSynchrony)
         self.synchrony = (
-            LiveSynchrony(self.subject_ids, self.config.frame_rate_hz)
+            LiveSynchrony(self.subject_ids, self.config.frame_rate_hz, absent=self._absent())
             if len(self.subject_ids) > 1
             else None
         )
+        self._co_said = 0  # co-regulation events put on the markers so far
+        self._co_state: dict[str, Any] | None = None
+        self.synchrony_index_rows: list[list[Any]] = []
+        """Every combined window so far (``synchrony_index.csv`` rows)."""
         self.synchrony_rows: list[list[Any]] = []
         """Every window of the session's synchrony so far (``synchrony.csv`` rows)."""
+
+    def _absent(self) -> dict[str, list[str]]:
+        """Per person, the synchrony signals they have no channel for."""
+        have = {sid: {modalities.role_of(m).name for s, m in self.streams if s == sid}
+                for sid in self.subject_ids}  # fmt: skip
+        return {sid: [SYNC_SIGNALS[r] for r in ROLES if r not in roles]
+                for sid, roles in have.items()}  # fmt: skip
 
     @property
     def pipeline(self) -> Pipeline:
@@ -321,6 +334,11 @@ class Engine:
         if self.resonance is not None and self._last is not None and not alive:
             # a protocol the session ended: scored on the steps there was time for
             self._guard(self._advance_resonance, self._last.time_s, True)
+        if self.synchrony is not None and not alive:
+            if self.recorder is not None:
+                self._guard(self._finish_synchrony)
+            else:
+                self._finish_synchrony()
         if self.recorder is not None:
             end = End(
                 self.frames_total,
@@ -550,19 +568,82 @@ class Engine:
             if frames or events:
                 sync.add(sid, frames, events)
         new = sync.step()
+        self._say_coregulation()
+        self._keep_windows(new)
+        self._keep_index()
+
+    def _keep_index(self) -> None:
+        """The new combined windows: kept, shown, recorded and published on ``wot-synchrony``
+        (a JSON object with ``"signal": "all"`` and the ``synchrony_index.csv`` columns)."""
+        sync = self.synchrony
+        assert sync is not None
+        new, sync.index_new = sync.index_new, []
+        if not new:
+            return
+        latest = {f"{a}-{b}": dict(v) for (a, b), v in sync.latest_index.items()}
+        with self._lock:
+            self.synchrony_index_rows.extend(new)
+            self._index_latest = latest
+        if math.isnan(self.origin):
+            return
+        cols = (*INDEX_COLUMNS, "pair")
+        stamps = [self.origin + float(r[0]) for r in new]
+        texts = [json.dumps({"signal": "all", **dict(zip(cols, r, strict=False))}) for r in new]
+        if self.outlets is not None:
+            self.outlets.push_synchrony(texts, stamps)
+        if self.recorder is not None:
+            self._guard(self.recorder.strings, SYNC_STREAM, stamps, texts)
+
+    def _keep_windows(self, new: list[list[Any]]) -> None:
+        """New synchrony windows: kept, shown, recorded and published (``wot-synchrony``, a
+        JSON object per window)."""
+        sync = self.synchrony
+        assert sync is not None
         if not new:
             return
         latest = {f"{a}-{b}": dict(v) for (a, b), v in sync.latest.items()}
         with self._lock:
             self.synchrony_rows.extend(new)
             self._sync_latest = latest
-        if self.recorder is not None and not math.isnan(self.origin):
-            cols = (*SYNC_COLUMNS, "pair")
-            self._guard(
-                self.recorder.strings, SYNC_STREAM,
-                [self.origin + float(r[0]) for r in new],
-                [json.dumps(dict(zip(cols, r, strict=False))) for r in new],
-            )  # fmt: skip
+        if math.isnan(self.origin):
+            return
+        cols = (*SYNC_COLUMNS, "pair")
+        stamps = [self.origin + float(r[0]) for r in new]
+        texts = [json.dumps(dict(zip(cols, r, strict=False))) for r in new]
+        if self.outlets is not None:
+            self.outlets.push_synchrony(texts, stamps)
+        if self.recorder is not None:
+            self._guard(self.recorder.strings, SYNC_STREAM, stamps, texts)
+
+    def _say_coregulation(self) -> None:
+        """The co-regulation episodes and the partner's excursions decided since the last
+        step: on the markers (the ``wot-markers`` outlet, the recording, the session log),
+        at the session time they happened; the counts to the snapshot."""
+        sync = self.synchrony
+        assert sync is not None
+        fresh = sync.events[self._co_said :]
+        if not fresh:
+            return
+        self._co_said = len(sync.events)
+        for t, text in fresh:
+            self.add_marker(text, at_s=t)
+        partner = self.subject_ids[1]
+        block = sync.coregulation(partner)
+        last = next((t for _t, t in reversed(sync.events) if " back from " in t), None)
+        with self._lock:
+            self._co_state = {
+                "client": block["client"], "partner": partner, "returns": block["returns"],
+                "returns_in_sync": block["returns_in_sync"], "last": last,
+            }  # fmt: skip
+
+    def _finish_synchrony(self) -> None:
+        """The session ended: the episodes still waiting for windows are judged on what there
+        is. The last windows this makes are not kept: the engine stopped before the streams'
+        last samples, which the recording holds (its analysis computes them with those)."""
+        sync = self.synchrony
+        assert sync is not None
+        sync.finish()
+        self._say_coregulation()
 
     def _after_step(self, out: StepOutput) -> None:
         self._mark_lost_and_back()
@@ -893,6 +974,8 @@ class Engine:
                 "cues_muted": self.pipeline.cues.muted,
                 "resonance": self._res_status,
                 "synchrony": self._sync_latest,
+                "synchrony_index": self._index_latest,
+                "coregulation": self._co_state,
                 "others": others,
                 "recording": self.recorder.status() if self.recorder is not None else None,
             },

@@ -1,4 +1,5 @@
-"""LSL outlets of the engine: ``wot-features``, ``wot-state``, ``wot-cues``, ``wot-markers``."""
+"""LSL outlets of the engine: ``wot-features``, ``wot-state``, ``wot-cues``, ``wot-markers``,
+and with several people ``wot-synchrony``."""
 
 from __future__ import annotations
 
@@ -136,11 +137,18 @@ class EngineOutlets:
     Timestamps are the LSL clock of each frame's session time (``origin + time_s``).
     """
 
-    def __init__(self, source_id: str, frame_rate: float) -> None:
+    def __init__(self, source_id: str, frame_rate: float, synchrony: bool = False) -> None:
         self.features = pylsl.StreamOutlet(_features_info(source_id, frame_rate))
         self.state = pylsl.StreamOutlet(_marker_info("wot-state", f"{source_id}-state"))
         self.cues = pylsl.StreamOutlet(_marker_info("wot-cues", f"{source_id}-cues"))
         self.markers = pylsl.StreamOutlet(_marker_info("wot-markers", f"{source_id}-markers"))
+        # several people: each synchrony window, a JSON object (the synchrony.csv columns and
+        # the pair) stamped with its end on the data's clock
+        self.synchrony = (
+            pylsl.StreamOutlet(_marker_info("wot-synchrony", f"{source_id}-synchrony"))
+            if synchrony
+            else None
+        )
         self._last_zone = ""
 
     def push_frames(self, frames: list[Frame], origin: float) -> None:
@@ -159,3 +167,8 @@ class EngineOutlets:
 
     def push_marker(self, text: str, timestamp: float) -> None:
         self.markers.push_sample([text], timestamp)
+
+    def push_synchrony(self, texts: list[str], stamps: list[float]) -> None:
+        if self.synchrony is not None:
+            for text, t in zip(texts, stamps, strict=True):
+                self.synchrony.push_sample([text], t)

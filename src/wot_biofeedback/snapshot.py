@@ -98,3 +98,45 @@ class SnapshotSource(Protocol):
     """What a view polls (``wot_biofeedback.engine.Engine`` is one)."""
 
     def snapshot(self, history_since: int | None = None) -> Snapshot: ...
+
+
+def sync_words(pair: dict[str, dict[str, Any]]) -> str:
+    """The pair's newest synchrony in words: which signals are in sync, who leads by how
+    much; or that it is too early to say."""
+    tested = {s: v for s, v in pair.items() if v.get("p") == v.get("p")}  # p not NaN
+    if not tested:
+        return "synchrony: collecting (about 2 min of both people first)"
+    on = {s: v for s, v in tested.items() if v["significant"]}
+    if not on:
+        return "not in sync (" + ", ".join(s.upper() for s in tested) + ")"
+    lead = {v["leader"] for v in on.values()}
+    lags = [abs(v["lag_s"]) for v in on.values()]
+    who = next(iter(lead)) if len(lead) == 1 else "mixed"
+    how = (
+        "together, no lead" if who == "none"
+        else f"{who} leading by {float(np.median(lags)):.0f} s" if who != "mixed"
+        else "leaders differ"
+    )  # fmt: skip
+    return f"in sync: {', '.join(s.upper() for s in on)} ({how})"
+
+
+def index_words(ix: dict[str, Any]) -> str:
+    """The pair's newest combined synchrony (a ``synchrony_index.csv`` row as a dict) in
+    words: in sync or not over the signals tested, its index and how many signals it rests
+    on; unknown when none could be tested (bad channels)."""
+    n = int(ix.get("tested") or 0)
+    if not n:
+        return "together: unknown (no signal usable)"
+    # the signals' p combined (Simes): one signal just under 0.05 among three is not enough
+    state = "in sync" if int(ix.get("significant") or 0) else "not significant"
+    return f"together: {state}, index {float(ix['index']):.2f} ({n} of 3 signals)"
+
+
+def coregulation_words(co: dict[str, Any]) -> str:
+    """The client's returns so far, how many in sync, and what the last one was."""
+    n, k = int(co.get("returns") or 0), int(co.get("returns_in_sync") or 0)
+    text = f"returns in sync: {k} of {n}"
+    last = co.get("last")
+    if last:  # "[coregulation] client back from hyper 3:32-6:24: in sync with ..."
+        text += " (last: " + str(last).rsplit(": ", 1)[-1] + ")"
+    return text

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
-from .snapshot import Snapshot
+from .snapshot import Snapshot, coregulation_words, index_words, sync_words
 
 ZONE_WORDS = {
     "hyper": "HYPERAROUSED (above the window)",
@@ -90,6 +90,9 @@ def render(snap: Snapshot, title: str = "", truth: str | None = None) -> list[st
     for m, s in snap.streams.items():
         if s.note:
             lines.append(f"Problem  {m.upper()}: {s.note}")
+    people = _people(snap)
+    if people:
+        lines.append(f"People   {people}")
     rec = snap.extra.get("recording") if snap.extra else None
     if rec and rec.get("error"):
         lines.append(f"Problem  {rec['error']}")
@@ -131,6 +134,7 @@ class TerminalView:
             # while no new frame comes (the streams wait, lag or were lost) the last line
             # stands instead of repeating
             key = (clock(snap.session_s), z, bad, rec_error)
+            people = _people(snap)
             if key == self._last:
                 return
             self._last = key
@@ -150,11 +154,34 @@ class TerminalView:
                 + (f" | signals: {', '.join(bad)}" if bad else "")
                 + (f" | cue: {cue}" if cue else "")
                 + (f" | {pacer}" if pacer else "")
+                + (f" | {people}" if people else "")
                 + (f" | recording stopped: {rec_error}" if rec_error else "")
                 + (f" | truth: {truth}" if truth else "")
                 + "\n"
             )
         self.stream.flush()
+
+
+def _people(snap: Snapshot) -> str:
+    """Several people: the next one's state, the pair's newest synchrony and the client's
+    returns in sync, in words ("" with one person)."""
+    extra = snap.extra or {}
+    others = extra.get("others") or {}
+    sync = extra.get("synchrony") or {}
+    words = []
+    for who, o in list(others.items())[:1]:
+        state = "calibrating" if o.get("calibrating") else o.get("zone", "unknown")
+        words.append(f"{who}: {state}")
+    pair: dict[str, Any] = next(iter(sync.values()), {})
+    if pair:
+        words.append(sync_words(pair))
+        ix = next(iter((extra.get("synchrony_index") or {}).values()), None)
+        if ix and not words[-1].startswith("synchrony: collecting"):
+            words.append(index_words(ix))
+    co = extra.get("coregulation")
+    if co:
+        words.append(coregulation_words(co))
+    return " · ".join(words)
 
 
 def _protocol(snap: Snapshot) -> str:

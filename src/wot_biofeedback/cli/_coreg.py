@@ -53,3 +53,10 @@ def say_synchrony(engine: Any) -> None:
         share = np.mean([a / b for a, b in sigs.values() if b]) if parts else 0.0
         say(f"synchrony {key} (live): " + ("; ".join(parts) or "too short to test")
             + (f" (mean share {share:.0%})" if parts else ""))  # fmt: skip
+    sync = getattr(engine, "synchrony", None)
+    if sync is not None:
+        for partner in engine.subject_ids[1:]:
+            co = sync.coregulation(partner)
+            say(f"co-regulation {co['client']}-{partner} (live): {co['returns_in_sync']} of "
+                f"{co['returns']} returns to the window in sync; {partner}'s own excursions: "
+                f"{len(co['partner_excursions'])}")  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import InputError
@@ -148,12 +149,22 @@ def run(args: argparse.Namespace) -> int:
     types = _stream_types(args)
     chans = {m: getattr(args, f"{m}_channel", None) for m in types}
     prepare_dsp(tuple(types))
-    found = {
-        who: open_sources(
-            types, prefix, args.timeout, args.eda_unit, chans, args.allow_mixed_sources
-        )
-        for who, prefix in people.items()
-    }
+    # several people are looked for at once: a stream missing for each (no belts) costs one
+    # --timeout, and the second person's streams are not opened seconds after the first's
+    with ThreadPoolExecutor(len(people)) as pool:
+        jobs = {
+            who: pool.submit(
+                open_sources,
+                types,
+                prefix,
+                args.timeout,
+                args.eda_unit,
+                chans,
+                args.allow_mixed_sources,
+            )
+            for who, prefix in people.items()
+        }
+        found = {who: job.result() for who, job in jobs.items()}
     first = next(iter(found.values()))
     if steps is not None and not any(m in first for m in cardiac()):
         raise InputError("--resonance needs heart beats: no ECG, PPG or RR stream was found")

@@ -46,8 +46,9 @@ def add_parser(sub: Any) -> None:
         "--dyad", action="store_true",
         help="a client and a therapist whose physiology is coupled as --coupling says (with "
         "--out: columns client_ecg ... therapist_resp and the truth client_zone, "
-        "therapist_zone, leader, lag_s); the client follows --scenario, the therapist "
-        "--therapist-scenario",
+        "therapist_zone, leader, lag_s; without: published as LSL streams, each person's "
+        "under source_id ID-client / ID-therapist); the client follows --scenario, the "
+        "therapist --therapist-scenario",
     )  # fmt: skip
     s.add_argument(
         "--coupling", default=None, metavar="SCRIPT",
@@ -115,27 +116,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dyad(args: argparse.Namespace) -> int:
-    """``wot simulate --dyad --out FILE.csv``."""
+    """``wot simulate --dyad``: ``--out FILE.csv``, or published as LSL streams."""
     from wot_simulators import SimConfig
-    from wot_simulators.dyad import DEFAULT_SCRIPT, simulate_dyad, write_dyad_csv
+    from wot_simulators.dyad import DEFAULT_SCRIPT, PEOPLE, simulate_dyad, write_dyad_csv
 
     if not args.dyad:
         raise InputError("--coupling belongs to --dyad")
-    if not args.out:
-        raise InputError(
-            "--dyad writes a CSV file: give --out FILE.csv (a coupled pair over LSL is not "
-            "published yet; wot demo --subjects runs uncoupled people live)"
-        )
     if args.resonance_rate is not None or args.duration is not None:
         raise InputError("--dyad takes its length from --coupling (no --duration, no "
                          "--resonance-rate)")  # fmt: skip
+    if not args.out and not args.speed > 0:
+        raise InputError(f"--speed {args.speed!r} must be > 0")
+    rates = (args.fs,) * 3 if args.out else (args.ecg_fs, args.eda_fs, args.resp_fs)
     try:
-        cfg = SimConfig(args.fs, args.fs, args.fs, args.seed, args.noise, args.artifacts)
+        cfg = SimConfig(*rates, args.seed, args.noise, args.artifacts)
         dyad = simulate_dyad(
             args.coupling or DEFAULT_SCRIPT, args.scenario, args.therapist_scenario, cfg
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if not args.out:  # published: each person's streams under their own source_id
+        from wot_simulators import publish_people
+        from wot_simulators.publisher import STREAMS
+
+        skip = ({"resp"} if args.no_resp else set()) | (set() if args.acc else {"acc"})
+        streams = tuple(m for m in STREAMS if m not in skip)
+        ids = " and ".join(f"{args.source_id}-{p}" for p in PEOPLE)
+        print(f"publishing a dyad (client {args.scenario}, therapist {args.therapist_scenario};"
+              f" seed {args.seed}, {dyad.duration_s:.0f} s, speed {args.speed:g}x) as LSL "
+              f"streams {args.name}-client-... and {args.name}-therapist-..., source_id {ids} "
+              f"(wot run --subject client={args.source_id}-client --subject "
+              f"therapist={args.source_id}-therapist); Ctrl-C stops")  # fmt: skip
+        publish_people({p: dyad.session(p) for p in PEOPLE}, source_id=args.source_id,
+                       name_prefix=args.name, speed=args.speed, loop=args.loop,
+                       streams=streams, acc_fs=args.acc_fs)  # fmt: skip
+        return 0
     write_dyad_csv(dyad, args.out)
     script = ", ".join(
         f"{c.mode}" + (f" by {c.lag_s:g} s" if c.lag_s else "") + f" {c.duration_s:g} s"

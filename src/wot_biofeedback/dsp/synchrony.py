@@ -188,15 +188,24 @@ def _from_sums(
 
 @njit
 def _seg_stats(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For every window start ``s``: samples present in ``x[s:s+w]``, their sum, sum of
-    squares and sum of ``i * x[s+i]`` (each by its own loop: the same values whatever the
-    array's origin, so a stream's buffer and a whole record agree to the bit)."""
+    """Room for every window start ``s``'s sums of ``x[s:s+w]`` (:func:`_seg_at`): samples
+    present (-1: not summed yet), their sum, sum of squares and sum of ``i * x[s+i]``. They
+    are summed when a correlation first needs them: the sequential test stops early in
+    most windows, so most starts are never needed."""
     m = max(0, x.size - w + 1)
-    cnt = np.zeros(m, np.int64)
-    s1 = np.zeros(m)
-    s2 = np.zeros(m)
-    st = np.zeros(m)
-    for s in range(m):
+    return np.full(m, -1, np.int64), np.zeros(m), np.zeros(m), np.zeros(m)
+
+
+@njit
+def _seg_at(
+    x: np.ndarray, w: int, s: int,
+    st: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> int:  # fmt: skip
+    """The samples present in ``x[s:s+w]``, its sums summed into ``st`` first if need be
+    (each start by its own loop: the same values whatever the array's origin, so a
+    stream's buffer and a whole record agree to the bit)."""
+    cnt = st[0]
+    if cnt[s] < 0:
         c = 0
         a = b = d = 0.0
         for i in range(w):
@@ -207,10 +216,10 @@ def _seg_stats(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
                 b += v * v
                 d += v * i
         cnt[s] = c
-        s1[s] = a
-        s2[s] = b
-        st[s] = d
-    return cnt, s1, s2, st
+        st[1][s] = a
+        st[2][s] = b
+        st[3][s] = d
+    return cnt[s]
 
 
 @njit
@@ -219,9 +228,9 @@ def _pcorr_full(
     xs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     ys: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> float:  # fmt: skip
-    """:func:`_pcorr`, from the windows' precomputed sums where both are complete (only the
-    cross-product is summed here), else the masked loop."""
-    if xs[0][xa] < w or ys[0][ya] < w:
+    """:func:`_pcorr`, from the windows' sums (:func:`_seg_at`) where both are complete
+    (only the cross-product is summed here), else the masked loop."""
+    if _seg_at(x, w, xa, xs) < w or _seg_at(y, w, ya, ys) < w:
         return _pcorr(x, xa, y, ya, w, min_n)
     n = float(w)
     st = n * (n - 1.0) / 2.0
@@ -466,6 +475,73 @@ class SynchronyStream:
             self._a, self._b = self._a[drop:], self._b[drop:]
             self._n_before += drop
         return out
+
+
+# the signals together ---------------------------------------------------------------------------
+@dataclass
+class SyncIndex:
+    """The combined synchrony of a pair's signals per window end (:func:`combine`): index,
+    p, significant, signals tested, confidence, lag (s; > 0: B leads)."""
+
+    time_s: np.ndarray
+    index: np.ndarray
+    p: np.ndarray
+    significant: np.ndarray
+    tested: np.ndarray
+    confidence: np.ndarray
+    lag_s: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.time_s.size)
+
+
+def combine_at(
+    z: list[float], p: list[float], lag: list[float], n_signals: int, alpha: float
+) -> tuple[float, float, bool, int, float, float]:
+    """One window end, its tested signals' Fisher z, p and lag (in :data:`SIGNALS` order):
+    the index (the mean z back to a correlation), Simes' p (valid for tests that depend on
+    each other positively, as signals of the same two people do), significant, the number
+    tested, the confidence (the share of the ``n_signals`` tested) and the median lag of
+    the signals in sync (NaN without one). Nothing tested: index and p NaN, not significant,
+    confidence 0 (``unknown``)."""
+    k = len(p)
+    if k == 0:
+        return math.nan, math.nan, False, 0, 0.0, math.nan
+    index = math.tanh(sum(z) / k)
+    order = sorted(p)
+    simes = min(1.0, min(k * order[i] / (i + 1) for i in range(k)))
+    on = [lag[i] for i in range(k) if p[i] <= alpha]
+    return (index, simes, simes <= alpha, k, k / n_signals,
+            float(np.median(on)) if on else math.nan)  # fmt: skip
+
+
+def combine(results: dict[str, SyncResult], alpha: float = 0.05) -> SyncIndex:
+    """The signals of a pair (:func:`synchrony` of each, the same windows) as one synchrony
+    index per window end: see :func:`combine_at`. A signal counts where its window was
+    tested (a ``p``): a channel of poor quality, too little data or too little past leaves
+    it out, so a bad channel can lower the confidence but never make the pair "in sync";
+    with no signal tested the window is unknown."""
+    names = [g for g in SIGNALS if g in results] + [g for g in results if g not in SIGNALS]
+    times = np.unique(np.concatenate([results[g].time_s for g in names])) if names else (
+        np.zeros(0))  # fmt: skip
+    m = times.size
+    out = SyncIndex(times, np.full(m, np.nan), np.full(m, np.nan), np.zeros(m, bool),
+                    np.zeros(m, np.int64), np.zeros(m), np.full(m, np.nan))  # fmt: skip
+    at = {g: dict(zip(results[g].time_s.tolist(), range(len(results[g])), strict=True))
+          for g in names}  # fmt: skip
+    for j, t in enumerate(times.tolist()):
+        z, p, lag = [], [], []
+        for g in names:
+            i = at[g].get(t)
+            r = results[g]
+            if i is not None and r.p[i] == r.p[i]:
+                z.append(float(r.z[i]))
+                p.append(float(r.p[i]))
+                lag.append(float(r.lag_s[i]))
+        got = combine_at(z, p, lag, len(names), alpha)
+        (out.index[j], out.p[j], out.significant[j], out.tested[j], out.confidence[j],
+         out.lag_s[j]) = got  # fmt: skip
+    return out
 
 
 # event series on the frame grid ----------------------------------------------------------------

@@ -55,7 +55,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..modalities import MODALITIES, ROLES, SYNC_SIGNALS, Role, of_role
-from ..snapshot import Snapshot, SnapshotSource
+from ..snapshot import Snapshot, SnapshotSource, coregulation_words, index_words, sync_words
 from ..state import ZONE_CODE
 from ..theme import ALERT, BLUE, GREEN, ORANGE, PURPLE, ROLE_COLOURS, VERMILLION
 from .history import ViewHistory
@@ -894,8 +894,9 @@ class MainWindow(QMainWindow):
             self._fit_y(m, plot, xv)
 
     def _draw_people(self, snap: Snapshot) -> None:
-        """Several people: the next one's zone and arousal (on the arousal plot, dashed), and
-        the pair's synchrony (the strip under the zones, and in words on the banner)."""
+        """Several people: the next one's zone and arousal (on the arousal plot, dashed), the
+        pair's synchrony (the strip under the zones, and in words on the banner) and the
+        client's returns to the window so far, how many in sync (the banner)."""
         others = snap.extra.get("others") or {}
         sync = snap.extra.get("synchrony") or {}
         if not others and not sync:
@@ -946,7 +947,13 @@ class MainWindow(QMainWindow):
                 _set_curve(self.sync_curves[sig], arr[:, 0], arr[:, 1])
                 on = arr[:, 2] > 0
                 self.sync_dots[sig].setData(arr[on, 0], arr[on, 1])
-            words.append(_sync_words(pair))
+            words.append(sync_words(pair))
+            ix = next(iter((snap.extra.get("synchrony_index") or {}).values()), None)
+            if ix and not words[-1].startswith("synchrony: collecting"):
+                words.append(index_words(ix))
+        co = snap.extra.get("coregulation")
+        if co:
+            words.append(coregulation_words(co))
         text = "   ·   ".join(words)
         if not self.people_label.isVisible():
             self.people_label.setVisible(True)
@@ -1102,26 +1109,6 @@ class MainWindow(QMainWindow):
 QT_NOISE = frozenset({"This plugin does not support propagateSizeHints()"})
 """Qt messages dropped: the offscreen platform (screenshots, tests) says this for every window
 it shows; it is no fault of ours nor of the user's."""
-
-
-def _sync_words(pair: dict[str, dict[str, Any]]) -> str:
-    """The pair's newest synchrony in words: which signals are in sync, who leads by how
-    much; or that it is too early to say."""
-    tested = {s: v for s, v in pair.items() if v.get("p") == v.get("p")}  # p not NaN
-    if not tested:
-        return "synchrony: collecting (about 2 min of both people first)"
-    on = {s: v for s, v in tested.items() if v["significant"]}
-    if not on:
-        return "not in sync (" + ", ".join(s.upper() for s in tested) + ")"
-    lead = {v["leader"] for v in on.values()}
-    lags = [abs(v["lag_s"]) for v in on.values()]
-    who = next(iter(lead)) if len(lead) == 1 else "mixed"
-    how = (
-        "together, no lead" if who == "none"
-        else f"{who} leading by {float(np.median(lags)):.0f} s" if who != "mixed"
-        else "leaders differ"
-    )  # fmt: skip
-    return f"in sync: {', '.join(s.upper() for s in on)} ({how})"
 
 
 def _quiet_qt_noise() -> None:
