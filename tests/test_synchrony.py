@@ -267,18 +267,21 @@ def test_wot_run_measures_the_pair_wot_simulate_dyad_publishes(tmp_path, capsys)
     assert "synchrony client-therapist (live): " in said
 
 
-def _feed_live(live, res, people, seed):
+def _feed_live(live, res, people, seed, behind=None):
     """The whole session's frames and events handed to ``live`` in uneven pieces, each
     person's on their own schedule (events behind frames, as the detectors' look-ahead
-    makes them); the rows it gave."""
+    makes them; ``behind``: {person: s} whose data all come that much later); the rows it
+    gave."""
     rng = np.random.default_rng(seed)
+    behind = behind or {}
     frames = {p: list(res[p].frames) for p in people}
     events = {p: res[p].events for p in people}
-    got, t = [], 0.0
-    end = max(fr[-1].time_s for fr in frames.values()) + 1.0
-    while t < end:
-        t += float(rng.uniform(0.1, 7.0))
+    got, now = [], 0.0
+    end = max(fr[-1].time_s for fr in frames.values()) + 1.0 + max(behind.values(), default=0)
+    while now < end:
+        now += float(rng.uniform(0.1, 7.0))
         for p in people:
+            t = now - behind.get(p, 0.0)
             lag = float(rng.uniform(0.0, 3.0))  # events come later than frames
             take = [x for x in frames[p] if x.time_s < t]
             frames[p] = frames[p][len(take) :]
@@ -457,6 +460,7 @@ def test_coregulation_episodes_name_the_returns_in_sync(tmp_path, capsys):
 
     page = write_report(out / "client").read_text(encoding="utf-8")
     assert "Co-regulation: synchrony with therapist" in page
+    assert "<td>all (combined)</td>" in page  # the signals combined have a row
     assert f"<b>{co['returns_in_sync']} of {co['returns']}</b> returns" in page
     assert (out / "client" / "synchrony.png").stat().st_size > 5000
     with pytest.raises(InputError, match=r"several people .*wot report .*client"):
@@ -513,6 +517,44 @@ def test_live_episodes_equal_the_whole_sessions_and_come_soon_after_each_return(
             e = next(x for x in whole["episodes"] if f"{x['zone']} " in text)
             assert when - e["end_s"] < 25.0, (when, text)
     assert any("back from" in t for _w, t in said)
+
+
+def test_live_equals_the_whole_session_with_a_silent_channel_and_a_person_far_behind(tmp_path):
+    """The client's chest strap gives no beats for 90 s, and the therapist's data come 70 s
+    late: the live windows, the signals combined and the episodes are still the whole
+    session's (the silent stretch is missing in both; nothing is combined or judged before
+    both people are in), and the memory held stays bounded."""
+    from wot_biofeedback.coregulation import LiveSynchrony, session_synchrony
+    from wot_biofeedback.offline import run_subjects
+    from wot_biofeedback.sources.files import read_recording
+    from wot_biofeedback.summary import excursions
+
+    f = tmp_path / "dyad.csv"
+    main(["simulate", "--dyad", "--scenario", "stress-and-recovery", "--seed", "2",
+          "--coupling", "none:120,client-follows@3:300", "--out", str(f)])  # fmt: skip
+    people = ("client", "therapist")
+    res, _ = run_subjects({p: read_recording(f, subject=p) for p in people})
+    ev = res["client"].events["ecg"]
+    t = np.concatenate(ev["nn_time"])
+    keep = (t < 150.0) | (t > 240.0)
+    for k in list(ev):
+        arr = np.concatenate(ev[k]) if ev[k] else np.zeros(0)
+        if arr.size == t.size:
+            ev[k] = [arr[keep]]
+    for r in res.values():
+        fr = r.frames
+        r.summary = {"excursions": excursions(fr.times(), fr.zones(), fr.column("arousal"))}
+    whole, block, index = session_synchrony(res, FS)
+    live = LiveSynchrony(list(people), FS)
+    got = _feed_live(live, res, people, seed=5, behind={"therapist": 70.0})
+    order = {"hr": 0, "eda": 1, "resp": 2}
+    got.sort(key=lambda r: (float(r[0]), order[r[1]]))
+    assert got == whole
+    assert live.index_new == index  # once each, in time order
+    assert live.coregulation("therapist") == block["pairs"][0]["coregulation"]
+    hr = [r for r in whole if r[1] == "hr"]
+    assert not [r for r in hr if 185.0 <= float(r[0]) <= 240.0]  # the silent stretch
+    assert max(v.size for v in live._qual["client"].values()) < 2000
 
 
 @pytest.mark.parametrize(

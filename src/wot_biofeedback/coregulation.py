@@ -213,14 +213,15 @@ def episodes(
     zones = np.asarray(partner.frames.zones()) if len(partner.frames) else np.zeros(0, "<U7")
     out = []
     for e in client.summary.get("excursions") or []:
-        t0, t1 = float(e["start_s"]), float(e["end_s"])
+        t0, t1 = round(float(e["start_s"]), 6), round(float(e["end_s"]), 6)
         m = (times >= t0) & (times < t1)
         out.append(judge(e["zone"], t0, t1, bool(e.get("returned_to_window")), zones[m], got,
                          a, b))  # fmt: skip
     own = [
-        {k: x[k] for k in ("zone", "start_s", "end_s", "returned_to_window")}
+        {"zone": x["zone"], "start_s": round(float(x["start_s"]), 6),
+         "end_s": round(float(x["end_s"]), 6), "returned_to_window": x["returned_to_window"]}
         for x in partner.summary.get("excursions") or []
-    ]
+    ]  # fmt: skip
     return block_of(a, b, out, own)
 
 
@@ -299,7 +300,10 @@ class ExcursionTracker:
         return [self._close(False)] if self.zone else []
 
     def _close(self, returned: bool) -> dict[str, Any]:
-        x = {"zone": self.zone, "start_s": float(self.start), "end_s": float(self.last) + self.dt,
+        # to the µs: a frame's time plus the frame period has rounding in its last bits that
+        # differ from the whole session's median period
+        end = round(float(self.last) + self.dt, 6)
+        x = {"zone": self.zone, "start_s": round(float(self.start), 6), "end_s": end,
              "returned_to_window": returned}  # fmt: skip
         self.zone, self.start, self.last = "", math.nan, math.nan
         return x
@@ -437,6 +441,7 @@ class LiveSynchrony:
         # the signals combined (synchrony_index.csv): per pair, window ends not yet complete,
         # each signal's (z, p, lag) there (None: not tested)
         self._idx: dict[tuple[str, str], dict[float, dict[str, Any]]] = {p: {} for p in self.pairs}
+        self._idx_done = dict.fromkeys(self.pairs, -math.inf)  # newest end combined
         self.index_new: list[list[Any]] = []
         """``synchrony_index.csv`` rows made since the caller last emptied the list."""
         self.latest_index: dict[tuple[str, str], dict[str, Any]] = {}
@@ -460,9 +465,17 @@ class LiveSynchrony:
             q = {g: np.array([f.features.get(QUALITY[g], np.nan) for f in frames]) for g in SIGNALS}
             for g in SIGNALS:
                 self._qual[subject][g] = np.concatenate((self._qual[subject][g], q[g]))
-            scl = np.array([f.features.get(SIGNALS["eda"], np.nan) for f in frames])
-            self._push(subject, "eda", scl)  # its values are the frames'
+            if "eda" not in self._absent[subject]:
+                scl = np.array([f.features.get(SIGNALS["eda"], np.nan) for f in frames])
+                self._push(subject, "eda", scl)  # its values are the frames'
             self._frames[subject] += len(frames)
+            # a channel that gives no beats or breaths for STALL_S: the grid points that long
+            # after its last event are missing (as the whole session's are: the gap to any
+            # later event is far over the grid's largest), so it holds nothing back
+            far = self._frames[subject] - math.ceil(STALL_S * self.fs)
+            for g, grid in self._grid[subject].items():
+                if g not in self._absent[subject] and far > grid.n:
+                    self._push(subject, g, grid.skip(far))
         for m in cardiac():
             ev = events.get(m, {})
             if ev.get("nn_time"):
@@ -564,6 +577,10 @@ class LiveSynchrony:
         self._judge_pending(final=True)
         return out
 
+    def _pair_t(self, pair: tuple[str, str]) -> float:
+        """How far both people of a pair have come (their older newest frame, s)."""
+        return min(self._last_t[pair[0]], self._last_t[pair[1]])
+
     def _combine(self, final: bool) -> None:
         """The window ends every signal of a pair has been fed past (or, should one stall,
         ``STALL_S`` later; or at the end): their combined index, in time order."""
@@ -571,9 +588,10 @@ class LiveSynchrony:
             for t in sorted(pending):
                 need = round(t * self.fs)
                 done = final or all(self._fed[pair][g] >= need for g in SIGNALS)
-                if not done and self._last_t[self.client] < t + STALL_S:
+                if not done and self._pair_t(pair) < t + STALL_S:
                     break
                 got = pending.pop(t)
+                self._idx_done[pair] = t
                 z, p, lag = [], [], []
                 for g in SIGNALS:
                     v = got.get(g)
@@ -609,7 +627,7 @@ class LiveSynchrony:
             ready = (
                 final
                 or (self._last_t[b] >= t1 and synced)
-                or self._last_t[self.client] >= t1 + RETURN_AFTER_S + STALL_S
+                or self._pair_t(pair) >= t1 + RETURN_AFTER_S + STALL_S
             )
             if not ready:
                 keep.append((b, x))
@@ -626,10 +644,14 @@ class LiveSynchrony:
         a, b = pair
         new = rows(got, a, b)
         pending = self._idx[pair]
+        done = self._idx_done[pair]
         for sig, r in got.items():
             for i in range(len(r)):
+                t = float(r.time_s[i])
+                if t <= done:  # combined already, without this late signal
+                    continue
                 ok = r.p[i] == r.p[i]
-                pending.setdefault(float(r.time_s[i]), {})[sig] = (
+                pending.setdefault(t, {})[sig] = (
                     (float(r.z[i]), float(r.p[i]), float(r.lag_s[i])) if ok else None
                 )
         if a == self.client:

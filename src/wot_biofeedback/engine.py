@@ -335,10 +335,7 @@ class Engine:
             # a protocol the session ended: scored on the steps there was time for
             self._guard(self._advance_resonance, self._last.time_s, True)
         if self.synchrony is not None and not alive:
-            if self.recorder is not None:
-                self._guard(self._finish_synchrony)
-            else:
-                self._finish_synchrony()
+            self._sync_safely(self._finish_synchrony)
         if self.recorder is not None:
             end = End(
                 self.frames_total,
@@ -428,6 +425,15 @@ class Engine:
             _, event = self._repeat.pop(0)
             if self.recorder is not None:
                 self._guard(self.recorder.event, event)
+
+    def _sync_safely(self, fn: Any, *args: Any) -> None:
+        """Run a step of the people's synchrony; should it fail, the synchrony stops (said on
+        the markers, so in the recording too) and the session goes on without it."""
+        try:
+            fn(*args)
+        except Exception as exc:
+            self.synchrony = None
+            self.add_marker(f"[engine] synchrony stopped: {type(exc).__name__}: {exc}")
 
     def _guard(self, fn: Any, *args: Any) -> None:
         """Run a recording step; a failure is reported by the recorder, never raised: a
@@ -555,7 +561,7 @@ class Engine:
             if frames:
                 self._publish(sid, frames)
         if self.synchrony is not None:
-            self._guard(self._synchronise, out)
+            self._sync_safely(self._synchronise, out)
 
     def _synchronise(self, out: StepOutput) -> None:
         """The people's new frames and events to the live synchrony; its new windows kept,

@@ -750,6 +750,13 @@ def coregulation_html(co: dict[str, Any], fig: Path) -> str:
         rows.append([_e(sig), str(v["tested"]), f"{share:.0%}" if share is not None else "–",
                      _n(v.get("median_r"), 2), _n(v.get("median_lag_s"), 1, " s"),
                      _e(led or "–")])  # fmt: skip
+    ix = pair.get("index") or {}
+    if ix.get("tested"):  # the signals combined (synchrony_index.csv)
+        share = ix.get("significant_share")
+        conf = ix.get("median_confidence")
+        rows.append(["all (combined)", str(ix["tested"]),
+                     f"{share:.0%}" if share is not None else "–", "–", "–",
+                     f"median confidence {conf:.0%}" if conf is not None else "–"])  # fmt: skip
     out.append(_table(["signal", "windows tested", "in sync", "median r (in sync)",
                        "median lag", "led by"], rows))  # fmt: skip
     ep = pair.get("coregulation")

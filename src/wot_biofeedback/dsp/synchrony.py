@@ -583,6 +583,16 @@ class EventGrid:
         self._v = np.zeros(0)
         self.n = 0  # grid points given so far
 
+    def skip(self, n: int) -> np.ndarray:
+        """Give the grid points up to ``n`` as missing without waiting for an event after
+        them: for points far past the newest event (further than ``max_gap_s``), which
+        :func:`event_grid` makes missing whatever comes later."""
+        if n <= self.n:
+            return np.zeros(0)
+        out = np.full(n - self.n, np.nan)
+        self.n = n
+        return out
+
     def update(self, t: np.ndarray, v: np.ndarray) -> np.ndarray:
         """New events; the grid values they make final (from point :attr:`n` on)."""
         t = np.asarray(t, dtype=np.float64).ravel()
