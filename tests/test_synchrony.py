@@ -557,6 +557,34 @@ def test_live_equals_the_whole_session_with_a_silent_channel_and_a_person_far_be
     assert max(v.size for v in live._qual["client"].values()) < 2000
 
 
+def test_three_people_of_unequal_length_live_equal_the_whole_session(tmp_path):
+    """Three people, the therapist's sensors off after 250 s and the third's after 150 s:
+    every pair's windows and combined windows, live, are the whole session's (each pair to
+    the longer of its two people, not to the session's end)."""
+    from dataclasses import replace
+
+    from wot_biofeedback.coregulation import LiveSynchrony, session_synchrony
+    from wot_biofeedback.offline import run_subjects
+    from wot_biofeedback.sources.files import read_recording
+
+    f = tmp_path / "dyad.csv"
+    main(["simulate", "--dyad", "--seed", "6", "--coupling", "client-follows@3:300",
+          "--out", str(f)])  # fmt: skip
+    recs = {p: read_recording(f, subject=p) for p in ("client", "therapist", "therapist")}
+    recs["observer"] = read_recording(f, subject="therapist")
+    for who, until in (("therapist", 250.0), ("observer", 150.0)):
+        recs[who].signals = {m: replace(x, data=np.asarray(x.data[: round(until * x.fs)]))
+                             for m, x in recs[who].signals.items()}  # fmt: skip
+    res, _ = run_subjects(recs)
+    people = tuple(recs)
+    whole, _block, index = session_synchrony(res, FS)
+    live = LiveSynchrony(list(people), FS)
+    got = _feed_live(live, res, people, seed=2)
+    assert sorted(map(tuple, got)) == sorted(map(tuple, whole))
+    assert sorted(map(tuple, live.index_new)) == sorted(map(tuple, index))
+    assert {r[-1] for r in index} == {"client-therapist", "client-observer", "therapist-observer"}
+
+
 @pytest.mark.parametrize(
     ("argv", "said"),
     [

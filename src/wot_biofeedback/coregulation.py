@@ -559,23 +559,43 @@ class LiveSynchrony:
 
     def finish(self) -> list[list[Any]]:
         """The session ended: the samples no later event can make final are missing (as the
-        whole session's analysis has them), the last windows are made."""
-        n = max(self._frames.values(), default=0)
+        whole session's analysis has them), and each pair's last windows are made up to the
+        longer of its two people (as :func:`pair_synchrony` has them)."""
         for s in self.subjects:
+            n = self._frames[s]
             for g in SIGNALS:
                 have = self._base[s][g] + self._vals[s][g].size
                 if have < n:
                     self._push(s, g, np.full(n - have, np.nan))
-                qh = self._qbase[s][g] + self._qual[s][g].size
-                if qh < n:
-                    self._qual[s][g] = np.concatenate((self._qual[s][g], np.full(n - qh, np.nan)))
-            self._frames[s] = n
             for x in self._exc[s].finish():
                 self._ended(s, x)
-        out = self.step()
+        out: list[list[Any]] = []
+        for pair in self.pairs:
+            a, b = pair
+            n = max(self._frames[a], self._frames[b])
+            got = {}
+            for g in SIGNALS:
+                fed = self._fed[pair][g]
+                if n > fed:
+                    got[g] = self._streams[pair][g].update(
+                        self._padded(a, g, fed, n), self._padded(b, g, fed, n)
+                    )
+                    self._fed[pair][g] = n
+            out += self._rows(pair, got)
         self._combine(final=True)
         self._judge_pending(final=True)
+        self._trim()
         return out
+
+    def _padded(self, subject: str, sig: str, a: int, b: int) -> np.ndarray:
+        """:meth:`_series` from ``a`` to ``b``, missing past the person's last frame."""
+        v = self._vals[subject][sig]
+        q = self._qual[subject][sig]
+        vb, qb = self._base[subject][sig], self._qbase[subject][sig]
+        vv, qq = v[a - vb : b - vb], q[a - qb : b - qb]
+        vv = np.concatenate((vv, np.full(b - a - vv.size, np.nan)))
+        qq = np.concatenate((qq, np.full(b - a - qq.size, np.nan)))
+        return prepare(vv, qq, self.params)
 
     def _pair_t(self, pair: tuple[str, str]) -> float:
         """How far both people of a pair have come (their older newest frame, s)."""
