@@ -14,7 +14,8 @@ Run on demand (prints tables, asserts nothing)::
    significant with the right leader and the lag within 1 s (mutual: lag within 1 s of 0);
    in uncoupled stretches, the share significant (the surrogate test's nominal rate is 5 %).
    A long uncoupled dyad (20 min, both calm) gives the false-positive rate without the
-   coupled stretches' history in the pseudo-pairs.
+   coupled stretches' history in the pseudo-pairs. ``all``: the signals combined
+   (``dsp.synchrony.combine``), its lag the median of the signals in sync.
 2. **Real people who never met** (``WOT_DATA_DIR``): MIT-BIH 100, MIT-BIH 105 and drivedb
    drive05 ECG paired with each other, and drive05 hand and foot GSR (two stretches) with the
    Ledalab long recording, each pair cut to equal length and run as two subjects of one
@@ -36,6 +37,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from wot_simulators import SimConfig
@@ -43,7 +45,7 @@ from wot_simulators.dyad import DEFAULT_SCRIPT, simulate_dyad, write_dyad_csv
 
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.coregulation import pair_synchrony
-from wot_biofeedback.dsp.synchrony import SIGNALS, SyncParams
+from wot_biofeedback.dsp.synchrony import SIGNALS, SyncParams, combine
 from wot_biofeedback.offline import run_subjects
 from wot_biofeedback.sources.files import Recording, Signal, read_recording
 
@@ -82,6 +84,18 @@ def _score(res, truth_at, params: SyncParams) -> dict:
     return out
 
 
+COLUMNS = (*SIGNALS, "all")
+
+
+def _with_all(got: dict, params: SyncParams) -> dict:
+    """The signals' results and, as ``all``, the signals combined (``combine``: in sync in
+    any of them, Simes' p; its lag the median of the signals in sync)."""
+    idx = combine(got, params.alpha)
+    lag = np.nan_to_num(idx.lag_s)
+    return {**got, "all": SimpleNamespace(time_s=idx.time_s, p=idx.p, lag_s=lag,
+                                          significant=idx.significant)}  # fmt: skip
+
+
 def _merge(total: dict, part: dict) -> None:
     for sig, kinds in part.items():
         for kind, (a, b) in kinds.items():
@@ -102,7 +116,7 @@ def simulated(seeds: range, params: SyncParams, tmp: Path) -> None:
         write_dyad_csv(d, f)
         recs = {p: read_recording(f, subject=p) for p in names.values()}
         res, _ = run_subjects(recs)
-        got = pair_synchrony(res["client"], res["therapist"], FS, params)
+        got = _with_all(pair_synchrony(res["client"], res["therapist"], FS, params), params)
 
         def truth_at(t, d=d):
             leader, lag, strength = d.truth_at(t)
@@ -113,14 +127,14 @@ def simulated(seeds: range, params: SyncParams, tmp: Path) -> None:
         f.unlink()
     label = {"b": "client follows therapist (3 s)", "a": "therapist follows client (5 s)",
              "none": "mutual (no lag)", "uncoupled": "uncoupled: significant"}  # fmt: skip
-    print(f"{'stretch':34s} " + " ".join(f"{s:>14s}" for s in SIGNALS))
+    print(f"{'stretch':34s} " + " ".join(f"{s:>14s}" for s in COLUMNS))
     for kind in ("b", "a", "none", "uncoupled"):
         cells = []
-        for sig in SIGNALS:
+        for sig in COLUMNS:
             a, b = total.get(sig, {}).get(kind, (0, 0))
             cells.append(f"{a:4d}/{b:<4d}{100 * a / max(b, 1):4.0f}%")
         print(f"{label[kind]:34s} " + " ".join(f"{c:>14s}" for c in cells))
-        for sig in ("hr", "eda"):
+        for sig in ("hr", "eda", "all"):
             a, b = total.get(sig, {}).get(kind, (0, 0))
             what = ("windows significant (nominal 5 %)" if kind == "uncoupled"
                     else "windows significant, right leader, lag within 1 s")  # fmt: skip
@@ -129,7 +143,7 @@ def simulated(seeds: range, params: SyncParams, tmp: Path) -> None:
                          f"{len(seeds)} seeds, window {params.window_s:g} s "
                          "(validate_synchrony.py)")  # fmt: skip
     # the null without coupled history: 20 min uncoupled, both calm
-    fp = {s: [0, 0] for s in SIGNALS}
+    fp = {s: [0, 0] for s in COLUMNS}
     for seed in seeds:
         cfg = SimConfig(ecg_fs=250, eda_fs=250, resp_fs=250, seed=100 + seed)
         d = simulate_dyad("none:1200", client="calm", therapist="calm", config=cfg)
@@ -137,14 +151,15 @@ def simulated(seeds: range, params: SyncParams, tmp: Path) -> None:
         write_dyad_csv(d, f)
         recs = {p: read_recording(f, subject=p) for p in names.values()}
         res, _ = run_subjects(recs)
-        for sig, r in pair_synchrony(res["client"], res["therapist"], FS, params).items():
+        pair = _with_all(pair_synchrony(res["client"], res["therapist"], FS, params), params)
+        for sig, r in pair.items():
             tested = np.isfinite(r.p)
             fp[sig][0] += int(r.significant[tested].sum())
             fp[sig][1] += int(tested.sum())
         f.unlink()
     cells = [f"{a:4d}/{b:<4d}{100 * a / max(b, 1):4.0f}%".rjust(14) for a, b in fp.values()]
     print(f"{'uncoupled 20 min, both calm':34s} " + " ".join(cells))
-    for sig in ("hr", "eda"):
+    for sig in ("hr", "eda", "all"):
         a, b = fp[sig]
         _report.emit(SECTION, "simulated dyads, uncoupled 20 min (both calm)",
                      f"{sig}: windows significant (nominal 5 %)",
