@@ -247,10 +247,13 @@ def test_wot_run_measures_the_pair_wot_simulate_dyad_publishes(tmp_path, capsys)
     )  # fmt: skip
     try:
         rec = tmp_path / "pair.xdf"
+        # a busy machine may take seconds to start the publisher: wait for it (and look for
+        # no breathing stream, which it does not publish)
         code = main(["run", "--subject", f"client={sid}-client", "--subject",
                      f"therapist={sid}-therapist", "--headless", "--duration", "100",
+                     "--timeout", "30", "--resp-type", "", "--acc-type", "",
                      "--record", str(rec), "--no-report"])  # fmt: skip
-        said = capsys.readouterr().out
+        said = "\n".join(capsys.readouterr())
         published = pub.communicate(timeout=60)[0]
     finally:
         pub.kill()

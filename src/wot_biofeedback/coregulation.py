@@ -21,7 +21,7 @@ without enough data, or without enough past for the test, has ``p`` NaN: nothing
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import combinations
 from typing import Any, NamedTuple
 
@@ -542,20 +542,30 @@ class LiveSynchrony:
         out: list[list[Any]] = []
         for pair in self.pairs:
             a, b = pair
-            got = {}
-            for g in SIGNALS:
-                n = min(self._ready(a, g), self._ready(b, g))
-                fed = self._fed[pair][g]
-                if n > fed:
-                    got[g] = self._streams[pair][g].update(
-                        self._series(a, g, fed, n), self._series(b, g, fed, n)
-                    )
-                    self._fed[pair][g] = n
-            out += self._rows(pair, got)
-        self._combine(final=False)
-        self._judge_pending(final=False)
-        self._trim()
+            ends = {g: min(self._ready(a, g), self._ready(b, g)) for g in SIGNALS}
+            out += self._feed(pair, ends, self._series)
+        self._after(final=False)
         return out
+
+    def _feed(
+        self, pair: tuple[str, str], ends: dict[str, int],
+        series: Callable[[str, str, int, int], np.ndarray],
+    ) -> list[list[Any]]:  # fmt: skip
+        """Each signal of a pair fed from where it stopped to ``ends``; the rows made."""
+        got = {}
+        for g, n in ends.items():
+            fed = self._fed[pair][g]
+            if n > fed:
+                got[g] = self._streams[pair][g].update(
+                    series(pair[0], g, fed, n), series(pair[1], g, fed, n)
+                )
+                self._fed[pair][g] = n
+        return self._rows(pair, got)
+
+    def _after(self, final: bool) -> None:
+        self._combine(final)
+        self._judge_pending(final)
+        self._trim()
 
     def finish(self) -> list[list[Any]]:
         """The session ended: the samples no later event can make final are missing (as the
@@ -573,18 +583,8 @@ class LiveSynchrony:
         for pair in self.pairs:
             a, b = pair
             n = max(self._frames[a], self._frames[b])
-            got = {}
-            for g in SIGNALS:
-                fed = self._fed[pair][g]
-                if n > fed:
-                    got[g] = self._streams[pair][g].update(
-                        self._padded(a, g, fed, n), self._padded(b, g, fed, n)
-                    )
-                    self._fed[pair][g] = n
-            out += self._rows(pair, got)
-        self._combine(final=True)
-        self._judge_pending(final=True)
-        self._trim()
+            out += self._feed(pair, dict.fromkeys(SIGNALS, n), self._padded)
+        self._after(final=True)
         return out
 
     def _padded(self, subject: str, sig: str, a: int, b: int) -> np.ndarray:

@@ -590,11 +590,17 @@ class Engine:
         with self._lock:
             self.synchrony_index_rows.extend(new)
             self._index_latest = latest
+        self._send_sync(new, (*INDEX_COLUMNS, "pair"), {"signal": "all"})
+
+    def _send_sync(
+        self, new: list[list[Any]], cols: tuple[str, ...], tag: dict[str, str] | None = None
+    ) -> None:
+        """Synchrony rows to the ``wot-synchrony`` outlet and the recording: a JSON object
+        each (``tag`` first, then the columns), stamped with its window's end."""
         if math.isnan(self.origin):
             return
-        cols = (*INDEX_COLUMNS, "pair")
         stamps = [self.origin + float(r[0]) for r in new]
-        texts = [json.dumps({"signal": "all", **dict(zip(cols, r, strict=False))}) for r in new]
+        texts = [json.dumps({**(tag or {}), **dict(zip(cols, r, strict=False))}) for r in new]
         if self.outlets is not None:
             self.outlets.push_synchrony(texts, stamps)
         if self.recorder is not None:
@@ -611,15 +617,7 @@ class Engine:
         with self._lock:
             self.synchrony_rows.extend(new)
             self._sync_latest = latest
-        if math.isnan(self.origin):
-            return
-        cols = (*SYNC_COLUMNS, "pair")
-        stamps = [self.origin + float(r[0]) for r in new]
-        texts = [json.dumps(dict(zip(cols, r, strict=False))) for r in new]
-        if self.outlets is not None:
-            self.outlets.push_synchrony(texts, stamps)
-        if self.recorder is not None:
-            self._guard(self.recorder.strings, SYNC_STREAM, stamps, texts)
+        self._send_sync(new, (*SYNC_COLUMNS, "pair"))
 
     def _say_coregulation(self) -> None:
         """The co-regulation episodes and the partner's excursions decided since the last
