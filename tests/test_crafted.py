@@ -48,7 +48,10 @@ def crafted(tmp_path_factory):
     return folder, base, beats
 
 
-@pytest.mark.timeout(60)
+# the first test of a worker (whichever of this module's it is) also builds the module's base
+# recording and analyses it: on a fresh clone that compiles the signal processing, which can
+# take over a minute on a busy 2-core machine; a setup that fails fails every test after it
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_crafted_recording_is_analysed_or_refused_in_one_line(name, crafted, capsys, tmp_path):
     _folder, base, original = crafted
@@ -172,7 +175,7 @@ def test_the_cohort_command_takes_a_file_timeout(tmp_path, capsys):
     assert "file_timeout -1.0 must be a number of seconds >= 0" in capsys.readouterr().err
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)  # the first test of a worker builds the fixture (see above)
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_crafted_recording_loads_for_replay_or_is_refused(name, crafted, tmp_path):
     """``wot replay`` reads XDF through the same bounded reader: streams it can publish (time
@@ -210,7 +213,7 @@ def _read_all(path: Path) -> tuple:
     return signals, rec.notes, rec.markers, repr(rec.session), kinds
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)  # the first test of a worker builds the fixture (see above)
 @pytest.mark.parametrize("name", ["base", *CASES])
 def test_a_recording_read_through_disk_is_read_the_same(name, crafted, tmp_path, monkeypatch):
     """A recording whose numbers pass the spill limit is decoded to disk and rebuilt there a
