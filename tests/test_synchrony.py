@@ -270,11 +270,11 @@ def test_wot_run_measures_the_pair_wot_simulate_dyad_publishes(tmp_path, capsys)
     assert "synchrony client-therapist (live): " in said
 
 
-def _feed_live(live, res, people, seed, behind=None):
+def _feed_live(live, res, people, seed, behind=None, pieces=(0.1, 7.0)):
     """The whole session's frames and events handed to ``live`` in uneven pieces, each
     person's on their own schedule (events behind frames, as the detectors' look-ahead
-    makes them; ``behind``: {person: s} whose data all come that much later); the rows it
-    gave."""
+    makes them; ``behind``: {person: s} whose data all come that much later; ``pieces``: the
+    range of a piece's length, s); the rows it gave. It uses up ``res``'s events."""
     rng = np.random.default_rng(seed)
     behind = behind or {}
     frames = {p: list(res[p].frames) for p in people}
@@ -282,7 +282,7 @@ def _feed_live(live, res, people, seed, behind=None):
     got, now = [], 0.0
     end = max(fr[-1].time_s for fr in frames.values()) + 1.0 + max(behind.values(), default=0)
     while now < end:
-        now += float(rng.uniform(0.1, 7.0))
+        now += float(rng.uniform(*pieces))
         for p in people:
             t = now - behind.get(p, 0.0)
             lag = float(rng.uniform(0.0, 3.0))  # events come later than frames
@@ -558,6 +558,26 @@ def test_live_equals_the_whole_session_with_a_silent_channel_and_a_person_far_be
     hr = [r for r in whole if r[1] == "hr"]
     assert not [r for r in hr if 185.0 <= float(r[0]) <= 240.0]  # the silent stretch
     assert max(v.size for v in live._qual["client"].values()) < 2000
+
+
+def test_live_equals_the_whole_session_in_pieces_of_minutes(tmp_path):
+    """A stalled engine thread or a reconnect's backlog hands over a minute or two at once:
+    the same windows, combined windows and episodes as the whole session."""
+    from wot_biofeedback.coregulation import LiveSynchrony, session_synchrony
+    from wot_biofeedback.offline import run_subjects
+    from wot_biofeedback.sources.files import read_recording
+
+    f = tmp_path / "dyad.csv"
+    main(["simulate", "--dyad", "--seed", "8", "--coupling", "client-follows@3:420",
+          "--out", str(f)])  # fmt: skip
+    people = ("client", "therapist")
+    res, _ = run_subjects({p: read_recording(f, subject=p) for p in people})
+    whole, _block, index = session_synchrony(res, FS)
+    live = LiveSynchrony(list(people), FS)
+    got = _feed_live(live, res, people, seed=4, pieces=(61.0, 130.0))
+    order = {"hr": 0, "eda": 1, "resp": 2}
+    got.sort(key=lambda r: (float(r[0]), order[r[1]]))
+    assert got == whole and live.index_new == index and len(index) > 60
 
 
 def test_three_people_of_unequal_length_live_equal_the_whole_session(tmp_path):

@@ -155,6 +155,10 @@ RETURN_BEFORE_S = 60.0
 RETURN_AFTER_S = 15.0
 PARTNER_WITHIN = 0.9
 IN_SYNC_SHARE = 0.5
+GONE_S = 300.0
+"""Live: a person whose newest frame is this far behind everyone's holds nothing back (their
+devices are gone, not sending a backlog); the episodes with them are judged on what there
+is."""
 STALL_S = 60.0
 """Live: a signal whose windows have not come this long after an episode's are left out of
 its judgement (a belt that stopped giving breaths must not hold the episode back)."""
@@ -469,13 +473,6 @@ class LiveSynchrony:
                 scl = np.array([f.features.get(SIGNALS["eda"], np.nan) for f in frames])
                 self._push(subject, "eda", scl)  # its values are the frames'
             self._frames[subject] += len(frames)
-            # a channel that gives no beats or breaths for STALL_S: the grid points that long
-            # after its last event are missing (as the whole session's are: the gap to any
-            # later event is far over the grid's largest), so it holds nothing back
-            far = self._frames[subject] - math.ceil(STALL_S * self.fs)
-            for g, grid in self._grid[subject].items():
-                if g not in self._absent[subject] and far > grid.n:
-                    self._push(subject, g, grid.skip(far))
         for m in cardiac():
             ev = events.get(m, {})
             if ev.get("nn_time"):
@@ -500,6 +497,14 @@ class LiveSynchrony:
                 ((on + prev) / 2.0)[ok], (60.0 / (on - prev))[ok]
             )
             self._push(subject, "resp", got)
+        # a channel that gave no beats or breaths for STALL_S (after this call's events): the
+        # grid points that long after its last event are missing (as the whole session's
+        # are: the gap to any later event is far over the grid's largest), so it holds
+        # nothing back
+        far = self._frames[subject] - math.ceil(STALL_S * self.fs)
+        for g, grid in self._grid[subject].items():
+            if g not in self._absent[subject] and far > grid.n:
+                self._push(subject, g, grid.skip(far))
 
     def _zones(self, subject: str, frames: list[Any]) -> None:
         """The person's zones: their excursions, and (a partner's) the zones kept."""
@@ -598,8 +603,12 @@ class LiveSynchrony:
         return prepare(vv, qq, self.params)
 
     def _pair_t(self, pair: tuple[str, str]) -> float:
-        """How far both people of a pair have come (their older newest frame, s)."""
-        return min(self._last_t[pair[0]], self._last_t[pair[1]])
+        """How far both people of a pair have come (their older newest frame, s); a person
+        ``GONE_S`` behind everyone's newest frame (their devices gone for good, not a
+        backlog on its way) no longer holds the pair back."""
+        newest = max(self._last_t.values())
+        here = [self._last_t[p] for p in pair if newest - self._last_t[p] < GONE_S]
+        return min(here) if here else newest
 
     def _combine(self, final: bool) -> None:
         """The window ends every signal of a pair has been fed past (or, should one stall,

@@ -433,6 +433,8 @@ class Engine:
             fn(*args)
         except Exception as exc:
             self.synchrony = None
+            with self._lock:  # the views show no synchrony rather than a stale one
+                self._sync_latest, self._index_latest, self._co_state = {}, {}, None
             self.add_marker(f"[engine] synchrony stopped: {type(exc).__name__}: {exc}")
 
     def _guard(self, fn: Any, *args: Any) -> None:
