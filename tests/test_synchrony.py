@@ -238,6 +238,8 @@ def test_wot_run_measures_the_pair_wot_simulate_dyad_publishes(tmp_path, capsys)
 
     assert main(["simulate", "--dyad", "--speed", "0"]) == 2
     assert "--speed 0.0 must be > 0" in capsys.readouterr().err
+    assert main(["simulate", "--dyad", "--acc", "--acc-fs", "0"]) == 2
+    assert "--acc-fs 0.0 must be a positive rate in Hz" in capsys.readouterr().err
     sid = f"test-dyadpub-{uuid.uuid4().hex[:8]}"
     # the publisher in a process of its own, as a user runs it beside wot run
     pub = subprocess.Popen(

@@ -160,8 +160,10 @@ GONE_S = 300.0
 devices are gone, not sending a backlog); the episodes with them are judged on what there
 is."""
 STALL_S = 60.0
-"""Live: a signal whose windows have not come this long after an episode's are left out of
-its judgement (a belt that stopped giving breaths must not hold the episode back)."""
+"""Live: a heart or breathing rate without a beat or breath for this long is missing there
+(:meth:`~wot_biofeedback.dsp.synchrony.EventGrid.skip`), and a combined window or an episode
+whose windows have not all come this long after both people passed it is made with what
+there is: nothing holds the session's judgements back for long."""
 
 
 def judge(
@@ -648,11 +650,7 @@ class LiveSynchrony:
             t1 = float(x["end_s"])
             pair = (self.client, b)
             need = math.floor((t1 + RETURN_AFTER_S) * self.fs + 1e-9)
-            synced = all(
-                self._fed[pair][g] >= need
-                for g in SIGNALS
-                if g not in self._absent[self.client] | self._absent[b]
-            )
+            synced = all(self._fed[pair][g] >= need for g in SIGNALS)
             ready = (
                 final
                 or (self._last_t[b] >= t1 and synced)

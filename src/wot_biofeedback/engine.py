@@ -22,7 +22,7 @@ import pylsl
 from . import modalities
 from .clock import Chunk, SessionClock
 from .config import EngineConfig
-from .coregulation import INDEX_COLUMNS, SYNC_COLUMNS, LiveSynchrony
+from .coregulation import INDEX_COLUMNS, SYNC_COLUMNS, LiveSynchrony, say_episode
 from .cues import Cue
 from .dsp import warm_up
 from .dsp.ringbuffer import RingBuffer
@@ -635,7 +635,8 @@ class Engine:
             self.add_marker(text, at_s=t)
         partner = self.subject_ids[1]
         block = sync.coregulation(partner)
-        last = next((t for _t, t in reversed(sync.events) if " back from " in t), None)
+        back = [e for e in block["episodes"] if e["returned"]]  # the last return, in words
+        last = say_episode(back[-1], block["client"], partner) if back else None
         with self._lock:
             self._co_state = {
                 "client": block["client"], "partner": partner, "returns": block["returns"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from ..errors import InputError
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     from wot_simulators import SimConfig, load_scenario, publish, simulate_session, simulate_to_csv
     from wot_simulators.publisher import STREAMS
 
+    if args.acc and not (math.isfinite(args.acc_fs) and args.acc_fs > 0):
+        raise InputError(f"--acc-fs {args.acc_fs!r} must be a positive rate in Hz")
     if args.dyad or args.coupling:
         return _dyad(args)
 
