@@ -208,7 +208,7 @@ def oracle(seeds: range, params: SyncParams) -> None:
             a, b = kinds.get(kind, (0, 0))
             cells.append(f"{a:4d}/{b:<4d}{100 * a / max(b, 1):4.0f}%")
             _report.emit(SECTION, f"simulated truth ({sig}), {label[kind]}",
-                         "hr: windows right" if kind != "uncoupled" else "windows significant",
+                         "windows right" if kind != "uncoupled" else "windows significant",
                          f"{a}/{b} ({100 * a / max(b, 1):.0f} %)", "simulated truth", "",
                          f"{len(seeds)} seeds (validate_synchrony.py)")  # fmt: skip
         print(f"{sig:16s} " + " ".join(f"{c:>22s}" for c in cells))
