@@ -82,6 +82,28 @@ def test_ecg_detector_reports_within_declared_delay():
     assert delay.min() >= 0
 
 
+def test_ecg_detector_hold_sets_the_report_delay():
+    """A shorter hold reports the same clean beats sooner; a hold outside 0.05-0.3 s is
+    refused."""
+    ref = EcgPeakDetector(ECG_FS)
+    peaks = ref.update(ECG)
+    assert np.median(ref.confirm_index - peaks) / ECG_FS == pytest.approx(0.29, abs=0.01)
+    det = EcgPeakDetector(ECG_FS, hold_s=0.2)
+    short = det.update(ECG)
+    np.testing.assert_array_equal(short, peaks)  # clean beats: the same ones
+    delay = (det.confirm_index - short) / ECG_FS
+    assert delay.max() <= 0.2 + 1.5 / ECG_FS
+    assert np.median(delay) == pytest.approx(0.2, abs=0.01)
+    # no sooner than the complex is complete (its envelope maximum past), whatever the hold
+    det = EcgPeakDetector(ECG_FS, hold_s=0.05)
+    np.testing.assert_array_equal(det.update(ECG), peaks)
+    delay = (det.confirm_index - peaks) / ECG_FS
+    assert 0.1 < np.median(delay) < 0.2
+    for bad in (0.01, 0.5, float("nan")):
+        with pytest.raises(ValueError, match="ECG hold"):
+            EcgPeakDetector(ECG_FS, hold_s=bad)
+
+
 @pytest.mark.parametrize("fs", [128.0, 130.0, 500.0, 1000.0])
 def test_ecg_peaks_other_rates_and_inverted_polarity(fs):
     x, truth = ecg_like(fs, 40.0, hr_bpm=85, seed=3)

@@ -288,6 +288,52 @@ def test_ecg_stream_that_stops_and_resumes(source_id):
     assert np.nanmedian(hr[(t > 62.0) & (t < 85.0)]) == pytest.approx(66.0, abs=2.0)
 
 
+def test_events_outlet_sends_each_rpeak_at_its_time(source_id):
+    """``wot-events``: every R-peak the engine detects goes out on LSL, labelled ``rpeak`` and
+    stamped with its own time, the same beats an offline analysis finds."""
+    fs = RATES["ecg"]
+    x, truth = ecg_like(fs, 40.0, 70.0, seed=4)
+    outlet = _outlet("ecg", source_id)
+    src = LslSource("ecg", resolve("ECG", source_id=f"{source_id}-ecg", timeout=5.0))
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 20.0
+    engine = Engine({"ecg": src}, cfg, outlets_source_id=f"{source_id}-engine", period_s=0.01)
+    engine.start()
+    try:
+        info = resolve("Markers", source_id=f"{source_id}-engine-events", timeout=5.0)
+        assert info.name() == "wot-events"
+        inlet = pylsl.StreamInlet(info)
+        inlet.open_stream(timeout=5.0)
+        t_lsl = pylsl.local_clock()
+        step = int(fs / 10)
+        for a in range(0, x.size, step):
+            b = min(x.size, a + step)
+            outlet.push_chunk(x[a:b].astype(np.float32).reshape(-1, 1), t_lsl + (b - 1) / fs)
+            time.sleep(0.005)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and engine.snapshot().session_s < 39.0:
+            time.sleep(0.05)
+        got: list[tuple[str, float]] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            samples, stamps = inlet.pull_chunk(timeout=0.2)
+            got += [(s[0], t) for s, t in zip(samples, stamps, strict=True)]
+            if got and not samples:
+                break
+        origin = engine.origin
+    finally:
+        engine.stop()
+    assert {label for label, _ in got} == {"rpeak"}  # ECG only: beats, nothing else
+    beats = np.array([t for _, t in got]) - origin
+    offline, _ = run_recording(Recording("mem", {"ecg": Signal(x, fs, "ecg")}), cfg)
+    ref = offline.event("ecg", "rpeak_time")
+    ref = ref[ref < beats.max() + 1e-9]
+    assert beats.size == ref.size > 40
+    np.testing.assert_allclose(beats, ref, atol=1e-6)  # the live beats are the offline ones
+    err = np.min(np.abs(beats[:, None] - truth[None, :] / fs), axis=1)
+    assert np.all(err < 0.02)  # and the true ones
+
+
 def test_live_breathing_from_acc_without_belt(source_id):
     """Simulator publishing ECG and a chest accelerometer (no belt): the engine breathes on ACC."""
     from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session

@@ -77,6 +77,11 @@ FRAME_BUFFER_S = 1800.0
 """Frames kept for :meth:`Engine.frames_since`, s of session (4 Hz: 7,200 frames, ~14 MB)."""
 
 
+def _merged(ev: dict[str, dict[str, list[np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
+    """A step's events per channel, each key's chunk parts joined."""
+    return {key: {k: np.concatenate(p) for k, p in d.items() if p} for key, d in ev.items()}
+
+
 class Engine:
     """The session core on live LSL streams, in a background thread, with snapshots.
 
@@ -531,9 +536,13 @@ class Engine:
 
     def consume(self, out: StepOutput, session: Session) -> None:
         """The run loop's sink: record, keep what the views read, publish."""
-        if self.recorder is not None:
-            self._guard(self._record_step, out)
         first = self.subject_ids[0]
+        rows = {sid: event_rows(_merged(ev), self.origin) for sid, ev in out.events.items()}
+        times, labels = rows.get(first, ([], []))
+        if self.outlets is not None and labels and not math.isnan(self.origin):
+            self.outlets.push_events(times, labels)  # first: the detected events go out at once
+        if self.recorder is not None:
+            self._guard(self._record_step, rows)
         for chunk, data, t0, stamps in out.placed:
             if chunk.subject != first or len(data) == 0:
                 continue
@@ -792,15 +801,10 @@ class Engine:
             stamps = got.timestamps if got.raw_timestamps is None else got.raw_timestamps
             rec.samples(key, stamps - got.clock_offset, got.raw)
 
-    def _record_step(self, out: StepOutput) -> None:
+    def _record_step(self, rows: dict[str, tuple[list[float], list[str]]]) -> None:
         assert self.recorder is not None
         rec = self.recorder
-        for sid, ev in out.events.items():
-            merged = {
-                key: {k: np.concatenate(parts) for k, parts in d.items() if parts}
-                for key, d in ev.items()
-            }
-            times, texts = event_rows(merged, self.origin)
+        for sid, (times, texts) in rows.items():
             if texts:
                 rec.strings(self._key(sid, "wot-events"), times, texts)
 

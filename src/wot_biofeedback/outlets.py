@@ -1,5 +1,6 @@
 """LSL outlets of the engine: ``wot-features``, ``wot-state``, ``wot-cues``, ``wot-markers``,
-and with several people ``wot-synchrony``."""
+``wot-events`` (each R-peak, SCR and breath as soon as it is detected), and with several people
+``wot-synchrony``."""
 
 from __future__ import annotations
 
@@ -142,6 +143,9 @@ class EngineOutlets:
         self.state = pylsl.StreamOutlet(_marker_info("wot-state", f"{source_id}-state"))
         self.cues = pylsl.StreamOutlet(_marker_info("wot-cues", f"{source_id}-cues"))
         self.markers = pylsl.StreamOutlet(_marker_info("wot-markers", f"{source_id}-markers"))
+        # each detected event (rpeak, scr_onset, scr_peak, breath), pushed in the read loop's
+        # step that found it and stamped with its own time: the earliest any output has a beat
+        self.events = pylsl.StreamOutlet(_marker_info("wot-events", f"{source_id}-events"))
         # several people: each synchrony window, a JSON object (the synchrony.csv columns and
         # the pair) stamped with its end on the data's clock
         self.synchrony = (
@@ -164,6 +168,11 @@ class EngineOutlets:
 
     def push_cue(self, cue: Cue, origin: float) -> None:
         self.cues.push_sample([json.dumps(cue.to_dict())], origin + cue.time_s)
+
+    def push_events(self, stamps: list[float], labels: list[str]) -> None:
+        """``event_rows`` output: each event's LSL time and label."""
+        for t, label in zip(stamps, labels, strict=True):
+            self.events.push_sample([label], t)
 
     def push_marker(self, text: str, timestamp: float) -> None:
         self.markers.push_sample([text], timestamp)

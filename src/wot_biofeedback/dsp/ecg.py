@@ -118,6 +118,8 @@ from .filters import _sos_step, butter_sos, sos_zi_unit
 
 ECG_DELAY_S = 0.3
 """Upper bound of the time between an R-peak and its report, s."""
+ECG_HOLD_S = 0.29
+"""How long an accepted beat is held before it is reported, s (the usual report delay)."""
 
 _BAND_HZ = (8.0, 20.0)
 # Beats found before this time are learnt from but not reported. 0: report from the start (the
@@ -527,6 +529,13 @@ class EcgPeakDetector:
     ----------
     fs : float
         Sampling rate, Hz (100-1000 Hz supported; 128-130 Hz wearables and Holters included).
+    hold_s : float, optional
+        How long an accepted beat is held before it is reported, s (default
+        :data:`ECG_HOLD_S`, 0.29; 0.05 up to :data:`ECG_DELAY_S`), counted from its R-peak;
+        never before the complex is complete (its envelope maximum past, about 0.15 s after
+        the R-peak). A shorter hold reports beats sooner but lets fewer larger complexes
+        overrule an artifact or a P/T wave taken for a beat: ``benchmarks/bench_latency.py --hold`` measures what each hold costs on
+        MIT-BIH.
 
     Notes
     -----
@@ -539,8 +548,12 @@ class EcgPeakDetector:
 
     delay_s: float = ECG_DELAY_S
 
-    def __init__(self, fs: float) -> None:
+    def __init__(self, fs: float, hold_s: float | None = None) -> None:
         self.fs = check_rate(fs, "ECG sampling rate", 50.0, 10_000.0)
+        hold = ECG_HOLD_S if hold_s is None else float(hold_s)
+        if not (0.05 <= hold <= ECG_DELAY_S):  # also NaN
+            raise ValueError(f"ECG hold {hold_s!r} s must be 0.05-{ECG_DELAY_S:g} s")
+        self.hold_s = hold
         fs_ = self.fs
         self._sos = butter_sos("bandpass", _BAND_HZ, fs_, order=2)
         self._zi_unit = sos_zi_unit(self._sos)
@@ -559,7 +572,7 @@ class EcgPeakDetector:
         prm[_P_END_N] = max(1, round(0.1 * fs_))  # a candidate is complete after this
         prm[_P_TWAVE_N] = round(0.36 * fs_)  # T-wave window after a beat
         prm[_P_DELAY_N] = delay_n  # never place a peak further back than the delay
-        prm[_P_HOLD_N] = min(delay_n, math.floor(0.29 * fs_))  # hold before reporting
+        prm[_P_HOLD_N] = min(delay_n, math.floor(hold * fs_))  # hold before reporting
         prm[_P_SETTLE_N] = round(0.5 * fs_)  # detection suppressed after a gap
         prm[_P_FLAT_N] = max(8, round(0.15 * fs_))  # identical samples that make a flat run
         prm[_P_DECAY_START_N] = round(2.0 * fs_)  # signal level decays after no beat
