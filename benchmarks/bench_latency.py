@@ -3,7 +3,8 @@
 Run on demand (prints tables, asserts nothing)::
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_latency.py [--seconds 120]
-        [--chunk-ms 10] [--hold-only | --no-hold] [--mitdb DIR]
+        [--chunk-ms 10] [--refresh-hz 30] [--console-only] [--hold-only | --no-hold]
+        [--mitdb DIR]
 
 1. **Live latency.** A simulated session (``calm``, seed 1; ECG 250 Hz, EDA 32 Hz, RESP 50 Hz)
    is pushed to three LSL outlets at real time, ``--chunk-ms`` of samples at a time, and the
@@ -16,7 +17,7 @@ Run on demand (prints tables, asserts nothing)::
    the wall time of the push that carried the beat's R-peak sample. Run twice: engine alone,
    and engine with the console in the same process (what ``wot run`` is). The first 5 s
    (start-up) are left out.
-2. **What the hold costs** (``--hold``): the R-peak detector holds each beat 0.29 s
+2. **What the hold costs**: the R-peak detector holds each beat 0.29 s
    (``ECG_HOLD_S``) so that a larger complex can still overrule it. Its accuracy with shorter
    holds on MIT-BIH (``WOT_DATA_DIR/mitdb``: 100 and 105, and every record in ``--mitdb DIR``),
    lead 0 at 360 Hz, matched one to one to the reference beats within 150 ms

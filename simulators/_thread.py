@@ -26,8 +26,11 @@ class PublisherThread:
 
     _kind = "publisher"  # for messages
 
-    def _init_thread(self, wait_for_consumers: float) -> None:
+    def _init_thread(self, wait_for_consumers: float, quiet_s: float = QUIET_S) -> None:
+        if not (math.isfinite(quiet_s) and quiet_s >= 0):
+            raise ValueError(f"quiet_s {quiet_s!r} must be >= 0 s")
         self.wait_for_consumers = float(wait_for_consumers)
+        self.quiet_s = float(quiet_s)
         self.error: BaseException | None = None
         self.t0_lsl = math.nan  # pylsl.local_clock() when publishing begins: LSL time of 0
         self._stop = threading.Event()
@@ -115,8 +118,8 @@ class PublisherThread:
     # thread ---------------------------------------------------------------------------------
     def _wait_for_consumers(self) -> None:
         """Until every wanted outlet has a consumer and then either every outlet has one or no
-        new consumer has come for ``QUIET_S`` (a live engine takes the signals, not the
-        markers), at most ``wait_for_consumers`` s."""
+        new consumer has come for ``quiet_s`` (default ``QUIET_S``; a live engine takes the
+        signals, not the markers), at most ``wait_for_consumers`` s."""
         now = pylsl.local_clock()
         give_up = now + self.wait_for_consumers
         count, since = -1, now
@@ -126,7 +129,7 @@ class PublisherThread:
             if n != count:
                 count, since = n, now
             if all(o.have_consumers() for o in self._wanted) and (
-                n == len(self._outlet_list) or now - since >= QUIET_S
+                n == len(self._outlet_list) or now - since >= self.quiet_s
             ):
                 return
 

@@ -35,7 +35,7 @@ import pylsl
 
 from wot_biofeedback.modalities import MODALITIES as MODS
 
-from ._thread import PublisherThread
+from ._thread import QUIET_S, PublisherThread
 from .acc import chest_acc
 from .physiology import MODALITIES, SimulatedSession
 
@@ -134,6 +134,10 @@ class SimulatorPublisher(PublisherThread):
         consumer, or this many seconds have passed. LSL only delivers samples pushed after an
         inlet connected, so this is how a consumer gets the very first samples and the first
         truth marker. ``t0_lsl`` is then taken when playback begins.
+    quiet_s : float
+        With ``wait_for_consumers``: once the signal outlets have consumers, how long to wait
+        for one on the truth markers too (default 1 s, for a recorder started beside the
+        engine; 0 where the engine is the only consumer, as in ``wot demo``).
     streams : tuple of str
         Which signal outlets to open, from ``ecg``, ``eda``, ``resp`` and ``acc`` (a chest
         accelerometer synthesised from the session, seeded by the session's seed); the truth
@@ -170,6 +174,7 @@ class SimulatorPublisher(PublisherThread):
         acc_fs: float = 50.0,
         subject: str | None = None,
         until_s: float | None = None,
+        quiet_s: float = QUIET_S,
     ) -> None:
         bad = [m for m in streams if m not in STREAMS]
         if bad or not streams:
@@ -188,7 +193,7 @@ class SimulatorPublisher(PublisherThread):
         self.chunk_s = float(chunk_s)
         self.speed = float(speed)
         self.loop = loop
-        self._init_thread(wait_for_consumers)
+        self._init_thread(wait_for_consumers, quiet_s)
         self._outlets: dict[str, pylsl.StreamOutlet] = {}
         self.streams = tuple(dict.fromkeys(streams))
         # float32 copies once, so pushes are plain slices

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -102,6 +103,25 @@ def test_live_engine_frames_equal_offline_pipeline(source_id):
     )  # resolve gives the header; desc needs an inlet
     assert full.desc().child("channels").child("channel").child_value("label") == "hr_bpm"
     assert channel_units(full)[:2] == ["bpm", "ms"]
+
+
+def test_sources_know_their_clock_offset_when_opened(source_id):
+    """``open_sources`` connects every stream (side by side) and learns its clock offset before
+    returning: liblsl would otherwise measure it in the first pull that brings data, stalling
+    the engine's read loop for a moment per stream at the start of every session."""
+    outlets = {m: _outlet(m, source_id) for m in ("ecg", "eda")}
+    sources = open_sources(
+        {"ecg": "ECG", "eda": "EDA"}, source_id=source_id, timeout=5.0, settle=0.0
+    )
+    try:
+        assert set(sources) == {"ecg", "eda"}
+        for src in sources.values():
+            # answered from what is known: a source never asked raises a timeout here
+            assert math.isfinite(src.inlet.time_correction(timeout=0.0))
+    finally:
+        for src in sources.values():
+            src.close()
+    del outlets
 
 
 def test_resolve_names_what_is_missing(source_id):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -478,6 +479,30 @@ def test_truth_markers_and_exact_sample_counts(source_id: str) -> None:
         {"zone": "hypo", "segment": "shutdown", "level": 0.8},
     ]
     np.testing.assert_allclose(ts - pub.t0_lsl, [0.0, 2.0, 4.0], atol=1e-6)
+
+
+@pytest.mark.lsl
+def test_quiet_s_is_how_long_the_truth_markers_are_waited_for(source_id: str) -> None:
+    """With ``wait_for_consumers``, once the signals have consumers the publisher waits
+    ``quiet_s`` for one on the truth markers too: with a long ``quiet_s`` it holds until the
+    markers are taken (not the default 1 s); a negative one is refused."""
+    sess = simulate_session(load_scenario("calm"), SimConfig(seed=2), 4.0)
+    with pytest.raises(ValueError, match="quiet_s"):
+        SimulatorPublisher(sess, source_id=source_id, quiet_s=-1.0)
+    pub = SimulatorPublisher(
+        sess, source_id=source_id, speed=4.0, wait_for_consumers=30.0, quiet_s=300.0
+    )
+    with pub:
+        inlets = {m: _inlet(source_id, m) for m in ("ecg", "eda", "resp")}
+        time.sleep(2.5)  # well past the default quiet time (1 s)
+        assert math.isnan(pub.t0_lsl) and pub.position_s == 0.0  # still holding
+        inlets["truth"] = _inlet(source_id, "truth")
+        deadline = time.monotonic() + 10.0
+        while math.isnan(pub.t0_lsl) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert math.isfinite(pub.t0_lsl)  # the markers taken: it starts
+        for inlet in inlets.values():
+            inlet.close_stream()
 
 
 @pytest.mark.lsl

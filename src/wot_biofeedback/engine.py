@@ -537,7 +537,11 @@ class Engine:
     def consume(self, out: StepOutput, session: Session) -> None:
         """The run loop's sink: record, keep what the views read, publish."""
         first = self.subject_ids[0]
-        rows = {sid: event_rows(_merged(ev), self.origin) for sid, ev in out.events.items()}
+        rows = (
+            {sid: event_rows(_merged(ev), self.origin) for sid, ev in out.events.items()}
+            if self.outlets is not None or self.recorder is not None
+            else {}
+        )
         times, labels = rows.get(first, ([], []))
         if self.outlets is not None and labels and not math.isnan(self.origin):
             self.outlets.push_events(times, labels)  # first: the detected events go out at once

@@ -133,7 +133,9 @@ def event_rows(
 
 
 class EngineOutlets:
-    """Publishes fused frames, zone changes, cues and therapist markers.
+    """Publishes fused frames, zone changes, cues, therapist markers, detected events (each
+    stamped with its own time: not increasing across kinds) and, with several people,
+    synchrony windows.
 
     Timestamps are the LSL clock of each frame's session time (``origin + time_s``).
     """

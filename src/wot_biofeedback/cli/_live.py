@@ -34,10 +34,11 @@ def open_sources(
     eda_unit: str | None = None,
     channels: dict[str, str | None] | None = None,
     allow_mixed: bool = False,
+    settle: float | None = None,
 ) -> dict[str, Any]:
     """:func:`wot_biofeedback.sources.lsl.open_sources`, a missing stream and a choice among
     several said on stderr."""
-    from ..sources.lsl import open_sources
+    from ..sources.lsl import SETTLE_S, open_sources
 
     def missing(msg: str) -> None:
         print(f"wot: warning: {msg} (continuing without it)", file=sys.stderr)
@@ -47,7 +48,8 @@ def open_sources(
 
     return dict(
         open_sources(types, source_id, timeout, eda_unit, channels, on_missing=missing,
-                     on_warning=warn, allow_mixed=allow_mixed)
+                     on_warning=warn, allow_mixed=allow_mixed,
+                     settle=SETTLE_S if settle is None else settle)
     )  # fmt: skip
 
 
@@ -74,21 +76,6 @@ def check_duration(args: argparse.Namespace) -> None:
     d = getattr(args, "duration", None)
     if d is not None and not (math.isfinite(d) and d > 0):
         raise InputError(f"--duration {d!r} must be a positive number of seconds of session")
-
-
-def prepare_dsp(modalities: tuple[str, ...]) -> None:
-    """Compile (or load from numba's cache) the kernels before any stream is opened, saying
-    so when it takes a while (the first run on a machine): a session then starts without a
-    backlog of samples that arrived while compiling."""
-    from ..dsp import compiled_before, warm_up
-
-    cold = not compiled_before()
-    if cold:
-        say("preparing the signal processing (first run only, about 25-60 s) ...")
-    t = time.perf_counter()
-    warm_up(modalities)
-    if cold:
-        say(f"ready in {time.perf_counter() - t:.0f} s")
 
 
 def live_session(

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._extras import require
@@ -15,11 +16,11 @@ from ..config import EngineConfig
 from ..errors import InputError
 from ._args import CONFIG_HELP, record_args, resonance_args, scenario_args, view_args
 from ._coreg import dyad_of, say_synchrony
+from ._dsp import prepare_and_open
 from ._live import (
     check_duration,
     live_session,
     open_sources,
-    prepare_dsp,
     record_path,
     run_engine,
     say_outcome,
@@ -131,23 +132,28 @@ def run(args: argparse.Namespace) -> int:
             person_scen, SimConfig(seed=args.seed + i, resonance_bpm=args.resonance_rate)
         )  # fmt: skip
         tag = sid if len(people) == 1 else f"{sid}-{who}"
-        # the session's clock starts once the engine's inlets are connected: nothing is missed
         pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
                                        speed=args.speed, subject=who, until_s=until_s,
-                                       wait_for_consumers=30.0))  # fmt: skip
+                                       wait_for_consumers=30.0, quiet_s=0.0))  # fmt: skip
     sess = next(iter(sims.values()))
-    # the signal processing is made ready before the simulator's clock starts, so the engine
-    # sees the session from its first second (a cold numba cache compiles for ~25 s here)
-    prepare_dsp(SIMULATED)
-    for p in pubs:
-        p.start()
+    types = {m: lsl_types()[m] for m in SIMULATED}
+
+    def start_and_open() -> Any:
+        # after the signal processing is ready (a cold numba cache first compiles for ~25 s),
+        # the simulators start, each clock once the engine's inlets connect (nothing missed;
+        # the people side by side, so their clocks start together); the source_id is this
+        # run's own, so no other stream can fit and none is waited for
+        for p in pubs:
+            p.start()
+        with ThreadPoolExecutor(len(people)) as pool:
+            tags = {w: sid if len(people) == 1 else f"{sid}-{w}" for w in people}
+            jobs = {w: pool.submit(open_sources, types, t, 10.0, settle=0.0)
+                    for w, t in tags.items()}  # fmt: skip
+            found = {w: j.result() for w, j in jobs.items()}
+        return found if len(people) > 1 else next(iter(found.values()))
+
     try:
-        types = {m: lsl_types()[m] for m in SIMULATED}
-        sources: Any = (
-            open_sources(types, sid, 10.0)
-            if len(people) == 1
-            else {who: open_sources(types, f"{sid}-{who}", 10.0) for who in people}
-        )
+        sources: Any = prepare_and_open(SIMULATED, start_and_open)
         meta = {
             "command": "demo",
             "client": "simulated",

@@ -534,8 +534,8 @@ class EcgPeakDetector:
         :data:`ECG_HOLD_S`, 0.29; 0.05 up to :data:`ECG_DELAY_S`), counted from its R-peak;
         never before the complex is complete (its envelope maximum past, about 0.15 s after
         the R-peak). A shorter hold reports beats sooner but lets fewer larger complexes
-        overrule an artifact or a P/T wave taken for a beat: ``benchmarks/bench_latency.py --hold`` measures what each hold costs on
-        MIT-BIH.
+        overrule an artifact or a P/T wave taken for a beat (``benchmarks/bench_latency.py``
+        measures what each hold costs on MIT-BIH).
 
     Notes
     -----

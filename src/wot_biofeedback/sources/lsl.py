@@ -12,12 +12,14 @@ first three channels as ``(n, 3)`` chunks.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
@@ -314,6 +316,11 @@ class LslSource:
         self.info = self.inlet.info(timeout=5.0)
         # connect now, so that nothing pushed after this point is missed
         self.inlet.open_stream(timeout=5.0)
+        # and learn the clock offset now: liblsl's clock sync otherwise measures it in the
+        # first pull that brings data, which then blocks the engine's read loop for about
+        # 0.64 s per stream (measured here on loopback; see benchmarks/README.md, start-up)
+        with contextlib.suppress(LslTimeoutError, LostError):  # else: asked at the first pull
+            self.inlet.time_correction(timeout=2.0)
         self.fs = float(self.info.nominal_srate())
         # an RR stream is irregular by nature (one value per beat); nominally 1 value/s
         self.irregular = self.fs <= 0
@@ -512,6 +519,7 @@ def open_sources(
     subject: str | None = None,
     on_warning: Callable[[str], None] | None = None,
     allow_mixed: bool = False,
+    settle: float = SETTLE_S,
 ) -> dict[str, LslSource]:
     """An inlet per modality of ``types`` (``{"ecg": "ECG", "eda": "EDA", ...}``), found by
     stream type, and by source_id ``SOURCE_ID-<modality>`` when ``source_id`` is given. A
@@ -528,7 +536,8 @@ def open_sources(
     modality (0-based index or label, default 0; a channel asked for that the stream does not
     have is an error); ``eda_unit`` as :class:`LslSource`. A stream that cannot feed its
     modality (an irregular rate, too few channels) is opened with ``strict=False``: the engine
-    reports it (:attr:`LslSource.problem`) and runs on the others.
+    reports it (:attr:`LslSource.problem`) and runs on the others. ``settle``: how long to
+    listen for other streams that fit (0 where none can, e.g. a source_id made for this run).
 
     Raises
     ------
@@ -542,26 +551,40 @@ def open_sources(
         for m, stype in types.items()
     }
     by_desc = subject if not source_id else None
-    found, seen = find_streams(wants, timeout, min(SETTLE_S, timeout), by_desc)
+    found, seen = find_streams(wants, timeout, min(settle, timeout), by_desc)
     if found.get("resp"):
         found.pop("acc", None)  # breathing comes from the belt; an accelerometer is not needed
     chosen = choose_streams({m: v for m, v in found.items() if v}, allow_mixed, on_warning)
-    sources: dict[str, LslSource] = {}
     missing: dict[str, str] = {}
+    opening: list[str] = []
     for m in types:  # in the order asked
-        if m == "acc" and "resp" in sources:
+        if m == "acc" and "resp" in chosen:
             continue
-        info = chosen.get(m)
-        if info is None:
+        if chosen.get(m) is None:
             missing[m] = _not_found(wants[m], by_desc, timeout, seen)
             continue
-        chan = (channels or {}).get(m)
-        sources[m] = LslSource(
-            m, info, eda_unit=eda_unit, channel=0 if chan is None else chan,
-            strict=chan is not None,
-        )  # fmt: skip
+        opening.append(m)
         if m == "acc":
             missing.pop("resp", None)  # the accelerometer stands in for the belt
+
+    def connect(m: str) -> LslSource:
+        chan = (channels or {}).get(m)
+        return LslSource(
+            m, chosen[m], eda_unit=eda_unit, channel=0 if chan is None else chan,
+            strict=chan is not None,
+        )  # fmt: skip
+
+    # connected side by side: each waits on its outlet (its header, the connection, the
+    # clock offset: about 0.7 s), so three streams take the time of one
+    with ThreadPoolExecutor(max_workers=max(1, len(opening))) as pool:
+        jobs = [pool.submit(connect, m) for m in opening]
+    failed = [e for e in (j.exception() for j in jobs) if e is not None]
+    if failed:  # the others are closed, so they hold no outlet as its consumer
+        for j in jobs:
+            if j.exception() is None:
+                j.result().close()
+        raise failed[0]
+    sources = {m: j.result() for m, j in zip(opening, jobs, strict=True)}
     if not sources:
         raise StreamNotFoundError("; ".join(missing.values()))
     for msg in missing.values():
