@@ -166,7 +166,11 @@ class SessionClock:
         fills: list[tuple[int, int]] = []
         i0 = 0
         limit = len(ts) + MAX_FILL_S * fs  # a broken time stamp must not allocate the world
-        while True:
+        # no sample's lag exceeds its predecessor's by more than the tolerance: then none
+        # exceeds the largest lag before it either, and there is no pause (the usual chunk;
+        # the search below is most of a live read's clock work)
+        steps = np.diff(np.concatenate((tail[-1:], lags)))
+        while not np.all(steps <= tol):
             seq = np.concatenate((tail, lags))
             upto = maximum_filter1d(seq, k, mode="constant", cval=-np.inf, origin=(k - 1) // 2)
             ref = np.concatenate(([-np.inf], upto[:-1]))[tail.size :]  # the k lags before
