@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from wot_simulators import ReplayPublisher, load_replay
 
 from _synth import assert_same_frames, breathing, ecg_like, scr_like, write_xdf
 from wot_biofeedback import session_log as sl
-from wot_biofeedback.clock import SessionClock, place_whole
+from wot_biofeedback.clock import GAP_MIN_S, GAP_MIN_SAMPLES, REF_S, SessionClock, place_whole
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
 from wot_biofeedback.offline import recorded_setup, run_recording
@@ -159,6 +160,54 @@ def test_clock_placement_does_not_depend_on_chunking(cuts, seed):
                 assert got.t0 == whole[m].t0
                 parts.append(got.data)
         np.testing.assert_array_equal(np.concatenate(parts), whole[m].data)
+
+
+def _pauses_by_the_rule(ts: np.ndarray, fs: float) -> list[tuple[int, int]]:
+    """The pause rule of ``SessionClock``, sample by sample: sample ``i`` follows a pause when
+    its lag exceeds the largest lag of the ``k`` samples before it by more than the tolerance;
+    the pause is filled (later lags move back by it)."""
+    k = 2 * round(REF_S * fs / 2) + 1
+    tol = max(GAP_MIN_S, GAP_MIN_SAMPLES / fs)
+    lags = ts - (ts[0] + np.arange(ts.size) / fs)
+    out = []
+    for i in range(1, ts.size):
+        ref = lags[max(0, i - k) : i].max()
+        if lags[i] - ref > tol:
+            n = round(float(lags[i] - ref) * fs)
+            if n > 0:
+                out.append((i, n))
+                lags[i:] -= n / fs
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fs=st.sampled_from([32.0, 130.0, 250.0]),
+    packet=st.integers(1, 80),
+    jitter=st.floats(0.0, 0.05),
+    pauses=st.lists(st.tuples(st.floats(0.05, 0.95), st.floats(0.3, 8.0)), max_size=3),
+    cuts=st.lists(st.integers(1, 2999), max_size=12),
+    seed=st.integers(0, 9),
+)
+def test_clock_finds_exactly_the_pauses_the_rule_defines(fs, packet, jitter, pauses, cuts, seed):
+    """Packets stamped on arrival, with jitter and pauses of any length, placed in any chunks:
+    the clock fills exactly the pauses of its rule (written out above sample by sample; the
+    clock skips its search in chunks where no lag rises by more than the tolerance)."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    ts = 10.0 + np.repeat(np.arange(n // packet + 1) * packet / fs, packet)[:n]
+    ts = ts + np.repeat(rng.normal(0, jitter, n // packet + 1), packet)[:n]
+    for where, secs in pauses:
+        ts[int(where * n) :] += secs
+    ts = np.maximum.accumulate(ts)  # arrival stamps never go back
+    events: list[sl.SessionEvent] = []
+    clock = SessionClock({"ecg": fs}, emit=events.append)
+    clock.set_origin(float(ts[0]))
+    bounds = [0, *sorted(set(cuts)), n]
+    for a, b in pairwise(bounds):
+        clock.place("ecg", ts[a:b], np.zeros(b - a))
+    got = [(e.after, e.n) for e in events if isinstance(e, sl.Gap)]
+    assert got == _pauses_by_the_rule(ts, fs)
 
 
 def test_clock_drops_what_came_before_time_0_across_chunks():
