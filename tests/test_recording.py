@@ -323,7 +323,10 @@ def test_disk_filling_during_a_session_keeps_what_was_recorded(tmp_path, source_
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
-        with SimulatorPublisher(sess, source_id=source_id, name_prefix=source_id, speed=10.0):
+        # playback waits for the inlets (each takes a moment to connect and learn its clock
+        # offset), so all three streams are recorded from the session's start
+        with SimulatorPublisher(sess, source_id=source_id, name_prefix=source_id, speed=10.0,
+                                wait_for_consumers=10.0, quiet_s=0.0):  # fmt: skip
             sources = {
                 m: LslSource(m, resolve(t, source_id=f"{source_id}-{m}", timeout=10.0))
                 for m, t in (("ecg", "ECG"), ("eda", "EDA"), ("resp", "RESP"))
