@@ -50,26 +50,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RATES = {"ecg": 250.0, "eda": 32.0, "resp": 50.0}
 TYPES = {"ecg": "ECG", "eda": "EDA", "resp": "RESP"}
-UNITS = {"ecg": "mV", "eda": "uS", "resp": "a.u."}
 SKIP_S = 5.0
 HOLDS = (0.29, 0.25, 0.20, 0.15, 0.10)
-
-
-def _outlet(m: str, sid: str) -> pylsl.StreamOutlet:
-    info = pylsl.StreamInfo(f"{sid}-{m}", TYPES[m], 1, RATES[m], pylsl.cf_float32, f"{sid}-{m}")
-    ch = info.desc().append_child("channels").append_child("channel")
-    ch.append_child_value("label", m.upper())
-    ch.append_child_value("unit", UNITS[m])
-    return pylsl.StreamOutlet(info)
 
 
 class Pusher(threading.Thread):
     """Pushes the signals at real time, ``chunk_s`` at a time; logs each ECG push."""
 
-    def __init__(self, sigs: dict[str, np.ndarray], sid: str, chunk_s: float) -> None:
+    def __init__(self, sess, sigs: dict[str, np.ndarray], sid: str, chunk_s: float) -> None:
+        from wot_simulators.publisher import _stream_info  # the simulator's own stream headers
+
         super().__init__(daemon=True)
         self.sigs, self.chunk_s = sigs, chunk_s
-        self.outlets = {m: _outlet(m, sid) for m in sigs}
+        self.outlets = {
+            m: pylsl.StreamOutlet(_stream_info(sess, m, sid, sid, RATES[m])) for m in sigs
+        }
         self.stop = threading.Event()
         self.t0 = 0.0  # LSL time of sample 0
         self.ends: list[int] = []  # ECG samples pushed so far, after each push
@@ -134,7 +129,7 @@ def live(seconds: float, chunk_s: float, console: bool, run_id: str, refresh_hz:
     sess = simulate_session(load_scenario("calm"), SimConfig(seed=1), seconds + 2.0)
     sigs = {"ecg": sess.ecg, "eda": sess.eda, "resp": sess.resp}
     sid = f"bench-latency-{os.getpid()}-{run_id}"
-    pusher = Pusher(sigs, sid, chunk_s)
+    pusher = Pusher(sess, sigs, sid, chunk_s)
     sources = {m: LslSource(m, resolve(TYPES[m], source_id=f"{sid}-{m}")) for m in sigs}
     cfg = EngineConfig()
     engine = Engine(sources, cfg, outlets_source_id=f"{sid}-engine")
