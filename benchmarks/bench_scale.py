@@ -17,7 +17,8 @@ Calibration is 10 s, so most of the run is classified (state engine and cues at 
 2. **Real time**: for each ``--clients`` count (default: 0.5, 0.8 and 1.0 times the estimate),
    ``--seconds`` of session paced at real time. Each frame's lateness is the wall time at which
    the loop produced it less the wall time its last sample was due (frame time after the
-   start). A count is served when no frame is later than one frame period (0.25 s).
+   start). A count is served when no frame after the first 2 s (the start's one-off costs,
+   shown apart) is later than one frame period (0.25 s).
 
 Prints ``clients per core: N`` (the largest count served).
 """
@@ -45,6 +46,7 @@ from wot_biofeedback.sources.files import Recording, RecordingSource, Signal  # 
 
 PERIOD_S = 0.02
 CALIBRATION_S = 10.0
+STARTUP_S = 2.0  # the first frames carry the start's one-off costs: reported apart
 RATES = {"ecg": 250.0, "eda": 32.0, "resp": 50.0}
 
 
@@ -66,11 +68,13 @@ class Lateness:
     def __init__(self) -> None:
         self.start = float("nan")
         self.late: list[float] = []
+        self.times: list[float] = []
 
     def consume(self, out, session) -> None:  # the run loop's sink protocol
         now = time.perf_counter()
         for frames in out.frames.values():
             self.late.extend(now - (self.start + f.time_s) for f in frames)
+            self.times.extend(f.time_s for f in frames)
 
 
 def _clients(n: int, seconds: float) -> dict[str, Recording]:
@@ -108,12 +112,15 @@ def real_time(n: int, seconds: float) -> dict:
     cpu0 = time.process_time()
     stats = run(src, session, [sink], period_s=PERIOD_S)
     wall = time.perf_counter() - sink.start
-    late = np.asarray(sink.late)
+    late, t = np.asarray(sink.late), np.asarray(sink.times)
+    after = late[t >= STARTUP_S]
     return {
         "frames": late.size,
         "p50": float(np.percentile(late, 50)),
-        "p99": float(np.percentile(late, 99)),
-        "max": float(late.max()),
+        "p99": float(np.percentile(after, 99)),
+        "max": float(after.max()),
+        "first": float(late[t < STARTUP_S].max()),
+        "worst_at": float(t[int(np.argmax(late))]),
         "cpu": (time.process_time() - cpu0) / wall,
         "overruns": stats.overruns,
         "steps": stats.steps,
@@ -144,18 +151,22 @@ def main(argv: list[str] | None = None) -> int:
         else sorted({max(1, round(f * est)) for f in (0.5, 0.8, 1.0)})
     )
     print(f"\n2. Real time, {args.seconds:g} s of session, a read every {PERIOD_S * 1000:g} ms")
-    print(f"{'clients':>7} {'frames':>7} {'late p50':>9} {'p99':>7} {'max':>7} {'CPU':>6} "
-          f"{'overruns':>9}")  # fmt: skip
+    print(f"{'clients':>7} {'frames':>7} {'late p50':>9} {'p99':>7} {'max':>7} "
+          f"{'first 2 s':>10} {'worst at':>9} {'CPU':>6} {'overruns':>9}")  # fmt: skip
     served = 0
     for n in counts:
         r = real_time(n, args.seconds)
         ok = r["max"] <= 0.25
         served = max(served, n) if ok else served
         print(f"{n:7d} {r['frames']:7d} {r['p50'] * 1000:7.0f} ms {r['p99'] * 1000:5.0f} ms "
-              f"{r['max'] * 1000:5.0f} ms {100 * r['cpu']:5.0f}% {r['overruns']:5d}/{r['steps']}"
+              f"{r['max'] * 1000:5.0f} ms {r['first'] * 1000:7.0f} ms {r['worst_at']:7.2f} s "
+              f"{100 * r['cpu']:5.0f}% {r['overruns']:5d}/{r['steps']}"
               f"{'' if ok else '  late'}")  # fmt: skip
-    print("\n(late: a frame's production less the wall time its last sample was due; served: "
-          "no frame later than one frame period, 250 ms)")  # fmt: skip
+    print("\n(late: a frame's production less the wall time its last sample was due, which "
+          "includes up to a read period and half a sample of waiting; p99 and max: the frames "
+          f"after the first {STARTUP_S:g} s, whose worst is shown apart; worst at: the session "
+          "time of the latest frame of all; served: no frame after the first "
+          f"{STARTUP_S:g} s later than one frame period, 250 ms)")  # fmt: skip
     print(f"clients per core: {served}")
     return 0
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pylsl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from wot_simulators import ReplayPublisher, load_replay
 
@@ -181,6 +181,9 @@ def _pauses_by_the_rule(ts: np.ndarray, fs: float) -> list[tuple[int, int]]:
 
 
 @settings(max_examples=60, deadline=None)
+# a pause that starts on a chunk's first sample (the step from the last chunk's tail)
+@example(fs=250.0, packet=1, jitter=0.0, pauses=[(0.5, 2.0)], cuts=[1500], seed=0)
+@example(fs=130.0, packet=73, jitter=0.02, pauses=[(0.3, 1.0)], cuts=[876, 900], seed=1)
 @given(
     fs=st.sampled_from([32.0, 130.0, 250.0]),
     packet=st.integers(1, 80),

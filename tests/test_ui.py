@@ -426,11 +426,15 @@ def test_marker_notes_are_kept_and_only_published_when_shared(qtbot, live, sourc
     win = MainWindow(engine)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitActive(win)  # the one-key marker (M) is a shortcut of the active window
-    # the window itself has drawn frames (not only the engine made them: a fast start could
-    # have them before the window ever ran its timer)
+    # the window is active (the one-key marker, M, is a shortcut of the active window) and
+    # has itself drawn frames (not only the engine made them: a fast start could have them
+    # before the window ever ran its timer)
     qtbot.waitUntil(
-        lambda: win.last_snapshot is not None and win.last_snapshot.n_frames > 0,
+        lambda: (
+            win.isActiveWindow()
+            and win.last_snapshot is not None
+            and win.last_snapshot.n_frames > 0
+        ),
         timeout=30_000,
     )
     inlet = pylsl.StreamInlet(resolve("Markers", source_id=f"{source_id}-engine-markers"))
