@@ -213,6 +213,23 @@ def test_clock_finds_exactly_the_pauses_the_rule_defines(fs, packet, jitter, pau
     assert got == _pauses_by_the_rule(ts, fs)
 
 
+def test_clock_keeps_going_past_an_infinite_or_missing_time_stamp():
+    """A broken time stamp (+inf, NaN) is no pause: nothing is filled, no error, and the
+    samples keep their count; a real pause after it is still found."""
+    fs = 250.0
+    ts = 10.0 + np.arange(3000) / fs
+    ts[700], ts[1200] = np.inf, np.nan
+    ts[2000:] += 3.0  # a 3-s pause
+    events: list[sl.SessionEvent] = []
+    clock = SessionClock({"ecg": fs}, emit=events.append)
+    clock.set_origin(10.0)
+    placed = [clock.place("ecg", ts[a : a + 500], np.ones(500)) for a in range(0, 3000, 500)]
+    gaps = [(e.after, e.n) for e in events if isinstance(e, sl.Gap)]
+    assert gaps == [(2000, 750)]
+    assert sum(p.data.size for p in placed) == 3000 + 750
+    assert sum(np.isnan(p.data).sum() for p in placed) == 750
+
+
 def test_clock_drops_what_came_before_time_0_across_chunks():
     """RESP starts 0.5 s before session time 0: its first 13 samples (at 25 Hz) are dropped,
     even where they come in chunks smaller than that, and its first kept sample sits at

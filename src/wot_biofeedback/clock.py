@@ -179,7 +179,8 @@ class SessionClock:
             if over.size == 0:
                 break
             i = i0 + int(over[0])
-            n = round(float(lags[i] - ref[i]) * fs)
+            jump = float(lags[i] - ref[i]) * fs
+            n = round(jump) if math.isfinite(jump) else 0  # an infinite stamp is not a pause
             if 0 < n <= limit:
                 self.emit(Gap(m, n_recv + i, n, float(ts[i]), subject=self.subject))
                 fills.append((i, n))
