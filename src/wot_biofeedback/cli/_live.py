@@ -8,7 +8,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,18 @@ def open_sources(
                      on_warning=warn, allow_mixed=allow_mixed,
                      settle=SETTLE_S if settle is None else settle)
     )  # fmt: skip
+
+
+def open_people(
+    types: dict[str, str], prefixes: Mapping[str, str | None], timeout: float, **options: Any
+) -> dict[str, dict[str, Any]]:
+    """:func:`open_sources` for each person (``{who: source_id prefix}``), side by side: a
+    stream missing for each (no belts) costs one ``timeout``, not one each, and their streams
+    open together (a simulator's clock starts when they connect)."""
+    with ThreadPoolExecutor(len(prefixes)) as pool:
+        jobs = {w: pool.submit(open_sources, types, p, timeout, **options)
+                for w, p in prefixes.items()}  # fmt: skip
+        return {w: job.result() for w, job in jobs.items()}
 
 
 def record_path(args: argparse.Namespace, prefix: str) -> Path | None:

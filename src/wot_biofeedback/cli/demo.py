@@ -8,7 +8,6 @@ import os
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._extras import require
@@ -20,7 +19,7 @@ from ._dsp import prepare_and_open
 from ._live import (
     check_duration,
     live_session,
-    open_sources,
+    open_people,
     record_path,
     run_engine,
     say_outcome,
@@ -127,12 +126,12 @@ def run(args: argparse.Namespace) -> int:
     # late look would otherwise be 20 s of session)
     until_s = None if args.duration is None else args.duration + 2.0
     pubs, sims = [], {}
+    tags = {w: sid if len(people) == 1 else f"{sid}-{w}" for w in people}
     for i, (who, person_scen) in enumerate(people.items()):
         sims[who] = dyad.session(who) if dyad is not None else simulate_session(
             person_scen, SimConfig(seed=args.seed + i, resonance_bpm=args.resonance_rate)
         )  # fmt: skip
-        tag = sid if len(people) == 1 else f"{sid}-{who}"
-        pubs.append(SimulatorPublisher(sims[who], source_id=tag, name_prefix=tag,
+        pubs.append(SimulatorPublisher(sims[who], source_id=tags[who], name_prefix=tags[who],
                                        speed=args.speed, subject=who, until_s=until_s,
                                        wait_for_consumers=30.0, quiet_s=0.0))  # fmt: skip
     sess = next(iter(sims.values()))
@@ -145,11 +144,7 @@ def run(args: argparse.Namespace) -> int:
         # run's own, so no other stream can fit and none is waited for
         for p in pubs:
             p.start()
-        with ThreadPoolExecutor(len(people)) as pool:
-            tags = {w: sid if len(people) == 1 else f"{sid}-{w}" for w in people}
-            jobs = {w: pool.submit(open_sources, types, t, 10.0, settle=0.0)
-                    for w, t in tags.items()}  # fmt: skip
-            found = {w: j.result() for w, j in jobs.items()}
+        found = open_people(types, tags, 10.0, settle=0.0)
         return found if len(people) > 1 else next(iter(found.values()))
 
     try:

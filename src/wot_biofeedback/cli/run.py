@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import InputError
@@ -23,7 +22,7 @@ from ._dsp import prepare_and_open
 from ._live import (
     check_duration,
     live_session,
-    open_sources,
+    open_people,
     record_path,
     run_engine,
 )
@@ -148,19 +147,10 @@ def run(args: argparse.Namespace) -> int:
         record_path(args, "session")
     types = _stream_types(args)
     chans = {m: getattr(args, f"{m}_channel", None) for m in types}
-
-    def open_all() -> dict[str, Any]:
-        # several people are looked for at once: a stream missing for each (no belts) costs
-        # one --timeout, and the second person's streams are not opened seconds after the first's
-        with ThreadPoolExecutor(len(people)) as pool:
-            jobs = {
-                who: pool.submit(open_sources, types, prefix, args.timeout, args.eda_unit,
-                                 chans, args.allow_mixed_sources)
-                for who, prefix in people.items()
-            }  # fmt: skip
-            return {who: job.result() for who, job in jobs.items()}
-
-    found = prepare_and_open(tuple(types), open_all)
+    found = prepare_and_open(tuple(types), lambda: open_people(
+        types, people, args.timeout, eda_unit=args.eda_unit, channels=chans,
+        allow_mixed=args.allow_mixed_sources,
+    ))  # fmt: skip
     first = next(iter(found.values()))
     if steps is not None and not any(m in first for m in cardiac()):
         raise InputError("--resonance needs heart beats: no ECG, PPG or RR stream was found")
