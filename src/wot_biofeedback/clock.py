@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from .modalities import MODALITIES
 from .session_log import DEFAULT_SUBJECT, Gap, Origin, SessionEvent, StreamStart
@@ -172,7 +171,7 @@ class SessionClock:
         steps = np.diff(np.concatenate((tail[-1:], lags)))
         while not np.all(steps <= tol):
             seq = np.concatenate((tail, lags))
-            upto = maximum_filter1d(seq, k, mode="constant", cval=-np.inf, origin=(k - 1) // 2)
+            upto = _trailing_max(seq, k)
             ref = np.concatenate(([-np.inf], upto[:-1]))[tail.size :]  # the k lags before
             with np.errstate(invalid="ignore"):  # the very first sample has nothing before it
                 over = np.flatnonzero(np.isfinite(ref[i0:]) & (lags[i0:] - ref[i0:] > tol))
@@ -218,3 +217,12 @@ def place_whole(
         if got is not None:
             placed[m] = got
     return clock, placed
+
+
+def _trailing_max(seq: np.ndarray, k: int) -> np.ndarray:
+    """The largest of each value and the ``k - 1`` before it (``k`` odd)."""
+    # imported here: scipy.ndimage takes about 0.1 s to load, and most reads never get here
+    # (a live session loads it beforehand, in cli._dsp.prepare_dsp)
+    from scipy.ndimage import maximum_filter1d
+
+    return np.asarray(maximum_filter1d(seq, k, mode="constant", cval=-np.inf, origin=(k - 1) // 2))

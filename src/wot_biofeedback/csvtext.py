@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +70,46 @@ def write_csv(
     return p
 
 
+def write_csv_blocks(
+    path: str | os.PathLike[str],
+    header: Iterable[str],
+    blocks: Iterable[Sequence[Sequence[str]]],
+    text: Collection[int] = (),
+) -> Path:
+    """:func:`write_csv` for rows given block by block, column by column, already as text.
+
+    Each block is a list of columns of equal length. The cells of the columns numbered in
+    ``text`` go through :func:`cell` as in :func:`write_csv`; every other column must hold
+    numbers formatted as text, or empty cells, which need neither (a long table of numbers is
+    written several times faster than row by row).
+    """
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            fh.write(_line(header))
+            for cols in blocks:
+                cols = [[cell(v) for v in c] if j in text else c for j, c in enumerate(cols)]
+                if len(cols) == 1:  # a lone empty cell is not a blank line (which readers skip)
+                    cols = [[v or '""' for v in cols[0]]]
+                fh.write("".join(",".join(r) + "\n" for r in zip(*cols, strict=True)))
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p
+
+
+def cell(value: Any) -> str:
+    """``value`` as it is written into a CSV file: :func:`escape_cell`, then quoted where it
+    holds a comma, a quote or a line break."""
+    c = escape_cell(value)
+    if _QUOTE.search(c):
+        c = '"' + c.replace('"', '""') + '"'
+    return c
+
+
 def _line(cells: Iterable[Any]) -> str:
-    out = []
-    for v in cells:
-        c = escape_cell(v)
-        if _QUOTE.search(c):
-            c = '"' + c.replace('"', '""') + '"'
-        out.append(c)
+    out = [cell(v) for v in cells]
     if out == [""]:
         out = ['""']  # a lone empty cell, not a blank line (which readers skip)
     return ",".join(out) + "\n"

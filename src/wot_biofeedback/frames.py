@@ -44,10 +44,18 @@ class _Dicts:
         self.keysets = _Interned()  # tuples of keys, in the dicts' own order
         self.which = array("I")  # the keyset of each row
         self.cols: dict[str, array] = {}
+        self._all: tuple[str, ...] = ()  # the columns' keys, in order
+        self._col_list: list[array] = []  # the columns, in the same order
 
     def put(self, row: int, d: dict[str, float]) -> None:
         keys = tuple(d)
         code = self.keysets.code(keys)
+        if row == len(self.which) and keys == self._all:
+            # a new row with every column, in the columns' order (almost every frame)
+            self.which.append(code)
+            for col, v in zip(self._col_list, d.values(), strict=True):
+                col.append(v)
+            return
         if row == len(self.which):
             self.which.append(code)
             for col in self.cols.values():
@@ -61,6 +69,9 @@ class _Dicts:
             if k not in self.cols:
                 self.cols[k] = array("d", [np.nan]) * len(self.which)
             self.cols[k][row] = float(d[k])
+        if len(self.cols) != len(self._all):
+            self._all = tuple(self.cols)
+            self._col_list = list(self.cols.values())
 
     def truncate(self, n: int) -> None:
         del self.which[n:]
@@ -234,3 +245,23 @@ class FrameTable:
     def zones(self) -> list[str]:
         text = self._text.values
         return [text[c] for c in self._zone]
+
+    def z_column(self, feature: str) -> np.ndarray:
+        """One feature's z value of every frame (NaN where a frame has none)."""
+        return self._z.column(feature, np.nan)
+
+    def explanation_codes(self) -> tuple[np.ndarray, list[str]]:
+        """Each frame's explanation as a number, and the texts the numbers stand for (a
+        session has few distinct explanations, so a writer can treat each text once)."""
+        return np.frombuffer(self._explanation, dtype=np.uint32).copy(), list(self._text.values)
+
+    def driver_texts(self, start: int, stop: int) -> list[list[str]]:
+        """The drivers' texts of frames ``start`` to ``stop``, each frame's in order."""
+        text = self._text.values
+        b = self._driver_start
+        return [
+            [d[2] for d in self._drivers_of[i]]
+            if i in self._drivers_of
+            else [text[self._driver_text[k]] for k in range(b[i], b[i + 1])]
+            for i in range(start, stop)
+        ]

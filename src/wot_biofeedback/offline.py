@@ -19,7 +19,7 @@ import numpy as np
 from . import __version__, modalities
 from .atomic import write_json
 from .config import EngineConfig
-from .csvtext import write_csv
+from .csvtext import cell, write_csv, write_csv_blocks
 from .dsp.hrv import EXCLUDED, KIND_NAMES, NORMAL
 from .frames import FrameTable
 from .pipeline import BEAT_TIME, CARDIAC_SOURCES, FEATURE_COLUMNS, Frame, Pipeline
@@ -30,7 +30,7 @@ from .sources.files import Recording, RecordingSource
 from .state import Baseline, StateEngine
 from .summary import build_summary
 
-CHUNK_S = 10.0
+CHUNK_S = 60.0
 SEAM_S = 60.0  # longest the retrospective scoring runs on past the end of calibration
 
 
@@ -282,31 +282,20 @@ def analyze(
     zones = frames.zones()
     arousal = frames.arousal()
     conf = frames.confidence()
-    zfeat = list(config.features)
-
-    def feature_row(f: Frame) -> list[str]:
-        vals = [f"{f.time_s:.2f}"]
-        vals += [_fmt(f.features.get(k, np.nan)) for k in FEATURE_COLUMNS]
-        vals += [_fmt(f.state.arousal), _fmt(f.state.confidence), f.state.zone]
-        vals += [_fmt(f.state.z.get(k, np.nan)) for k in zfeat]
-        vals.append("; ".join(d[2] for d in f.state.drivers))
-        # no commas inside, so that any CSV reader (even numpy's) keeps the columns
-        vals.append(f.state.explanation.replace(", ", "; ").replace('"', "'"))
-        return vals
-
-    write_csv(
-        out / "features.csv",
-        ["time_s", *FEATURE_COLUMNS, "arousal", "confidence", "state",
-         *(f"z_{k}" for k in zfeat), "drivers", "explanation"],
-        map(feature_row, frames),
-    )  # fmt: skip
-    write_csv(
+    _write_features_csv(out / "features.csv", frames, list(config.features))
+    write_csv_blocks(
         out / "states.csv",
         ["time_s", "state", "arousal", "confidence"],
         (
-            [f"{t:.2f}", z, _fmt(a), _fmt(c)]
-            for t, z, a, c in zip(times, zones, arousal, conf, strict=True)
+            [
+                _fmt_column(times[a:b], ".2f"),
+                zones[a:b],
+                _fmt_column(arousal[a:b]),
+                _fmt_column(conf[a:b]),
+            ]
+            for a, b in _blocks(len(times))
         ),
+        text={1},
     )
 
     # each modality's quality is its channel's (e.g. PPG: quality_cardiac; ACC: quality_resp)
@@ -375,3 +364,53 @@ def analyze(
 
 def _fmt(v: float, spec: str = ".4g") -> str:
     return format(v, spec) if math.isfinite(v) else ""
+
+
+BLOCK_ROWS = 4096
+"""Rows of a long table formatted at a time (a day's table never sits in memory as text)."""
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    return [(a, min(a + BLOCK_ROWS, n)) for a in range(0, n, BLOCK_ROWS)]
+
+
+def _fmt_column(a: np.ndarray, spec: str = ".4g") -> list[str]:
+    """:func:`_fmt` of each value; a value that repeats (most features hold between beats or
+    breaths) is formatted once. Values are told apart by their bits, so -0.0 stays ``-0``."""
+    bits = np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
+    uniq, inv = np.unique(bits, return_inverse=True)
+    vals = uniq.view(np.float64)
+    texts = [format(v, spec) for v in vals.tolist()]
+    for i in np.flatnonzero(~np.isfinite(vals)).tolist():
+        texts[i] = ""
+    return [texts[i] for i in inv.tolist()]
+
+
+def _write_features_csv(path: Path, frames: FrameTable, zfeat: list[str]) -> None:
+    """``features.csv``: one row per frame, written column by column."""
+    times = frames.times()
+    feats = [frames.column(k) for k in FEATURE_COLUMNS]
+    state = [frames.arousal(), frames.confidence()]
+    zones = frames.zones()
+    zs = [frames.z_column(k) for k in zfeat]
+    # no commas inside, so that any CSV reader (even numpy's) keeps the columns; each distinct
+    # explanation is rewritten and made a safe cell once
+    codes, texts = frames.explanation_codes()
+    explained = [cell(t.replace(", ", "; ").replace('"', "'")) for t in texts]
+
+    def block(a: int, b: int) -> list[list[str]]:
+        cols = [_fmt_column(times[a:b], ".2f")]
+        cols += [_fmt_column(c[a:b]) for c in feats]
+        cols += [_fmt_column(c[a:b]) for c in state]
+        cols.append([cell(z) for z in zones[a:b]])
+        cols += [_fmt_column(c[a:b]) for c in zs]
+        cols.append([cell("; ".join(d)) for d in frames.driver_texts(a, b)])
+        cols.append([explained[c] for c in codes[a:b].tolist()])
+        return cols
+
+    write_csv_blocks(
+        path,
+        ["time_s", *FEATURE_COLUMNS, "arousal", "confidence", "state",
+         *(f"z_{k}" for k in zfeat), "drivers", "explanation"],
+        (block(a, b) for a, b in _blocks(len(times))),
+    )  # fmt: skip

@@ -323,10 +323,13 @@ class Pipeline:
             elif k.startswith("quality"):
                 feats[k] = np.nan_to_num(feats[k], nan=0.0)
         frames = []
-        for i in range(n):
+        names = list(feats)
+        # one dict of Python floats per frame, built row by row from the columns as lists
+        rows = zip(*(col.tolist() for col in feats.values()), strict=True)
+        for i, values in enumerate(rows):
             idx = start + i
             t = idx / self.frame_rate
-            row = {name: float(col[i]) for name, col in feats.items()}
+            row = dict(zip(names, values, strict=True))
             while self._recalibrations and t >= self._recalibrations[0][0] - 1e-9:
                 self.state.recalibrate(*self._recalibrations.pop(0))
             st = self.state.update(t, row)

@@ -233,6 +233,12 @@ class StateEngine:
         if config.zones.fusion not in FUSIONS:
             raise ValueError(f"zones.fusion {config.zones.fusion!r} is not one of {FUSIONS}")
         self.message = f"calibrating baseline ({baseline_window[0]:g}-{baseline_window[1]:g} s)"
+        # each feature's settings as plain values, read once (the per-frame loop reads them)
+        self._rows = [
+            (name, spec.quality, float(spec.weight), spec.sign, spec.transform == "log",
+             spec.zero_abstains)
+            for name, spec in config.features.items()
+        ]  # fmt: skip
         self._smooth = math.nan
         self._last_t = math.nan
         self.zone = "unknown"
@@ -293,26 +299,30 @@ class StateEngine:
         wq_sum = 0.0
         acc = 0.0
         pairs: list[tuple[float, float]] = []
-        for name, spec in self.cfg.features.items():
-            v = feats.get(name, math.nan)
-            q = feats.get(spec.quality, 1.0) if spec.quality else 1.0
-            if not math.isfinite(q):
+        get, isfinite, silent = feats.get, math.isfinite, self.silent
+        medians, scales, clip = base.median, base.scale, zc.clip
+        for name, quality, weight, sign, log, zero_abstains in self._rows:
+            v = get(name, math.nan)
+            q = get(quality, 1.0) if quality else 1.0
+            if not isfinite(q):
                 q = 0.0
-            if name in self.silent or (spec.zero_abstains and v == 0.0 and q >= 0.5):
+            if name in silent or (zero_abstains and v == 0.0 and q >= 0.5):
                 continue  # abstains: e.g. no SCR in the last minute has no amplitude
-            wsum += spec.weight
-            if name not in base.median:
+            wsum += weight
+            med = medians.get(name)
+            if med is None:
                 continue
-            w_avail += spec.weight
-            tv = _transform_one(spec, v)
-            if not math.isfinite(tv) or q <= 0.0:
+            w_avail += weight
+            # _transform_one, inline
+            tv = (math.log(v) if v > 0 else math.nan) if log else float(v)
+            if not isfinite(tv) or q <= 0.0:
                 continue
-            zi = spec.sign * (tv - base.median[name]) / base.scale[name]
-            zi = max(-zc.clip, min(zc.clip, zi))
+            zi = sign * (tv - med) / scales[name]
+            zi = max(-clip, min(clip, zi))
             z[name] = zi
-            if spec.weight <= 0.0:
+            if weight <= 0.0:
                 continue  # signature-only feature (breathing depth)
-            w = spec.weight * q
+            w = weight * q
             wq_sum += w
             acc += w * zi
             pairs.append((zi, w))

@@ -44,10 +44,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal as _sig
 
 from ..checks import check_rate
 from ..errors import InputError
+from ._designs import remembered
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED
 from ._numba import njit
 from .filters import butter_sos, sos_zi_unit
@@ -277,11 +277,14 @@ def _acc_breathing(
         ist[_N] = n + 1
 
 
+@remembered
 def _group_delay_s(sos: np.ndarray, f_hz: float, fs: float) -> float:
     """Group delay of a second-order-section cascade at ``f_hz``, s (sum over sections)."""
+    from scipy import signal
+
     total = 0.0
     for sec in sos:
-        _, gd = _sig.group_delay((sec[:3], sec[3:]), w=[f_hz], fs=fs)
+        _, gd = signal.group_delay((sec[:3], sec[3:]), w=[f_hz], fs=fs)
         total += float(gd[0])
     return total / fs
 

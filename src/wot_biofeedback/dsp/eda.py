@@ -86,10 +86,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal as _sig
 
 from ..checks import as_signal, check_rate
 from ..errors import InputError
+from ._designs import remembered
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
 
@@ -516,9 +516,12 @@ def _critical_lowpass(fc: float, fs: float) -> np.ndarray:
     return np.array([sec, sec], dtype=np.float64)
 
 
+@remembered
 def _lowpass_delay(sos: np.ndarray, fs: float) -> float:
     """Group delay of a low-pass at 0.05 Hz, s (the slow edges of skin-conductance responses)."""
-    _, gd = _sig.group_delay(_sig.sos2tf(sos), w=[0.05], fs=fs)
+    from scipy import signal
+
+    _, gd = signal.group_delay(signal.sos2tf(sos), w=[0.05], fs=fs)
     return float(gd[0]) / fs
 
 

@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal as _sig
 
 from ..checks import as_1d_float, check_rate
+from ._designs import remembered
 from ._numba import njit
 
 
@@ -66,13 +66,26 @@ def butter_sos(
         wn: float | tuple[float, float] = (lo, hi)
     else:
         wn = min(float(cutoff), nyq_cap)
-    sos = _sig.butter(order, wn, btype=kind, fs=fs, output="sos")
-    return np.ascontiguousarray(sos, dtype=np.float64)
+    return np.ascontiguousarray(_butter(order, wn, kind, fs), dtype=np.float64)
+
+
+@remembered
+def _butter(order: int, wn: float | tuple[float, float], kind: str, fs: float) -> np.ndarray:
+    from scipy import signal
+
+    return np.asarray(signal.butter(order, wn, btype=kind, fs=fs, output="sos"))
 
 
 def sos_zi_unit(sos: np.ndarray) -> np.ndarray:
     """Steady-state filter state for a constant unit input (scale by the first sample)."""
-    return np.ascontiguousarray(_sig.sosfilt_zi(sos), dtype=np.float64)
+    return np.ascontiguousarray(_sosfilt_zi(np.ascontiguousarray(sos, dtype=np.float64)))
+
+
+@remembered
+def _sosfilt_zi(sos: np.ndarray) -> np.ndarray:
+    from scipy import signal
+
+    return np.asarray(signal.sosfilt_zi(sos))
 
 
 class SosFilter:

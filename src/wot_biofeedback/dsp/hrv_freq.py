@@ -143,10 +143,10 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import signal as _sig
 
 from ..checks import as_1d_float, check_value
 from ..errors import InputError
+from ._designs import remembered
 from ._numba import njit
 
 # --------------------------------------------------------------------------------------------
@@ -899,7 +899,7 @@ def welch_state(
     if not gap > 0.0:
         raise InputError(f"max_gap_s must be positive, got {max_gap_s!r}")
     try:
-        win = np.ascontiguousarray(_sig.get_window(window, int(nperseg)), dtype=np.float64)
+        win = np.ascontiguousarray(_window(window, int(nperseg)), dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise InputError(f"unknown window {window!r}: {e}") from None
     nfft = int(nfft)
@@ -1131,3 +1131,11 @@ def warm_up() -> None:
     s.add(t[:3], y[:3])
     s.remove(t[:1], y[:1])
     s.bands()
+
+
+@remembered
+def _window(window: Any, n: int) -> np.ndarray:
+    """``scipy.signal.get_window(window, n)`` (periodic, for spectral analysis), remembered."""
+    from scipy import signal
+
+    return np.asarray(signal.get_window(window, n), dtype=np.float64)

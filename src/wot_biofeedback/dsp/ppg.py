@@ -71,9 +71,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal as _sig
 
 from ..checks import as_signal, check_rate
+from ._designs import remembered
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
 from .filters import _sos_step, butter_sos, sos_zi_unit
@@ -389,10 +389,13 @@ def _ppg_detect(
     return n_out
 
 
+@remembered
 def _lowpass_delay(sos: np.ndarray, fs: float) -> float:
     # group delay at 2 Hz (the bulk of the upstroke's content), samples
-    b, a = _sig.sos2tf(sos)
-    _, gd = _sig.group_delay((b, a), w=[2.0], fs=fs)
+    from scipy import signal
+
+    b, a = signal.sos2tf(sos)
+    _, gd = signal.group_delay((b, a), w=[2.0], fs=fs)
     return float(gd[0])
 
 
