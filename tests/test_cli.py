@@ -223,6 +223,12 @@ def test_sys_info_names_versions_libraries_and_folders(tmp_path, monkeypatch, ca
     assert "2.0 MB" in rows["recordings"] and "--no-record" in rows["recordings"]
     assert rows["profiles"] == f"{tmp_path / 'profiles'} ($WOT_PROFILE_DIR)"
     assert rows["numba cache"].startswith(f"{cache_dir()}")
+    from wot_biofeedback.dsp._designs import cache_folder
+
+    assert (
+        rows["filter designs"].startswith(f"{cache_folder()}")
+        and "designs)" in rows["filter designs"]
+    )
     assert ("(kernels compiled" in rows["numba cache"]) == compiled_before()
 
 

@@ -126,7 +126,24 @@ def _folders() -> list[tuple[str, str]]:
                        "(wot run/demo --no-record: none)"),
         ("profiles", f"{profile_dir()}{env('WOT_PROFILE_DIR')}"),
         ("numba cache", f"{numba}{env('NUMBA_CACHE_DIR')} ({state})"),
+        ("filter designs", _designs_row()),
     ]  # fmt: skip
     if os.environ.get("WOT_DATA_DIR"):
         rows.append(("real data", f"{os.environ['WOT_DATA_DIR']} ($WOT_DATA_DIR, tests)"))
     return rows
+
+
+def _designs_row() -> str:
+    """Where the scipy.signal filter designs are remembered, and how many there are."""
+    import json
+
+    from ..dsp._designs import FILE_NAME, cache_folder
+
+    folder = cache_folder()
+    if folder is None:
+        return "no folder can be written: designed again in every process"
+    try:
+        n = len(json.loads((folder / FILE_NAME).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        n = 0
+    return f"{folder / FILE_NAME} ({n} designs)"
