@@ -131,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.nk_repeat):
         dt, peaks = timed([*me, "0"])
         nk_runs.append(dt)
-    rows.append(row("NeuroKit2 comparable path (ecg_peaks)", nk_runs, f"{peaks.strip()} R-peaks"))
+    if nk_runs:
+        rows.append(
+            row("NeuroKit2 comparable path (ecg_peaks)", nk_runs, f"{peaks.strip()} R-peaks")
+        )
     full_runs: list[float] = []
     if not args.no_full:
         dt, peaks = timed([*me, "1"])
@@ -163,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(rows))
     print()
     wot_med = statistics.median(runs)
-    print(f"NeuroKit2 / wot analyze (medians): {statistics.median(nk_runs) / wot_med:.1f}x")
+    if nk_runs:
+        print(f"NeuroKit2 / wot analyze (medians): {statistics.median(nk_runs) / wot_med:.1f}x")
     if full_runs:
         print(f"with ecg_process / wot analyze:   {full_runs[0] / wot_med:.1f}x")
     print(f"wot outputs identical across runs: {'yes' if identical else 'NO'}")

@@ -48,6 +48,7 @@ PERIOD_S = 0.02
 CALIBRATION_S = 10.0
 STARTUP_S = 2.0  # the first frames carry the start's one-off costs: reported apart
 RATES = {"ecg": 250.0, "eda": 32.0, "resp": 50.0}
+HOLD = True  # --no-hold: every chunk through its channel at once (the engine before 2026-12-06)
 
 
 class PacedRecordings(RecordingSource):
@@ -91,7 +92,10 @@ def _clients(n: int, seconds: float) -> dict[str, Recording]:
 def _session(recs: dict[str, Recording]) -> Session:
     cfg = EngineConfig()
     cfg.calibration.duration_s = CALIBRATION_S  # most of the run classified, cues on
-    return Session({sid: dict(RATES) for sid in recs}, cfg)
+    session = Session({sid: dict(RATES) for sid in recs}, cfg)
+    for subj in session.subjects.values():
+        subj.pipeline.hold = HOLD  # as the live engine does (Pipeline.hold)
+    return session
 
 
 def cost(n: int, seconds: float) -> float:
@@ -132,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--cost-clients", type=int, default=10)
     ap.add_argument("--clients", default=None, help="counts for part 2, e.g. 5,10,15")
+    ap.add_argument(
+        "--no-hold", action="store_true",
+        help="push every chunk of the slow signals at once (as before Pipeline.hold)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    global HOLD
+    HOLD = not args.no_hold
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     print("wot-biofeedback scale benchmark (benchmarks/bench_scale.py)")

@@ -129,12 +129,26 @@ def test_an_error_is_not_remembered(folder: Path) -> None:
     assert not (folder / _designs.FILE_NAME).exists()
 
 
-def test_the_scipy_version_is_part_of_every_key(folder: Path) -> None:
+def test_versions_and_the_code_are_part_of_every_key(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     filters.butter_sos("lowpass", 2.0, 32.0, 2)
     import scipy
 
     (key,) = json.loads((folder / _designs.FILE_NAME).read_text())
-    assert key.endswith(f"|scipy {scipy.__version__}")
+    assert key.endswith(f"|scipy {scipy.__version__} numpy {np.__version__}")
+
+    # an edited design function is designed again, not read back stale
+    def half(fs: float) -> float:
+        return 0.05 * fs
+
+    def edited(fs: float) -> float:
+        return 0.5 * fs
+
+    edited.__qualname__ = half.__qualname__  # same name, new body
+    assert _designs.remembered(half)(10.0) == 0.5
+    _forget(monkeypatch)
+    assert _designs.remembered(edited)(10.0) == 5.0
 
 
 CHILD = """

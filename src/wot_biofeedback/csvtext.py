@@ -79,9 +79,9 @@ def write_csv_blocks(
     """:func:`write_csv` for rows given block by block, column by column, already as text.
 
     Each block is a list of columns of equal length. The cells of the columns numbered in
-    ``text`` go through :func:`cell` as in :func:`write_csv`; every other column must hold
-    numbers formatted as text, or empty cells, which need neither (a long table of numbers is
-    written several times faster than row by row).
+    ``text`` go through :func:`cell` as in :func:`write_csv`; every other column is written as
+    it is, so it must hold numbers formatted as text, empty cells, or cells already made by
+    :func:`cell` (a long table of numbers is written several times faster than row by row).
     """
     p = Path(path)
     tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")

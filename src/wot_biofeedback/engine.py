@@ -208,6 +208,8 @@ class Engine:
             baseline,
             emit=self._emit,
         )
+        for subj in self.session.subjects.values():
+            subj.pipeline.hold = True  # slow signals processed a frame at a time (Pipeline.hold)
         self.input = LslStreams(self.streams, stall_s)
         self.outlets = (
             EngineOutlets(outlets_source_id, self.config.frame_rate_hz, len(self.subject_ids) > 1)

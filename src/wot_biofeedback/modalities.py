@@ -50,6 +50,10 @@ class Modality:
     in_files: bool = False  # found by name in CSV, WFDB, EDF and XDF files
     file_patterns: tuple[str, ...] = ()  # regular expressions for its column or stream name
     fs_range: tuple[float, float] = (1.0, 10_000.0)  # sampling rates its detectors take, Hz
+    # its channel must see every chunk as it comes (beats: the events outlet's latency; ACC:
+    # the breathing surrogate drawn from each chunk); the others may be held until they
+    # complete a frame (Pipeline.hold)
+    prompt: bool = False
 
 
 _LEADS = r"^(mlii|ml2|ii|i|iii|v[1-6]|avr|avl|avf|lead.*)$"
@@ -72,17 +76,19 @@ MODALITIES: dict[str, Modality] = {
     m.name: m
     for m in (
         Modality("ecg", "ECG", "cardiac", "mV", "ECG", "R-peaks", 0, in_files=True,
-                 file_patterns=(r"^ecg", r"ecg", _LEADS), fs_range=(50.0, 10_000.0)),
+                 file_patterns=(r"^ecg", r"ecg", _LEADS), fs_range=(50.0, 10_000.0), prompt=True),
         Modality("ppg", "PPG", "cardiac", "a.u.", "PPG pulse", "pulses", 1, in_files=True,
-                 file_patterns=(r"^ppg", r"ppg", r"pleth", r"^bvp"), fs_range=(20.0, 1000.0)),
-        Modality("rr", "RR", "cardiac", "ms", "RR intervals", "beats", 2, irregular=True),
+                 file_patterns=(r"^ppg", r"ppg", r"pleth", r"^bvp"), fs_range=(20.0, 1000.0),
+                 prompt=True),
+        Modality("rr", "RR", "cardiac", "ms", "RR intervals", "beats", 2, irregular=True,
+                 prompt=True),
         Modality("eda", "EDA", "electrodermal", "uS", "EDA", "SCRs", 0, in_files=True,
                  file_patterns=(r"^eda", r"gsr", r"eda", r"^sc[lr]?$", r"skin.?cond"),
                  fs_range=(4.0, 10_000.0)),
         Modality("resp", "RESP", "respiratory", "a.u.", "RESP", "breaths", 0, in_files=True,
                  file_patterns=(r"^resp", r"^rsp", r"resp", r"breath"), fs_range=(2.0, 10_000.0)),
         Modality("acc", "ACC", "respiratory", "g", "ACC breathing (chest tilt)", "breaths", 1,
-                 width=3, fs_range=(10.0, 1000.0)),
+                 width=3, fs_range=(10.0, 1000.0), prompt=True),
     )
 }  # fmt: skip
 

@@ -30,9 +30,11 @@ from .sources.files import Recording, RecordingSource
 from .state import Baseline, StateEngine
 from .summary import build_summary
 
-CHUNK_S = 60.0
-"""Seconds of a recording fed at a time. Any chunking gives the same frames; larger chunks
-make fewer per-chunk calls (10 s -> 60 s took 0.3 s off an hour's analysis)."""
+CHUNK_S = 10.0
+"""Seconds of a recording fed at a time. 60 s would take 0.3 s off an hour's analysis, but the
+frames are the same for any chunking only to the last bit: the breathing and skin-conductance
+event logs are trimmed where a chunk ends, which moves the base of their running sums
+(``dsp.events.window_sum``), so the analysis stays at 10 s and its outputs stay as they were."""
 SEAM_S = 60.0  # longest the retrospective scoring runs on past the end of calibration
 
 

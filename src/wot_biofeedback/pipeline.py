@@ -156,6 +156,16 @@ class Pipeline:
         self.frame_rate = self.config.frame_rate_hz
         self._recalibrations: list[tuple[float, float]] = []
         self._masks: dict[str, list[tuple[int, int]]] = {}
+        self.hold = False
+        """Hold the chunks of a modality that is not ``prompt`` (skin conductance, a breathing
+        belt) until they complete a frame, and process them then as one (the live engine: its
+        20-ms reads bring such a channel one sample or none, and each call costs more than
+        the samples). Frames are the same and come in the same step (a channel gives the
+        same output for any chunking, and a held chunk completes no frame); only the events
+        of these slow signals (SCRs, breaths) are reported up to one frame period later."""
+        self._held: dict[str, list[np.ndarray]] = {}
+        self._held_n: dict[str, int] = {}
+        self._late: dict[str, dict[str, np.ndarray]] = {}  # events of chunks released at the end
 
     def mask(self, modality: str, first: int, stop: int | None = None) -> None:
         """Fuse frames ``first .. stop - 1`` without ``modality`` (to the end where ``stop`` is
@@ -204,6 +214,12 @@ class Pipeline:
                 f"modality {modality!r} was not configured (have {sorted(self.rates)})"
             )
         ch = self._channel(modality, t0)
+        if self.hold and not modalities.get(modality).prompt:
+            if len(samples) < ch.samples_to_frame() - self._held_n.get(modality, 0):
+                self._held.setdefault(modality, []).append(samples)
+                self._held_n[modality] = self._held_n.get(modality, 0) + len(samples)
+                return PipelineOutput(frames=self._fuse(self._ready_until()))
+            samples = self._release(modality, samples)
         out = ch.update(samples, timestamps) if isinstance(ch, RRChannel) else ch.update(samples)
         if self.rsa is not None:
             self.rsa.add(_role(modality), ch, out.events)
@@ -222,24 +238,49 @@ class Pipeline:
         res.frames = self._fuse(self._ready_until())
         return res
 
+    def _release(self, modality: str, samples: np.ndarray | None = None) -> np.ndarray:
+        """The held chunks of ``modality`` (and ``samples`` after them), as one, no longer
+        held."""
+        parts = self._held.pop(modality, [])
+        self._held_n.pop(modality, None)
+        if samples is not None:
+            parts.append(samples)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _release_all(self) -> None:
+        """End of input: every held chunk through its channel (their events are given with
+        :meth:`finish_events`)."""
+        for m in list(self._held):
+            # held chunks complete no frame (they were held for that): events only
+            out = self.channels[m].update(self._release(m))
+            self._late[m] = out.events
+            if self.rsa is not None:
+                self.rsa.add(_role(m), self.channels[m], out.events)
+
     def end(self, modality: str) -> None:
         """Mark a modality finished (its file ended): fusion no longer waits for it."""
         self.ended.add(modality)
 
     def finish_events(self) -> dict[str, dict[str, np.ndarray]]:
         """End of a record: the events channels kept back for look-ahead (e.g. last beats)."""
+        self._release_all()
         out = {}
         for m, ch in self.channels.items():
             fin = getattr(ch, "finish", None)
-            if fin is not None:
-                ev = fin()
-                if RPEAK_TIME in ev:
-                    ev = {**ev, BEAT_TIME: ev[RPEAK_TIME]}
-                out[_role(m) if m == "acc" else m] = ev
+            late = self._late.pop(m, None)
+            if fin is None and late is None:
+                continue
+            ev = dict(late or {})
+            for k, v in (fin() if fin is not None else {}).items():
+                ev[k] = np.concatenate((ev[k], v)) if k in ev else v
+            if RPEAK_TIME in ev:
+                ev = {**ev, BEAT_TIME: ev[RPEAK_TIME]}
+            out[_role(m) if m == "acc" else m] = ev
         return out
 
     def flush(self) -> list[Frame]:
         """End of input: fuse every frame some modality has delivered."""
+        self._release_all()
         self.ended.update(self.rates)
         last = max((ch.next_frame for ch in self.channels.values()), default=0)
         return self._fuse(last)

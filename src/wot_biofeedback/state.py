@@ -100,13 +100,6 @@ def _transform(spec: FeatureSpec, v: np.ndarray) -> np.ndarray:
     return np.asarray(v, dtype=np.float64)
 
 
-def _transform_one(spec: FeatureSpec, v: float) -> float:
-    """:func:`_transform` of one value (the per-frame path)."""
-    if spec.transform == "log":
-        return math.log(v) if v > 0 else math.nan
-    return float(v)
-
-
 class Calibrator:
     """Collects frames of the calibration window and computes a :class:`Baseline`."""
 
@@ -313,7 +306,7 @@ class StateEngine:
             if med is None:
                 continue
             w_avail += weight
-            # _transform_one, inline
+            # the feature's transform (log or linear), one value
             tv = (math.log(v) if v > 0 else math.nan) if log else float(v)
             if not isfinite(tv) or q <= 0.0:
                 continue

@@ -10,8 +10,10 @@ A design is a pure function of its parameters, so it is remembered like the numb
 the first time a design is asked for, it is made by ``scipy.signal`` and its float64 bits are
 stored in ``designs.json`` in the cache folder; later processes read it back and never import
 ``scipy.signal``. The stored values are the very bits scipy returned, so the results are the same
-bit for bit (``tests/test_designs.py`` compares them with scipy's). The scipy version is part of
-every key, so an upgrade designs everything again.
+bit for bit (``tests/test_designs.py`` compares them with scipy's). Every key holds the scipy
+and numpy versions and a hash of the designing function's code, so an upgrade or an edit
+designs again. (The file is this machine's: copied to another CPU, a window made with numpy's
+cosines there could differ in the last bit from the one stored.)
 
 The cache folder is ``$NUMBA_CACHE_DIR/wot_biofeedback`` when numba's cache is moved there,
 otherwise ``__pycache__`` beside this file when it can be written, otherwise
@@ -22,9 +24,11 @@ made again (and the file written again where it can be).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
+import marshal
 import os
 import threading
 import uuid
@@ -51,7 +55,8 @@ def cache_folder() -> Path | None:
     env = os.environ.get("NUMBA_CACHE_DIR")
     candidates = [Path(env) / "wot_biofeedback"] if env else []
     candidates.append(Path(__file__).parent / "__pycache__")
-    candidates.append(Path.home() / ".cache" / "wot-biofeedback")
+    with contextlib.suppress(RuntimeError):  # no home folder (a container's user without one)
+        candidates.append(Path.home() / ".cache" / "wot-biofeedback")
     for folder in candidates:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -62,10 +67,12 @@ def cache_folder() -> Path | None:
     return None
 
 
-def _scipy_version() -> str:
+def _versions() -> str:
+    """What a design may depend on besides its parameters: scipy and numpy (windows are made
+    with numpy's cosines)."""
     import scipy  # the package alone is cheap; scipy.signal is what costs
 
-    return str(scipy.__version__)
+    return f"scipy {scipy.__version__} numpy {np.__version__}"
 
 
 def _key_part(v: Any) -> str:
@@ -107,7 +114,7 @@ def _read(path: Path) -> dict[str, Any]:
 def _entries() -> dict[str, Any]:
     global _memory, _folder, _version
     if _memory is None:
-        _version = _scipy_version()
+        _version = _versions()
         _folder = cache_folder()
         _memory = _read(_folder / FILE_NAME) if _folder is not None else {}
     return _memory
@@ -138,14 +145,16 @@ def remembered(fn: F) -> F:
     ``fn`` must be a pure function of its arguments and of the scipy version. An exception it
     raises is not remembered. The caller gets its own copy of an array.
     """
-    name = f"{fn.__module__}.{fn.__qualname__}"
+    # the function's own code is part of the key, so an edited design is made again
+    code = hashlib.sha1(marshal.dumps(fn.__code__)).hexdigest()[:12]
+    name = f"{fn.__module__}.{fn.__qualname__}@{code}"
 
     @functools.wraps(fn)
     def wrapper(*args: Any) -> Any:
         parts = [name, *(_key_part(a) for a in args)]
         with _lock:
             entries = _entries()
-            key = "|".join([*parts, f"scipy {_version}"])
+            key = "|".join([*parts, _version])
             entry = entries.get(key)
             if entry is not None:
                 try:

@@ -81,6 +81,12 @@ class Channel:
             k = np.where((k > 0) & (self.frame_sample(prev / self.frame_rate) >= c), prev, k)
         return k
 
+    def samples_to_frame(self) -> int:
+        """How many more samples complete the next frame (its own sample processed)."""
+        return math.floor((self.next_frame / self.frame_rate - self.t0) * self.fs + 1e-9) - (
+            self._n - 1
+        )
+
     def sample_time(self, idx: np.ndarray) -> np.ndarray:
         return self.t0 + np.asarray(idx, dtype=np.float64) / self.fs
 

@@ -6,8 +6,9 @@ in ms, and 0 when the difference is negative (Grossman, van Beek & Wientjes 1990
 feature ``rsa_ms`` is the mean over the breaths that ended in the last 60 s.
 
 A breath's value is known at the first frame by which its closing onset, its inspiration peak
-and an NN interval past its end have all been confirmed, so the feature does not depend on
-chunking, like every other frame feature.
+and an NN interval past its end have all been confirmed, and a breath's value is kept until no
+frame still to be fused needs it, so the feature does not depend on chunking (even while
+fusion waits minutes for a stream that starts late).
 
 Reference
 ---------
@@ -30,7 +31,6 @@ class RsaTracker:
     """Pairs the cardiac NN rows with breaths and gives ``rsa_ms`` per frame."""
 
     WIN_S = 60.0
-    KEEP_S = 120.0
 
     def __init__(self) -> None:
         z = np.empty(0)
@@ -103,8 +103,9 @@ class RsaTracker:
             self._b_end = np.concatenate((self._b_end, ends))
             self._b_rsa = np.concatenate((self._b_rsa, vals))
             self._b_k = np.concatenate((self._b_k, np.asarray(known, dtype=np.int64)))
-            # drop what no later breath or frame needs
-            t_keep = self._on_t[used] - self.KEEP_S
+            # drop what no later breath needs (the breaths' values are dropped by frames(),
+            # once no frame still to be fused needs them: fusion may lag the breathing channel
+            # by minutes, e.g. while it waits for a stream that starts late)
             self._on_t, self._on_k = self._on_t[used:], self._on_k[used:]
             keep_pk = self._pk_t >= self._on_t[0]
             self._pk_t, self._pk_k = self._pk_t[keep_pk], self._pk_k[keep_pk]
@@ -113,12 +114,6 @@ class RsaTracker:
                 self._nn_t[keep_nn],
                 self._nn_v[keep_nn],
                 self._nn_k[keep_nn],
-            )
-            keep_b = self._b_end >= t_keep
-            self._b_end, self._b_rsa, self._b_k = (
-                self._b_end[keep_b],
-                self._b_rsa[keep_b],
-                self._b_k[keep_b],
             )
 
     def frames(self, start: int, stop: int, frame_rate: float) -> np.ndarray:
@@ -135,5 +130,13 @@ class RsaTracker:
         )
         n = m.sum(axis=1)
         s = np.where(m, np.nan_to_num(self._b_rsa)[None, :], 0.0).sum(axis=1)
+        # frames from ``stop`` on use breaths that ended at most WIN_S before them
+        keep = self._b_end >= stop / frame_rate - self.WIN_S
+        if not keep.all():
+            self._b_end, self._b_rsa, self._b_k = (
+                self._b_end[keep],
+                self._b_rsa[keep],
+                self._b_k[keep],
+            )
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, s / np.maximum(n, 1), np.nan)
