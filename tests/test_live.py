@@ -72,6 +72,9 @@ def test_live_engine_frames_equal_offline_pipeline(source_id):
     cfg = EngineConfig()
     cfg.calibration.duration_s = 60.0
     engine = Engine(sources, cfg, outlets_source_id=f"{source_id}-engine", period_s=0.01)
+    # the live engine holds the slow signals until they complete a frame (Pipeline.hold): the
+    # frames below are compared with the offline pipeline's, which holds nothing
+    assert all(s.pipeline.hold for s in engine.session.subjects.values())
     stop = threading.Event()
     engine.start()
     try:

@@ -253,7 +253,12 @@ class Pipeline:
         for m in list(self._held):
             # held chunks complete no frame (they were held for that): events only
             out = self.channels[m].update(self._release(m))
-            self._late[m] = out.events
+            prev = self._late.get(m)
+            self._late[m] = (
+                out.events
+                if prev is None
+                else {k: np.concatenate((prev[k], v)) for k, v in out.events.items()}
+            )
             if self.rsa is not None:
                 self.rsa.add(_role(m), self.channels[m], out.events)
 

@@ -79,6 +79,12 @@ def warm_up(modalities: tuple[str, ...] = NAMES, pairs: bool = False) -> None:
         small = SyncParams(window_s=4.0, step_s=1.0, max_lag_s=1.0, shift_s=2.0,
                            shift_step_s=1.0, n_surrogates=4, min_surrogates=2)  # fmt: skip
         synchrony(wave[:200], breath[:200], 4.0, small)
+    if "resp" in modalities or "acc" in modalities:  # RSA pairs beats with breaths
+        from .rsa import _rsa_frames
+
+        one = np.ones(1)
+        _rsa_frames(np.arange(2), np.arange(2) / 4.0, one, one, np.zeros(1, dtype=np.int64),
+                    60.0, np.empty(2))  # fmt: skip
     # the live engine's history and raw-trace buffers
     ring = RingBuffer(16)
     ring.write(breath[:40])

@@ -23,8 +23,37 @@ from typing import Any
 import numpy as np
 
 from ..modalities import cardiac
+from ._numba import njit
 
 CARDIAC_SOURCES = cardiac()
+
+
+@njit
+def _rsa_frames(
+    k: np.ndarray,
+    t: np.ndarray,
+    b_end: np.ndarray,
+    b_rsa: np.ndarray,
+    b_k: np.ndarray,
+    win_s: float,
+    out: np.ndarray,
+) -> None:
+    # per frame: the mean of the finite values of the breaths known by it that ended in
+    # [t - win_s, t], summed one by one in breath order (b_end ascending), so the value does
+    # not depend on which other breaths are kept
+    lo = 0
+    for i in range(k.size):
+        while lo < b_end.size and b_end[lo] < t[i] - win_s:
+            lo += 1
+        s = 0.0
+        n = 0
+        j = lo
+        while j < b_end.size and b_end[j] <= t[i]:
+            if b_k[j] <= k[i] and np.isfinite(b_rsa[j]):
+                s += b_rsa[j]
+                n += 1
+            j += 1
+        out[i] = s / n if n > 0 else np.nan
 
 
 class RsaTracker:
@@ -120,16 +149,10 @@ class RsaTracker:
         """``rsa_ms`` for frames ``start .. stop - 1`` (NaN without a measured breath)."""
         k = np.arange(start, stop)
         t = k / frame_rate
+        out = np.full(k.size, np.nan)
         if self._b_end.size == 0:
-            return np.full(k.size, np.nan)
-        m = (
-            (self._b_k[None, :] <= k[:, None])
-            & (self._b_end[None, :] <= t[:, None])
-            & (self._b_end[None, :] >= t[:, None] - self.WIN_S)
-            & np.isfinite(self._b_rsa)[None, :]
-        )
-        n = m.sum(axis=1)
-        s = np.where(m, np.nan_to_num(self._b_rsa)[None, :], 0.0).sum(axis=1)
+            return out
+        _rsa_frames(k, t, self._b_end, self._b_rsa, self._b_k, self.WIN_S, out)
         # frames from ``stop`` on use breaths that ended at most WIN_S before them
         keep = self._b_end >= stop / frame_rate - self.WIN_S
         if not keep.all():
@@ -138,5 +161,4 @@ class RsaTracker:
                 self._b_rsa[keep],
                 self._b_k[keep],
             )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+        return out
