@@ -57,17 +57,7 @@ def write_csv(
     Cells are quoted only where they must be: a comma, a quote or a line break (``\\n`` or
     ``\\r``; Python's ``csv.writer`` leaves a lone ``\\r`` unquoted with ``\\n`` line ends) inside.
     """
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            fh.write(_line(header))
-            for row in rows:
-                fh.write(_line(row))
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return p
+    return _write_text(path, header, map(_line, rows))
 
 
 def write_csv_blocks(
@@ -83,16 +73,26 @@ def write_csv_blocks(
     it is, so it must hold numbers formatted as text, empty cells, or cells already made by
     :func:`cell` (a long table of numbers is written several times faster than row by row).
     """
+
+    def lines() -> Iterable[str]:
+        for cols in blocks:
+            cols = [[cell(v) for v in c] if j in text else c for j, c in enumerate(cols)]
+            if len(cols) == 1:  # a lone empty cell is not a blank line (which readers skip)
+                cols = [[v or '""' for v in cols[0]]]
+            yield "".join(",".join(r) + "\n" for r in zip(*cols, strict=True))
+
+    return _write_text(path, header, lines())
+
+
+def _write_text(path: str | os.PathLike[str], header: Iterable[str], text: Iterable[str]) -> Path:
+    """The header line, then each piece of ``text``, into ``path`` atomically."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             fh.write(_line(header))
-            for cols in blocks:
-                cols = [[cell(v) for v in c] if j in text else c for j, c in enumerate(cols)]
-                if len(cols) == 1:  # a lone empty cell is not a blank line (which readers skip)
-                    cols = [[v or '""' for v in cols[0]]]
-                fh.write("".join(",".join(r) + "\n" for r in zip(*cols, strict=True)))
+            for piece in text:
+                fh.write(piece)
         os.replace(tmp, p)
     finally:
         tmp.unlink(missing_ok=True)
