@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,24 +64,16 @@ def write_csv_blocks(
     path: str | os.PathLike[str],
     header: Iterable[str],
     blocks: Iterable[Sequence[Sequence[str]]],
-    text: Collection[int] = (),
 ) -> Path:
-    """:func:`write_csv` for rows given block by block, column by column, already as text.
+    """:func:`write_csv` for rows given block by block, column by column, as finished cells.
 
-    Each block is a list of columns of equal length. The cells of the columns numbered in
-    ``text`` go through :func:`cell` as in :func:`write_csv`; every other column is written as
-    it is, so it must hold numbers formatted as text, empty cells, or cells already made by
-    :func:`cell` (a long table of numbers is written several times faster than row by row).
+    Each block is a list of two or more columns of equal length (a row of one empty cell would
+    be a blank line, which :func:`write_csv` writes as ``""``). Cells are written as they are,
+    so each must be a number formatted as text, empty, or made by :func:`cell` (text); a long
+    table of numbers is written several times faster than row by row.
     """
-
-    def lines() -> Iterable[str]:
-        for cols in blocks:
-            cols = [[cell(v) for v in c] if j in text else c for j, c in enumerate(cols)]
-            if len(cols) == 1:  # a lone empty cell is not a blank line (which readers skip)
-                cols = [[v or '""' for v in cols[0]]]
-            yield "".join(",".join(r) + "\n" for r in zip(*cols, strict=True))
-
-    return _write_text(path, header, lines())
+    lines = ("".join(",".join(r) + "\n" for r in zip(*cols, strict=True)) for cols in blocks)
+    return _write_text(path, header, lines)
 
 
 def _write_text(path: str | os.PathLike[str], header: Iterable[str], text: Iterable[str]) -> Path:

@@ -293,13 +293,12 @@ def analyze(
         (
             [
                 _fmt_column(times[a:b], ".2f"),
-                zones[a:b],
+                [cell(z) for z in zones[a:b]],
                 _fmt_column(arousal[a:b]),
                 _fmt_column(conf[a:b]),
             ]
             for a, b in _blocks(len(times))
         ),
-        text={1},
     )
 
     # each modality's quality is its channel's (e.g. PPG: quality_cardiac; ACC: quality_resp)

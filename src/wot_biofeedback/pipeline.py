@@ -220,6 +220,18 @@ class Pipeline:
                 self._held_n[modality] = self._held_n.get(modality, 0) + len(samples)
                 return PipelineOutput(frames=self._fuse(self._ready_until()))
             samples = self._release(modality, samples)
+        events = self._feed(modality, ch, samples, timestamps)
+        if RPEAK_TIME in events:  # beats under their source-neutral name too
+            events = {**events, BEAT_TIME: events[RPEAK_TIME]}
+        res = PipelineOutput(events={_role(modality) if modality == "acc" else modality: events})
+        res.frames = self._fuse(self._ready_until())
+        return res
+
+    def _feed(
+        self, modality: str, ch: Channel, samples: np.ndarray, timestamps: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """``samples`` through the channel: its frames kept for fusion, its events to RSA and
+        returned."""
         out = ch.update(samples, timestamps) if isinstance(ch, RRChannel) else ch.update(samples)
         if self.rsa is not None:
             self.rsa.add(_role(modality), ch, out.events)
@@ -231,12 +243,7 @@ class Pipeline:
                 self._pending_first[modality] = out.first_frame
             for k, v in out.features.items():
                 pend[k] = np.concatenate((pend[k], v)) if k in pend else v
-        events = out.events
-        if RPEAK_TIME in events:  # beats under their source-neutral name too
-            events = {**events, BEAT_TIME: events[RPEAK_TIME]}
-        res = PipelineOutput(events={_role(modality) if modality == "acc" else modality: events})
-        res.frames = self._fuse(self._ready_until())
-        return res
+        return out.events
 
     def _release(self, modality: str, samples: np.ndarray | None = None) -> np.ndarray:
         """The held chunks of ``modality`` (and ``samples`` after them), as one, no longer
@@ -251,16 +258,13 @@ class Pipeline:
         """End of input: every held chunk through its channel (their events are given with
         :meth:`finish_events`)."""
         for m in list(self._held):
-            # held chunks complete no frame (they were held for that): events only
-            out = self.channels[m].update(self._release(m))
+            events = self._feed(m, self.channels[m], self._release(m), None)
             prev = self._late.get(m)
             self._late[m] = (
-                out.events
+                events
                 if prev is None
-                else {k: np.concatenate((prev[k], v)) for k, v in out.events.items()}
+                else {k: np.concatenate((prev[k], v)) for k, v in events.items()}
             )
-            if self.rsa is not None:
-                self.rsa.add(_role(m), self.channels[m], out.events)
 
     def end(self, modality: str) -> None:
         """Mark a modality finished (its file ended): fusion no longer waits for it."""

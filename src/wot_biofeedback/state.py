@@ -100,6 +100,13 @@ def _transform(spec: FeatureSpec, v: np.ndarray) -> np.ndarray:
     return np.asarray(v, dtype=np.float64)
 
 
+def _transform_one(spec: FeatureSpec, v: float) -> float:
+    """:func:`_transform` of one value (the per-frame path)."""
+    if spec.transform == "log":
+        return math.log(v) if v > 0 else math.nan
+    return float(v)
+
+
 class Calibrator:
     """Collects frames of the calibration window and computes a :class:`Baseline`."""
 
@@ -226,12 +233,6 @@ class StateEngine:
         if config.zones.fusion not in FUSIONS:
             raise ValueError(f"zones.fusion {config.zones.fusion!r} is not one of {FUSIONS}")
         self.message = f"calibrating baseline ({baseline_window[0]:g}-{baseline_window[1]:g} s)"
-        # each feature's settings as plain values, read once (the per-frame loop reads them)
-        self._rows = [
-            (name, spec.quality, float(spec.weight), spec.sign, spec.transform == "log",
-             spec.zero_abstains)
-            for name, spec in config.features.items()
-        ]  # fmt: skip
         self._smooth = math.nan
         self._last_t = math.nan
         self.zone = "unknown"
@@ -292,30 +293,26 @@ class StateEngine:
         wq_sum = 0.0
         acc = 0.0
         pairs: list[tuple[float, float]] = []
-        get, isfinite, silent = feats.get, math.isfinite, self.silent
-        medians, scales, clip = base.median, base.scale, zc.clip
-        for name, quality, weight, sign, log, zero_abstains in self._rows:
-            v = get(name, math.nan)
-            q = get(quality, 1.0) if quality else 1.0
-            if not isfinite(q):
+        for name, spec in self.cfg.features.items():
+            v = feats.get(name, math.nan)
+            q = feats.get(spec.quality, 1.0) if spec.quality else 1.0
+            if not math.isfinite(q):
                 q = 0.0
-            if name in silent or (zero_abstains and v == 0.0 and q >= 0.5):
+            if name in self.silent or (spec.zero_abstains and v == 0.0 and q >= 0.5):
                 continue  # abstains: e.g. no SCR in the last minute has no amplitude
-            wsum += weight
-            med = medians.get(name)
-            if med is None:
+            wsum += spec.weight
+            if name not in base.median:
                 continue
-            w_avail += weight
-            # the feature's transform (log or linear), one value
-            tv = (math.log(v) if v > 0 else math.nan) if log else float(v)
-            if not isfinite(tv) or q <= 0.0:
+            w_avail += spec.weight
+            tv = _transform_one(spec, v)
+            if not math.isfinite(tv) or q <= 0.0:
                 continue
-            zi = sign * (tv - med) / scales[name]
-            zi = max(-clip, min(clip, zi))
+            zi = spec.sign * (tv - base.median[name]) / base.scale[name]
+            zi = max(-zc.clip, min(zc.clip, zi))
             z[name] = zi
-            if weight <= 0.0:
+            if spec.weight <= 0.0:
                 continue  # signature-only feature (breathing depth)
-            w = weight * q
+            w = spec.weight * q
             wq_sum += w
             acc += w * zi
             pairs.append((zi, w))

@@ -109,7 +109,7 @@ class Channel:
         # frames whose own sample (the last one at or before the frame time) is now processed;
         # most small live chunks complete none: say so without touching numpy
         kf = self.next_frame
-        if math.floor((kf / self.frame_rate - self.t0) * self.fs + 1e-9) > self._n - 1:
+        if self.samples_to_frame() > 0:
             return ChannelOutput(kf, {}, events)
         # the last such frame, by the same rule as frame_sample (scalar arithmetic)
         last = math.floor((self.t0 + self._n / self.fs) * self.frame_rate) + 1

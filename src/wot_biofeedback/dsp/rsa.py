@@ -149,9 +149,7 @@ class RsaTracker:
         """``rsa_ms`` for frames ``start .. stop - 1`` (NaN without a measured breath)."""
         k = np.arange(start, stop)
         t = k / frame_rate
-        out = np.full(k.size, np.nan)
-        if self._b_end.size == 0:
-            return out
+        out = np.empty(k.size)
         _rsa_frames(k, t, self._b_end, self._b_rsa, self._b_k, self.WIN_S, out)
         # frames from ``stop`` on use breaths that ended at most WIN_S before them
         keep = self._b_end >= stop / frame_rate - self.WIN_S
