@@ -146,3 +146,21 @@ def test_rsa_does_not_depend_on_chunking_when_a_stream_starts_late() -> None:
     assert np.isfinite(ref[:800]).sum() > 700
     for chunk_s in (10.0, 60.0):
         np.testing.assert_array_equal(_rsa_with_late_eda(sig, chunk_s, 200.0), ref)
+
+
+def test_a_bad_chunk_is_refused_at_once_and_what_is_held_is_kept() -> None:
+    """Held or not, a chunk that is not a signal is an error naming it, when it comes; the
+    samples held before it are not lost with it."""
+    from wot_biofeedback.errors import InputError
+
+    pipe = Pipeline(RATES, EngineConfig())
+    pipe.hold = True
+    pipe.push("eda", np.zeros(1), 0.0)  # frame 0
+    pipe.push("eda", np.full(3, 5.0), 0.0)  # held
+    with pytest.raises(InputError, match="eda chunk must be numeric"):
+        pipe.push("eda", np.array(["a", "b"]), 0.0)
+    with pytest.raises(InputError, match="eda chunk must be one-dimensional"):
+        pipe.push("eda", np.zeros((2, 2)), 0.0)
+    pipe.push("eda", np.full(5, 5.0), 0.0)  # 3 held + 5: frame 1 complete
+    ch = pipe.channels["eda"]
+    assert ch.n_samples == 9 and ch.next_frame == 2

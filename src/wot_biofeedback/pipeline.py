@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import modalities
+from .checks import as_signal
 from .config import EngineConfig
 from .cues import Cue, CuePolicy
 from .dsp.acc import AccRespChannel
@@ -215,6 +216,9 @@ class Pipeline:
             )
         ch = self._channel(modality, t0)
         if self.hold and not modalities.get(modality).prompt:
+            # checked before it is held: a bad chunk is refused now, and what is held already
+            # is kept (a held chunk never fails later)
+            samples = as_signal(samples, f"{modality} chunk")
             if len(samples) < ch.samples_to_frame() - self._held_n.get(modality, 0):
                 self._held.setdefault(modality, []).append(samples)
                 self._held_n[modality] = self._held_n.get(modality, 0) + len(samples)
