@@ -3,7 +3,7 @@
 Run on demand (prints tables, asserts nothing)::
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_latency.py [--seconds 120]
-        [--chunk-ms 10] [--refresh-hz 30] [--console-only] [--hold-only | --no-hold]
+        [--chunk-ms 10] [--refresh-hz 60] [--console-only] [--hold-only | --no-hold]
         [--mitdb DIR]
 
 1. **Live latency.** A simulated session (``calm``, seed 1; ECG 250 Hz, EDA 32 Hz, RESP 50 Hz)
@@ -11,7 +11,7 @@ Run on demand (prints tables, asserts nothing)::
    wall time (``pylsl.local_clock``) of every ECG push is logged. The engine reads them as
    ``wot run`` does (``Engine`` on ``LslSource`` inlets, read loop every 20 ms, its outlets
    on). An inlet on ``wot-events`` (another thread) logs when each ``rpeak`` arrives; the
-   therapist console (``MainWindow``, offscreen, its own 30-Hz ``QTimer`` polling snapshots)
+   therapist console (``MainWindow``, offscreen, its own 60-Hz ``QTimer`` polling snapshots)
    logs when each R-peak mark is first painted on the ECG trace (a paint event of the trace's
    viewport; the time is taken once the paint is done). A beat's latency is that time minus
    the wall time of the push that carried the beat's R-peak sample. Run twice: engine alone,
