@@ -117,6 +117,35 @@ def test_cardiac_frames_streaming_equal_batch(sizes):
         np.testing.assert_array_equal(np.concatenate(got[name]), ref[name], err_msg=name)
 
 
+def _all_outputs(ch: EcgChannel, x: np.ndarray, sizes: list[int]) -> dict[str, np.ndarray]:
+    outs, i, k = [], 0, 0
+    while i < x.size:
+        outs.append(ch.update(x[i : i + sizes[k % len(sizes)]]))
+        i, k = i + sizes[k % len(sizes)], k + 1
+    got = {k: np.concatenate([o.features[k] for o in outs if o.n_frames]) for k in CARDIAC_FEATURES}
+    for k in outs[0].events:
+        got[k] = np.concatenate([o.events[k] for o in outs])
+    got.update({f"finish_{k}": v for k, v in ch.finish().items()})
+    got["next_frame"] = np.array([ch.next_frame])
+    return got
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 250, 3], [32], [2500], [20_000]])
+def test_ecg_in_one_kernel_call_equals_the_step_by_step_path(sizes):
+    """An ECG chunk goes through one kernel call (``_ecg_step``); the PPG channel's general path
+    (``_process`` then ``_features``, kernel by kernel) must give the same bits, events and
+    frames, with gaps, flat runs and a noise burst in the signal."""
+    x = ECG.copy()
+    x[int(60 * ECG_FS) : int(63 * ECG_FS)] = np.nan
+    x[int(100 * ECG_FS) : int(104 * ECG_FS)] = x[int(100 * ECG_FS)]
+    fast, slow = EcgChannel(ECG_FS, t0=0.3), EcgChannel(ECG_FS, t0=0.3)
+    slow._one_call = False
+    a, b = _all_outputs(fast, x, sizes), _all_outputs(slow, x, sizes)
+    assert a.keys() == b.keys() and a["rpeak_idx"].size > 100
+    for k in a:
+        assert a[k].dtype == b[k].dtype and a[k].tobytes() == b[k].tobytes(), k
+
+
 def test_cardiac_bad_input_never_invents_beats_and_quality_recovers():
     fs = ECG_FS
     x, truth = ecg_like(fs, 240.0, seed=5)

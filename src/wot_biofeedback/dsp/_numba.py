@@ -24,3 +24,9 @@ NUMBA_OPTIONS: dict[str, Any] = {
 def njit(fn: F) -> F:
     """Compile ``fn`` with the project's numba options."""
     return numba.njit(**NUMBA_OPTIONS)(fn)
+
+
+def njit_exact(fn: F) -> F:
+    """Compile ``fn`` with caching and without ``fastmath``: for glue kernels whose arithmetic
+    must give numpy's bits (``arcp`` would turn ``x / fs`` into ``x * (1 / fs)``)."""
+    return numba.njit(cache=True, nogil=True)(fn)

@@ -106,20 +106,28 @@ class Channel:
         n_before = self._n
         events = self._process(x, n_before)
         self._n += x.size
-        # frames whose own sample (the last one at or before the frame time) is now processed;
-        # most small live chunks complete none: say so without touching numpy
+        # frames whose own sample (the last one at or before the frame time) is now processed
         kf = self.next_frame
-        if self.samples_to_frame() > 0:
+        last = self._last_frame()
+        if last < kf:
             return ChannelOutput(kf, {}, events)
-        # the last such frame, by the same rule as frame_sample (scalar arithmetic)
-        last = math.floor((self.t0 + self._n / self.fs) * self.frame_rate) + 1
-        while math.floor((last / self.frame_rate - self.t0) * self.fs + 1e-9) > self._n - 1:
-            last -= 1
         t = np.arange(kf, last + 1) / self.frame_rate
         n_k = self.frame_sample(t)
         feats = self._features(t, n_k, n_before)
         self.next_frame = last + 1
         return ChannelOutput(kf, feats, events)
+
+    def _last_frame(self) -> int:
+        """The last frame whose own sample is processed (``next_frame - 1`` when the samples
+        so far complete no new frame)."""
+        # most small live chunks complete none: say so without touching numpy
+        if self.samples_to_frame() > 0:
+            return self.next_frame - 1
+        # the last such frame, by the same rule as frame_sample (scalar arithmetic)
+        last = math.floor((self.t0 + self._n / self.fs) * self.frame_rate) + 1
+        while math.floor((last / self.frame_rate - self.t0) * self.fs + 1e-9) > self._n - 1:
+            last -= 1
+        return last
 
     # subclasses --------------------------------------------------------------------------
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
