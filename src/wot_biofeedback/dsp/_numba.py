@@ -29,4 +29,4 @@ def njit(fn: F) -> F:
 def njit_exact(fn: F) -> F:
     """Compile ``fn`` with caching and without ``fastmath``: for glue kernels whose arithmetic
     must give numpy's bits (``arcp`` would turn ``x / fs`` into ``x * (1 / fs)``)."""
-    return numba.njit(**{**NUMBA_OPTIONS, "fastmath": False})(fn)  # type: ignore[no-any-return]
+    return numba.njit(**{**NUMBA_OPTIONS, "fastmath": False})(fn)
