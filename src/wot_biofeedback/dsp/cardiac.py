@@ -526,6 +526,43 @@ def _gap_flags(
         prev = p
 
 
+# The state arrays of an ECG channel, in one float64 and one int64 block ("arenas") so that
+# a chunk's kernel call unboxes 3 arrays instead of 59 (numba's dispatch costs about 0.06 µs
+# per array argument: 8 µs a call with them one by one). Each entry: the kind of view
+# (a1: float64 1-D, b1: int64 1-D, a2: float64 2-D), in the order _ecg_step reads them.
+_ARENA_KINDS = (
+    # detector: sos, zi, zi_unit, fst, ist, prm, raw ring, sq ring
+    *("a2", "a2", "a2", "a1", "b1", "a1", "a1", "a1"),
+    # sample quality: qst, qist, last-bad ring
+    *("a1", "b1", "b1"),
+    # corrector: fst, ist, prm, rings (t, rr, gap, conf, m, kind), scratch, buf
+    *("a1", "b1", "a1", "a1", "a1", "b1", "b1", "a1", "b1", "a1", "a1"),
+    # NN rows: times, NN, kinds, confirmations, pointers
+    *("a1", "a1", "b1", "b1", "b1"),
+    # Welch state (9), pending and kept segments
+    *("a1", "b1", "a1", "a1", "a1", "a1", "a1", "a1", "a1", "a2", "a1", "a2", "a1", "b1", "b1"),
+    # Lomb grids and sums (300 s and 64 s), PSDs, band cache, Welch frequencies
+    *("a1", "a1", "a2", "a1", "a2", "a1", "a1", "a1", "a1", "a1", "a2", "a1"),
+    # Welch PSD and cache, time-domain windows (pointers, sums), parameters
+    *("a1", "a1", "b1", "a1", "a1"),
+)
+
+
+@njit_exact
+def _a1(fa: np.ndarray, o: np.ndarray, i: int) -> np.ndarray:
+    return fa[o[i, 0] : o[i, 0] + o[i, 1]]
+
+
+@njit_exact
+def _b1(ia: np.ndarray, o: np.ndarray, i: int) -> np.ndarray:
+    return ia[o[i, 0] : o[i, 0] + o[i, 1]]
+
+
+@njit_exact
+def _a2(fa: np.ndarray, o: np.ndarray, i: int) -> np.ndarray:
+    return fa[o[i, 0] : o[i, 0] + o[i, 1] * o[i, 2]].reshape((o[i, 1], o[i, 2]))
+
+
 @njit_exact  # its own arithmetic (beat and frame times) as numpy's, to the bit
 def _ecg_step(
     x: np.ndarray,
@@ -536,13 +573,10 @@ def _ecg_step(
     first_frame: int,
     n_frames: int,
     prev_peak: np.ndarray,
-    det: Any,
+    fa: np.ndarray,
+    ia: np.ndarray,
+    o: np.ndarray,
     sq_prm: Any,
-    sq_state: Any,
-    corr: Any,
-    feat: Any,
-    welch: Any,
-    frame_state: Any,
     scratch: Any,
     peaks: np.ndarray,
     conf: np.ndarray,
@@ -552,12 +586,15 @@ def _ecg_step(
 ) -> Any:
     """One chunk of :class:`EcgChannel` in one call: the steps of ``_process`` and
     ``_features`` in the same order, with the same kernels (so the same results to the bit),
-    without a Python round trip between them. Returns (beats, rows) written."""
+    without a Python round trip between them. The state is read from the arenas ``fa`` and
+    ``ia`` at the offsets ``o`` (:data:`_ARENA_KINDS`). Returns (beats, rows) written."""
     valid, sq, sqa, chunk_lastbad, before, gap, f_t, f_n = scratch
     n = x.shape[0]
-    k = _ecg_detect(x, det[0], det[1], det[2], det[3], det[4], det[5], det[6], det[7],
-                    peaks, conf, valid[:n])  # fmt: skip
-    qst, qist, lastbad = sq_state
+    k = _ecg_detect(
+        x, _a2(fa, o, 0), _a2(fa, o, 1), _a2(fa, o, 2), _a1(fa, o, 3), _b1(ia, o, 4),
+        _a1(fa, o, 5), _a1(fa, o, 6), _a1(fa, o, 7), peaks, conf, valid[:n],
+    )  # fmt: skip
+    qst, qist, lastbad = _a1(fa, o, 8), _b1(ia, o, 9), _b1(ia, o, 10)
     ring = lastbad.shape[0]
     for i in range(k):  # the flags before the chunk, read before its samples overwrite them
         before[i] = lastbad[peaks[i] % ring]
@@ -567,6 +604,15 @@ def _ecg_step(
     for i in range(n):  # np.minimum: NaN if either is NaN
         a, b = sq[i], valid[i]
         sqa[i] = a if (a != a or a < b) else b
+    e_t, e_nn, e_kind, e_conf, eist = (
+        _a1(fa, o, 22), _a1(fa, o, 23), _b1(ia, o, 24), _b1(ia, o, 25), _b1(ia, o, 26)
+    )  # fmt: skip
+    seg_pxx, seg_t0, seg_conf, seg_n = (
+        _a2(fa, o, 38),
+        _a1(fa, o, 39),
+        _b1(ia, o, 40),
+        _b1(ia, o, 41),
+    )
     kr = 0
     if k > 0:
         _gap_flags(peaks[:k], prev_peak[0], first, chunk_lastbad[:n], before[:k], gap[:k])
@@ -574,92 +620,79 @@ def _ecg_step(
         for i in range(k):
             beat_t[i] = t0 + np.float64(peaks[i]) / fs
         kr = _rr_correct(
-            beat_t[:k],
-            gap[:k],
-            conf[:k],
-            False,
-            corr[0],
-            corr[1],
-            corr[2],
-            corr[3],
-            corr[4],
-            corr[5],
-            corr[6],
-            corr[7],
-            corr[8],
-            corr[9],
-            corr[10],
-            rows[0],
-            rows[1],
-            rows[2],
-            rows[3],
-            rows[4],
-        )
+            beat_t[:k], gap[:k], conf[:k], False, _a1(fa, o, 11), _b1(ia, o, 12),
+            _a1(fa, o, 13), _a1(fa, o, 14), _a1(fa, o, 15), _b1(ia, o, 16), _b1(ia, o, 17),
+            _a1(fa, o, 18), _b1(ia, o, 19), _a1(fa, o, 20), _a1(fa, o, 21),
+            rows[0], rows[1], rows[2], rows[3], rows[4],
+        )  # fmt: skip
         if kr > 0:
             _add_rows(
-                rows[0][:kr],
-                rows[2][:kr],
-                rows[3][:kr],
-                rows[4][:kr],
-                feat[0],
-                feat[1],
-                feat[2],
-                feat[3],
-                feat[4],
-                welch[0],
-                welch[1],
-                welch[2],
-                welch[3],
-                welch[4],
-                welch[5],
-                welch[6],
-                welch[7],
-                welch[8],
-                welch[9],
-                welch[10],
-                welch[11],
-                welch[12],
-                welch[13],
-                welch[14],
-            )
+                rows[0][:kr], rows[2][:kr], rows[3][:kr], rows[4][:kr],
+                e_t, e_nn, e_kind, e_conf, eist,
+                _a1(fa, o, 27), _b1(ia, o, 28), _a1(fa, o, 29), _a1(fa, o, 30), _a1(fa, o, 31),
+                _a1(fa, o, 32), _a1(fa, o, 33), _a1(fa, o, 34), _a1(fa, o, 35), _a2(fa, o, 36),
+                _a1(fa, o, 37), seg_pxx, seg_t0, seg_conf, seg_n,
+            )  # fmt: skip
     if n_frames > 0:
         for j in range(n_frames):
             f_t[j] = (first_frame + j) / frame_rate
             f_n[j] = math.floor((f_t[j] - t0) * fs + 1e-9)
         _cardiac_frames(
-            f_t[:n_frames],
-            f_n[:n_frames],
-            sqa[:n],
-            n_before,
-            frame_state[0],
-            frame_state[1],
-            frame_state[2],
-            frame_state[3],
-            frame_state[4],
-            frame_state[5],
-            frame_state[6],
-            frame_state[7],
-            frame_state[8],
-            frame_state[9],
-            frame_state[10],
-            frame_state[11],
-            frame_state[12],
-            frame_state[13],
-            frame_state[14],
-            frame_state[15],
-            frame_state[16],
-            frame_state[17],
-            frame_state[18],
-            frame_state[19],
-            frame_state[20],
-            frame_state[21],
-            frame_state[22],
-            frame_state[23],
-            frame_state[24],
-            frame_state[25],
+            f_t[:n_frames], f_n[:n_frames], sqa[:n], n_before,
+            e_t, e_nn, e_kind, e_conf, eist,
+            _a1(fa, o, 42), _a1(fa, o, 43), _a2(fa, o, 44), _a1(fa, o, 45), _a2(fa, o, 46),
+            _a1(fa, o, 47), _a1(fa, o, 48), _a1(fa, o, 49), _a1(fa, o, 50), _a1(fa, o, 51),
+            _a2(fa, o, 52), _a1(fa, o, 53), seg_pxx, seg_t0, seg_conf, seg_n,
+            _a1(fa, o, 54), _a1(fa, o, 55), _b1(ia, o, 56), _a1(fa, o, 57), _a1(fa, o, 58),
             out,
-        )
+        )  # fmt: skip
     return k, kr
+
+
+def _into_arenas(
+    owners: list[Any], arrays: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copy ``arrays`` (kinds :data:`_ARENA_KINDS`) into a float64 and an int64 arena and
+    rebind every attribute of ``owners`` that held one (and a ``WelchState`` field) to its view
+    in the arena, so the Python methods and :func:`_ecg_step` share the same memory. Returns
+    (float arena, int arena, offsets: start, rows, columns)."""
+    if len(arrays) != len(_ARENA_KINDS):
+        raise AssertionError(f"{len(arrays)} state arrays for {len(_ARENA_KINDS)} arena slots")
+    if len({id(a) for a in arrays}) != len(arrays):
+        raise AssertionError("an ECG state array is listed twice for the arena")
+    want = {"a1": ("d", 1), "b1": ("q", 1), "a2": ("d", 2)}
+    sizes = {"d": 0, "q": 0}
+    o = np.zeros((len(arrays), 3), dtype=np.int64)
+    for i, (a, kind) in enumerate(zip(arrays, _ARENA_KINDS, strict=True)):
+        code, ndim = want[kind]
+        if np.dtype(code) != a.dtype or a.ndim != ndim or not a.flags.c_contiguous:
+            raise AssertionError(f"arena slot {i}: {a.dtype} {a.ndim}-D is not {kind}")
+        o[i] = (sizes[code], a.shape[0], a.shape[1] if ndim == 2 else 0)
+        sizes[code] += a.size
+    fa, ia = np.empty(sizes["d"]), np.empty(sizes["q"], dtype=np.int64)
+    views: dict[int, np.ndarray] = {}
+    for i, a in enumerate(arrays):
+        arena = fa if a.dtype == np.float64 else ia
+        v = arena[o[i, 0] : o[i, 0] + a.size].reshape(a.shape)
+        v[...] = a
+        views[id(a)] = v
+    found: set[int] = set()
+    for obj in owners:
+        for name, val in list(vars(obj).items()):
+            if isinstance(val, np.ndarray) and id(val) in views:
+                setattr(obj, name, views[id(val)])
+                found.add(id(val))
+            elif (
+                isinstance(val, tuple)
+                and hasattr(val, "_fields")  # the WelchState
+                and any(isinstance(f, np.ndarray) and id(f) in views for f in val)
+            ):
+                found.update(id(f) for f in val if id(f) in views)
+                fields: list[Any] = [views.get(id(f), f) for f in val]
+                setattr(obj, name, type(val)(*fields))
+    if found != set(views):
+        raise AssertionError("a state array of the ECG channel has no owner to rebind")
+    return fa, ia, o
 
 
 class CardiacFeatures:
@@ -859,24 +892,23 @@ class EcgChannel(Channel):
         self._one_call = type(self.detector) is EcgPeakDetector
         if self._one_call:
             d, q, c, f = self.detector, self._sq, self._corrector, self._feat
-            self._det = (d._sos, d._zi, d._zi_unit, d._fst, d._ist, d._prm, d._raw_ring,
-                         d._sq_ring)  # fmt: skip
             self._delay_n = int(d._prm[_P_DELAY_N])
             self._refract_n = max(1, int(d._prm[_P_REFRACT_N]))
             self._sq_prm = (q.flat_n, q.clip_n, q.alpha_env, q.alpha_ema, q.alpha_fast,
                             q.alpha_slow, q.warm_n)  # fmt: skip
-            self._sq_state = (q._qst, q._qist, q._lastbad)
-            self._corr = (c._fst, c._ist, c._prm, c._r_t, c._r_rr, c._r_gap, c._r_conf, c._r_m,
-                          c._r_kind, c._scratch, c._buf)  # fmt: skip
-            self._feat_rows = (f._e_t, f._e_nn, f._e_kind, f._e_conf, f._eist)
-            self._welch_rows = (*f._welch, f._tmp_pxx, f._tmp_t0, f._seg_pxx, f._seg_t0,
-                                f._seg_conf, f._seg_n)  # fmt: skip
-            self._frame_state = (
-                f._e_t, f._e_nn, f._e_kind, f._e_conf, f._eist, f.freqs, f.omega, f._acc_l,
-                f._tot_l, f._acc_c, f._tot_c, f.freqs_c, f.omega_c, f._psd, f._psd_c, f._cache,
-                f.welch_freqs, f._seg_pxx, f._seg_t0, f._seg_conf, f._seg_n, f._wpsd,
-                f._wcache, f._ti, f._tf, f._prm,
-            )  # fmt: skip
+            state = [
+                d._sos, d._zi, d._zi_unit, d._fst, d._ist, d._prm, d._raw_ring, d._sq_ring,
+                q._qst, q._qist, q._lastbad,
+                c._fst, c._ist, c._prm, c._r_t, c._r_rr, c._r_gap, c._r_conf, c._r_m,
+                c._r_kind, c._scratch, c._buf,
+                f._e_t, f._e_nn, f._e_kind, f._e_conf, f._eist,
+                *f._welch, f._tmp_pxx, f._tmp_t0, f._seg_pxx, f._seg_t0, f._seg_conf,
+                f._seg_n,
+                f.freqs, f.omega, f._acc_l, f._tot_l, f._acc_c, f._tot_c, f.freqs_c,
+                f.omega_c, f._psd, f._psd_c, f._cache, f.welch_freqs,
+                f._wpsd, f._wcache, f._ti, f._tf, f._prm,
+            ]  # fmt: skip
+            self._fa, self._ia, self._offsets = _into_arenas([d, q, c, f], state)
             self._prev = np.array([self._prev_peak], dtype=np.int64)
             self._scratch_size = (-1, -1, -1)
             self._scratch: tuple[np.ndarray, ...] = ()
@@ -937,9 +969,9 @@ class EcgChannel(Channel):
                 np.empty(rcap, dtype=i64))  # fmt: skip
         out = np.empty((len(CARDIAC_FEATURES), nf))
         k, kr = _ecg_step(
-            x, n_before, self.t0, self.fs, self.frame_rate, kf, nf, self._prev, self._det,
-            self._sq_prm, self._sq_state, self._corr, self._feat_rows, self._welch_rows,
-            self._frame_state, self._scratch, peaks, conf, beat_t, rows, out,
+            x, n_before, self.t0, self.fs, self.frame_rate, kf, nf, self._prev, self._fa,
+            self._ia, self._offsets, self._sq_prm, self._scratch, peaks, conf, beat_t, rows,
+            out,
         )  # fmt: skip
         self._prev_peak = int(self._prev[0])
         self.next_frame = kf + nf
