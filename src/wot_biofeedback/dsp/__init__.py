@@ -61,7 +61,9 @@ def warm_up(modalities: tuple[str, ...] = NAMES, pairs: bool = False) -> None:
     wave[100] = np.nan
     breath = np.sin(2.0 * np.pi * 0.25 * t)
     if "ecg" in modalities:
-        EcgChannel(fs).update(wave)
+        ecg = EcgChannel(fs)
+        ecg.update(wave)
+        ecg.finish()  # the corrector's flush, outside the one-call kernel
     if "ppg" in modalities:
         PpgChannel(fs).update(wave)
     if "rr" in modalities:

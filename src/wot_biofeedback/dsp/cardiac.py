@@ -526,10 +526,11 @@ def _gap_flags(
         prev = p
 
 
-# The state arrays of an ECG channel, in one float64 and one int64 block ("arenas") so that
-# a chunk's kernel call unboxes 3 arrays instead of 59 (numba's dispatch costs about 0.06 µs
-# per array argument: 8 µs a call with them one by one). Each entry: the kind of view
-# (a1: float64 1-D, b1: int64 1-D, a2: float64 2-D), in the order _ecg_step reads them.
+# The state arrays of an ECG channel, in one float64 and one int64 block ("arenas"), so that
+# a chunk's kernel call passes the 59 of them as 3 arguments (numba's dispatch costs about
+# 0.06 µs per array argument: 8.2 µs a call with them one by one, 2.7 µs now). Each entry:
+# the kind of view (a1: float64 1-D, b1: int64 1-D, a2: float64 2-D), in the order _ecg_step
+# reads them.
 _ARENA_KINDS = (
     # detector: sos, zi, zi_unit, fst, ist, prm, raw ring, sq ring
     *("a2", "a2", "a2", "a1", "b1", "a1", "a1", "a1"),
@@ -947,13 +948,14 @@ class EcgChannel(Channel):
         if not self._one_call:
             return super()._update(x)
         n_before, n = self._n, x.size
-        self._n += n
+        self._n += n  # for _last_frame; taken back if the call fails (e.g. while compiling)
         kf = self.next_frame
         nf = max(0, self._last_frame() + 1 - kf)
         # reported beats are more than the refractory period apart and at most the delay old
         cap = (n + self._delay_n) // self._refract_n + 2
         if n > self._scratch_size[0] or cap > self._scratch_size[1] or nf > self._scratch_size[2]:
-            sn, sc, sf = max(n, 256), max(cap, 16), max(nf, 8)
+            sn, sc, sf = (max(a, b) for a, b in zip((n, cap, nf), self._scratch_size, strict=True))
+            sn, sc, sf = max(sn, 256), max(sc, 16), max(sf, 8)
             self._scratch_size = (sn, sc, sf)
             self._scratch = (
                 np.empty(sn), np.empty(sn), np.empty(sn), np.empty(sn, dtype=np.int64),
@@ -968,11 +970,15 @@ class EcgChannel(Channel):
         rows = (np.empty(rcap), np.empty(rcap), np.empty(rcap), np.empty(rcap, dtype=i64),
                 np.empty(rcap, dtype=i64))  # fmt: skip
         out = np.empty((len(CARDIAC_FEATURES), nf))
-        k, kr = _ecg_step(
-            x, n_before, self.t0, self.fs, self.frame_rate, kf, nf, self._prev, self._fa,
-            self._ia, self._offsets, self._sq_prm, self._scratch, peaks, conf, beat_t, rows,
-            out,
-        )  # fmt: skip
+        try:
+            k, kr = _ecg_step(
+                x, n_before, self.t0, self.fs, self.frame_rate, kf, nf, self._prev, self._fa,
+                self._ia, self._offsets, self._sq_prm, self._scratch, peaks, conf, beat_t, rows,
+                out,
+            )  # fmt: skip
+        except BaseException:
+            self._n -= n
+            raise
         self._prev_peak = int(self._prev[0])
         self.next_frame = kf + nf
         if k == 0:
