@@ -30,11 +30,10 @@ from .sources.files import Recording, RecordingSource
 from .state import Baseline, StateEngine
 from .summary import build_summary
 
-CHUNK_S = 10.0
-"""Seconds of a recording fed at a time. 60 s would take 0.3 s off an hour's analysis, but the
-frames are the same for any chunking only to the last bit: the breathing and skin-conductance
-event logs are trimmed where a chunk ends, which moves the base of their running sums
-(``dsp.events.window_sum``), so the analysis stays at 10 s and its outputs stay as they were."""
+CHUNK_S = 60.0
+"""Seconds of a recording fed at a time. The frames are the same for any chunking, to the bit
+(``tests/test_event_windows.py``: the event logs' window sums run from the first event, however
+the logs were trimmed); 60 s takes about 0.3 s off an hour's analysis against 10 s."""
 SEAM_S = 60.0  # longest the retrospective scoring runs on past the end of calibration
 
 

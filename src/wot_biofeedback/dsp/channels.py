@@ -40,7 +40,7 @@ from .eda import (
     FLAG_SATURATED,
     EdaScrDetector,
 )
-from .events import EventLog, window_bounds, window_sum
+from .events import EventLog, window_bounds
 from .framing import FRAME_RATE_HZ, Channel, _safe_div
 
 
@@ -149,7 +149,11 @@ class EdaChannel(Channel):
         count = (hi - lo).astype(np.float64)
         known = np.clip(t - self._t_signal, 0.0, self.SCR_WIN_S)  # NaN before any signal
         rate = np.where(known >= 20.0, count * 60.0 / np.maximum(known, 1e-9), np.nan)
-        amp = np.where(count > 0, _safe_div(window_sum(self._log.col("amp"), lo, hi), count), 0.0)
+        amp = np.where(
+            count > 0,
+            _safe_div(self._log.window_sum("amp", self._log.col("amp"), lo, hi), count),
+            0.0,
+        )
         amp = np.where(np.isnan(rate), np.nan, amp)
         valid = np.nan_to_num(self._at(self._valid, n_k, n_before))
         lo_us, hi_us = self.SCL_RANGE_US

@@ -74,7 +74,7 @@ import numpy as np
 from ..checks import as_signal, check_rate
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
 from ._numba import njit
-from .events import EventLog, window_bounds, window_sum
+from .events import EventLog, window_bounds
 from .filters import _sos_step, butter_sos, sos_zi_unit
 from .framing import FRAME_RATE_HZ, Channel, _safe_div
 
@@ -743,24 +743,24 @@ class RespChannel(Channel):
         lo60, _ = window_bounds(on, t, n_k, 2.0 * self.RATE_WIN_S)
         lo = np.minimum(lo, np.maximum(hi - 3, lo60))
         lod = np.minimum(lo + 1, hi)  # an interval belongs to its later onset
-        n_i = window_sum(iok, lod, hi)
-        mean_ibi = _safe_div(window_sum(ibi * iok, lod, hi), n_i)
+        n_i = on.window_sum("n_ibi", iok, lod, hi)
+        mean_ibi = _safe_div(on.window_sum("ibi", ibi * iok, lod, hi), n_i)
         rate = np.where(n_i >= 2, 60.0 / mean_ibi, np.nan)
         ie = _window_median(on.col("ie"), lod, hi)
         lo6, hi6 = window_bounds(on, t, n_k, self.CV_WIN_S)
         lo6d = np.minimum(lo6 + 1, hi6)
-        n6 = window_sum(iok, lo6d, hi6)
-        s1 = window_sum(ibi * iok, lo6d, hi6)
+        n6 = on.window_sum("n_ibi", iok, lo6d, hi6)
+        s1 = on.window_sum("ibi", ibi * iok, lo6d, hi6)
         m6 = _safe_div(s1, n6)
-        nd = window_sum(on.col("d2_ok"), lo6d, hi6)
-        msd = _safe_div(window_sum(on.col("d2"), lo6d, hi6), nd)
+        nd = on.window_sum("n_d2", on.col("d2_ok"), lo6d, hi6)
+        msd = _safe_div(on.window_sum("d2", on.col("d2"), lo6d, hi6), nd)
         cv = np.where(nd >= 2, np.sqrt(np.maximum(msd, 0.0) / 2.0) / m6, np.nan)
         plo, phi = window_bounds(self._peaks, t, n_k, self.RATE_WIN_S)
         pd = self._peaks.col("depth")
-        n_p = window_sum(np.isfinite(pd).astype(np.float64), plo, phi)
-        depth = _safe_div(window_sum(np.nan_to_num(pd), plo, phi), n_p)
+        n_p = self._peaks.window_sum("n_depth", np.isfinite(pd).astype(np.float64), plo, phi)
+        depth = _safe_div(self._peaks.window_sum("depth", np.nan_to_num(pd), plo, phi), n_p)
         n_on = (hi - lod).astype(np.float64)
-        moving = _safe_div(window_sum(on.col("motion"), lod, hi), n_on)
+        moving = _safe_div(on.window_sum("motion", on.col("motion"), lod, hi), n_on)
         moving = np.nan_to_num(moving)
         valid = np.nan_to_num(self._at(self._valid, n_k, n_before))
         ot = on.col("time")

@@ -1,0 +1,62 @@
+"""Windowed sums over trimmed event logs: the same to the bit for any chunking, however long
+the session (the breathing and skin-conductance logs are trimmed where a chunk ends)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from wot_simulators import SimConfig, load_scenario, simulate_session
+
+from wot_biofeedback.dsp.channels import EdaChannel
+from wot_biofeedback.dsp.events import EventLog
+from wot_biofeedback.dsp.resp import RespChannel
+
+FS = {"eda": 32.0, "resp": 50.0}
+
+
+@pytest.fixture(scope="module")
+def long_session():
+    # 40 minutes: several hundred breaths and SCRs, so both logs are trimmed many times
+    cfg = SimConfig(eda_fs=FS["eda"], resp_fs=FS["resp"], seed=11)
+    return simulate_session(load_scenario("full-session"), cfg, 2400.0)
+
+
+def _features(channel, x: np.ndarray, sizes: list[int]) -> dict[str, np.ndarray]:
+    outs, i, k = [], 0, 0
+    while i < x.size:
+        outs.append(channel.update(x[i : i + sizes[k % len(sizes)]]))
+        i, k = i + sizes[k % len(sizes)], k + 1
+    return {n: np.concatenate([o.features[n] for o in outs if o.n_frames]) for n in outs[-1].features}
+
+
+@pytest.mark.parametrize("modality", ["resp", "eda"])
+def test_long_session_features_do_not_depend_on_chunking(long_session, modality):
+    make = {"resp": RespChannel, "eda": EdaChannel}[modality]
+    fs = FS[modality]
+    x = long_session.signal(modality)
+    ref = _features(make(fs), x, [int(fs)])  # 1-s chunks, as live
+    log = make(fs)._onsets if modality == "resp" else make(fs)._log
+    assert isinstance(log, EventLog)
+    for sizes in ([int(60 * fs)], [int(10 * fs)], [7, 301, 1999, 13]):
+        got = _features(make(fs), x, sizes)
+        for name, v in ref.items():
+            assert v.tobytes() == got[name].tobytes(), f"{name} differs in chunks of {sizes}"
+
+
+def test_window_sums_carry_trimmed_rows_on():
+    """A sum over a trimmed log equals the running sum over every row ever logged."""
+    rng = np.random.default_rng(4)
+    t = np.cumsum(rng.uniform(0.5, 2.0, 600))
+    v = rng.normal(0.3, 1.0, 600) * 10.0 ** rng.integers(-3, 4, 600)  # rounding that shows
+    full = np.concatenate(([0.0], np.cumsum(v)))
+    log = EventLog("v")
+    lo_all, hi_all = np.array([590]), np.array([600])
+    for a in range(0, 600, 50):
+        log.append(time=t[a : a + 50], confirm=np.arange(a, a + 50), v=v[a : a + 50])
+        first = 600 - len(log) if a == 550 else None
+        got = log.window_sum("v", log.col("v"), np.array([len(log) - 10]), np.array([len(log)]))
+        if first is not None:
+            want = full[hi_all] - full[lo_all]
+            assert got.tobytes() == want.tobytes()
+        log.trim_before(float(t[a + 49]) - 60.0)
+    assert len(log) < 100  # it was trimmed
