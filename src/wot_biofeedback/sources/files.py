@@ -1604,8 +1604,7 @@ class RecordingSource:
     recordings : Recording or dict
         One recording (subject ``client``) or ``{subject: Recording}``.
     chunk_s : float
-        Seconds of signal per read. The frames do not depend on it, except in the last bit of
-        some breathing and skin-conductance features once their event logs are trimmed (see
+        Seconds of signal per read. The frames do not depend on it, to the bit (see
         :data:`wot_biofeedback.offline.CHUNK_S`).
     """
 
