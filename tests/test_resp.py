@@ -219,6 +219,28 @@ def test_channel_quality_drops_on_gap_and_flatline():
     assert np.all(np.isnan(after) | (np.abs(after - 12.0) < 0.5))
 
 
+@pytest.mark.parametrize("jump", [1e3, 1e6, -1e6])
+def test_one_huge_artifact_does_not_blind_the_detector(jump):
+    """A 3-s jump of the belt signal thousands to a million times its breathing (a rail, a
+    knock, a broken lead): the band-pass rings for a minute after it, and the detector took
+    every excursion of that ringing as a depth, so its floor stayed above every breath for half
+    an hour (no breath found in the 15 minutes after; the test fails on that code). Breathing is
+    found again once the ringing has died away, and the rate and quality come back."""
+    x, onsets = _sine_breaths(FS, [(900, 1.0, 0.0)], rate_bpm=12.0, seed=4)
+    a = round(300 * FS)
+    x[a : a + round(3 * FS)] += jump
+    ch = RespChannel(FS)
+    outs = [ch.update(x[i : i + 50]) for i in range(0, x.size, 50)]
+    found = np.concatenate([o.events["breath_onset_time"] for o in outs])
+    ref = onsets[onsets > 400]
+    assert f1_score(found[found > 400], ref, 0.5) > 0.95
+    rate = np.concatenate([o.features["resp_rate_bpm"] for o in outs if o.n_frames])
+    q = np.concatenate([o.features["quality_resp"] for o in outs if o.n_frames])
+    t = np.arange(rate.size) / ch.frame_rate
+    assert np.nanmedian(rate[t > 400]) == pytest.approx(12.0, abs=0.2)
+    assert np.median(q[t > 400]) > 0.95
+
+
 def test_belt_off_sensor_noise_is_not_breathing_quality():
     """A belt that falls off after 2 min and shows only sensor noise (1 % of the breathing) for
     15 min: the detector may count noise cycles, but quality_resp says they are not breathing,

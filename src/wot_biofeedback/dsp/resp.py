@@ -13,7 +13,9 @@ Algorithm (:func:`_resp_breaths`, one pass, sample by sample, state carried acro
    once it has fallen from its running maximum by ``h``. ``h`` is 0.3 of a depth scale: the
    smaller of (a) the median of the last 10 half-cycle excursions and (b) the peak-to-peak size
    implied by the running mean of ``|band-passed|`` (time constant 8 s), but not below 0.05 of
-   the largest recent excursion (forgotten with a 300 s time constant). Cycles shallower than
+   the largest recent excursion (forgotten with a 300 s time constant). An excursion counts
+   for both at most 5 running medians deep (``DEPTH_MAX_MEDIANS``), so one huge artifact and
+   the band-pass's ringing after it cannot lift the floor above every breath. Cycles shallower than
    0.3 of the typical breath (cardiac, speech or swallowing wiggles) are thereby merged into
    their neighbours: the causal form of NeuroKit2's rule that drops extrema closer than 0.3 x
    the median amplitude (Khodadad et al. 2018) and of the Q3-relative threshold of Schäfer &
@@ -113,6 +115,9 @@ _N, _STARTED, _BAD_UNTIL, _START_N, _VALID_EMA = I_N, I_STARTED, I_BAD_UNTIL, I_
 _N_PRM = 11
 N_DEPTHS = 10
 """Half-cycle excursions remembered for the running depth median."""
+DEPTH_MAX_MEDIANS = 5.0
+"""A half-cycle excursion counts for the depth median and the floor as at most this many
+running medians deep (a sigh is two to four; a rail or a knock on the belt far more)."""
 
 
 @njit
@@ -134,10 +139,16 @@ def _median_small(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
 def _push_depth(
     d: float, fst: np.ndarray, ist: np.ndarray, deps: np.ndarray, scratch: np.ndarray
 ) -> None:
-    # remember one half-cycle excursion; the slowly forgotten reference depth follows it up
+    # remember one half-cycle excursion, at most DEPTH_MAX_MEDIANS running medians deep: an
+    # artifact (a rail, a knock on the belt) and the band-pass's ringing after it must not
+    # take over the median, nor raise the floor above every breath for the next half hour,
+    # while a real change of depth (a belt refastened) is followed within a dozen breaths
+    if ist[_N_DEP] > 0:
+        d = min(d, DEPTH_MAX_MEDIANS * fst[_DMED])
     deps[ist[_N_DEP] % N_DEPTHS] = d
     ist[_N_DEP] += 1
     fst[_DMED] = _median_small(deps, min(ist[_N_DEP], N_DEPTHS), scratch)
+    # the slowly forgotten reference depth of the floor follows it up
     fst[_DREF] = max(fst[_DREF], d)
 
 
