@@ -182,6 +182,52 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
         engine.stop()
 
 
+def test_a_stream_that_never_delivers_is_given_up_and_taken_back(source_id):
+    """An EDA band whose outlet is there but sends nothing (paired, not streaming): the frames
+    must not wait for it for ever. It is lost 3 stall periods after it was opened, like a
+    stream that stopped, the others go on (EDA quality 0), and it is taken back when it starts
+    (this test waited in vain on the code before: no frame at all)."""
+    sigs = _signals(40.0)
+    outlets = {m: _outlet(m, source_id) for m in sigs}
+    sources = {
+        m: LslSource(m, resolve(TYPES[m], source_id=f"{source_id}-{m}", timeout=5.0)) for m in sigs
+    }
+    cfg = EngineConfig()
+    cfg.calibration.duration_s = 20.0
+    engine = Engine(sources, cfg, outlets_source_id=None, period_s=0.01, stall_s=0.5)
+    stop = threading.Event()
+    engine.start()
+    try:
+        _push_all(outlets, {m: sigs[m] for m in ("ecg", "resp")}, speed=10.0, stop=stop)
+        snap = engine.snapshot()
+        assert snap.streams["eda"].state == "lost" and snap.streams["eda"].n_samples == 0
+        assert snap.session_s > 30.0  # frames went on without it
+        assert snap.features["quality_eda"] == 0.0
+        assert math.isfinite(snap.features["hr_bpm"])
+        texts = [t for _s, t in engine.markers]
+        assert any(t.startswith("[engine] eda signal lost") for t in texts), texts
+        # the band starts: it is taken back, and its frames come
+        t_lsl = pylsl.local_clock()
+        more = _signals(60.0)
+        for k in range(12):
+            for m in RATES:
+                fs = RATES[m]
+                a, b = int((40 + k) * fs), int((41 + k) * fs)
+                outlets[m].push_chunk(
+                    more[m][a:b].astype(np.float32).reshape(-1, 1), t_lsl + (b - 1) / fs
+                )
+            time.sleep(0.1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not engine.snapshot().features.get("quality_eda"):
+            time.sleep(0.05)
+        snap = engine.snapshot()
+        assert snap.streams["eda"].state in ("ok", "lagging") and snap.features["quality_eda"] > 0
+        assert snap.error is None
+    finally:
+        stop.set()
+        engine.stop()
+
+
 def test_live_rr_stream_equals_offline_rr_channel(source_id, tmp_path):
     """An irregular LSL stream of inter-beat intervals (type RR, as from a chest strap) with the
     strap's sensor-contact channel; the intervals sent without skin contact are not trusted

@@ -54,7 +54,7 @@ from .session_log import (
 )
 from .snapshot import HISTORY_WINDOW_S, Snapshot, StreamStatus  # re-exported: engine.Snapshot
 from .sources.base import Batch
-from .sources.lsl import LslSource, LslStreams, stream_state
+from .sources.lsl import LslSource, LslStreams, first_deliveries, stream_state
 from .state import ZONE_CODE, Baseline
 
 HISTORY_SERIES = (
@@ -734,12 +734,18 @@ class Engine:
         """Put a stream that is lost, and its return, on the session's markers (and so on the
         ``wot-markers`` outlet, in the recording and in the report's timeline)."""
         now = time.monotonic()
+        first = first_deliveries(self.streams)
         for (sid, m), src in self.streams.items():
-            state, since = stream_state(src, self.stall_s, now)
+            state, since = stream_state(src, self.stall_s, now, first[sid])
             who = f"{sid} " if len(self.subject_ids) > 1 else ""
             if state == "lost" and (sid, m) not in self._lost_at:
                 self._lost_at[(sid, m)] = now - since
-                self.add_marker(f"[engine] {who}{m} signal lost (no data for {since:.1f} s)")
+                why = (
+                    f"nothing yet, the other streams for {since:.1f} s"
+                    if src.n_samples == 0
+                    else f"no data for {since:.1f} s"
+                )
+                self.add_marker(f"[engine] {who}{m} signal lost ({why})")
             elif state == "ok" and (sid, m) in self._lost_at:
                 gone = now - self._lost_at.pop((sid, m))
                 self.add_marker(f"[engine] {who}{m} signal back after {gone:.1f} s")
@@ -880,7 +886,8 @@ class Engine:
             src, why = bad
             return StreamStatus(m, src.name, src.fs, src.unit, "unusable", math.inf, 0, why)
         src = self.sources[m]
-        state, since = stream_state(src, self.stall_s, time.monotonic())
+        first = first_deliveries(self.streams)[self.subject_ids[0]]
+        state, since = stream_state(src, self.stall_s, time.monotonic(), first)
         note = getattr(src, "note", "")
         # what the channel found in the signal itself (e.g. EDA contact lost, saturation)
         issue = getattr(self.pipeline.channels.get(m), "issue", "")

@@ -18,7 +18,7 @@ import math
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -321,6 +321,7 @@ class LslSource:
         # 0.64 s per stream (measured here on loopback; see benchmarks/README.md, start-up)
         with contextlib.suppress(LslTimeoutError, LostError):  # else: asked at the first pull
             self.inlet.time_correction(timeout=2.0)
+        self.first_wall = math.nan  # time.monotonic() of the first sample received
         self.fs = float(self.info.nominal_srate())
         # an RR stream is irregular by nature (one value per beat); nominally 1 value/s
         self.irregular = self.fs <= 0
@@ -471,6 +472,8 @@ class LslSource:
             self.first_timestamp = float(ts[0])
         self.n_samples += k
         self.last_wall = time.monotonic()
+        if math.isnan(self.first_wall):
+            self.first_wall = self.last_wall
         return PullResult(data, ts, raw, self.clock_offset, raw_ts)
 
     def _note_contact(self, last: float) -> None:
@@ -595,15 +598,36 @@ def open_sources(
     return sources
 
 
-def stream_state(src: LslSource, stall_s: float, now: float) -> tuple[str, float]:
+def stream_state(
+    src: LslSource, stall_s: float, now: float, others_since: float = math.nan
+) -> tuple[str, float]:
     """``(state, seconds since its last sample)`` of a stream: ``waiting`` (nothing yet),
     ``ok``, ``lagging`` (silent ``stall_s``), ``lost`` (silent 3× that). An RR stream delivers
-    one value per beat: it is allowed three times as long (slow heart rates)."""
+    one value per beat: it is allowed three times as long (slow heart rates).
+
+    A stream that has sent nothing (a band paired but not streaming) is ``waiting`` until its
+    person's other streams have been delivering for as long (``others_since``: the wall time
+    of their first sample, :func:`first_deliveries`), then ``lost`` like one that stopped (the
+    seconds counted from then): the frames must not wait for it for ever."""
+    stall = stall_s * (3.0 if src.irregular else 1.0)
     if src.n_samples == 0:
+        waited = now - others_since
+        if waited >= 3 * stall:  # False for NaN: nobody delivers yet
+            return "lost", waited
         return "waiting", math.inf
     since = now - src.last_wall
-    stall = stall_s * (3.0 if src.irregular else 1.0)
     return ("ok" if since < stall else "lagging" if since < 3 * stall else "lost"), since
+
+
+def first_deliveries(streams: Mapping[tuple[str, str], LslSource]) -> dict[str, float]:
+    """Per subject, the wall time (``time.monotonic``) of the first sample any of their
+    streams delivered (NaN while none has)."""
+    out: dict[str, float] = {}
+    for (sid, _m), src in streams.items():
+        t, cur = src.first_wall, out.get(sid, math.nan)
+        if math.isnan(cur) or t < cur:  # a NaN t never replaces a time
+            out[sid] = t
+    return out
 
 
 class LslStreams:
@@ -624,10 +648,11 @@ class LslStreams:
             if got.data.size or (got.raw is not None and len(got.raw)):
                 batch.chunks.append(Chunk(sid, m, got.data, got.timestamps, raw=got))
         now = time.monotonic()
+        first = first_deliveries(self.streams)
         batch.lost = [
-            key
-            for key, src in self.streams.items()
-            if stream_state(src, self.stall_s, now)[0] == "lost"
+            (sid, m)
+            for (sid, m), src in self.streams.items()
+            if stream_state(src, self.stall_s, now, first[sid])[0] == "lost"
         ]
         return batch
 
