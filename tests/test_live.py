@@ -132,8 +132,9 @@ def test_resolve_names_what_is_missing(source_id):
         resolve("ECG", source_id=f"{source_id}-ecg", timeout=0.5)
 
 
-def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
-    sigs = _signals(60.0)
+def _engine_on(source_id: str, sigs: dict[str, np.ndarray]):
+    """Outlets of ``sigs``'s modalities and an engine on them (calibration 20 s, stall 0.5 s),
+    started."""
     outlets = {m: _outlet(m, source_id) for m in sigs}
     sources = {
         m: LslSource(m, resolve(TYPES[m], source_id=f"{source_id}-{m}", timeout=5.0)) for m in sigs
@@ -141,21 +142,30 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
     cfg = EngineConfig()
     cfg.calibration.duration_s = 20.0
     engine = Engine(sources, cfg, outlets_source_id=None, period_s=0.01, stall_s=0.5)
-    stop = threading.Event()
     engine.start()
+    return outlets, engine
+
+
+def _push_seconds(outlets, sigs, first_s: int, seconds: int, pause_s: float) -> None:
+    """Seconds ``first_s ..`` of ``sigs`` pushed one second at a time, ``pause_s`` apart."""
+    t_lsl = pylsl.local_clock()
+    for k in range(seconds):
+        for m, x in sigs.items():
+            fs = RATES[m]
+            a, b = int((first_s + k) * fs), int((first_s + k + 1) * fs)
+            outlets[m].push_chunk(x[a:b].astype(np.float32).reshape(-1, 1), t_lsl + (b - 1) / fs)
+        time.sleep(pause_s)
+
+
+def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
+    sigs = _signals(60.0)
+    outlets, engine = _engine_on(source_id, sigs)
+    stop = threading.Event()
     try:
         _push_all(outlets, sigs, speed=20.0, stop=stop)
         # now only ECG and RESP continue (EDA vanished): 20 s more of data
-        t_lsl = pylsl.local_clock()
         more = _signals(80.0)
-        for k in range(20):
-            for m in ("ecg", "resp"):
-                fs = RATES[m]
-                a, b = int((60 + k) * fs), int((61 + k) * fs)
-                outlets[m].push_chunk(
-                    more[m][a:b].astype(np.float32).reshape(-1, 1), t_lsl + (b - 1) / fs
-                )
-            time.sleep(0.05)
+        _push_seconds(outlets, {m: more[m] for m in ("ecg", "resp")}, 60, 20, 0.05)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and engine.snapshot().streams["eda"].state != "lost":
             time.sleep(0.05)
@@ -184,19 +194,12 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
 
 def test_a_stream_that_never_delivers_is_given_up_and_taken_back(source_id):
     """An EDA band whose outlet is there but sends nothing (paired, not streaming): the frames
-    must not wait for it for ever. It is lost 3 stall periods after it was opened, like a
-    stream that stopped, the others go on (EDA quality 0), and it is taken back when it starts
-    (this test waited in vain on the code before: no frame at all)."""
+    must not wait for it for ever. It is lost once the person's other streams have delivered
+    for 3 stall periods, like a stream that stopped; the others go on (EDA quality 0), and it
+    is taken back when it starts (this test waited in vain on the code before: no frame)."""
     sigs = _signals(40.0)
-    outlets = {m: _outlet(m, source_id) for m in sigs}
-    sources = {
-        m: LslSource(m, resolve(TYPES[m], source_id=f"{source_id}-{m}", timeout=5.0)) for m in sigs
-    }
-    cfg = EngineConfig()
-    cfg.calibration.duration_s = 20.0
-    engine = Engine(sources, cfg, outlets_source_id=None, period_s=0.01, stall_s=0.5)
+    outlets, engine = _engine_on(source_id, sigs)
     stop = threading.Event()
-    engine.start()
     try:
         _push_all(outlets, {m: sigs[m] for m in ("ecg", "resp")}, speed=10.0, stop=stop)
         snap = engine.snapshot()
@@ -207,16 +210,7 @@ def test_a_stream_that_never_delivers_is_given_up_and_taken_back(source_id):
         texts = [t for _s, t in engine.markers]
         assert any(t.startswith("[engine] eda signal lost") for t in texts), texts
         # the band starts: it is taken back, and its frames come
-        t_lsl = pylsl.local_clock()
-        more = _signals(60.0)
-        for k in range(12):
-            for m in RATES:
-                fs = RATES[m]
-                a, b = int((40 + k) * fs), int((41 + k) * fs)
-                outlets[m].push_chunk(
-                    more[m][a:b].astype(np.float32).reshape(-1, 1), t_lsl + (b - 1) / fs
-                )
-            time.sleep(0.1)
+        _push_seconds(outlets, _signals(60.0), 40, 12, 0.1)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not engine.snapshot().features.get("quality_eda"):
             time.sleep(0.05)
