@@ -880,13 +880,14 @@ class Engine:
                 if lst and lst[0] < horizon:
                     self._marks[name] = [t for t in lst if t >= horizon]
 
-    def _status(self, m: str) -> StreamStatus:
+    def _status(self, m: str, first: float) -> StreamStatus:
+        """``m``'s status; ``first``: when the first person's streams began to deliver
+        (:func:`first_deliveries`)."""
         bad = self.unusable.get((self.subject_ids[0], m))
         if bad is not None:
             src, why = bad
             return StreamStatus(m, src.name, src.fs, src.unit, "unusable", math.inf, 0, why)
         src = self.sources[m]
-        first = first_deliveries(self.streams)[self.subject_ids[0]]
         state, since = stream_state(src, self.stall_s, time.monotonic(), first)
         note = getattr(src, "note", "")
         # what the channel found in the signal itself (e.g. EDA contact lost, saturation)
@@ -944,9 +945,10 @@ class Engine:
             others = {sid: dict(v) for sid, v in self._others.items()}
         zc = self.config.zones
         st = self.pipeline.state
-        streams = {m: self._status(m) for m in self.sources}
         first = self.subject_ids[0]
-        streams.update({m: self._status(m) for sid, m in self.unusable if sid == first})
+        since = first_deliveries(self.streams)[first]
+        streams = {m: self._status(m, since) for m in self.sources}
+        streams.update({m: self._status(m, since) for sid, m in self.unusable if sid == first})
         # what the zone fields say: the last decision, unless there is none or it is stale
         if last is None:
             waiting = [m for m in self.sources if self.sources[m].n_samples == 0]

@@ -881,7 +881,7 @@ class EcgChannel(Channel):
         self._sq = SampleQuality(self.fs)
         self._corrector = RRCorrector()
         self._feat = CardiacFeatures(max_corrected)
-        self._prev_peak = -(10**12)
+        self._prev = np.array([-(10**12)], dtype=np.int64)  # the last beat reported
         self._sqa = np.empty(0)
         zi, zf = np.empty(0, dtype=np.int64), np.empty(0)
         self._no_events = {
@@ -910,7 +910,6 @@ class EcgChannel(Channel):
                 f._wpsd, f._wcache, f._ti, f._tf, f._prm,
             ]  # fmt: skip
             self._fa, self._ia, self._offsets = _into_arenas([d, q, c, f], state)
-            self._prev = np.array([self._prev_peak], dtype=np.int64)
             self._scratch_size = (-1, -1, -1)
             self._scratch: tuple[np.ndarray, ...] = ()
 
@@ -926,8 +925,8 @@ class EcgChannel(Channel):
         if peaks.size == 0:  # nothing new for the corrector (the usual small live chunk)
             return self._no_events
         conf = self.detector.confirm_index
-        gap = self._sq.gap_before(peaks, self._prev_peak, before)
-        self._prev_peak = int(peaks[-1])
+        gap = self._sq.gap_before(peaks, int(self._prev[0]), before)
+        self._prev[0] = peaks[-1]
         t = self.sample_time(peaks)
         frac = getattr(self.detector, "fraction", None)
         if frac is not None:  # sub-sample beat times (PPG at wearable rates)
@@ -979,7 +978,6 @@ class EcgChannel(Channel):
         except BaseException:
             self._n -= n
             raise
-        self._prev_peak = int(self._prev[0])
         self.next_frame = kf + nf
         if k == 0:
             events = self._no_events

@@ -609,13 +609,12 @@ def stream_state(
     person's other streams have been delivering for as long (``others_since``: the wall time
     of their first sample, :func:`first_deliveries`), then ``lost`` like one that stopped (the
     seconds counted from then): the frames must not wait for it for ever."""
-    if src.n_samples == 0:
-        waited = now - others_since
-        # NaN while nobody of them delivers (nor is the stream asked anything more then)
-        if not math.isnan(waited) and waited >= 3 * stall_s * (3.0 if src.irregular else 1.0):
-            return "lost", waited
+    if src.n_samples == 0 and math.isnan(others_since):  # nobody of them delivers yet
         return "waiting", math.inf
     stall = stall_s * (3.0 if src.irregular else 1.0)
+    if src.n_samples == 0:
+        waited = now - others_since
+        return ("lost", waited) if waited >= 3 * stall else ("waiting", math.inf)
     since = now - src.last_wall
     return ("ok" if since < stall else "lagging" if since < 3 * stall else "lost"), since
 
