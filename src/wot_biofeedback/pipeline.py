@@ -165,7 +165,6 @@ class Pipeline:
         same output for any chunking, and a held chunk completes no frame); only the events
         of these slow signals (SCRs, breaths) are reported up to one frame period later."""
         self._held: dict[str, list[np.ndarray]] = {}
-        self._held_n: dict[str, int] = {}
         self._late: dict[str, dict[str, np.ndarray]] = {}  # events of chunks released at the end
 
     def mask(self, modality: str, first: int, stop: int | None = None) -> None:
@@ -219,9 +218,9 @@ class Pipeline:
             # checked before it is held: a bad chunk is refused now, and what is held already
             # is kept (a held chunk never fails later)
             samples = as_signal(samples, f"{modality} chunk")
-            if len(samples) < ch.samples_to_frame() - self._held_n.get(modality, 0):
-                self._held.setdefault(modality, []).append(samples)
-                self._held_n[modality] = self._held_n.get(modality, 0) + len(samples)
+            held = self._held.setdefault(modality, [])
+            if len(samples) < ch.samples_to_frame() - sum(map(len, held)):
+                held.append(samples)
                 return PipelineOutput(frames=self._fuse(self._ready_until()))
             samples = self._release(modality, samples)
         events = self._feed(modality, ch, samples, timestamps)
@@ -253,7 +252,6 @@ class Pipeline:
         """The held chunks of ``modality`` (and ``samples`` after them), as one, no longer
         held."""
         parts = self._held.pop(modality, [])
-        self._held_n.pop(modality, None)
         if samples is not None:
             parts.append(samples)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)

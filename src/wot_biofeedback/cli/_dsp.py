@@ -16,8 +16,6 @@ def prepare_dsp(modalities: tuple[str, ...]) -> None:
     """Compile (or load from numba's cache) the kernels before any stream is opened, saying
     so when it takes a while (the first run on a machine): a session then starts without a
     backlog of samples that arrived while compiling."""
-    import scipy.ndimage  # noqa: F401  the session clock's pause search, loaded before samples flow
-
     from ..dsp import compiled_before, warm_up
 
     cold = not compiled_before()

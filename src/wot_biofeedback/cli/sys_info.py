@@ -135,15 +135,9 @@ def _folders() -> list[tuple[str, str]]:
 
 def _designs_row() -> str:
     """Where the scipy.signal filter designs are remembered, and how many there are."""
-    import json
-
-    from ..dsp._designs import FILE_NAME, cache_folder
+    from ..dsp._designs import FILE_NAME, _read, cache_folder
 
     folder = cache_folder()
     if folder is None:
         return "no folder can be written: designed again in every process"
-    try:
-        n = len(json.loads((folder / FILE_NAME).read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        n = 0
-    return f"{folder / FILE_NAME} ({n} designs)"
+    return f"{folder / FILE_NAME} ({len(_read(folder / FILE_NAME))} designs)"

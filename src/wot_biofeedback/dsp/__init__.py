@@ -5,9 +5,8 @@ function named in the NeuroKit2 style that runs the same code on a whole record,
 identical output for any chunking. Nothing here imports Qt or pylsl.
 """
 
-from pathlib import Path
-
 from ..modalities import NAMES
+from ._numba import cache_dir
 from .acc import AccBreathing, AccRespChannel, acc_breathing
 from .cardiac import CARDIAC_FEATURES, EcgChannel, PpgChannel, RRChannel
 from .channels import EdaChannel
@@ -20,17 +19,6 @@ from .ppg import PpgPulseDetector, ppg_peaks
 from .resp import RespBreathDetector, RespChannel, rsp_breaths
 from .ringbuffer import RingBuffer
 from .rsa import RsaTracker
-
-
-def cache_dir() -> Path:
-    """Where numba keeps this package's compiled kernels: ``NUMBA_CACHE_DIR`` where set, else
-    the ``__pycache__`` beside these modules (numba's first choice; where this folder is not
-    writable numba falls back to its user-wide cache, which :func:`compiled_before` does not
-    look into)."""
-    import numba
-
-    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
-    return Path(custom) if custom else Path(__file__).resolve().parent / "__pycache__"
 
 
 def compiled_before() -> bool:
@@ -54,6 +42,7 @@ def warm_up(modalities: tuple[str, ...] = NAMES, pairs: bool = False) -> None:
     people).
     """
     import numpy as np
+    import scipy.ndimage  # noqa: F401  the session clock's pause search, loaded before samples flow
 
     fs = 100.0
     t = np.arange(int(6 * fs)) / fs
@@ -82,11 +71,7 @@ def warm_up(modalities: tuple[str, ...] = NAMES, pairs: bool = False) -> None:
                            shift_step_s=1.0, n_surrogates=4, min_surrogates=2)  # fmt: skip
         synchrony(wave[:200], breath[:200], 4.0, small)
     if "resp" in modalities or "acc" in modalities:  # RSA pairs beats with breaths
-        from .rsa import _rsa_frames
-
-        one = np.ones(1)
-        _rsa_frames(np.arange(2), np.arange(2) / 4.0, one, one, np.zeros(1, dtype=np.int64),
-                    60.0, np.empty(2))  # fmt: skip
+        RsaTracker().frames(0, 2, 4.0)
     # the live engine's history and raw-trace buffers
     ring = RingBuffer(16)
     ring.write(breath[:40])

@@ -15,8 +15,8 @@ and numpy versions and a hash of the designing function's code, so an upgrade or
 designs again. (The file is this machine's: copied to another CPU, a window made with numpy's
 cosines there could differ in the last bit from the one stored.)
 
-The cache folder is ``$NUMBA_CACHE_DIR/wot_biofeedback`` when numba's cache is moved there,
-otherwise ``__pycache__`` beside this file when it can be written, otherwise
+The cache folder is numba's (:func:`~wot_biofeedback.dsp._numba.cache_dir`: ``$NUMBA_CACHE_DIR``
+where set, else ``__pycache__`` beside this file) when it can be written, otherwise
 ``~/.cache/wot-biofeedback``. A missing, unreadable or damaged file is no error: the designs are
 made again (and the file written again where it can be).
 """
@@ -31,12 +31,14 @@ import json
 import marshal
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+
+from ..atomic import write_text
+from ._numba import cache_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,9 +54,7 @@ _version = ""
 
 def cache_folder() -> Path | None:
     """Where ``designs.json`` lives (the first folder that can be written), or None."""
-    env = os.environ.get("NUMBA_CACHE_DIR")
-    candidates = [Path(env) / "wot_biofeedback"] if env else []
-    candidates.append(Path(__file__).parent / "__pycache__")
+    candidates = [cache_dir()]  # beside numba's compiled kernels
     with contextlib.suppress(RuntimeError):  # no home folder (a container's user without one)
         candidates.append(Path.home() / ".cache" / "wot-biofeedback")
     for folder in candidates:
@@ -129,14 +129,9 @@ def _store(key: str, entry: dict[str, Any]) -> None:
     if len(doc) >= MAX_ENTRIES:
         doc = {}
     doc[key] = entry
-    tmp = path.with_name(f".{FILE_NAME}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only or full disk: the design is remembered for this process only
-    finally:
-        tmp.unlink(missing_ok=True)
+    # a read-only or full disk: the design is remembered for this process only
+    with contextlib.suppress(OSError):
+        write_text(path, json.dumps(doc, separators=(",", ":")))
 
 
 def remembered(fn: F) -> F:

@@ -8,6 +8,7 @@ compilation cost. ``fastmath`` leaves out ``nnan``/``ninf`` (NaNs mark gaps and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numba
@@ -30,3 +31,12 @@ def njit_exact(fn: F) -> F:
     """Compile ``fn`` with caching and without ``fastmath``: for glue kernels whose arithmetic
     must give numpy's bits (``arcp`` would turn ``x / fs`` into ``x * (1 / fs)``)."""
     return numba.njit(**{**NUMBA_OPTIONS, "fastmath": False})(fn)
+
+
+def cache_dir() -> Path:
+    """Where numba keeps this package's compiled kernels: ``NUMBA_CACHE_DIR`` where set, else
+    the ``__pycache__`` beside these modules (numba's first choice; where this folder is not
+    writable numba falls back to its user-wide cache, which :func:`compiled_before` does not
+    look into)."""
+    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
+    return Path(custom) if custom else Path(__file__).resolve().parent / "__pycache__"

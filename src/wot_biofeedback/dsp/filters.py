@@ -66,7 +66,7 @@ def butter_sos(
         wn: float | tuple[float, float] = (lo, hi)
     else:
         wn = min(float(cutoff), nyq_cap)
-    return np.ascontiguousarray(_butter(order, wn, kind, fs), dtype=np.float64)
+    return _butter(order, wn, kind, fs)  # a float64 copy of its own (remembered)
 
 
 @remembered

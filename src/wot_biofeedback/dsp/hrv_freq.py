@@ -899,7 +899,7 @@ def welch_state(
     if not gap > 0.0:
         raise InputError(f"max_gap_s must be positive, got {max_gap_s!r}")
     try:
-        win = np.ascontiguousarray(_window(window, int(nperseg)), dtype=np.float64)
+        win = _window(window, int(nperseg))  # a float64 copy of its own (remembered)
     except (TypeError, ValueError) as e:
         raise InputError(f"unknown window {window!r}: {e}") from None
     nfft = int(nfft)
