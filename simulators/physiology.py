@@ -110,7 +110,7 @@ _SCL_HYPER, _TAU_HYPER = 1.5 / 0.8, 60.0  # µS per unit a+, s
 _SCL_HYPO, _TAU_HYPO = 0.8 / 0.8, 180.0  # 0.8 µS target at a- = 0.8: ~-0.5 µS after 180 s
 _SCL_DRIFT = -0.3 / 3600.0  # µS/s
 _TAU_TONIC_SMOOTH = 10.0  # s
-_SCL_DRIVE = 1.0  # µS per unit of a dyad partner's drive (tonic, through a 5-s lag)
+_SCL_DRIVE = 2.0  # µS per unit of a dyad partner's drive (tonic, through a 5-s lag)
 _SCR_RATE = 2.0 / 60.0  # /s at baseline
 _SCR_RATE_HYPER = math.log(5.0) / 0.8  # log-rate per unit a+: 2 -> 10 /min
 _SCR_RATE_HYPO = math.log(10.0) / 0.8  # 2 -> 0.2 /min

@@ -101,7 +101,7 @@ def pair_synchrony(
     if n <= 0:
         return {s: SyncResult.empty() for s in SIGNALS}
     sa, sb = subject_series(a, fs, n, params), subject_series(b, fs, n, params)
-    return {s: synchrony(sa[s], sb[s], fs, params) for s in SIGNALS}
+    return {s: synchrony(sa[s], sb[s], fs, params.for_signal(s)) for s in SIGNALS}
 
 
 def leader_of(lag_s: np.ndarray, a: str, b: str) -> np.ndarray:
@@ -380,7 +380,10 @@ def session_synchrony(
     block = {
         "method": "windowed lagged cross-correlation, peak picked, against time-shifted "
         "pseudo-pairs (see wot_biofeedback.dsp.synchrony)",
-        "params": {k: getattr(params, k) for k in params.__dataclass_fields__},
+        "params": {
+            **{k: getattr(params, k) for k in params.__dataclass_fields__},
+            "signal_window_s": params.windows(),
+        },
         "fs": fs,
         "pairs": pairs,
     }
@@ -419,7 +422,8 @@ class LiveSynchrony:
         self._qbase = {s: {g: 0 for g in SIGNALS} for s in self.subjects}
         self._frames = dict.fromkeys(self.subjects, 0)
         self._streams = {
-            p: {g: SynchronyStream(self.fs, self.params) for g in SIGNALS} for p in self.pairs
+            p: {g: SynchronyStream(self.fs, self.params.for_signal(g)) for g in SIGNALS}
+            for p in self.pairs
         }
         self._fed = {p: {g: 0 for g in SIGNALS} for p in self.pairs}
         self.latest: dict[tuple[str, str], dict[str, dict[str, Any]]] = {p: {} for p in self.pairs}

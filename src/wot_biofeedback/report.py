@@ -734,11 +734,16 @@ def coregulation_html(co: dict[str, Any], fig: Path) -> str:
     a, b = pair["pair"]
     other = b if co["subject"] == a else a
     w = co["params"].get("window_s", 30)
+    own_w = {g: v for g, v in (co["params"].get("signal_window_s") or {}).items() if v != w}
+    if own_w:
+        w_text = f"{w:g}-s window (" + ", ".join(f"{g}: {v:g} s" for g, v in own_w.items()) + ")"
+    else:
+        w_text = f"{w:g}-s window"
     out = ['<section id="coregulation"><h2>Co-regulation: synchrony with '
            f"{_e(other)}</h2>"]  # fmt: skip
     out.append(_img(fig, "peak correlation of each signal over time, and the lags in sync"))
     out.append(
-        f"<p class=muted>Each {w:g}-s window: the highest correlation of the two people's "
+        f"<p class=muted>Each {w_text}: the highest correlation of the two people's "
         "heart rate, skin-conductance level or breathing rate within ±10 s of lag, tested "
         "against the same series shifted apart in time (significant: p ≤ 0.05); filled dots "
         "are windows in sync. About 5 % of windows are called in sync by chance.</p>"
