@@ -129,7 +129,8 @@ def test_the_signals_combined_are_unknown_never_in_sync_without_a_usable_channel
 def test_params_are_checked():
     for bad in ({"window_s": 0}, {"max_lag_s": 40}, {"alpha": 1.5}, {"n_surrogates": 0},
                 {"min_valid": 0}, {"signal_window_s": (("eda", 8.0),)},
-                {"signal_window_s": (("ecg", 60.0),)}):  # fmt: skip
+                {"signal_window_s": (("ecg", 60.0),)}, {"signal_window_s": "eda"},
+                {"signal_window_s": (("eda", 60.0), ("eda", 70.0))}):  # fmt: skip
         with pytest.raises(ValueError):
             SyncParams(**bad)
 
@@ -139,6 +140,12 @@ def test_skin_conductance_has_a_window_of_its_own():
     assert p.windows() == {"hr": 30.0, "eda": 60.0, "resp": 30.0}
     assert p.for_signal("hr") is p and p.for_signal("eda").window_s == 60.0
     assert SyncParams(signal_window_s=()).windows()["eda"] == 30.0
+    # the pseudo-pairs clear the longer window and its lags by the same margin
+    eda = p.for_signal("eda")
+    assert eda.shift_s - eda.window_s - eda.max_lag_s == p.shift_s - p.window_s - p.max_lag_s
+    # as JSON gives them back (lists), and a dict: the same, hashable, parameters
+    assert SyncParams(signal_window_s=[["eda", 60]]) == p == SyncParams(signal_window_s={"eda": 60})
+    hash(SyncParams(signal_window_s=[["eda", 60]]))
 
 
 def test_event_grid_streaming_equals_batch_and_gaps_stay_gaps():
@@ -222,7 +229,9 @@ def test_simulate_dyad_then_analyze_subjects(tmp_path, capsys):
             and abs(float(r["lag_s"]) - 3.0) <= 1.0]  # fmt: skip
     assert len(hits) >= 0.8 * len(coupled), (len(hits), len(coupled))  # 28 of 28 here
     block = json.loads((out / "summary.json").read_text())["coregulation"]
-    assert block["params"]["signal_window_s"] == {"hr": 30.0, "eda": 60.0, "resp": 30.0}
+    assert block["params"]["windows_s"] == {"hr": 30.0, "eda": 60.0, "resp": 30.0}
+    fields = {k: v for k, v in block["params"].items() if k != "windows_s"}
+    assert SyncParams(**fields) == SyncParams()  # the parameters as written are the same
     hr = block["pairs"][0]["signals"]["hr"]
     assert block["pairs"][0]["pair"] == ["client", "therapist"] and hr["tested"] > 20
     assert hr["led_by"]["therapist"] > hr["led_by"]["client"]

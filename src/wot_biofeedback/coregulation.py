@@ -382,7 +382,7 @@ def session_synchrony(
         "pseudo-pairs (see wot_biofeedback.dsp.synchrony)",
         "params": {
             **{k: getattr(params, k) for k in params.__dataclass_fields__},
-            "signal_window_s": params.windows(),
+            "windows_s": params.windows(),
         },
         "fs": fs,
         "pairs": pairs,

@@ -734,7 +734,7 @@ def coregulation_html(co: dict[str, Any], fig: Path) -> str:
     a, b = pair["pair"]
     other = b if co["subject"] == a else a
     w = co["params"].get("window_s", 30)
-    own_w = {g: v for g, v in (co["params"].get("signal_window_s") or {}).items() if v != w}
+    own_w = {g: v for g, v in (co["params"].get("windows_s") or {}).items() if v != w}
     if own_w:
         w_text = f"{w:g}-s window (" + ", ".join(f"{g}: {v:g} s" for g, v in own_w.items()) + ")"
     else:

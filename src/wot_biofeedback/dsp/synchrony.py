@@ -26,7 +26,8 @@ session's own history. ``p`` is ``(1 + #pseudo-peaks >= r) / (1 + n)``; the pseu
 drawn in a fixed order and no more once ``stop_after`` of them reach the peak (``p`` is then
 ``stop_after / n``: Besag & Clifford's sequential Monte Carlo p, which saves most of the work
 in windows that are plainly not in sync). With fewer than ``min_surrogates`` pseudo-pairs (the
-first ~2 minutes) ``p`` is NaN and nothing is claimed. ``significant``: ``p <= alpha``.
+first 140 s; skin conductance 200 s) ``p`` is NaN and nothing is claimed. ``significant``:
+``p <= alpha``.
 
 The shifts are 6 s apart: pseudo-pairs 1 s apart are nearly the same draw, and with them the
 test called about 10 % of the heart-rate windows of uncoupled simulated pairs significant
@@ -37,16 +38,17 @@ sample); the pseudo-pairs are searched the same way, so the test stays fair.
 
 Defaults: a 30-s window (Behrens et al. 2020 found shorter windows separate synchrony from
 pseudo-synchrony better; 60-s windows found more of the simulated coupling here but called
-7.4 % of the heart-rate windows of one real unrelated pair significant), except for the
+7.3 % of the heart-rate windows of one real unrelated pair significant), except for the
 skin-conductance level, whose window is 60 s (``signal_window_s``): the level is slow (its
 estimate rises with a 20-s time constant, so that responses stay phasic), and a 30-s window
 holds about one of its excursions. On the simulated dyads 60-s windows found the coupling in
-95 % of the coupled windows where 30-s windows found 82 %; on 14 pairs of real recordings of
-people who never met they called 2.9 % of the windows significant (30 s: 3.7 %;
-``benchmarks/validate_synchrony.py``). A step of 5 s
+94 % of the coupled windows where 30-s windows found 82 %; on 16 pairs of real recordings of
+people who never met they called 4.0 % of the windows significant (30 s: 3.9 %; one pair
+10.9 %, 4.3 % with 30-s windows; ``benchmarks/validate_synchrony.py``). A step of 5 s
 (live; analyses often step by half a window), lags up to 10 s (physiological responses to a
 partner take seconds; the co-regulation literature reports lags of 2-8 s), pseudo-pairs
-shifted by 45 s and more (past the window and its lags), at most 100 of them (50 shifts, both
+shifted by 45 s and more (past the window and its lags; for a signal with a longer window of
+its own, by as much more: 75 s for skin conductance), at most 100 of them (50 shifts, both
 directions), alpha 0.05.
 
 The batch function :func:`synchrony` and the streaming :class:`SynchronyStream` run the same
@@ -125,19 +127,34 @@ class SyncParams:
             raise ValueError(f"synchrony min_valid {self.min_valid!r} must be in (0, 1]")
         if not 0 <= self.min_quality <= 1:
             raise ValueError(f"synchrony min_quality {self.min_quality!r} must be in [0, 1]")
-        for item in self.signal_window_s:
-            name, w = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
+        own = self.signal_window_s
+        pairs = own.items() if isinstance(own, dict) else own  # a dict or JSON's lists too
+        try:
+            norm = tuple((str(g), float(w)) for g, w in pairs)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "synchrony signal_window_s must be (signal, seconds) pairs, e.g. "
+                f"(('eda', 60.0),), not {own!r:.60}"
+            ) from None
+        for name, w in norm:
             if name not in SIGNALS:
                 raise ValueError(f"synchrony signal_window_s: {name!r} is not one of "
                                  f"{', '.join(SIGNALS)}")  # fmt: skip
-            if not (isinstance(w, (int, float)) and math.isfinite(w) and self.max_lag_s < w):
-                raise ValueError(f"synchrony window of {name} {w!r} must be longer than "
-                                 f"max_lag_s ({self.max_lag_s:g} s)")  # fmt: skip
+            if not (math.isfinite(w) and self.max_lag_s < w):
+                raise ValueError(f"synchrony window of {name} ({w!r} s, signal_window_s) must "
+                                 f"be longer than max_lag_s ({self.max_lag_s:g} s)")  # fmt: skip
+        if len({g for g, _w in norm}) < len(norm):
+            raise ValueError("synchrony signal_window_s names a signal twice")
+        object.__setattr__(self, "signal_window_s", norm)  # hashable, whatever was given
 
     def for_signal(self, signal: str) -> SyncParams:
-        """These parameters with ``signal``'s own window (``signal_window_s``), if it has one."""
+        """These parameters for ``signal``: its own window (``signal_window_s``), if it has
+        one, and the pseudo-pairs' first shift moved by as much, so that they clear the
+        window and its lags by the same margin."""
         w = dict(self.signal_window_s).get(signal)
-        return self if w is None or w == self.window_s else replace(self, window_s=float(w))
+        if w is None or w == self.window_s:
+            return self
+        return replace(self, window_s=w, shift_s=max(self.shift_s + w - self.window_s, 1e-9))
 
     def windows(self) -> dict[str, float]:
         """Each signal's window, s."""
@@ -457,7 +474,7 @@ def synchrony(
 class SynchronyStream:
     """:func:`synchrony` on series that arrive in chunks; the same windows, the same values.
 
-    Keeps :meth:`SyncParams.history` samples of each series (about 6 minutes at 4 Hz, the
+    Keeps :meth:`SyncParams.history` samples of each series (6-7 minutes at 4 Hz, the
     pseudo-pairs' reach): memory is flat however long the session.
     """
 
@@ -542,11 +559,11 @@ def combine_at(
 
 
 def combine(results: dict[str, SyncResult], alpha: float = 0.05) -> SyncIndex:
-    """The signals of a pair (:func:`synchrony` of each, the same windows) as one synchrony
-    index per window end: see :func:`combine_at`. A signal counts where its window was
-    tested (a ``p``): a channel of poor quality, too little data or too little past leaves
-    it out, so a bad channel can lower the confidence but never make the pair "in sync";
-    with no signal tested the window is unknown."""
+    """The signals of a pair (:func:`synchrony` of each: windows of their own lengths,
+    ending at the same times) as one synchrony index per window end: see :func:`combine_at`.
+    A signal counts where its window was tested (a ``p``): a channel of poor quality, too
+    little data or too little past leaves it out, so a bad channel can lower the confidence
+    but never make the pair "in sync"; with no signal tested the window is unknown."""
     names = [g for g in SIGNALS if g in results] + [g for g in results if g not in SIGNALS]
     times = np.unique(np.concatenate([results[g].time_s for g in names])) if names else (
         np.zeros(0))  # fmt: skip
