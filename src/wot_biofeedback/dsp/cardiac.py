@@ -49,7 +49,8 @@ from .hrv_freq import (
     LF_BAND_HZ,
     LOMB_NSUM,
     band_integral,
-    band_powers,
+    coherence_power,
+    lf_hf_powers,
     lomb_add,
     lomb_grid,
     lomb_psd,
@@ -380,11 +381,11 @@ def _cardiac_frames(
         # spectra change only when a beat enters or leaves a window: evaluate then, reuse else
         if eist[_E_DIRTY_L] == 1:
             lomb_psd(acc_l, tot_l, omega, psd)
-            band_powers(freqs, psd, cache[0])
+            lf_hf_powers(freqs, psd, cache[0])  # the slots read below, no more
             eist[_E_DIRTY_L] = 0
         if eist[_E_DIRTY_C] == 1:
             lomb_psd(acc_c, tot_c, omega_c, psd_c)
-            band_powers(freqs_c, psd_c, cache[1])
+            coherence_power(freqs_c, psd_c, cache[1])
             eist[_E_DIRTY_C] = 0
         if t - first_l >= prm[_P_LOMB_MIN] and rows_l > 0 and corr_l <= max_corr * rows_l:
             out[_F_LF, f] = cache[0, _B_LF]
