@@ -16,6 +16,7 @@ start compiles afresh.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,26 +66,53 @@ def sources_hash(src: Path) -> str:
     return h.hexdigest()
 
 
-def drop_stale_kernels(src: Path, cache: Path) -> list[Path]:
-    """Delete the compiled kernels (``*.nbi``, ``*.nbc``) under ``cache`` when the sources in
-    ``src`` are not those the cache was made from; the files deleted. The hash is written
-    first, so that processes starting together delete at most once. A cache that cannot be
-    read or written is left as it is (numba falls back to compiling)."""
-    stamp = cache / STAMP_NAME
-    try:
-        now = sources_hash(src)
-        before = stamp.read_text(encoding="ascii").strip() if stamp.is_file() else ""
-        if before == now:
-            return []
-        cache.mkdir(parents=True, exist_ok=True)
-        write_text(stamp, now + "\n")  # whole or not at all: a reader never sees half
-        stems = tuple(p.stem + "." for p in src.glob("*.py"))  # numba names them module.kernel-…
-        gone = [p for p in cache.rglob("*.nb[ic]") if p.is_file() and p.name.startswith(stems)]
-        for p in gone:
-            p.unlink(missing_ok=True)
-        return gone
-    except OSError:
-        return []
+def kernel_folders(src: Path) -> list[Path]:
+    """Where numba keeps the kernels of the modules in ``src``: ``NUMBA_CACHE_DIR``'s folder
+    for them where that is set, else the ``__pycache__`` beside them and numba's user-wide
+    fallback (used where that one cannot be written). Inside ``NUMBA_CACHE_DIR`` numba gives
+    each source folder a folder of its own, named after it and the SHA-1 of its path (as
+    ``numba.core.caching._CacheLocator.get_suitable_cache_subpath`` does)."""
+    folder = os.path.abspath(str(src))
+    own = f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
+    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
+    if custom:
+        return [Path(custom) / own]
+    from numba.misc.appdirs import AppDirs
+
+    return [Path(folder) / "__pycache__",
+            Path(AppDirs(appname="numba", appauthor=False).user_cache_dir) / own]  # fmt: skip
 
 
-drop_stale_kernels(Path(__file__).resolve().parent, cache_dir())
+def drop_stale_kernels(src: Path, folders: list[Path]) -> list[Path]:
+    """In each of ``folders`` that holds kernels of the modules in ``src`` made from other
+    sources than today's (its hash file says so, or there is none), delete those kernels
+    (``*.nbi``, ``*.nbc`` named ``module.kernel-…``; nothing else, nothing in subfolders),
+    then write today's hash; the files deleted. Should a deletion fail, the hash is not
+    written, so the next start tries again; a folder that cannot be read or written is left
+    as it is (numba compiles where it cannot load)."""
+    now = sources_hash(src)
+    stems = tuple(p.stem + "." for p in src.glob("*.py"))  # numba's files: module.kernel-…
+    gone: list[Path] = []
+    for folder in folders:
+        stamp = folder / STAMP_NAME
+        try:
+            if not folder.is_dir():
+                continue
+            try:
+                before = stamp.read_text(encoding="ascii").strip()
+            except (OSError, ValueError):  # none yet, or damaged: other sources
+                before = ""
+            if before == now:
+                continue
+            old = [p for p in folder.glob("*.nb[ic]") if p.name.startswith(stems)]
+            for p in old:
+                p.unlink(missing_ok=True)
+            gone += old
+            write_text(stamp, now + "\n")  # whole or not at all: a reader never sees half
+        except OSError:  # a folder that cannot be read or written
+            continue
+    return gone
+
+
+drop_stale_kernels(Path(__file__).resolve().parent,
+                   kernel_folders(Path(os.path.dirname(os.path.abspath(__file__)))))  # fmt: skip
