@@ -6,6 +6,7 @@ Layer publisher (:mod:`wot_simulators.publisher`) and a replayer that publishes 
 with its original timing (:mod:`wot_simulators.replay`).
 """
 
+from ._thread import StartClock
 from .physiology import SimConfig, SimulatedSession, simulate_session, simulate_to_csv, write_csv
 from .publisher import SimulatorPublisher, publish, publish_people
 from .replay import ReplayPublisher, ReplayStream, load_replay, play
@@ -21,6 +22,7 @@ __all__ = [
     "SimulatedSession",
     "SimulatedSource",
     "SimulatorPublisher",
+    "StartClock",
     "list_scenarios",
     "load_replay",
     "load_scenario",

@@ -21,14 +21,37 @@ QUIET_S = 1.0
 may come before publishing starts, s."""
 
 
+class StartClock:
+    """One LSL time of data time 0 for several publishers (the people of a dyad): the first to
+    begin publishing fixes it and the others begin at the same time, catching up at once on
+    what they are late with. Without it each person's data clock starts when their own
+    consumers came: people whose streams a consumer opened a second apart would be a second
+    apart in time, which reads as one leading the other."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._t0 = math.nan
+
+    def t0(self) -> float:
+        """The shared LSL time of data time 0 (fixed on the first call)."""
+        with self._lock:
+            if math.isnan(self._t0):
+                self._t0 = pylsl.local_clock()
+            return self._t0
+
+
 class PublisherThread:
     """Start/stop plumbing of a publisher; see the module docstring."""
 
     _kind = "publisher"  # for messages
 
-    def _init_thread(self, wait_for_consumers: float, quiet_s: float = QUIET_S) -> None:
+    def _init_thread(
+        self, wait_for_consumers: float, quiet_s: float = QUIET_S,
+        start_clock: StartClock | None = None,
+    ) -> None:  # fmt: skip
         if not (math.isfinite(quiet_s) and quiet_s >= 0):
             raise ValueError(f"quiet_s {quiet_s!r} must be >= 0 s")
+        self.start_clock = start_clock
         self.wait_for_consumers = float(wait_for_consumers)
         self.quiet_s = float(quiet_s)
         self.error: BaseException | None = None
@@ -54,7 +77,7 @@ class PublisherThread:
             raise RuntimeError(f"{type(self).__name__}.start() may only be called once")
         self._wanted, self._outlet_list = self._open()
         if self.wait_for_consumers <= 0:
-            self.t0_lsl = pylsl.local_clock()
+            self.t0_lsl = self._now_t0()
         self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
         self._thread.start()
 
@@ -133,11 +156,15 @@ class PublisherThread:
             ):
                 return
 
+    def _now_t0(self) -> float:
+        """The LSL time of data time 0: now, or the shared clock's."""
+        return self.start_clock.t0() if self.start_clock is not None else pylsl.local_clock()
+
     def _run(self) -> None:
         try:
             if self.wait_for_consumers > 0:
                 self._wait_for_consumers()
-                self.t0_lsl = pylsl.local_clock()
+                self.t0_lsl = self._now_t0()
             self._publish()
         except BaseException as exc:  # the thread must never die silently
             self.error = exc

@@ -35,7 +35,7 @@ import pylsl
 
 from wot_biofeedback.modalities import MODALITIES as MODS
 
-from ._thread import QUIET_S, PublisherThread
+from ._thread import QUIET_S, PublisherThread, StartClock
 from .acc import chest_acc
 from .physiology import MODALITIES, SimulatedSession
 
@@ -148,6 +148,10 @@ class SimulatorPublisher(PublisherThread):
         Play only the session's first ``until_s`` seconds of data, then finish as at the end
         of the session (not with ``loop``). A consumer that stops at a session time then gets
         no more than that, however late it looks.
+    start_clock : StartClock, optional
+        Shared with the publishers of the other people of one session (a dyad): data time 0
+        is the same LSL time for all, the first to begin fixes it, and one whose consumers
+        come later catches up at once (:class:`~wot_simulators._thread.StartClock`).
 
     Notes
     -----
@@ -175,6 +179,7 @@ class SimulatorPublisher(PublisherThread):
         subject: str | None = None,
         until_s: float | None = None,
         quiet_s: float = QUIET_S,
+        start_clock: StartClock | None = None,
     ) -> None:
         bad = [m for m in streams if m not in STREAMS]
         if bad or not streams:
@@ -193,7 +198,7 @@ class SimulatorPublisher(PublisherThread):
         self.chunk_s = float(chunk_s)
         self.speed = float(speed)
         self.loop = loop
-        self._init_thread(wait_for_consumers, quiet_s)
+        self._init_thread(wait_for_consumers, quiet_s, start_clock)
         self._outlets: dict[str, pylsl.StreamOutlet] = {}
         self.streams = tuple(dict.fromkeys(streams))
         # float32 copies once, so pushes are plain slices
@@ -336,12 +341,14 @@ def publish_people(
     ``source_id-PERSON`` and ``name_prefix-PERSON`` (one person named ``""``: the prefixes
     as given); blocks until every session has played out."""
     subject = publisher_options.pop("subject", None)
+    clock = StartClock()  # the people on one clock, however far apart their consumers come
     pubs = [
         SimulatorPublisher(
             sess,
             source_id=f"{source_id}-{who}" if who else source_id,
             name_prefix=f"{name_prefix}-{who}" if who else name_prefix,
             subject=who or subject,
+            start_clock=clock,
             **publisher_options,
         )
         for who, sess in people.items()

@@ -19,6 +19,7 @@ from wot_simulators import (
     SimConfig,
     SimulatedSession,
     SimulatorPublisher,
+    StartClock,
     list_scenarios,
     load_scenario,
     simulate_session,
@@ -572,3 +573,40 @@ def test_thread_errors_are_reraised_by_stop(source_id: str) -> None:
     assert isinstance(pub.error, ZeroDivisionError)
     with pytest.raises(ZeroDivisionError, match="boom"):
         pub.stop()
+
+
+@pytest.mark.lsl
+def test_people_on_one_start_clock_stay_aligned_whenever_their_inlets_open(
+    source_id: str,
+) -> None:
+    """A dyad's publishers wait each for their own consumers; with one StartClock the second,
+    whose inlet opens a second later, still stamps data time 0 at the first's LSL time, and
+    sends what it is late with at once."""
+    sess = {w: simulate_session(load_scenario("calm"), SimConfig(seed=i), 60.0)
+            for i, w in enumerate(("a", "b"))}  # fmt: skip
+    clock = StartClock()
+    pubs = {w: SimulatorPublisher(s, source_id=f"{source_id}-{w}", name_prefix=f"{source_id}-{w}",
+                                  speed=40.0, wait_for_consumers=10.0, quiet_s=0.0,
+                                  streams=("resp",), start_clock=clock)
+            for w, s in sess.items()}  # fmt: skip
+    for p in pubs.values():
+        p.start()
+    try:
+        first = _inlet(f"{source_id}-a", "resp")
+        truth_a = _inlet(f"{source_id}-a", "truth")
+        time.sleep(1.0)  # b's consumer comes a second (40 s of data) later
+        second = _inlet(f"{source_id}-b", "resp")
+        truth_b = _inlet(f"{source_id}-b", "truth")
+        got = {w: _drain({"resp": inlet}, pubs[w], 10.0)["resp"]
+               for w, inlet in (("a", first), ("b", second))}  # fmt: skip
+        for inlet in (first, second, truth_a, truth_b):
+            inlet.close_stream()
+    finally:
+        for p in pubs.values():
+            p.stop()
+    assert pubs["a"].t0_lsl == pubs["b"].t0_lsl
+    fs = sess["a"].fs("resp")
+    for w, (_data, ts) in got.items():
+        assert ts.size == sess[w].signal("resp").size, w  # from data time 0, none lost
+        assert ts[0] == pytest.approx(pubs["a"].t0_lsl, abs=1e-6), w
+        np.testing.assert_allclose(np.diff(ts), 1.0 / fs, atol=1e-6)

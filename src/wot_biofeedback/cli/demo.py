@@ -82,6 +82,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
+    import wot_simulators
     from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
     from wot_simulators.physiology import MODALITIES as SIMULATED
 
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     # late look would otherwise be 20 s of session)
     until_s = None if args.duration is None else args.duration + 2.0
     pubs, sims = [], {}
+    clock = wot_simulators.StartClock()  # people on one data clock, whenever their inlets open
     tags = {w: sid if len(people) == 1 else f"{sid}-{w}" for w in people}
     for i, (who, person_scen) in enumerate(people.items()):
         sims[who] = dyad.session(who) if dyad is not None else simulate_session(
@@ -133,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         pubs.append(SimulatorPublisher(sims[who], source_id=tags[who], name_prefix=tags[who],
                                        speed=args.speed, subject=who, until_s=until_s,
-                                       wait_for_consumers=30.0, quiet_s=0.0))  # fmt: skip
+                                       wait_for_consumers=30.0, quiet_s=0.0,
+                                       start_clock=clock))  # fmt: skip
     sess = next(iter(sims.values()))
     types = {m: lsl_types()[m] for m in SIMULATED}
 
