@@ -6,7 +6,7 @@ identical output for any chunking. Nothing here imports Qt or pylsl.
 """
 
 from ..modalities import NAMES
-from ._numba import cache_dir
+from ._numba import PACKAGE_DIR, cache_dir, kernel_folders, kernel_stems
 from .acc import AccBreathing, AccRespChannel, acc_breathing
 from .cardiac import CARDIAC_FEATURES, EcgChannel, PpgChannel, RRChannel
 from .channels import EdaChannel
@@ -23,12 +23,14 @@ from .rsa import RsaTracker
 
 def compiled_before() -> bool:
     """Whether numba's on-disk cache already holds this package's kernels (so
-    :func:`warm_up` loads them in about a second instead of compiling for tens of seconds)."""
-    import os
-
-    d = cache_dir()
-    return d.is_dir() and any(
-        f.endswith(".nbi") for _root, _dirs, files in os.walk(d) for f in files
+    :func:`warm_up` loads them in about a second instead of compiling for tens of seconds):
+    in the folders where numba keeps them (:func:`~._numba.kernel_folders`), only theirs."""
+    stems = kernel_stems(PACKAGE_DIR)
+    return any(
+        p.name.startswith(stems)
+        for folder in kernel_folders(PACKAGE_DIR)
+        if folder.is_dir()
+        for p in folder.glob("*.nbi")
     )
 
 

@@ -45,17 +45,26 @@ def njit_exact(fn: F) -> F:
     return numba.njit(**{**NUMBA_OPTIONS, "fastmath": False})(fn)
 
 
+PACKAGE_DIR = Path(os.path.dirname(os.path.abspath(__file__)))
+"""This package's folder, as numba names it (``abspath``, not ``resolve``)."""
+
+
+def _custom_dir() -> str:
+    """``NUMBA_CACHE_DIR`` as numba read it ('' when unset)."""
+    return str(getattr(numba.config, "CACHE_DIR", "") or "")
+
+
 def cache_dir() -> Path:
-    """Where numba keeps this package's compiled kernels: ``NUMBA_CACHE_DIR`` where set, else
-    the ``__pycache__`` beside these modules (numba's first choice; where this folder is not
-    writable numba falls back to its user-wide cache, which :func:`compiled_before` does not
-    look into)."""
-    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
-    return Path(custom) if custom else Path(__file__).resolve().parent / "__pycache__"
+    """numba's cache folder for this package's files: ``NUMBA_CACHE_DIR`` where set, else the
+    ``__pycache__`` beside these modules (the designs are kept there too; the kernels
+    themselves are in :func:`kernel_folders`)."""
+    custom = _custom_dir()
+    return Path(custom) if custom else PACKAGE_DIR / "__pycache__"
 
 
 STAMP_NAME = "wot-dsp-sources.sha256"
-"""The file in :func:`cache_dir` holding the hash of the sources its kernels were made from."""
+"""The file in each of :func:`kernel_folders` holding the hash of the sources its kernels
+were made from."""
 
 
 def sources_hash(src: Path) -> str:
@@ -74,13 +83,18 @@ def kernel_folders(src: Path) -> list[Path]:
     ``numba.core.caching._CacheLocator.get_suitable_cache_subpath`` does)."""
     folder = os.path.abspath(str(src))
     own = f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
-    custom = str(getattr(numba.config, "CACHE_DIR", "") or "")
+    custom = _custom_dir()
     if custom:
         return [Path(custom) / own]
     from numba.misc.appdirs import AppDirs
 
     return [Path(folder) / "__pycache__",
             Path(AppDirs(appname="numba", appauthor=False).user_cache_dir) / own]  # fmt: skip
+
+
+def kernel_stems(src: Path) -> tuple[str, ...]:
+    """How numba's files of the modules in ``src`` begin (``module.kernel-…``)."""
+    return tuple(p.stem + "." for p in src.glob("*.py"))
 
 
 def drop_stale_kernels(src: Path, folders: list[Path]) -> list[Path]:
@@ -91,7 +105,7 @@ def drop_stale_kernels(src: Path, folders: list[Path]) -> list[Path]:
     written, so the next start tries again; a folder that cannot be read or written is left
     as it is (numba compiles where it cannot load)."""
     now = sources_hash(src)
-    stems = tuple(p.stem + "." for p in src.glob("*.py"))  # numba's files: module.kernel-…
+    stems = kernel_stems(src)
     gone: list[Path] = []
     for folder in folders:
         stamp = folder / STAMP_NAME
@@ -114,5 +128,4 @@ def drop_stale_kernels(src: Path, folders: list[Path]) -> list[Path]:
     return gone
 
 
-drop_stale_kernels(Path(__file__).resolve().parent,
-                   kernel_folders(Path(os.path.dirname(os.path.abspath(__file__)))))  # fmt: skip
+drop_stale_kernels(PACKAGE_DIR, kernel_folders(PACKAGE_DIR))

@@ -438,6 +438,16 @@ def coherence_ratio(freqs: np.ndarray, psd: np.ndarray, total: float) -> tuple[f
 
 
 @njit
+def _bands(freqs: np.ndarray, psd: np.ndarray) -> tuple[float, float, float, float]:
+    """VLF, LF, HF and total power (ms²): the bands tile 0.0033–0.4 Hz and the integral is
+    additive over them."""
+    vlf = band_integral(freqs, psd, VLF_BAND_HZ[0], VLF_BAND_HZ[1])
+    lf = band_integral(freqs, psd, LF_BAND_HZ[0], LF_BAND_HZ[1])
+    hf = band_integral(freqs, psd, HF_BAND_HZ[0], HF_BAND_HZ[1])
+    return vlf, lf, hf, vlf + lf + hf
+
+
+@njit
 def band_powers(freqs: np.ndarray, psd: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out`` (float64 (N_BAND_OUT,)) with the slots named by BAND_NAMES.
 
@@ -446,11 +456,7 @@ def band_powers(freqs: np.ndarray, psd: np.ndarray, out: np.ndarray) -> None:
     ``lf_nu``/``hf_nu`` = 100·LF/(LF+HF), 100·HF/(LF+HF); coherence as
     :func:`coherence_ratio`. Ratios whose denominator is 0 are NaN.
     """
-    vlf = band_integral(freqs, psd, VLF_BAND_HZ[0], VLF_BAND_HZ[1])
-    lf = band_integral(freqs, psd, LF_BAND_HZ[0], LF_BAND_HZ[1])
-    hf = band_integral(freqs, psd, HF_BAND_HZ[0], HF_BAND_HZ[1])
-    # The bands tile 0.0033–0.4 Hz and the integral is additive over them.
-    total = vlf + lf + hf
+    vlf, lf, hf, total = _bands(freqs, psd)
     out[B_VLF] = vlf
     out[B_LF] = lf
     out[B_HF] = hf
@@ -488,10 +494,7 @@ def lf_hf_powers(freqs: np.ndarray, psd: np.ndarray, out: np.ndarray) -> None:
 def coherence_power(freqs: np.ndarray, psd: np.ndarray, out: np.ndarray) -> None:
     """Only the ``coherence`` slot of :func:`band_powers` (the same value, to the bit), for a
     caller that reads nothing else."""
-    vlf = band_integral(freqs, psd, VLF_BAND_HZ[0], VLF_BAND_HZ[1])
-    lf = band_integral(freqs, psd, LF_BAND_HZ[0], LF_BAND_HZ[1])
-    hf = band_integral(freqs, psd, HF_BAND_HZ[0], HF_BAND_HZ[1])
-    total = vlf + lf + hf
+    total = _bands(freqs, psd)[3]
     if math.isnan(total):
         out[B_COHERENCE] = np.nan
         return
