@@ -47,7 +47,11 @@ def test_a_changed_source_drops_the_packages_kernels_and_nothing_else(tmp_path: 
     # no hash yet (a cache from before the hash was kept): dropped, the hash written
     gone = _numba.drop_stale_kernels(src, [missing, cache])
     assert sorted(p.name for p in gone) == sorted(ours)
-    assert _files(cache) == {*others, _numba.STAMP_NAME} and not missing.exists()
+    assert _files(cache) == {*others, _numba.STAMP_NAME}
+    # a folder not made yet (a new NUMBA_CACHE_DIR) is made with today's hash, so the kernels
+    # numba then writes there are not taken for stale ones at the next start
+    assert _files(missing) == {_numba.STAMP_NAME}
+    assert (missing / _numba.STAMP_NAME).read_text().strip() == _numba.sources_hash(src)
     # the same sources: kept
     (cache / ours[0]).write_bytes(b"compiled")
     assert _numba.drop_stale_kernels(src, [cache]) == []
@@ -108,3 +112,38 @@ def test_the_cardiac_frames_band_slots_equal_band_powers_to_the_bit() -> None:
         for slot in (B_LF, B_HF, B_COHERENCE):
             assert np.array_equal(got[slot], want[slot], equal_nan=True), (slot, got, want)
             assert got[slot].tobytes() == want[slot].tobytes()
+
+
+_WELCH = """
+import hashlib
+import numpy as np
+from wot_biofeedback.dsp.hrv_freq import StreamingWelch
+rng = np.random.default_rng(1)
+rr = 800 + 50 * np.sin(np.arange(3000) * 0.3) + 20 * rng.standard_normal(3000)
+w = StreamingWelch()
+w.add(np.cumsum(rr) / 1000, rr)
+print(hashlib.sha256(np.ascontiguousarray(w.periodograms).tobytes()).hexdigest())
+"""
+
+
+def test_kernels_loaded_from_the_cache_give_the_bits_of_a_fresh_compile(tmp_path: Path) -> None:
+    """A new ``NUMBA_CACHE_DIR``: the first process compiles, the second loads what the first
+    wrote (its kernel files untouched) and computes the same bits. With LLVM free to fuse a
+    multiply and an add (``fastmath`` "contract"), machine code loaded from the cache gave
+    other last bits than the same kernels compiled in the process (Welch periodograms), so a
+    session's live and offline runs could differ with the state of the cache."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def start() -> str:
+        done = subprocess.run([sys.executable, "-c", _WELCH], env=env, check=True,
+                              timeout=300, capture_output=True, text=True)  # fmt: skip
+        return done.stdout.strip()
+
+    fresh = start()
+    kernels = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.nb[ic]")}
+    assert any(p.name.startswith("hrv_freq.welch_add_beats") for p in kernels)
+    cached = start()
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.nb[ic]")} == kernels, (
+        "the second process compiled again instead of loading the first one's kernels"
+    )
+    assert cached == fresh

@@ -77,7 +77,9 @@ def test_unknown_and_broken_records_are_kept_apart_not_fatal():
 def test_a_schema_1_recording_reads_and_analyses_as_it_ran_live():
     """``tests/data/session_v1.xdf`` was recorded by wot 0.1.0 (no schema version, no
     ``delivered`` on ``lost``): today's reader takes every decision from it, and the analysis
-    gives the live engine's arousal on every frame."""
+    gives the live engine's arousal on every frame (to 1e-9 relative: the kernels have not fused
+    multiplies and adds since 2026-12-06, which moved it in the 13th digit; today's live and
+    offline runs agree to the bit, ``tests/test_hold.py``)."""
     rec = read_recording(DATA / "session_v1.xdf")
     assert rec.session is not None and rec.session["schema"] == [1]
     assert rec.session["metadata"]["client"] == "fixture"
@@ -94,7 +96,9 @@ def test_a_schema_1_recording_reads_and_analyses_as_it_ran_live():
         live = [(float(r["time_s"]), float(r["arousal"])) for r in csv.DictReader(fh)]
     off = {round(f.time_s, 3): f.state.arousal for f in res.frames}
     assert len(live) == 240 and all(round(t, 3) in off for t, _a in live)
-    np.testing.assert_array_equal([off[round(t, 3)] for t, _a in live], [a for _t, a in live])
+    got, want = [off[round(t, 3)] for t, _a in live], [a for _t, a in live]
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and not np.isnan(want).all()
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=0.0)
 
 
 # session clock -----------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 Speed work (issue 20) must not move a single frame, zone or event: the analysis of one
 simulated session is stored in ``tests/data/analyze_full_session_seed7/`` (made with commit
 dfdd127, before that work) and every output file is compared with it byte for byte.
+``summary.json``, which prints every float in full, was made again on 2026-12-06 when the numba
+kernels stopped fusing multiplies and adds (``dsp._numba``: a kernel loaded from the cache gave
+other last bits than one compiled afresh); its baseline medians moved in the 13th digit or
+beyond, and every CSV file, zone and frame stayed the same.
 
 The input is made again here by ``wot simulate`` (900 s of ``full-session``, seed 7, 250 Hz,
 5 % artifacts, all three zones reached); its SHA-256 is checked first, so that a change of the

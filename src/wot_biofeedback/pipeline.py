@@ -16,6 +16,7 @@ ACC chunks are ignored (:attr:`Pipeline.ignored`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -165,6 +166,11 @@ class Pipeline:
         same output for any chunking, and a held chunk completes no frame); only the events
         of these slow signals (SCRs, breaths) are reported up to one frame period later."""
         self._held: dict[str, list[np.ndarray]] = {}
+        # the modalities whose events RSA pairs (its frames go without them where they lack)
+        self._rsa_inputs = {
+            m for m in self.rates if _role(m) in (_role(CARDIAC_SOURCES[0]), "resp")
+        }
+        self._prompt = {m: modalities.get(m).prompt for m in self.rates}
         self._late: dict[str, dict[str, np.ndarray]] = {}  # events of chunks released at the end
 
     def mask(self, modality: str, first: int, stop: int | None = None) -> None:
@@ -214,7 +220,7 @@ class Pipeline:
                 f"modality {modality!r} was not configured (have {sorted(self.rates)})"
             )
         ch = self._channel(modality, t0)
-        if self.hold and not modalities.get(modality).prompt:
+        if self.hold and not self._prompt[modality]:
             # checked before it is held: a bad chunk is refused now, and what is held already
             # is kept (a held chunk never fails later)
             samples = as_signal(samples, f"{modality} chunk")
@@ -307,11 +313,10 @@ class Pipeline:
     # fusion -----------------------------------------------------------------------------
     def _ready_until(self) -> int:
         """One past the last frame every waited-for modality has delivered."""
-        waits = [m for m in self.rates if m not in self.ended]
-        if not waits:
-            return max((ch.next_frame for ch in self.channels.values()), default=0)
-        ready = []
-        for m in waits:
+        ready = -1
+        for m in self.rates:
+            if m in self.ended:
+                continue
             ch = self.channels.get(m)
             r = self.next_frame if ch is None else ch.next_frame
             for a, b in self._masks.get(m, ()):
@@ -319,65 +324,73 @@ class Pipeline:
                     r = b
             if ch is None and r == self.next_frame:
                 return self.next_frame
-            ready.append(r)
-        return min(ready)
+            if ready < 0 or r < ready:
+                ready = r
+        if ready < 0:  # waiting for none
+            return max((ch.next_frame for ch in self.channels.values()), default=0)
+        return ready
 
     def _fuse(self, stop: int) -> list[Frame]:
         start = self.next_frame
         if stop <= start:
             return []
         n = stop - start
-        feats: dict[str, np.ndarray] = {}
+        # the frames' columns as lists of Python floats (a frame's row takes one of each)
+        feats: dict[str, list[float]] = {}
         # frames fused without a modality's data (given up live, masked offline, or past its
         # end): RSA, which pairs two channels' events, is left out there too, whichever way in
-        without = np.zeros(n, dtype=bool)
-        rsa_inputs = {m for m in self.rates if _role(m) in (_role(CARDIAC_SOURCES[0]), "resp")}
-        for m in rsa_inputs:
-            if m not in self._pending:
-                without[:] = True  # no data of it at all yet
+        without: np.ndarray | None = None  # None: RSA everywhere
+        rsa_inputs = self._rsa_inputs
+        if any(m not in self._pending for m in rsa_inputs):
+            without = np.ones(n, dtype=bool)  # no data of it at all yet
         for m, pend in self._pending.items():
             first = self._pending_first[m]
             avail = first + (len(next(iter(pend.values()))) if pend else 0)
+            a, b = max(start, first), min(stop, avail)
             masked = [
-                (max(a, start) - start, min(b, stop) - start)
-                for a, b in self._masks.get(m, ())
-                if a < stop and b > start
+                (max(ma, start) - start, min(mb, stop) - start)
+                for ma, mb in self._masks.get(m, ())
+                if ma < stop and mb > start
             ]
-            have = np.zeros(n, dtype=bool)
-            have[max(start, first) - start : max(0, min(stop, avail) - start)] = True
-            for a, b in masked:
-                have[a:b] = False
-            if m in rsa_inputs:
-                without |= ~have
-            for k in CHANNEL_CLASSES[m].feature_names:
-                col = np.full(n, np.nan)
-                if pend:
-                    a, b = max(start, first), min(stop, avail)
-                    if b > a:
+            columns = CHANNEL_CLASSES[m].feature_names
+            if pend and a == start and b == stop and not masked:  # every frame delivered
+                for k in columns:
+                    feats[k] = pend[k][a - first : b - first].tolist()
+            else:
+                have = np.zeros(n, dtype=bool)
+                have[a - start : max(0, b - start)] = True
+                for ma, mb in masked:
+                    have[ma:mb] = False
+                if m in rsa_inputs:
+                    without = ~have if without is None else without | ~have
+                for k in columns:
+                    col = np.full(n, np.nan)
+                    if pend and b > a:
                         col[a - start : b - start] = pend[k][a - first : b - first]
-                for a, b in masked:
-                    col[a:b] = np.nan
-                feats[k] = col
+                    for ma, mb in masked:
+                        col[ma:mb] = np.nan
+                    feats[k] = col.tolist()
             if pend:
-                drop = max(0, min(stop, avail) - first)
+                drop = max(0, b - first)
                 for k in list(pend):
                     pend[k] = pend[k][drop:]
                 self._pending_first[m] = first + drop
         if self.rsa is not None:
             rsa = self.rsa.frames(start, stop, self.frame_rate)
-            rsa[without] = np.nan
-            feats["rsa_ms"] = rsa
+            if without is not None:
+                rsa[without] = np.nan
+            feats["rsa_ms"] = rsa.tolist()
         if "quality_ecg" in feats:
             feats["quality_cardiac"] = feats["quality_ecg"]
         for k in FEATURE_COLUMNS:
             if k not in feats:
-                feats[k] = np.full(n, np.nan if not k.startswith("quality") else 0.0)
-            elif k.startswith("quality"):
-                feats[k] = np.nan_to_num(feats[k], nan=0.0)
+                feats[k] = [0.0 if k.startswith("quality") else math.nan] * n
+            elif k.startswith("quality"):  # unknown quality is none
+                feats[k] = [0.0 if math.isnan(v) else v for v in feats[k]]
         frames = []
         names = list(feats)
-        # one dict of Python floats per frame, built row by row from the columns as lists
-        rows = zip(*(col.tolist() for col in feats.values()), strict=True)
+        # one dict of Python floats per frame, built row by row from the columns
+        rows = zip(*feats.values(), strict=True)
         for i, values in enumerate(rows):
             idx = start + i
             t = idx / self.frame_rate

@@ -1,8 +1,13 @@
 """The one place where numba options live.
 
 Kernels are compiled with on-disk caching so that a second start of the engine does not pay the
-compilation cost. ``fastmath`` leaves out ``nnan``/``ninf`` (NaNs mark gaps and must survive) and
-``reassoc`` (re-association would make results depend on how a signal was chunked).
+compilation cost. ``fastmath`` leaves out ``nnan``/``ninf`` (NaNs mark gaps and must survive),
+``reassoc`` (re-association would make results depend on how a signal was chunked) and
+``contract``: free to fuse a multiply and an add into one rounding, LLVM fused differently in
+the machine code it wrote to the cache than in the code it compiled into the running process,
+so a kernel loaded from the cache gave other last bits (the Welch periodograms did) than the
+same kernel compiled afresh, and a live session and the offline analysis of its recording could
+differ with the state of the cache (``tests/test_kernel_cache.py``).
 
 numba checks a cached kernel against its own source file only, but a kernel compiles the
 kernels it calls into itself (the cardiac channel's one-call kernel holds the R-peak detector,
@@ -30,7 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 NUMBA_OPTIONS: dict[str, Any] = {
     "cache": True,
     "nogil": True,
-    "fastmath": {"nsz", "arcp", "contract", "afn"},
+    "fastmath": {"nsz", "arcp", "afn"},
 }
 
 
@@ -102,8 +107,9 @@ def drop_stale_kernels(src: Path, folders: list[Path]) -> list[Path]:
     sources than today's (its hash file says so, or there is none), delete those kernels
     (``*.nbi``, ``*.nbc`` named ``module.kernel-…``; nothing else, nothing in subfolders),
     then write today's hash; the files deleted. Should a deletion fail, the hash is not
-    written, so the next start tries again; a folder that cannot be read or written is left
-    as it is (numba compiles where it cannot load)."""
+    written, so the next start tries again; a folder not made yet is made, with today's hash;
+    a folder that cannot be read or written is left as it is (numba compiles where it cannot
+    load)."""
     now = sources_hash(src)
     stems = kernel_stems(src)
     gone: list[Path] = []
@@ -111,6 +117,10 @@ def drop_stale_kernels(src: Path, folders: list[Path]) -> list[Path]:
         stamp = folder / STAMP_NAME
         try:
             if not folder.is_dir():
+                # not made yet (a new NUMBA_CACHE_DIR): it will hold today's kernels only, so
+                # it gets today's hash now, or its first kernels would be taken for stale ones
+                folder.mkdir(parents=True, exist_ok=True)
+                write_text(stamp, now + "\n")
                 continue
             try:
                 before = stamp.read_text(encoding="ascii").strip()

@@ -32,6 +32,7 @@ from collections import deque
 
 import numpy as np
 
+from ._numba import njit_exact
 from .eda import (
     FLAG_CONTACT,
     FLAG_GAP,
@@ -40,8 +41,46 @@ from .eda import (
     FLAG_SATURATED,
     EdaScrDetector,
 )
-from .events import EventLog, window_bounds
-from .framing import FRAME_RATE_HZ, Channel, _safe_div
+from .events import EventLog, bisect_left, bisect_right, clip01, finite_median, sample_at
+from .framing import FRAME_RATE_HZ, Channel
+
+
+@njit_exact
+def _eda_frames(
+    t: np.ndarray,
+    n_k: np.ndarray,
+    n_before: int,
+    tonic: np.ndarray,
+    valid: np.ndarray,
+    scr_time: np.ndarray,
+    scr_confirm: np.ndarray,
+    scr_sums: np.ndarray,
+    t_signal: float,
+    scr_win: float,
+    scl_lo: float,
+    scl_hi: float,
+    out: np.ndarray,
+) -> None:
+    """Level, SCR rate and amplitude and quality of frames at times ``t`` (own samples
+    ``n_k``) into ``out`` (see :class:`EdaChannel`); ``scr_sums[0]``: the running sum of the
+    SCR amplitudes, one longer than the log (:meth:`EventLog.cums`)."""
+    for j in range(t.size):
+        scl = sample_at(tonic, n_k[j], n_before)
+        hi = bisect_right(scr_confirm, n_k[j])
+        lo = min(bisect_left(scr_time, t[j] - scr_win), hi)
+        count = float(hi - lo)
+        known = t[j] - t_signal  # NaN before any signal
+        if not math.isnan(known):
+            known = known if known > 0.0 else 0.0
+            known = known if known < scr_win else scr_win
+        rate = count * 60.0 / (known if known > 1e-9 else 1e-9) if known >= 20.0 else math.nan
+        amp = (scr_sums[0, hi] - scr_sums[0, lo]) / count if count > 0 else 0.0
+        valid_j = sample_at(valid, n_k[j], n_before)
+        plausible = scl >= scl_lo and scl <= scl_hi
+        out[0, j] = scl
+        out[1, j] = rate
+        out[2, j] = math.nan if math.isnan(rate) else amp
+        out[3, j] = clip01((0.0 if math.isnan(valid_j) else valid_j) * (1.0 if plausible else 0.0))
 
 
 class EdaChannel(Channel):
@@ -82,7 +121,7 @@ class EdaChannel(Channel):
         super().__init__(fs, t0, frame_rate)
         self.detector = EdaScrDetector(self.fs, min_amplitude_us)
         self.delay_s = self.detector.delay_s
-        self._log = EventLog("amp")
+        self._log = EventLog("amp", summed=("amp",))
         self._tonic = np.empty(0)
         self._valid = np.empty(0)
         n_hist = round(self.SLOPE_WIN_S * frame_rate)
@@ -106,15 +145,20 @@ class EdaChannel(Channel):
             ok = np.flatnonzero(np.isfinite(det.tonic))
             if ok.size:  # the SCR rate counts from the first sample with skin contact
                 self._t_signal = float(self.sample_time(n_before + ok[0]))
-        self.flag_counts += np.bincount(det.flags, minlength=len(FLAG_NAMES))
-        # when each kind of problem was last seen (for the user-facing issue text)
-        for code in (FLAG_GAP, FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION):
-            hit = np.flatnonzero(det.flags == code)
-            if hit.size:
-                self._flag_last[code] = float(self.sample_time(n_before + hit[-1]))
+        if det.flags.any():
+            self.flag_counts += np.bincount(det.flags, minlength=len(FLAG_NAMES))
+            # when each kind of problem was last seen (for the user-facing issue text)
+            for code in (FLAG_GAP, FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION):
+                hit = np.flatnonzero(det.flags == code)
+                if hit.size:
+                    self._flag_last[code] = float(self.sample_time(n_before + hit[-1]))
+        else:  # every sample fine (most chunks): no search
+            self.flag_counts[0] += det.flags.size
+        rec = det.recovery
+        if not onset.size and not rec["peak_idx"].size:  # no event (most small chunks)
+            return {name: np.empty(0) for name in self.event_names}
         ot, pt = self.sample_time(onset), self.sample_time(peak)
         self._log.append(time=pt, confirm=det.confirm_index, amp=amp)
-        rec = det.recovery
         return {
             "scr_onset_time": ot,
             "scr_peak_time": pt,
@@ -144,21 +188,14 @@ class EdaChannel(Channel):
         }
 
     def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
-        scl = self._at(self._tonic, n_k, n_before)
-        lo, hi = window_bounds(self._log, t, n_k, self.SCR_WIN_S)
-        count = (hi - lo).astype(np.float64)
-        known = np.clip(t - self._t_signal, 0.0, self.SCR_WIN_S)  # NaN before any signal
-        rate = np.where(known >= 20.0, count * 60.0 / np.maximum(known, 1e-9), np.nan)
-        amp = np.where(
-            count > 0,
-            _safe_div(self._log.window_sum("amp", self._log.col("amp"), lo, hi), count),
-            0.0,
-        )
-        amp = np.where(np.isnan(rate), np.nan, amp)
-        valid = np.nan_to_num(self._at(self._valid, n_k, n_before))
+        out = np.empty((4, t.size))
         lo_us, hi_us = self.SCL_RANGE_US
-        plausible = (scl >= lo_us) & (scl <= hi_us)
-        quality = np.clip(valid * plausible, 0.0, 1.0)
+        _eda_frames(
+            t, n_k, n_before, self._tonic, self._valid,
+            self._log.col("time"), self._log.col("confirm"), self._log.cums(),
+            self._t_signal, self.SCR_WIN_S, lo_us, hi_us, out,
+        )  # fmt: skip
+        scl, rate, amp, quality = out
         # SCL trend over the last minute, and SCL against a slowly adapting reference: electrode
         # drying and habituation move the level over tens of minutes, arousal within minutes
         slope = np.full(t.shape, np.nan)
@@ -186,8 +223,7 @@ class EdaChannel(Channel):
             for c in (FLAG_CONTACT, FLAG_SATURATED, FLAG_MOTION, FLAG_GAP)
             if float(t[-1]) - self._flag_last[c] <= self.ISSUE_HOLD_S
         ]
-        finite = scl[np.isfinite(scl)]
-        self.issue = _issue_text(recent, float(np.median(finite)) if finite.size else math.nan)
+        self.issue = _issue_text(recent, finite_median(scl, 0, scl.size))
         if len(self._log) > 256:
             self._log.trim_before(float(t[-1]) - self.KEEP_S)
         return {

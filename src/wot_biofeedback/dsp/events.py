@@ -6,28 +6,38 @@ confirmation index), which keeps streaming output identical to batch output for 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from ._numba import njit_exact
 
 
 class EventLog:
     """Columnar append-only log ordered by confirmation index.
 
     Columns are ``time`` (s), ``confirm`` (sample index, int64) and any float columns named at
-    construction. Old rows can be trimmed to bound memory in long sessions.
+    construction; of those named in ``summed`` the running sum is kept as rows come, for window
+    sums (:meth:`window_sum`, :meth:`cums`). Old rows can be trimmed to bound memory in long
+    sessions.
     """
 
-    def __init__(self, *columns: str) -> None:
+    def __init__(self, *columns: str, summed: tuple[str, ...] = ()) -> None:
         self._names = ("time", "confirm", *columns)
+        unknown = [c for c in summed if c not in columns]
+        if unknown:
+            raise ValueError(f"summed columns {unknown} are not columns of the log {columns}")
         self._cap = 64
         self._n = 0
         self._cols: dict[str, np.ndarray] = {
             name: np.empty(self._cap, dtype=np.int64 if name == "confirm" else np.float64)
             for name in self._names
         }
-        # window sums: per quantity, the running total of the rows trimmed so far (summed in
-        # order, as the running sum over every row would), and its values over the rows now
-        self._base: dict[str, float] = {}
-        self._summed: dict[str, np.ndarray] = {}
+        # window sums: per summed column (a row each, in ``summed`` order), the running sum
+        # from the first row ever logged (trimmed or not), one more than the rows now: ``[:, 0]``
+        # is the total of the rows trimmed
+        self._summed = tuple(summed)
+        self._cum = np.zeros((len(summed), self._cap + 1))
 
     def __len__(self) -> int:
         return self._n
@@ -44,8 +54,16 @@ class EventLog:
                 new = np.empty(self._cap, dtype=arr.dtype)
                 new[: self._n] = arr[: self._n]
                 self._cols[name] = new
+            grown = np.zeros((len(self._summed), self._cap + 1))
+            grown[:, : self._n + 1] = self._cum[:, : self._n + 1]
+            self._cum = grown
+        n = self._n
         for name in self._names:
-            self._cols[name][self._n : self._n + k] = cols[name]
+            self._cols[name][n : n + k] = cols[name]
+        for i, name in enumerate(self._summed):
+            # in order, from the total so far: the running sum over every row ever logged
+            head = np.concatenate((self._cum[i, n : n + 1], self._cols[name][n : n + k]))
+            self._cum[i, n : n + k + 1] = np.cumsum(head)
         self._n += k
 
     def col(self, name: str) -> np.ndarray:
@@ -55,39 +73,90 @@ class EventLog:
     def trim_before(self, time_s: float) -> None:
         """Drop rows whose time is before ``time_s``.
 
-        The running totals of :meth:`window_sum` carry the dropped rows on, so its sums do not
+        The running sums of :meth:`window_sum` carry the dropped rows on, so its sums do not
         depend on when the log was trimmed (and so on how a signal was chunked)."""
         k = int(np.searchsorted(self.col("time"), time_s, side="left"))
         if k <= 0:
             return
-        for key, values in self._summed.items():
-            if values.size != self._n:
-                raise AssertionError(f"window sum {key!r} is over {values.size} of {self._n} rows")
-            head = np.concatenate(([self._base.get(key, 0.0)], values[:k]))
-            self._base[key] = float(np.cumsum(head)[-1])
-        self._summed.clear()
         for arr in self._cols.values():
             arr[: self._n - k] = arr[k : self._n]
+        self._cum[:, : self._n - k + 1] = self._cum[:, k : self._n + 1]
         self._n -= k
 
-    def window_sum(
-        self, key: str, values: np.ndarray, lo: np.ndarray, hi: np.ndarray
-    ) -> np.ndarray:
-        """Sum of ``values[lo:hi]`` for each range, ``values`` one per row of the log (NaNs
-        zeroed by the caller), named ``key`` for the running total.
+    def cums(self) -> np.ndarray:
+        """The running sums of the summed columns, a row each in ``summed`` order (view, valid
+        until the next append/trim): ``[s, i]`` is the sum of column ``s`` over every row ever
+        logged before row ``i`` of the log now, added in order."""
+        return self._cum[:, : self._n + 1]
+
+    def window_sum(self, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Sum of the summed column ``name`` over rows ``[lo, hi)`` for each range.
 
         The sums are differences of one running sum from the first row ever logged, trimmed
         or not, so they are the same to the bit for any chunking; with nothing trimmed they
         are those of ``np.cumsum`` over the rows."""
-        self._summed[key] = values
-        cs = np.cumsum(np.concatenate(([self._base.get(key, 0.0)], values)))
-        return cs[hi] - cs[lo]
+        cum = self._cum[self._summed.index(name), : self._n + 1]
+        return cum[hi] - cum[lo]
 
 
-def window_bounds(
-    log: EventLog, frame_t: np.ndarray, frame_n: np.ndarray, win_s: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row ranges ``[lo, hi)`` of events known at each frame and inside ``[t - win_s, t]``."""
-    hi = np.searchsorted(log.col("confirm"), frame_n, side="right")
-    lo = np.searchsorted(log.col("time"), frame_t - win_s, side="left")
-    return np.minimum(lo, hi), hi
+# the same searches and statistics for the frame kernels (numba, one call per update) -----------
+
+
+@njit_exact
+def bisect_left(a: np.ndarray, x: float) -> int:
+    """``np.searchsorted(a, x, side="left")`` for sorted ``a``."""
+    lo, hi = 0, a.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit_exact
+def bisect_right(a: np.ndarray, x: float) -> int:
+    """``np.searchsorted(a, x, side="right")`` for sorted ``a``."""
+    lo, hi = 0, a.size
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit_exact
+def sample_at(per_sample: np.ndarray, n: int, n_before: int) -> float:
+    """``per_sample`` (this chunk's, from sample ``n_before``) at sample ``n``; NaN outside."""
+    i = n - n_before
+    return per_sample[i] if 0 <= i < per_sample.size else math.nan
+
+
+@njit_exact
+def clip01(x: float) -> float:
+    """``np.clip(x, 0.0, 1.0)`` (NaN stays NaN), which is also Python's ``min(1, max(0, x))``
+    for a number."""
+    if math.isnan(x):
+        return x
+    x = x if x > 0.0 else 0.0
+    return x if x < 1.0 else 1.0
+
+
+@njit_exact
+def finite_median(values: np.ndarray, lo: int, hi: int) -> float:
+    """``np.median`` of the finite ``values[lo:hi]`` (NaN when there are none)."""
+    seg = np.empty(max(hi - lo, 0))
+    m = 0
+    for i in range(lo, hi):
+        if math.isfinite(values[i]):
+            seg[m] = values[i]
+            m += 1
+    if m == 0:
+        return math.nan
+    seg = np.sort(seg[:m])
+    if m % 2:
+        return seg[m // 2]
+    return (seg[m // 2 - 1] + seg[m // 2]) / 2.0

@@ -158,8 +158,3 @@ def merge_outputs(outs: list[ChannelOutput]) -> ChannelOutput:
     for k in outs[0].events:
         events[k] = np.concatenate([o.events[k] for o in outs])
     return ChannelOutput(first, feats, events)
-
-
-def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)

@@ -75,10 +75,10 @@ import numpy as np
 
 from ..checks import as_signal, check_rate
 from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
-from ._numba import njit
-from .events import EventLog, window_bounds
+from ._numba import njit, njit_exact
+from .events import EventLog, bisect_left, bisect_right, clip01, finite_median, sample_at
 from .filters import _sos_step, butter_sos, sos_zi_unit
-from .framing import FRAME_RATE_HZ, Channel, _safe_div
+from .framing import FRAME_RATE_HZ, Channel
 
 RESP_DELAY_S = 0.7
 """Typical time from an inspiration onset to its report, s (median on real belts 0.6-0.75 s)."""
@@ -506,18 +506,83 @@ def rsp_breaths(signal: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     }
 
 
-def _window_median(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Median of the finite ``values[lo:hi]`` for each range (NaN when there are none)."""
-    out = np.full(lo.shape, np.nan)
-    last_a, last_b, med = -1, -1, math.nan
-    for j, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
-        if a != last_a or b != last_b:  # consecutive frames mostly share their window
-            seg = values[a:b]
-            seg = seg[np.isfinite(seg)]
-            med = float(np.median(seg)) if seg.size else math.nan
-            last_a, last_b = a, b
-        out[j] = med
-    return out
+@njit_exact
+def _resp_frames(
+    t: np.ndarray,
+    n_k: np.ndarray,
+    n_before: int,
+    valid: np.ndarray,
+    on_time: np.ndarray,
+    on_confirm: np.ndarray,
+    on_ie: np.ndarray,
+    on_sums: np.ndarray,
+    pk_time: np.ndarray,
+    pk_confirm: np.ndarray,
+    pk_sums: np.ndarray,
+    rate_win: float,
+    cv_win: float,
+    ramp: np.ndarray,
+    ref_alpha: np.ndarray,
+    depth_ref: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """The breathing features of frames at times ``t`` (own samples ``n_k``) into ``out``
+    (rate, depth, CV, I:E, quality; see :class:`RespChannel`), one frame after another.
+
+    ``on_sums`` holds the onsets' running sums (rows: intervals counted, their sum, successive
+    differences counted, their sum of squares, motion intervals), ``pk_sums`` the peaks'
+    (depths counted, their sum), each one longer than its log (:meth:`EventLog.cum`).
+    ``depth_ref[0]`` is the depth reference's state (ln), carried from frame to frame.
+    """
+    n_on = on_time.size
+    for j in range(t.size):
+        tj = t[j]
+        hi = bisect_right(on_confirm, n_k[j])
+        lo = min(bisect_left(on_time, tj - rate_win), hi)
+        # slow breathing (the 6/min pacer) holds only two or three onsets in 30 s: reach back
+        # to the last three onsets, up to 60 s, so the rate never blinks out
+        lo60 = min(bisect_left(on_time, tj - 2.0 * rate_win), hi)
+        lo = min(lo, max(hi - 3, lo60))
+        lod = min(lo + 1, hi)  # an interval belongs to its later onset
+        n_i = on_sums[0, hi] - on_sums[0, lod]
+        mean_ibi = (on_sums[1, hi] - on_sums[1, lod]) / n_i if n_i > 0 else math.nan
+        rate = 60.0 / mean_ibi if n_i >= 2 else math.nan
+        ie = finite_median(on_ie, lod, hi)
+        lo6d = min(min(bisect_left(on_time, tj - cv_win), hi) + 1, hi)
+        n6 = on_sums[0, hi] - on_sums[0, lo6d]
+        m6 = (on_sums[1, hi] - on_sums[1, lo6d]) / n6 if n6 > 0 else math.nan
+        nd = on_sums[2, hi] - on_sums[2, lo6d]
+        msd = (on_sums[3, hi] - on_sums[3, lo6d]) / nd if nd > 0 else math.nan
+        cv = math.nan
+        if nd >= 2:
+            cv = math.sqrt((0.0 if msd < 0.0 else msd) / 2.0) / m6
+        phi = bisect_right(pk_confirm, n_k[j])
+        plo = min(bisect_left(pk_time, tj - rate_win), phi)
+        n_p = pk_sums[0, phi] - pk_sums[0, plo]
+        depth = (pk_sums[1, phi] - pk_sums[1, plo]) / n_p if n_p > 0 else math.nan
+        n_w = float(hi - lod)
+        moving = (on_sums[4, hi] - on_sums[4, lod]) / n_w if n_w > 0 else 0.0
+        valid_j = sample_at(valid, n_k[j], n_before)
+        valid_j = 0.0 if math.isnan(valid_j) else valid_j
+        last_on = on_time[hi - 1] if n_on > 0 and hi > 0 else -math.inf
+        reach = 2.5 * (6.0 if math.isnan(mean_ibi) else mean_ibi)
+        present = (tj - last_on) <= (15.0 if reach < 15.0 else reach)
+        # breathing depth against the session's own: 0 below the ramp, 1 above
+        factor = 0.0
+        if math.isfinite(depth) and depth > 0.0:
+            ld = math.log(depth)
+            if math.isnan(depth_ref[0]):
+                depth_ref[0] = ld
+            ratio = math.exp(ld - depth_ref[0])
+            factor = clip01((ratio - ramp[0]) / (ramp[1] - ramp[0]))
+            alpha = ref_alpha[0] if ratio >= ramp[1] else ref_alpha[1]
+            depth_ref[0] += alpha * (ld - depth_ref[0])
+        q = clip01(valid_j * (1.0 if present else 0.0) * factor * (1.0 - 2.0 * moving))
+        out[0, j] = rate
+        out[1, j] = depth
+        out[2, j] = cv
+        out[3, j] = ie
+        out[4, j] = q + 0.0  # no -0.0
 
 
 class RespChannel(Channel):
@@ -582,9 +647,13 @@ class RespChannel(Channel):
         super().__init__(fs, t0, frame_rate)
         self.detector = RespBreathDetector(self.fs)
         self.delay_s = self.detector.delay_s
-        self._onsets = EventLog("ibi", "ibi_ok", "ie", "motion", "d2", "d2_ok")
+        # the window sums' columns, in the order _resp_frames reads them
+        self._onsets = EventLog(
+            "ibi", "ibi_ok", "ie", "motion", "d2", "d2_ok",
+            summed=("ibi_ok", "ibi", "d2_ok", "d2", "motion"),
+        )  # fmt: skip
         self._prev_ibi = math.nan  # the last interval, for successive differences
-        self._peaks = EventLog("depth")
+        self._peaks = EventLog("depth", "depth_n", "depth_z", summed=("depth_n", "depth_z"))
         self._last_onset_t = math.nan
         self._last_peak_t = math.nan
         self._ref_depths: list[float] = []  # the last ordinary breath depths (motion reference)
@@ -594,16 +663,27 @@ class RespChannel(Channel):
         self._deep_run: list[float] = []  # consecutive motion-deep breaths
         self._motion_since_onset = False
         self._valid = np.empty(0)
-        self._depth_ref = math.nan  # ln of the reference depth
-        self._ref_alpha = tuple(
-            1.0 - math.exp(-1.0 / (tau * frame_rate)) for tau in self.DEPTH_REF_TAU_S
+        self._depth_ref = np.full(1, math.nan)  # ln of the reference depth
+        self._ref_alpha = np.array(
+            [1.0 - math.exp(-1.0 / (tau * frame_rate)) for tau in self.DEPTH_REF_TAU_S]
         )
+        self._ramp = np.array(self.DEPTH_RAMP, dtype=np.float64)
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
         onset, peak, depth = self.detector.update(x)
         conf = self.detector.confirm_index
         gap = self.detector.after_gap
         self._valid = self.detector.valid_fraction
+        if not onset.size:  # no breath event (most small chunks)
+            f, i = np.empty(0), np.empty(0, dtype=np.int64)
+            return {
+                "breath_onset_time": f,
+                "breath_peak_time": f,
+                "breath_depth": f,
+                "breath_onset_confirm": i,
+                "breath_peak_confirm": i,
+                "breath_ie_ratio": f,
+            }
         is_on = onset >= 0
         ot = self.sample_time(onset[is_on])
         pt = self.sample_time(peak[~is_on])
@@ -661,7 +741,9 @@ class RespChannel(Channel):
             d2=d2,
             d2_ok=d2_ok,
         )
-        self._peaks.append(time=pt, confirm=conf[~is_on], depth=pdepth[~is_on])
+        pd = pdepth[~is_on]
+        self._peaks.append(time=pt, confirm=conf[~is_on], depth=pd,
+                           depth_n=np.isfinite(pd), depth_z=np.nan_to_num(pd))  # fmt: skip
         return {
             "breath_onset_time": ot,
             "breath_peak_time": pt,
@@ -728,69 +810,17 @@ class RespChannel(Channel):
     DEPTH_REF_TAU_S = (600.0, 3600.0)  # time constant while breathing / while too shallow
     DEPTH_RAMP = (0.05, 0.15)  # depth / reference: quality factor 0 below, 1 above
 
-    def _depth_factor(self, depth: np.ndarray) -> np.ndarray:
-        """Per frame: 0-1 from the 30-s depth against a slowly adapting reference depth."""
-        out = np.zeros(depth.shape)  # no breath peak in the window: no breathing shown
-        lo, hi = self.DEPTH_RAMP
-        for j, dv in enumerate(depth.tolist()):
-            if not (math.isfinite(dv) and dv > 0.0):
-                continue
-            ld = math.log(dv)
-            if math.isnan(self._depth_ref):
-                self._depth_ref = ld
-            ratio = math.exp(ld - self._depth_ref)
-            out[j] = min(1.0, max(0.0, (ratio - lo) / (hi - lo)))
-            alpha = self._ref_alpha[0] if ratio >= hi else self._ref_alpha[1]
-            self._depth_ref += alpha * (ld - self._depth_ref)
-        return out
-
     def _features(self, t: np.ndarray, n_k: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
-        on = self._onsets
-        ibi = on.col("ibi")
-        iok = on.col("ibi_ok")
-        lo, hi = window_bounds(on, t, n_k, self.RATE_WIN_S)
-        # slow breathing (the 6/min pacer) holds only two or three onsets in 30 s: reach back
-        # to the last three onsets, up to 60 s, so the rate never blinks out
-        lo60, _ = window_bounds(on, t, n_k, 2.0 * self.RATE_WIN_S)
-        lo = np.minimum(lo, np.maximum(hi - 3, lo60))
-        lod = np.minimum(lo + 1, hi)  # an interval belongs to its later onset
-        n_i = on.window_sum("n_ibi", iok, lod, hi)
-        mean_ibi = _safe_div(on.window_sum("ibi", ibi * iok, lod, hi), n_i)
-        rate = np.where(n_i >= 2, 60.0 / mean_ibi, np.nan)
-        ie = _window_median(on.col("ie"), lod, hi)
-        lo6, hi6 = window_bounds(on, t, n_k, self.CV_WIN_S)
-        lo6d = np.minimum(lo6 + 1, hi6)
-        n6 = on.window_sum("n_ibi", iok, lo6d, hi6)
-        s1 = on.window_sum("ibi", ibi * iok, lo6d, hi6)
-        m6 = _safe_div(s1, n6)
-        nd = on.window_sum("n_d2", on.col("d2_ok"), lo6d, hi6)
-        msd = _safe_div(on.window_sum("d2", on.col("d2"), lo6d, hi6), nd)
-        cv = np.where(nd >= 2, np.sqrt(np.maximum(msd, 0.0) / 2.0) / m6, np.nan)
-        plo, phi = window_bounds(self._peaks, t, n_k, self.RATE_WIN_S)
-        pd = self._peaks.col("depth")
-        n_p = self._peaks.window_sum("n_depth", np.isfinite(pd).astype(np.float64), plo, phi)
-        depth = _safe_div(self._peaks.window_sum("depth", np.nan_to_num(pd), plo, phi), n_p)
-        n_on = (hi - lod).astype(np.float64)
-        moving = _safe_div(on.window_sum("motion", on.col("motion"), lod, hi), n_on)
-        moving = np.nan_to_num(moving)
-        valid = np.nan_to_num(self._at(self._valid, n_k, n_before))
-        ot = on.col("time")
-        last_on = (
-            np.where(hi > 0, ot[np.maximum(hi - 1, 0)], -np.inf)
-            if len(on)
-            else np.full(t.shape, -np.inf)
-        )
-        present = (t - last_on) <= np.maximum(15.0, 2.5 * np.nan_to_num(mean_ibi, nan=6.0))
-        quality = valid * present * self._depth_factor(depth) * (1.0 - 2.0 * moving)
-        quality = np.clip(quality, 0.0, 1.0) + 0.0  # no -0.0
+        on, pk = self._onsets, self._peaks
+        out = np.empty((5, t.size))
+        _resp_frames(
+            t, n_k, n_before, self._valid,
+            on.col("time"), on.col("confirm"), on.col("ie"), on.cums(),
+            pk.col("time"), pk.col("confirm"), pk.cums(),
+            self.RATE_WIN_S, self.CV_WIN_S, self._ramp, self._ref_alpha, self._depth_ref, out,
+        )  # fmt: skip
         if len(on) > 256:
             on.trim_before(float(t[-1]) - self.KEEP_S)
-        if len(self._peaks) > 256:
-            self._peaks.trim_before(float(t[-1]) - self.KEEP_S)
-        return {
-            "resp_rate_bpm": rate,
-            "resp_depth": depth,
-            "resp_cv": cv,
-            "resp_ie_ratio": ie,
-            "quality_resp": quality,
-        }
+        if len(pk) > 256:
+            pk.trim_before(float(t[-1]) - self.KEEP_S)
+        return dict(zip(self.feature_names, out, strict=True))
