@@ -221,3 +221,52 @@ def test_warm_up_compiles_every_channel_kernel():
     warm_up()
     for kernel in (eda._eda_kernel, resp._resp_breaths, acc._acc_breathing):
         assert kernel.signatures, kernel
+
+
+LONG_SESSION_COMPILES_NOTHING = """
+import sys
+from numba.core.registry import CPUDispatcher
+from wot_simulators import SimConfig, load_scenario, simulate_session
+from wot_biofeedback.dsp import warm_up
+from wot_biofeedback.pipeline import Pipeline
+
+def compiled():
+    return {
+        f"{name}.{k}": len(v.signatures)
+        for name, mod in list(sys.modules.items()) if name.startswith("wot_biofeedback")
+        for k, v in list(vars(mod).items()) if isinstance(v, CPUDispatcher)
+    }
+
+rates = {"ecg": 250.0, "eda": 32.0, "resp": 50.0}
+sess = simulate_session(load_scenario("full-session"), SimConfig(seed=3, artifacts=0.05), 1200.0)
+x = {m: sess.signal(m) for m in rates}
+warm_up(tuple(rates))
+before = compiled()
+pipe = Pipeline(rates)
+pipe.hold = True  # as the live engine: 20-ms reads, the slow signals a frame at a time
+frames = 0
+for i in range(60000):
+    for m, fs in rates.items():
+        a, b = round(i * 0.02 * fs), round((i + 1) * 0.02 * fs)
+        if b > a:
+            frames += len(pipe.push(m, x[m][a:b]).frames)
+late = sorted(k for k, n in compiled().items() if n > before.get(k, 0))
+print("frames", frames, "breaths", len(pipe.channels["resp"]._onsets))
+print("compiled after warm_up:", late)
+"""
+
+
+def test_a_long_live_session_compiles_nothing_after_warm_up():
+    """20 minutes in 20-ms reads, as the live engine feeds them: the breathing log fills and
+    grows (to 246 breaths), and no kernel meets an argument type ``warm_up`` did not compile for
+    (a new type is a compile on the engine thread, half a second on a new machine: the event
+    log's running sums were once handed over in a layout that changed when the log was full).
+    A process of its own, whose numba dispatchers start empty."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", LONG_SESSION_COMPILES_NOTHING],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "frames 4800 breaths 2" in r.stdout, r.stdout  # past the log's first capacities
+    assert "compiled after warm_up: []" in r.stdout, r.stdout

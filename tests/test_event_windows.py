@@ -50,7 +50,7 @@ def test_long_session_features_do_not_depend_on_chunking(long_signals, modality)
     ref = _features(first, x, [int(fs)])  # 1-s chunks, as live
     log = first._onsets if modality == "resp" else first._log
     # trimmed along the way: the running sums carry the dropped rows on
-    assert log.cums()[:, 0].any()
+    assert log.cums()[0].any()
     for sizes in ([int(60 * fs)], [int(10 * fs)], [7, 301, 1999, 13]):
         got = _features(make(fs), x, sizes)
         for name, v in ref.items():
@@ -71,7 +71,7 @@ def test_window_sums_carry_trimmed_rows_on():
         lo, hi = np.array([n - 10, 0]), np.array([n, n])
         got = log.window_sum("v", lo, hi)
         first = a + 50 - n  # rows trimmed so far
-        assert log.cums()[0].tobytes() == full[first : first + n + 1].tobytes()
+        assert log.cums()[:, 0].tobytes() == full[first : first + n + 1].tobytes()
         want = full[first + hi] - full[first + lo]
         assert got.tobytes() == want.tobytes(), f"after {first} rows trimmed"
         log.trim_before(float(t[a + 49]) - 60.0)

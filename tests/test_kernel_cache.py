@@ -48,10 +48,13 @@ def test_a_changed_source_drops_the_packages_kernels_and_nothing_else(tmp_path: 
     gone = _numba.drop_stale_kernels(src, [missing, cache])
     assert sorted(p.name for p in gone) == sorted(ours)
     assert _files(cache) == {*others, _numba.STAMP_NAME}
-    # a folder not made yet (a new NUMBA_CACHE_DIR) is made with today's hash, so the kernels
-    # numba then writes there are not taken for stale ones at the next start
+    # the first folder, not made yet (a new NUMBA_CACHE_DIR), is made with today's hash, so
+    # the kernels numba then writes there are not taken for stale ones at the next start
     assert _files(missing) == {_numba.STAMP_NAME}
     assert (missing / _numba.STAMP_NAME).read_text().strip() == _numba.sources_hash(src)
+    # a fallback folder that is not there is not made (numba may never use it)
+    fallback = tmp_path / "fallback"
+    assert _numba.drop_stale_kernels(src, [missing, fallback]) == [] and not fallback.exists()
     # the same sources: kept
     (cache / ours[0]).write_bytes(b"compiled")
     assert _numba.drop_stale_kernels(src, [cache]) == []

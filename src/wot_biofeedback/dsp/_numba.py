@@ -107,20 +107,23 @@ def drop_stale_kernels(src: Path, folders: list[Path]) -> list[Path]:
     sources than today's (its hash file says so, or there is none), delete those kernels
     (``*.nbi``, ``*.nbc`` named ``module.kernel-…``; nothing else, nothing in subfolders),
     then write today's hash; the files deleted. Should a deletion fail, the hash is not
-    written, so the next start tries again; a folder not made yet is made, with today's hash;
-    a folder that cannot be read or written is left as it is (numba compiles where it cannot
-    load)."""
+    written, so the next start tries again; the first folder, not made yet, is made with
+    today's hash; a folder that cannot be read or written is left as it is (numba compiles
+    where it cannot load)."""
     now = sources_hash(src)
     stems = kernel_stems(src)
     gone: list[Path] = []
-    for folder in folders:
+    for i, folder in enumerate(folders):
         stamp = folder / STAMP_NAME
         try:
             if not folder.is_dir():
-                # not made yet (a new NUMBA_CACHE_DIR): it will hold today's kernels only, so
-                # it gets today's hash now, or its first kernels would be taken for stale ones
-                folder.mkdir(parents=True, exist_ok=True)
-                write_text(stamp, now + "\n")
+                if i == 0:
+                    # the first folder not made yet (a new NUMBA_CACHE_DIR): it will hold
+                    # today's kernels only, so it gets today's hash now, or its first kernels
+                    # would be taken for stale ones at the next start (a fallback folder is
+                    # not made: numba may never use it)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    write_text(stamp, now + "\n")
                 continue
             try:
                 before = stamp.read_text(encoding="ascii").strip()

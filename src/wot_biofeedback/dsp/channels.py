@@ -62,8 +62,8 @@ def _eda_frames(
     out: np.ndarray,
 ) -> None:
     """Level, SCR rate and amplitude and quality of frames at times ``t`` (own samples
-    ``n_k``) into ``out`` (see :class:`EdaChannel`); ``scr_sums[0]``: the running sum of the
-    SCR amplitudes, one longer than the log (:meth:`EventLog.cums`)."""
+    ``n_k``) into ``out`` (see :class:`EdaChannel`); ``scr_sums[:, 0]``: the running sum of the
+    SCR amplitudes, one row longer than the log (:meth:`EventLog.cums`)."""
     for j in range(t.size):
         scl = sample_at(tonic, n_k[j], n_before)
         hi = bisect_right(scr_confirm, n_k[j])
@@ -74,7 +74,7 @@ def _eda_frames(
             known = known if known > 0.0 else 0.0
             known = known if known < scr_win else scr_win
         rate = count * 60.0 / (known if known > 1e-9 else 1e-9) if known >= 20.0 else math.nan
-        amp = (scr_sums[0, hi] - scr_sums[0, lo]) / count if count > 0 else 0.0
+        amp = (scr_sums[hi, 0] - scr_sums[lo, 0]) / count if count > 0 else 0.0
         valid_j = sample_at(valid, n_k[j], n_before)
         plausible = scl >= scl_lo and scl <= scl_hi
         out[0, j] = scl

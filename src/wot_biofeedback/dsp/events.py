@@ -33,11 +33,12 @@ class EventLog:
             name: np.empty(self._cap, dtype=np.int64 if name == "confirm" else np.float64)
             for name in self._names
         }
-        # window sums: per summed column (a row each, in ``summed`` order), the running sum
-        # from the first row ever logged (trimmed or not), one more than the rows now: ``[:, 0]``
-        # is the total of the rows trimmed
+        # window sums: per summed column (a column each, in ``summed`` order), the running sum
+        # from the first row ever logged (trimmed or not), one more than the rows now: ``[0]``
+        # is the total of the rows trimmed. Rows first, so that the rows in use are always one
+        # C-contiguous block (a kernel compiled for one array layout is never given another)
         self._summed = tuple(summed)
-        self._cum = np.zeros((len(summed), self._cap + 1))
+        self._cum = np.zeros((self._cap + 1, len(summed)))
 
     def __len__(self) -> int:
         return self._n
@@ -54,16 +55,16 @@ class EventLog:
                 new = np.empty(self._cap, dtype=arr.dtype)
                 new[: self._n] = arr[: self._n]
                 self._cols[name] = new
-            grown = np.zeros((len(self._summed), self._cap + 1))
-            grown[:, : self._n + 1] = self._cum[:, : self._n + 1]
+            grown = np.zeros((self._cap + 1, len(self._summed)))
+            grown[: self._n + 1] = self._cum[: self._n + 1]
             self._cum = grown
         n = self._n
         for name in self._names:
             self._cols[name][n : n + k] = cols[name]
         for i, name in enumerate(self._summed):
             # in order, from the total so far: the running sum over every row ever logged
-            head = np.concatenate((self._cum[i, n : n + 1], self._cols[name][n : n + k]))
-            self._cum[i, n : n + k + 1] = np.cumsum(head)
+            head = np.concatenate((self._cum[n : n + 1, i], self._cols[name][n : n + k]))
+            self._cum[n : n + k + 1, i] = np.cumsum(head)
         self._n += k
 
     def col(self, name: str) -> np.ndarray:
@@ -80,14 +81,14 @@ class EventLog:
             return
         for arr in self._cols.values():
             arr[: self._n - k] = arr[k : self._n]
-        self._cum[:, : self._n - k + 1] = self._cum[:, k : self._n + 1]
+        self._cum[: self._n - k + 1] = self._cum[k : self._n + 1]
         self._n -= k
 
     def cums(self) -> np.ndarray:
-        """The running sums of the summed columns, a row each in ``summed`` order (view, valid
-        until the next append/trim): ``[s, i]`` is the sum of column ``s`` over every row ever
-        logged before row ``i`` of the log now, added in order."""
-        return self._cum[:, : self._n + 1]
+        """The running sums of the summed columns, a column each in ``summed`` order
+        (C-contiguous view, valid until the next append/trim): ``[i, s]`` is the sum of column
+        ``s`` over every row ever logged before row ``i`` of the log now, added in order."""
+        return self._cum[: self._n + 1]
 
     def window_sum(self, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Sum of the summed column ``name`` over rows ``[lo, hi)`` for each range.
@@ -95,7 +96,7 @@ class EventLog:
         The sums are differences of one running sum from the first row ever logged, trimmed
         or not, so they are the same to the bit for any chunking; with nothing trimmed they
         are those of ``np.cumsum`` over the rows."""
-        cum = self._cum[self._summed.index(name), : self._n + 1]
+        cum = self._cum[: self._n + 1, self._summed.index(name)]
         return cum[hi] - cum[lo]
 
 
@@ -137,8 +138,8 @@ def sample_at(per_sample: np.ndarray, n: int, n_before: int) -> float:
 
 @njit_exact
 def clip01(x: float) -> float:
-    """``np.clip(x, 0.0, 1.0)`` (NaN stays NaN), which is also Python's ``min(1, max(0, x))``
-    for a number."""
+    """``x`` clipped to [0, 1], NaN kept: ``np.clip(x, 0.0, 1.0)`` and Python's
+    ``min(1.0, max(0.0, x))`` for any number but -0.0 (which gives 0.0 here)."""
     if math.isnan(x):
         return x
     x = x if x > 0.0 else 0.0

@@ -529,9 +529,9 @@ def _resp_frames(
     """The breathing features of frames at times ``t`` (own samples ``n_k``) into ``out``
     (rate, depth, CV, I:E, quality; see :class:`RespChannel`), one frame after another.
 
-    ``on_sums`` holds the onsets' running sums (rows: intervals counted, their sum, successive
-    differences counted, their sum of squares, motion intervals), ``pk_sums`` the peaks'
-    (depths counted, their sum), each one longer than its log (:meth:`EventLog.cum`).
+    ``on_sums`` holds the onsets' running sums (columns: intervals counted, their sum,
+    successive differences counted, their sum of squares, motion intervals), ``pk_sums`` the
+    peaks' (depths counted, their sum), one row longer than its log (:meth:`EventLog.cums`).
     ``depth_ref[0]`` is the depth reference's state (ln), carried from frame to frame.
     """
     n_on = on_time.size
@@ -544,24 +544,24 @@ def _resp_frames(
         lo60 = min(bisect_left(on_time, tj - 2.0 * rate_win), hi)
         lo = min(lo, max(hi - 3, lo60))
         lod = min(lo + 1, hi)  # an interval belongs to its later onset
-        n_i = on_sums[0, hi] - on_sums[0, lod]
-        mean_ibi = (on_sums[1, hi] - on_sums[1, lod]) / n_i if n_i > 0 else math.nan
+        n_i = on_sums[hi, 0] - on_sums[lod, 0]
+        mean_ibi = (on_sums[hi, 1] - on_sums[lod, 1]) / n_i if n_i > 0 else math.nan
         rate = 60.0 / mean_ibi if n_i >= 2 else math.nan
         ie = finite_median(on_ie, lod, hi)
         lo6d = min(min(bisect_left(on_time, tj - cv_win), hi) + 1, hi)
-        n6 = on_sums[0, hi] - on_sums[0, lo6d]
-        m6 = (on_sums[1, hi] - on_sums[1, lo6d]) / n6 if n6 > 0 else math.nan
-        nd = on_sums[2, hi] - on_sums[2, lo6d]
-        msd = (on_sums[3, hi] - on_sums[3, lo6d]) / nd if nd > 0 else math.nan
+        n6 = on_sums[hi, 0] - on_sums[lo6d, 0]
+        m6 = (on_sums[hi, 1] - on_sums[lo6d, 1]) / n6 if n6 > 0 else math.nan
+        nd = on_sums[hi, 2] - on_sums[lo6d, 2]
+        msd = (on_sums[hi, 3] - on_sums[lo6d, 3]) / nd if nd > 0 else math.nan
         cv = math.nan
         if nd >= 2:
             cv = math.sqrt((0.0 if msd < 0.0 else msd) / 2.0) / m6
         phi = bisect_right(pk_confirm, n_k[j])
         plo = min(bisect_left(pk_time, tj - rate_win), phi)
-        n_p = pk_sums[0, phi] - pk_sums[0, plo]
-        depth = (pk_sums[1, phi] - pk_sums[1, plo]) / n_p if n_p > 0 else math.nan
+        n_p = pk_sums[phi, 0] - pk_sums[plo, 0]
+        depth = (pk_sums[phi, 1] - pk_sums[plo, 1]) / n_p if n_p > 0 else math.nan
         n_w = float(hi - lod)
-        moving = (on_sums[4, hi] - on_sums[4, lod]) / n_w if n_w > 0 else 0.0
+        moving = (on_sums[hi, 4] - on_sums[lod, 4]) / n_w if n_w > 0 else 0.0
         valid_j = sample_at(valid, n_k[j], n_before)
         valid_j = 0.0 if math.isnan(valid_j) else valid_j
         last_on = on_time[hi - 1] if n_on > 0 and hi > 0 else -math.inf
