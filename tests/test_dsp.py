@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import signal as sig
 
+from _kernels import COUNT_COMPILED
 from _synth import breathing, ecg_like, scr_like
 from wot_biofeedback.dsp.ecg import ECG_DELAY_S, EcgPeakDetector, ecg_peaks
 from wot_biofeedback.dsp.eda import EdaScrDetector, eda_scr
@@ -223,19 +224,12 @@ def test_warm_up_compiles_every_channel_kernel():
         assert kernel.signatures, kernel
 
 
-LONG_SESSION_COMPILES_NOTHING = """
-import sys
-from numba.core.registry import CPUDispatcher
+LONG_SESSION_COMPILES_NOTHING = (
+    COUNT_COMPILED
+    + """
 from wot_simulators import SimConfig, load_scenario, simulate_session
 from wot_biofeedback.dsp import warm_up
 from wot_biofeedback.pipeline import Pipeline
-
-def compiled():
-    return {
-        f"{name}.{k}": len(v.signatures)
-        for name, mod in list(sys.modules.items()) if name.startswith("wot_biofeedback")
-        for k, v in list(vars(mod).items()) if isinstance(v, CPUDispatcher)
-    }
 
 rates = {"ecg": 250.0, "eda": 32.0, "resp": 50.0}
 sess = simulate_session(load_scenario("full-session"), SimConfig(seed=3, artifacts=0.05), 1200.0)
@@ -254,6 +248,7 @@ late = sorted(k for k, n in compiled().items() if n > before.get(k, 0))
 print("frames", frames, "breaths", len(pipe.channels["resp"]._onsets))
 print("compiled after warm_up:", late)
 """
+)
 
 
 def test_a_long_live_session_compiles_nothing_after_warm_up():

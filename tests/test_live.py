@@ -10,6 +10,7 @@ import numpy as np
 import pylsl
 import pytest
 
+from _kernels import COUNT_COMPILED
 from _synth import breathing, ecg_like, scr_like
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
@@ -683,21 +684,15 @@ def test_one_multichannel_stream_feeds_several_modalities(source_id):
         LslSource("resp", found, channel="RESP")
 
 
-WARM_UP_COVERS_THE_ENGINE = """
-import sys, time
-from numba.core.registry import CPUDispatcher
+WARM_UP_COVERS_THE_ENGINE = (
+    COUNT_COMPILED
+    + """
+import time
 from wot_simulators import SimConfig, SimulatorPublisher, load_scenario, simulate_session
 from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.dsp import warm_up
 from wot_biofeedback.engine import Engine
 from wot_biofeedback.sources.lsl import LslSource, resolve
-
-def compiled():
-    return {
-        f"{name}.{k}": len(v.signatures)
-        for name, mod in list(sys.modules.items()) if name.startswith("wot_biofeedback")
-        for k, v in list(vars(mod).items()) if isinstance(v, CPUDispatcher)
-    }
 
 sid = sys.argv[1]
 warm_up(("ecg", "eda", "resp", "acc"))
@@ -723,6 +718,7 @@ after = compiled()
 late = sorted(k for k, n in after.items() if n > before.get(k, 0))
 print("compiled after warm_up:", late)
 """
+)
 
 
 def test_warm_up_compiles_every_kernel_the_live_engine_uses(source_id):
