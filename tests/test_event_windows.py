@@ -76,3 +76,8 @@ def test_window_sums_carry_trimmed_rows_on():
         assert got.tobytes() == want.tobytes(), f"after {first} rows trimmed"
         log.trim_before(float(t[a + 49]) - 60.0)
     assert first >= 500  # it was trimmed all along
+
+
+def test_a_summed_column_must_be_a_column_of_the_log():
+    with pytest.raises(ValueError, match=r"summed columns \['w'\] are not columns"):
+        EventLog("v", summed=("v", "w"))
