@@ -18,7 +18,7 @@ class EventLog:
 
     Columns are ``time`` (s), ``confirm`` (sample index, int64) and any float columns named at
     construction; of those named in ``summed`` the running sum is kept as rows come, for window
-    sums (:meth:`window_sum`, :meth:`cums`). Old rows can be trimmed to bound memory in long
+    sums (:meth:`cums`). Old rows can be trimmed to bound memory in long
     sessions.
     """
 
@@ -74,8 +74,9 @@ class EventLog:
     def trim_before(self, time_s: float) -> None:
         """Drop rows whose time is before ``time_s``.
 
-        The running sums of :meth:`window_sum` carry the dropped rows on, so its sums do not
-        depend on when the log was trimmed (and so on how a signal was chunked)."""
+        The running sums (:meth:`cums`) carry the dropped rows on, so a window's sum, a
+        difference of one running sum from the first row ever logged, does not depend on when
+        the log was trimmed (and so on how a signal was chunked)."""
         k = int(np.searchsorted(self.col("time"), time_s, side="left"))
         if k <= 0:
             return
@@ -89,15 +90,6 @@ class EventLog:
         (C-contiguous view, valid until the next append/trim): ``[i, s]`` is the sum of column
         ``s`` over every row ever logged before row ``i`` of the log now, added in order."""
         return self._cum[: self._n + 1]
-
-    def window_sum(self, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Sum of the summed column ``name`` over rows ``[lo, hi)`` for each range.
-
-        The sums are differences of one running sum from the first row ever logged, trimmed
-        or not, so they are the same to the bit for any chunking; with nothing trimmed they
-        are those of ``np.cumsum`` over the rows."""
-        cum = self._cum[: self._n + 1, self._summed.index(name)]
-        return cum[hi] - cum[lo]
 
 
 # the same searches and statistics for the frame kernels (numba, one call per update) -----------

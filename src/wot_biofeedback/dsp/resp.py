@@ -653,7 +653,8 @@ class RespChannel(Channel):
             summed=("ibi_ok", "ibi", "d2_ok", "d2", "motion"),
         )  # fmt: skip
         self._prev_ibi = math.nan  # the last interval, for successive differences
-        self._peaks = EventLog("depth", "depth_n", "depth_z", summed=("depth_n", "depth_z"))
+        # per peak: counted (its depth is finite: not a motion breath) and its depth (0 if not)
+        self._peaks = EventLog("depth_n", "depth_z", summed=("depth_n", "depth_z"))
         self._last_onset_t = math.nan
         self._last_peak_t = math.nan
         self._ref_depths: list[float] = []  # the last ordinary breath depths (motion reference)
@@ -675,14 +676,9 @@ class RespChannel(Channel):
         gap = self.detector.after_gap
         self._valid = self.detector.valid_fraction
         if not onset.size:  # no breath event (most small chunks)
-            f, i = np.empty(0), np.empty(0, dtype=np.int64)
             return {
-                "breath_onset_time": f,
-                "breath_peak_time": f,
-                "breath_depth": f,
-                "breath_onset_confirm": i,
-                "breath_peak_confirm": i,
-                "breath_ie_ratio": f,
+                name: np.empty(0, dtype=np.int64 if name.endswith("_confirm") else np.float64)
+                for name in self.event_names
             }
         is_on = onset >= 0
         ot = self.sample_time(onset[is_on])
@@ -742,8 +738,9 @@ class RespChannel(Channel):
             d2_ok=d2_ok,
         )
         pd = pdepth[~is_on]
-        self._peaks.append(time=pt, confirm=conf[~is_on], depth=pd,
-                           depth_n=np.isfinite(pd), depth_z=np.nan_to_num(pd))  # fmt: skip
+        self._peaks.append(
+            time=pt, confirm=conf[~is_on], depth_n=np.isfinite(pd), depth_z=np.nan_to_num(pd)
+        )
         return {
             "breath_onset_time": ot,
             "breath_peak_time": pt,
