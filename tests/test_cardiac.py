@@ -19,9 +19,44 @@ from wot_biofeedback.dsp.hrv import (
     MISSED,
     NORMAL,
     RRCorrector,
+    _median,
+    _qd,
     hrv_time,
     rr_correct,
 )
+
+
+def _sorted_quantile(v: np.ndarray, p: float) -> float:
+    # the textbook rule on the fully sorted values, as the corrector computed it before
+    s = np.sort(v)
+    pos = p * (s.size - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, s.size - 1)
+    return float(s[lo] + (pos - lo) * (s[hi] - s[lo]))
+
+
+def test_corrector_order_statistics_by_selection_equal_a_full_sort_to_the_bit(rng):
+    """The corrector's thresholds (quartile deviation over 91 intervals) and local median
+    select their order statistics instead of sorting: the values must be those of a full sort,
+    bit for bit, with ties, runs of equal values and every length up to a window's."""
+    scratch = np.empty(256)
+    for trial in range(3000):
+        n = int(rng.integers(1, 130))
+        kind = trial % 4
+        if kind == 0:
+            v = np.abs(rng.normal(0, 40, n))
+        elif kind == 1:  # many ties
+            v = rng.integers(0, 4, n).astype(float)
+        elif kind == 2:  # sorted, reversed
+            v = np.sort(rng.exponential(20, n))[:: 1 if trial % 8 < 4 else -1].copy()
+        else:
+            v = np.full(n, 12.5)
+        want_qd = 0.5 * (_sorted_quantile(v, 0.75) - _sorted_quantile(v, 0.25))
+        got_qd = _qd(v.copy(), n, scratch)
+        assert got_qd == want_qd, (n, kind, got_qd, want_qd)
+        got_med = _median(v.copy(), n, scratch)
+        assert got_med == np.median(v), (n, kind, got_med)
+    assert _qd(np.empty(0), 0, scratch) == 0.0 and np.isnan(_median(np.empty(0), 0, scratch))
 
 
 def test_corrector_classifies_and_repairs_injected_artifacts(rng):

@@ -550,6 +550,23 @@ _ARENA_KINDS = (
 )
 
 
+def _event_rows(cap: int) -> int:
+    """Room for the corrector's rows when ``cap`` beats arrive (each may add a virtual one)."""
+    return 2 * (cap + _LOOKAHEAD + 1)
+
+
+@njit_exact
+def _event_views(ev_f: np.ndarray, ev_i: np.ndarray, cap: int) -> Any:
+    """The event arrays of one :func:`_ecg_step` as views of its two blocks: ``ev_f`` holds
+    beat times (``cap``) then the rows' times, RR and NN (``rcap`` = :func:`_event_rows`
+    each); ``ev_i`` the peaks and their confirmations (``cap`` each) then the rows' kinds and
+    confirmations. Returns (peaks, confirmations, beat times, rows)."""
+    r = (ev_i.shape[0] - 2 * cap) // 2  # rcap, from _event_rows
+    rows = (ev_f[cap : cap + r], ev_f[cap + r : cap + 2 * r], ev_f[cap + 2 * r : cap + 3 * r],
+            ev_i[2 * cap : 2 * cap + r], ev_i[2 * cap + r : 2 * cap + 2 * r])  # fmt: skip
+    return ev_i[:cap], ev_i[cap : 2 * cap], ev_f[:cap], rows
+
+
 @njit_exact
 def _a1(fa: np.ndarray, o: np.ndarray, i: int) -> np.ndarray:
     return fa[o[i, 0] : o[i, 0] + o[i, 1]]
@@ -580,17 +597,19 @@ def _ecg_step(
     o: np.ndarray,
     sq_prm: Any,
     scratch: Any,
-    peaks: np.ndarray,
-    conf: np.ndarray,
-    beat_t: np.ndarray,
-    rows: Any,
+    cap: int,
+    ev_f: np.ndarray,
+    ev_i: np.ndarray,
     out: np.ndarray,
 ) -> Any:
     """One chunk of :class:`EcgChannel` in one call: the steps of ``_process`` and
     ``_features`` in the same order, with the same kernels (so the same results to the bit),
     without a Python round trip between them. The state is read from the arenas ``fa`` and
-    ``ia`` at the offsets ``o`` (:data:`_ARENA_KINDS`). Returns (beats, rows) written."""
+    ``ia`` at the offsets ``o`` (:data:`_ARENA_KINDS`). Events go to the blocks ``ev_f`` and
+    ``ev_i`` (room for ``cap`` beats; layout in :func:`_event_views`). Returns (beats, rows)
+    written."""
     valid, sq, sqa, chunk_lastbad, before, gap, f_t, f_n = scratch
+    peaks, conf, beat_t, rows = _event_views(ev_f, ev_i, cap)
     n = x.shape[0]
     k = _ecg_detect(
         x, _a2(fa, o, 0), _a2(fa, o, 1), _a2(fa, o, 2), _a1(fa, o, 3), _b1(ia, o, 4),
@@ -962,19 +981,15 @@ class EcgChannel(Channel):
                 np.empty(sc, dtype=np.int64), np.empty(sc, dtype=np.int64), np.empty(sf),
                 np.empty(sf, dtype=np.int64),
             )  # fmt: skip
-        peaks = np.empty(cap, dtype=np.int64)
-        conf = np.empty(cap, dtype=np.int64)
-        beat_t = np.empty(cap)
-        rcap = 2 * (cap + _LOOKAHEAD + 1)
-        i64 = np.int64
-        rows = (np.empty(rcap), np.empty(rcap), np.empty(rcap), np.empty(rcap, dtype=i64),
-                np.empty(rcap, dtype=i64))  # fmt: skip
+        # the events' arrays are views of two blocks: two allocations per chunk, not eight
+        r = _event_rows(cap)
+        ev_f = np.empty(cap + 3 * r)
+        ev_i = np.empty(2 * cap + 2 * r, dtype=np.int64)
         out = np.empty((len(CARDIAC_FEATURES), nf))
         try:
             k, kr = _ecg_step(
                 x, n_before, self.t0, self.fs, self.frame_rate, kf, nf, self._prev, self._fa,
-                self._ia, self._offsets, self._sq_prm, self._scratch, peaks, conf, beat_t, rows,
-                out,
+                self._ia, self._offsets, self._sq_prm, self._scratch, cap, ev_f, ev_i, out,
             )  # fmt: skip
         except BaseException:
             self._n -= n
@@ -983,10 +998,11 @@ class EcgChannel(Channel):
         if k == 0:
             events = self._no_events
         else:
+            f1, f2, f3, i1, i2 = cap, cap + r, cap + 2 * r, 2 * cap, 2 * cap + r
             events = {
-                "rpeak_idx": peaks[:k], "rpeak_time": beat_t[:k], "nn_time": rows[0][:kr],
-                "rr_ms": rows[1][:kr], "nn_ms": rows[2][:kr], "rr_kind": rows[3][:kr],
-                "nn_confirm": rows[4][:kr],
+                "rpeak_idx": ev_i[:k], "rpeak_time": ev_f[:k], "nn_time": ev_f[f1 : f1 + kr],
+                "rr_ms": ev_f[f2 : f2 + kr], "nn_ms": ev_f[f3 : f3 + kr],
+                "rr_kind": ev_i[i1 : i1 + kr], "nn_confirm": ev_i[i2 : i2 + kr],
             }  # fmt: skip
         feats = dict(zip(CARDIAC_FEATURES, out, strict=True)) if nf else {}
         return ChannelOutput(kf, feats, events)
