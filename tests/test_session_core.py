@@ -332,7 +332,7 @@ def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_fram
 ):
     """EDA stalls for 15 s of data time (the engine gives it up and fuses past it), then its
     backlog arrives late, and later it stalls and never comes back: the recording's analysis
-    fuses the same frames without EDA as live did, so every frame is identical."""
+    fuses the same frames without EDA as live did, so every frame is identical, to the last."""
     dur = 120.0
     ecg, _ = ecg_like(250.0, dur, 72.0, seed=5)
     x = {
@@ -372,6 +372,7 @@ def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_fram
                 break
             time.sleep(0.02)
         live = _drain_until(engine, dur - 1.0, 30.0)
+    live += engine.drain_frames()  # and what the session's finish at the stop delivered
     rec = read_recording(tmp_path / "s.xdf")
     assert rec.session is not None and len(rec.session["masks"]["eda"]) == 2
     assert rec.session["masks"]["eda"][-1][1] is None  # never came back
@@ -381,6 +382,68 @@ def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_fram
     assert q[(t > 45.0) & (t < 52.0)].max() == 0.0  # fused without EDA while it was lost
     cfg, base, _ = recorded_setup(rec.session, None, None)
     res, _ = run_recording(rec, cfg, base)
+    # every frame, the last ones too: the live engine finishes its session when it stops,
+    # as the analysis does at the recording's end
+    assert assert_same_frames(live, res.frames, "live vs recording") == len(live)
+    assert [f.index for f in live] == [f.index for f in res.frames]
+
+
+@pytest.mark.lsl
+@pytest.mark.timeout(90)
+def test_a_live_session_stopped_while_a_stream_lags_ends_as_its_recording_analysed(
+    tmp_path, source_id
+):
+    """EDA's device sends 2 s behind the others all along (lagging, not lost). When the engine
+    stops, the frames of those last 2 s are delivered by ECG and breathing only: the live
+    engine finishes its session at the stop, as the analysis does at the recording's end, so
+    it publishes those frames too, and live and recording agree to the last frame."""
+    dur, lag, speed = 40.0, 2.0, 8.0
+    ecg, _ = ecg_like(250.0, dur, 66.0, seed=9)
+    x = {
+        "ecg": ecg,
+        "eda": scr_like(32.0, dur, np.arange(4.0, dur, 7.0), 0.3),
+        "resp": breathing(50.0, dur, 12.0, seed=9),
+    }
+    outlets = {}
+    for m, fs in RATES.items():
+        info = pylsl.StreamInfo(f"{source_id}-{m}", m.upper(), 1, fs, pylsl.cf_float32,
+                                f"{source_id}-{m}")  # fmt: skip
+        info.desc().append_child("channels").append_child("channel").append_child_value(
+            "unit", "uS" if m == "eda" else "mV"
+        )
+        outlets[m] = pylsl.StreamOutlet(info)
+    sources = {m: LslSource(m, resolve(m.upper(), source_id=f"{source_id}-{m}")) for m in RATES}
+    recorder = SessionRecorder(tmp_path / "s.xdf", flush_s=0.2)
+    engine = Engine(
+        sources, _config(), outlets_source_id=None, period_s=0.01, stall_s=5.0, recorder=recorder
+    )
+    t_lsl, pos = pylsl.local_clock(), dict.fromkeys(RATES, 0)
+    with engine:
+        start = time.monotonic()
+        while True:
+            t = min(dur, (time.monotonic() - start) * speed)
+            for m, fs in RATES.items():
+                stop = min(len(x[m]), int((t - (lag if m == "eda" else 0.0)) * fs))
+                if stop <= pos[m]:
+                    continue
+                ts = t_lsl + np.arange(pos[m], stop) / fs
+                outlets[m].push_chunk(
+                    x[m][pos[m] : stop].astype(np.float32).reshape(-1, 1), ts.tolist()
+                )
+                pos[m] = stop
+            if t >= dur:
+                break
+            time.sleep(0.02)
+        live = _drain_until(engine, dur - lag - 1.0, 30.0)
+        time.sleep(0.5)  # the engine pulls the last samples sent
+    live += engine.drain_frames()
+    t_live = np.array([f.time_s for f in live])
+    # frames past EDA's last sample: fused at the stop without it (it had not delivered them)
+    assert t_live.max() > dur - lag + 1.0, t_live.max()
+    rec = read_recording(tmp_path / "s.xdf")
+    cfg, base, _ = recorded_setup(rec.session, None, None)
+    res, _ = run_recording(rec, cfg, base)
+    assert [f.index for f in live] == [f.index for f in res.frames]
     assert assert_same_frames(live, res.frames, "live vs recording") == len(live)
 
 

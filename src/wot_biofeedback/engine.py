@@ -530,6 +530,7 @@ class Engine:
                 before_step=self._apply_commands,
                 on_read=self._record_read,
                 after_step=self._after_step,
+                finish_on_stop=True,
             )
         except BaseException as exc:  # never die silently: the snapshot reports it, the
             # views end the session on it, and the recording's end record keeps the traceback

@@ -49,11 +49,17 @@ def run(
     before_step: Callable[[], None] | None = None,
     on_read: Callable[[Batch], None] | None = None,
     after_step: Callable[[StepOutput], None] | None = None,
+    finish_on_stop: bool = False,
 ) -> RunStats:
     """Run ``source`` through ``session`` into ``sinks`` until the source is done (files) or
     ``stop`` is set (live). ``before_step``, ``on_read`` (the batch as read, before the session
     sees it: the live engine records raw samples there, so a step that fails cannot lose them)
-    and ``after_step`` run on the loop's thread each step."""
+    and ``after_step`` run on the loop's thread each step.
+
+    At the end of the input the session is finished (the frames some stream delivered, and
+    the events kept back for look-ahead, go to the sinks); with ``finish_on_stop`` also when
+    ``stop`` ends the run, on this thread, so a live session's outputs end as the offline
+    analysis of its recording does."""
     stats = stats if stats is not None else RunStats()
     sinks = list(sinks)
     session.replay(source.decisions())
@@ -73,11 +79,8 @@ def run(
         if after_step is not None:
             after_step(out)
         if batch.done:
-            last = session.finish()
-            stats.frames += last.n_frames
-            for s in sinks:
-                s.consume(last, session)
-            break
+            _finish(session, sinks, stats)
+            return stats
         if paced:
             next_t += period_s
             delay = next_t - time.monotonic()
@@ -89,7 +92,16 @@ def run(
             else:
                 stats.overruns += 1
                 next_t = time.monotonic()
+    if finish_on_stop:
+        _finish(session, sinks, stats)
     return stats
+
+
+def _finish(session: Session, sinks: list[Sink], stats: RunStats) -> None:
+    last = session.finish()
+    stats.frames += last.n_frames
+    for s in sinks:
+        s.consume(last, session)
 
 
 @dataclass
