@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from xml.etree import ElementTree
 
 import numpy as np
 import pylsl
@@ -812,3 +813,60 @@ def test_a_stream_that_cannot_feed_its_modality_is_reported_and_the_others_run(s
     assert snap.streams["ecg"].state in ("ok", "lagging")
     assert snap.features["hr_bpm"] == pytest.approx(72.0, abs=3.0)
     assert engine.markers[0][1].startswith("[engine] acc (acc, 50 Hz) cannot run: ")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "dtype"),
+    [
+        (pylsl.cf_int16, np.int16),
+        (pylsl.cf_int32, np.int32),
+        (pylsl.cf_int8, np.int8),
+        (pylsl.cf_double64, np.float64),
+    ],
+)
+def test_a_stream_in_any_numeric_format_gives_its_values(source_id, fmt, dtype):
+    """liblsl writes a stream's own type (int16 ADC counts, float64, ...). The inlet pulled
+    every stream into a float32 buffer: int16 samples came out as 1.8e-38 and the like, and a
+    float64 stream stopped the read with a ValueError. Now the values arrive; like a float32
+    stream's they are taken as float32, which is also what a recording keeps (live and the
+    recording's analysis see the same numbers)."""
+    sid = f"{source_id}-fmt{fmt}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo("fmt", "ECG", 2, 250.0, fmt, sid))
+    src = LslSource("ecg", resolve("ECG", source_id=sid, timeout=10.0), channel=1)
+    src.record = True
+    step = 0.1 if dtype == np.float64 else 1  # 0.1 has no exact float32
+    values = ((np.arange(60).reshape(30, 2) - 17) * step).astype(dtype)
+    time.sleep(0.3)
+    outlet.push_chunk(values)
+    data, raw = [], []
+    deadline = time.monotonic() + 10.0
+    while sum(len(d) for d in data) < 30:
+        assert time.monotonic() < deadline, f"{sum(len(d) for d in data)} samples arrived"
+        got = src.pull()
+        if len(got.data):
+            data.append(got.data)
+            raw.append(got.raw)
+        time.sleep(0.02)
+    want32 = values.astype(np.float32)
+    np.testing.assert_array_equal(np.concatenate(data), want32[:, 1].astype(np.float64))
+    np.testing.assert_array_equal(np.concatenate(raw), want32)
+    assert np.concatenate(raw).dtype == np.float32  # as the recording's header says
+    header = ElementTree.fromstring(src.header_xml())  # what a recording's stream says
+    assert header.findtext("channel_format") == "float32"
+    names = {pylsl.cf_int16: "int16", pylsl.cf_int32: "int32", pylsl.cf_int8: "int8"}
+    assert header.findtext("desc/wot/original_format") == names.get(fmt, "double64")
+
+
+def test_a_text_stream_is_refused_for_a_signal(source_id):
+    """A string stream cannot be a signal: refused with the reason, or (not strict) kept as
+    a stream that cannot run and delivers nothing."""
+    sid = f"{source_id}-text"
+    outlet = pylsl.StreamOutlet(  # noqa: F841 (lives as long as the test)
+        pylsl.StreamInfo("notes", "ECG", 1, 250.0, pylsl.cf_string, sid)
+    )
+    info = resolve("ECG", source_id=sid, timeout=10.0)
+    with pytest.raises(StreamNotFoundError, match=r"'notes' sends text .*ecg needs numbers"):
+        LslSource("ecg", info)
+    src = LslSource("ecg", info, strict=False)
+    assert "sends text (channel format string)" in src.problem
+    assert len(src.pull().data) == 0

@@ -58,6 +58,22 @@ def describe(info: pylsl.StreamInfo) -> str:
     )
 
 
+_NUMERIC_FORMATS = {
+    pylsl.cf_float32: np.float32,
+    pylsl.cf_double64: np.float64,
+    pylsl.cf_int8: np.int8,
+    pylsl.cf_int16: np.int16,
+    pylsl.cf_int32: np.int32,
+    pylsl.cf_int64: np.int64,
+}
+"""The numpy type liblsl writes for each numeric channel format."""
+
+
+def _format_name(fmt: int) -> str:
+    names = {pylsl.cf_string: "string", pylsl.cf_undefined: "undefined"}
+    return names.get(fmt, str(fmt))
+
+
 SETTLE_S = 0.5
 """Once every stream asked for is found, how long :func:`open_sources` listens on (counted
 from its start) for other streams that would fit as well, s."""
@@ -326,7 +342,13 @@ class LslSource:
         # an RR stream is irregular by nature (one value per beat); nominally 1 value/s
         self.irregular = self.fs <= 0
         self.problem = ""
-        if self.irregular and modality != "rr":
+        native = _NUMERIC_FORMATS.get(self.info.channel_format())
+        if native is None:
+            self.problem = (
+                f"stream {self.info.name()!r} sends text (channel format "
+                f"{_format_name(self.info.channel_format())}); {modality} needs numbers"
+            )
+        elif self.irregular and modality != "rr":
             self.problem = (
                 f"stream {self.info.name()!r} has an irregular rate; "
                 f"{modality} needs a sampled signal"
@@ -371,9 +393,14 @@ class LslSource:
         self.n_samples = 0
         self.last_wall = float("nan")  # time.monotonic() of the last sample received
         self.first_timestamp = float("nan")
-        self._buf = np.empty(
-            (max(1024, int(self.fs * 4)), self.info.channel_count()), dtype=np.float32
-        )
+        shape = (max(1024, int(self.fs * 4)), self.info.channel_count())
+        self._buf = np.empty(shape, dtype=np.float32)
+        # liblsl writes the stream's own type (int16 counts, float64, ...): pulled into a
+        # buffer of that type, then taken as float32 like the rest (what is recorded and what
+        # the engine processes are the same values); a float32 stream is pulled in place
+        self._native = self._buf
+        if native is not None and native != np.float32:
+            self._native = np.empty(shape, dtype=native)
         self._ts = np.empty(self._buf.shape[0])
         self.clock_offset = 0.0
         self.clock_measured = float("nan")  # local_clock() when clock_offset was read
@@ -431,7 +458,7 @@ class LslSource:
             return PullResult(np.empty(0), np.empty(0))
         try:
             _, stamps = self.inlet.pull_chunk(
-                timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._buf
+                timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._native
             )
         except (LostError, LslTimeoutError) as exc:
             # the outlet vanished while liblsl was (re)connecting: nothing this time; the
@@ -442,6 +469,8 @@ class LslSource:
         k = len(stamps) if stamps is not None else 0
         if k == 0:
             return PullResult(np.empty(0), np.empty(0))
+        if self._native is not self._buf:
+            self._buf[:k] = self._native[:k]
         ts = np.asarray(stamps, dtype=np.float64)
         raw = None
         if self.record:
