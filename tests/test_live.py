@@ -815,24 +815,31 @@ def test_a_stream_that_cannot_feed_its_modality_is_reported_and_the_others_run(s
     assert engine.markers[0][1].startswith("[engine] acc (acc, 50 Hz) cannot run: ")
 
 
+@pytest.mark.parametrize("direct", [True, False], ids=["direct-pull", "pylsl-pull"])
 @pytest.mark.parametrize(
     ("fmt", "dtype"),
     [
+        (pylsl.cf_float32, np.float32),
         (pylsl.cf_int16, np.int16),
         (pylsl.cf_int32, np.int32),
         (pylsl.cf_int8, np.int8),
         (pylsl.cf_double64, np.float64),
     ],
 )
-def test_a_stream_in_any_numeric_format_gives_its_values(source_id, fmt, dtype):
+def test_a_stream_in_any_numeric_format_gives_its_values(source_id, fmt, dtype, direct):
     """liblsl writes a stream's own type (int16 ADC counts, float64, ...). The inlet pulled
     every stream into a float32 buffer: int16 samples came out as 1.8e-38 and the like, and a
     float64 stream stopped the read with a ValueError. Now the values arrive; like a float32
     stream's they are taken as float32, which is also what a recording keeps (live and the
-    recording's analysis see the same numbers)."""
+    recording's analysis see the same numbers). Both ways of pulling give them: liblsl's
+    chunk pull called directly with arguments made once (what runs with this pylsl), and
+    pylsl's ``pull_chunk`` (the fallback)."""
     sid = f"{source_id}-fmt{fmt}"
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo("fmt", "ECG", 2, 250.0, fmt, sid))
     src = LslSource("ecg", resolve("ECG", source_id=sid, timeout=10.0), channel=1)
+    assert src._pull != src._pylsl_pull  # the direct pull is set up with the pylsl installed
+    if not direct:
+        src._pull = src._pylsl_pull
     src.record = True
     step = 0.1 if dtype == np.float64 else 1  # 0.1 has no exact float32
     values = ((np.arange(60).reshape(30, 2) - 17) * step).astype(dtype)
@@ -854,7 +861,8 @@ def test_a_stream_in_any_numeric_format_gives_its_values(source_id, fmt, dtype):
     header = ElementTree.fromstring(src.header_xml())  # what a recording's stream says
     assert header.findtext("channel_format") == "float32"
     names = {pylsl.cf_int16: "int16", pylsl.cf_int32: "int32", pylsl.cf_int8: "int8"}
-    assert header.findtext("desc/wot/original_format") == names.get(fmt, "double64")
+    names.update({pylsl.cf_float32: "float32", pylsl.cf_double64: "double64"})
+    assert header.findtext("desc/wot/original_format") == names[fmt]
 
 
 def test_a_text_stream_is_refused_for_a_signal(source_id):

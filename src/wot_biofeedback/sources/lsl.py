@@ -13,6 +13,7 @@ first three channels as ``(n, 3)`` chunks.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import math
 import re
@@ -26,7 +27,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pylsl
-from pylsl.util import LostError
+from pylsl.util import LostError, handle_error
 from pylsl.util import TimeoutError as LslTimeoutError
 
 from ..clock import Chunk
@@ -67,6 +68,38 @@ _NUMERIC_FORMATS = {
     pylsl.cf_int64: np.int64,
 }
 """The numpy type liblsl writes for each numeric channel format."""
+
+
+def _direct_pull(inlet: Any, dest: np.ndarray, ts: np.ndarray) -> Callable[[], int] | None:
+    """A pull of whatever has arrived into ``dest`` (samples) and ``ts`` (time stamps),
+    returning the number of samples: liblsl's chunk pull for the stream's format, called
+    with arguments made once. pylsl's ``pull_chunk`` makes them (and a time-stamp list) on
+    every call, which was most of a live read's pull cost. None where this pylsl does not
+    expose the inlet's handle and pull function (then pylsl's own pull is used)."""
+    fn, obj = getattr(inlet, "do_pull_chunk", None), getattr(inlet, "obj", None)
+    if fn is None or obj is None or getattr(inlet, "np_dtype", None) != dest.dtype:
+        return None
+    if not (dest.flags.c_contiguous and ts.flags.c_contiguous and ts.size >= dest.shape[0]):
+        return None
+    err = ctypes.c_int()
+    width = dest.shape[1]
+    args = (
+        obj,
+        ctypes.c_void_p(dest.ctypes.data),
+        ctypes.c_void_p(ts.ctypes.data),
+        ctypes.c_size_t(dest.size),
+        ctypes.c_size_t(dest.shape[0]),
+        ctypes.c_double(0.0),
+        ctypes.byref(err),
+    )
+
+    def pull() -> int:
+        n = fn(*args)
+        if err.value:
+            handle_error(err)  # LostError, TimeoutError, ... as pylsl raises them
+        return int(n) // width
+
+    return pull
 
 
 def _format_name(fmt: int) -> str:
@@ -402,6 +435,7 @@ class LslSource:
         if native is not None and native != np.float32:
             self._native = np.empty(shape, dtype=native)
         self._ts = np.empty(self._buf.shape[0])
+        self._pull = _direct_pull(self.inlet, self._native, self._ts) or self._pylsl_pull
         self.clock_offset = 0.0
         self.clock_measured = float("nan")  # local_clock() when clock_offset was read
         self.new_offsets: list[tuple[float, float]] = []  # (time, offset) not yet recorded
@@ -438,6 +472,15 @@ class LslSource:
             ElementTree.SubElement(wot, k).text = v
         return ElementTree.tostring(root, encoding="unicode")
 
+    def _pylsl_pull(self) -> int:
+        """pylsl's own pull into the buffers (where :func:`_direct_pull` cannot be set up)."""
+        _, stamps = self.inlet.pull_chunk(
+            timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._native
+        )
+        k = len(stamps) if stamps is not None else 0
+        self._ts[:k] = stamps
+        return k
+
     def _update_clock_offset(self) -> None:
         now = pylsl.local_clock()
         if now - self.clock_measured < CLOCK_OFFSET_S:
@@ -457,21 +500,18 @@ class LslSource:
         if self.problem:  # closed: it cannot feed its modality
             return PullResult(np.empty(0), np.empty(0))
         try:
-            _, stamps = self.inlet.pull_chunk(
-                timeout=0.0, max_samples=self._buf.shape[0], dest_obj=self._native
-            )
+            k = self._pull()
         except (LostError, LslTimeoutError) as exc:
             # the outlet vanished while liblsl was (re)connecting: nothing this time; the
             # engine sees the silence (lagging, then lost) and liblsl recovers the stream
             # when its source comes back
             log.info("%s: %s (waiting for it to come back)", self.name, exc)
             return PullResult(np.empty(0), np.empty(0))
-        k = len(stamps) if stamps is not None else 0
         if k == 0:
             return PullResult(np.empty(0), np.empty(0))
         if self._native is not self._buf:
             self._buf[:k] = self._native[:k]
-        ts = np.asarray(stamps, dtype=np.float64)
+        ts = self._ts[:k].copy()
         raw = None
         if self.record:
             self._update_clock_offset()
