@@ -324,22 +324,19 @@ def test_foreign_xdf_with_a_pause_gives_the_same_frames_offline_replayed_and_rec
     assert zones & {"within", "hyper", "hypo"}  # zones were given, not only unknown
 
 
-@pytest.mark.slow
-@pytest.mark.lsl
-@pytest.mark.timeout(120)
-def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_frame(
-    tmp_path, source_id
-):
-    """EDA stalls for 15 s of data time (the engine gives it up and fuses past it), then its
-    backlog arrives late, and later it stalls and never comes back: the recording's analysis
-    fuses the same frames without EDA as live did, so every frame is identical, to the last."""
-    dur = 120.0
-    ecg, _ = ecg_like(250.0, dur, 72.0, seed=5)
-    x = {
+def _signals(dur: float, hr: float, breaths: float, seed: int) -> dict[str, np.ndarray]:
+    """ECG, EDA (a response every 9 s) and breathing at RATES for ``dur`` s."""
+    ecg, _ = ecg_like(250.0, dur, hr, seed=seed)
+    return {
         "ecg": ecg,
         "eda": scr_like(32.0, dur, np.arange(5.0, dur, 9.0), 0.3),
-        "resp": breathing(50.0, dur, 13.0, seed=5),
+        "resp": breathing(50.0, dur, breaths, seed=seed),
     }
+
+
+def _three_streams(source_id: str, tmp_path: Path, stall_s: float) -> tuple[dict, Engine]:
+    """An LSL outlet per modality of RATES, and an engine on them recording to
+    ``tmp_path / "s.xdf"``."""
     outlets = {}
     for m, fs in RATES.items():
         info = pylsl.StreamInfo(f"{source_id}-{m}", m.upper(), 1, fs, pylsl.cf_float32,
@@ -351,26 +348,52 @@ def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_fram
     sources = {m: LslSource(m, resolve(m.upper(), source_id=f"{source_id}-{m}")) for m in RATES}
     recorder = SessionRecorder(tmp_path / "s.xdf", flush_s=0.2)
     engine = Engine(
-        sources, _config(), outlets_source_id=None, period_s=0.01, stall_s=0.3, recorder=recorder
-    )
-    t_lsl, pos, speed = pylsl.local_clock(), dict.fromkeys(RATES, 0), 5.0
+        sources, _config(), outlets_source_id=None, period_s=0.01, stall_s=stall_s,
+        recorder=recorder,
+    )  # fmt: skip
+    return outlets, engine
+
+
+def _send(outlets, x, dur: float, speed: float, upto) -> None:
+    """Push ``x`` at ``speed`` times real time until ``dur`` s of data; ``upto(m, t)`` is how
+    far stream ``m`` has sent at data time ``t`` (None: it holds back, sending later)."""
+    t_lsl, pos, start = pylsl.local_clock(), dict.fromkeys(RATES, 0), time.monotonic()
+    while True:
+        t = min(dur, (time.monotonic() - start) * speed)
+        for m, fs in RATES.items():
+            until = upto(m, t)
+            stop = min(len(x[m]), int(until * fs)) if until is not None else 0
+            if stop <= pos[m]:
+                continue
+            ts = t_lsl + np.arange(pos[m], stop) / fs
+            outlets[m].push_chunk(
+                x[m][pos[m] : stop].astype(np.float32).reshape(-1, 1), ts.tolist()
+            )
+            pos[m] = stop
+        if t >= dur:
+            return
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.lsl
+@pytest.mark.timeout(120)
+def test_a_stalled_stream_analysed_from_its_recording_equals_live_frame_for_frame(
+    tmp_path, source_id
+):
+    """EDA stalls for 15 s of data time (the engine gives it up and fuses past it), then its
+    backlog arrives late, and later it stalls and never comes back: the recording's analysis
+    fuses the same frames without EDA as live did, so every frame is identical, to the last."""
+    dur = 120.0
+    x = _signals(dur, 72.0, 13.0, seed=5)
+    outlets, engine = _three_streams(source_id, tmp_path, stall_s=0.3)
+
+    def held(m: str, t: float) -> float | None:
+        # EDA's samples wait in the device for 15 s (sent late), and from 100 s on (never)
+        return None if m == "eda" and (40.0 <= t < 55.0 or t >= 100.0) else t
+
     with engine:
-        start = time.monotonic()
-        while True:
-            t = min(dur, (time.monotonic() - start) * speed)
-            for m, fs in RATES.items():
-                held = m == "eda" and (40.0 <= t < 55.0 or t >= 100.0)
-                stop = min(len(x[m]), int(t * fs))
-                if held or stop <= pos[m]:
-                    continue  # EDA's samples wait in the device (sent late, or never)
-                ts = t_lsl + np.arange(pos[m], stop) / fs
-                outlets[m].push_chunk(
-                    x[m][pos[m] : stop].astype(np.float32).reshape(-1, 1), ts.tolist()
-                )
-                pos[m] = stop
-            if t >= dur:
-                break
-            time.sleep(0.02)
+        _send(outlets, x, dur, 5.0, held)
         live = _drain_until(engine, dur - 1.0, 30.0)
     live += engine.drain_frames()  # and what the session's finish at the stop delivered
     rec = read_recording(tmp_path / "s.xdf")
@@ -398,42 +421,10 @@ def test_a_live_session_stopped_while_a_stream_lags_ends_as_its_recording_analys
     engine finishes its session at the stop, as the analysis does at the recording's end, so
     it publishes those frames too, and live and recording agree to the last frame."""
     dur, lag, speed = 40.0, 2.0, 8.0
-    ecg, _ = ecg_like(250.0, dur, 66.0, seed=9)
-    x = {
-        "ecg": ecg,
-        "eda": scr_like(32.0, dur, np.arange(4.0, dur, 7.0), 0.3),
-        "resp": breathing(50.0, dur, 12.0, seed=9),
-    }
-    outlets = {}
-    for m, fs in RATES.items():
-        info = pylsl.StreamInfo(f"{source_id}-{m}", m.upper(), 1, fs, pylsl.cf_float32,
-                                f"{source_id}-{m}")  # fmt: skip
-        info.desc().append_child("channels").append_child("channel").append_child_value(
-            "unit", "uS" if m == "eda" else "mV"
-        )
-        outlets[m] = pylsl.StreamOutlet(info)
-    sources = {m: LslSource(m, resolve(m.upper(), source_id=f"{source_id}-{m}")) for m in RATES}
-    recorder = SessionRecorder(tmp_path / "s.xdf", flush_s=0.2)
-    engine = Engine(
-        sources, _config(), outlets_source_id=None, period_s=0.01, stall_s=5.0, recorder=recorder
-    )
-    t_lsl, pos = pylsl.local_clock(), dict.fromkeys(RATES, 0)
+    x = _signals(dur, 66.0, 12.0, seed=9)
+    outlets, engine = _three_streams(source_id, tmp_path, stall_s=5.0)
     with engine:
-        start = time.monotonic()
-        while True:
-            t = min(dur, (time.monotonic() - start) * speed)
-            for m, fs in RATES.items():
-                stop = min(len(x[m]), int((t - (lag if m == "eda" else 0.0)) * fs))
-                if stop <= pos[m]:
-                    continue
-                ts = t_lsl + np.arange(pos[m], stop) / fs
-                outlets[m].push_chunk(
-                    x[m][pos[m] : stop].astype(np.float32).reshape(-1, 1), ts.tolist()
-                )
-                pos[m] = stop
-            if t >= dur:
-                break
-            time.sleep(0.02)
+        _send(outlets, x, dur, speed, lambda m, t: t - lag if m == "eda" else t)
         live = _drain_until(engine, dur - lag - 1.0, 30.0)
         time.sleep(0.5)  # the engine pulls the last samples sent
     live += engine.drain_frames()
