@@ -823,6 +823,7 @@ def test_a_stream_that_cannot_feed_its_modality_is_reported_and_the_others_run(s
         (pylsl.cf_int16, np.int16),
         (pylsl.cf_int32, np.int32),
         (pylsl.cf_int8, np.int8),
+        (pylsl.cf_int64, np.int64),
         (pylsl.cf_double64, np.float64),
     ],
 )
@@ -837,9 +838,9 @@ def test_a_stream_in_any_numeric_format_gives_its_values(source_id, fmt, dtype, 
     sid = f"{source_id}-fmt{fmt}"
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo("fmt", "ECG", 2, 250.0, fmt, sid))
     src = LslSource("ecg", resolve("ECG", source_id=sid, timeout=10.0), channel=1)
-    assert src._pull != src._pylsl_pull  # the direct pull is set up with the pylsl installed
+    assert src._pull is not None  # the direct pull is set up with the pylsl installed
     if not direct:
-        src._pull = src._pylsl_pull
+        src._pull = None  # pylsl's pull_chunk
     src.record = True
     step = 0.1 if dtype == np.float64 else 1  # 0.1 has no exact float32
     values = ((np.arange(60).reshape(30, 2) - 17) * step).astype(dtype)
@@ -861,6 +862,7 @@ def test_a_stream_in_any_numeric_format_gives_its_values(source_id, fmt, dtype, 
     header = ElementTree.fromstring(src.header_xml())  # what a recording's stream says
     assert header.findtext("channel_format") == "float32"
     names = {pylsl.cf_int16: "int16", pylsl.cf_int32: "int32", pylsl.cf_int8: "int8"}
+    names[pylsl.cf_int64] = "int64"
     names.update({pylsl.cf_float32: "float32", pylsl.cf_double64: "double64"})
     assert header.findtext("desc/wot/original_format") == names[fmt]
 
@@ -878,3 +880,22 @@ def test_a_text_stream_is_refused_for_a_signal(source_id):
     src = LslSource("ecg", info, strict=False)
     assert "sends text (channel format string)" in src.problem
     assert len(src.pull().data) == 0
+
+
+def test_an_int64_stream_is_refused_where_pylsl_cannot_read_it(source_id, monkeypatch):
+    """On Windows and 32-bit systems pylsl's int64 pull is a stub that raises
+    NotImplementedError, which would stop the engine at the first read: such a stream is
+    refused with the reason instead. (This machine reads int64; pylsl's stub is put in its
+    place here.)"""
+    sid = f"{source_id}-i64"
+    outlet = pylsl.StreamOutlet(  # noqa: F841 (lives as long as the test)
+        pylsl.StreamInfo("counts", "ECG", 1, 250.0, pylsl.cf_int64, sid)
+    )
+    info = resolve("ECG", source_id=sid, timeout=10.0)
+
+    def stub(*_: object) -> None:
+        raise NotImplementedError("int64 support isn't enabled on your platform")
+
+    monkeypatch.setattr(pylsl.lib, "pull_chunk_int64", stub)
+    with pytest.raises(StreamNotFoundError, match=r"'counts' sends int64 values, which pylsl"):
+        LslSource("ecg", info)

@@ -224,7 +224,8 @@ class Engine:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        """What ended the engine's thread early (None while it runs or after a normal stop)."""
+        """What ended the engine's thread early (None while it runs or after a normal stop,
+        unless finishing the session at the stop failed: then that failure)."""
         self.error_traceback = ""
         self.stats = RunStats()
         self.frames_total = 0

@@ -102,6 +102,13 @@ def _direct_pull(inlet: Any, dest: np.ndarray, ts: np.ndarray) -> Callable[[], i
     return pull
 
 
+def _int64_pulls() -> bool:
+    """Whether pylsl can pull int64 here: on Windows and 32-bit systems its int64 pull is a
+    Python stub that raises NotImplementedError (a ctypes function has ``argtypes``)."""
+    pull = getattr(getattr(pylsl, "lib", None), "pull_chunk_int64", None)
+    return pull is None or hasattr(pull, "argtypes")
+
+
 def _format_name(fmt: int) -> str:
     names = {pylsl.cf_string: "string", pylsl.cf_undefined: "undefined"}
     return names.get(fmt, str(fmt))
@@ -375,11 +382,17 @@ class LslSource:
         # an RR stream is irregular by nature (one value per beat); nominally 1 value/s
         self.irregular = self.fs <= 0
         self.problem = ""
-        native = _NUMERIC_FORMATS.get(self.info.channel_format())
+        fmt = self.info.channel_format()
+        native = _NUMERIC_FORMATS.get(fmt)
         if native is None:
             self.problem = (
                 f"stream {self.info.name()!r} sends text (channel format "
-                f"{_format_name(self.info.channel_format())}); {modality} needs numbers"
+                f"{_format_name(fmt)}); {modality} needs numbers"
+            )
+        elif fmt == pylsl.cf_int64 and not _int64_pulls():
+            self.problem = (
+                f"stream {self.info.name()!r} sends int64 values, which pylsl cannot read on "
+                "this platform (Windows or 32-bit); send int32 or float instead"
             )
         elif self.irregular and modality != "rr":
             self.problem = (
@@ -435,7 +448,9 @@ class LslSource:
         if native is not None and native != np.float32:
             self._native = np.empty(shape, dtype=native)
         self._ts = np.empty(self._buf.shape[0])
-        self._pull = _direct_pull(self.inlet, self._native, self._ts) or self._pylsl_pull
+        # (None: pylsl's own pull; not a bound method kept on self, which would make a cycle
+        # that keeps the inlet open until the garbage collector runs)
+        self._pull = _direct_pull(self.inlet, self._native, self._ts)
         self.clock_offset = 0.0
         self.clock_measured = float("nan")  # local_clock() when clock_offset was read
         self.new_offsets: list[tuple[float, float]] = []  # (time, offset) not yet recorded
@@ -500,7 +515,7 @@ class LslSource:
         if self.problem:  # closed: it cannot feed its modality
             return PullResult(np.empty(0), np.empty(0))
         try:
-            k = self._pull()
+            k = self._pull() if self._pull is not None else self._pylsl_pull()
         except (LostError, LslTimeoutError) as exc:
             # the outlet vanished while liblsl was (re)connecting: nothing this time; the
             # engine sees the silence (lagging, then lost) and liblsl recovers the stream
