@@ -19,6 +19,7 @@ import math
 import re
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ CLOCK_OFFSET_S = 5.0
 """How often the clock correction is read for a recording, s (LabRecorder's interval)."""
 EDA_CHECK_S = 10.0
 """Seconds of EDA whose median level is checked for plausibility (0.05-100 µS)."""
+RATE_CHECK_S = 30.0
+"""Seconds of a sampled stream over which its real rate is compared with the declared one."""
+RATE_TOLERANCE = 0.01
+"""A real rate further than this share from the declared one is reported: the engine counts
+samples at the declared rate, so every rate and time it derives is off by as much."""
 
 log = logging.getLogger("wot_biofeedback.sources.lsl")
 
@@ -437,6 +443,12 @@ class LslSource:
             self._eda_check = []  # a wrong or mislabelled unit shows in the level: check it
             self.unit = "uS"
         self.n_samples = 0
+        # the real rate against the declared one (see _check_rate)
+        self._lag_ref = self._prev_lag = 0.0
+        self._rate_steps: deque[tuple[int, float]] = deque()
+        self._rate_n = 0
+        self._rate_every = max(1, round(5.0 * self.fs))  # samples between two checks
+        self._rate_note = ""
         self.last_wall = float("nan")  # time.monotonic() of the last sample received
         self.first_timestamp = float("nan")
         shape = (max(1024, int(self.fs * 4)), self.info.channel_count())
@@ -552,6 +564,12 @@ class LslSource:
                     return PullResult(data, ts, raw, self.clock_offset, raw_ts)
         if self._eda_check is not None:
             self._check_eda_level(data)
+        if not self.irregular and self._rate_every:
+            try:
+                self._check_rate(ts)
+            except Exception:  # a diagnostic must never stop the session: it stops itself
+                log.exception("%s: the rate check failed and is off for this stream", self.name)
+                self._rate_every = 0
         if self.n_samples == 0:
             self.first_timestamp = float(ts[0])
         self.n_samples += k
@@ -569,6 +587,53 @@ class LslSource:
         elif last != 0.0 and not self.contact:
             self.contact = True
             self.note = self.note.replace(f"; {msg}", "").replace(msg, "")
+
+    def _check_rate(self, ts: np.ndarray) -> None:
+        """Compare the rate the stream really sends with the one it declares.
+
+        A chunk's *lag* is its last time stamp less the time its count gives it at the
+        declared rate. At the right rate it stays put (jitter aside); a pause moves it once;
+        at a wrong rate it grows with every chunk, by ``declared / real - 1`` per second of
+        samples. The weighted median of that growth over the last :data:`RATE_CHECK_S` s of
+        samples is the rate error (a pause or a late packet is one chunk, outvoted); beyond
+        :data:`RATE_TOLERANCE` it is reported in :attr:`note`, and the note goes when the
+        rate is right again."""
+        k, n0 = len(ts), self.n_samples
+        if n0 == 0:
+            self._lag_ref = float(ts[0])
+        lag = float(ts[-1]) - (self._lag_ref + (n0 + k - 1) / self.fs)
+        if n0 > 0:
+            self._rate_steps.append((k, (lag - self._prev_lag) * self.fs / k))
+            self._rate_n += k
+            while self._rate_n - self._rate_steps[0][0] >= RATE_CHECK_S * self.fs:
+                self._rate_n -= self._rate_steps.popleft()[0]
+        self._prev_lag = lag
+        if (
+            n0 + k < RATE_CHECK_S * self.fs
+            # a backlog's first chunk can hold 30 s of a slow stream: a median of a few growths
+            # says nothing
+            or len(self._rate_steps) < 8
+            or (n0 + k) // self._rate_every == n0 // self._rate_every
+        ):
+            return  # too little data yet, or checked within the last few seconds
+        w = np.array([c for c, _ in self._rate_steps], dtype=np.float64)
+        v = np.array([g for _, g in self._rate_steps])
+        order = np.argsort(v)
+        cum = np.cumsum(w[order])
+        err = float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
+        if self._rate_note:
+            self.note = self.note.replace(f"; {self._rate_note}", "").replace(self._rate_note, "")
+            self._rate_note = ""
+        if abs(err) > RATE_TOLERANCE and 1.0 + err > 0.0:
+            real = self.fs / (1.0 + err)
+            said = f"{real:.0f}" if real >= 100.0 else f"{real:.3g}"
+            self._rate_note = (
+                f"it sends about {said} samples/s but declares {self.fs:g} Hz: rates and "
+                f"times derived from it are off by {100.0 * abs(err):.0f} %; correct the "
+                "device's rate or its LSL header"
+            )
+            self.note = f"{self.note}; {self._rate_note}" if self.note else self._rate_note
+            log.warning("%s: %s", self.name, self._rate_note)
 
     def _check_eda_level(self, data: np.ndarray) -> None:
         """Once ``EDA_CHECK_S`` of EDA with skin contact has arrived, report an implausible
