@@ -957,3 +957,19 @@ def test_a_slow_streams_backlog_is_no_rate_problem(source_id):
         got, pulls = got + k, pulls + (k > 0)
         time.sleep(0.01)
     assert pulls >= 3 and src.note == ""
+
+
+def test_a_problem_taken_back_leaves_the_others_as_they_were(source_id):
+    """A stream's note joins its problems by "; ". Taking back the first of two (the strap's
+    contact restored) left "; the other" behind; now exactly the other remains."""
+    sid = f"{source_id}-notes"
+    outlet = pylsl.StreamOutlet(  # noqa: F841 (lives as long as the test)
+        pylsl.StreamInfo("notes", "ECG", 1, 250.0, pylsl.cf_float32, sid)
+    )
+    src = LslSource("ecg", resolve("ECG", source_id=sid, timeout=10.0))
+    src._note_contact(0.0)
+    src._say("it sends about 200 samples/s but declares 250 Hz")
+    src._note_contact(1.0)
+    assert src.note == "it sends about 200 samples/s but declares 250 Hz"
+    src._unsay(src.note)
+    assert src.note == ""

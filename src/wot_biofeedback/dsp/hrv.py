@@ -88,6 +88,17 @@ def _select(s: np.ndarray, lo: int, hi: int, k: int) -> float:
 
 
 @njit
+def _min_from(s: np.ndarray, lo: int, hi: int) -> float:
+    """The smallest of ``s[lo:hi]`` (after :func:`_select` of ``lo - 1``: the next order
+    statistic)."""
+    v = s[lo]
+    for j in range(lo + 1, hi):
+        if s[j] < v:
+            v = s[j]
+    return v
+
+
+@njit
 def _quantile_pair(s: np.ndarray, n: int, p: float, lo_from: int) -> tuple[float, int]:
     """The p-quantile of ``s[:n]`` with linear interpolation between the order statistics at
     ``floor(p (n - 1))`` and the next (``np.quantile``'s default), found by selection;
@@ -97,12 +108,7 @@ def _quantile_pair(s: np.ndarray, n: int, p: float, lo_from: int) -> tuple[float
     lo = math.floor(pos)
     hi = min(lo + 1, n - 1)
     v_lo = _select(s, lo_from, n, lo)
-    v_hi = v_lo
-    if hi > lo:
-        v_hi = s[hi]
-        for j in range(hi + 1, n):  # the smallest value after the lower order statistic
-            if s[j] < v_hi:
-                v_hi = s[j]
+    v_hi = _min_from(s, hi, n) if hi > lo else v_lo
     return v_lo + (pos - lo) * (v_hi - v_lo), lo
 
 
@@ -130,11 +136,7 @@ def _median(vals: np.ndarray, n: int, scratch: np.ndarray) -> float:
     if n % 2 == 1:
         return _select(scratch, 0, n, n // 2)
     lo = _select(scratch, 0, n, n // 2 - 1)
-    hi = scratch[n // 2]
-    for j in range(n // 2 + 1, n):  # the smallest value after the lower middle one
-        if scratch[j] < hi:
-            hi = scratch[j]
-    return 0.5 * (lo + hi)
+    return 0.5 * (lo + _min_from(scratch, n // 2, n))
 
 
 @njit

@@ -578,15 +578,23 @@ class LslSource:
             self.first_wall = self.last_wall
         return PullResult(data, ts, raw, self.clock_offset, raw_ts)
 
+    def _say(self, msg: str) -> None:
+        """Add ``msg`` to :attr:`note` (problems are joined by "; ") and to the log."""
+        self.note = f"{self.note}; {msg}" if self.note else msg
+        log.warning("%s: %s", self.name, msg)
+
+    def _unsay(self, msg: str) -> None:
+        """Take ``msg`` (one that :meth:`_say` added) out of :attr:`note` again."""
+        self.note = "; ".join(p for p in self.note.split("; ") if p != msg)
+
     def _note_contact(self, last: float) -> None:
         msg = "the sensor reports no skin contact: moisten the strap's electrodes"
         if last == 0.0 and self.contact:
             self.contact = False
-            self.note = f"{self.note}; {msg}" if self.note else msg
-            log.warning("%s: %s", self.name, msg)
+            self._say(msg)
         elif last != 0.0 and not self.contact:
             self.contact = True
-            self.note = self.note.replace(f"; {msg}", "").replace(msg, "")
+            self._unsay(msg)
 
     def _check_rate(self, ts: np.ndarray) -> None:
         """Compare the rate the stream really sends with the one it declares.
@@ -621,19 +629,21 @@ class LslSource:
         order = np.argsort(v)
         cum = np.cumsum(w[order])
         err = float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
-        if self._rate_note:
-            self.note = self.note.replace(f"; {self._rate_note}", "").replace(self._rate_note, "")
-            self._rate_note = ""
+        msg = ""
         if abs(err) > RATE_TOLERANCE and 1.0 + err > 0.0:
             real = self.fs / (1.0 + err)
             said = f"{real:.0f}" if real >= 100.0 else f"{real:.3g}"
-            self._rate_note = (
+            msg = (
                 f"it sends about {said} samples/s but declares {self.fs:g} Hz: rates and "
-                f"times derived from it are off by {100.0 * abs(err):.0f} %; correct the "
-                "device's rate or its LSL header"
+                f"times derived from it are off by {100.0 * abs(err):.0f} % (correct the "
+                "device's rate or its LSL header)"
             )
-            self.note = f"{self.note}; {self._rate_note}" if self.note else self._rate_note
-            log.warning("%s: %s", self.name, self._rate_note)
+        if msg != self._rate_note:  # said once, not every few seconds
+            if self._rate_note:
+                self._unsay(self._rate_note)
+            if msg:
+                self._say(msg)
+            self._rate_note = msg
 
     def _check_eda_level(self, data: np.ndarray) -> None:
         """Once ``EDA_CHECK_S`` of EDA with skin contact has arrived, report an implausible
@@ -654,8 +664,7 @@ class LslSource:
                 "the plausible 0.05-100 µS; check the unit "
                 "(wot run --eda-unit uS|nS|mS|S|raw:SCALE)"
             )
-            self.note = f"{self.note}; {msg}" if self.note else msg
-            log.warning("%s: %s", self.name, msg)
+            self._say(msg)
 
     def close(self) -> None:
         self.inlet.close_stream()
