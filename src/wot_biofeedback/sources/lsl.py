@@ -633,16 +633,15 @@ class LslSource:
         if abs(err) > RATE_TOLERANCE and 1.0 + err > 0.0:
             real = self.fs / (1.0 + err)
             said = f"{real:.0f}" if real >= 100.0 else f"{real:.3g}"
-            msg = (
-                f"it sends about {said} samples/s but declares {self.fs:g} Hz: rates and "
-                f"times derived from it are off by {100.0 * abs(err):.0f} % (correct the "
-                "device's rate or its LSL header)"
-            )
+            # short: it is shown in the console's status row (the log says what to do)
+            msg = f"declares {self.fs:g} Hz, sends {said}/s: rates {100.0 * abs(err):.0f} % off"
         if msg != self._rate_note:  # said once, not every few seconds
             if self._rate_note:
                 self._unsay(self._rate_note)
             if msg:
                 self._say(msg)
+                log.warning("%s: every rate and time derived from it is off by as much; "
+                            "correct the device's rate or its LSL header", self.name)  # fmt: skip
             self._rate_note = msg
 
     def _check_eda_level(self, data: np.ndarray) -> None:
