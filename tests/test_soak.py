@@ -80,7 +80,12 @@ def test_an_hour_keeps_threads_and_descriptors_flat(tmp_path, source_id):
     del engine, sources  # their inlets and outlets close with them
     gc.collect()
     time.sleep(0.5)
-    after = (_threads(), _fds())
+    # the least count over up to 3 s: liblsl closes its sockets from its own threads (a CI run
+    # under the full suite's load once saw 39 descriptors against 37 at this point); a leak stays
+    after, deadline = (_threads(), _fds()), time.monotonic() + 3.0
+    while (after[0] > before[0] or after[1] > before[1]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = (min(after[0], _threads()), min(after[1], _fds()))
     assert snap.session_s >= HOUR_S - 60.0, snap.session_s
     assert len(readings) >= 8, readings
     warm = readings[0]
