@@ -19,6 +19,12 @@ numba kernels loaded from their cache, reading the CSV, the analysis and writing
   the file's 250 Hz. Also, for reference, the same with ``ecg_process`` (which adds wave
   delineation and quality, most of its time) in place of ``ecg_clean`` + ``ecg_peaks``.
 * ``wot --help`` and ``wot analyze --help``: the start-up alone.
+* The floor under any ``wot analyze``, as whole processes too: Python doing nothing; Python
+  importing numpy and numba and calling one kernel numba loads from its on-disk cache (numba
+  sets up its compiler context on the first call of any kernel, cached or not); and ``wot
+  analyze`` of the hour's first minute (every import, every kernel loaded, one minute of work).
+  Set against a tenth of NeuroKit2's time (issue 20's target 1), they say how much of that
+  budget is left for the hour's work.
 
 Nothing is pinned to one core: both sides run as a user would run them on this machine.
 """
@@ -66,6 +72,20 @@ def nk_child(csv: str, full: bool) -> None:
     nk.eda_process(eda, sampling_rate=fs)
     nk.rsp_process(resp, sampling_rate=fs)
     print(len(peaks))
+
+
+FLOOR_KERNEL = """
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def total(x):
+    return x.sum()
+
+
+total(np.ones(3))
+"""
 
 
 def timed(cmd: list[str]) -> tuple[float, str]:
@@ -116,6 +136,26 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(row("wot --help", helps))
     helps = [timed([wot, "analyze", "--help"])[0] for _ in range(args.repeat)]
     rows.append(row("wot analyze --help", helps))
+
+    # the floor: Python alone, Python + numpy + numba + one cached kernel, a minute's analysis
+    def many(cmd: list[str]) -> list[float]:
+        return [timed(cmd)[0] for _ in range(args.repeat)]
+
+    kernel = tmp / "floor_kernel.py"
+    kernel.write_text(FLOOR_KERNEL)
+    timed([sys.executable, str(kernel)])  # compiled and cached once, untimed
+    minute = tmp / "minute.csv"
+    with csv.open() as src, minute.open("w") as dst:
+        for _ in range(1 + 60 * 250):  # the header and the first minute at 250 Hz
+            dst.write(src.readline())
+    mins = [wot, "analyze", str(minute), "--out", str(tmp / "minute-out")]
+    timed(mins)
+    floors = [
+        ("floor: python -c pass", many([sys.executable, "-c", "pass"])),
+        ("floor: numpy + numba, one cached kernel", many([sys.executable, str(kernel)])),
+        ("floor: wot analyze of the first minute", many(mins)),
+    ]
+    rows.extend(row(label, times) for label, times in floors)
 
     first, _ = timed([wot, "analyze", str(csv), "--out", str(tmp / "out0")])
     runs = []
@@ -170,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"NeuroKit2 / wot analyze (medians): {statistics.median(nk_runs) / wot_med:.1f}x")
     if full_runs:
         print(f"with ecg_process / wot analyze:   {full_runs[0] / wot_med:.1f}x")
+    if nk_runs:
+        budget = statistics.median(nk_runs) / 10.0
+        print(f"10x NeuroKit2 (target 1) allows:   {budget:.2f} s for the whole process")
+        for label, times in floors[1:]:
+            left = budget - statistics.median(times)
+            print(f"  left after {label.removeprefix('floor: ')}: {left:+.2f} s")
     print(f"wot outputs identical across runs: {'yes' if identical else 'NO'}")
     print(f"wot analyze whole process: {wot_med:.2f} s")
     return 0 if identical else 1

@@ -17,6 +17,10 @@ Configurations: the engine as ``wot run`` runs it (recorder to a temporary XDF w
 (``Pipeline.hold`` off: the engine before 2026-12-06); the engine alone; with outlets only; with
 the recorder only.
 
+Then the floor under any of them, on new inlets of the same streams: the three inlets open and
+never read (liblsl's own threads receiving), and a thread reading them every 20 ms with the
+engine's own pull (``LslSource.pull``) and doing nothing with what it gets.
+
 Prints ``live cost per client: N %`` (the first configuration).
 """
 
@@ -39,6 +43,11 @@ CONFIGS = [
     ("engine alone", True, False, False),
     ("engine + outlets", True, False, True),
     ("engine + recorder", True, True, False),
+]
+
+FLOORS = [
+    ("floor: the three inlets open, never read", False),
+    ("floor: read every 20 ms, nothing done", True),
 ]
 
 
@@ -71,6 +80,40 @@ def measure(
     return cpu / wall
 
 
+def floor(sid: str, read: bool, warm: float, seconds: float) -> float:
+    """Share of one core for the three inlets alone: open, or read every 20 ms and dropped."""
+    import threading
+
+    from wot_biofeedback.sources.lsl import open_sources
+
+    sources = open_sources(TYPES, source_id=sid, timeout=10.0)
+    stop = threading.Event()
+    got = [0]
+
+    def reader() -> None:
+        while not stop.wait(0.02):
+            for src in sources.values():
+                got[0] += len(src.pull().data)
+
+    thread = threading.Thread(target=reader, daemon=True) if read else None
+    try:
+        if thread is not None:
+            thread.start()
+        time.sleep(warm)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        time.sleep(seconds)
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=2.0)
+        for src in sources.values():
+            src.close()
+    if read and got[0] < seconds * 300:
+        sys.exit(f"the floor's reader got only {got[0]} samples: is the simulator publishing?")
+    return cpu / wall
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=40.0)
@@ -90,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(tuple(TYPES))
         for label, hold, record, outlets in CONFIGS:
             share = measure(sid, hold, record, outlets, args.warm, args.seconds)
+            rows.append((label, share))
+            print(f"  {label}: {100 * share:.2f} % of a core", file=sys.stderr)
+        for label, read in FLOORS:
+            share = floor(sid, read, args.warm, args.seconds)
             rows.append((label, share))
             print(f"  {label}: {100 * share:.2f} % of a core", file=sys.stderr)
     finally:
