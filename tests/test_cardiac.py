@@ -173,6 +173,8 @@ def test_ecg_in_one_kernel_call_equals_the_step_by_step_path(sizes):
     x = ECG.copy()
     x[int(60 * ECG_FS) : int(63 * ECG_FS)] = np.nan
     x[int(100 * ECG_FS) : int(104 * ECG_FS)] = x[int(100 * ECG_FS)]
+    x[int(150 * ECG_FS)] = 1e30  # corrupt samples: gaps on both paths
+    x[int(170 * ECG_FS) : int(170 * ECG_FS) + 3] = (-1e6, 4e5, 1e300)
     fast, slow = EcgChannel(ECG_FS, t0=0.3), EcgChannel(ECG_FS, t0=0.3)
     slow._one_call = False
     a, b = _all_outputs(fast, x, sizes), _all_outputs(slow, x, sizes)
@@ -360,6 +362,69 @@ def test_infinite_samples_are_gaps_not_poison():
     assert found.mean() > 0.97  # detection carries on after the infinite samples
     q = out.features["quality_ecg"]
     assert q[(90 * 4) : (110 * 4)].min() > 0.7
+
+
+def test_a_corrupt_sample_is_a_one_sample_gap():
+    """One absurd value (1e30 from a driver, a wireless packet's garbage) blinded the filters,
+    the noise level and the quality for 5-50 s, longer the larger it was (quality 0 for 22 s
+    after a 1e30). It is now a missing sample: the channel's output is the same, to the bit,
+    as with NaN there, and so it is for a 1000-mV spike in a 1-mV ECG."""
+    x, _ = ecg_like(ECG_FS, 150.0, seed=12)
+    at = int(80 * ECG_FS)
+    gap = x.copy()
+    gap[at] = np.nan
+    ref = _all_outputs(EcgChannel(ECG_FS), gap, [250])
+    for bad in (1e30, -1e300, 1000.0):
+        y = x.copy()
+        y[at] = bad
+        got = _all_outputs(EcgChannel(ECG_FS), y, [250])
+        for k in ref:
+            assert got[k].tobytes() == ref[k].tobytes(), (bad, k)
+    q = ref["quality_ecg"]
+    assert q[(81 * 4) : (150 * 4)].min() > 0.7
+    # a burst of garbage is a gap as long as it lasts, then detection resumes
+    y = x.copy()
+    y[at : at + 100] = np.random.default_rng(3).uniform(-1e9, 1e9, 100)
+    out = EcgChannel(ECG_FS).update(y)
+    assert np.isfinite(out.features["hr_bpm"][(95 * 4) : (150 * 4)]).all()
+
+
+def test_a_new_level_far_from_the_old_is_taken_after_a_moment_not_refused():
+    """The gate must not lock a signal out: a lasting jump (a re-seated electrode with a new
+    offset, far beyond any step the signal made) is the signal again after 0.05 s."""
+    x, truth = ecg_like(ECG_FS, 120.0, seed=13)
+    x[int(60 * ECG_FS) :] += 5e4
+    out = EcgChannel(ECG_FS).update(x)
+    beats = out.events["rpeak_time"]
+    late = truth[truth / ECG_FS > 70.0] / ECG_FS
+    found = np.abs(late[:, None] - beats[None, :]).min(axis=1) < 0.02
+    assert found.mean() > 0.97
+    q = out.features["quality_ecg"]
+    assert q[(90 * 4) :].min() > 0.7  # (its envelopes relax to the new level within 30 s)
+
+
+def test_the_glitch_gate_keeps_every_sample_of_real_recordings(wot_data):
+    """On real signals no sample is taken for corrupt: MIT-BIH 100 and 105 (both leads),
+    drive05's ECG, respiration and skin conductance, NeuroKit2's 1000-Hz ECG."""
+    import pandas as pd
+    import wfdb
+
+    from wot_biofeedback.dsp._kernels import G_DROPPED, drop_glitches, glitch_state
+
+    signals = []
+    for rec in ("100", "105"):
+        r = wfdb.rdrecord(str(wot_data / "mitdb" / rec))
+        signals += [(f"{rec}/{c}", r.p_signal[:, c], r.fs) for c in range(r.p_signal.shape[1])]
+    r = wfdb.rdrecord(str(wot_data / "drivedb" / "drive05"), smooth_frames=False)
+    for i, name in enumerate(r.sig_name):
+        if name in ("ECG", "RESP", "hand GSR", "foot GSR"):
+            signals.append((name, np.asarray(r.e_p_signal[i], float), r.fs * r.samps_per_frame[i]))
+    ecg = pd.read_csv(wot_data / "neurokit" / "ecg_1000hz.csv")["ECG"].to_numpy(float)
+    signals.append(("ecg_1000hz", ecg, 1000.0))
+    for name, x, fs in signals:
+        st, out = glitch_state(float(fs)), np.empty(len(x))
+        drop_glitches(np.ascontiguousarray(x, dtype=float), st, out)
+        assert st[G_DROPPED] == 0 and np.array_equal(out, x, equal_nan=True), name
 
 
 def test_one_huge_chunk_equals_small_chunks_on_a_long_record():

@@ -194,6 +194,60 @@ def test_engine_marks_a_vanished_stream_lost_and_keeps_running(source_id):
         engine.stop()
 
 
+def test_a_stream_is_marked_lost_exactly_where_the_session_gave_it_up(source_id):
+    """The session gives a silent stream up where the step's read judges it lost; the markers
+    ("signal lost", "signal back") judged it again after the step, on a newer reading of the
+    clock. A silence that crossed the limit in between (a slow step) was lost on the markers,
+    in the recording and the report's timeline, and "back after 1.5 s" at its next chunk,
+    while the session never gave it up. The engine's loop is run here by hand, an iteration
+    as ``run`` runs it, one of them with a slow step."""
+    sigs = _signals(20.0)
+    outlets = {m: _outlet(m, source_id) for m in sigs}
+    sources = {
+        m: LslSource(m, resolve(TYPES[m], source_id=f"{source_id}-{m}", timeout=5.0)) for m in sigs
+    }
+    stall = 0.5  # lost after 3 x 0.5 s of silence
+    engine = Engine(sources, EngineConfig(), outlets_source_id=None, stall_s=stall)
+    pipe = engine.session.subject(engine.subject_ids[0]).pipeline
+
+    def iteration(slow_s: float = 0.0) -> None:
+        batch = engine.input.read()
+        out = engine.session.step(batch.chunks, batch.lost, batch.ended)
+        engine.consume(out, engine.session)
+        time.sleep(slow_s)
+        engine._after_step(out)
+
+    try:
+        _push_seconds(outlets, sigs, 0, 2, 0.0)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and min(s.n_samples for s in sources.values()) == 0:
+            iteration()
+            time.sleep(0.02)
+        assert min(s.n_samples for s in sources.values()) > 0
+        # ECG falls silent; the others go on until its silence is just short of the limit
+        k = 2
+        while time.monotonic() < sources["ecg"].last_wall + 3 * stall - 0.3:
+            _push_seconds(outlets, {m: sigs[m] for m in ("eda", "resp")}, k, 1, 0.0)
+            k += 1
+            iteration()
+            time.sleep(0.1)
+        time.sleep(max(0.0, sources["ecg"].last_wall + 3 * stall - 0.06 - time.monotonic()))
+        _push_seconds(outlets, {m: sigs[m] for m in ("eda", "resp")}, k, 1, 0.0)
+        iteration(slow_s=0.15)  # the read finds ECG lagging; the step ends past the limit
+        # ECG's data comes before the next read: the session never gave it up ...
+        _push_seconds(outlets, sigs, k + 1, 1, 0.0)
+        n_ecg = sources["ecg"].n_samples
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sources["ecg"].n_samples == n_ecg:
+            iteration()
+            time.sleep(0.02)
+        assert sources["ecg"].n_samples > n_ecg and "ecg" not in pipe.ended
+        # ... so nothing may say it was lost (the markers said "lost", then "back after 1.5 s")
+        assert not [t for _s, t in engine.markers if "ecg signal" in t], engine.markers
+    finally:
+        engine.stop()
+
+
 def test_a_stream_that_never_delivers_is_given_up_and_taken_back(source_id):
     """An EDA band whose outlet is there but sends nothing (paired, not streaming): the frames
     must not wait for it for ever. It is lost once the person's other streams have delivered
@@ -489,6 +543,28 @@ def test_eda_unit_from_lsl_metadata_in_nanosiemens(source_id):
     assert snap.features["scl_us"] == pytest.approx(float(np.median(us)), rel=0.2)
     assert snap.features["quality_eda"] > 0.5
     assert snap.streams["eda"].note == "" and snap.streams["eda"].unit == "uS"
+
+
+def test_a_resistance_unit_is_told_as_a_unit_problem_not_as_saturation(source_id):
+    """A band that streams skin resistance (kOhm; 200 kOhm is 5 µS) is read as µS, so its
+    values sit above the amplifier limit. The user must read that the unit is in doubt, not
+    that the sensor is "saturated or frozen" as well (which sent people to the hardware)."""
+    outlet = _eda_outlet(source_id, "kOhm")
+    src = LslSource("eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=5.0))
+    engine = Engine({"eda": src}, EngineConfig(), outlets_source_id=None, period_s=0.01)
+    kohm = 200.0 + np.sin(np.arange(int(40 * RATES["eda"])) / 20.0)
+    stop = threading.Event()
+    with engine:
+        _push_all({"eda": outlet}, {"eda": kohm}, speed=10.0, stop=stop)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and engine.snapshot().session_s < 35.0:
+            time.sleep(0.05)
+        snap = engine.snapshot()
+        issue = engine.pipeline.channels["eda"].issue
+    note = snap.streams["eda"].note
+    assert issue.startswith("saturated")  # what the channel sees: values over the limit
+    assert "unknown EDA unit 'kOhm'" in note and "--eda-unit" in note
+    assert "saturated" not in note, note
 
 
 @pytest.mark.parametrize(

@@ -241,6 +241,33 @@ def test_one_huge_artifact_does_not_blind_the_detector(jump):
     assert np.median(q[t > 400]) > 0.95
 
 
+def test_a_corrupt_belt_sample_is_a_one_sample_gap():
+    """One absurd value (1e30, a million times the breathing) rang through the belt's
+    band-pass for minutes: in a simulated session the quality stayed under 0.5 for 160 s
+    and the rate differed to the end. It is now a missing sample: the channel's events and
+    frames are the same, to the bit, as with NaN there."""
+    x, _ = _sine_breaths(FS, [(400, 1.0, 0.0)], rate_bpm=12.0, seed=5)
+    at = round(200 * FS)
+
+    def run(value: float) -> dict[str, np.ndarray]:
+        y = x.copy()
+        y[at] = value
+        ch = RespChannel(FS)
+        outs = [ch.update(y[i : i + 50]) for i in range(0, y.size, 50)]
+        got = {k: np.concatenate([o.features[k] for o in outs if o.n_frames])
+               for k in RespChannel.feature_names}  # fmt: skip
+        got.update({k: np.concatenate([o.events[k] for o in outs]) for k in outs[0].events})
+        return got
+
+    ref = run(np.nan)
+    for bad in (1e30, -1e6):
+        got = run(bad)
+        for k in ref:
+            assert got[k].tobytes() == ref[k].tobytes(), (bad, k)
+    t = np.arange(ref["quality_resp"].size) / 4.0
+    assert ref["quality_resp"][(t > 215) & (t < 400)].min() > 0.9
+
+
 def test_belt_off_sensor_noise_is_not_breathing_quality():
     """A belt that falls off after 2 min and shows only sensor noise (1 % of the breathing) for
     15 min: the detector may count noise cycles, but quality_resp says they are not breathing,

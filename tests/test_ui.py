@@ -782,4 +782,13 @@ def test_console_shows_the_second_person_and_the_synchrony(qtbot):
     nosync = {"client-therapist": {"hr": window(100.0, "hr", 0.3, 0.0, 0.6, False)}}
     win.show_snapshot(dataclasses.replace(base, extra={"others": others, "synchrony": nosync}))
     assert "not in sync (HR)" in win.people_label.text()
+    # skin conductance's window is twice as long: while it has no test yet it is named as
+    # collecting, not left out (the line read "in sync: HR" as if EDA were not measured)
+    eda_early = {"client-therapist": {
+        "hr": window(100.0, "hr", 0.8, 3.0, 0.01, True),
+        "eda": window(100.0, "eda", 0.2, 0.0, math.nan, False),
+        "resp": window(100.0, "resp", 0.1, 0.0, 0.5, False),
+    }}  # fmt: skip
+    win.show_snapshot(dataclasses.replace(base, extra={"others": others, "synchrony": eda_early}))
+    assert "in sync: HR (therapist leading by 3 s); EDA collecting" in win.people_label.text()
     win.close()

@@ -734,8 +734,13 @@ class Engine:
 
     def _mark_lost_and_back(self) -> None:
         """Put a stream that is lost, and its return, on the session's markers (and so on the
-        ``wot-markers`` outlet, in the recording and in the report's timeline)."""
-        now = time.monotonic()
+        ``wot-markers`` outlet, in the recording and in the report's timeline), judged at the
+        time the step's read judged them: a silence that crossed the limit since then must
+        not be "lost" here while the session did not give the stream up (it said "lost" and
+        "back after 3.0 s" for a stream whose frames were all fused)."""
+        now = self.input.read_at
+        if math.isnan(now):  # no read yet
+            now = time.monotonic()
         first = first_deliveries(self.streams)
         for (sid, m), src in self.streams.items():
             state, since = stream_state(src, self.stall_s, now, first[sid])
@@ -894,7 +899,11 @@ class Engine:
         note = getattr(src, "note", "")
         # what the channel found in the signal itself (e.g. EDA contact lost, saturation)
         issue = getattr(self.pipeline.channels.get(m), "issue", "")
-        same = "check the unit" in issue and "check the unit" in note  # said once is enough
+        # said once is enough; and where the stream's unit is in doubt already (an unknown or
+        # resistance unit read as µS), values "at the amplifier limit" are that doubt again,
+        # not a fault of the amplifier
+        unit_doubt = "--eda-unit" in note
+        same = unit_doubt and ("check the unit" in issue or issue.startswith("saturated"))
         if issue and issue not in note and not same:
             note = f"{note}; {issue}" if note else issue
         return StreamStatus(m, src.name, src.fs, src.unit, state, since, src.n_samples, note)

@@ -102,13 +102,16 @@ class SnapshotSource(Protocol):
 
 def sync_words(pair: dict[str, dict[str, Any]]) -> str:
     """The pair's newest synchrony in words: which signals are in sync, who leads by how
-    much; or that it is too early to say."""
+    much, which are still collecting (a window but no test yet: skin conductance's window is
+    twice as long as the others'); or that it is too early to say."""
     tested = {s: v for s, v in pair.items() if v.get("p") == v.get("p")}  # p not NaN
     if not tested:
         return "synchrony: collecting (about 2 min of both people first)"
+    waiting = [s.upper() for s in pair if s not in tested]
+    more = f"; {', '.join(waiting)} collecting" if waiting else ""
     on = {s: v for s, v in tested.items() if v["significant"]}
     if not on:
-        return "not in sync (" + ", ".join(s.upper() for s in tested) + ")"
+        return "not in sync (" + ", ".join(s.upper() for s in tested) + ")" + more
     lead = {v["leader"] for v in on.values()}
     lags = [abs(v["lag_s"]) for v in on.values()]
     who = next(iter(lead)) if len(lead) == 1 else "mixed"
@@ -117,7 +120,7 @@ def sync_words(pair: dict[str, dict[str, Any]]) -> str:
         else f"{who} leading by {float(np.median(lags)):.0f} s" if who != "mixed"
         else "leaders differ"
     )  # fmt: skip
-    return f"in sync: {', '.join(s.upper() for s in on)} ({how})"
+    return f"in sync: {', '.join(s.upper() for s in on)} ({how})" + more
 
 
 def index_words(ix: dict[str, Any]) -> str:

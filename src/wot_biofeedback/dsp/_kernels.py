@@ -50,3 +50,76 @@ def start_filter(v: float, zi: np.ndarray, zi_unit: np.ndarray, ist: np.ndarray)
         zi[s, 1] = zi_unit[s, 1] * v
     ist[I_STARTED] = 1
     ist[I_START_N] = ist[I_N]
+
+
+# The glitch gate's state and parameters, in one float array.
+G_LAST, G_SCALE, G_N, G_RUN, G_RUN_LAST, G_DROPPED = range(6)
+G_RATIO, G_WARM_N, G_STEP, G_ACCEPT_N = range(6, 10)
+N_GLITCH = 10
+GLITCH_RATIO = 1e4
+"""A sample that moves more than this many times the signal's typical step (the running median
+of its non-zero first differences) from the last sample kept is a corrupt value, not a
+measurement. The largest step of real signals, in these units, over the shared recordings (ECG,
+PPG, respiration, EDA at 31-3000 Hz; ``docs/signals.md``) was 900 (MIT-BIH at most 50)."""
+
+
+def glitch_state(fs: float) -> np.ndarray:
+    """A new glitch gate at ``fs`` (:func:`drop_glitches`): its state, then its parameters
+    (the ratio; the differences learnt before it acts, 2 s; the median tracker's step; the
+    samples of a new level after which it is taken as the signal, 0.05 s)."""
+    st = np.zeros(N_GLITCH)
+    st[G_LAST] = math.nan
+    st[G_RUN_LAST] = math.nan
+    st[G_RATIO] = GLITCH_RATIO
+    st[G_WARM_N] = round(2.0 * fs)
+    st[G_STEP] = min(0.05, 2.5 / fs)
+    st[G_ACCEPT_N] = max(3, round(0.05 * fs))
+    return st
+
+
+@njit
+def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
+    """Copy ``x`` into ``out`` with corrupt samples as NaN (a gap).
+
+    A sample is corrupt when it lies more than ``ratio`` typical steps from the last sample kept
+    (a wireless packet's garbage, a 1e30 from a driver: one such sample used to blind the
+    filters, the noise level and the quality for 5-50 s). The typical step is a running median
+    of the non-zero first differences (a sign-gradient tracker, ``step`` per difference, so a
+    corrupt value moves it by one step only); the gate acts once it has learnt from
+    ``warm_n`` differences. ``accept_n`` such samples in a row that agree with each other are a
+    new level (a re-seated electrode, a rail), not corruption: from there on they are kept.
+    The parameters are in ``gst`` (:func:`glitch_state`).
+    """
+    ratio, warm_n, accept_n = gst[G_RATIO], gst[G_WARM_N], gst[G_ACCEPT_N]
+    up, down = 1.0 + gst[G_STEP], 1.0 - gst[G_STEP]
+    # the state in locals for the loop (written back once): no memory traffic per sample
+    last, s, n = gst[G_LAST], gst[G_SCALE], gst[G_N]
+    run, run_last, dropped = gst[G_RUN], gst[G_RUN_LAST], gst[G_DROPPED]
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = v
+        if math.isnan(v):
+            continue
+        if math.isnan(last):
+            last = v
+            continue
+        d = abs(v - last)
+        if n >= warm_n and d > ratio * s:
+            run = run + 1.0 if abs(v - run_last) <= ratio * s else 1.0
+            run_last = v
+            if run < accept_n:
+                dropped += 1.0
+                out[i] = math.nan
+                continue
+            run = 0.0
+            last = v  # a new level: kept, without teaching the typical step
+            continue
+        run = 0.0
+        if d > 0.0:
+            n += 1.0
+            # (selects, not branches: which way the median moves is a coin toss per sample)
+            f = up if d > s else down
+            s = d if n == 1.0 else s * f
+        last = v
+    gst[G_LAST], gst[G_SCALE], gst[G_N] = last, s, n
+    gst[G_RUN], gst[G_RUN_LAST], gst[G_DROPPED] = run, run_last, dropped

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..checks import as_1d_float
 from ..errors import InputError
+from ._kernels import drop_glitches, glitch_state
 from ._numba import njit, njit_exact
 from .ecg import _P_DELAY_N, _P_REFRACT_N, EcgPeakDetector, _ecg_detect
 from .framing import FRAME_RATE_HZ, Channel, ChannelOutput, merge_outputs
@@ -547,6 +548,8 @@ _ARENA_KINDS = (
     *("a1", "a1", "a2", "a1", "a2", "a1", "a1", "a1", "a1", "a1", "a2", "a1"),
     # Welch PSD and cache, time-domain windows (pointers, sums), parameters
     *("a1", "a1", "b1", "a1", "a1"),
+    # the glitch gate
+    "a1",
 )
 
 
@@ -584,7 +587,7 @@ def _a2(fa: np.ndarray, o: np.ndarray, i: int) -> np.ndarray:
 
 @njit_exact  # its own arithmetic (beat and frame times) as numpy's, to the bit
 def _ecg_step(
-    x: np.ndarray,
+    x_in: np.ndarray,
     n_before: int,
     t0: float,
     fs: float,
@@ -607,10 +610,14 @@ def _ecg_step(
     without a Python round trip between them. The state is read from the arenas ``fa`` and
     ``ia`` at the offsets ``o`` (:data:`_ARENA_KINDS`). Events go to the blocks ``ev_f`` and
     ``ev_i`` (room for ``cap`` beats; layout in :func:`_event_views`). Returns (beats, rows)
-    written."""
+    written. Corrupt samples become gaps first (:func:`~._kernels.drop_glitches`)."""
     valid, sq, sqa, chunk_lastbad, before, gap, f_t, f_n = scratch
     peaks, conf, beat_t, rows = _event_views(ev_f, ev_i, cap)
-    n = x.shape[0]
+    n = x_in.shape[0]
+    # the samples with corrupt ones as gaps, in sqa's room (sqa is written after their last
+    # reader, the sample quality)
+    x = sqa[:n]
+    drop_glitches(x_in, _a1(fa, o, 59), x)
     k = _ecg_detect(
         x, _a2(fa, o, 0), _a2(fa, o, 1), _a2(fa, o, 2), _a1(fa, o, 3), _b1(ia, o, 4),
         _a1(fa, o, 5), _a1(fa, o, 6), _a1(fa, o, 7), peaks, conf, valid[:n],
@@ -902,6 +909,7 @@ class EcgChannel(Channel):
         self._corrector = RRCorrector()
         self._feat = CardiacFeatures(max_corrected)
         self._prev = np.array([-(10**12)], dtype=np.int64)  # the last beat reported
+        self._gst = glitch_state(self.fs)  # corrupt samples become gaps before anything
         self._sqa = np.empty(0)
         zi, zf = np.empty(0, dtype=np.int64), np.empty(0)
         self._no_events = {
@@ -927,9 +935,9 @@ class EcgChannel(Channel):
                 f._seg_n,
                 f.freqs, f.omega, f._acc_l, f._tot_l, f._acc_c, f._tot_c, f.freqs_c,
                 f.omega_c, f._psd, f._psd_c, f._cache, f.welch_freqs,
-                f._wpsd, f._wcache, f._ti, f._tf, f._prm,
+                f._wpsd, f._wcache, f._ti, f._tf, f._prm, self._gst,
             ]  # fmt: skip
-            self._fa, self._ia, self._offsets = _into_arenas([d, q, c, f], state)
+            self._fa, self._ia, self._offsets = _into_arenas([d, q, c, f, self], state)
             self._scratch_size = (-1, -1, -1)
             self._scratch: tuple[np.ndarray, ...] = ()
 
@@ -938,6 +946,9 @@ class EcgChannel(Channel):
         return EcgPeakDetector(fs)
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
+        kept = np.empty(x.size)
+        drop_glitches(x, self._gst, kept)
+        x = kept
         peaks = self.detector.update(x)
         before = self._sq.before_update(peaks)
         sq = self._sq.update(x)

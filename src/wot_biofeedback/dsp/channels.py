@@ -238,7 +238,7 @@ class EdaChannel(Channel):
 
 _ISSUE_TEXT = {
     "contact": "electrode contact lost (conductance near zero, or halved at once)",
-    "saturated": "saturated or frozen (at the amplifier limit, or one value for 10 s)",
+    "saturated": "saturated or frozen (at the amplifier limit, or one value for 60 s)",
     "motion": "motion artifacts (jumps faster than skin conductance moves)",
     "gap": "samples missing",
 }

@@ -74,7 +74,17 @@ import math
 import numpy as np
 
 from ..checks import as_signal, check_rate
-from ._kernels import I_BAD_UNTIL, I_N, I_START_N, I_STARTED, S_VALID_EMA, ingest, start_filter
+from ._kernels import (
+    I_BAD_UNTIL,
+    I_N,
+    I_START_N,
+    I_STARTED,
+    S_VALID_EMA,
+    drop_glitches,
+    glitch_state,
+    ingest,
+    start_filter,
+)
 from ._numba import njit, njit_exact
 from .events import EventLog, bisect_left, bisect_right, clip01, finite_median, sample_at
 from .filters import _sos_step, butter_sos, sos_zi_unit
@@ -647,6 +657,7 @@ class RespChannel(Channel):
         super().__init__(fs, t0, frame_rate)
         self.detector = RespBreathDetector(self.fs)
         self.delay_s = self.detector.delay_s
+        self._gst = glitch_state(self.fs)  # corrupt samples become gaps before the detector
         # the window sums' columns, in the order _resp_frames reads them
         self._onsets = EventLog(
             "ibi", "ibi_ok", "ie", "motion", "d2", "d2_ok",
@@ -671,7 +682,9 @@ class RespChannel(Channel):
         self._ramp = np.array(self.DEPTH_RAMP, dtype=np.float64)
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
-        onset, peak, depth = self.detector.update(x)
+        kept = np.empty(x.size)
+        drop_glitches(x, self._gst, kept)  # one 1e30 blinded the belt's filters for minutes
+        onset, peak, depth = self.detector.update(kept)
         conf = self.detector.confirm_index
         gap = self.detector.after_gap
         self._valid = self.detector.valid_fraction

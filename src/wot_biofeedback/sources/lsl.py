@@ -798,6 +798,10 @@ class LslStreams:
     def __init__(self, streams: dict[tuple[str, str], LslSource], stall_s: float = 1.0) -> None:
         self.streams = streams
         self.stall_s = stall_s
+        self.read_at = math.nan
+        """The wall time (``time.monotonic``) the last read judged the streams at: whoever
+        says a stream is lost must judge it at this time too, or a silence crossing the limit
+        in between is lost to one and not to the other."""
 
     def read(self) -> Batch:
         batch = Batch()
@@ -805,7 +809,7 @@ class LslStreams:
             got = src.pull()
             if got.data.size or (got.raw is not None and len(got.raw)):
                 batch.chunks.append(Chunk(sid, m, got.data, got.timestamps, raw=got))
-        now = time.monotonic()
+        now = self.read_at = time.monotonic()
         first = first_deliveries(self.streams)
         batch.lost = [
             (sid, m)
