@@ -146,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     timed([sys.executable, str(kernel)])  # compiled and cached once, untimed
     minute = tmp / "minute.csv"
     with csv.open() as src, minute.open("w") as dst:
-        for _ in range(1 + 60 * 250):  # the header and the first minute at 250 Hz
+        head = [src.readline() for _ in range(3)]  # the header and two rows: the rate
+        step = float(head[2].split(",")[0]) - float(head[1].split(",")[0])
+        dst.writelines(head)
+        for _ in range(round(60.0 / step) - 2):  # the first minute
             dst.write(src.readline())
     mins = [wot, "analyze", str(minute), "--out", str(tmp / "minute-out")]
     timed(mins)

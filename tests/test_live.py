@@ -17,7 +17,7 @@ from wot_biofeedback.config import EngineConfig
 from wot_biofeedback.engine import Engine
 from wot_biofeedback.errors import InputError, StreamNotFoundError
 from wot_biofeedback.offline import run_recording
-from wot_biofeedback.sources.files import Recording, Signal
+from wot_biofeedback.sources.files import Recording, Signal, parse_eda_unit
 from wot_biofeedback.sources.lsl import LslSource, channel_units, open_sources, resolve
 
 pytestmark = [pytest.mark.lsl, pytest.mark.timeout(120)]
@@ -545,17 +545,17 @@ def test_eda_unit_from_lsl_metadata_in_nanosiemens(source_id):
     assert snap.streams["eda"].note == "" and snap.streams["eda"].unit == "uS"
 
 
-def test_a_resistance_unit_is_told_as_a_unit_problem_not_as_saturation(source_id):
-    """A band that streams skin resistance (kOhm; 200 kOhm is 5 µS) is read as µS, so its
-    values sit above the amplifier limit. The user must read that the unit is in doubt, not
-    that the sensor is "saturated or frozen" as well (which sent people to the hardware)."""
-    outlet = _eda_outlet(source_id, "kOhm")
+def test_an_eda_stream_in_doubt_is_told_as_a_unit_problem_not_as_saturation(source_id):
+    """A band whose unit the engine does not know, read as µS, sits above the amplifier limit.
+    The user must read that the unit is in doubt, not that the sensor is "saturated or
+    frozen" as well (which sent people to the hardware)."""
+    outlet = _eda_outlet(source_id, "counts")
     src = LslSource("eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=5.0))
     engine = Engine({"eda": src}, EngineConfig(), outlets_source_id=None, period_s=0.01)
-    kohm = 200.0 + np.sin(np.arange(int(40 * RATES["eda"])) / 20.0)
+    level = 200.0 + np.sin(np.arange(int(40 * RATES["eda"])) / 20.0)
     stop = threading.Event()
     with engine:
-        _push_all({"eda": outlet}, {"eda": kohm}, speed=10.0, stop=stop)
+        _push_all({"eda": outlet}, {"eda": level}, speed=10.0, stop=stop)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and engine.snapshot().session_s < 35.0:
             time.sleep(0.05)
@@ -563,8 +563,34 @@ def test_a_resistance_unit_is_told_as_a_unit_problem_not_as_saturation(source_id
         issue = engine.pipeline.channels["eda"].issue
     note = snap.streams["eda"].note
     assert issue.startswith("saturated")  # what the channel sees: values over the limit
-    assert "unknown EDA unit 'kOhm'" in note and "--eda-unit" in note
+    assert "unknown EDA unit 'counts'" in note and "check the unit" in note
     assert "saturated" not in note, note
+
+
+@pytest.mark.parametrize("unit", ["kOhm", "kΩ", "Ohm"])
+def test_a_skin_resistance_stream_is_refused_with_the_reason(source_id, unit):
+    """Skin resistance (as some GSR sensors stream it) is not a factor away from conductance:
+    read as µS, 50 kOhm looked like a plausible 50 µS whose responses run backwards. The
+    stream is refused, saying why, and the others run."""
+    eda = _eda_outlet(source_id, unit)
+    ecg = _outlet("ecg", source_id)
+    srcs = {
+        "eda": LslSource(
+            "eda", resolve("EDA", source_id=f"{source_id}-eda", timeout=5.0), strict=False
+        ),
+        "ecg": LslSource("ecg", resolve("ECG", source_id=f"{source_id}-ecg", timeout=5.0)),
+    }
+    assert "sends skin resistance" in srcs["eda"].problem and "µS" in srcs["eda"].problem
+    engine = Engine(srcs, EngineConfig(), outlets_source_id=None, period_s=0.01)
+    try:
+        status = engine.snapshot().streams["eda"]
+        assert status.state == "unusable" and "skin resistance" in status.note
+        assert list(engine.streams) == [(engine.subject_ids[0], "ecg")]
+    finally:
+        engine.stop()
+    del eda, ecg
+    with pytest.raises(InputError, match="skin resistance"):  # wot run/analyze --eda-unit
+        parse_eda_unit(unit)
 
 
 @pytest.mark.parametrize(

@@ -791,4 +791,9 @@ def test_console_shows_the_second_person_and_the_synchrony(qtbot):
     }}  # fmt: skip
     win.show_snapshot(dataclasses.replace(base, extra={"others": others, "synchrony": eda_early}))
     assert "in sync: HR (therapist leading by 3 s); EDA collecting" in win.people_label.text()
+    # a window that stopped before its first test (an electrode off) is not collecting
+    stale_eda = window(40.0, "eda", 0.2, 0.0, math.nan, False)
+    stale = {"client-therapist": {**eda_early["client-therapist"], "eda": stale_eda}}
+    win.show_snapshot(dataclasses.replace(base, extra={"others": others, "synchrony": stale}))
+    assert "collecting" not in win.people_label.text()
     win.close()

@@ -899,10 +899,10 @@ class Engine:
         note = getattr(src, "note", "")
         # what the channel found in the signal itself (e.g. EDA contact lost, saturation)
         issue = getattr(self.pipeline.channels.get(m), "issue", "")
-        # said once is enough; and where the stream's unit is in doubt already (an unknown or
-        # resistance unit read as µS), values "at the amplifier limit" are that doubt again,
-        # not a fault of the amplifier
-        unit_doubt = "--eda-unit" in note
+        # said once is enough; and where the stream's level is implausible already (a unit
+        # read wrongly as µS), values "at the amplifier limit" are that doubt again, not a
+        # fault of the amplifier (a frozen sensor of a plausible level is still told)
+        unit_doubt = "check the unit" in note
         same = unit_doubt and ("check the unit" in issue or issue.startswith("saturated"))
         if issue and issue not in note and not same:
             note = f"{note}; {issue}" if note else issue

@@ -20,6 +20,7 @@ This module imports no Qt, no pylsl and nothing of the engine.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -107,7 +108,14 @@ def sync_words(pair: dict[str, dict[str, Any]]) -> str:
     tested = {s: v for s, v in pair.items() if v.get("p") == v.get("p")}  # p not NaN
     if not tested:
         return "synchrony: collecting (about 2 min of both people first)"
-    waiting = [s.upper() for s in pair if s not in tested]
+    # a window without a test yet, as new as the tested ones (one that stopped before its
+    # first test, e.g. an electrode off, is not collecting)
+    newest = max(float(v.get("time_s", math.nan)) for v in tested.values())
+    waiting = [
+        s.upper()
+        for s, v in pair.items()
+        if s not in tested and float(v.get("time_s", -math.inf)) >= newest - 30.0
+    ]
     more = f"; {', '.join(waiting)} collecting" if waiting else ""
     on = {s: v for s, v in tested.items() if v["significant"]}
     if not on:

@@ -57,6 +57,9 @@ G_LAST, G_SCALE, G_N, G_RUN, G_RUN_LAST, G_DROPPED = range(6)
 G_RATIO, G_WARM_N, G_STEP, G_ACCEPT_N = range(6, 10)
 N_GLITCH = 10
 GLITCH_RATIO = 1e4
+GLITCH_ABSURD = 1e15
+"""A value this large is no sensor's in any unit (a 32-bit ADC counts to 2e9, skin conductance
+in nS to 1e5): corrupt wherever it comes, even before the gate has learnt the signal."""
 """A sample that moves more than this many times the signal's typical step (the running median
 of its non-zero first differences) from the last sample kept is a corrupt value, not a
 measurement. The largest step of real signals, in these units, over the shared recordings (ECG,
@@ -83,15 +86,17 @@ def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
 
     A sample is corrupt when it lies more than ``ratio`` typical steps from the last sample kept
     (a wireless packet's garbage, a 1e30 from a driver: one such sample used to blind the
-    filters, the noise level and the quality for 5-50 s). The typical step is a running median
-    of the non-zero first differences (a sign-gradient tracker, ``step`` per difference, so a
-    corrupt value moves it by one step only); the gate acts once it has learnt from
-    ``warm_n`` differences. ``accept_n`` such samples in a row that agree with each other are a
-    new level (a re-seated electrode, a rail), not corruption: from there on they are kept.
-    The parameters are in ``gst`` (:func:`glitch_state`).
+    filters, the noise level and the quality for 5-50 s), and so is any value beyond
+    :data:`GLITCH_ABSURD`. The typical step is a running median of the non-zero first
+    differences (a sign-gradient tracker, ``step`` per difference; a dropped sample moves it up
+    by ten steps, so a corrupt value barely moves it and a signal whose steps had shrunk is
+    taken again); the gate acts once it has learnt from ``warm_n`` differences. ``accept_n``
+    such samples in a row that agree with each other are a new level (a re-seated electrode, a
+    rail), not corruption: from there on they are kept. The parameters are in ``gst``
+    (:func:`glitch_state`).
     """
     ratio, warm_n, accept_n = gst[G_RATIO], gst[G_WARM_N], gst[G_ACCEPT_N]
-    up, down = 1.0 + gst[G_STEP], 1.0 - gst[G_STEP]
+    up, down, grow = 1.0 + gst[G_STEP], 1.0 - gst[G_STEP], 1.0 + 10.0 * gst[G_STEP]
     # the state in locals for the loop (written back once): no memory traffic per sample
     last, s, n = gst[G_LAST], gst[G_SCALE], gst[G_N]
     run, run_last, dropped = gst[G_RUN], gst[G_RUN_LAST], gst[G_DROPPED]
@@ -99,6 +104,10 @@ def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
         v = x[i]
         out[i] = v
         if math.isnan(v):
+            continue
+        if abs(v) > GLITCH_ABSURD:  # no sensor in any unit: dropped from the first sample on
+            dropped += 1.0
+            out[i] = math.nan
             continue
         if math.isnan(last):
             last = v
@@ -110,6 +119,10 @@ def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
             if run < accept_n:
                 dropped += 1.0
                 out[i] = math.nan
+                # a dropped sample moves the typical step up, ten steps' worth: a signal whose
+                # steps had become tiny (a lead-off line decaying to a constant) is taken again
+                # within about 3 s, not locked out for the rest of the session
+                s *= grow
                 continue
             run = 0.0
             last = v  # a new level: kept, without teaching the typical step

@@ -194,6 +194,13 @@ def _pick(
     return None
 
 
+def is_resistance_unit(unit: str) -> bool:
+    """``unit`` is one of resistance (ohm, kOhm, kΩ, MΩ, ...): skin resistance, not the
+    conductance EDA needs (it is not a factor away: µS = 1000 / kOhm)."""
+    u = unit.strip().lower().replace("\u2126", "\u03c9")  # the ohm sign as omega
+    return re.fullmatch(r"(?:k|kilo?|m|mega?)?\s*(?:ohms?|\u03c9)", u) is not None
+
+
 def parse_eda_unit(unit: str) -> float:
     """Factor that converts ``unit`` to µS (``uS``, ``nS``, ``mS``, ``S`` or ``raw:SCALE``)."""
     u = unit.strip()
@@ -206,6 +213,11 @@ def parse_eda_unit(unit: str) -> float:
             raise InputError(f"bad EDA unit {unit!r}; the raw:SCALE factor must be > 0")
         return scale
     f = EDA_UNITS.get(u.lower())
+    if f is None and is_resistance_unit(u):
+        raise InputError(
+            f"EDA unit {unit!r} is one of skin resistance, which is not a factor away from "
+            "conductance (µS = 1000 / kOhm): convert the signal to µS first"
+        )
     if f is None:
         raise InputError(f"unknown EDA unit {unit!r}; use uS, nS, mS, S or raw:SCALE")
     return f

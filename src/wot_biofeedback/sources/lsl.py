@@ -36,7 +36,7 @@ from ..errors import InputError, StreamNotFoundError
 from ..modalities import MODALITIES
 from ..session_log import DEFAULT_SUBJECT
 from .base import Batch
-from .files import parse_eda_unit
+from .files import is_resistance_unit, parse_eda_unit
 
 CLOCK_OFFSET_S = 5.0
 """How often the clock correction is read for a recording, s (LabRecorder's interval)."""
@@ -416,6 +416,14 @@ class LslSource:
                 f"stream {self.info.name()!r} has {self.info.channel_count()} channels; "
                 f"{modality} needs {need}"
             )
+        if not self.problem and modality == "eda" and forced is None:
+            unit = (channel_units(self.info) or [""])[channel]
+            if is_resistance_unit(unit):
+                self.problem = (
+                    f"stream {self.info.name()!r} sends skin resistance ({unit.strip()}); EDA "
+                    "needs conductance: set the device to send µS (µS = 1000 / kOhm), or give "
+                    "--eda-unit if its unit is mislabelled"
+                )
         if self.problem:
             if strict:
                 self.inlet.close_stream()
