@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
@@ -210,10 +211,12 @@ def test_a_stream_is_marked_lost_exactly_where_the_session_gave_it_up(source_id)
     engine = Engine(sources, EngineConfig(), outlets_source_id=None, stall_s=stall)
     pipe = engine.session.subject(engine.subject_ids[0]).pipeline
 
-    def iteration(slow_s: float = 0.0) -> None:
+    def iteration(slow_s: float = 0.0, meanwhile: Any = None) -> None:
         batch = engine.input.read()
         out = engine.session.step(batch.chunks, batch.lost, batch.ended)
         engine.consume(out, engine.session)
+        if meanwhile is not None:
+            meanwhile()
         time.sleep(slow_s)
         engine._after_step(out)
 
@@ -231,12 +234,12 @@ def test_a_stream_is_marked_lost_exactly_where_the_session_gave_it_up(source_id)
             k += 1
             iteration()
             time.sleep(0.1)
-        time.sleep(max(0.0, sources["ecg"].last_wall + 3 * stall - 0.06 - time.monotonic()))
+        time.sleep(max(0.0, sources["ecg"].last_wall + 3 * stall - 0.25 - time.monotonic()))
         _push_seconds(outlets, {m: sigs[m] for m in ("eda", "resp")}, k, 1, 0.0)
-        iteration(slow_s=0.15)  # the read finds ECG lagging; the step ends past the limit
-        # ECG's data comes before the next read: the session never gave it up ...
-        _push_seconds(outlets, sigs, k + 1, 1, 0.0)
         n_ecg = sources["ecg"].n_samples
+        # the read finds ECG lagging; during the step (0.5 s: it ends past the limit) ECG's
+        # data comes, in time for the next read: the session never gives it up ...
+        iteration(slow_s=0.5, meanwhile=lambda: _push_seconds(outlets, sigs, k + 1, 1, 0.0))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and sources["ecg"].n_samples == n_ecg:
             iteration()
