@@ -389,6 +389,21 @@ def test_a_corrupt_sample_is_a_one_sample_gap():
     assert np.isfinite(out.features["hr_bpm"][(95 * 4) : (150 * 4)]).all()
 
 
+def test_corrupt_samples_are_told_while_they_come_and_then_no_longer():
+    """A gap made of a corrupt value is silent in the signal; the channel's issue (shown in
+    the stream's status, as the skin-conductance channel's problems are) says it for 10 s."""
+    x, _ = ecg_like(ECG_FS, 60.0, seed=15)
+    x[int(20 * ECG_FS)] = 1e30
+    ch = EcgChannel(ECG_FS)
+    said = {}
+    for s in range(60):
+        ch.update(x[int(s * ECG_FS) : int((s + 1) * ECG_FS)])
+        said[s + 1] = ch.issue
+    assert said[20] == "" and all(said[s] == "" for s in range(1, 21))
+    assert all("corrupt samples dropped" in said[s] for s in range(21, 31))
+    assert all(said[s] == "" for s in range(32, 61))
+
+
 def test_a_new_level_far_from_the_old_is_taken_after_a_moment_not_refused():
     """The gate must not lock a signal out: a lasting jump (a re-seated electrode with a new
     offset, far beyond any step the signal made) is the signal again after 0.05 s."""

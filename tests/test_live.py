@@ -548,6 +548,26 @@ def test_eda_unit_from_lsl_metadata_in_nanosiemens(source_id):
     assert snap.streams["eda"].note == "" and snap.streams["eda"].unit == "uS"
 
 
+def test_corrupt_ecg_samples_are_told_in_the_streams_status(source_id):
+    """A corrupt value (1e30) is dropped as a gap; the ECG stream's status says so while they
+    come, and the heart rate goes on."""
+    sigs = _signals(30.0)
+    sigs["ecg"][[int(20 * RATES["ecg"]), int(25 * RATES["ecg"])]] = 1e30
+    outlets, engine = _engine_on(source_id, sigs)
+    stop = threading.Event()
+    try:
+        _push_all(outlets, sigs, speed=10.0, stop=stop)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and engine.snapshot().session_s < 28.0:
+            time.sleep(0.05)
+        snap = engine.snapshot()
+    finally:
+        stop.set()
+        engine.stop()
+    assert "corrupt samples dropped" in snap.streams["ecg"].note, snap.streams["ecg"].note
+    assert math.isfinite(snap.features["hr_bpm"]) and snap.features["quality_ecg"] > 0.7
+
+
 def test_an_eda_stream_in_doubt_is_told_as_a_unit_problem_not_as_saturation(source_id):
     """A band whose unit the engine does not know, read as µS, sits above the amplifier limit.
     The user must read that the unit is in doubt, not that the sensor is "saturated or

@@ -80,6 +80,33 @@ def glitch_state(fs: float) -> np.ndarray:
     return st
 
 
+class GlitchGate:
+    """One channel's glitch gate: its state and parameters (:func:`glitch_state`, passed to
+    :func:`drop_glitches`), and what the user is told about it (:meth:`issue`)."""
+
+    HOLD_S = 10.0
+    TEXT = "corrupt samples dropped (far outside the signal)"
+
+    def __init__(self, fs: float) -> None:
+        self.fs = fs
+        self.state = glitch_state(fs)
+        self._seen = 0.0
+        self._at = -math.inf  # samples processed when a drop was last seen
+
+    @property
+    def dropped(self) -> int:
+        """Samples dropped so far."""
+        return int(self.state[G_DROPPED])
+
+    def issue(self, n: int) -> str:
+        """The text for the user after ``n`` samples: :attr:`TEXT` while the last sample
+        dropped is under :attr:`HOLD_S` old, else ''."""
+        d = self.state[G_DROPPED]
+        if d != self._seen:
+            self._seen, self._at = d, n
+        return self.TEXT if n - self._at <= self.HOLD_S * self.fs else ""
+
+
 @njit
 def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
     """Copy ``x`` into ``out`` with corrupt samples as NaN (a gap).

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..checks import as_1d_float
 from ..errors import InputError
-from ._kernels import drop_glitches, glitch_state
+from ._kernels import GlitchGate, drop_glitches
 from ._numba import njit, njit_exact
 from .ecg import _P_DELAY_N, _P_REFRACT_N, EcgPeakDetector, _ecg_detect
 from .framing import FRAME_RATE_HZ, Channel, ChannelOutput, merge_outputs
@@ -909,7 +909,8 @@ class EcgChannel(Channel):
         self._corrector = RRCorrector()
         self._feat = CardiacFeatures(max_corrected)
         self._prev = np.array([-(10**12)], dtype=np.int64)  # the last beat reported
-        self._gst = glitch_state(self.fs)  # corrupt samples become gaps before anything
+        self._gate = GlitchGate(self.fs)  # corrupt samples become gaps before anything
+        self.issue = ""  # what the user is told about the signal ('' when all is well)
         self._sqa = np.empty(0)
         zi, zf = np.empty(0, dtype=np.int64), np.empty(0)
         self._no_events = {
@@ -935,9 +936,9 @@ class EcgChannel(Channel):
                 f._seg_n,
                 f.freqs, f.omega, f._acc_l, f._tot_l, f._acc_c, f._tot_c, f.freqs_c,
                 f.omega_c, f._psd, f._psd_c, f._cache, f.welch_freqs,
-                f._wpsd, f._wcache, f._ti, f._tf, f._prm, self._gst,
+                f._wpsd, f._wcache, f._ti, f._tf, f._prm, self._gate.state,
             ]  # fmt: skip
-            self._fa, self._ia, self._offsets = _into_arenas([d, q, c, f, self], state)
+            self._fa, self._ia, self._offsets = _into_arenas([d, q, c, f, self._gate], state)
             self._scratch_size = (-1, -1, -1)
             self._scratch: tuple[np.ndarray, ...] = ()
 
@@ -947,7 +948,8 @@ class EcgChannel(Channel):
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
         kept = np.empty(x.size)
-        drop_glitches(x, self._gst, kept)
+        drop_glitches(x, self._gate.state, kept)
+        self.issue = self._gate.issue(n_before + x.size)
         x = kept
         peaks = self.detector.update(x)
         before = self._sq.before_update(peaks)
@@ -1006,6 +1008,7 @@ class EcgChannel(Channel):
             self._n -= n
             raise
         self.next_frame = kf + nf
+        self.issue = self._gate.issue(n_before + n)
         if k == 0:
             events = self._no_events
         else:

@@ -80,8 +80,8 @@ from ._kernels import (
     I_START_N,
     I_STARTED,
     S_VALID_EMA,
+    GlitchGate,
     drop_glitches,
-    glitch_state,
     ingest,
     start_filter,
 )
@@ -657,7 +657,8 @@ class RespChannel(Channel):
         super().__init__(fs, t0, frame_rate)
         self.detector = RespBreathDetector(self.fs)
         self.delay_s = self.detector.delay_s
-        self._gst = glitch_state(self.fs)  # corrupt samples become gaps before the detector
+        self._gate = GlitchGate(self.fs)  # corrupt samples become gaps before the detector
+        self.issue = ""  # what the user is told about the signal ('' when all is well)
         # the window sums' columns, in the order _resp_frames reads them
         self._onsets = EventLog(
             "ibi", "ibi_ok", "ie", "motion", "d2", "d2_ok",
@@ -683,7 +684,8 @@ class RespChannel(Channel):
 
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
         kept = np.empty(x.size)
-        drop_glitches(x, self._gst, kept)  # one 1e30 blinded the belt's filters for minutes
+        drop_glitches(x, self._gate.state, kept)  # one 1e30 blinded the belt for minutes
+        self.issue = self._gate.issue(n_before + x.size)
         onset, peak, depth = self.detector.update(kept)
         conf = self.detector.confirm_index
         gap = self.detector.after_gap
