@@ -621,6 +621,7 @@ def test_a_skin_resistance_stream_is_refused_with_the_reason(source_id, unit):
     [
         ("microsiemens", None, 1.0, None),
         ("µS", None, 1.0, None),
+        ("µmho", None, 1.0, None),  # the siemens by its older name
         ("furlongs", None, 1.0, "unknown EDA unit 'furlongs'"),
         ("nS", "uS", 1.0, None),  # --eda-unit overrides the metadata
         (None, "raw:0.5", 0.5, None),

@@ -86,6 +86,14 @@ EDA_UNITS = {
     "millisiemens": 1e3,
     "s": 1e6,
     "siemens": 1e6,
+    # the mho is the siemens by its older name (still on some GSR amplifiers' labels)
+    "umho": 1.0,
+    "µmho": 1.0,
+    "μmho": 1.0,
+    "micromho": 1.0,
+    "nmho": 1e-3,
+    "mmho": 1e3,
+    "mho": 1e6,
 }
 
 
