@@ -54,16 +54,21 @@ def start_filter(v: float, zi: np.ndarray, zi_unit: np.ndarray, ist: np.ndarray)
 
 # The glitch gate's state and parameters, in one float array.
 G_LAST, G_SCALE, G_N, G_RUN, G_RUN_LAST, G_DROPPED = range(6)
-G_RATIO, G_WARM_N, G_STEP, G_ACCEPT_N = range(6, 10)
-N_GLITCH = 10
+G_RATIO, G_WARM_N, G_STEP, G_ACCEPT_N, G_FLOOR = range(6, 11)
+N_GLITCH = 11
 GLITCH_RATIO = 1e4
-GLITCH_ABSURD = 1e15
-"""A value this large is no sensor's in any unit (a 32-bit ADC counts to 2e9, skin conductance
-in nS to 1e5): corrupt wherever it comes, even before the gate has learnt the signal."""
 """A sample that moves more than this many times the signal's typical step (the running median
 of its non-zero first differences) from the last sample kept is a corrupt value, not a
 measurement. The largest step of real signals, in these units, over the shared recordings (ECG,
 PPG, respiration, EDA at 31-3000 Hz; ``docs/signals.md``) was 900 (MIT-BIH at most 50)."""
+GLITCH_ABSURD = 1e15
+"""A value this large is no sensor's in any unit (a 32-bit ADC counts to 2e9, skin conductance
+in nS to 1e5): corrupt wherever it comes, even before the gate has learnt the signal."""
+GLITCH_FLOOR = 1e-6
+"""The typical step never falls below this share of the one learnt in the first 2 s: a line
+decaying towards a constant for minutes (a lead-off on an AC-coupled input) would take it
+towards the smallest float, and the returning signal, dropped until the step has grown back,
+was then lost for 25-30 s (found by review)."""
 
 
 def glitch_state(fs: float) -> np.ndarray:
@@ -125,7 +130,7 @@ def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
     ratio, warm_n, accept_n = gst[G_RATIO], gst[G_WARM_N], gst[G_ACCEPT_N]
     up, down, grow = 1.0 + gst[G_STEP], 1.0 - gst[G_STEP], 1.0 + 10.0 * gst[G_STEP]
     # the state in locals for the loop (written back once): no memory traffic per sample
-    last, s, n = gst[G_LAST], gst[G_SCALE], gst[G_N]
+    last, s, n, floor = gst[G_LAST], gst[G_SCALE], gst[G_N], gst[G_FLOOR]
     run, run_last, dropped = gst[G_RUN], gst[G_RUN_LAST], gst[G_DROPPED]
     for i in range(x.shape[0]):
         v = x[i]
@@ -148,7 +153,7 @@ def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
                 out[i] = math.nan
                 # a dropped sample moves the typical step up, ten steps' worth: a signal whose
                 # steps had become tiny (a lead-off line decaying to a constant) is taken again
-                # within about 3 s, not locked out for the rest of the session
+                # within a second (with the floor), not locked out for the rest of the session
                 s *= grow
                 continue
             run = 0.0
@@ -159,7 +164,9 @@ def drop_glitches(x: np.ndarray, gst: np.ndarray, out: np.ndarray) -> None:
             n += 1.0
             # (selects, not branches: which way the median moves is a coin toss per sample)
             f = up if d > s else down
-            s = d if n == 1.0 else s * f
+            s = d if n == 1.0 else max(s * f, floor)
+            if n == warm_n:
+                floor = s * GLITCH_FLOOR
         last = v
-    gst[G_LAST], gst[G_SCALE], gst[G_N] = last, s, n
+    gst[G_LAST], gst[G_SCALE], gst[G_N], gst[G_FLOOR] = last, s, n, floor
     gst[G_RUN], gst[G_RUN_LAST], gst[G_DROPPED] = run, run_last, dropped

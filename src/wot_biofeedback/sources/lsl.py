@@ -421,8 +421,8 @@ class LslSource:
             if is_resistance_unit(unit):
                 self.problem = (
                     f"stream {self.info.name()!r} sends skin resistance ({unit.strip()}); EDA "
-                    "needs conductance: set the device to send µS (µS = 1000 / kOhm), or give "
-                    "--eda-unit if its unit is mislabelled"
+                    "needs conductance: set the device to send µS (µS = 1000 / kOhm), choose "
+                    "a conductance channel (--eda-channel), or give --eda-unit if mislabelled"
                 )
         if self.problem:
             if strict:
@@ -439,7 +439,7 @@ class LslSource:
         self.note = ""
         self.unit_source = f"{self.unit}" if self.unit else "unit not stated"
         self._eda_check: list[np.ndarray] | None = None
-        if modality == "eda":
+        if modality == "eda" and not self.problem:  # (a refused stream is read as nothing)
             if forced is not None:
                 self.scale = forced
                 self.unit_source = f"--eda-unit {eda_unit}"
