@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from typing import Any
@@ -1027,11 +1028,7 @@ def test_an_int64_stream_is_refused_where_pylsl_cannot_read_it(source_id, monkey
         LslSource("ecg", info)
 
 
-@pytest.mark.parametrize(
-    ("real", "says"),
-    [(200.0, "declares 250 Hz, sends 200/s: rates 25 % off"), (256.0, "sends 256/s: rates 2 % off"),
-     (250.5, None)],
-)  # fmt: skip
+@pytest.mark.parametrize(("real", "says"), [(200.0, True), (256.0, True), (250.5, False)])
 def test_a_stream_sending_at_another_rate_than_it_declares_is_reported(source_id, real, says):
     """The engine counts samples at the declared rate, so a device that declares 250 Hz and
     sends 200 gave heart rates 25 % too high, and fell behind the other streams, without a
@@ -1048,20 +1045,26 @@ def test_a_stream_sending_at_another_rate_than_it_declares_is_reported(source_id
     t[np.arange(n) / real >= 20.0] += 5.0  # the device paused
     t += rng.normal(0.0, 0.003, n)
     x = rng.normal(0.0, 1.0, (n, 1)).astype(np.float32)
+    # pulled every 100 samples once they have arrived: the inlet sees chunks of at most 100
+    # however loaded the machine is (pulled late, they merged into a few large chunks, one of
+    # them holding the pause, and the check had too few to judge: CI saw no note once)
     got = 0
     for i in range(0, n, 5):
         outlet.push_chunk(x[i : i + 5], t[i : i + 5].tolist())
-        if i % 20 == 0:
-            got += len(src.pull().data)
-    deadline = time.monotonic() + 10.0
-    while got < n:
-        assert time.monotonic() < deadline, f"{got} of {n} samples arrived"
-        got += len(src.pull().data)
-        time.sleep(0.01)
-    if says is None:
+        if (i + 5) % 100 == 0 or i + 5 >= n:
+            deadline = time.monotonic() + 10.0
+            while got < min(n, i + 5):
+                assert time.monotonic() < deadline, f"{got} of {n} samples arrived"
+                got += len(src.pull().data)
+    if not says:
         assert src.note == ""
     else:
-        assert says in src.note, src.note
+        # the figures as measured through 3 ms of jitter on every stamp: the rate within
+        # 1.5 % (254-258/s were seen for 256), the error within 1.5 points of the truth
+        m = re.search(r"declares 250 Hz, sends (\d+)/s: rates (\d+) % off", src.note)
+        assert m is not None, src.note
+        assert abs(int(m[1]) - real) <= 0.015 * real, src.note
+        assert abs(int(m[2]) - 100 * abs(250 / real - 1)) <= 1.5, src.note
 
 
 def test_a_slow_streams_backlog_is_no_rate_problem(source_id):
