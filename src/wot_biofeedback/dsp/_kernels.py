@@ -87,7 +87,7 @@ def glitch_state(fs: float) -> np.ndarray:
 
 class GlitchGate:
     """One channel's glitch gate: its state and parameters (:func:`glitch_state`, passed to
-    :func:`drop_glitches`), and what the user is told about it (:meth:`issue`)."""
+    :func:`drop_glitches`), and what the user is told about it (:attr:`issue`)."""
 
     HOLD_S = 10.0
     TEXT = "corrupt samples dropped (far outside the signal)"
@@ -95,21 +95,26 @@ class GlitchGate:
     def __init__(self, fs: float) -> None:
         self.fs = fs
         self.state = glitch_state(fs)
+        self.issue = ""
+        """:attr:`TEXT` while the last sample dropped is under :attr:`HOLD_S` old, else ''."""
         self._seen = 0.0
         self._at = -math.inf  # samples processed when a drop was last seen
 
-    @property
-    def dropped(self) -> int:
-        """Samples dropped so far."""
-        return int(self.state[G_DROPPED])
+    def apply(self, x: np.ndarray, n_end: int) -> np.ndarray:
+        """``x`` with its corrupt samples as NaN (a new array); ``n_end``: the samples
+        processed once ``x`` is."""
+        kept = np.empty(x.size)
+        drop_glitches(x, self.state, kept)
+        self.after(n_end)
+        return kept
 
-    def issue(self, n: int) -> str:
-        """The text for the user after ``n`` samples: :attr:`TEXT` while the last sample
-        dropped is under :attr:`HOLD_S` old, else ''."""
+    def after(self, n_end: int) -> None:
+        """Update :attr:`issue` once :func:`drop_glitches` has run on samples up to
+        ``n_end`` (by :meth:`apply`, or inside a channel's own kernel)."""
         d = self.state[G_DROPPED]
         if d != self._seen:
-            self._seen, self._at = d, n
-        return self.TEXT if n - self._at <= self.HOLD_S * self.fs else ""
+            self._seen, self._at = d, n_end
+        self.issue = self.TEXT if n_end - self._at <= self.HOLD_S * self.fs else ""
 
 
 @njit

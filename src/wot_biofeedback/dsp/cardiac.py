@@ -910,7 +910,6 @@ class EcgChannel(Channel):
         self._feat = CardiacFeatures(max_corrected)
         self._prev = np.array([-(10**12)], dtype=np.int64)  # the last beat reported
         self._gate = GlitchGate(self.fs)  # corrupt samples become gaps before anything
-        self.issue = ""  # what the user is told about the signal ('' when all is well)
         self._sqa = np.empty(0)
         zi, zf = np.empty(0, dtype=np.int64), np.empty(0)
         self._no_events = {
@@ -946,11 +945,13 @@ class EcgChannel(Channel):
     def _make_detector(fs: float) -> Any:
         return EcgPeakDetector(fs)
 
+    @property
+    def issue(self) -> str:
+        """What the user is told about the signal ('' when all is well)."""
+        return self._gate.issue
+
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
-        kept = np.empty(x.size)
-        drop_glitches(x, self._gate.state, kept)
-        self.issue = self._gate.issue(n_before + x.size)
-        x = kept
+        x = self._gate.apply(x, n_before + x.size)
         peaks = self.detector.update(x)
         before = self._sq.before_update(peaks)
         sq = self._sq.update(x)
@@ -1008,7 +1009,7 @@ class EcgChannel(Channel):
             self._n -= n
             raise
         self.next_frame = kf + nf
-        self.issue = self._gate.issue(n_before + n)
+        self._gate.after(n_before + n)
         if k == 0:
             events = self._no_events
         else:

@@ -81,7 +81,6 @@ from ._kernels import (
     I_STARTED,
     S_VALID_EMA,
     GlitchGate,
-    drop_glitches,
     ingest,
     start_filter,
 )
@@ -658,7 +657,6 @@ class RespChannel(Channel):
         self.detector = RespBreathDetector(self.fs)
         self.delay_s = self.detector.delay_s
         self._gate = GlitchGate(self.fs)  # corrupt samples become gaps before the detector
-        self.issue = ""  # what the user is told about the signal ('' when all is well)
         # the window sums' columns, in the order _resp_frames reads them
         self._onsets = EventLog(
             "ibi", "ibi_ok", "ie", "motion", "d2", "d2_ok",
@@ -682,11 +680,14 @@ class RespChannel(Channel):
         )
         self._ramp = np.array(self.DEPTH_RAMP, dtype=np.float64)
 
+    @property
+    def issue(self) -> str:
+        """What the user is told about the signal ('' when all is well)."""
+        return self._gate.issue
+
     def _process(self, x: np.ndarray, n_before: int) -> dict[str, np.ndarray]:
-        kept = np.empty(x.size)
-        drop_glitches(x, self._gate.state, kept)  # one 1e30 blinded the belt for minutes
-        self.issue = self._gate.issue(n_before + x.size)
-        onset, peak, depth = self.detector.update(kept)
+        # (one 1e30 blinded the belt for minutes)
+        onset, peak, depth = self.detector.update(self._gate.apply(x, n_before + x.size))
         conf = self.detector.confirm_index
         gap = self.detector.after_gap
         self._valid = self.detector.valid_fraction
