@@ -90,7 +90,7 @@ class GlitchGate:
     :func:`drop_glitches`), and what the user is told about it (:attr:`issue`)."""
 
     HOLD_S = 10.0
-    TEXT = "corrupt samples dropped (far outside the signal)"
+    TEXT = "corrupt samples dropped"  # (short: it is shown in the console's status row)
 
     def __init__(self, fs: float) -> None:
         self.fs = fs
